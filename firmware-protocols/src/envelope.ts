@@ -1,0 +1,138 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
+import { z } from "zod";
+import type { PayloadError } from "./errors.ts";
+import { Id } from "./events.ts";
+import { EVENT_KINDS } from "./topics.ts";
+import { parseJsonObject, issueToError } from "./validate.ts";
+import { err, ok, type Result } from "./result.ts";
+
+/**
+ * The uplink envelope, v1: how a gateway hands readings to the hub.
+ *
+ * Wire format of one MQTT message on sv/v1/gw/{gatewayId}/batch:
+ *
+ *     <body: UTF-8 JSON, one line>  LF  <signature: base64 of the 64-byte Ed25519 signature over the body bytes>
+ *
+ * The batch hash is SHA-256 of the body bytes (hex). Each body names the previous batch's hash, so the batches of
+ * a chain form a hash chain: the hub detects a missing batch (a gap in seq), an altered one (signature or hash) and
+ * a replayed one (seq and hash it has already stored). A chain is identified by `epoch`, a random id the gateway
+ * picks when its buffer starts empty; a new epoch is visible to the hub as a chain restart.
+ */
+
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+export const GENESIS_HASH = "0".repeat(64);
+
+/** A device event as the gateway buffered it: the event, its kind, and the gateway's receive time. */
+export const Reading = z.looseObject({
+  kind: z.enum(EVENT_KINDS),
+  deviceId: Id,
+  seq: z.int().min(0).max(0xffffffff),
+  ts: z.int().min(0),
+  /** Gateway receive time, UTC ms: evidence for judging the device clock. */
+  rxTs: z.int().min(0),
+});
+export type Reading = z.infer<typeof Reading>;
+
+export const BatchBody = z.strictObject({
+  v: z.literal(1),
+  gatewayId: Id,
+  epoch: z.string().regex(/^[0-9a-f]{16}$/, "16 hex digits"),
+  /** 1 for the first batch of an epoch, then +1 per batch. */
+  seq: z.int().min(1),
+  prevHash: z.string().regex(/^[0-9a-f]{64}$/, "64 hex digits"),
+  createdAt: z.int().min(0),
+  readings: z.array(Reading).max(100_000),
+});
+export type BatchBody = z.infer<typeof BatchBody>;
+
+export interface SignedBatch {
+  body: BatchBody;
+  /** SHA-256 of the body bytes, hex. */
+  hash: string;
+  /** The exact MQTT payload. */
+  wire: Buffer;
+}
+
+export const BatchAck = z.strictObject({
+  v: z.literal(1),
+  gatewayId: Id,
+  epoch: z.string(),
+  seq: z.int().min(1),
+  hash: z.string(),
+  /** stored: every reading is in InfluxDB (or was already); rejected: the hub refuses the batch as it is (see code). */
+  status: z.enum(["stored", "rejected"]),
+  code: z.enum(["bad_signature", "unknown_gateway", "malformed", "altered"]).optional(),
+  reason: z.string().max(512).optional(),
+});
+export type BatchAck = z.infer<typeof BatchAck>;
+
+export type BatchErrorCode = "oversized" | "malformed" | "bad_signature" | "unknown_gateway";
+export interface BatchError {
+  code: BatchErrorCode;
+  message: string;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Serialises, hashes and signs a batch body. */
+export function signBatch(body: BatchBody, privateKey: KeyObject): SignedBatch {
+  const bodyBytes = Buffer.from(JSON.stringify(body), "utf8");
+  const signature = sign(null, bodyBytes, privateKey);
+  const wire = Buffer.concat([bodyBytes, Buffer.from(`\n${signature.toString("base64")}`, "ascii")]);
+  return { body, hash: sha256Hex(bodyBytes), wire };
+}
+
+/** Splits a wire message without trusting it. */
+export function splitBatch(wire: Uint8Array): Result<{ bodyBytes: Buffer; signature: Buffer }, BatchError> {
+  if (wire.byteLength > MAX_BATCH_BYTES)
+    return err({ code: "oversized", message: `batch is ${wire.byteLength} bytes; at most ${MAX_BATCH_BYTES}` });
+  const buf = Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength);
+  const lf = buf.lastIndexOf(0x0a);
+  if (lf <= 0) return err({ code: "malformed", message: "batch lacks the LF that separates body and signature" });
+  const signature = Buffer.from(buf.subarray(lf + 1).toString("ascii"), "base64");
+  if (signature.length !== 64) return err({ code: "malformed", message: "signature is not 64 bytes of base64" });
+  return ok({ bodyBytes: buf.subarray(0, lf), signature });
+}
+
+/**
+ * Verifies and parses a batch that arrived on sv/v1/gw/{gatewayId}/batch. `keyFor` returns the registered
+ * public key of a gateway. The signature is checked before the body is parsed, so unsigned bytes are never
+ * interpreted, and the body must name the same gateway as the topic.
+ */
+export function openBatch(
+  gatewayId: string,
+  wire: Uint8Array,
+  keyFor: (gatewayId: string) => KeyObject | undefined,
+): Result<SignedBatch, BatchError | PayloadError> {
+  const parts = splitBatch(wire);
+  if (!parts.ok) return parts;
+  const { bodyBytes, signature } = parts.value;
+  const key = keyFor(gatewayId);
+  if (!key) return err({ code: "unknown_gateway", message: `gateway "${gatewayId}" is not in the registry (or has no public key)` });
+  if (!verify(null, bodyBytes, key, signature))
+    return err({
+      code: "bad_signature",
+      message: `signature does not match gateway "${gatewayId}"'s key: altered in transit or signed by another key`,
+    });
+  const json = parseJsonObject(bodyBytes, MAX_BATCH_BYTES);
+  if (!json.ok) return json;
+  const body = BatchBody.safeParse(json.value);
+  if (!body.success) return err(issueToError(body.error.issues));
+  if (body.data.gatewayId !== gatewayId)
+    return err({ code: "malformed", message: `body names gateway "${body.data.gatewayId}" but arrived on gateway "${gatewayId}"'s topic` });
+  return ok({ body: body.data, hash: sha256Hex(bodyBytes), wire: Buffer.from(wire) });
+}
+
+/** A fresh Ed25519 key pair in PEM. */
+export function generateGatewayKeys(): { privateKeyPem: string; publicKeyPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  return {
+    privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+  };
+}
+
+export const loadPrivateKey = (pem: string): KeyObject => createPrivateKey(pem);
+export const loadPublicKey = (pem: string): KeyObject => createPublicKey(pem);

@@ -1,0 +1,89 @@
+import type { EventEmitter } from "node:events";
+import type { InfluxDB } from "influx";
+import type { Logger } from "pino";
+import type { Registry as MetricsRegistry } from "prom-client";
+import type { Registry } from "../registry/schema.ts";
+
+/**
+ * The hub is a controller that starts extensions (ingest, supervision rules, Grafana provisioning, ...), the
+ * way zigbee2mqtt starts its extensions. Each gets this context and nothing else, so extensions stay
+ * independent of each other and of how the hub was started.
+ */
+export interface HubContext {
+  logger: Logger;
+  /** The `supervision` database, ready (database, retention policies and continuous queries exist). */
+  influx: InfluxDB;
+  database: string;
+  registry: RegistryView;
+  metrics: MetricsRegistry;
+  http: HttpRoutes;
+  events: EventEmitter<HubEvents>;
+  /** The hub's clock; tests and the day simulator may replace it. */
+  now(): number;
+  /** Where the extension may keep files (var/hub/...). */
+  dataDir: string;
+}
+
+export interface RegistryView {
+  current(): Registry;
+  /** Called after every successful reload. Returns a function that unsubscribes. */
+  onChange(listener: (registry: Registry) => void): () => void;
+}
+
+/** Events extensions publish for each other. */
+export interface HubEvents {
+  /** A supervision warning raised or cleared (rules → notifications, Grafana annotations). */
+  warning: [WarningEvent];
+  /** A window's, clerk's or supervisor's card changed colour. */
+  card: [CardEvent];
+  /** Readings just stored in InfluxDB by this hub copy. */
+  stored: [{ gatewayId: string; count: number }];
+}
+
+export interface WarningEvent {
+  ts: number;
+  site: string;
+  category: "people" | "equipment";
+  subjectKind: "window" | "clerk" | "supervisor" | "device" | "gateway";
+  subject: string;
+  rule: string;
+  severity: "warning" | "escalation";
+  active: boolean;
+  message: string;
+}
+
+export interface CardEvent {
+  ts: number;
+  site: string;
+  subjectKind: "window" | "clerk" | "supervisor";
+  subject: string;
+  color: "green" | "yellow" | "red";
+  reasons: string[];
+}
+
+export interface HttpRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Parsed JSON body (POST), undefined when there is none. */
+  body: unknown;
+}
+
+export interface HttpResponse {
+  status: number;
+  body: unknown;
+  /** Defaults to application/json. */
+  contentType?: string;
+}
+
+export interface HttpRoutes {
+  /** Registers a handler; `path` may hold `:name` parameters, e.g. `/api/dissatisfaction/:id/verify`. */
+  add(method: "GET" | "POST", path: string, handler: (req: HttpRequest) => Promise<HttpResponse>): void;
+}
+
+export interface HubExtension {
+  readonly name: string;
+  start(ctx: HubContext): Promise<void>;
+  stop(): Promise<void>;
+  /** A JSON summary for `hub status` and /healthz. */
+  status(): Record<string, unknown>;
+}

@@ -1,0 +1,133 @@
+import { Id } from "@supervision/firmware-protocols";
+import { z } from "zod";
+
+/**
+ * The site registry: regions, towns, halls and construction sites, departments, windows, people, gateways,
+ * devices and rosters. Kept as YAML files (any number, each holding any of the top-level lists below); the
+ * loader merges them, checks references, and reports errors with file, line and fix.
+ */
+
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day "HH:MM" (24-hour)');
+const ISODate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date "YYYY-MM-DD"');
+const Weekday = z.enum(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
+
+export const Region = z.strictObject({ id: Id, name: z.string().min(1).max(128) });
+export const Town = z.strictObject({ id: Id, name: z.string().min(1).max(128), region: Id });
+export const Department = z.strictObject({ id: Id, name: z.string().min(1).max(128) });
+
+export const Site = z.strictObject({
+  id: Id,
+  /** hall: a government service hall; site: a construction site. */
+  kind: z.enum(["hall", "site"]),
+  name: z.string().min(1).max(128),
+  town: Id,
+  /** IANA zone the site's rosters are judged in; data is stored in UTC. */
+  tz: z.string().min(1).max(64).default("Asia/Shanghai"),
+  /** The gateway that serves this site. */
+  gateway: Id,
+});
+
+export const Window = z.strictObject({
+  id: Id,
+  site: Id,
+  name: z.string().min(1).max(128),
+  department: Id,
+  /** Minutes without motion and/or a signed-in clerk, in working hours, before the window counts as unattended. */
+  unattendedAfterMinutes: z.int().min(1).max(480).default(30),
+});
+
+export const Person = z.strictObject({
+  id: Id,
+  name: z.string().min(1).max(64),
+  /** clerk: works at a hall window; supervisor: a construction-site project supervisor. */
+  role: z.enum(["clerk", "supervisor"]),
+  post: z.string().max(64).default(""),
+  photoUrl: z.string().max(512).optional(),
+  site: Id,
+  /** A clerk's usual window. */
+  window: Id.optional(),
+  roster: Id,
+});
+
+export const Shift = z.strictObject({ start: HHMM, end: HHMM });
+
+export const Roster = z.strictObject({
+  id: Id,
+  /** Working periods of a day; an end before its start runs past midnight. Each period is a half day for absence. */
+  shifts: z.array(Shift).min(1).max(6),
+  workingDays: z.array(Weekday).min(1).max(7).default(["mon", "tue", "wed", "thu", "fri"]),
+  /** Lateness up to this is forgiven (0 to 60; 5 is common). */
+  graceMinutes: z.int().min(0).max(60).default(5),
+  /** Lateness or early leave beyond this counts as absence for that half day. */
+  absentAfterMinutes: z.int().min(1).max(480).default(60),
+  holidays: z.array(ISODate).default([]),
+  /** Extra working days (make-up days on a weekend). */
+  workdays: z.array(ISODate).default([]),
+  /** Per-person exceptions such as leave: nobody is judged absent on these days. */
+  exceptions: z.array(z.strictObject({ person: Id, from: ISODate, to: ISODate, reason: z.string().min(1).max(128) })).default([]),
+});
+
+export const Gateway = z.strictObject({
+  id: Id,
+  site: Id,
+  /** The gateway's Ed25519 public key (PEM), from `gateway keys` on the box; batches are verified with it. */
+  publicKey: z.string().includes("BEGIN PUBLIC KEY", { message: "a PEM public key (-----BEGIN PUBLIC KEY-----)" }),
+  /** MQTT password for the hub's broker: a scrypt hash (`hub hash-secret`), or `secret` in clear for a lab. */
+  secretHash: z.string().optional(),
+  secret: z.string().optional(),
+});
+
+export const Device = z.strictObject({
+  id: Id,
+  kind: z.enum(["keypad", "terminal", "camera"]),
+  site: Id,
+  window: Id.optional(),
+  cameraId: Id.optional(),
+  /** MQTT password for the gateway's broker: a scrypt hash, or `secret` in clear for a lab. */
+  secretHash: z.string().optional(),
+  secret: z.string().optional(),
+  serial: z.strictObject({ port: z.string(), address: z.int().min(1).max(247) }).optional(),
+  onvif: z.strictObject({ url: z.string(), username: z.string().optional(), password: z.string().optional() }).optional(),
+  heartbeatS: z.int().min(5).max(3600).default(60),
+  scale: z.enum(["four", "five"]).default("four"),
+});
+
+/** One registry file: every list is optional. */
+export const RegistryFile = z.strictObject({
+  regions: z.array(Region).optional(),
+  towns: z.array(Town).optional(),
+  departments: z.array(Department).optional(),
+  sites: z.array(Site).optional(),
+  windows: z.array(Window).optional(),
+  people: z.array(Person).optional(),
+  rosters: z.array(Roster).optional(),
+  gateways: z.array(Gateway).optional(),
+  devices: z.array(Device).optional(),
+});
+
+export type Region = z.infer<typeof Region>;
+export type Town = z.infer<typeof Town>;
+export type Department = z.infer<typeof Department>;
+export type Site = z.infer<typeof Site>;
+export type Window = z.infer<typeof Window>;
+export type Person = z.infer<typeof Person>;
+export type Shift = z.infer<typeof Shift>;
+export type Roster = z.infer<typeof Roster>;
+export type Gateway = z.infer<typeof Gateway>;
+export type Device = z.infer<typeof Device>;
+export type RegistryFile = z.infer<typeof RegistryFile>;
+
+/** The merged, cross-checked registry. */
+export interface Registry {
+  /** Increases on every successful reload; sent to gateways as the config version. */
+  version: number;
+  regions: Map<string, Region>;
+  towns: Map<string, Town>;
+  departments: Map<string, Department>;
+  sites: Map<string, Site>;
+  windows: Map<string, Window>;
+  people: Map<string, Person>;
+  rosters: Map<string, Roster>;
+  gateways: Map<string, Gateway>;
+  devices: Map<string, Device>;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Makes sure the Debian packages a command needs are present: installs them with apt-get when
+// running as root, otherwise stops with the exact command to run. Usage: system-deps.mjs start|test|bench
+import { spawnSync } from "node:child_process";
+
+const NEEDS = {
+  // binary -> Debian package
+  start: { influxd: "influxdb" },
+  test: { influxd: "influxdb", socat: "socat", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto" },
+  bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto" },
+};
+
+const purpose = process.argv[2] ?? "test";
+const needs = NEEDS[purpose];
+if (!needs) {
+  console.error(`usage: system-deps.mjs ${Object.keys(NEEDS).join("|")}`);
+  process.exit(2);
+}
+
+const has = (bin) =>
+  ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/sbin"].some((d) => spawnSync("test", ["-x", `${d}/${bin}`]).status === 0);
+const missing = [
+  ...new Set(
+    Object.entries(needs)
+      .filter(([bin]) => !has(bin))
+      .map(([, pkg]) => pkg),
+  ),
+];
+if (missing.length === 0) process.exit(0);
+
+const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(" ")}`;
+if (process.getuid?.() !== 0) {
+  console.error(`Missing system packages for "npm ${purpose}": ${missing.join(", ")}.\nInstall them with:\n\n  sudo sh -c '${command}'\n`);
+  process.exit(1);
+}
+console.log(`Installing system packages: ${missing.join(", ")} ...`);
+const run = (cmd) => spawnSync("sh", ["-c", cmd], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+if (run(command).status !== 0) {
+  console.error(`Installing ${missing.join(", ")} failed; see the apt-get output above and run:\n\n  ${command}\n`);
+  process.exit(1);
+}
+// Debian's packages start their services; the project runs its own instances on its own ports.
+run("(systemctl disable --now influxdb mosquitto || service influxdb stop || service mosquitto stop) >/dev/null 2>&1 || true");

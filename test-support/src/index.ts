@@ -1,0 +1,2 @@
+export * from "./influxd.ts";
+export * from "./ports.ts";

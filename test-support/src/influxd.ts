@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ManagedInfluxd } from "../../hub/src/influx/managed-influxd.ts";
+import { freePort } from "./ports.ts";
+
+export interface TestInfluxd {
+  url: string;
+  port: number;
+  /** The process, for tests that stop and restart InfluxDB. */
+  server: ManagedInfluxd;
+  /** Runs an InfluxQL statement and returns the parsed JSON answer. */
+  query(q: string, db?: string): Promise<InfluxQueryResult>;
+  /** Stops influxd and deletes its data. */
+  close(): Promise<void>;
+}
+
+export interface InfluxQueryResult {
+  results: Array<{
+    series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>;
+    error?: string;
+  }>;
+}
+
+/** Starts a throw-away influxd on free loopback ports with its own data directory. */
+export async function startInfluxd(): Promise<TestInfluxd> {
+  const dataDir = mkdtempSync(join(tmpdir(), "influxd-test-"));
+  const [httpPort, rpcPort] = [await freePort(), await freePort()];
+  const server = new ManagedInfluxd({ dataDir, httpPort, rpcPort });
+  await server.start();
+  return {
+    url: server.url,
+    port: httpPort,
+    server,
+    async query(q, db) {
+      const params = new URLSearchParams({ q, epoch: "ms" });
+      if (db) params.set("db", db);
+      const res = await fetch(`${server.url}/query`, { method: "POST", body: params });
+      return (await res.json()) as InfluxQueryResult;
+    },
+    async close() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
