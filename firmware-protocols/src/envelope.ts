@@ -2,9 +2,9 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import { z } from "zod";
 import type { PayloadError } from "./errors.ts";
 import { Id } from "./events.ts";
-import { EVENT_KINDS } from "./topics.ts";
-import { parseJsonObject, issueToError } from "./validate.ts";
 import { err, ok, type Result } from "./result.ts";
+import { EVENT_KINDS } from "./topics.ts";
+import { issueToError, parseJsonObject } from "./validate.ts";
 
 /**
  * The uplink envelope, v1: how a gateway hands readings to the hub.

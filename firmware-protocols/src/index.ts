@@ -1,4 +1,5 @@
 export * from "./commands.ts";
+export * from "./credentials.ts";
 export * from "./envelope.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
@@ -6,4 +7,3 @@ export * from "./gateway-config.ts";
 export * from "./result.ts";
 export * from "./topics.ts";
 export * from "./validate.ts";
-export * from "./credentials.ts";

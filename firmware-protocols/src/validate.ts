@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { PayloadError, PayloadErrorCode } from "./errors.ts";
-import { DeviceStatus, EVENT_SCHEMAS, type DeviceEvent } from "./events.ts";
+import { type DeviceEvent, DeviceStatus, EVENT_SCHEMAS } from "./events.ts";
 import { err, ok, type Result } from "./result.ts";
 import { type EventKind, parseTopic } from "./topics.ts";
 
