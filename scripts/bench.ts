@@ -1,0 +1,38 @@
+/**
+ * `npm run bench`: runs every benchmark one after the other (they share 2 cores, so never in parallel).
+ * Each prints its own figures measured side by side with its baseline in the same run, as ratios.
+ * Usage: npm run bench [-- name ...]   names: gateway, drain, hub
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const BENCHES: Record<string, { script: string; what: string }> = {
+  gateway: { script: "gateway/bench/gateway.ts", what: "gateway durable QoS 1 ingest vs plain Mosquitto; memory with 200 devices" },
+  drain: { script: "gateway/bench/drain.ts", what: "gateway backlog of 1,000,000 readings draining to a hub" },
+  hub: { script: "hub/bench/ingest.ts", what: "hub ingest into InfluxDB vs direct writes; publish-to-queryable latency" },
+};
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log("Usage: npm run bench [-- NAME ...]\n\nBenchmarks:");
+  for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(8)} ${b.what}`);
+  process.exit(0);
+}
+const unknown = args.filter((a) => !(a in BENCHES));
+if (unknown.length > 0) {
+  console.error(`Unknown benchmark(s): ${unknown.join(", ")}. Known: ${Object.keys(BENCHES).join(", ")}`);
+  process.exit(2);
+}
+let failed = 0;
+for (const name of args.length > 0 ? args : Object.keys(BENCHES)) {
+  const bench = BENCHES[name]!;
+  console.log(`\n=== ${name}: ${bench.what} ===`);
+  if (!existsSync(bench.script)) {
+    console.error(`missing ${bench.script}`);
+    failed++;
+    continue;
+  }
+  const run = spawnSync("npx", ["tsx", bench.script], { stdio: "inherit" });
+  if (run.status !== 0) failed++;
+}
+process.exit(failed === 0 ? 0 : 1);
