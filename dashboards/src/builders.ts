@@ -1,0 +1,287 @@
+/**
+ * Small typed builders for Grafana dashboard JSON (the subset these dashboards use). Every query is raw
+ * InfluxQL against hub/SCHEMA.md's measurements through one InfluxDB data source.
+ */
+
+export const DATASOURCE_UID = "supervision-influxdb";
+export const DATASOURCE = { type: "influxdb", uid: DATASOURCE_UID } as const;
+export type DataSourceRef = typeof DATASOURCE;
+
+/** Card colours, so green/yellow/red mean the same thing on every panel as on the cards themselves. */
+export const COLORS = { green: "green", yellow: "yellow", red: "red", neutral: "blue" } as const;
+
+export interface Target {
+  refId: string;
+  datasource: DataSourceRef;
+  rawQuery: true;
+  query: string;
+  resultFormat: "time_series" | "table";
+}
+
+export interface Threshold {
+  value: number | null;
+  color: string;
+}
+
+export interface GridPos {
+  h: number;
+  w: number;
+  x: number;
+  y: number;
+}
+
+/** Grafana's schema gives panel data links the dashboard-link shape. */
+export type PanelLink = DashboardLink;
+
+export type PanelType = "stat" | "timeseries" | "table" | "barchart" | "state-timeline" | "gauge";
+
+export interface Panel {
+  id: number;
+  type: PanelType;
+  title: string;
+  description?: string;
+  datasource: DataSourceRef;
+  gridPos: GridPos;
+  targets: Target[];
+  fieldConfig: {
+    defaults: {
+      unit?: string;
+      decimals?: number;
+      min?: number;
+      max?: number;
+      thresholds?: { mode: "absolute" | "percentage"; steps: Threshold[] };
+      color?: { mode: "thresholds" | "palette-classic" | "fixed"; fixedColor?: string };
+      links?: PanelLink[];
+    };
+    overrides: [];
+  };
+  options: Record<string, unknown>;
+}
+
+export interface Variable {
+  type: "query";
+  name: string;
+  label: string;
+  datasource: DataSourceRef;
+  query: string;
+  refresh: 1 | 2;
+  multi: boolean;
+  includeAll: boolean;
+  allValue: string;
+  sort: 1;
+  current: { text: string; value: string };
+}
+
+export interface DashboardLink {
+  title: string;
+  type: "link";
+  icon: "dashboard";
+  tooltip: string;
+  url: string;
+  tags: string[];
+  asDropdown: false;
+  targetBlank: false;
+  includeVars: true;
+  keepTime: true;
+}
+
+export interface Dashboard {
+  uid: string;
+  title: string;
+  description: string;
+  tags: string[];
+  timezone: "browser";
+  editable: boolean;
+  graphTooltip: 1;
+  time: { from: string; to: string };
+  refresh: string;
+  schemaVersion: number;
+  panels: Panel[];
+  templating: { list: Variable[] };
+  annotations: { list: AnnotationQuery[] };
+  links: DashboardLink[];
+}
+
+export interface AnnotationQuery {
+  name: string;
+  datasource: { type: "grafana"; uid: "-- Grafana --" };
+  enable: true;
+  hide: boolean;
+  iconColor: string;
+  builtIn?: 1;
+  type: "dashboard" | "tags";
+  target?: { type: "tags"; tags: string[]; limit: number; matchAny: boolean };
+}
+
+/** `"rp"."name"` for "rp.name" (health series are outside the default policy), `"name"` otherwise. */
+export function measurement(qualified: string): string {
+  return qualified
+    .split(".")
+    .map((part) => `"${part}"`)
+    .join(".");
+}
+
+/** Tag filter for the template variables a dashboard declares; `All` is the regex `.*`. */
+export function tagFilter(tags: readonly string[]): string {
+  return tags.map((tag) => `"${tag}" =~ /^$${tag}$/`).join(" AND ");
+}
+
+export function target(query: string, resultFormat: Target["resultFormat"] = "time_series", refId = "A"): Target {
+  return { refId, datasource: DATASOURCE, rawQuery: true, query, resultFormat };
+}
+
+/** Thresholds from a base colour and ascending [value, colour] steps. */
+export function thresholds(base: string, ...steps: Array<[number, string]>): NonNullable<Panel["fieldConfig"]["defaults"]["thresholds"]> {
+  return { mode: "absolute", steps: [{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))] };
+}
+
+export interface PanelSpec {
+  type: PanelType;
+  title: string;
+  description?: string;
+  targets: Target[];
+  unit?: string;
+  decimals?: number;
+  min?: number;
+  max?: number;
+  thresholds?: Panel["fieldConfig"]["defaults"]["thresholds"];
+  links?: PanelLink[];
+  options?: Record<string, unknown>;
+  w: number;
+  h: number;
+}
+
+/** Lays panels out left to right, wrapping at Grafana's 24-column grid, and numbers them. */
+export function layout(specs: readonly PanelSpec[]): Panel[] {
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  return specs.map((spec, index) => {
+    if (x + spec.w > 24) {
+      x = 0;
+      y += rowHeight;
+      rowHeight = 0;
+    }
+    const gridPos = { h: spec.h, w: spec.w, x, y };
+    x += spec.w;
+    rowHeight = Math.max(rowHeight, spec.h);
+    const defaults: Panel["fieldConfig"]["defaults"] = {};
+    if (spec.unit !== undefined) defaults.unit = spec.unit;
+    if (spec.decimals !== undefined) defaults.decimals = spec.decimals;
+    if (spec.min !== undefined) defaults.min = spec.min;
+    if (spec.max !== undefined) defaults.max = spec.max;
+    if (spec.thresholds !== undefined) {
+      defaults.thresholds = spec.thresholds;
+      defaults.color = { mode: "thresholds" };
+    }
+    if (spec.links !== undefined) defaults.links = spec.links;
+    const panel: Panel = {
+      id: index + 1,
+      type: spec.type,
+      title: spec.title,
+      datasource: DATASOURCE,
+      gridPos,
+      targets: spec.targets,
+      fieldConfig: { defaults, overrides: [] },
+      options: spec.options ?? {},
+    };
+    if (spec.description !== undefined) panel.description = spec.description;
+    return panel;
+  });
+}
+
+const ALL = { text: "All", value: "$__all" };
+
+/** A SHOW TAG VALUES variable, narrowed by the variables before it (region → town → site → window). */
+export function tagVariable(name: string, label: string, from: string, narrowBy: readonly string[] = []): Variable {
+  const where = narrowBy.length > 0 ? ` WHERE ${tagFilter(narrowBy)}` : "";
+  return {
+    type: "query",
+    name,
+    label,
+    datasource: DATASOURCE,
+    query: `SHOW TAG VALUES FROM ${measurement(from)} WITH KEY = "${name}"${where}`,
+    refresh: 1,
+    multi: true,
+    includeAll: true,
+    allValue: ".*",
+    sort: 1,
+    current: ALL,
+  };
+}
+
+export function dashboardLink(title: string, uid: string, tooltip: string, url = `/d/${uid}`): DashboardLink {
+  return {
+    title,
+    type: "link",
+    icon: "dashboard",
+    tooltip,
+    url,
+    tags: [],
+    asDropdown: false,
+    targetBlank: false,
+    includeVars: true,
+    keepTime: true,
+  };
+}
+
+/** The built-in annotations plus the hub's warning/card annotations (posted with these tags). */
+export function annotations(): Dashboard["annotations"] {
+  const grafana = { type: "grafana", uid: "-- Grafana --" } as const;
+  return {
+    list: [
+      {
+        name: "Annotations & Alerts",
+        datasource: grafana,
+        enable: true,
+        hide: true,
+        iconColor: "rgba(0, 211, 255, 1)",
+        builtIn: 1,
+        type: "dashboard",
+      },
+      {
+        name: "Supervision warnings and cards",
+        datasource: grafana,
+        enable: true,
+        hide: false,
+        iconColor: COLORS.red,
+        type: "tags",
+        target: { type: "tags", tags: ["supervision"], limit: 200, matchAny: true },
+      },
+    ],
+  };
+}
+
+export interface DashboardSpec {
+  uid: string;
+  title: string;
+  description: string;
+  tags: string[];
+  time: { from: string; to: string };
+  refresh: string;
+  variables: Variable[];
+  panels: PanelSpec[];
+  links?: DashboardLink[];
+  editable?: boolean;
+}
+
+export const SCHEMA_VERSION = 41;
+
+export function dashboard(spec: DashboardSpec): Dashboard {
+  return {
+    uid: spec.uid,
+    title: spec.title,
+    description: spec.description,
+    tags: ["supervision", ...spec.tags],
+    timezone: "browser",
+    editable: spec.editable ?? true,
+    graphTooltip: 1,
+    time: spec.time,
+    refresh: spec.refresh,
+    schemaVersion: SCHEMA_VERSION,
+    panels: layout(spec.panels),
+    templating: { list: spec.variables },
+    annotations: annotations(),
+    links: spec.links ?? [],
+  };
+}

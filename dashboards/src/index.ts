@@ -1,0 +1,4 @@
+export type { Dashboard, Panel, Target } from "./builders.ts";
+export { DATASOURCE_UID } from "./builders.ts";
+export { allDashboards, UIDS } from "./dashboards.ts";
+export { GENERATED_DIR, renderDashboard } from "./render.ts";

@@ -1,0 +1,57 @@
+import { type GatewayDevice, hashSecret } from "@supervision/firmware-protocols";
+import { describe, expect, it } from "vitest";
+import { DeviceAccess } from "./access.ts";
+
+const devices: GatewayDevice[] = [
+  { id: "kp-1", kind: "keypad", windowId: "w1", secretHash: hashSecret("s1"), heartbeatS: 60 },
+  { id: "cam-1", kind: "camera", cameraId: "c1", heartbeatS: 60 },
+];
+const access = new DeviceAccess(devices);
+const reason = (d: { ok: boolean; reason?: string }) => (d.ok ? "allowed" : d.reason);
+
+describe("device access", () => {
+  it("authenticates by scrypt secret and refuses unknown ids, missing or wrong secrets, and devices without one", () => {
+    expect(access.authenticate("kp-1", Buffer.from("s1")).ok).toBe(true);
+    expect(access.authenticate("kp-1", Buffer.from("s1")).ok).toBe(true); // cached path
+    expect(reason(access.authenticate("kp-1", Buffer.from("s2")))).toMatch(/wrong password/);
+    expect(reason(access.authenticate("ghost", Buffer.from("s1")))).toMatch(/unknown device/);
+    expect(reason(access.authenticate(undefined, undefined))).toMatch(/no username/);
+    expect(reason(access.authenticate("kp-1", undefined))).toMatch(/no password/);
+    expect(reason(access.authenticate("cam-1", Buffer.from("x")))).toMatch(/no MQTT secret/);
+  });
+
+  it("forgets a cached password when the secret changes", () => {
+    const a = new DeviceAccess(devices);
+    expect(a.authenticate("kp-1", Buffer.from("s1")).ok).toBe(true);
+    a.setDevices([{ ...(devices[0] as GatewayDevice), secretHash: hashSecret("new") }]);
+    expect(a.authenticate("kp-1", Buffer.from("s1")).ok).toBe(false);
+    expect(a.authenticate("kp-1", Buffer.from("new")).ok).toBe(true);
+  });
+
+  it("allows only own event kinds and status, nothing under another device or the gateway tree", () => {
+    expect(access.authorizePublishTopic("kp-1", "sv/v1/dev/kp-1/evt/rating").ok).toBe(true);
+    expect(access.authorizePublishTopic("kp-1", "sv/v1/dev/kp-1/status").ok).toBe(true);
+    expect(reason(access.authorizePublishTopic("kp-1", "sv/v1/dev/kp-1/evt/signin"))).toMatch(/keypad may not publish signin/);
+    expect(reason(access.authorizePublishTopic("kp-1", "sv/v1/dev/kp-2/evt/rating"))).toMatch(/for device "kp-2"/);
+    expect(access.authorizePublishTopic("kp-1", "sv/v1/gw/gw-1/config").ok).toBe(false);
+    expect(access.authorizePublishTopic("kp-1", "sv/v1/dev/kp-1/cmd/display").ok).toBe(false);
+    expect(access.authorizePublishTopic("kp-1", "$SYS/x").ok).toBe(false);
+    expect(access.authorizePublishTopic("kp-1", `sv/v1/dev/kp-1/evt/${"x".repeat(10_000)}`).ok).toBe(false);
+  });
+
+  it("checks the window and camera a payload names", () => {
+    const rating = { kind: "rating", v: 1, deviceId: "kp-1", seq: 1, ts: 1, outcome: "timeout", scale: "five" } as const;
+    expect(access.authorizeEvent("kp-1", { ...rating, windowId: "w1" }).ok).toBe(true);
+    expect(reason(access.authorizeEvent("kp-1", { ...rating, windowId: "w2" }))).toMatch(/serves window "w1"/);
+    const motion = { kind: "motion", v: 1, deviceId: "cam-1", seq: 1, ts: 1, state: "start", source: "vmd" } as const;
+    expect(access.authorizeEvent("cam-1", { ...motion, cameraId: "c2" }).ok).toBe(false);
+  });
+
+  it("allows subscribing only to own command topics", () => {
+    expect(access.authorizeSubscribe("kp-1", "sv/v1/dev/kp-1/cmd/+").ok).toBe(true);
+    expect(access.authorizeSubscribe("kp-1", "sv/v1/dev/kp-1/cmd/display").ok).toBe(true);
+    expect(access.authorizeSubscribe("kp-1", "sv/v1/dev/cam-1/cmd/+").ok).toBe(false);
+    expect(access.authorizeSubscribe("kp-1", "#").ok).toBe(false);
+    expect(access.authorizeSubscribe("kp-1", "sv/v1/dev/+/evt/+").ok).toBe(false);
+  });
+});

@@ -1,0 +1,154 @@
+import { createServer, type Server } from "node:net";
+import {
+  type DeviceEvent,
+  type DeviceStatus,
+  deviceTopics,
+  validateDeviceMessage,
+  validateDeviceStatus,
+} from "@supervision/firmware-protocols";
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from "aedes";
+import type { Logger } from "pino";
+import type { ReadingSink } from "../buffer/types.ts";
+import type { DeviceAccess } from "./access.ts";
+
+const DEAD_LETTER_MAX_BYTES = 64 * 1024;
+/** CONNACK return code 4: bad user name or password; 5: not authorized. */
+const BAD_CREDENTIALS = 4;
+
+export interface DeviceBrokerOptions {
+  access: DeviceAccess;
+  sink: ReadingSink;
+  logger: Logger;
+  host?: string;
+  port: number;
+  /** The gateway clock, injectable for tests. */
+  now?: () => number;
+  /** Called after a valid event is durably committed (availability, sign-in → keypad display, ...). */
+  onEvent?: (event: DeviceEvent, stored: "stored" | "duplicate") => void;
+  /** Called after a refused payload was dead-lettered, e.g. to answer clock errors with a `time` command. */
+  onRejected?: (deviceId: string, code: string) => void;
+  onStatus?: (deviceId: string, status: DeviceStatus) => void;
+  onConnection?: (deviceId: string, connected: boolean) => void;
+}
+
+export interface DeviceBroker {
+  readonly port: number;
+  /** Publishes a command (or any gateway message) to devices, bypassing the device ACL. */
+  publish(topic: string, payload: string, qos?: 0 | 1): Promise<void>;
+  connectedDevices(): string[];
+  close(): Promise<void>;
+}
+
+/**
+ * The hall's MQTT broker for devices. aedes sends PUBACK only after authorizePublish calls back, so a reading is
+ * committed to the sink first: a PUBACK means "on disk". Invalid payloads are dead-lettered and still acknowledged
+ * (a device must not resend a message that will never become valid); ACL violations disconnect the device.
+ * Devices can subscribe only to their own command topics, so accepted events are not delivered to anyone.
+ */
+export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<DeviceBroker> {
+  const { access, sink, logger } = opts;
+  const now = opts.now ?? Date.now;
+  const broker = await Aedes.createBroker();
+  const connected = new Set<string>();
+
+  broker.authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done) => {
+    const decision = access.authenticate(username, password);
+    if (decision.ok && client.id === username) return done(null, true);
+    const reason = decision.ok ? `client id "${client.id}" must equal the device id "${username}"` : decision.reason;
+    logger.warn({ clientId: client.id, username, reason }, "device refused at connect");
+    const error = new Error(reason) as AuthenticateError;
+    error.returnCode = BAD_CREDENTIALS;
+    done(error, false);
+  };
+
+  broker.authorizeSubscribe = (client, sub, done) => {
+    const decision = client ? access.authorizeSubscribe(client.id, sub.topic) : { ok: false as const, reason: "no client" };
+    if (decision.ok) return done(null, sub);
+    logger.warn({ deviceId: client?.id, topic: sub.topic, reason: decision.reason }, "subscription refused");
+    done(new Error(decision.reason), null);
+  };
+
+  broker.authorizePublish = (client, packet, done) => {
+    // client is null for a will published after the device is gone; the will is the device's own status topic.
+    const deviceId = client?.id ?? packet.topic.split("/")[3] ?? "";
+    handlePublish(deviceId, packet).then(
+      (error) => done(error),
+      (error: Error) => {
+        logger.error({ err: error, deviceId, topic: packet.topic }, "could not commit a device message; no PUBACK sent");
+        done(error);
+      },
+    );
+  };
+
+  async function handlePublish(deviceId: string, packet: PublishPacket): Promise<Error | null> {
+    const topicDecision = access.authorizePublishTopic(deviceId, packet.topic);
+    if (!topicDecision.ok) {
+      logger.warn({ deviceId, topic: packet.topic, reason: topicDecision.reason }, "publish refused (acl)");
+      return new Error(topicDecision.reason);
+    }
+    const rxTs = now();
+    const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+    if (packet.topic === deviceTopics.status(deviceId)) {
+      const status = validateDeviceStatus(payload);
+      if (status.ok) opts.onStatus?.(deviceId, status.value);
+      else await deadLetter(deviceId, packet.topic, rxTs, status.error.code, status.error.message, payload);
+      return null;
+    }
+    packet.retain = false; // events are never retained
+    const result = validateDeviceMessage(packet.topic, payload, { now: rxTs });
+    if (!result.ok) {
+      await deadLetter(deviceId, packet.topic, rxTs, result.error.code, result.error.message, payload);
+      opts.onRejected?.(deviceId, result.error.code);
+      return null;
+    }
+    const eventDecision = access.authorizeEvent(deviceId, result.value);
+    if (!eventDecision.ok) {
+      logger.warn({ deviceId, topic: packet.topic, reason: eventDecision.reason }, "publish refused (acl)");
+      await deadLetter(deviceId, packet.topic, rxTs, "acl_denied", eventDecision.reason, payload);
+      return new Error(eventDecision.reason);
+    }
+    const { v: _version, ...event } = result.value;
+    const stored = await sink.append({ ...event, rxTs });
+    opts.onEvent?.(result.value, stored);
+    return null;
+  }
+
+  async function deadLetter(deviceId: string, source: string, rxTs: number, code: string, message: string, payload: Buffer) {
+    logger.info({ deviceId, topic: source, code, reason: message }, "device message dead-lettered");
+    await sink.deadLetter({ rxTs, source, deviceId, code, message, payload: payload.subarray(0, DEAD_LETTER_MAX_BYTES) });
+  }
+
+  broker.on("client", (client) => {
+    connected.add(client.id);
+    opts.onConnection?.(client.id, true);
+  });
+  broker.on("clientDisconnect", (client) => {
+    connected.delete(client.id);
+    opts.onConnection?.(client.id, false);
+  });
+  broker.on("clientError", (client, error) => logger.debug({ deviceId: client.id, err: error.message }, "device client error"));
+
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host ?? "0.0.0.0", () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : opts.port;
+  logger.info({ port }, "device broker listening");
+
+  return {
+    port,
+    publish: (topic, payload, qos = 1) =>
+      new Promise((resolve, reject) =>
+        broker.publish({ cmd: "publish", topic, payload: Buffer.from(payload), qos, retain: false, dup: false }, (error?: Error | null) =>
+          error ? reject(error) : resolve(),
+        ),
+      ),
+    connectedDevices: () => [...connected],
+    close: () =>
+      new Promise<void>((resolve) => {
+        broker.close(() => server.close(() => resolve()));
+      }),
+  };
+}

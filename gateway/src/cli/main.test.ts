@@ -1,0 +1,78 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort } from "@supervision/test-support";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { startHttpApi } from "../http/server.ts";
+
+const run = promisify(execFile);
+const main = new URL("./main.ts", import.meta.url).pathname;
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const { stdout, stderr } = await run("npx", ["tsx", main, ...args], { timeout: 30_000 });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+function settingsFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "gw-cli-")), "gateway.yaml");
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("gateway CLI", () => {
+  it("prints help, and help per command", async () => {
+    expect((await cli(["--help"])).out).toMatch(/Commands:/);
+    expect((await cli(["doctor", "--help"])).out).toMatch(/gateway doctor/);
+  });
+
+  it("explains a bad settings file, an unknown command and an unknown option", async () => {
+    const bad = await cli(["doctor", "--settings", settingsFile("gatewayId: gw-1\nbroker:\n  port: -1\n")]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/gateway\.yaml:3: broker\.port/);
+    const file = settingsFile("gatewayId: gw-1\n");
+    expect((await cli(["frobnicate", "--settings", file])).err).toMatch(/unknown command "frobnicate"/);
+    expect((await cli(["status", "--bogus"])).code).toBe(2);
+  });
+
+  it("lists devices from a running gateway's HTTP API and says what to do when none runs", async () => {
+    const port = await freePort();
+    const file = settingsFile(`gatewayId: gw-1\nhttp:\n  port: ${port}\n`);
+    expect((await cli(["devices", "--settings", file])).err).toMatch(/is it running\?/);
+    const api = await startHttpApi({
+      host: "127.0.0.1",
+      port,
+      registry: new Registry(),
+      probe: {
+        brokerListening: () => true,
+        bufferWritable: () => true,
+        devices: () => [{ deviceId: "kp-1", online: true, connected: false, lastSeen: null }],
+        details: () => ({ gatewayId: "gw-1" }),
+      },
+    });
+    try {
+      const devices = await cli(["devices", "--settings", file]);
+      expect(devices.out).toMatch(/kp-1\s+online\s+disconnected never seen/);
+      expect((await cli(["status", "--settings", file])).out).toMatch(/gatewayId: "gw-1"/);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("doctor reports ports and disk", async () => {
+    const res = await cli([
+      "doctor",
+      "--settings",
+      settingsFile(`gatewayId: gw-1\nhttp:\n  port: ${await freePort()}\nbroker:\n  port: ${await freePort()}\n`),
+    ]);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/ok {3}disk/);
+  });
+});

@@ -1,0 +1,131 @@
+import type { DeviceEvent, GatewayCommand, GatewayConfig } from "@supervision/firmware-protocols";
+import type { Logger } from "pino";
+import { DeviceAccess } from "./broker/access.ts";
+import { type DeviceBroker, startDeviceBroker } from "./broker/device-broker.ts";
+import type { BufferStats, ReadingSink } from "./buffer/types.ts";
+import { AvailabilityTracker } from "./devices/availability.ts";
+import { CommandPlanner, type Outgoing } from "./devices/commands.ts";
+import { createGatewayMetrics } from "./http/metrics.ts";
+import { type HttpApi, startHttpApi } from "./http/server.ts";
+import type { Settings } from "./settings/settings.ts";
+
+export interface GatewayParts {
+  settings: Settings;
+  sink: ReadingSink;
+  logger: Logger;
+  /** The config to start with: the last one from the hub, or the settings' inline one. */
+  config?: GatewayConfig;
+  bufferStats?: () => BufferStats;
+  uplinkConnected?: () => boolean;
+}
+
+export interface RunningGateway {
+  readonly brokerPort: number;
+  readonly httpPort: number;
+  /** A new config from the hub: devices, secrets and people apply at once. */
+  applyConfig(config: GatewayConfig): void;
+  handleHubCommand(command: GatewayCommand): Promise<void>;
+  status(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/** Wires the device side of the gateway: broker, availability, commands, metrics and the HTTP API. */
+export async function startGateway(parts: GatewayParts): Promise<RunningGateway> {
+  const { settings, sink, logger } = parts;
+  let config = parts.config ?? settings.config;
+  const access = new DeviceAccess(config?.devices ?? []);
+  const availability = new AvailabilityTracker();
+  availability.setDevices(config?.devices ?? []);
+  const planner = new CommandPlanner(config);
+  let broker: DeviceBroker | undefined;
+
+  const metrics = createGatewayMetrics({
+    devicesConnected: () => broker?.connectedDevices().length ?? 0,
+    devicesOnline: () => availability.counts().online,
+    buffer: () => parts.bufferStats?.(),
+    uplinkConnected: () => parts.uplinkConnected?.() ?? false,
+  });
+
+  const send = (messages: Outgoing[]) => {
+    for (const m of messages) {
+      broker?.publish(m.topic, m.payload).catch((error: Error) => logger.warn({ err: error, topic: m.topic }, "command not delivered"));
+    }
+  };
+
+  broker = await startDeviceBroker({
+    access,
+    sink,
+    logger: logger.child({ component: "broker" }),
+    host: settings.broker.host,
+    port: settings.broker.port,
+    onEvent: (event: DeviceEvent, stored) => {
+      metrics.accepted.inc({ kind: event.kind, result: stored });
+      availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
+      if (stored === "stored") send(planner.afterEvent(event));
+    },
+    onRejected: (deviceId, code) => {
+      metrics.rejected.inc({ code });
+      send(planner.afterRejection(deviceId, code));
+    },
+    onStatus: (deviceId, status) => availability.status(deviceId, status),
+    onConnection: (deviceId, connected) => availability.connected(deviceId, connected),
+  });
+
+  const status = () => ({
+    gatewayId: settings.gatewayId,
+    configVersion: config?.version ?? null,
+    devices: availability.counts(),
+    buffer: parts.bufferStats?.() ?? null,
+    uplinkConnected: parts.uplinkConnected?.() ?? false,
+  });
+
+  let http: HttpApi;
+  try {
+    http = await startHttpApi({
+      host: settings.http.host,
+      port: settings.http.port,
+      registry: metrics.registry,
+      probe: {
+        brokerListening: () => broker !== undefined,
+        bufferWritable: () => {
+          const stats = parts.bufferStats?.();
+          return stats === undefined || stats.bytes < stats.capacityBytes;
+        },
+        devices: () => availability.list(),
+        details: status,
+      },
+    });
+  } catch (error) {
+    await broker.close();
+    throw error;
+  }
+
+  return {
+    brokerPort: broker.port,
+    httpPort: http.port,
+    applyConfig(next) {
+      if (config && next.version < config.version) {
+        logger.warn({ have: config.version, got: next.version }, "ignoring an older config");
+        return;
+      }
+      config = next;
+      access.setDevices(next.devices);
+      availability.setDevices(next.devices);
+      planner.setConfig(next);
+      logger.info({ version: next.version, devices: next.devices.length }, "config applied");
+    },
+    async handleHubCommand(command) {
+      const result = planner.fromHub(command);
+      if (!result.ok) {
+        logger.warn({ command: command.name, deviceId: command.deviceId, error: result.error }, "hub command refused");
+        return;
+      }
+      await broker?.publish(result.message.topic, result.message.payload);
+    },
+    status,
+    async close() {
+      await http.close();
+      await broker?.close();
+    },
+  };
+}

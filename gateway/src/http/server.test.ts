@@ -1,0 +1,57 @@
+import { freePort } from "@supervision/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGatewayMetrics } from "./metrics.ts";
+import { type HttpApi, startHttpApi } from "./server.ts";
+
+let api: HttpApi;
+let bufferWritable = true;
+const metrics = createGatewayMetrics({
+  devicesConnected: () => 2,
+  devicesOnline: () => 3,
+  buffer: () => ({ depth: 5, bytes: 1000, oldestTs: 1_000, deadLetters: 1, thinned: 0 }),
+  uplinkConnected: () => false,
+  now: () => 61_000,
+});
+
+beforeAll(async () => {
+  api = await startHttpApi({
+    host: "127.0.0.1",
+    port: await freePort(),
+    registry: metrics.registry,
+    probe: {
+      brokerListening: () => true,
+      bufferWritable: () => bufferWritable,
+      devices: () => [{ deviceId: "kp-1", online: true, connected: true, lastSeen: 1 }],
+      details: () => ({ uplink: "disconnected" }),
+    },
+  });
+});
+afterAll(() => api.close());
+
+const get = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${api.port}${path}`, init);
+
+describe("http api", () => {
+  it("healthz is 200 when healthy and 503 with details when the buffer is not writable", async () => {
+    expect((await get("/healthz")).status).toBe(200);
+    bufferWritable = false;
+    const res = await get("/healthz");
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ brokerListening: true, bufferWritable: false });
+    bufferWritable = true;
+  });
+
+  it("serves Prometheus metrics read at scrape time", async () => {
+    metrics.rejected.inc({ code: "malformed_json" });
+    const text = await (await get("/metrics")).text();
+    expect(text).toMatch(/^gateway_devices_connected 2$/m);
+    expect(text).toMatch(/^gateway_buffer_oldest_age_seconds 60$/m);
+    expect(text).toMatch(/^gateway_readings_rejected_total\{code="malformed_json"\} 1$/m);
+    expect(text).toMatch(/^gateway_uplink_connected 0$/m);
+  });
+
+  it("serves devices and status JSON, and refuses unknown paths and methods", async () => {
+    expect(await (await get("/api/devices")).json()).toEqual([{ deviceId: "kp-1", online: true, connected: true, lastSeen: 1 }]);
+    expect((await get("/nope/../../etc/passwd")).status).toBe(404);
+    expect((await get("/healthz", { method: "POST", body: "x".repeat(100_000) })).status).toBe(405);
+  });
+});

@@ -1,0 +1,58 @@
+import { createServer, type Server } from "node:http";
+import type { Registry } from "prom-client";
+import type { DeviceAvailability } from "../devices/availability.ts";
+
+/** What the HTTP API reports; the controller supplies it. */
+export interface GatewayProbe {
+  brokerListening(): boolean;
+  bufferWritable(): boolean;
+  devices(): DeviceAvailability[];
+  /** Free-form details for `gateway status` (buffer stats, uplink state). */
+  details(): Record<string, unknown>;
+}
+
+export interface HttpApi {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves /healthz, /metrics and the read-only JSON the CLI shows (/api/status, /api/devices). */
+export async function startHttpApi(opts: { host: string; port: number; probe: GatewayProbe; registry: Registry }): Promise<HttpApi> {
+  const { probe, registry } = opts;
+  const server: Server = createServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== "GET") return send(405, { error: "only GET is served" });
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz") {
+      const checks = { brokerListening: probe.brokerListening(), bufferWritable: probe.bufferWritable() };
+      return send(checks.brokerListening && checks.bufferWritable ? 200 : 503, checks);
+    }
+    if (path === "/metrics") {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": registry.contentType });
+          res.end(text);
+        },
+        (error: Error) => send(500, { error: error.message }),
+      );
+      return;
+    }
+    if (path === "/api/devices") return send(200, probe.devices());
+    if (path === "/api/status") return send(200, probe.details());
+    send(404, { error: `no such path; try /healthz, /metrics, /api/status, /api/devices` });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : opts.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

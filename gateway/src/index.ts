@@ -1,0 +1,6 @@
+export { DeviceAccess } from "./broker/access.ts";
+export { type DeviceBroker, startDeviceBroker } from "./broker/device-broker.ts";
+export { type GatewayParts, type RunningGateway, startGateway } from "./controller.ts";
+export { AvailabilityTracker } from "./devices/availability.ts";
+export { CommandPlanner } from "./devices/commands.ts";
+export { loadSettings, parseSettings, Settings, SettingsError } from "./settings/settings.ts";

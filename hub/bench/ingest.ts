@@ -1,0 +1,131 @@
+/**
+ * Ingest benchmark (no pass/fail): readings per second from signed gateway batches into InfluxDB through the
+ * ingest path, against the same points written straight to InfluxDB with the same batch size (the ceiling), and
+ * device-time-to-queryable latency at a steady 1000 readings/s. A reading counts as queryable when its batch is
+ * acknowledged, since the hub acks only after InfluxDB accepted the write.
+ *
+ *   npx tsx hub/bench/ingest.ts [--readings 200000] [--help]
+ */
+import { parseArgs } from "node:util";
+import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
+import { startInfluxd } from "@supervision/test-support";
+import type { IPoint } from "influx";
+import { ensureDatabase } from "../src/influx/setup.ts";
+import { createIngestExtension } from "../src/ingest/index.ts";
+import { readingToPoint } from "../src/ingest/points.ts";
+import { rating, startMosquitto, TestGateway, testContext, testRegistry } from "../test/ingest-fixtures.ts";
+
+const { values: args } = parseArgs({
+  options: { readings: { type: "string", default: "200000" }, help: { type: "boolean", default: false } },
+});
+if (args.help) {
+  console.log("usage: npx tsx hub/bench/ingest.ts [--readings N]   (starts its own influxd and mosquitto; about 1-2 minutes)");
+  process.exit(0);
+}
+const TOTAL = Number(args.readings);
+if (!Number.isInteger(TOTAL) || TOTAL < 10_000) {
+  console.error("--readings must be an integer of at least 10000");
+  process.exit(2);
+}
+const WRITE_BATCH = 5000;
+const GATEWAY_BATCH = 1000;
+/** Several halls' gateways, each with at most IN_FLIGHT unacknowledged batches, as a gateway does. */
+const GATEWAYS = 4;
+const IN_FLIGHT = 10;
+
+const influx = await startInfluxd();
+const broker = await startMosquitto();
+const { registry, privateKeyPem } = testRegistry();
+const gatewayKeys = [{ id: "gw1", privateKeyPem }];
+for (let g = 2; g <= GATEWAYS; g++) {
+  const keys = generateGatewayKeys();
+  registry.gateways.set(`gw${g}`, { id: `gw${g}`, site: "hall1", publicKey: keys.publicKeyPem });
+  gatewayKeys.push({ id: `gw${g}`, privateKeyPem: keys.privateKeyPem });
+}
+const T0 = Date.now() - 86_400_000;
+const readings: Reading[] = Array.from({ length: TOTAL }, (_, i) => rating(i, T0 + i, { deviceId: `kp${i % 50}` }));
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+try {
+  // 1. Ceiling: the same points written straight to InfluxDB, 5000 per write.
+  const ceilingCtx = testContext(registry, influx.url, "bench_ceiling");
+  await ensureDatabase(ceilingCtx.influx, "bench_ceiling", ceilingCtx.logger);
+  const points = readings.map((r) => readingToPoint(r, registry) as IPoint);
+  let started = performance.now();
+  for (let i = 0; i < points.length; i += WRITE_BATCH)
+    await ceilingCtx.influx.writePoints(points.slice(i, i + WRITE_BATCH), { retentionPolicy: "raw", precision: "n" });
+  const ceilingRate = TOTAL / ((performance.now() - started) / 1000);
+
+  // 2. Through the ingest path: signed batches over MQTT, verified, chain-checked, written, acknowledged.
+  const ctx = testContext(registry, influx.url, "bench_ingest");
+  await ensureDatabase(ctx.influx, "bench_ingest", ctx.logger);
+  const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", writeBatchPoints: WRITE_BATCH });
+  await ingest.start(ctx);
+  const gateways = await Promise.all(gatewayKeys.map((k) => TestGateway.connect(broker.url, k.id, k.privateKeyPem)));
+  const perGateway = gateways.map((gw, g) => {
+    const batches = [];
+    for (let i = g * GATEWAY_BATCH; i < TOTAL; i += GATEWAY_BATCH * GATEWAYS)
+      batches.push(gw.next(readings.slice(i, i + GATEWAY_BATCH), T0 + i));
+    return batches;
+  });
+  started = performance.now();
+  await Promise.all(
+    gateways.map(async (gw, g) => {
+      const batches = perGateway[g] ?? [];
+      for (let i = 0; i < batches.length; i++) {
+        while (i - gw.acks.length >= IN_FLIGHT) await new Promise((r) => setTimeout(r, 1));
+        await gw.send((batches[i] as (typeof batches)[number]).wire);
+      }
+      while (gw.acks.length < batches.length) await new Promise((r) => setTimeout(r, 1));
+    }),
+  );
+  const ingestRate = TOTAL / ((performance.now() - started) / 1000);
+  const gateway = gateways[0] as TestGateway;
+  const stored = await influx.query(`SELECT count("seq") FROM "rating"`, "bench_ingest");
+
+  // 3. Latency at a steady 1000 readings/s: a batch of 100 readings every 100 ms (the gateway's batching included).
+  const latencies: number[] = [];
+  const sentAt = new Map<number, number[]>();
+  gateway.acks.length = 0;
+  const onAck = () => {
+    for (const ack of gateway.acks.splice(0)) {
+      const now = Date.now();
+      for (const ts of sentAt.get(ack.seq) ?? []) latencies.push(now - ts);
+      sentAt.delete(ack.seq);
+    }
+  };
+  const poll = setInterval(onAck, 1);
+  let seq = TOTAL;
+  for (let tick = 0; tick < 100; tick++) {
+    const due = Date.now();
+    const batchReadings = Array.from({ length: 100 }, (_, i) => rating(seq + i, due - 100 + i));
+    seq += 100;
+    const batch = gateway.next(batchReadings, due);
+    sentAt.set(
+      batch.body.seq,
+      batchReadings.map((r) => r.ts),
+    );
+    await gateway.send(batch.wire);
+    await new Promise((r) => setTimeout(r, Math.max(0, due + 100 - Date.now())));
+  }
+  while (sentAt.size > 0) await new Promise((r) => setTimeout(r, 5));
+  clearInterval(poll);
+  latencies.sort((a, b) => a - b);
+
+  await Promise.all(gateways.map((gw) => gw.close()));
+  await ingest.stop();
+  console.table([
+    { measure: "ceiling: direct writes (points/s)", value: Math.round(ceilingRate) },
+    { measure: "ingest path (readings/s)", value: Math.round(ingestRate) },
+    { measure: "ratio ingest / ceiling (target ≥ 0.8)", value: Number((ingestRate / ceilingRate).toFixed(2)) },
+    { measure: "readings stored via ingest", value: Number(stored.results[0]?.series?.[0]?.values?.[0]?.[1] ?? 0) },
+    { measure: "latency p50 at 1000/s (ms)", value: percentile(latencies, 50) },
+    { measure: "latency p99 at 1000/s (ms, target < 1000)", value: percentile(latencies, 99) },
+  ]);
+  console.log(
+    `${TOTAL} readings from ${GATEWAYS} gateways, ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each, ${WRITE_BATCH} points per write`,
+  );
+} finally {
+  await broker.close();
+  await influx.close();
+}

@@ -1,0 +1,96 @@
+import { InfluxDB } from "influx";
+import { loadSettings, SettingsError } from "../settings/index.ts";
+import type { CliCommand } from "./command.ts";
+
+const HELP = `Usage: hub gateways [--settings config/hub.yaml]
+
+One line per gateway from InfluxDB: last contact, online, backlog (buffered readings, oldest age) and
+integrity state (alerts in the last 24 h). Uses the InfluxDB of the settings file (the managed one by default).`;
+
+export interface GatewayRow {
+  gateway: string;
+  site: string;
+  lastContact: string;
+  online: boolean;
+  backlog: number;
+  oldestAgeS: number;
+  integrityAlerts24h: number;
+}
+
+/** Reads each gateway's latest gateway_health point and its integrity alerts of the last day. */
+export async function gatewayRows(influx: InfluxDB): Promise<GatewayRow[]> {
+  const health = await influx.query<{
+    time: Date;
+    gateway: string;
+    site: string;
+    online: number;
+    buffer_depth: number;
+    oldest_age_s: number;
+  }>(
+    // One row per gateway: its newest point (several last() in one query would lose the point's time).
+    'SELECT "online", "buffer_depth", "oldest_age_s" FROM "health"."gateway_health" GROUP BY "gateway", "site" ORDER BY time DESC LIMIT 1',
+  );
+  const alerts = await influx.query<{ gateway: string; count: number }>(
+    'SELECT count("seq") AS count FROM "integrity_alert" WHERE time > now() - 24h GROUP BY "gateway"',
+  );
+  const alertsOf = new Map(alerts.map((a) => [a.gateway, a.count]));
+  return health
+    .map((h) => ({
+      gateway: h.gateway,
+      site: h.site,
+      lastContact: h.time.toISOString(),
+      online: h.online === 1,
+      backlog: h.buffer_depth ?? 0,
+      oldestAgeS: h.oldest_age_s ?? 0,
+      integrityAlerts24h: alertsOf.get(h.gateway) ?? 0,
+    }))
+    .sort((a, b) => a.gateway.localeCompare(b.gateway));
+}
+
+export const gatewaysCommand: CliCommand = {
+  name: "gateways",
+  summary: "each gateway's last contact, backlog and integrity state",
+  async run(args) {
+    if (args.includes("--help") || args.includes("-h")) {
+      console.log(HELP);
+      return 0;
+    }
+    let file = "config/hub.yaml";
+    if (args.length === 2 && args[0] === "--settings" && args[1]) file = args[1];
+    else if (args.length > 0) {
+      console.error(`hub gateways: unexpected arguments ${args.join(" ")}.\n\n${HELP}`);
+      return 2;
+    }
+    let settings: ReturnType<typeof loadSettings>;
+    try {
+      settings = loadSettings(file);
+    } catch (err) {
+      if (!(err instanceof SettingsError)) throw err;
+      console.error(err.message);
+      return 1;
+    }
+    const url = new URL(settings.influx.url ?? `http://127.0.0.1:${settings.influx.managedPort}`);
+    const influx = new InfluxDB({
+      host: url.hostname,
+      port: Number(url.port || 8086),
+      protocol: url.protocol === "https:" ? "https" : "http",
+      database: settings.influx.database,
+      username: settings.influx.username,
+      password: settings.influx.password,
+    });
+    let rows: GatewayRow[];
+    try {
+      rows = await gatewayRows(influx);
+    } catch (err) {
+      console.error(`hub gateways: cannot query InfluxDB at ${url.origin} (${(err as Error).message}); is the hub running ("hub start")?`);
+      return 1;
+    }
+    if (rows.length === 0) console.log("no gateway has reported yet");
+    for (const r of rows) {
+      console.log(
+        `${r.gateway.padEnd(16)} ${r.site.padEnd(12)} ${r.online ? "online " : "OFFLINE"} last ${r.lastContact}  backlog ${r.backlog} (oldest ${Math.round(r.oldestAgeS)} s)  integrity ${r.integrityAlerts24h === 0 ? "ok" : `${r.integrityAlerts24h} alert(s) in 24 h`}`,
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,33 @@
+import type { CliCommand } from "./command.ts";
+
+const HELP = `Usage: hub status [--url http://127.0.0.1:8080]
+
+Prints the running hub's status (each extension's state) from its HTTP API. Exit code 1 when the hub is
+unreachable or an extension has failed.`;
+
+export const statusCommand: CliCommand = {
+  name: "status",
+  summary: "show the running hub's extensions and their state",
+  async run(args) {
+    if (args.includes("--help") || args.includes("-h")) {
+      console.log(HELP);
+      return 0;
+    }
+    let base = "http://127.0.0.1:8080";
+    if (args.length === 2 && args[0] === "--url" && args[1]) base = args[1];
+    else if (args.length > 0) {
+      console.error(`hub status: unexpected arguments ${args.join(" ")}.\n\n${HELP}`);
+      return 2;
+    }
+    let body: { ok?: boolean };
+    try {
+      const res = await fetch(new URL("/healthz", base), { signal: AbortSignal.timeout(5000) });
+      body = (await res.json()) as { ok?: boolean };
+    } catch (err) {
+      console.error(`hub status: no hub answers at ${base} (${(err as Error).message}); start it with "hub start" or pass --url`);
+      return 1;
+    }
+    console.log(JSON.stringify(body, null, 2));
+    return body.ok ? 0 : 1;
+  },
+};

@@ -1,0 +1,172 @@
+import { EventEmitter } from "node:events";
+import { join, resolve } from "node:path";
+import { InfluxDB } from "influx";
+import type { Logger } from "pino";
+import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
+import { type HubBroker, startHubBroker } from "../broker/index.ts";
+import { createGrafanaExtension } from "../grafana/index.ts";
+import { HubHttpServer } from "../http/server.ts";
+import { ManagedInfluxd } from "../influx/managed-influxd.ts";
+import { ensureDatabase } from "../influx/setup.ts";
+import { createIngestExtension } from "../ingest/index.ts";
+import { createConfigPublisher } from "../registry/config-publisher.ts";
+import { WatchedRegistry } from "../registry/view.ts";
+import type { HubSettings } from "../settings/index.ts";
+import type { HubContext, HubEvents, HubExtension } from "./extension.ts";
+
+/** What /healthz reports for one extension. */
+interface ExtensionState {
+  extension: HubExtension;
+  state: "starting" | "running" | "failed" | "stopped";
+  error?: string;
+}
+
+/**
+ * The hub: managed influxd (unless influx.url), database, registry, embedded broker (unless external), HTTP API,
+ * then the extensions in order. A failing extension is reported in /healthz; the others keep running.
+ */
+export class Hub {
+  private influxd: ManagedInfluxd | undefined;
+  private broker: HubBroker | undefined;
+  private registry: WatchedRegistry | undefined;
+  private readonly http: HubHttpServer;
+  private readonly extensions: ExtensionState[] = [];
+  private readonly metrics = new MetricsRegistry();
+  httpPort = 0;
+
+  constructor(
+    private readonly settings: HubSettings,
+    private readonly logger: Logger,
+    /** Extra extensions (e.g. supervision) appended after the built-in ones. */
+    private readonly extra: HubExtension[] = [],
+  ) {
+    this.http = new HubHttpServer(logger.child({ component: "http" }));
+  }
+
+  async start(): Promise<void> {
+    const { settings, logger } = this;
+    const dataDir = resolve(settings.dataDir);
+    let influxUrl = settings.influx.url;
+    if (!influxUrl) {
+      this.influxd = new ManagedInfluxd({
+        dataDir: join(dataDir, "influxdb"),
+        httpPort: settings.influx.managedPort,
+        rpcPort: settings.influx.managedRpcPort,
+      });
+      await this.influxd.start();
+      influxUrl = this.influxd.url;
+      logger.info({ url: influxUrl }, "managed influxd started");
+    }
+    const url = new URL(influxUrl);
+    const influx = new InfluxDB({
+      host: url.hostname,
+      port: Number(url.port || 8086),
+      protocol: url.protocol === "https:" ? "https" : "http",
+      database: settings.influx.database,
+      username: settings.influx.username,
+      password: settings.influx.password,
+    });
+    await ensureDatabase(influx, settings.influx.database, logger);
+    this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }));
+    this.registry.watch();
+
+    let brokerUrl: string;
+    let credentials: { username?: string; password?: string };
+    let shareGroup = "";
+    if ("url" in settings.broker) {
+      brokerUrl = settings.broker.url;
+      credentials = { username: settings.broker.username, password: settings.broker.password };
+      shareGroup = settings.broker.shareGroup;
+    } else {
+      this.broker = await startHubBroker({
+        port: settings.broker.port,
+        host: settings.broker.host,
+        ...(settings.broker.tls ? { tls: { port: settings.broker.port, ...settings.broker.tls } } : {}),
+        registry: this.registry,
+        logger,
+        serviceSecret: settings.serviceSecret,
+      });
+      brokerUrl = `mqtt://127.0.0.1:${settings.broker.port}`;
+      credentials = { username: "hub", password: settings.serviceSecret };
+    }
+
+    collectDefaultMetrics({ register: this.metrics });
+    this.http.add("GET", "/healthz", async () => {
+      const status = this.status();
+      return { status: status.ok ? 200 : 503, body: status };
+    });
+    this.http.add("GET", "/metrics", async () => ({
+      status: 200,
+      body: await this.metrics.metrics(),
+      contentType: this.metrics.contentType,
+    }));
+    this.http.add("GET", "/api/status", async () => ({ status: 200, body: this.status() }));
+    this.httpPort = await this.http.listen(settings.http.port, settings.http.host);
+
+    const ctx: HubContext = {
+      logger,
+      influx,
+      database: settings.influx.database,
+      registry: this.registry,
+      metrics: this.metrics,
+      http: this.http,
+      events: new EventEmitter<HubEvents>(),
+      now: Date.now,
+      dataDir,
+    };
+    const all = [
+      createIngestExtension({ brokerUrl, ...credentials, shareGroup }),
+      createConfigPublisher({ brokerUrl, ...credentials }),
+      ...this.extra,
+      createGrafanaExtension(settings.grafana),
+    ];
+    for (const extension of all) {
+      const entry: ExtensionState = { extension, state: "starting" };
+      this.extensions.push(entry);
+      try {
+        await extension.start({ ...ctx, logger: logger.child({ extension: extension.name }) });
+        entry.state = "running";
+      } catch (err) {
+        entry.state = "failed";
+        entry.error = (err as Error).message;
+        logger.error({ err, extension: extension.name }, "extension failed to start; the others keep running");
+      }
+    }
+    logger.info({ http: this.httpPort, broker: brokerUrl, influx: influxUrl }, "hub started");
+  }
+
+  status(): { ok: boolean; registryVersion: number | undefined; extensions: Record<string, unknown> } {
+    const extensions: Record<string, unknown> = {};
+    for (const { extension, state, error } of this.extensions) {
+      let detail: Record<string, unknown> = {};
+      try {
+        detail = state === "running" ? extension.status() : {};
+      } catch (err) {
+        detail = { statusError: (err as Error).message };
+      }
+      extensions[extension.name] = { state, ...(error ? { error } : {}), detail };
+    }
+    return {
+      ok: this.extensions.every((e) => e.state === "running"),
+      registryVersion: this.registry?.current().version,
+      extensions,
+    };
+  }
+
+  /** Stops in reverse order; each step runs even if an earlier one fails. */
+  async stop(): Promise<void> {
+    for (const entry of [...this.extensions].reverse()) {
+      if (entry.state !== "running") continue;
+      try {
+        await entry.extension.stop();
+        entry.state = "stopped";
+      } catch (err) {
+        this.logger.error({ err, extension: entry.extension.name }, "extension failed to stop");
+      }
+    }
+    await this.http.close();
+    await this.broker?.close();
+    this.registry?.close();
+    await this.influxd?.stop();
+  }
+}

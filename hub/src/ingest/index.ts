@@ -1,0 +1,413 @@
+import type { KeyObject } from "node:crypto";
+import {
+  type BatchAck,
+  type BatchBody,
+  GatewayStatus,
+  GENESIS_HASH,
+  gatewayTopics,
+  loadPublicKey,
+  openBatch,
+  parseTopic,
+  sha256Hex,
+  splitBatch,
+} from "@supervision/firmware-protocols";
+import type { IPoint } from "influx";
+import mqtt, { type MqttClient } from "mqtt";
+import { Counter, Gauge, Histogram } from "prom-client";
+import type { HubContext, HubExtension } from "../controller/extension.ts";
+import type { Registry } from "../registry/schema.ts";
+import { ChainStore } from "./chain.ts";
+import {
+  gatewayHealthPoint,
+  type IntegrityKind,
+  integrityAlertPoint,
+  readingToPoint,
+  retentionPolicyFor,
+  uplinkBatchPoint,
+} from "./points.ts";
+import { type PointsByPolicy, PointWriter, sleep, WriterStoppedError } from "./writer.ts";
+
+export interface IngestOptions {
+  brokerUrl: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  /** Shared-subscription group, so N hub copies share the traffic of an external broker. "" subscribes plainly (the embedded aedes broker has no $share). */
+  shareGroup?: string;
+  /** Points per InfluxDB write (default 5000). */
+  writeBatchPoints?: number;
+  clientId?: string;
+  /** How long a missing predecessor may take to arrive before a `gap` alert (default 30 s). */
+  gapGraceMs?: number;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Window around a batch's creation time in which its predecessor is looked up first; the gap re-check looks wider. */
+const CHAIN_LOOKUP_MS = 6 * HOUR;
+const GAP_LOOKUP_MS = 30 * DAY;
+
+type RejectCode = NonNullable<BatchAck["code"]>;
+
+class Rejection extends Error {
+  constructor(
+    readonly code: RejectCode,
+    readonly kind: IntegrityKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createIngestExtension(opts: IngestOptions): HubExtension {
+  const shareGroup = opts.shareGroup ?? "hub";
+  const batchPoints = opts.writeBatchPoints ?? 5000;
+  const gapGraceMs = opts.gapGraceMs ?? 30_000;
+
+  let ctx: HubContext;
+  let client: MqttClient | undefined;
+  let writer: PointWriter | undefined;
+  let chain: ChainStore;
+  let stopping = false;
+  const gapTimers = new Set<NodeJS.Timeout>();
+  const keys = new Map<string, KeyObject>();
+  const lastContact = new Map<string, number>();
+  const rejectedByCode: Record<string, number> = {};
+  let rejectionCount = 0;
+  const totals = { batchesStored: 0, readingsStored: 0, replays: 0, writes: 0, lastWriteMs: 0 };
+  let metrics: ReturnType<typeof registerMetrics>;
+
+  function keyFor(registry: Registry) {
+    return (gatewayId: string): KeyObject | undefined => {
+      const pem = registry.gateways.get(gatewayId)?.publicKey;
+      if (!pem) return undefined;
+      let key = keys.get(pem);
+      if (!key) {
+        key = loadPublicKey(pem);
+        keys.set(pem, key);
+      }
+      return key;
+    };
+  }
+
+  function publishAck(ack: BatchAck): void {
+    client?.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack), { qos: 1 });
+  }
+
+  function addPoint(groups: PointsByPolicy, point: IPoint): void {
+    const policy = retentionPolicyFor(point.measurement as string);
+    const list = groups.get(policy) ?? [];
+    list.push(point);
+    groups.set(policy, list);
+  }
+
+  /** Stores an alert (retrying like any write); alerts never block or fail the message that raised them. */
+  function storeAlert(alert: Parameters<typeof integrityAlertPoint>[0]): Promise<void> {
+    ctx.logger.warn(
+      { gateway: alert.gatewayId, kind: alert.kind, epoch: alert.epoch, seq: alert.seq, detail: alert.detail },
+      "integrity alert",
+    );
+    metrics.alerts.inc({ kind: alert.kind });
+    const groups: PointsByPolicy = new Map();
+    addPoint(groups, integrityAlertPoint(alert));
+    return (writer as PointWriter).write(groups);
+  }
+
+  /** Retries a chain query while InfluxDB is unreachable: no batch is judged without its chain. */
+  async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let backoffMs = 100;
+    for (;;) {
+      try {
+        const result = await fn();
+        writer?.setInfluxState(true);
+        return result;
+      } catch (e) {
+        if (stopping) throw new WriterStoppedError();
+        writer?.setInfluxState(false);
+        ctx.logger.warn({ err: (e as Error).message, retryInMs: backoffMs }, `influxdb ${what} failed; will retry`);
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5_000);
+      }
+    }
+  }
+
+  async function reject(gatewayId: string, wire: Buffer, rejection: Rejection): Promise<void> {
+    rejectedByCode[rejection.code] = (rejectedByCode[rejection.code] ?? 0) + 1;
+    metrics.batches.inc({ result: rejection.code });
+    // The body is not trusted here; it is only peeked at so the gateway can match the ack to its batch.
+    const parts = splitBatch(wire);
+    const bodyBytes = parts.ok ? parts.value.bodyBytes : wire.subarray(0, Math.min(wire.length, 1024));
+    const peek = peekIdentity(bodyBytes);
+    await storeAlert({
+      gatewayId,
+      kind: rejection.kind,
+      epoch: peek.epoch,
+      seq: peek.seq,
+      detail: rejection.message,
+      atMs: ctx.now(),
+      discriminator: rejectionCount++,
+    });
+    publishAck({
+      v: 1,
+      gatewayId,
+      epoch: peek.epoch,
+      seq: peek.seq,
+      hash: sha256Hex(bodyBytes),
+      status: "rejected",
+      code: rejection.code,
+      reason: rejection.message.slice(0, 512),
+    });
+  }
+
+  async function handleBatch(gatewayId: string, wire: Buffer): Promise<void> {
+    const registry = ctx.registry.current();
+    const opened = openBatch(gatewayId, wire, keyFor(registry));
+    if (!opened.ok) {
+      const code = opened.error.code;
+      if (code === "bad_signature" || code === "unknown_gateway")
+        return reject(gatewayId, wire, new Rejection(code, code, opened.error.message));
+      return reject(gatewayId, wire, new Rejection("malformed", "malformed", `${code}: ${opened.error.message}`));
+    }
+    const { body, hash } = opened.value;
+    lastContact.set(gatewayId, ctx.now());
+
+    const stored = await withRetry("chain lookup", () =>
+      chain.hashes(gatewayId, body.epoch, [body.seq, body.seq - 1], body.createdAt, CHAIN_LOOKUP_MS),
+    );
+    const sameSeq = stored.get(body.seq);
+    if (sameSeq !== undefined && sameSeq !== hash) {
+      return reject(
+        gatewayId,
+        wire,
+        new Rejection("altered", "altered", `batch ${body.epoch}/${body.seq} was stored with hash ${sameSeq}; this copy has ${hash}`),
+      );
+    }
+    const replay = sameSeq === hash;
+    const groups: PointsByPolicy = new Map();
+    if (!replay) {
+      const problem = checkChain(body, stored.get(body.seq - 1));
+      if (problem) return reject(gatewayId, wire, problem);
+    }
+    // A replay rewrites identical points (same keys and fields), which also repairs a half-finished earlier write.
+    const unknownDevices = new Set<string>();
+    let malformed = 0;
+    for (const reading of body.readings) {
+      const point = readingToPoint(reading, registry);
+      if ("error" in point) {
+        malformed++;
+        ctx.logger.warn({ gateway: gatewayId, err: point.error.message }, "reading not stored");
+        continue;
+      }
+      if (!registry.devices.has(reading.deviceId)) unknownDevices.add(reading.deviceId);
+      addPoint(groups, point);
+    }
+    const alert = (kind: IntegrityKind, detail: string) =>
+      addPoint(
+        groups,
+        integrityAlertPoint({ gatewayId, kind, epoch: body.epoch, seq: body.seq, detail, atMs: body.createdAt, discriminator: body.seq }),
+      );
+    if (unknownDevices.size > 0) alert("unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`);
+    if (malformed > 0) alert("malformed", `${malformed} of ${body.readings.length} readings are malformed and were not stored`);
+    if (!replay && body.seq === 1) {
+      const restarted = await withRetry("epoch lookup", () => chain.hadOtherEpoch(gatewayId, body.epoch, body.createdAt, GAP_LOOKUP_MS));
+      if (restarted) alert("chain_restart", `gateway started chain ${body.epoch}`);
+    }
+    addPoint(groups, uplinkBatchPoint({ ...body, readings: body.readings.length }, hash));
+
+    await (writer as PointWriter).write(groups);
+    chain.remember(gatewayId, body.epoch, body.seq, hash);
+    const count = body.readings.length - malformed;
+    metrics.batches.inc({ result: replay ? "replay" : "stored" });
+    if (replay) totals.replays++;
+    else {
+      totals.batchesStored++;
+      totals.readingsStored += count;
+      metrics.readings.inc(count);
+    }
+    publishAck({ v: 1, gatewayId, epoch: body.epoch, seq: body.seq, hash, status: "stored" });
+    ctx.events.emit("stored", { gatewayId, count });
+    if (!replay && body.seq > 1 && !stored.has(body.seq - 1)) scheduleGapCheck(body);
+  }
+
+  /** The chain link to the predecessor, when it is known; an unknown predecessor is judged later (scheduleGapCheck). */
+  function checkChain(body: BatchBody, prevStored: string | undefined): Rejection | undefined {
+    if (body.seq === 1 && body.prevHash !== GENESIS_HASH)
+      return new Rejection("altered", "altered", `batch ${body.epoch}/1 must start from the genesis hash`);
+    if (prevStored !== undefined && prevStored !== body.prevHash)
+      return new Rejection(
+        "altered",
+        "altered",
+        `batch ${body.epoch}/${body.seq} names prevHash ${body.prevHash}; stored ${body.seq - 1} has ${prevStored}`,
+      );
+    return undefined;
+  }
+
+  /** Batches arrive out of order with several in flight: a gap is only a gap if the predecessor is still missing later. */
+  function scheduleGapCheck(body: BatchBody): void {
+    const timer = setTimeout(async () => {
+      gapTimers.delete(timer);
+      try {
+        const prev = await chain.hashes(body.gatewayId, body.epoch, [body.seq - 1], body.createdAt, GAP_LOOKUP_MS);
+        if (prev.has(body.seq - 1)) return;
+        await storeAlert({
+          gatewayId: body.gatewayId,
+          kind: "gap",
+          epoch: body.epoch,
+          seq: body.seq,
+          detail: `batch ${body.seq - 1} of chain ${body.epoch} is missing before batch ${body.seq}`,
+          atMs: body.createdAt,
+          discriminator: body.seq,
+        });
+      } catch (e) {
+        if (!stopping) ctx.logger.warn({ err: (e as Error).message, gateway: body.gatewayId }, "gap check failed");
+      }
+    }, gapGraceMs);
+    gapTimers.add(timer);
+  }
+
+  async function handleStatus(gatewayId: string, payload: Buffer): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString("utf8"));
+    } catch {
+      json = undefined;
+    }
+    const status = GatewayStatus.safeParse(json);
+    if (!status.success || status.data.gatewayId !== gatewayId || !ctx.registry.current().gateways.has(gatewayId)) {
+      rejectedByCode.status = (rejectedByCode.status ?? 0) + 1;
+      ctx.logger.warn(
+        { gateway: gatewayId, bytes: payload.length },
+        "gateway status ignored: malformed, unknown gateway, or another gateway's topic",
+      );
+      return;
+    }
+    lastContact.set(gatewayId, ctx.now());
+    const groups: PointsByPolicy = new Map();
+    addPoint(groups, gatewayHealthPoint(status.data, ctx.registry.current(), ctx.now()));
+    await (writer as PointWriter).write(groups);
+  }
+
+  function onMessage(topic: string, payload: Buffer): void {
+    const parsed = parseTopic(topic);
+    if (!parsed.ok || parsed.value.scope !== "gw") {
+      ctx.logger.warn({ topic: topic.slice(0, 256) }, "message on an unexpected topic ignored");
+      return;
+    }
+    const { gatewayId, type } = parsed.value;
+    const work = type === "batch" ? handleBatch(gatewayId, payload) : type === "status" ? handleStatus(gatewayId, payload) : undefined;
+    work?.catch((e: unknown) => {
+      if (e instanceof WriterStoppedError) return; // not acknowledged; the gateway sends it again
+      ctx.logger.error({ err: (e as Error).message, gateway: gatewayId, type }, "message not processed; not acknowledged");
+    });
+  }
+
+  return {
+    name: "ingest",
+    async start(context) {
+      ctx = context;
+      stopping = false;
+      metrics = registerMetrics(ctx);
+      chain = new ChainStore(ctx.influx, ctx.database);
+      writer = new PointWriter({
+        influx: ctx.influx,
+        database: ctx.database,
+        logger: ctx.logger.child({ component: "ingest-writer" }),
+        batchPoints,
+        onWrite: (points, seconds) => {
+          totals.writes++;
+          totals.lastWriteMs = seconds * 1000;
+          metrics.writeSeconds.observe(seconds);
+          metrics.writtenPoints.inc(points);
+        },
+        onInfluxState: (up) => metrics.influxUp.set(up ? 1 : 0),
+      });
+      const filter = (f: string) => (shareGroup ? gatewayTopics.shared(shareGroup, f) : f);
+      client = await mqtt.connectAsync(opts.brokerUrl, {
+        username: opts.username,
+        password: opts.password,
+        clientId: opts.clientId ?? `hub-ingest-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+        ...opts.tls,
+        reconnectPeriod: 1000,
+      });
+      client.on("message", onMessage);
+      client.on("error", (e) => ctx.logger.warn({ err: e.message }, "ingest mqtt client error"));
+      // Re-subscribe on every connect: a clean session forgets subscriptions.
+      const subscribe = () =>
+        client?.subscribe([filter(gatewayTopics.allBatches), filter(gatewayTopics.allStatus)], { qos: 1 }, (e) => {
+          if (e) ctx.logger.error({ err: e.message }, "ingest could not subscribe");
+        });
+      client.on("connect", subscribe);
+      await client.subscribeAsync([filter(gatewayTopics.allBatches), filter(gatewayTopics.allStatus)], { qos: 1 });
+      ctx.logger.info({ broker: opts.brokerUrl, shareGroup: shareGroup || null }, "ingest started");
+    },
+    async stop() {
+      stopping = true;
+      for (const t of gapTimers) clearTimeout(t);
+      gapTimers.clear();
+      await client?.endAsync();
+      await writer?.stop();
+      client = undefined;
+    },
+    status() {
+      return {
+        batchesStored: totals.batchesStored,
+        readingsStored: totals.readingsStored,
+        replaysAcknowledged: totals.replays,
+        rejected: { ...rejectedByCode },
+        influx: writer?.influxUp === false ? "down" : "up",
+        pendingPoints: writer?.pendingPoints ?? 0,
+        writes: totals.writes,
+        lastWriteMs: Math.round(totals.lastWriteMs * 10) / 10,
+        lastContact: Object.fromEntries([...lastContact].map(([id, ms]) => [id, new Date(ms).toISOString()])),
+        mqtt: client?.connected ? "connected" : "disconnected",
+      };
+    },
+  };
+}
+
+/** epoch and seq of an untrusted body, for the ack of a rejected batch; defaults when they cannot be read. */
+function peekIdentity(bodyBytes: Buffer): { epoch: string; seq: number } {
+  try {
+    const json = JSON.parse(bodyBytes.toString("utf8")) as { epoch?: unknown; seq?: unknown };
+    const epoch = typeof json.epoch === "string" && /^[0-9a-f]{16}$/.test(json.epoch) ? json.epoch : "";
+    const seq = Number.isSafeInteger(json.seq) && (json.seq as number) >= 1 ? (json.seq as number) : 1;
+    return { epoch, seq };
+  } catch {
+    return { epoch: "", seq: 1 };
+  }
+}
+
+function registerMetrics(ctx: HubContext) {
+  const registers = [ctx.metrics];
+  const existing = <T>(name: string) => ctx.metrics.getSingleMetric(name) as T | undefined;
+  return {
+    batches:
+      existing<Counter<"result">>("hub_ingest_batches_total") ??
+      new Counter({
+        name: "hub_ingest_batches_total",
+        help: "Gateway batches by result (stored, replay, or a rejection code)",
+        labelNames: ["result"],
+        registers,
+      }),
+    readings:
+      existing<Counter>("hub_ingest_readings_total") ??
+      new Counter({ name: "hub_ingest_readings_total", help: "Readings stored in InfluxDB", registers }),
+    writtenPoints:
+      existing<Counter>("hub_ingest_points_written_total") ??
+      new Counter({ name: "hub_ingest_points_written_total", help: "Points written to InfluxDB", registers }),
+    alerts:
+      existing<Counter<"kind">>("hub_ingest_integrity_alerts_total") ??
+      new Counter({ name: "hub_ingest_integrity_alerts_total", help: "Integrity alerts raised", labelNames: ["kind"], registers }),
+    writeSeconds:
+      existing<Histogram>("hub_ingest_write_seconds") ??
+      new Histogram({
+        name: "hub_ingest_write_seconds",
+        help: "InfluxDB write latency",
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers,
+      }),
+    influxUp:
+      existing<Gauge>("hub_ingest_influx_up") ??
+      new Gauge({ name: "hub_ingest_influx_up", help: "1 while InfluxDB accepts writes", registers }),
+  };
+}

@@ -1,0 +1,243 @@
+import { EVENT_SCHEMAS, type GatewayStatus, type Level, NEGATIVE_LEVELS, type Reading } from "@supervision/firmware-protocols";
+import type { IPoint } from "influx";
+import type { Registry } from "../registry/schema.ts";
+
+/**
+ * Maps one buffered reading to its InfluxDB point per hub/SCHEMA.md. Pure: the point depends only on the
+ * reading and the registry, so a replayed reading rewrites the identical point (same key, same fields).
+ */
+
+export type PointError = { code: "malformed"; message: string };
+
+/** A device clock this far ahead of the gateway's receive time cannot be trusted. */
+const CLOCK_AHEAD_SUSPECT_MS = 60_000;
+const POSITIVE_LEVELS: ReadonlySet<Level> = new Set(["very_satisfied", "satisfied"]);
+
+export const RETENTION_POLICY: Record<string, "raw" | "health"> = {
+  rating: "raw",
+  signin: "raw",
+  motion: "raw",
+  uplink_batch: "raw",
+  integrity_alert: "raw",
+  heartbeat: "health",
+  device_status: "health",
+  gateway_health: "health",
+};
+
+/** The policy a measurement is written to (raw unless SCHEMA.md says health). */
+export function retentionPolicyFor(measurement: string): "raw" | "health" {
+  return RETENTION_POLICY[measurement] ?? "raw";
+}
+
+/** Nanosecond timestamp: device ms × 1e6 + (seq mod 1e6), as a string because it exceeds 2^53. */
+export function readingTimestampNs(ts: number, seq: number): string {
+  // ms × 1e6 is the ms digits followed by six zeros, so the sum is exact as text (no BigInt on the hot path).
+  const sub = seq % 1_000_000;
+  return ts === 0 ? String(sub) : `${ts}${String(sub).padStart(6, "0")}`;
+}
+
+/**
+ * Keeps only defined values, so unknown placement is omitted rather than written as "undefined". Each point's
+ * tags and fields are built by one call, without object spreads: this runs for every reading.
+ */
+function defined<T>(entries: Record<string, T | undefined>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k in entries) if (entries[k] !== undefined) out[k] = entries[k] as T;
+  return out;
+}
+
+/** site → town → region of a site id, as far as the registry knows them. */
+function placement(registry: Registry, siteId: string | undefined): { region?: string; town?: string; site?: string } {
+  if (siteId === undefined) return {};
+  const town = registry.sites.get(siteId)?.town;
+  return { region: town === undefined ? undefined : registry.towns.get(town)?.region, town, site: siteId };
+}
+
+function malformedReading(reading: Reading, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): { error: PointError } {
+  const issue = issues[0];
+  const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid";
+  return { error: { code: "malformed", message: `${reading.kind} reading of device "${reading.deviceId}" seq ${reading.seq}: ${where}` } };
+}
+
+export function readingToPoint(reading: Reading, registry: Registry): IPoint | { error: PointError } {
+  const { kind, rxTs, ...event } = reading;
+  const device = registry.devices.get(reading.deviceId);
+  const timestamp = readingTimestampNs(reading.ts, reading.seq);
+
+  switch (kind) {
+    case "rating": {
+      const parsed = EVENT_SCHEMAS.rating.safeParse({ v: 1, ...event });
+      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
+      const r = parsed.data;
+      const window = registry.windows.get(r.windowId);
+      const rated = r.outcome === "rated";
+      const where = placement(registry, window?.site ?? device?.site);
+      return {
+        measurement: "rating",
+        timestamp,
+        tags: defined({
+          region: where.region,
+          town: where.town,
+          site: where.site,
+          window: r.windowId,
+          department: window?.department,
+          clerk: r.clerkId,
+          device: r.deviceId,
+          outcome: r.outcome,
+          level: r.level,
+          scale: r.scale,
+        }),
+        fields: defined<number | string>({
+          seq: r.seq,
+          rx_ts: rxTs,
+          key: r.key,
+          txn: r.txnId ?? "",
+          rated: rated ? 1 : 0,
+          positive: rated && r.level !== undefined && POSITIVE_LEVELS.has(r.level) ? 1 : 0,
+          negative: rated && r.level !== undefined && NEGATIVE_LEVELS.has(r.level) ? 1 : 0,
+        }),
+      };
+    }
+    case "signin": {
+      const parsed = EVENT_SCHEMAS.signin.safeParse({ v: 1, ...event });
+      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
+      const s = parsed.data;
+      const person = registry.people.get(s.personId);
+      const siteId = device?.site ?? person?.site;
+      const where = placement(registry, siteId);
+      return {
+        measurement: "signin",
+        timestamp,
+        tags: defined({
+          region: where.region,
+          town: where.town,
+          site: where.site,
+          site_kind: siteId === undefined ? undefined : registry.sites.get(siteId)?.kind,
+          person: s.personId,
+          role: person?.role,
+          window: person?.window,
+          device: s.deviceId,
+          method: s.method,
+          direction: s.direction,
+        }),
+        fields: defined<number | boolean>({
+          seq: s.seq,
+          rx_ts: rxTs,
+          delay_s: Math.round((rxTs - s.ts) / 1000),
+          lat: s.location?.lat,
+          lon: s.location?.lon,
+          accuracy_m: s.location?.accuracyM,
+          time_suspect: s.ts - rxTs > CLOCK_AHEAD_SUSPECT_MS,
+        }),
+      };
+    }
+    case "motion": {
+      const parsed = EVENT_SCHEMAS.motion.safeParse({ v: 1, ...event });
+      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
+      const m = parsed.data;
+      const windowId = device?.window ?? registry.devices.get(m.cameraId)?.window;
+      const siteId = device?.site ?? (windowId ? registry.windows.get(windowId)?.site : undefined);
+      const where = placement(registry, siteId);
+      return {
+        measurement: "motion",
+        timestamp,
+        tags: defined({
+          region: where.region,
+          town: where.town,
+          site: where.site,
+          window: windowId,
+          device: m.deviceId,
+          camera: m.cameraId,
+          state: m.state,
+          source: m.source,
+        }),
+        fields: { seq: m.seq, rx_ts: rxTs, active: m.state === "start" ? 1 : 0 },
+      };
+    }
+    case "heartbeat": {
+      const parsed = EVENT_SCHEMAS.heartbeat.safeParse({ v: 1, ...event });
+      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
+      const h = parsed.data;
+      return {
+        measurement: "heartbeat",
+        timestamp,
+        tags: defined({ site: device?.site, device: h.deviceId, device_kind: device?.kind }),
+        fields: defined<number | string>({
+          seq: h.seq,
+          uptime_s: h.uptimeS,
+          interval_s: h.intervalS,
+          rssi: h.rssi,
+          pending: h.pending,
+          fw: h.fw,
+        }),
+      };
+    }
+    default:
+      return { error: { code: "malformed", message: `reading of device "${reading.deviceId}" has unknown kind "${String(kind)}"` } };
+  }
+}
+
+export type IntegrityKind = "gap" | "altered" | "bad_signature" | "unknown_gateway" | "chain_restart" | "malformed" | "unknown_device";
+
+const msToNs = (ms: number) => `${ms}000000`;
+
+/**
+ * The record of one stored batch; the hash chain of every hub copy is checked against these points. Its time is
+ * the creation time plus seq mod 1e6 ns, so two batches created in the same millisecond stay two points.
+ */
+export function uplinkBatchPoint(
+  b: { gatewayId: string; epoch: string; seq: number; prevHash: string; createdAt: number; readings: number },
+  hash: string,
+): IPoint {
+  return {
+    measurement: "uplink_batch",
+    timestamp: readingTimestampNs(b.createdAt, b.seq),
+    tags: { gateway: b.gatewayId },
+    fields: { epoch: b.epoch, seq: b.seq, hash, prev_hash: b.prevHash, readings: b.readings },
+  };
+}
+
+/**
+ * An integrity alert at `atMs` + `discriminator` ns: alerts about a batch pass its creation time and seq, so a
+ * replay rewrites the same point; alerts about rejected messages pass the arrival time and a running count.
+ */
+export function integrityAlertPoint(a: {
+  gatewayId: string;
+  kind: IntegrityKind;
+  epoch: string;
+  seq: number;
+  detail: string;
+  atMs: number;
+  discriminator: number;
+}): IPoint {
+  return {
+    measurement: "integrity_alert",
+    timestamp: readingTimestampNs(a.atMs, a.discriminator),
+    tags: { gateway: a.gatewayId, kind: a.kind },
+    fields: { epoch: a.epoch, seq: a.seq, detail: a.detail.slice(0, 1024) },
+  };
+}
+
+export function gatewayHealthPoint(s: GatewayStatus, registry: Registry, nowMs: number): IPoint {
+  const oldest = s.buffer?.oldestTs;
+  return {
+    measurement: "gateway_health",
+    timestamp: msToNs(s.ts ?? nowMs),
+    tags: defined({ gateway: s.gatewayId, site: registry.gateways.get(s.gatewayId)?.site }),
+    fields: defined<number | string>({
+      online: s.state === "online" ? 1 : 0,
+      buffer_depth: s.buffer?.depth,
+      buffer_bytes: s.buffer?.bytes,
+      capacity_bytes: s.buffer?.capacityBytes,
+      dead_letters: s.buffer?.deadLetters,
+      oldest_age_s: oldest === null || oldest === undefined ? undefined : Math.max(0, ((s.ts ?? nowMs) - oldest) / 1000),
+      devices_online: s.devices?.online,
+      devices_total: s.devices?.total,
+      in_flight: s.uplink?.inFlight,
+      rtt_ms: s.uplink?.rttMs ?? undefined,
+      drain_rate: s.uplink?.drainRatePerS,
+      config_version: s.configVersion,
+      alarms: s.alarms?.join("; "),
+    }),
+  };
+}

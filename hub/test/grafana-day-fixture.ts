@@ -1,0 +1,256 @@
+/**
+ * A small simulated day for the dashboard query tests: one hall with two windows and one construction site.
+ *
+ * Raw readings go through the real ingest mapping (readingToPoint, gatewayHealthPoint, integrityAlertPoint).
+ * They are written by hand here because the simulators' generateDay (@supervision/firmware-protocols/sim) did
+ * not exist yet; swap `readings()` for generateDay(demoHallScenario/demoSiteScenario) once it does.
+ * The DERIVED SERIES (attendance, warning, card, deduction, score_monthly) are a fixture following
+ * hub/SCHEMA.md's measurement and tag names, standing in for the supervision rules' output; their fields
+ * (attendance `level`, card `level`/`reasons`, deduction `points`, score `score`/`deductions`/`bonuses`) are
+ * what the dashboards read.
+ */
+import type { Reading } from "@supervision/firmware-protocols";
+import type { IPoint } from "influx";
+import { gatewayHealthPoint, integrityAlertPoint, readingToPoint } from "../src/ingest/points.ts";
+import type { Registry } from "../src/registry/schema.ts";
+
+const PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----";
+
+export function dayRegistry(): Registry {
+  const map = <T extends { id: string }>(items: T[]) => new Map(items.map((item) => [item.id, item]));
+  return {
+    version: 1,
+    regions: map([{ id: "north", name: "North" }]),
+    towns: map([{ id: "riverton", name: "Riverton", region: "north" }]),
+    departments: map([{ id: "permits", name: "Permits" }]),
+    sites: map([
+      { id: "hall-1", kind: "hall" as const, name: "Service hall 1", town: "riverton", tz: "UTC", gateway: "gw-hall-1" },
+      { id: "site-a", kind: "site" as const, name: "Bridge works", town: "riverton", tz: "UTC", gateway: "gw-site-a" },
+    ]),
+    windows: map([
+      { id: "w1", site: "hall-1", name: "Window 1", department: "permits", unattendedAfterMinutes: 30 },
+      { id: "w2", site: "hall-1", name: "Window 2", department: "permits", unattendedAfterMinutes: 30 },
+    ]),
+    people: map([
+      { id: "c1", name: "Clerk One", role: "clerk" as const, post: "", site: "hall-1", window: "w1", roster: "office" },
+      { id: "c2", name: "Clerk Two", role: "clerk" as const, post: "", site: "hall-1", window: "w2", roster: "office" },
+      { id: "s1", name: "Supervisor One", role: "supervisor" as const, post: "", site: "site-a", roster: "office" },
+    ]),
+    rosters: map([
+      {
+        id: "office",
+        shifts: [{ start: "09:00", end: "17:00" }],
+        workingDays: ["mon" as const],
+        graceMinutes: 5,
+        absentAfterMinutes: 60,
+        holidays: [],
+        workdays: [],
+        exceptions: [],
+      },
+    ]),
+    gateways: map([
+      { id: "gw-hall-1", site: "hall-1", publicKey: PEM },
+      { id: "gw-site-a", site: "site-a", publicKey: PEM },
+    ]),
+    devices: map([
+      { id: "kp-w1", kind: "keypad" as const, site: "hall-1", window: "w1", heartbeatS: 60, scale: "five" as const },
+      { id: "kp-w2", kind: "keypad" as const, site: "hall-1", window: "w2", heartbeatS: 60, scale: "five" as const },
+      { id: "term-hall", kind: "terminal" as const, site: "hall-1", heartbeatS: 60, scale: "four" as const },
+      { id: "term-site", kind: "terminal" as const, site: "site-a", heartbeatS: 60, scale: "four" as const },
+      { id: "cam-w1", kind: "camera" as const, site: "hall-1", window: "w1", cameraId: "cam-w1", heartbeatS: 60, scale: "four" as const },
+      { id: "cam-w2", kind: "camera" as const, site: "hall-1", window: "w2", cameraId: "cam-w2", heartbeatS: 60, scale: "four" as const },
+    ]),
+  };
+}
+
+const MIN = 60_000;
+
+/** The day's device readings, all within the last five hours before `now`. */
+export function readings(now: number): Reading[] {
+  let seq = 0;
+  const at = (minutesAgo: number, delayMs = 200) => ({ seq: ++seq, ts: now - minutesAgo * MIN, rxTs: now - minutesAgo * MIN + delayMs });
+  const levels = ["very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_satisfied", "satisfied"] as const;
+  const ratings = levels.flatMap((level, i) => [
+    {
+      kind: "rating" as const,
+      deviceId: "kp-w1",
+      windowId: "w1",
+      clerkId: "c1",
+      outcome: "rated",
+      scale: "five",
+      key: levels.indexOf(level) + 1,
+      level,
+      ...at(240 - i * 30),
+    },
+    {
+      kind: "rating" as const,
+      deviceId: "kp-w2",
+      windowId: "w2",
+      clerkId: "c2",
+      outcome: "rated",
+      scale: "five",
+      key: levels.indexOf(level) + 1,
+      level,
+      ...at(230 - i * 30),
+    },
+  ]);
+  return [
+    { kind: "signin", deviceId: "term-hall", personId: "c1", method: "card", direction: "in", ...at(280) },
+    { kind: "signin", deviceId: "term-hall", personId: "c2", method: "face", direction: "in", ...at(250) },
+    // Signed in at the site while the terminal was offline: arrived 25 minutes late.
+    {
+      kind: "signin",
+      deviceId: "term-site",
+      personId: "s1",
+      method: "fingerprint",
+      direction: "in",
+      location: { lat: 30.1, lon: 120.2, accuracyM: 8 },
+      ...at(270, 25 * MIN),
+    },
+    { kind: "signin", deviceId: "term-site", personId: "s1", method: "fingerprint", direction: "out", ...at(30) },
+    ...ratings,
+    { kind: "rating", deviceId: "kp-w2", windowId: "w2", outcome: "timeout", scale: "five", ...at(100) },
+    // w1: somebody there now; w2: left 10 minutes ago.
+    { kind: "motion", deviceId: "cam-w1", cameraId: "cam-w1", state: "start", source: "onvif", ...at(5) },
+    { kind: "motion", deviceId: "cam-w2", cameraId: "cam-w2", state: "start", source: "onvif", ...at(40) },
+    { kind: "motion", deviceId: "cam-w2", cameraId: "cam-w2", state: "end", source: "onvif", ...at(10) },
+    { kind: "heartbeat", deviceId: "kp-w1", intervalS: 60, uptimeS: 3600, ...at(2) },
+  ];
+}
+
+export function healthPoints(now: number, registry: Registry): IPoint[] {
+  const points: IPoint[] = [];
+  for (const [i, minutesAgo] of [60, 30, 5].entries()) {
+    const ts = now - minutesAgo * MIN;
+    points.push(
+      gatewayHealthPoint(
+        {
+          v: 1,
+          gatewayId: "gw-hall-1",
+          state: "online",
+          ts,
+          configVersion: 1,
+          devices: { online: 5, total: 6 },
+          buffer: { depth: 10 * i, bytes: 1000, capacityBytes: 1e9, oldestTs: ts - 30_000, deadLetters: 0 },
+          uplink: { inFlight: 0, rttMs: 40 + i, drainRatePerS: 50 },
+        },
+        registry,
+        now,
+      ),
+    );
+  }
+  for (const [device, online] of [
+    ["kp-w1", 1],
+    ["cam-w2", 0],
+  ] as const) {
+    points.push({
+      measurement: "device_status",
+      timestamp: new Date(now - 20 * MIN),
+      tags: { site: "hall-1", gateway: "gw-hall-1", device, device_kind: "keypad" },
+      fields: { online },
+    });
+  }
+  points.push(
+    integrityAlertPoint({
+      gatewayId: "gw-site-a",
+      kind: "gap",
+      epoch: "e1",
+      seq: 7,
+      detail: "batch 6 missing",
+      atMs: now - 50 * MIN,
+      discriminator: 7,
+    }),
+  );
+  return points;
+}
+
+/** Stand-in for the supervision rules' output (see the file comment). */
+export function derivedSupervisionFixture(now: number): IPoint[] {
+  const place = { region: "north", town: "riverton" };
+  const hall = { ...place, site: "hall-1", site_kind: "hall" };
+  const site = { ...place, site: "site-a", site_kind: "site" };
+  const ago = (minutes: number) => new Date(now - minutes * MIN);
+  return [
+    {
+      measurement: "attendance",
+      timestamp: ago(200),
+      tags: { ...hall, person: "c1", role: "clerk", window: "w1", status: "on_time" },
+      fields: { level: 0 },
+    },
+    {
+      measurement: "attendance",
+      timestamp: ago(200),
+      tags: { ...hall, person: "c2", role: "clerk", window: "w2", status: "late" },
+      fields: { level: 1 },
+    },
+    {
+      measurement: "attendance",
+      timestamp: ago(190),
+      tags: { ...site, person: "s1", role: "supervisor", window: "none", status: "on_time" },
+      fields: { level: 0 },
+    },
+    {
+      measurement: "attendance",
+      timestamp: ago(20),
+      tags: { ...site, person: "s1", role: "supervisor", window: "none", status: "absent" },
+      fields: { level: 2 },
+    },
+    {
+      measurement: "warning",
+      timestamp: ago(10),
+      tags: {
+        ...place,
+        site: "hall-1",
+        category: "people",
+        subject_kind: "window",
+        subject: "w2",
+        rule: "unattended",
+        severity: "warning",
+      },
+      fields: { active: 1, message: "window 2 unattended" },
+    },
+    {
+      measurement: "card",
+      timestamp: ago(60),
+      tags: { ...place, site: "hall-1", subject_kind: "clerk", subject: "c2", color: "yellow" },
+      fields: { level: 1, reasons: "late; dissatisfied rating" },
+    },
+    {
+      measurement: "card",
+      timestamp: ago(50),
+      tags: { ...place, site: "hall-1", subject_kind: "clerk", subject: "c1", color: "green" },
+      fields: { level: 0, reasons: "" },
+    },
+    {
+      measurement: "deduction",
+      timestamp: ago(150),
+      tags: { ...place, site: "hall-1", subject_kind: "clerk", subject: "c2", rule: "late" },
+      fields: { points: -2, reason: "late sign-in", entered_by: "rules" },
+    },
+    {
+      measurement: "deduction",
+      timestamp: ago(140),
+      tags: { ...place, site: "hall-1", subject_kind: "window_unit", subject: "w2", rule: "dissatisfied" },
+      fields: { points: -1, reason: "verified dissatisfaction", entered_by: "rules" },
+    },
+    ...[40 * 24 * 60, 10 * 24 * 60].flatMap((minutes, i) =>
+      ["c1", "c2"].map((subject) => ({
+        measurement: "score_monthly",
+        timestamp: ago(minutes),
+        tags: { ...place, site: "hall-1", department: "permits", subject_kind: "clerk", subject },
+        fields: { score: 100 - i - (subject === "c2" ? 3 : 0), deductions: subject === "c2" ? 3 : 0, bonuses: 0 },
+      })),
+    ),
+  ];
+}
+
+/** All points of the day: ingest-mapped readings, health, and the derived fixture. */
+export function dayPoints(now: number): IPoint[] {
+  const registry = dayRegistry();
+  const mapped = readings(now).map((reading) => {
+    const point = readingToPoint(reading, registry);
+    if ("error" in point) throw new Error(point.error.message);
+    return point;
+  });
+  return [...mapped, ...healthPoints(now, registry), ...derivedSupervisionFixture(now)];
+}

@@ -1,0 +1,84 @@
+/** Every dashboard query runs against a real influxd loaded with a day, and returns data of the panel's shape. */
+import { allDashboards } from "@supervision/dashboards";
+import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import { InfluxDB } from "influx";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureDatabase } from "../src/influx/setup.ts";
+import { retentionPolicyFor } from "../src/ingest/points.ts";
+import { dayPoints } from "./grafana-day-fixture.ts";
+
+const DATABASE = "supervision";
+let influxd: TestInfluxd;
+
+beforeAll(async () => {
+  influxd = await startInfluxd();
+  const influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: DATABASE });
+  await ensureDatabase(influx, DATABASE, pino({ level: "silent" }));
+  const byPolicy = new Map<string, ReturnType<typeof dayPoints>>();
+  for (const point of dayPoints(Date.now())) {
+    const policy = retentionPolicyFor(point.measurement ?? "");
+    byPolicy.set(policy, [...(byPolicy.get(policy) ?? []), point]);
+  }
+  for (const [retentionPolicy, points] of byPolicy) await influx.writePoints(points, { retentionPolicy, precision: "n" });
+});
+
+afterAll(async () => {
+  await influxd?.close();
+});
+
+/** What Grafana substitutes before sending: All for every variable, the dashboard's range as a time filter. */
+function asGrafanaSends(query: string, range: string): string {
+  const since = range.includes("M") ? "now() - 400d" : "now() - 6h";
+  return query
+    .replaceAll("$timeFilter", `time >= ${since}`)
+    .replaceAll("$__interval", "5m")
+    .replace(/\$(region|town|site|window)\b/g, ".*");
+}
+
+const cases = allDashboards().flatMap((d) =>
+  d.panels.flatMap((panel) =>
+    panel.targets.map((t) => [`${d.uid} / ${panel.title} / ${t.refId}`, asGrafanaSends(t.query, d.time.from), panel.type] as const),
+  ),
+);
+
+describe("dashboard queries on a simulated day", () => {
+  it.each(cases)("%s returns data", async (_name, query, panelType) => {
+    const answer = await influxd.query(query, DATABASE);
+    const [result] = answer.results;
+    expect(result?.error).toBeUndefined();
+    const series = result?.series ?? [];
+    expect(series.length, query).toBeGreaterThan(0);
+    const values = series.flatMap((s) => s.values.flatMap((row) => row.slice(1)));
+    expect(
+      values.some((v) => v !== null),
+      query,
+    ).toBe(true);
+    for (const s of series) expect(s.columns[0]).toBe("time");
+    if (panelType === "stat") expect(series).toHaveLength(1); // a stat shows one number per target
+  });
+
+  it.each(allDashboards().flatMap((d) => d.templating.list.map((v) => [`${d.uid} $${v.name}`, v.query] as const)))(
+    "variable %s lists values",
+    async (_name, query) => {
+      const answer = await influxd.query(asGrafanaSends(query, "now/d"), DATABASE);
+      const values = answer.results[0]?.series?.flatMap((s) => s.values) ?? [];
+      expect(answer.results[0]?.error).toBeUndefined();
+      expect(values.length).toBeGreaterThan(0);
+    },
+  );
+
+  it("the big-screen numbers match the day: one window attended, one unattended, satisfaction from ratings", async () => {
+    const centre = allDashboards()[0];
+    const number = async (title: string) => {
+      const query = centre?.panels.find((p) => p.title === title)?.targets[0]?.query ?? "";
+      const answer = await influxd.query(asGrafanaSends(query, "now/d"), DATABASE);
+      return answer.results[0]?.series?.[0]?.values[0]?.[1];
+    };
+    expect(await number("Clerks at their post now")).toBe(1);
+    expect(await number("Unattended windows now")).toBe(1);
+    expect(await number("Ratings today")).toBe(12);
+    // 8 of 12 rated presses are very satisfied or satisfied.
+    expect(await number("Satisfaction rate today")).toBeCloseTo((8 * 100) / 12, 5);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * No Docker engine runs here, so the stack is checked as data: compose.yml, the Dockerfiles and Grafana's file
+ * provisioning must agree with each other, with the README's default ports and with the commands CI runs natively.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DATASOURCE_UID } from "@supervision/dashboards";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { FOLDER_UID } from "../src/grafana/provision.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DOCKER = join(ROOT, "docker");
+const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  ports?: string[];
+  volumes?: string[];
+  healthcheck?: { test: string[] };
+  entrypoint?: string[];
+}
+const compose = parse(read("docker/compose.yml")) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const rootScripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
+
+/** The README's "Default ports" table: the single place the code's defaults are written down for operators. */
+function readmePorts(): number[] {
+  const section = read("README.md").split("## Default ports")[1]?.split("\n## ")[0] ?? "";
+  return [...section.matchAll(/\|\s*(\d{4})\s*\|/g)].map((m) => Number(m[1]));
+}
+const DEFAULTS = { gatewayDevices: 1883, hubBroker: 1884, influx: 8086, hubHttp: 8080, gatewayHttp: 8081, grafana: 3000 };
+
+const published = (service: string) => (compose.services[service]?.ports ?? []).map((p) => p.split(":").map(Number));
+const dockerfile = (name: string) => read(`docker/${name}`);
+const stages = (text: string) => text.split(/^FROM /m).slice(1);
+
+describe("docker compose stack", () => {
+  it("the default ports are the README's", () => {
+    expect(readmePorts()).toEqual(
+      expect.arrayContaining([DEFAULTS.gatewayDevices, DEFAULTS.hubBroker, DEFAULTS.influx, DEFAULTS.hubHttp, DEFAULTS.gatewayHttp]),
+    );
+  });
+
+  it("has the five services with the right images and build contexts", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["gateway", "grafana", "hub", "influxdb", "simulators"].sort());
+    expect(compose.services.influxdb?.image).toBe("influxdb:1.8");
+    expect(compose.services.grafana?.image).toMatch(/^grafana\/grafana-oss:/);
+    for (const [name, file] of [
+      ["hub", "Dockerfile.hub"],
+      ["gateway", "Dockerfile.gateway"],
+    ] as const) {
+      const build = compose.services[name]?.build;
+      expect(build?.context).toBe("..");
+      expect(build?.dockerfile).toBe(`docker/${file}`);
+      expect(existsSync(join(DOCKER, build?.context ?? "", build?.dockerfile ?? ""))).toBe(true);
+    }
+    expect(compose.services.simulators?.image).toBe(compose.services.gateway?.image);
+  });
+
+  it("publishes each port unchanged, matching the defaults", () => {
+    const expected: Record<string, number[]> = {
+      influxdb: [DEFAULTS.influx],
+      grafana: [DEFAULTS.grafana],
+      hub: [DEFAULTS.hubBroker, DEFAULTS.hubHttp],
+      gateway: [DEFAULTS.gatewayDevices, DEFAULTS.gatewayHttp],
+    };
+    for (const [service, ports] of Object.entries(expected)) {
+      const pairs = published(service);
+      expect(pairs.map(([host]) => host)).toEqual(ports);
+      for (const [host, container] of pairs) expect(container).toBe(host);
+    }
+  });
+
+  it("the settings files mounted into hub and gateway use the same ports and reach services by name", () => {
+    const hub = parse(read("docker/config/hub.yaml"));
+    expect(hub.broker.port).toBe(DEFAULTS.hubBroker);
+    expect(hub.http.port).toBe(DEFAULTS.hubHttp);
+    expect(hub.influx.url).toBe(`http://influxdb:${DEFAULTS.influx}`);
+    expect(hub.grafana.url).toBe(`http://grafana:${DEFAULTS.grafana}`);
+    const gateway = parse(read("docker/config/gateway.yaml"));
+    expect(gateway.devices.port).toBe(DEFAULTS.gatewayDevices);
+    expect(gateway.http.port).toBe(DEFAULTS.gatewayHttp);
+    expect(gateway.hub.url).toBe(`mqtt://hub:${DEFAULTS.hubBroker}`);
+    for (const [service, file] of [
+      ["hub", "hub.yaml"],
+      ["gateway", "gateway.yaml"],
+    ] as const) {
+      expect(compose.services[service]?.volumes).toContain(`./config/${file}:/config/${file}:ro`);
+    }
+  });
+
+  it("every piece of state lives in a named volume, and every named volume is used", () => {
+    const stateDirs: Record<string, string> = {
+      influxdb: "/var/lib/influxdb",
+      grafana: "/var/lib/grafana",
+      hub: "/app/var",
+      gateway: "/app/var",
+      simulators: "/app/var",
+    };
+    const used = new Set<string>();
+    for (const [service, dir] of Object.entries(stateDirs)) {
+      const named = (compose.services[service]?.volumes ?? []).map((v) => v.split(":")).find(([, target]) => target === dir);
+      expect(named, `${service} keeps ${dir} in a named volume`).toBeDefined();
+      const [source = ""] = named ?? [];
+      expect(Object.keys(compose.volumes)).toContain(source);
+      used.add(source);
+    }
+    expect([...used].sort()).toEqual(Object.keys(compose.volumes).sort());
+  });
+
+  it("long-running services have healthchecks; hub and gateway hit /healthz on their HTTP port", () => {
+    for (const service of ["influxdb", "grafana", "hub", "gateway"])
+      expect(compose.services[service]?.healthcheck?.test.length).toBeGreaterThan(1);
+    expect(compose.services.hub?.healthcheck?.test.join(" ")).toContain(`127.0.0.1:${DEFAULTS.hubHttp}/healthz`);
+    expect(compose.services.gateway?.healthcheck?.test.join(" ")).toContain(`127.0.0.1:${DEFAULTS.gatewayHttp}/healthz`);
+  });
+
+  it("the simulators run the same command as `npm run sim`", () => {
+    expect(compose.services.simulators?.entrypoint?.join(" ")).toBe(`node_modules/.bin/${rootScripts.sim}`);
+  });
+});
+
+describe.each([
+  ["Dockerfile.hub", "hub", DEFAULTS.hubHttp, [DEFAULTS.hubBroker, DEFAULTS.hubHttp]],
+  ["Dockerfile.gateway", "gateway", DEFAULTS.gatewayHttp, [DEFAULTS.gatewayDevices, DEFAULTS.gatewayHttp]],
+] as const)("%s", (file, script, httpPort, ports) => {
+  const text = dockerfile(file);
+  const [build = "", runtime = ""] = stages(text);
+
+  it("is multi-stage on node:20-bookworm-slim", () => {
+    expect(stages(text)).toHaveLength(2);
+    expect(build).toMatch(/^node:20-bookworm-slim AS build/);
+    expect(runtime).toMatch(/^node:20-bookworm-slim AS runtime/);
+  });
+
+  it("builds with the commands CI runs natively (npm ci, then root npm scripts) and native toolchain", () => {
+    expect(build).toMatch(/apt-get install[^\n]*python3 make g\+\+/);
+    expect(build).toMatch(/^RUN npm ci$/m);
+    expect(build).not.toMatch(/npm install/);
+    const runs = [...build.matchAll(/^RUN npm run (\S+)/gm)].map((m) => m[1] ?? "");
+    expect(runs.length).toBeGreaterThan(0);
+    for (const name of runs) expect(Object.keys(rootScripts)).toContain(name);
+  });
+
+  it("copies only paths that exist", () => {
+    for (const [, sources] of build.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const source of (sources ?? "").split(" ")) expect(existsSync(join(ROOT, source)), source).toBe(true);
+    }
+  });
+
+  it("runs as a non-root user with a /healthz HEALTHCHECK and the ports exposed", () => {
+    expect(runtime).toMatch(/^USER supervision$/m);
+    expect(runtime).not.toMatch(/^USER root/m);
+    expect(runtime).toMatch(new RegExp(`HEALTHCHECK[\\s\\S]*127\\.0\\.0\\.1:${httpPort}/healthz`));
+    expect(runtime).toMatch(new RegExp(`^EXPOSE ${ports.join(" ")}$`, "m"));
+    expect(runtime).not.toMatch(/python3|g\+\+/);
+  });
+
+  it("starts the same program as its root npm script", () => {
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(runtime)?.[1] ?? "[]") as string[];
+    expect(entrypoint.join(" ")).toBe(`node_modules/.bin/${rootScripts[script]}`);
+  });
+});
+
+describe("grafana file provisioning", () => {
+  const datasources = parse(read("docker/grafana/provisioning/datasources/supervision.yaml"));
+  const providers = parse(read("docker/grafana/provisioning/dashboards/supervision.yaml"));
+
+  it("declares the same InfluxQL data source uid the dashboards and the hub use", () => {
+    expect(datasources.apiVersion).toBe(1);
+    expect(datasources.datasources).toHaveLength(1);
+    expect(datasources.datasources[0]).toMatchObject({
+      uid: DATASOURCE_UID,
+      type: "influxdb",
+      access: "proxy",
+      url: `http://influxdb:${DEFAULTS.influx}`,
+      jsonData: { dbName: "supervision", version: "InfluxQL" },
+    });
+  });
+
+  it("loads the generated dashboards into the hub's folder uid from the mounted path", () => {
+    const [provider] = providers.providers;
+    expect(provider).toMatchObject({ type: "file", folderUid: FOLDER_UID });
+    const mount = compose.services.grafana?.volumes?.find((v) => v.startsWith("../dashboards/generated:"));
+    expect(mount?.split(":")[1]).toBe(provider.options.path);
+    expect(compose.services.grafana?.volumes).toContain("./grafana/provisioning:/etc/grafana/provisioning:ro");
+  });
+});

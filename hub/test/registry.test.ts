@@ -1,0 +1,184 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GatewayConfig, verifySecret } from "@supervision/firmware-protocols";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadRegistry, MAX_REGISTRY_FILE_BYTES, RegistryLoadError } from "../src/registry/loader.ts";
+import { sliceFor } from "../src/registry/slice.ts";
+import { WatchedRegistry } from "../src/registry/view.ts";
+
+const EXAMPLE = join(import.meta.dirname, "../../config/registry/example.yaml");
+const dirs: string[] = [];
+function registryDir(files: Record<string, string> = {}, withExample = true): string {
+  const dir = mkdtempSync(join(tmpdir(), "registry-"));
+  dirs.push(dir);
+  if (withExample) copyFileSync(EXAMPLE, join(dir, "example.yaml"));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function errorsOf(dir: string): string[] {
+  try {
+    loadRegistry(dir);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RegistryLoadError);
+    return (err as RegistryLoadError).errors.map((e) => `${e.file.split("/").pop()}:${e.line}: ${e.message}`);
+  }
+  throw new Error("expected the registry to be rejected");
+}
+
+describe("loadRegistry", () => {
+  it("loads and merges the example registry", () => {
+    const registry = loadRegistry(registryDir({ "more.yaml": "departments:\n  - { id: permits, name: Permits }\n" }));
+    expect(registry.sites.get("hall-1")?.kind).toBe("hall");
+    expect([...registry.windows.keys()]).toEqual(["w1", "w2"]);
+    expect([...registry.departments.keys()]).toEqual(["tax", "social", "permits"]);
+    expect(registry.devices.get("kp-w1")?.heartbeatS).toBe(60);
+  });
+
+  it("reports a wrong department with file, line and the known ids", () => {
+    const errors = errorsOf(
+      registryDir({
+        "z.yaml":
+          "windows:\n  - { id: w3, site: hall-1, name: W3, department: social }\n  - { id: w4, site: hall-1, name: W4, department: tx }\n",
+      }),
+    );
+    expect(errors).toEqual(['z.yaml:3: windows[1].department "tx" is not a department; known: tax, social']);
+  });
+
+  it("reports broken YAML with its line", () => {
+    const errors = errorsOf(registryDir({ "bad.yaml": "regions:\n  - { id: x, name: X\n" }, false));
+    expect(errors[0]).toMatch(/^bad\.yaml:\d+: invalid YAML/);
+  });
+
+  it("reports unknown keys and wrong types at their lines, all of them", () => {
+    const errors = errorsOf(
+      registryDir(
+        { "bad.yaml": "regions:\n  - id: x\n    name: X\n    colour: red\ntowns:\n  - id: t\n    name: 5\n    region: x\n" },
+        false,
+      ),
+    );
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^bad\.yaml:4: regions\[0\]: unknown key\(s\) "colour"/);
+    expect(errors[1]).toMatch(/^bad\.yaml:7: towns\[0\]\.name: /);
+  });
+
+  it("reports an unknown top-level list", () => {
+    expect(errorsOf(registryDir({ "bad.yaml": "halls: []\n" }, false))[0]).toMatch(/^bad\.yaml:1: unknown key\(s\) "halls"/);
+  });
+
+  it("reports dangling references across files", () => {
+    const errors = errorsOf(
+      registryDir({
+        "z.yaml": [
+          "people:",
+          "  - { id: c9, name: Nobody, role: clerk, site: hall-1, window: w1, roster: night }",
+          "devices:",
+          "  - { id: kp-9, kind: keypad, site: hall-9, window: w2 }",
+        ].join("\n"),
+      }),
+    );
+    expect(errors).toContain('z.yaml:2: people[0].roster "night" is not a roster; known: office');
+    expect(errors).toContain('z.yaml:4: devices[0].site "hall-9" is not a site; known: hall-1');
+    expect(errors).toContain('z.yaml:4: devices[0].window "w2" belongs to site "hall-1", not "hall-9"');
+  });
+
+  it("reports duplicate ids, pointing at the first definition", () => {
+    const errors = errorsOf(registryDir({ "z.yaml": "\nwindows:\n  - { id: w2, site: hall-1, name: Again, department: tax }\n" }));
+    expect(errors).toEqual([
+      expect.stringMatching(/^z\.yaml:3: windows\[0\]\.id "w2" is already defined at example\.yaml:\d+; ids must be unique$/),
+    ]);
+  });
+
+  it("allows only one gateway per site", () => {
+    const pem = loadRegistry(registryDir()).gateways.get("gw-hall-1")?.publicKey ?? "";
+    const second = `gateways:\n  - id: gw-2\n    site: hall-1\n    secret: s\n    publicKey: ${JSON.stringify(pem)}\n`;
+    expect(errorsOf(registryDir({ "z.yaml": second }))).toContain(
+      'z.yaml:2: gateways[0].site "hall-1" is already served by gateway "gw-hall-1"; one gateway per site',
+    );
+  });
+
+  it("rejects an oversized file without reading it", () => {
+    const errors = errorsOf(registryDir({ "big.yaml": `# ${"x".repeat(MAX_REGISTRY_FILE_BYTES)}\n` }));
+    expect(errors).toEqual([expect.stringMatching(/^big\.yaml:1: file is larger than/)]);
+  });
+
+  it("rejects a YAML alias bomb instead of expanding it", () => {
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]",
+      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]",
+      "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]",
+      "regions: [*d]",
+    ].join("\n");
+    const errors = errorsOf(registryDir({ "bomb.yaml": bomb }, false));
+    expect(errors[0]).toMatch(/^bomb\.yaml:\d+: /);
+  });
+
+  it("rejects deep nesting with a typed error, not a crash", () => {
+    const deep = `regions: ${"[".repeat(5000)}${"]".repeat(5000)}\n`;
+    expect(errorsOf(registryDir({ "deep.yaml": deep }, false))[0]).toMatch(/^deep\.yaml:\d+: /);
+  });
+
+  it("says what to do with an empty or missing directory", () => {
+    expect(errorsOf(registryDir({}, false))[0]).toMatch(/no \*\.yaml files/);
+    expect(errorsOf("/nonexistent/registry")[0]).toMatch(/cannot read the registry directory/);
+  });
+});
+
+describe("sliceFor", () => {
+  it("cuts a valid gateway config with hashed secrets only", () => {
+    const registry = loadRegistry(registryDir());
+    const slice = sliceFor(registry, "gw-hall-1");
+    expect(GatewayConfig.parse(slice)).toEqual(slice);
+    expect(slice.site).toEqual({ id: "hall-1", name: "Riverside Service Hall", kind: "hall", tz: "Asia/Shanghai" });
+    expect(slice.windows).toEqual([
+      { id: "w1", name: "Window 1", departmentId: "tax" },
+      { id: "w2", name: "Window 2", departmentId: "social" },
+    ]);
+    expect(slice.people.map((p) => [p.id, p.windowId])).toEqual([
+      ["c1", "w1"],
+      ["c2", "w2"],
+    ]);
+    const keypad = slice.devices.find((d) => d.id === "kp-w1");
+    expect(keypad?.windowId).toBe("w1");
+    expect(verifySecret("lab-keypad-1", keypad?.secretHash ?? "")).toBe(true);
+    expect(JSON.stringify(slice)).not.toContain("lab-keypad-1");
+  });
+
+  it("names the known gateways for an unknown one", () => {
+    expect(() => sliceFor(loadRegistry(registryDir()), "gw-x")).toThrow(/known: gw-hall-1/);
+  });
+});
+
+describe("WatchedRegistry", () => {
+  it("reloads on change, keeps the last good registry on a bad edit", async () => {
+    const dir = registryDir();
+    const view = new WatchedRegistry(dir, pino({ level: "silent" }), 50);
+    const versions: number[] = [];
+    view.onChange((r) => versions.push(r.version));
+    view.watch();
+    try {
+      writeFileSync(join(dir, "more.yaml"), "departments:\n  - { id: permits, name: Permits }\n");
+      await expect.poll(() => view.current().departments.has("permits"), { timeout: 5000 }).toBe(true);
+      const good = view.current();
+      writeFileSync(join(dir, "more.yaml"), "departments:\n  - { id: permits, nam: Permits }\n");
+      await new Promise((r) => setTimeout(r, 400));
+      expect(view.reload()).toBe(false);
+      expect(view.current()).toBe(good);
+      writeFileSync(
+        join(dir, "more.yaml"),
+        readFileSync(join(dir, "more.yaml"), "utf8").replace("nam:", "name:").replace("Permits }", "Building Permits }"),
+      );
+      await expect.poll(() => view.current().departments.get("permits")?.name, { timeout: 5000 }).toBe("Building Permits");
+      expect(versions.length).toBeGreaterThanOrEqual(2);
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    } finally {
+      view.close();
+    }
+  });
+});
