@@ -1,4 +1,4 @@
-import type { Reading } from "@supervision/firmware-protocols";
+import type { Reading, SignedBatch } from "@supervision/firmware-protocols";
 
 /**
  * The gateway's durable buffer, as the device side sees it. The broker and the adapters commit here before
@@ -38,4 +38,50 @@ export interface BufferStats {
   deadLetters: number;
   /** Low-value readings (heartbeats) dropped to stay under the bound. */
   thinned: number;
+}
+
+/** The head of the gateway's batch chain: what the next sealed batch links to. */
+export interface ChainHead {
+  /** 16 hex digits, chosen once when the buffer is created; a new epoch tells the hub the chain restarted. */
+  epoch: string;
+  /** Sequence number of the last sealed batch; 0 before the first. */
+  seq: number;
+  /** Hash of the last sealed batch; GENESIS_HASH before the first. */
+  hash: string;
+}
+
+/** A batch sealed into the chain and kept on disk until the hub acknowledges it. */
+export interface SealedBatch {
+  epoch: string;
+  seq: number;
+  hash: string;
+  /** The exact MQTT payload: re-sent byte for byte after a reconnect or a restart, so the hub sees a replay. */
+  wire: Buffer;
+  count: number;
+  /** Device time of its oldest reading. */
+  oldestTs: number;
+}
+
+/**
+ * The uplink's side of the buffer. Readings are sealed into batches (signed, hash-chained) in one transaction
+ * with the chain head, so a crash never leaves a reading in two batches or a batch the hub could not link.
+ */
+export interface Outbox {
+  /** Sealed batches not yet acknowledged, oldest first. */
+  sealedBatches(): SealedBatch[];
+  /**
+   * Seals the oldest readings that are in no batch yet (at most maxReadings, and about maxBytes of reading JSON)
+   * into the next batch: `seal` builds and signs it from the readings and the current head. Returns undefined
+   * when nothing is waiting.
+   */
+  sealNext(maxReadings: number, maxBytes: number, seal: (readings: Reading[], head: ChainHead) => SignedBatch): SealedBatch | undefined;
+  /** The hub stored the batch: delete it and its readings (idempotent). */
+  acknowledge(epoch: string, seq: number): void;
+  /** The hub refused the batch for good (malformed): its readings go to the dead letters with the reason, the batch is deleted. */
+  reject(epoch: string, seq: number, reason: string): void;
+  /** Readings waiting that are in no batch yet. */
+  unbatchedCount(): number;
+  /** Called after readings are committed; returns an unsubscribe function. */
+  onAppend(listener: () => void): () => void;
+  stats(): BufferStats;
 }
