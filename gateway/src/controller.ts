@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { DeviceEvent, GatewayCommand, GatewayConfig } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import { DeviceAccess } from "./broker/access.ts";
@@ -17,6 +18,19 @@ export interface GatewayParts {
   config?: GatewayConfig;
   bufferStats?: () => BufferStats;
   uplinkConnected?: () => boolean;
+  /** The uplink's own report (state, in flight, drain progress), for /api/status. */
+  uplinkStatus?: () => object;
+  deadLetters?: (limit: number) => object[];
+}
+
+/** What /api/status shows and the status report to the hub is built from. */
+export interface GatewayState {
+  gatewayId: string;
+  configVersion: number | null;
+  devices: { online: number; total: number };
+  buffer: BufferStats | null;
+  uplinkConnected: boolean;
+  uplink: object | null;
 }
 
 export interface RunningGateway {
@@ -25,7 +39,7 @@ export interface RunningGateway {
   /** A new config from the hub: devices, secrets and people apply at once. */
   applyConfig(config: GatewayConfig): void;
   handleHubCommand(command: GatewayCommand): Promise<void>;
-  status(): Record<string, unknown>;
+  status(): GatewayState;
   close(): Promise<void>;
 }
 
@@ -37,7 +51,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
   const availability = new AvailabilityTracker();
   availability.setDevices(config?.devices ?? []);
   const planner = new CommandPlanner(config);
-  let broker: DeviceBroker | undefined;
+  let broker: DeviceBroker | undefined = undefined;
 
   const metrics = createGatewayMetrics({
     devicesConnected: () => broker?.connectedDevices().length ?? 0,
@@ -58,6 +72,13 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     logger: logger.child({ component: "broker" }),
     host: settings.broker.host,
     port: settings.broker.port,
+    tls: settings.broker.tls && {
+      port: settings.broker.tls.port,
+      cert: readFileSync(settings.broker.tls.certFile),
+      key: readFileSync(settings.broker.tls.keyFile),
+      ca: settings.broker.tls.caFile ? readFileSync(settings.broker.tls.caFile) : undefined,
+    },
+    websocketPort: settings.broker.websocketPort,
     onEvent: (event: DeviceEvent, stored) => {
       metrics.accepted.inc({ kind: event.kind, result: stored });
       availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
@@ -71,12 +92,13 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     onConnection: (deviceId, connected) => availability.connected(deviceId, connected),
   });
 
-  const status = () => ({
+  const status = (): GatewayState => ({
     gatewayId: settings.gatewayId,
     configVersion: config?.version ?? null,
     devices: availability.counts(),
     buffer: parts.bufferStats?.() ?? null,
     uplinkConnected: parts.uplinkConnected?.() ?? false,
+    uplink: parts.uplinkStatus?.() ?? null,
   });
 
   let http: HttpApi;
@@ -93,6 +115,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
         },
         devices: () => availability.list(),
         details: status,
+        deadLetters: (limit) => parts.deadLetters?.(limit) ?? [],
       },
     });
   } catch (error) {

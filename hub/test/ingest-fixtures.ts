@@ -1,9 +1,5 @@
-import { spawn } from "node:child_process";
 import { type KeyObject, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   type BatchAck,
   GENESIS_HASH,
@@ -15,7 +11,7 @@ import {
   type SignedBatch,
   signBatch,
 } from "@supervision/firmware-protocols";
-import { freePort, type TestInfluxd } from "@supervision/test-support";
+import type { TestInfluxd } from "@supervision/test-support";
 import { InfluxDB } from "influx";
 import mqtt, { type MqttClient } from "mqtt";
 import pino from "pino";
@@ -82,41 +78,7 @@ export function testContext(registry: Registry, influxUrl: string, database = "s
   };
 }
 
-/** A real Debian mosquitto on a free loopback port (anonymous, for ingest tests). */
-export async function startMosquitto(): Promise<{ url: string; port: number; close(): Promise<void> }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "mosquitto-test-"));
-  const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  const child = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
-  let running = true;
-  const exited = new Promise<void>((r) =>
-    child.once("exit", () => {
-      running = false;
-      r();
-    }),
-  );
-  const url = `mqtt://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (!running || i === 100) throw new Error(`mosquitto -c ${conf} did not start on port ${port}`);
-    try {
-      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
-      await c.endAsync();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    url,
-    port,
-    async close() {
-      child.kill("SIGTERM");
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+export { startMosquitto } from "@supervision/test-support";
 
 /** A stand-in gateway: signs batches of a chain, publishes them, and waits for the hub's acks. */
 export class TestGateway {

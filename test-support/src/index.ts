@@ -1,2 +1,3 @@
 export * from "./influxd.ts";
 export * from "./ports.ts";
+export * from "./mosquitto.ts";

@@ -1,4 +1,7 @@
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { createWebSocketStream, WebSocketServer } from "ws";
 import {
   type DeviceEvent,
   type DeviceStatus,
@@ -21,6 +24,10 @@ export interface DeviceBrokerOptions {
   logger: Logger;
   host?: string;
   port: number;
+  /** MQTT over TLS on its own port, for devices that can do it. */
+  tls?: { port: number; cert: Buffer; key: Buffer; ca?: Buffer };
+  /** MQTT over websocket (for browser-based terminals). */
+  websocketPort?: number;
   /** The gateway clock, injectable for tests. */
   now?: () => number;
   /** Called after a valid event is durably committed (availability, sign-in → keypad display, ...). */
@@ -128,14 +135,27 @@ export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<Devi
   });
   broker.on("clientError", (client, error) => logger.debug({ deviceId: client.id, err: error.message }, "device client error"));
 
-  const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host ?? "0.0.0.0", () => resolve());
-  });
-  const address = server.address();
+  const host = opts.host ?? "0.0.0.0";
+  const servers: Server[] = [];
+  try {
+    servers.push(await listen(createServer(broker.handle), opts.port, host));
+    if (opts.tls) {
+      const { port: tlsPort, ...credentials } = opts.tls;
+      servers.push(await listen(createTlsServer(credentials, broker.handle), tlsPort, host));
+    }
+    if (opts.websocketPort !== undefined) {
+      const http = createHttpServer();
+      new WebSocketServer({ server: http }).on("connection", (socket) => broker.handle(createWebSocketStream(socket)));
+      servers.push(await listen(http, opts.websocketPort, host));
+    }
+  } catch (error) {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw error;
+  }
+  const address = servers[0]!.address();
   const port = typeof address === "object" && address ? address.port : opts.port;
-  logger.info({ port }, "device broker listening");
+  logger.info({ port, tlsPort: opts.tls?.port, websocketPort: opts.websocketPort }, "device broker listening");
 
   return {
     port,
@@ -148,7 +168,14 @@ export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<Devi
     connectedDevices: () => [...connected],
     close: () =>
       new Promise<void>((resolve) => {
-        broker.close(() => server.close(() => resolve()));
+        broker.close(() => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))).then(() => resolve()));
       }),
   };
+}
+
+function listen<T extends Server>(server: T, port: number, host: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
 }

@@ -55,6 +55,7 @@ describe("gateway CLI", () => {
         bufferWritable: () => true,
         devices: () => [{ deviceId: "kp-1", online: true, connected: false, lastSeen: null }],
         details: () => ({ gatewayId: "gw-1" }),
+        deadLetters: () => [],
       },
     });
     try {

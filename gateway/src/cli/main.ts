@@ -1,11 +1,19 @@
-import { statfsSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, statfsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { connect, createServer } from "node:net";
+import { EARLIEST_DEVICE_TIME_MS } from "@supervision/firmware-protocols";
 import { parseArgs } from "node:util";
+import pino from "pino";
+import { loadOrCreateKeys } from "../identity/keys.ts";
+import { runGateway } from "../run.ts";
 import { loadSettings, type Settings, SettingsError } from "../settings/settings.ts";
 
 const USAGE = `gateway <command> [--settings file]
 
 Commands:
+  start         run the gateway: device broker, durable buffer, uplink to the hub, HTTP API
+  keys          print this gateway's public key (created on first use) for the hub's registry
+  dead-letters  the newest refused device messages with their reasons, from the running gateway
   status     summary of devices and gateway state, from the running gateway's HTTP API
   devices    one line per configured device: online/offline, connected, last seen
   doctor     checks the settings file, ports, disk space and says what to fix
@@ -16,10 +24,15 @@ Options:
   --help              help for a command`;
 
 const COMMAND_HELP: Record<string, string> = {
+  start:
+    "gateway start [--settings file]\n  Runs the gateway until Ctrl-C or SIGTERM. Readings are buffered on disk under dataDir and sent to hub.url;\n  the last config from the hub is kept there too, so the gateway starts while the hub is unreachable.",
+  keys: "gateway keys [--settings file]\n  Prints the gateway's Ed25519 public key (creating the key pair in dataDir on first use) as a registry snippet:\n  paste it under gateways: in the hub's registry so the hub accepts this gateway's signed batches.",
+  "dead-letters":
+    "gateway dead-letters [--settings file] [--limit N]\n  Lists the newest refused device messages (default 50): time, device, reason code, message, source topic.",
   status: "gateway status [--settings file]\n  Asks the running gateway (http.host:http.port from the settings) for its state.",
   devices: "gateway devices [--settings file]\n  Lists devices with availability, from the running gateway.",
   doctor:
-    "gateway doctor [--settings file]\n  Validates the settings, checks that the device broker and HTTP ports are free or served by this gateway, and that the data dir's disk has room.",
+    "gateway doctor [--settings file]\n  Validates the settings, checks that the device broker and HTTP ports are free or served by this gateway, that the data dir's disk\n  has room, that the clock is set and that the hub accepts connections; says what to fix.",
 };
 
 /** A problem the user can fix; printed without a stack trace. */
@@ -29,7 +42,11 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { settings: { type: "string", default: "gateway.yaml" }, help: { type: "boolean", default: false } },
+    options: {
+      settings: { type: "string", default: "gateway.yaml" },
+      limit: { type: "string", default: "50" },
+      help: { type: "boolean", default: false },
+    },
   });
   const command = positionals[0] ?? "help";
   if (command === "help" || (values.help && !COMMAND_HELP[command])) {
@@ -42,6 +59,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const settings = loadSettings(values.settings);
   switch (command) {
+    case "start":
+      return start(settings);
+    case "keys": {
+      const { publicKeyPem } = loadOrCreateKeys(settings.dataDir);
+      console.log(`# this gateway's public key; add it to the hub's registry:\ngateways:\n  - id: ${settings.gatewayId}\n    publicKey: |`);
+      console.log(publicKeyPem.trim().replace(/^/gm, "      "));
+      return 0;
+    }
+    case "dead-letters":
+      console.log(formatDeadLetters(await fetchJson(settings, `/api/dead-letters?limit=${encodeURIComponent(values.limit)}`)));
+      return 0;
     case "status":
       console.log(formatStatus(await fetchJson(settings, "/api/status"), await fetchJson(settings, "/healthz")));
       return 0;
@@ -83,6 +111,46 @@ function formatDevices(devices: unknown): string {
     .join("\n");
 }
 
+async function start(settings: Settings): Promise<number> {
+  const logger = pino({ level: settings.logLevel });
+  const running = await runGateway(settings, logger);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  logger.info("stopping the gateway");
+  await running.close();
+  return 0;
+}
+
+function formatDeadLetters(rows: unknown): string {
+  if (!Array.isArray(rows)) return `unexpected answer: ${JSON.stringify(rows)}`;
+  if (rows.length === 0) return "no dead letters";
+  return (rows as { rxTs: number; deviceId?: string; code: string; message: string; source: string }[])
+    .map((d) => `${new Date(d.rxTs).toISOString()}  ${(d.deviceId ?? "-").padEnd(20)} ${d.code.padEnd(18)} ${d.message}  (${d.source})`)
+    .join("\n");
+}
+
+/** The data dir may not exist before the first start; its disk is that of its nearest existing parent. */
+function existingAncestor(path: string): string {
+  let dir = path;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 3000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.once("timeout", () => done(false));
+  });
+}
+
 function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -102,7 +170,7 @@ async function doctor(settings: Settings, file: string): Promise<number> {
     console.log(`${free ? "ok  " : "note"} ${name} port ${port} ${free ? "is free" : "is in use (fine if this gateway is running)"}`);
   }
   try {
-    const fs = statfsSync(".");
+    const fs = statfsSync(existingAncestor(resolve(settings.dataDir)));
     const freeMb = Math.floor((fs.bavail * fs.bsize) / 1024 / 1024);
     const neededMb = Math.ceil(settings.buffer.capacityBytes / 1024 / 1024);
     if (freeMb < neededMb)
@@ -111,6 +179,16 @@ async function doctor(settings: Settings, file: string): Promise<number> {
   } catch (e) {
     problems.push(`cannot check disk space: ${(e as Error).message}`);
   }
+  if (Date.now() < EARLIEST_DEVICE_TIME_MS)
+    problems.push(`the system clock says ${new Date().toISOString()}: set the time (timedatectl set-ntp true) before starting`);
+  else console.log(`ok   clock ${new Date().toISOString()}`);
+  const hub = new URL(settings.hub.url);
+  const hubPort = Number(hub.port || (hub.protocol === "mqtts:" ? 8883 : 1883));
+  if (await reachable(hub.hostname, hubPort)) console.log(`ok   hub ${settings.hub.url} accepts connections`);
+  else
+    problems.push(
+      `cannot connect to the hub at ${settings.hub.url}: check hub.url, the network and the hub's firewall (readings are buffered meanwhile)`,
+    );
   for (const p of problems) console.log(`FIX  ${p}`);
   return problems.length === 0 ? 0 : 1;
 }

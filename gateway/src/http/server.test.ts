@@ -23,6 +23,7 @@ beforeAll(async () => {
       bufferWritable: () => bufferWritable,
       devices: () => [{ deviceId: "kp-1", online: true, connected: true, lastSeen: 1 }],
       details: () => ({ uplink: "disconnected" }),
+      deadLetters: (limit) => [{ id: 1, code: "malformed_json", limit }],
     },
   });
 });
@@ -52,6 +53,8 @@ describe("http api", () => {
   it("serves devices and status JSON, and refuses unknown paths and methods", async () => {
     expect(await (await get("/api/devices")).json()).toEqual([{ deviceId: "kp-1", online: true, connected: true, lastSeen: 1 }]);
     expect((await get("/nope/../../etc/passwd")).status).toBe(404);
+    expect(await (await get("/api/dead-letters?limit=3")).json()).toEqual([{ id: 1, code: "malformed_json", limit: 3 }]);
+    for (const bad of ["0", "-1", "abc", "1e9", "99999"]) expect((await get(`/api/dead-letters?limit=${bad}`)).status).toBe(400);
     expect((await get("/healthz", { method: "POST", body: "x".repeat(100_000) })).status).toBe(405);
   });
 });

@@ -8,7 +8,9 @@ export interface GatewayProbe {
   bufferWritable(): boolean;
   devices(): DeviceAvailability[];
   /** Free-form details for `gateway status` (buffer stats, uplink state). */
-  details(): Record<string, unknown>;
+  details(): object;
+  /** The newest refused messages, newest first. */
+  deadLetters(limit: number): object[];
 }
 
 export interface HttpApi {
@@ -25,7 +27,8 @@ export async function startHttpApi(opts: { host: string; port: number; probe: Ga
       res.end(JSON.stringify(body));
     };
     if (req.method !== "GET") return send(405, { error: "only GET is served" });
-    const path = (req.url ?? "/").split("?")[0];
+    const url = new URL(req.url ?? "/", "http://gateway");
+    const path = url.pathname;
     if (path === "/healthz") {
       const checks = { brokerListening: probe.brokerListening(), bufferWritable: probe.bufferWritable() };
       return send(checks.brokerListening && checks.bufferWritable ? 200 : 503, checks);
@@ -42,7 +45,12 @@ export async function startHttpApi(opts: { host: string; port: number; probe: Ga
     }
     if (path === "/api/devices") return send(200, probe.devices());
     if (path === "/api/status") return send(200, probe.details());
-    send(404, { error: `no such path; try /healthz, /metrics, /api/status, /api/devices` });
+    if (path === "/api/dead-letters") {
+      const limit = Number(url.searchParams.get("limit") ?? "50");
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return send(400, { error: "limit must be an integer from 1 to 10000" });
+      return send(200, probe.deadLetters(limit));
+    }
+    send(404, { error: `no such path; try /healthz, /metrics, /api/status, /api/devices, /api/dead-letters?limit=N` });
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;

@@ -1,0 +1,120 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { GatewayConfig, GatewayStatus } from "@supervision/firmware-protocols";
+import type { Logger } from "pino";
+import { type GatewayBuffer, openBuffer } from "./buffer/index.ts";
+import { type RunningGateway, startGateway } from "./controller.ts";
+import { loadOrCreateKeys } from "./identity/keys.ts";
+import type { Settings } from "./settings/settings.ts";
+import { loadLastConfig, Uplink } from "./uplink/index.ts";
+
+/** How often the gateway reports its health to the hub (and whenever it changes state). */
+const STATUS_INTERVAL_MS = 10_000;
+
+export interface GatewayProcess {
+  readonly gateway: RunningGateway;
+  readonly buffer: GatewayBuffer;
+  readonly uplink: Uplink;
+  readonly publicKeyPem: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole gateway: the durable buffer first (nothing is acknowledged before it is open), then the device side,
+ * then the uplink. The last config from the hub, kept on disk, lets it start while the hub is unreachable.
+ */
+export async function runGateway(settings: Settings, logger: Logger): Promise<GatewayProcess> {
+  const buffer = openBuffer({
+    path: join(settings.dataDir, "buffer.db"),
+    capacityBytes: settings.buffer.capacityBytes,
+    logger: logger.child({ component: "buffer" }),
+  });
+  const keys = loadOrCreateKeys(settings.dataDir);
+  const lastConfig: GatewayConfig | undefined = loadLastConfig(settings.dataDir) ?? settings.config;
+  if (!lastConfig) logger.warn("no device config yet: devices are refused until the hub sends this gateway its config");
+
+  let uplink: Uplink | undefined;
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway({
+      settings,
+      sink: buffer,
+      logger,
+      config: lastConfig,
+      bufferStats: () => buffer.stats(),
+      uplinkConnected: () => uplink?.connected() ?? false,
+    });
+  } catch (error) {
+    buffer.close();
+    throw error;
+  }
+
+  uplink = new Uplink({
+    outbox: buffer,
+    hubUrl: settings.hub.url,
+    gatewayId: settings.gatewayId,
+    privateKey: keys.privateKey,
+    username: settings.hub.username ?? settings.gatewayId,
+    password: settings.hub.password,
+    tls: settings.hub.caFile ? { ca: readFileSync(settings.hub.caFile, "utf8") } : undefined,
+    batchMaxReadings: settings.batch.maxReadings,
+    batchMaxWaitMs: settings.batch.maxWaitMs,
+    maxInFlight: settings.batch.maxInFlight,
+    dataDir: settings.dataDir,
+    logger: logger.child({ component: "uplink" }),
+  });
+  const running = uplink;
+  running.onConfig((config) => gateway.applyConfig(config));
+  running.onCommand((command) => {
+    gateway.handleHubCommand(command).catch((error: Error) => logger.warn({ err: error }, "hub command failed"));
+  });
+  running.start();
+
+  const report = () => running.publishStatus(gatewayStatus(settings.gatewayId, gateway, buffer, running));
+  const timer = setInterval(report, STATUS_INTERVAL_MS);
+  timer.unref();
+
+  logger.info(
+    { gatewayId: settings.gatewayId, devicePort: gateway.brokerPort, httpPort: gateway.httpPort, hub: settings.hub.url },
+    "gateway started",
+  );
+  return {
+    gateway,
+    buffer,
+    uplink: running,
+    publicKeyPem: keys.publicKeyPem,
+    async close() {
+      clearInterval(timer);
+      await gateway.close();
+      await running.stop();
+      buffer.close();
+    },
+  };
+}
+
+/** The retained health report the hub shows per gateway. */
+export function gatewayStatus(gatewayId: string, gateway: RunningGateway, buffer: GatewayBuffer, uplink: Uplink): GatewayStatus {
+  const stats = buffer.stats();
+  const link = uplink.status();
+  const state = gateway.status();
+  const alarms: string[] = [];
+  if (stats.fillAlarm !== "ok") alarms.push(`buffer ${Math.round((stats.bytes / stats.capacityBytes) * 100)}% full`);
+  if (link.rejected > 0) alarms.push(`${link.rejected} batches rejected by the hub`);
+  return {
+    v: 1,
+    gatewayId,
+    state: "online",
+    ts: Date.now(),
+    configVersion: state.configVersion ?? undefined,
+    devices: state.devices,
+    buffer: {
+      depth: stats.depth,
+      bytes: stats.bytes,
+      capacityBytes: stats.capacityBytes,
+      oldestTs: stats.oldestTs,
+      deadLetters: stats.deadLetters,
+    },
+    uplink: { inFlight: link.inFlight, rttMs: link.rttMs, drainRatePerS: link.drain?.ratePerS ?? 0 },
+    alarms,
+  };
+}
