@@ -79,7 +79,7 @@ describe("docker compose stack", () => {
     expect(hub.influx.url).toBe(`http://influxdb:${DEFAULTS.influx}`);
     expect(hub.grafana.url).toBe(`http://grafana:${DEFAULTS.grafana}`);
     const gateway = parse(read("docker/config/gateway.yaml"));
-    expect(gateway.devices.port).toBe(DEFAULTS.gatewayDevices);
+    expect(gateway.broker.port).toBe(DEFAULTS.gatewayDevices);
     expect(gateway.http.port).toBe(DEFAULTS.gatewayHttp);
     expect(gateway.hub.url).toBe(`mqtt://hub:${DEFAULTS.hubBroker}`);
     for (const [service, file] of [
@@ -185,5 +185,19 @@ describe("grafana file provisioning", () => {
     const mount = compose.services.grafana?.volumes?.find((v) => v.startsWith("../dashboards/generated:"));
     expect(mount?.split(":")[1]).toBe(provider.options.path);
     expect(compose.services.grafana?.volumes).toContain("./grafana/provisioning:/etc/grafana/provisioning:ro");
+  });
+});
+
+describe("the compose stack's settings files", () => {
+  it("load with the same loaders the containers run", async () => {
+    const { loadSettings: loadHubSettings } = await import("../src/settings/index.ts");
+    const { loadSettings: loadGatewaySettings } = await import("../../gateway/src/settings/settings.ts");
+    const hub = loadHubSettings(join(ROOT, "docker/config/hub.yaml"));
+    expect(hub.influx.url).toBe("http://influxdb:8086");
+    expect(hub.http.host).toBe("0.0.0.0");
+    const gateway = loadGatewaySettings(join(ROOT, "docker/config/gateway.yaml"));
+    expect(gateway.hub.url).toBe("mqtt://hub:1884");
+    expect(gateway.http.host).toBe("0.0.0.0");
+    expect(gateway.broker.port).toBe(1883);
   });
 });

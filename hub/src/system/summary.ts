@@ -1,0 +1,126 @@
+import type { InfluxDB } from "influx";
+import type { HubContext, HubExtension } from "../controller/extension.ts";
+import type { Registry, Site } from "../registry/schema.ts";
+
+/** One line of the live summary: what the supervision centre wants to see per hall or site at a glance. */
+export interface SiteSummary {
+  site: string;
+  kind: "hall" | "site";
+  devicesOnline: number | null;
+  devicesTotal: number;
+  ratingsToday: number;
+  /** Share of rated transactions rated very satisfied or satisfied; null before the first rating. */
+  satisfaction: number | null;
+  signedIn: number;
+  people: number;
+  /** Readings waiting in the site's gateway; null when the gateway has not reported. */
+  backlog: number | null;
+}
+
+/** Wall-clock fields of `t` in `tz`, read back as if they were UTC: their difference to `t` is the zone's offset then. */
+function wallClockAsUtc(t: number, tz: string): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: tz,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    })
+      .formatToParts(new Date(t))
+      .map((p) => [p.type, Number(p.value)]),
+  );
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+}
+
+/** Midnight of `now`'s calendar day in `tz`, as UTC ms; DST-correct (the offset is taken at midnight, not now). */
+export function startOfDay(now: number, tz: string): number {
+  const wall = wallClockAsUtc(now, tz);
+  const midnightWall = wall - (wall % 86_400_000);
+  const guess = midnightWall - (wall - Math.floor(now / 1000) * 1000);
+  return midnightWall - (wallClockAsUtc(guess, tz) - guess);
+}
+
+const quote = (id: string) => `'${id.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+
+/** Reads today's figures for every site from InfluxDB (several hub copies see the same numbers). */
+export async function summarize(influx: InfluxDB, registry: Registry, now: number): Promise<SiteSummary[]> {
+  const health = await influx.query<{ gateway: string; online: number; total: number; depth: number }>(
+    `SELECT last(devices_online) AS online, last(devices_total) AS total, last(buffer_depth) AS depth FROM health.gateway_health WHERE time > ${now - 120_000}ms GROUP BY gateway`,
+  );
+  const byGateway = new Map(health.map((h) => [h.gateway, h]));
+  return Promise.all(
+    [...registry.sites.values()].map(async (site: Site): Promise<SiteSummary> => {
+      const since = `time >= ${startOfDay(now, site.tz)}ms AND site = ${quote(site.id)}`;
+      const [ratings, signins] = await Promise.all([
+        influx.query<{ rated: number; positive: number }>(`SELECT sum(rated) AS rated, sum(positive) AS positive FROM raw.rating WHERE ${since}`),
+        influx.query<{ person: string; direction: string; time: { getTime(): number } }>(
+          `SELECT last(seq) FROM raw.signin WHERE ${since} GROUP BY person, direction`,
+        ),
+      ]);
+      const lastIn = new Map<string, number>();
+      const lastOut = new Map<string, number>();
+      for (const s of signins) (s.direction === "in" ? lastIn : lastOut).set(s.person, s.time.getTime());
+      const signedIn = [...lastIn].filter(([person, t]) => t > (lastOut.get(person) ?? -1)).length;
+      const gateway = byGateway.get(site.gateway);
+      const rated = ratings[0]?.rated ?? 0;
+      return {
+        site: site.id,
+        kind: site.kind,
+        devicesOnline: gateway?.online ?? null,
+        devicesTotal: [...registry.devices.values()].filter((d) => d.site === site.id).length,
+        ratingsToday: rated,
+        satisfaction: rated > 0 ? (ratings[0]?.positive ?? 0) / rated : null,
+        signedIn,
+        people: [...registry.people.values()].filter((p) => p.site === site.id).length,
+        backlog: gateway?.depth ?? null,
+      };
+    }),
+  );
+}
+
+export function formatSummary(rows: SiteSummary[], now: number): string {
+  const header = ["site", "kind", "devices online", "ratings today", "satisfied", "signed in", "backlog"];
+  const cells = rows.map((r) => [
+    r.site,
+    r.kind,
+    `${r.devicesOnline ?? "?"}/${r.devicesTotal}`,
+    String(r.ratingsToday),
+    r.satisfaction === null ? "-" : `${(r.satisfaction * 100).toFixed(1)}%`,
+    `${r.signedIn}/${r.people}`,
+    r.backlog === null ? "?" : String(r.backlog),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i]!)).join("  ");
+  return [`Live summary at ${new Date(now).toISOString()} (every 5 s; Ctrl-C stops everything)`, line(header), ...cells.map(line)].join("\n");
+}
+
+/** Prints the summary on an interval while the hub runs; `hub up` adds it. */
+export function createLiveSummary(print: (screen: string) => void, intervalMs = 5000): HubExtension {
+  let timer: NodeJS.Timeout | undefined;
+  let last = "";
+  return {
+    name: "live-summary",
+    async start(ctx: HubContext) {
+      const tick = () => {
+        const now = ctx.now();
+        summarize(ctx.influx, ctx.registry.current(), now).then(
+          (rows) => {
+            last = formatSummary(rows, now);
+            print(last);
+          },
+          (error: Error) => ctx.logger.warn({ err: error }, "live summary query failed"),
+        );
+      };
+      timer = setInterval(tick, intervalMs);
+      tick();
+    },
+    async stop() {
+      clearInterval(timer);
+    },
+    status: () => ({ last }),
+  };
+}

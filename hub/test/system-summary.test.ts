@@ -1,0 +1,67 @@
+import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import { InfluxDB, type IPoint } from "influx";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatSummary, startOfDay, summarize } from "../src/system/summary.ts";
+import { ensureDatabase } from "../src/influx/setup.ts";
+import { readingToPoint } from "../src/ingest/points.ts";
+import { testRegistry } from "./ingest-fixtures.ts";
+
+describe("startOfDay", () => {
+  it("finds local midnight in the site's zone, across DST changes", () => {
+    // 2026-11-23 01:30 UTC is 09:30 in Shanghai: the local day began at 2026-11-22 16:00 UTC.
+    expect(startOfDay(Date.UTC(2026, 10, 23, 1, 30), "Asia/Shanghai")).toBe(Date.UTC(2026, 10, 22, 16, 0));
+    // Berlin on its spring-forward day (2026-03-29): midnight was still CET (UTC+1).
+    expect(startOfDay(Date.UTC(2026, 2, 29, 12, 0), "Europe/Berlin")).toBe(Date.UTC(2026, 2, 28, 23, 0));
+    // and on its fall-back day (2026-10-25): midnight was CEST (UTC+2).
+    expect(startOfDay(Date.UTC(2026, 9, 25, 12, 0), "Europe/Berlin")).toBe(Date.UTC(2026, 9, 24, 22, 0));
+    expect(startOfDay(Date.UTC(2026, 10, 23, 0, 0), "UTC")).toBe(Date.UTC(2026, 10, 23, 0, 0));
+  });
+});
+
+describe("formatSummary", () => {
+  it("shows unknown figures as ? or - rather than zero", () => {
+    const text = formatSummary(
+      [
+        { site: "hall-1", kind: "hall", devicesOnline: 3, devicesTotal: 4, ratingsToday: 8, satisfaction: 0.875, signedIn: 2, people: 2, backlog: 0 },
+        { site: "site-1", kind: "site", devicesOnline: null, devicesTotal: 1, ratingsToday: 0, satisfaction: null, signedIn: 0, people: 4, backlog: null },
+      ],
+      Date.UTC(2026, 10, 23),
+    );
+    expect(text).toMatch(/hall-1\s+hall\s+3\/4\s+8\s+87\.5%\s+2\/2\s+0/);
+    expect(text).toMatch(/site-1\s+site\s+\?\/1\s+0\s+-\s+0\/4\s+\?/);
+  });
+});
+
+describe("summarize against a real influxd", () => {
+  let influxd: TestInfluxd;
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+  });
+  afterAll(() => influxd.close());
+
+  it("counts today's ratings, satisfaction and who is signed in, per site", async () => {
+    const influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
+    await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
+    const { registry } = testRegistry();
+    const site = [...registry.sites.values()][0]!;
+    const now = Date.now();
+    const today = startOfDay(now, site.tz) + 1000;
+    const keypad = [...registry.devices.values()].find((d) => d.kind === "keypad")!;
+    const window = keypad.window!;
+    const ratings = [
+      { level: "very_satisfied", key: 1 },
+      { level: "satisfied", key: 2 },
+      { level: "dissatisfied", key: 4 },
+    ].map((r, i) => ({ kind: "rating" as const, deviceId: keypad.id, seq: i, ts: today + i, rxTs: today + i, windowId: window, outcome: "rated", scale: "four", ...r }));
+    const yesterday = { ...ratings[0]!, seq: 99, ts: today - 3_600_000, rxTs: today - 3_600_000 };
+    const points = [...ratings, yesterday].map((r) => readingToPoint(r, registry));
+    for (const p of points) if ("error" in p) throw new Error(p.error.message);
+    await influx.writePoints(points as IPoint[], { retentionPolicy: "raw" });
+    const rows = await summarize(influx, registry, now);
+    const row = rows.find((r) => r.site === site.id)!;
+    expect(row.ratingsToday).toBe(3);
+    expect(row.satisfaction).toBeCloseTo(2 / 3);
+    expect(row.backlog).toBeNull();
+  });
+});
