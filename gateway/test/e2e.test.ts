@@ -21,12 +21,11 @@ afterEach(async () => {
 /** A gateway process and a stand-in hub that trusts its key. */
 async function setup(keypads = 2): Promise<{ gateway: GatewayUnderTest; hub: StandInHub }> {
   const config = hallConfig(keypads);
+  const gateway = await gatewayProcess({ config });
   // The key is created in the gateway's data dir before the hub starts, as `gateway keys` does on a new box.
-  const placeholder = await gatewayProcess({ hubUrl: "mqtt://127.0.0.1:1", config });
-  const { publicKeyPem } = loadOrCreateKeys(placeholder.dataDir);
+  const { publicKeyPem } = loadOrCreateKeys(gateway.dataDir);
   const hub = await startStandInHub({ publicKeyPem, gatewayId: config.gatewayId });
-  await placeholder.cleanup();
-  const gateway = await gatewayProcess({ hubUrl: hub.url, config, extra: { dataDir: placeholder.dataDir } });
+  gateway.settings.hub = { url: hub.url };
   cleanups.push(() => hub.close(), () => gateway.cleanup());
   return { gateway, hub };
 }

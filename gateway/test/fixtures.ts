@@ -36,6 +36,8 @@ export interface GatewayUnderTest {
   readonly settingsFile: string;
   readonly devicePort: number;
   readonly httpPort: number;
+  /** Written to the settings file at each start(); change it between restarts. */
+  settings: Record<string, unknown>;
   child: ChildProcess;
   /** Starts (or restarts) the gateway process and waits for /healthz. */
   start(): Promise<void>;
@@ -48,24 +50,27 @@ export interface GatewayUnderTest {
 }
 
 /** A real gateway process (`gateway start`) with its own data dir and free ports. */
-export async function gatewayProcess(opts: { hubUrl: string; config: GatewayConfig; extra?: Record<string, unknown> }): Promise<GatewayUnderTest> {
+export async function gatewayProcess(opts: {
+  hubUrl?: string;
+  /** The config to start with; without it the gateway waits for the hub's. */
+  config?: GatewayConfig;
+  gatewayId?: string;
+  extra?: Record<string, unknown>;
+}): Promise<GatewayUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const dataDir = join(dir, "data");
   const [devicePort, httpPort] = [await freePort(), await freePort()];
   const settingsFile = join(dir, "gateway.yaml");
-  writeFileSync(
-    settingsFile,
-    stringify({
-      gatewayId: opts.config.gatewayId,
-      dataDir,
-      broker: { host: "127.0.0.1", port: devicePort },
-      http: { host: "127.0.0.1", port: httpPort },
-      hub: { url: opts.hubUrl },
-      logLevel: "warn",
-      config: opts.config,
-      ...opts.extra,
-    }),
-  );
+  const settings: Record<string, unknown> = {
+    gatewayId: opts.config?.gatewayId ?? opts.gatewayId,
+    dataDir,
+    broker: { host: "127.0.0.1", port: devicePort },
+    http: { host: "127.0.0.1", port: httpPort },
+    hub: { url: opts.hubUrl ?? "mqtt://127.0.0.1:1884" },
+    logLevel: "warn",
+    config: opts.config,
+    ...opts.extra,
+  };
   let errors = "";
   const gateway: GatewayUnderTest = {
     dir,
@@ -73,8 +78,10 @@ export async function gatewayProcess(opts: { hubUrl: string; config: GatewayConf
     settingsFile,
     devicePort,
     httpPort,
+    settings,
     child: undefined as unknown as ChildProcess,
     async start() {
+      writeFileSync(settingsFile, stringify(settings));
       const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/cli/main.ts", "start", "--settings", settingsFile], {
         stdio: ["ignore", "ignore", "pipe"],
       });

@@ -7,7 +7,7 @@ import type { Reading, SignedBatch } from "@supervision/firmware-protocols";
 export interface ReadingSink {
   /**
    * Commits one reading durably (group commit: many calls share one fsync). Resolves only once the reading
-   * is on disk; a duplicate (same deviceId and seq as a stored or already-sent reading) resolves "duplicate"
+   * is on disk; a duplicate (same deviceId, seq and device ts as a stored or already-sent reading) resolves "duplicate"
    * and is not stored again. Rejects only when the disk fails or the buffer is full for this kind of reading.
    */
   append(reading: Reading): Promise<"stored" | "duplicate">;
@@ -38,6 +38,8 @@ export interface BufferStats {
   deadLetters: number;
   /** Low-value readings (heartbeats) dropped to stay under the bound. */
   thinned: number;
+  /** Raised at 70% (warn) and 90% (critical) of capacityBytes, long before readings are refused. */
+  fillAlarm: "ok" | "warn" | "critical";
 }
 
 /** The head of the gateway's batch chain: what the next sealed batch links to. */

@@ -1,27 +1,49 @@
+import { execFileSync } from "node:child_process";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { stringify } from "yaml";
 import { Hub } from "../controller/hub.ts";
 import { HubSettings } from "../settings/index.ts";
+import { type ManagedChild, startChild } from "../system/child.ts";
+import { DEMO_GATEWAYS, writeDemoRegistry } from "../system/demo.ts";
+import { createLiveSummary } from "../system/summary.ts";
 import type { CliCommand } from "./command.ts";
 
 const HELP = `Usage: hub up [options]
 
-Brings up the system on this machine with embedded defaults: a managed InfluxDB and the hub (embedded broker,
-HTTP API), using the registry in --registry. Everything is kept under --data-dir. Ctrl-C stops everything.
+Brings up the whole system on this machine with embedded defaults: a managed InfluxDB, the hub (embedded broker,
+HTTP API), a service-hall gateway and a construction-site gateway, and simulated devices playing a working day at
+compressed speed. Prints where everything listens and a live summary per hall; logs go to <data-dir>/logs/.
+Ctrl-C stops everything.
 
 Options:
-  --influx-port <n>      managed InfluxDB HTTP port        (default 8086)
-  --influx-rpc-port <n>  managed InfluxDB backup RPC port  (default 8088)
-  --broker-port <n>      hub broker port for gateways      (default 1884)
-  --http-port <n>        hub HTTP API port                 (default 8080)
-  --registry <dir>       registry directory                (default config/registry)
-  --data-dir <dir>       where data lives                  (default var/hub)
+  --influx-port <n>      managed InfluxDB HTTP port             (default 8086)
+  --influx-rpc-port <n>  managed InfluxDB backup RPC port       (default 8088)
+  --broker-port <n>      hub broker port for gateways           (default 1884)
+  --http-port <n>        hub HTTP API port                      (default 8080)
+  --hall-port <n>        hall gateway's device broker port      (default 1883)
+  --hall-http-port <n>   hall gateway's HTTP port               (default 8081)
+  --site-port <n>        site gateway's device broker port      (default 1885)
+  --site-http-port <n>   site gateway's HTTP port               (default 8082)
+  --speed <n>            simulated seconds per real second      (default 60)
+  --seed <n>             simulation seed                        (default 1)
+  --no-sim               start no simulators (connect real devices to the gateways)
+  --data-dir <dir>       where everything keeps its data        (default var/demo)`;
 
-Planned defaults for the demo gateways (not started yet): hall gateway devices 1883 / HTTP 8081,
-construction-site gateway devices 1885 / HTTP 8082.`;
-
-const PORT_FLAGS = { "influx-port": 8086, "influx-rpc-port": 8088, "broker-port": 1884, "http-port": 8080 } as const;
+const PORT_FLAGS = {
+  "influx-port": 8086,
+  "influx-rpc-port": 8088,
+  "broker-port": 1884,
+  "http-port": 8080,
+  "hall-port": 1883,
+  "hall-http-port": 8081,
+  "site-port": 1885,
+  "site-http-port": 8082,
+} as const;
+type PortFlag = keyof typeof PORT_FLAGS;
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -31,9 +53,11 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+const tsxEntry = (path: string) => resolve(path);
+
 export const upCommand: CliCommand = {
   name: "up",
-  summary: "bring up InfluxDB and the hub on this machine with defaults (what `npm start` runs)",
+  summary: "bring up InfluxDB, the hub, a hall and a site gateway and simulated devices (what `npm start` runs)",
   async run(args) {
     let values: Record<string, string | boolean | undefined>;
     try {
@@ -41,8 +65,10 @@ export const upCommand: CliCommand = {
         args,
         options: {
           help: { type: "boolean", short: "h" },
-          registry: { type: "string", default: "config/registry" },
-          "data-dir": { type: "string", default: "var/hub" },
+          "data-dir": { type: "string", default: "var/demo" },
+          speed: { type: "string", default: "60" },
+          seed: { type: "string", default: "1" },
+          "no-sim": { type: "boolean", default: false },
           ...Object.fromEntries(
             Object.entries(PORT_FLAGS).map(([flag, port]) => [flag, { type: "string" as const, default: String(port) }]),
           ),
@@ -56,8 +82,8 @@ export const upCommand: CliCommand = {
       console.log(HELP);
       return 0;
     }
-    const ports: Record<string, number> = {};
-    for (const flag of Object.keys(PORT_FLAGS)) {
+    const ports = {} as Record<PortFlag, number>;
+    for (const flag of Object.keys(PORT_FLAGS) as PortFlag[]) {
       const port = Number(values[flag]);
       if (!Number.isInteger(port) || port < 1 || port > 65535) {
         console.error(`hub up: --${flag} must be a port number 1-65535, got "${values[flag]}"`);
@@ -69,39 +95,99 @@ export const upCommand: CliCommand = {
       }
       ports[flag] = port;
     }
+    const speed = Number(values.speed);
+    if (!(speed >= 1 && speed <= 10_000)) {
+      console.error(`hub up: --speed must be a number from 1 to 10000, got "${values.speed}"`);
+      return 2;
+    }
+    const dataDir = resolve(String(values["data-dir"]));
+    const logDir = join(dataDir, "logs");
+    mkdirSync(logDir, { recursive: true });
+    const log = (name: string) => createWriteStream(join(logDir, `${name}.log`), { flags: "a" });
+
+    // Each gateway makes its own key pair on first use (`gateway keys`); the registry trusts exactly those keys.
+    const gateways = DEMO_GATEWAYS.map((g) => {
+      const devicePort = g.kind === "hall" ? ports["hall-port"] : ports["site-port"];
+      const httpPort = g.kind === "hall" ? ports["hall-http-port"] : ports["site-http-port"];
+      const settingsFile = join(dataDir, `${g.gatewayId}.yaml`);
+      writeFileSync(
+        settingsFile,
+        stringify({
+          gatewayId: g.gatewayId,
+          dataDir: join(dataDir, g.gatewayId),
+          broker: { host: "0.0.0.0", port: devicePort },
+          http: { host: "127.0.0.1", port: httpPort },
+          hub: { url: `mqtt://127.0.0.1:${ports["broker-port"]}`, password: g.secret },
+        }),
+      );
+      const keysOut = execFileSync(process.execPath, ["--import", "tsx", tsxEntry("gateway/src/cli/main.ts"), "keys", "--settings", settingsFile], {
+        encoding: "utf8",
+      });
+      const publicKeyPem = keysOut.slice(keysOut.indexOf("-----BEGIN")).replace(/^ +/gm, "").trim();
+      return { ...g, devicePort, httpPort, settingsFile, publicKeyPem };
+    });
+    const registryDir = join(dataDir, "registry");
+    writeDemoRegistry(registryDir, gateways);
+
     const settings = HubSettings.parse({
       influx: { managedPort: ports["influx-port"], managedRpcPort: ports["influx-rpc-port"] },
       broker: { port: ports["broker-port"] },
       http: { port: ports["http-port"] },
-      registry: { dir: values.registry },
-      dataDir: values["data-dir"],
-      log: { level: "warn" },
+      registry: { dir: registryDir },
+      dataDir: join(dataDir, "hub"),
+      log: { level: "info" },
     });
-    const hub = new Hub(settings, pino({ level: settings.log.level }));
+    const tty = process.stdout.isTTY === true;
+    let banner = "";
+    const hub = new Hub(settings, pino({ level: settings.log.level }, log("hub")), [
+      createLiveSummary((screen) => process.stdout.write(tty ? `\x1b[2J\x1b[H${banner}\n${screen}\n` : `${screen}\n\n`)),
+    ]);
+    const children: ManagedChild[] = [];
+    const stopAll = async () => {
+      for (const child of [...children].reverse()) await child.stop();
+      await hub.stop();
+    };
     const stopped = new Promise<void>((resolve) => {
       const stop = (): void => {
-        console.log("stopping...");
-        hub.stop().then(resolve, resolve);
+        console.log("\nstopping simulators, gateways, hub and InfluxDB ...");
+        stopAll().then(resolve, resolve);
       };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
     });
     try {
       await hub.start();
+      for (const g of gateways) {
+        const out = log(g.gatewayId);
+        children.push(startChild(g.gatewayId, tsxEntry("gateway/src/cli/main.ts"), ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`)));
+      }
+      if (!values["no-sim"]) {
+        for (const g of gateways) {
+          const out = log(`sim-${g.kind}`);
+          const simArgs = ["--broker", `mqtt://127.0.0.1:${g.devicePort}`, "--site", g.kind, "--speed", String(speed), "--seed", String(values.seed)];
+          simArgs.push("--state", join(dataDir, `sim-${g.kind}.seq.json`));
+          children.push(startChild(`sim-${g.kind}`, tsxEntry("firmware-protocols/src/sim/cli.ts"), simArgs, (l) => out.write(`${l}\n`)));
+        }
+      }
     } catch (err) {
-      await hub.stop();
-      console.error(`hub up: ${(err as Error).message}`);
+      await stopAll();
+      console.error(`hub up: ${(err as Error).message}; see ${logDir}/hub.log`);
       return 1;
     }
-    console.log(
-      [
-        "The system is up:",
-        `  InfluxDB       http://127.0.0.1:${ports["influx-port"]}  (database supervision, data in ${settings.dataDir}/influxdb)`,
-        `  hub broker     mqtt://127.0.0.1:${ports["broker-port"]}  (gateways log in with their registry secret)`,
-        `  hub HTTP API   http://127.0.0.1:${hub.httpPort}/healthz`,
-        "Ctrl-C stops everything.",
-      ].join("\n"),
-    );
+    banner = [
+      "The system is up:",
+      `  InfluxDB          http://127.0.0.1:${ports["influx-port"]}  (database supervision, data in ${settings.dataDir}/influxdb)`,
+      `  hub broker        mqtt://127.0.0.1:${ports["broker-port"]}  (gateways log in with their registry secret)`,
+      `  hub HTTP API      http://127.0.0.1:${hub.httpPort}/healthz  /metrics  /api/status`,
+      ...gateways.map(
+        (g) =>
+          `  ${`${g.kind} gateway`.padEnd(17)} devices mqtt://127.0.0.1:${g.devicePort}  HTTP http://127.0.0.1:${g.httpPort}/api/status  (${g.gatewayId})`,
+      ),
+      `  simulators        ${values["no-sim"] ? "off (--no-sim)" : `a working day at ${speed}x, seed ${values.seed}`}`,
+      `  registry          ${registryDir}    logs ${logDir}/`,
+      "Ctrl-C stops everything.",
+    ].join("\n");
+    console.log(banner);
     await stopped;
     return 0;
   },
