@@ -1,0 +1,403 @@
+import type { KeyObject } from "node:crypto";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import {
+  BatchAck,
+  GatewayCommand,
+  GatewayConfig,
+  type GatewayStatus,
+  gatewayTopics,
+  parseJsonObject,
+  type Reading,
+  signBatch,
+} from "@supervision/firmware-protocols";
+import mqtt, { type MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import type { ChainHead, Outbox, SealedBatch } from "../buffer/types.ts";
+
+export interface UplinkOptions {
+  outbox: Outbox;
+  /** mqtt:// or mqtts:// */
+  hubUrl: string;
+  gatewayId: string;
+  privateKey: KeyObject;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  /** Readings per batch (default 5000). */
+  batchMaxReadings?: number;
+  /** How long the first unbatched reading waits for company before its batch is sealed (default 200 ms). */
+  batchMaxWaitMs?: number;
+  /** Batches sent and not yet acknowledged (default 4). */
+  maxInFlight?: number;
+  /** A batch unanswered this long is sent again (default 30 s). */
+  ackTimeoutMs?: number;
+  dataDir: string;
+  logger: Logger;
+}
+
+export interface DrainProgress {
+  remaining: number;
+  ratePerS: number;
+  /** null until a rate is known. */
+  etaS: number | null;
+}
+
+export interface UplinkStatus {
+  state: "connecting" | "online" | "offline";
+  inFlight: number;
+  /** Average round trip of the last batches, publish to stored-ack. */
+  rttMs: number | null;
+  backlog: number;
+  /** Set while a backlog larger than a few batches drains. */
+  drain: DrainProgress | null;
+  lastAckAt: number | null;
+  rejected: number;
+  reconnects: number;
+}
+
+/** Bytes of reading JSON per batch, well under the hub's 4 MiB batch limit. */
+const BATCH_MAX_BYTES = 3 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 30_000;
+/** A batch the hub refused for a reason the gateway cannot fix by itself is retried this slowly. */
+const REJECTED_RETRY_MS = 60_000;
+const PROGRESS_EVERY_MS = 5000;
+const CONFIG_FILE = "config.json";
+
+interface InFlight {
+  batch: SealedBatch;
+  sentAt: number;
+}
+
+/** The last good config from the hub, kept on disk so the gateway starts while the hub is unreachable. */
+export function loadLastConfig(dataDir: string): GatewayConfig | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, CONFIG_FILE), "utf8");
+  } catch {
+    return undefined;
+  }
+  const json = parseJsonObject(text, MAX_CONFIG_BYTES);
+  const parsed = json.ok ? GatewayConfig.safeParse(json.value) : undefined;
+  return parsed?.success ? parsed.data : undefined;
+}
+
+function saveConfig(dataDir: string, config: GatewayConfig): void {
+  const file = join(dataDir, CONFIG_FILE);
+  const temp = `${file}.tmp`;
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    writeSync(fd, JSON.stringify(config));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file); // atomic: a crash leaves the old config or the new one, never half of one
+}
+
+/**
+ * Sends the buffer's readings to the hub in signed, hash-chained batches and deletes them only when the hub says
+ * it stored them. Its own outbox and reconnect loop, not MQTT.js's offline store: after an outage every sealed
+ * batch is re-sent at once (several in flight), and reconnects back off with jitter instead of storming the hub.
+ */
+export class Uplink {
+  private readonly opts: Required<Pick<UplinkOptions, "batchMaxReadings" | "batchMaxWaitMs" | "maxInFlight" | "ackTimeoutMs">> & UplinkOptions;
+  private client: MqttClient | undefined;
+  private state: UplinkStatus["state"] = "offline";
+  private stopped = true;
+  private attempt = 0;
+  private reconnects = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private sealTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  /** Sealed batches waiting to be (re)sent, oldest first. */
+  private queue: SealedBatch[] = [];
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly holdUntil = new Map<number, number>();
+  private readonly rtts: number[] = [];
+  private lastAckAt: number | null = null;
+  private rejected = 0;
+  private acked = 0;
+  private drain: { lastAcked: number; lastAt: number; rate: number } | null = null;
+  private lastProgressLog = 0;
+  private config: GatewayConfig | undefined;
+  private configListeners: ((config: GatewayConfig) => void)[] = [];
+  private commandListeners: ((command: GatewayCommand) => void)[] = [];
+  private unsubscribeAppend: (() => void) | undefined;
+
+  constructor(options: UplinkOptions) {
+    this.opts = { batchMaxReadings: 5000, batchMaxWaitMs: 200, maxInFlight: 4, ackTimeoutMs: 30_000, ...options };
+    this.config = loadLastConfig(options.dataDir);
+  }
+
+  onConfig(listener: (config: GatewayConfig) => void): void {
+    this.configListeners.push(listener);
+  }
+
+  onCommand(listener: (command: GatewayCommand) => void): void {
+    this.commandListeners.push(listener);
+  }
+
+  connected(): boolean {
+    return this.state === "online";
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.unsubscribeAppend = this.opts.outbox.onAppend(() => this.pump());
+    this.tickTimer = setInterval(() => this.tick(), 1000);
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.sealTimer);
+    clearInterval(this.tickTimer);
+    this.unsubscribeAppend?.();
+    const client = this.client;
+    this.client = undefined;
+    this.state = "offline";
+    if (client) {
+      // Say goodbye the way the last will would, so the hub does not wait for the keepalive to expire.
+      await new Promise<void>((resolve) => {
+        client.publish(gatewayTopics.status(this.opts.gatewayId), JSON.stringify({ v: 1, gatewayId: this.opts.gatewayId, state: "offline", ts: Date.now() }), { qos: 1, retain: true }, () =>
+          client.end(false, {}, () => resolve()),
+        );
+        setTimeout(() => client.end(true, {}, () => resolve()), 2000).unref();
+      });
+    }
+  }
+
+  status(): UplinkStatus {
+    const stats = this.opts.outbox.stats();
+    const rttMs = this.rtts.length === 0 ? null : this.rtts.reduce((a, b) => a + b, 0) / this.rtts.length;
+    return {
+      state: this.state,
+      inFlight: this.inFlight.size,
+      rttMs,
+      backlog: stats.depth,
+      drain: this.drain
+        ? { remaining: stats.depth, ratePerS: Math.round(this.drain.rate), etaS: this.drain.rate > 0 ? Math.round(stats.depth / this.drain.rate) : null }
+        : null,
+      lastAckAt: this.lastAckAt,
+      rejected: this.rejected,
+      reconnects: this.reconnects,
+    };
+  }
+
+  publishStatus(status: GatewayStatus): void {
+    if (this.state !== "online") return;
+    this.client?.publish(gatewayTopics.status(this.opts.gatewayId), JSON.stringify(status), { qos: 1, retain: true });
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const { gatewayId } = this.opts;
+    this.state = "connecting";
+    const client = mqtt.connect(this.opts.hubUrl, {
+      clientId: `gw-${gatewayId}`,
+      username: this.opts.username ?? gatewayId,
+      password: this.opts.password,
+      clean: true,
+      // Our own reconnect loop (backoff with jitter) and our own outbox: MQTT.js must neither retry nor queue.
+      reconnectPeriod: 0,
+      queueQoSZero: false,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      protocolVersion: 4,
+      will: { topic: gatewayTopics.status(gatewayId), payload: Buffer.from(JSON.stringify({ v: 1, gatewayId, state: "offline" })), qos: 1, retain: true },
+      ...this.opts.tls,
+    });
+    this.client = client;
+    client.on("connect", () => {
+      client.subscribe([gatewayTopics.ack(gatewayId), gatewayTopics.config(gatewayId), gatewayTopics.command(gatewayId)], { qos: 1 }, (error) => {
+        if (error) {
+          this.opts.logger.error({ err: error.message }, "hub refused the subscriptions: check this gateway's rights at the hub");
+          client.end(true);
+          return;
+        }
+        this.state = "online";
+        this.reconnects += this.attempt > 0 ? 1 : 0;
+        // Everything sealed and unacknowledged goes again, oldest first: the hub treats repeats as replays.
+        this.inFlight.clear();
+        this.queue = this.opts.outbox.sealedBatches();
+        const depth = this.opts.outbox.stats().depth;
+        this.opts.logger.info({ hub: this.opts.hubUrl, backlog: depth, sealed: this.queue.length }, "connected to the hub");
+        if (depth > this.opts.batchMaxReadings * 2) this.drain = { lastAcked: this.acked, lastAt: Date.now(), rate: 0 };
+        this.pump();
+      });
+    });
+    client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    client.on("error", (error) => this.opts.logger.warn({ err: error.message, hub: this.opts.hubUrl }, "hub connection error"));
+    client.on("close", () => {
+      if (this.client !== client) return;
+      client.removeAllListeners();
+      client.on("error", () => undefined);
+      client.end(true);
+      this.client = undefined;
+      const wasOnline = this.state === "online";
+      this.state = "offline";
+      this.inFlight.clear();
+      if (this.stopped) return;
+      if (wasOnline) this.opts.logger.warn({ backlog: this.opts.outbox.stats().depth }, "lost the hub; buffering until it returns");
+      else this.attempt++;
+      // Full jitter: many gateways coming back after a hub outage spread out instead of arriving together.
+      const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.attempt, 16));
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  /** Sends as many batches as the window allows, sealing new ones when enough readings wait (or waited long enough). */
+  private pump(force = false): void {
+    if (this.state !== "online" || !this.client) return;
+    const now = Date.now();
+    while (this.inFlight.size < this.opts.maxInFlight) {
+      let batch = this.queue.find((b) => !this.inFlight.has(b.seq) && (this.holdUntil.get(b.seq) ?? 0) <= now);
+      if (!batch) {
+        const waiting = this.opts.outbox.unbatchedCount();
+        if (waiting === 0) break;
+        if (waiting < this.opts.batchMaxReadings && !force) {
+          this.sealTimer ??= setTimeout(() => {
+            this.sealTimer = undefined;
+            this.pump(true);
+          }, this.opts.batchMaxWaitMs);
+          break;
+        }
+        batch = this.seal();
+        if (!batch) break;
+        this.queue.push(batch);
+      }
+      this.send(batch);
+    }
+  }
+
+  private seal(): SealedBatch | undefined {
+    const { gatewayId, privateKey } = this.opts;
+    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readings: Reading[], head: ChainHead) =>
+      signBatch({ v: 1, gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now(), readings }, privateKey),
+    );
+  }
+
+  private send(batch: SealedBatch): void {
+    this.inFlight.set(batch.seq, { batch, sentAt: Date.now() });
+    this.client?.publish(gatewayTopics.batch(this.opts.gatewayId), batch.wire, { qos: 1 }, (error) => {
+      if (error) this.opts.logger.debug({ err: error.message, seq: batch.seq }, "batch publish interrupted; it will be re-sent");
+    });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const { gatewayId, logger } = this.opts;
+    if (payload.byteLength > MAX_CONFIG_BYTES) {
+      logger.warn({ topic, bytes: payload.byteLength }, "ignoring an oversized message from the hub");
+      return;
+    }
+    const json = parseJsonObject(payload, MAX_CONFIG_BYTES);
+    if (!json.ok) {
+      logger.warn({ topic, error: json.error.message }, "ignoring a malformed message from the hub");
+      return;
+    }
+    if (topic === gatewayTopics.ack(gatewayId)) this.onAck(json.value);
+    else if (topic === gatewayTopics.config(gatewayId)) this.onConfigMessage(json.value);
+    else if (topic === gatewayTopics.command(gatewayId)) {
+      const command = GatewayCommand.safeParse(json.value);
+      if (!command.success) logger.warn({ error: command.error.issues[0]?.message }, "ignoring an invalid command from the hub");
+      else for (const listener of this.commandListeners) listener(command.data);
+    }
+  }
+
+  private onAck(value: Record<string, unknown>): void {
+    const { logger } = this.opts;
+    const parsed = BatchAck.safeParse(value);
+    if (!parsed.success || parsed.data.gatewayId !== this.opts.gatewayId) {
+      logger.warn({ error: parsed.success ? "names another gateway" : parsed.error.issues[0]?.message }, "ignoring an invalid ack");
+      return;
+    }
+    const ack = parsed.data;
+    const sent = this.inFlight.get(ack.seq) ?? { batch: this.queue.find((b) => b.seq === ack.seq), sentAt: undefined };
+    const batch = sent.batch;
+    if (!batch || batch.epoch !== ack.epoch || batch.hash !== ack.hash) {
+      logger.debug({ seq: ack.seq }, "ack for a batch this gateway is not waiting for (already acknowledged, or another epoch)");
+      return;
+    }
+    this.inFlight.delete(ack.seq);
+    if (ack.status === "stored") {
+      this.opts.outbox.acknowledge(ack.epoch, ack.seq);
+      this.queue = this.queue.filter((b) => b.seq !== ack.seq);
+      this.holdUntil.delete(ack.seq);
+      this.acked += batch.count;
+      this.lastAckAt = Date.now();
+      this.attempt = 0;
+      if (sent.sentAt !== undefined) {
+        this.rtts.push(Date.now() - sent.sentAt);
+        if (this.rtts.length > 20) this.rtts.shift();
+      }
+    } else if (ack.code === "malformed") {
+      this.rejected++;
+      logger.error({ seq: ack.seq, reason: ack.reason }, "the hub refused a batch as malformed; its readings go to the dead letters (gateway dead-letters)");
+      this.opts.outbox.reject(ack.epoch, ack.seq, ack.reason ?? "malformed");
+      this.queue = this.queue.filter((b) => b.seq !== ack.seq);
+    } else {
+      this.rejected++;
+      this.holdUntil.set(ack.seq, Date.now() + REJECTED_RETRY_MS);
+      logger.error(
+        { seq: ack.seq, code: ack.code, reason: ack.reason },
+        ack.code === "bad_signature" || ack.code === "unknown_gateway"
+          ? "the hub does not accept this gateway's signature: register its public key at the hub (run `gateway keys`); the batch is kept and retried every minute"
+          : "the hub refused a batch; it is kept and retried every minute",
+      );
+    }
+    this.pump();
+  }
+
+  private onConfigMessage(value: Record<string, unknown>): void {
+    const { logger, gatewayId } = this.opts;
+    const parsed = GatewayConfig.safeParse(value);
+    if (!parsed.success) {
+      logger.warn({ error: parsed.error.issues[0]?.message, path: parsed.error.issues[0]?.path.join(".") }, "ignoring an invalid config from the hub; keeping the last good one");
+      return;
+    }
+    const config = parsed.data;
+    if (config.gatewayId !== gatewayId) {
+      logger.warn({ names: config.gatewayId }, "ignoring a config for another gateway");
+      return;
+    }
+    if (this.config && config.version < this.config.version) {
+      logger.warn({ have: this.config.version, got: config.version }, "ignoring an older config");
+      return;
+    }
+    this.config = config;
+    saveConfig(this.opts.dataDir, config);
+    for (const listener of this.configListeners) listener(config);
+  }
+
+  /** Once a second: resend what the hub left unanswered, and report drain progress. */
+  private tick(): void {
+    const now = Date.now();
+    for (const [seq, entry] of this.inFlight) {
+      if (now - entry.sentAt > this.opts.ackTimeoutMs) {
+        this.opts.logger.warn({ seq }, "no ack from the hub; sending the batch again");
+        this.send(entry.batch);
+      }
+    }
+    if (this.drain && this.state === "online") {
+      const dt = (now - this.drain.lastAt) / 1000;
+      if (dt >= 1) {
+        const rate = (this.acked - this.drain.lastAcked) / dt;
+        this.drain = { lastAcked: this.acked, lastAt: now, rate: this.drain.rate === 0 ? rate : this.drain.rate * 0.7 + rate * 0.3 };
+      }
+      const progress = this.status().drain!;
+      if (progress.remaining <= this.opts.batchMaxReadings) {
+        this.opts.logger.info({ acked: this.acked }, "backlog drained");
+        this.drain = null;
+      } else if (now - this.lastProgressLog >= PROGRESS_EVERY_MS) {
+        this.lastProgressLog = now;
+        this.opts.logger.info(progress, "draining the backlog to the hub");
+      }
+    }
+    this.pump();
+  }
+}

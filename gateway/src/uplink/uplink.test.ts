@@ -1,0 +1,148 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type GatewayConfig, gatewayTopics, type Reading } from "@supervision/firmware-protocols";
+import mqtt from "mqtt";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { type GatewayBuffer, openBuffer } from "../buffer/index.ts";
+import { loadOrCreateKeys } from "../identity/keys.ts";
+import { loadLastConfig, Uplink, type UplinkOptions } from "./index.ts";
+import { type StandInHub, startStandInHub } from "./testing/stand-in-hub.ts";
+
+const logger = pino({ level: "silent" });
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+const T0 = Date.UTC(2026, 10, 23, 1, 0);
+const rating = (seq: number): Reading => ({ kind: "rating", deviceId: "kp-1", seq, ts: T0 + seq, rxTs: T0 + seq, windowId: "w1", outcome: "rated", scale: "four", key: 1, level: "satisfied" });
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function setup(options: Partial<UplinkOptions> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "uplink-test-"));
+  const { privateKey, publicKeyPem } = loadOrCreateKeys(dataDir);
+  const hub = await startStandInHub({ publicKeyPem, gatewayId: "gw-1" });
+  const buffer = openBuffer({ path: join(dataDir, "buffer.db"), capacityBytes: 256 * 1024 * 1024 });
+  const make = () => new Uplink({ outbox: buffer, hubUrl: hub.url, gatewayId: "gw-1", privateKey, dataDir, logger, batchMaxReadings: 100, batchMaxWaitMs: 50, ...options });
+  const uplink = make();
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }), () => hub.close(), () => buffer.close(), () => uplink.stop());
+  return { dataDir, hub, buffer, uplink, make };
+}
+
+async function appendAll(buffer: GatewayBuffer, from: number, count: number) {
+  await Promise.all(Array.from({ length: count }, (_, i) => buffer.append(rating(from + i))));
+}
+
+describe("uplink", () => {
+  it("sends batches by count and by time, several in flight, and deletes what the hub stored", async () => {
+    const { hub, buffer, uplink } = await setup();
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    await appendAll(buffer, 0, 1050);
+    await waitFor("1050 readings at the hub", () => hub.readings().length === 1050);
+    expect(hub.batches()).toBeGreaterThanOrEqual(11); // 10 full batches by count, the rest by time
+    expect(hub.chainBreaks()).toBe(0);
+    await waitFor("an empty buffer", () => buffer.stats().depth === 0);
+    expect(uplink.status()).toMatchObject({ state: "online", inFlight: 0, backlog: 0, rejected: 0 });
+    expect(uplink.status().rttMs).toBeGreaterThan(0);
+  });
+
+  it("keeps readings through a hub outage and drains them in order when it returns", async () => {
+    const { hub, buffer, uplink } = await setup();
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    await hub.stop();
+    await waitFor("offline", () => !uplink.connected());
+    await appendAll(buffer, 0, 3000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(buffer.stats().depth).toBe(3000);
+    await hub.restart();
+    await waitFor("3000 readings at the hub", () => hub.readings().length === 3000, 40_000);
+    expect(hub.readings().map((r) => r.seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(hub.duplicates()).toBe(0);
+    expect(hub.chainBreaks()).toBe(0);
+    await waitFor("an empty buffer", () => buffer.stats().depth === 0);
+  });
+
+  it("deletes nothing on an MQTT PUBACK alone, and resends identical bytes after a restart", async () => {
+    const { hub, buffer, uplink, make } = await setup({ ackTimeoutMs: 60_000 });
+    hub.setAcking(false);
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    await appendAll(buffer, 0, 250);
+    await waitFor("batches at the hub", () => hub.readings().length === 250);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(buffer.stats().depth).toBe(250);
+    const before = buffer.sealedBatches().map((b) => b.wire.toString("base64"));
+    await uplink.stop();
+
+    hub.setAcking(true);
+    const again = make();
+    cleanups.push(() => again.stop());
+    again.start();
+    await waitFor("an empty buffer", () => buffer.stats().depth === 0);
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    expect(hub.batches()).toBe(before.length); // the same batches again, not new ones
+    expect(hub.duplicates()).toBe(0);
+    expect(hub.chainBreaks()).toBe(0);
+  });
+
+  it("keeps the last good config on disk and ignores older, invalid and foreign ones", async () => {
+    const { hub, uplink, dataDir } = await setup();
+    const seen: GatewayConfig[] = [];
+    uplink.onConfig((c) => seen.push(c));
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    const config: GatewayConfig = {
+      v: 1,
+      gatewayId: "gw-1",
+      version: 5,
+      site: { id: "hall-1", name: "Hall", kind: "hall", tz: "Asia/Shanghai" },
+      devices: [{ id: "kp-1", kind: "keypad", windowId: "w1", heartbeatS: 60 }],
+      windows: [{ id: "w1", name: "Window 1", departmentId: "tax" }],
+      people: [],
+    };
+    await hub.publishConfig(config);
+    await waitFor("the config", () => seen.length === 1);
+    expect(loadLastConfig(dataDir)?.version).toBe(5);
+    await hub.publishConfig({ ...config, version: 4 });
+    await hub.publishConfig({ ...config, gatewayId: "gw-2", version: 9 });
+    const hostile = await mqtt.connectAsync(hub.url);
+    await hostile.publishAsync(gatewayTopics.config("gw-1"), "{not json");
+    await hostile.publishAsync(gatewayTopics.config("gw-1"), JSON.stringify({ ...config, version: 6, devices: "all" }));
+    await hostile.publishAsync(gatewayTopics.ack("gw-1"), JSON.stringify({ v: 1, gatewayId: "gw-1", epoch: "x", seq: 1, hash: "y", status: "stored" }));
+    await hostile.publishAsync(gatewayTopics.ack("gw-1"), Buffer.alloc(5 * 1024 * 1024, 0x7b));
+    await hostile.publishAsync(gatewayTopics.command("gw-1"), JSON.stringify({ name: "rm -rf /" }));
+    await hostile.endAsync();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.map((c) => c.version)).toEqual([5]);
+    expect(uplink.connected()).toBe(true);
+    // A corrupt file is no config, not a crash.
+    writeFileSync(join(dataDir, "config.json"), "{half");
+    expect(loadLastConfig(dataDir)).toBeUndefined();
+  });
+});
+
+describe("gateway identity", () => {
+  it("creates the key pair once, private to the gateway, and names the fix for a corrupt key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "keys-test-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const first = loadOrCreateKeys(join(dir, "data"));
+    expect(first.publicKeyPem).toMatch(/BEGIN PUBLIC KEY/);
+    expect(loadOrCreateKeys(join(dir, "data")).publicKeyPem).toBe(first.publicKeyPem);
+    const file = join(dir, "data", "gateway-key.pem");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8")).toMatch(/BEGIN PRIVATE KEY/);
+    writeFileSync(file, "garbage");
+    expect(() => loadOrCreateKeys(join(dir, "data"))).toThrow(/gateway-key\.pem.*delete it to make a new one/);
+  });
+});
