@@ -43,6 +43,9 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
       config: lastConfig,
       bufferStats: () => buffer.stats(),
       uplinkConnected: () => uplink?.connected() ?? false,
+      uplinkStatus: () => uplink?.status() ?? { state: "offline" },
+      deadLetters: (limit) =>
+        buffer.deadLetters({ limit }).map(({ payload, ...d }) => ({ ...d, payload: Buffer.from(payload).toString("utf8", 0, 512) })),
     });
   } catch (error) {
     buffer.close();

@@ -51,8 +51,12 @@ describe("gateway end to end", () => {
     const good = Array.from({ length: 50 }, (_, i) => ratingPayload("kp-w1", i + 1, "w1", t0 + i));
     // the same readings again (a device that did not see its PUBACKs resends them), a malformed one, an oversized one
     await mosquittoPub(gateway, "kp-w1", deviceTopics.event("kp-w1", "rating"), [...good, ...good.slice(0, 10), "{not json", `{"v":1,"pad":"${"x".repeat(5000)}"}`]);
-    // a rating for another keypad's window: refused by the access rules
-    await mosquittoPub(gateway, "kp-w2", deviceTopics.event("kp-w2", "rating"), [ratingPayload("kp-w2", 1, "w1", t0)]).catch(() => undefined);
+    // a rating for another keypad's window: refused by the access rules, and the device is disconnected
+    const intruder = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.devicePort}`, { clientId: "kp-w2", username: "kp-w2", password: "secret-kp-w2", reconnectPeriod: 0 });
+    const closed = new Promise((r) => intruder.once("close", r));
+    intruder.publish(deviceTopics.event("kp-w2", "rating"), ratingPayload("kp-w2", 1, "w1", t0), { qos: 1 });
+    await closed;
+    intruder.end(true);
     await waitFor("50 readings at the hub", () => hub.readings().length >= 50);
     await new Promise((r) => setTimeout(r, 500));
     const keys = hub.readings().map(keyOf);
