@@ -7,3 +7,4 @@ export * from "./gateway-config.ts";
 export * from "./result.ts";
 export * from "./topics.ts";
 export * from "./validate.ts";
+export * from "./time.ts";

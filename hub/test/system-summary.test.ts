@@ -1,13 +1,14 @@
+import { localTimeToUtc, startOfLocalDay as startOfDay } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB, type IPoint } from "influx";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatSummary, startOfDay, summarize } from "../src/system/summary.ts";
+import { formatSummary, summarize } from "../src/system/summary.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { testRegistry } from "./ingest-fixtures.ts";
 
-describe("startOfDay", () => {
+describe("startOfLocalDay", () => {
   it("finds local midnight in the site's zone, across DST changes", () => {
     // 2026-11-23 01:30 UTC is 09:30 in Shanghai: the local day began at 2026-11-22 16:00 UTC.
     expect(startOfDay(Date.UTC(2026, 10, 23, 1, 30), "Asia/Shanghai")).toBe(Date.UTC(2026, 10, 22, 16, 0));
@@ -16,6 +17,8 @@ describe("startOfDay", () => {
     // and on its fall-back day (2026-10-25): midnight was CEST (UTC+2).
     expect(startOfDay(Date.UTC(2026, 9, 25, 12, 0), "Europe/Berlin")).toBe(Date.UTC(2026, 9, 24, 22, 0));
     expect(startOfDay(Date.UTC(2026, 10, 23, 0, 0), "UTC")).toBe(Date.UTC(2026, 10, 23, 0, 0));
+    expect(localTimeToUtc("2026-03-29", "09:00", "Europe/Berlin")).toBe(Date.UTC(2026, 2, 29, 7, 0));
+    expect(localTimeToUtc("2026-11-23", "09:00", "Asia/Shanghai")).toBe(Date.UTC(2026, 10, 23, 1, 0));
   });
 });
 

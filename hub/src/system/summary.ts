@@ -1,3 +1,4 @@
+import { startOfLocalDay } from "@supervision/firmware-protocols";
 import type { InfluxDB } from "influx";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import type { Registry, Site } from "../registry/schema.ts";
@@ -17,33 +18,6 @@ export interface SiteSummary {
   backlog: number | null;
 }
 
-/** Wall-clock fields of `t` in `tz`, read back as if they were UTC: their difference to `t` is the zone's offset then. */
-function wallClockAsUtc(t: number, tz: string): number {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    })
-      .formatToParts(new Date(t))
-      .map((p) => [p.type, Number(p.value)]),
-  );
-  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
-}
-
-/** Midnight of `now`'s calendar day in `tz`, as UTC ms; DST-correct (the offset is taken at midnight, not now). */
-export function startOfDay(now: number, tz: string): number {
-  const wall = wallClockAsUtc(now, tz);
-  const midnightWall = wall - (wall % 86_400_000);
-  const guess = midnightWall - (wall - Math.floor(now / 1000) * 1000);
-  return midnightWall - (wallClockAsUtc(guess, tz) - guess);
-}
-
 const quote = (id: string) => `'${id.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 
 /** Reads today's figures for every site from InfluxDB (several hub copies see the same numbers). */
@@ -54,7 +28,7 @@ export async function summarize(influx: InfluxDB, registry: Registry, now: numbe
   const byGateway = new Map(health.map((h) => [h.gateway, h]));
   return Promise.all(
     [...registry.sites.values()].map(async (site: Site): Promise<SiteSummary> => {
-      const since = `time >= ${startOfDay(now, site.tz)}ms AND site = ${quote(site.id)}`;
+      const since = `time >= ${startOfLocalDay(now, site.tz)}ms AND site = ${quote(site.id)}`;
       const [ratings, signins] = await Promise.all([
         influx.query<{ rated: number; positive: number }>(`SELECT sum(rated) AS rated, sum(positive) AS positive FROM raw.rating WHERE ${since}`),
         influx.query<{ person: string; direction: string; time: { getTime(): number } }>(

@@ -1,0 +1,146 @@
+/**
+ * npm run sim -- --help
+ * Plays a hall's or construction site's devices over MQTT against a gateway (or any broker).
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { localDate, localTimeToUtc } from "../time.ts";
+import { generateDay, withExtraKeypads } from "./day.ts";
+import { SimDevice } from "./device.ts";
+import { backfill, LivePlayer, SeqStore, toPayload } from "./player.ts";
+import { DEMO_SCENARIOS, type Scenario } from "./scenario.ts";
+
+const HELP = `Usage: npm run sim -- [options]
+
+Plays the devices of one service hall or construction site over MQTT, following a realistic working day:
+clerks and supervisors sign in (some late, a few absent), transactions are rated, cameras see motion while a
+window is staffed, every device sends heartbeats. Each device has its own MQTT connection and credentials.
+
+Options:
+  --broker <url>       the gateway's device broker               (default mqtt://127.0.0.1:1883)
+  --site hall|site     the demo service hall or construction site (default hall)
+  --scenario <file>    a scenario JSON file instead of a demo site (see firmware-protocols/src/sim/README.md)
+  --seed <n>           same seed, same day                        (default 1)
+  --speed <n>          simulated seconds per real second          (default 60); the simulated clock starts at the
+                       latest shift start that has passed and never runs ahead of the real clock
+  --devices <n>        extra keypads for load (kp-load-001...; the gateway must know them)   (default 0)
+  --backfill <date>    play that past day (YYYY-MM-DD, site's zone) as fast as the broker acknowledges, then exit
+  --state <file>       device sequence numbers, kept across runs  (default var/sim/<site>.seq.json)
+  --help               this text`;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      broker: { type: "string", default: "mqtt://127.0.0.1:1883" },
+      site: { type: "string", default: "hall" },
+      scenario: { type: "string" },
+      seed: { type: "string", default: "1" },
+      speed: { type: "string", default: "60" },
+      devices: { type: "string", default: "0" },
+      backfill: { type: "string" },
+      state: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  const seed = Number(values.seed);
+  const speed = Number(values.speed);
+  const devices = Number(values.devices);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+  if (!(speed >= 1 && speed <= 100_000)) throw new UsageError(`--speed must be a number from 1 to 100000, got "${values.speed}"`);
+  if (!Number.isInteger(devices) || devices < 0 || devices > 10_000) throw new UsageError(`--devices must be an integer from 0 to 10000, got "${values.devices}"`);
+  if (!/^mqtts?:\/\/[^/]+/.test(values.broker)) throw new UsageError(`--broker must be an mqtt:// or mqtts:// URL, got "${values.broker}"`);
+  if (values.backfill !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(values.backfill) || Number.isNaN(Date.parse(values.backfill))))
+    throw new UsageError(`--backfill must be a date YYYY-MM-DD, got "${values.backfill}"`);
+  let scenario: Scenario;
+  if (values.scenario) {
+    try {
+      scenario = JSON.parse(readFileSync(values.scenario, "utf8")) as Scenario;
+    } catch (error) {
+      throw new UsageError(`cannot read the scenario ${values.scenario}: ${(error as Error).message}`);
+    }
+  } else if (values.site === "hall" || values.site === "site") scenario = DEMO_SCENARIOS[values.site];
+  else throw new UsageError(`--site must be hall or site, got "${values.site}"`);
+  return { ...values, seed, speed, scenario: withExtraKeypads(scenario, devices) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(HELP);
+    return 0;
+  }
+  const opts = parse(argv);
+  const { scenario } = opts;
+  const tz = scenario.site.tz;
+  const seqs = new SeqStore(opts.state ?? `var/sim/${scenario.site.id}.seq.json`);
+  const devices = new Map<string, SimDevice>();
+  const clerkOf = new Map(scenario.people.filter((p) => p.windowId).map((p) => [p.windowId!, p.id]));
+  for (const spec of scenario.devices) {
+    devices.set(
+      spec.id,
+      new SimDevice(spec, opts.broker, (device, command) => {
+        // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied.
+        if (command.name !== "prompt" || device.spec.kind !== "keypad") return;
+        const level = Math.random() < 0.9 ? "very_satisfied" : "dissatisfied";
+        const event = { at: Date.now(), deviceId: device.spec.id, kind: "rating" as const, fields: { windowId: command.payload.windowId, clerkId: command.payload.clerkId ?? clerkOf.get(command.payload.windowId), txnId: command.payload.txnId, outcome: "rated", scale: "four", key: level === "very_satisfied" ? 1 : 4, level } };
+        setTimeout(() => device.publish("rating", toPayload(event, seqs.take(device.spec.id))).catch(() => undefined), 1500);
+      }),
+    );
+  }
+  try {
+    await Promise.all([...devices.values()].map((d) => d.connect()));
+  } catch (error) {
+    throw new UsageError(
+      `cannot connect the devices to ${opts.broker} (${(error as Error).message}): is the gateway running, and does it know these devices and their secrets (its config comes from the hub's registry)?`,
+    );
+  }
+  console.log(`${devices.size} devices of ${scenario.site.id} connected to ${opts.broker}`);
+  const close = async () => {
+    seqs.save();
+    await Promise.all([...devices.values()].map((d) => d.close().catch(() => undefined)));
+  };
+
+  if (opts.backfill) {
+    const timeline = generateDay(scenario, { date: opts.backfill, seed: opts.seed });
+    console.log(`backfilling ${opts.backfill}: ${timeline.length} events`);
+    await backfill(timeline, devices, seqs, (p) =>
+      console.log(`backfill ${opts.backfill}: ${p.done}/${p.total} events, ${Math.round(p.ratePerS)}/s, ${p.etaS === null ? "?" : Math.ceil(p.etaS)} s left`),
+    );
+    await close();
+    return 0;
+  }
+
+  // The simulated clock starts at the latest shift start that has passed, so a working day is in progress at once.
+  const now = Date.now();
+  const today = localDate(now, tz);
+  const starts = [-1, 0].flatMap((d) => {
+    const date = localDate(now + d * 86_400_000, tz);
+    return scenario.roster.shifts.map((s) => localTimeToUtc(date, s.start, tz) - 15 * 60_000);
+  });
+  const simStart = Math.max(...starts.filter((t) => t <= now), now - 86_400_000);
+  const player = new LivePlayer(devices, seqs, simStart, opts.speed);
+  console.log(`playing from ${new Date(simStart).toISOString()} at ${opts.speed}x (today is ${today} in ${tz}); Ctrl-C stops`);
+  const stop = () => player.stop();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const report = setInterval(() => console.log(`simulated ${new Date(player.now()).toISOString()}: ${player.counts.published} events sent, ${player.counts.failed} failed`), 10_000);
+  for (let day = localDate(simStart, tz); !player.isStopped(); day = localDate(localTimeToUtc(day, "12:00", tz) + 86_400_000, tz)) {
+    await player.play(generateDay(scenario, { date: day, seed: opts.seed }));
+    // Caught up with today's last event: wait for the next day without spinning.
+    while (!player.isStopped() && localDate(player.now(), tz) === day) await new Promise((r) => setTimeout(r, 1000));
+  }
+  clearInterval(report);
+  await close();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    const known = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    console.error(known ? `sim: ${error.message}` : error);
+    process.exit(known ? 2 : 1);
+  },
+);

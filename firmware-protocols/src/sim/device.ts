@@ -1,0 +1,71 @@
+import mqtt, { type MqttClient } from "mqtt";
+import { COMMAND_SCHEMAS, type DeviceCommand } from "../commands.ts";
+import { deviceTopics, type EventKind, parseTopic } from "../topics.ts";
+import type { Scenario } from "./scenario.ts";
+
+export type SimDeviceSpec = Scenario["devices"][number];
+
+/**
+ * One simulated device with its own MQTT connection, as firmware would do it: client id and username = device id,
+ * a persistent session (clean false), QoS 1, a retained "online" status and an "offline" last will.
+ */
+export class SimDevice {
+  /** Commands the device received, newest last (what a keypad would show). */
+  readonly received: DeviceCommand[] = [];
+  private client: MqttClient | undefined;
+
+  constructor(
+    readonly spec: SimDeviceSpec,
+    private readonly brokerUrl: string,
+    private readonly onCommand?: (device: SimDevice, command: DeviceCommand) => void,
+  ) {}
+
+  async connect(): Promise<void> {
+    const id = this.spec.id;
+    const client = await mqtt.connectAsync(this.brokerUrl, {
+      clientId: id,
+      username: id,
+      password: this.spec.secret,
+      clean: false,
+      protocolVersion: 4,
+      keepalive: 30,
+      reconnectPeriod: 2000,
+      connectTimeout: 10_000,
+      will: { topic: deviceTopics.status(id), payload: Buffer.from(JSON.stringify({ v: 1, deviceId: id, state: "offline" })), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on("message", (topic, payload) => {
+      const parsed = parseTopic(topic);
+      if (!parsed.ok || parsed.value.scope !== "dev" || parsed.value.type !== "cmd") return;
+      const name = parsed.value.name;
+      let json: unknown;
+      try {
+        json = JSON.parse(payload.toString("utf8"));
+      } catch {
+        return;
+      }
+      const command = COMMAND_SCHEMAS[name].safeParse(json);
+      if (!command.success) return;
+      const received = { name, payload: command.data } as DeviceCommand;
+      this.received.push(received);
+      if (this.received.length > 100) this.received.shift();
+      this.onCommand?.(this, received);
+    });
+    await client.subscribeAsync(deviceTopics.commandFilter(id), { qos: 1 });
+    await client.publishAsync(deviceTopics.status(id), JSON.stringify({ v: 1, deviceId: id, state: "online", ts: Date.now(), fw: "sim-1.0" }), { qos: 1, retain: true });
+  }
+
+  /** Publishes one event at QoS 1; resolves on the gateway's PUBACK. */
+  async publish(kind: EventKind, event: Record<string, unknown>): Promise<void> {
+    if (!this.client) throw new Error(`${this.spec.id} is not connected`);
+    await this.client.publishAsync(deviceTopics.event(this.spec.id, kind), JSON.stringify(event), { qos: 1 });
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    await client.publishAsync(deviceTopics.status(this.spec.id), JSON.stringify({ v: 1, deviceId: this.spec.id, state: "offline", ts: Date.now() }), { qos: 1, retain: true }).catch(() => undefined);
+    await client.endAsync();
+  }
+}

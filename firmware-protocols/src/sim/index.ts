@@ -1,0 +1,4 @@
+export { generateDay, seededRandom, type TimelineEvent, type DayOptions, withExtraKeypads } from "./day.ts";
+export { SimDevice, type SimDeviceSpec } from "./device.ts";
+export { backfill, LivePlayer, type Progress, SeqStore, toPayload } from "./player.ts";
+export { DEMO_SCENARIOS, demoHallScenario, demoSiteScenario, type Scenario } from "./scenario.ts";

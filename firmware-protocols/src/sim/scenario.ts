@@ -1,0 +1,114 @@
+import type { DeviceKind } from "../gateway-config.ts";
+
+/** A hall or construction site to simulate: what the registry holds about it, plus how its people behave. */
+export interface Scenario {
+  site: { id: string; kind: "hall" | "site"; name: string; tz: string; lat?: number; lon?: number };
+  region: { id: string; name: string };
+  town: { id: string; name: string };
+  gatewayId: string;
+  departments: { id: string; name: string }[];
+  windows: { id: string; name: string; departmentId: string }[];
+  people: { id: string; name: string; role: "clerk" | "supervisor"; post: string; photoUrl?: string; windowId?: string }[];
+  devices: { id: string; kind: DeviceKind; windowId?: string; cameraId?: string; secret: string; heartbeatS: number }[];
+  roster: { shifts: { start: string; end: string }[]; graceMinutes: number; workingDays: string[] };
+  behaviour: {
+    /** Chance that a person is absent for the day. */
+    absentRate: number;
+    /** Chance that a person signs in after the grace period. */
+    lateRate: number;
+    /** Transactions per window per working hour (halls). */
+    transactionsPerHour: number;
+    /** Of prompted transactions: rated with a key, the rest time out. */
+    ratedRate: number;
+    /** Of ratings: very satisfied, satisfied, average, dissatisfied (four-level scale). */
+    levelWeights: [number, number, number, number];
+    /** Chance per working hour that a clerk leaves the window for a while. */
+    breakRatePerHour: number;
+  };
+}
+
+const WORKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const SHIFTS = [
+  { start: "09:00", end: "12:00" },
+  { start: "13:30", end: "17:30" },
+];
+
+const clerks = [
+  ["Li Na", "tax", "Tax clerk"],
+  ["Wang Wei", "tax", "Tax clerk"],
+  ["Zhang Min", "social", "Social security clerk"],
+  ["Liu Yang", "social", "Social security clerk"],
+  ["Chen Jing", "land", "Land registry clerk"],
+  ["Yang Fan", "land", "Land registry clerk"],
+  ["Zhao Lei", "business", "Business licence clerk"],
+  ["Huang Li", "business", "Business licence clerk"],
+] as const;
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** The demo service hall: 8 windows, each with a keypad, a camera and a clerk; one sign-in terminal. */
+export const demoHallScenario: Scenario = {
+  site: { id: "hall-demo", kind: "hall", name: "Riverside Government Service Hall", tz: "Asia/Shanghai" },
+  region: { id: "east", name: "East Region" },
+  town: { id: "riverside", name: "Riverside" },
+  gatewayId: "gw-hall-demo",
+  departments: [
+    { id: "tax", name: "Taxation" },
+    { id: "social", name: "Social Security" },
+    { id: "land", name: "Land Registry" },
+    { id: "business", name: "Business Licensing" },
+  ],
+  windows: clerks.map(([, dept], i) => ({ id: `w${pad(i + 1)}`, name: `Window ${i + 1}`, departmentId: dept })),
+  people: clerks.map(([name, , post], i) => ({
+    id: `clerk-${pad(i + 1)}`,
+    name,
+    role: "clerk" as const,
+    post,
+    photoUrl: `https://photos.example.invalid/clerk-${pad(i + 1)}.jpg`,
+    windowId: `w${pad(i + 1)}`,
+  })),
+  devices: [
+    ...clerks.flatMap((_, i) => [
+      { id: `kp-w${pad(i + 1)}`, kind: "keypad" as const, windowId: `w${pad(i + 1)}`, secret: `demo-kp-w${pad(i + 1)}`, heartbeatS: 60 },
+      { id: `cam-w${pad(i + 1)}`, kind: "camera" as const, windowId: `w${pad(i + 1)}`, cameraId: `cam-w${pad(i + 1)}`, secret: `demo-cam-w${pad(i + 1)}`, heartbeatS: 60 },
+    ]),
+    { id: "term-hall-demo", kind: "terminal", secret: "demo-term-hall-demo", heartbeatS: 60 },
+  ],
+  roster: { shifts: SHIFTS, graceMinutes: 5, workingDays: WORKDAYS },
+  behaviour: {
+    absentRate: 0.05,
+    lateRate: 0.15,
+    transactionsPerHour: 6,
+    ratedRate: 0.85,
+    levelWeights: [0.62, 0.28, 0.06, 0.04],
+    breakRatePerHour: 0.15,
+  },
+};
+
+/** The demo construction site: four project supervisors signing in at one site terminal with GPS. */
+export const demoSiteScenario: Scenario = {
+  site: { id: "site-demo", kind: "site", name: "Riverside Metro Station Site", tz: "Asia/Shanghai", lat: 31.2304, lon: 121.4737 },
+  region: { id: "east", name: "East Region" },
+  town: { id: "riverside", name: "Riverside" },
+  gatewayId: "gw-site-demo",
+  departments: [],
+  windows: [],
+  people: [
+    ["Sun Hao", "Chief supervisor"],
+    ["Zhou Qiang", "Safety supervisor"],
+    ["Wu Tao", "Quality supervisor"],
+    ["Xu Ming", "Site supervisor"],
+  ].map(([name, post], i) => ({ id: `sup-${pad(i + 1)}`, name: name!, role: "supervisor" as const, post: post! })),
+  devices: [{ id: "term-site-demo", kind: "terminal", secret: "demo-term-site-demo", heartbeatS: 60 }],
+  roster: { shifts: [{ start: "08:00", end: "17:00" }], graceMinutes: 5, workingDays: WORKDAYS },
+  behaviour: {
+    absentRate: 0.05,
+    lateRate: 0.2,
+    transactionsPerHour: 0,
+    ratedRate: 0,
+    levelWeights: [1, 0, 0, 0],
+    breakRatePerHour: 0,
+  },
+};
+
+export const DEMO_SCENARIOS = { hall: demoHallScenario, site: demoSiteScenario } as const;
