@@ -55,6 +55,22 @@ function portFree(port: number): Promise<boolean> {
 
 const tsxEntry = (path: string) => resolve(path);
 
+async function waitForConfig(gatewayId: string, httpPort: number, children: ManagedChild[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json()) as { configVersion?: number | null };
+      if (typeof status.configVersion === "number") return;
+    } catch {
+      // not listening yet
+    }
+    const child = children.find((c) => c.name === gatewayId);
+    if (child && child.process.exitCode !== null) throw new Error(`gateway ${gatewayId} exited with ${child.process.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`gateway ${gatewayId} got no config from the hub within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export const upCommand: CliCommand = {
   name: "up",
   summary: "bring up InfluxDB, the hub, a hall and a site gateway and simulated devices (what `npm start` runs)",
@@ -161,6 +177,8 @@ export const upCommand: CliCommand = {
         const out = log(g.gatewayId);
         children.push(startChild(g.gatewayId, tsxEntry("gateway/src/cli/main.ts"), ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`)));
       }
+      // Devices are refused until a gateway has its config from the hub: wait for it before the simulators connect.
+      for (const g of gateways) await waitForConfig(g.gatewayId, g.httpPort, children);
       if (!values["no-sim"]) {
         for (const g of gateways) {
           const out = log(`sim-${g.kind}`);
