@@ -1,0 +1,172 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort, startMosquitto } from "@supervision/test-support";
+import { Aedes } from "aedes";
+import mqtt from "mqtt";
+import { describe, expect, it } from "vitest";
+import { NEGATIVE_LEVELS } from "../events.ts";
+import { localTimeToUtc } from "../time.ts";
+import { validateDeviceMessage, validateDeviceStatus } from "../validate.ts";
+import { deviceTopics } from "../topics.ts";
+import { generateDay, withExtraKeypads } from "./day.ts";
+import { SimDevice } from "./device.ts";
+import { backfill, SeqStore, toPayload } from "./player.ts";
+import { demoHallScenario, demoSiteScenario } from "./scenario.ts";
+
+const run = promisify(execFile);
+const DATE = "2026-11-20";
+const validateOpts = { now: Date.UTC(2027, 0, 1) };
+
+describe("generateDay", () => {
+  it("is deterministic for a seed and differs between seeds", () => {
+    const a = generateDay(demoHallScenario, { date: DATE, seed: 7 });
+    expect(generateDay(demoHallScenario, { date: DATE, seed: 7 })).toEqual(a);
+    expect(generateDay(demoHallScenario, { date: DATE, seed: 8 })).not.toEqual(a);
+  });
+
+  it("plays a realistic working day", () => {
+    let late = 0;
+    let absent = 0;
+    let rated = 0;
+    let positive = 0;
+    let negative = 0;
+    let timeouts = 0;
+    const days = 20;
+    for (let seed = 1; seed <= days; seed++) {
+      const day = generateDay(demoHallScenario, { date: DATE, seed });
+      const firstIn = new Map<string, number>();
+      for (const e of day) if (e.kind === "signin" && e.fields.direction === "in" && !firstIn.has(e.fields.personId as string)) firstIn.set(e.fields.personId as string, e.at);
+      absent += demoHallScenario.people.length - firstIn.size;
+      const start = localTimeToUtc(DATE, "09:00", "Asia/Shanghai");
+      for (const t of firstIn.values()) if (t > start + 5 * 60_000) late++;
+      for (const e of day.filter((x) => x.kind === "rating")) {
+        if (e.fields.outcome === "timeout") timeouts++;
+        if (e.fields.outcome !== "rated") continue;
+        rated++;
+        if (e.fields.level === "very_satisfied" || e.fields.level === "satisfied") positive++;
+        if (NEGATIVE_LEVELS.has(e.fields.level as never)) negative++;
+      }
+    }
+    const people = demoHallScenario.people.length * days;
+    expect(absent / people).toBeGreaterThan(0);
+    expect(absent / people).toBeLessThan(0.15);
+    expect(late / people).toBeGreaterThan(0.03);
+    expect(late / people).toBeLessThan(0.35);
+    expect(positive / rated).toBeGreaterThan(0.8);
+    expect(negative).toBeGreaterThan(0);
+    expect(timeouts).toBeGreaterThan(0);
+    expect(rated / days).toBeGreaterThan(200); // 8 windows × ~7 h × 6 an hour × 85 %
+  });
+
+  it("shows motion only while the window's clerk is signed in", () => {
+    const day = generateDay(demoHallScenario, { date: DATE, seed: 3 });
+    const signedIn = new Map<string, boolean>();
+    for (const e of day) {
+      if (e.kind === "signin") signedIn.set(e.fields.personId as string, e.fields.direction === "in");
+      if (e.kind === "motion" && e.fields.state === "start") {
+        const clerk = demoHallScenario.people.find((p) => `cam-${p.windowId}` === e.deviceId)!;
+        expect(signedIn.get(clerk.id)).toBe(true);
+      }
+    }
+  });
+
+  it("makes every event valid under the v1 schemas, for the hall, the site and extra load keypads", () => {
+    for (const scenario of [withExtraKeypads(demoHallScenario, 5), demoSiteScenario]) {
+      const day = generateDay(scenario, { date: DATE, seed: 1 });
+      expect(day.some((e) => e.deviceId.startsWith("kp-load-") && e.kind === "rating") || scenario === demoSiteScenario).toBe(true);
+      day.forEach((e, i) => {
+        const result = validateDeviceMessage(deviceTopics.event(e.deviceId, e.kind), JSON.stringify(toPayload(e, i + 1)), validateOpts);
+        expect(result.ok, JSON.stringify(result)).toBe(true);
+      });
+    }
+    const site = generateDay(demoSiteScenario, { date: DATE, seed: 1 });
+    expect(site.filter((e) => e.kind === "signin").every((e) => typeof (e.fields.location as { lat: number }).lat === "number")).toBe(true);
+  });
+});
+
+async function withAedes<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const broker = await Aedes.createBroker();
+  const server = createServer(broker.handle);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+  try {
+    return await fn(`mqtt://127.0.0.1:${port}`);
+  } finally {
+    await new Promise<void>((r) => broker.close(() => r()));
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+describe("simulated devices on a real broker", () => {
+  for (const brokerKind of ["aedes", "mosquitto"] as const) {
+    it(`publish only schema-valid messages and answer a prompt with a rating (${brokerKind})`, async () => {
+      const body = async (url: string) => {
+        const seen: { topic: string; payload: Buffer }[] = [];
+        const observer = await mqtt.connectAsync(url, { clientId: "observer" });
+        observer.on("message", (topic, payload) => seen.push({ topic, payload }));
+        await observer.subscribeAsync("sv/v1/dev/#", { qos: 1 });
+        const dir = mkdtempSync(join(tmpdir(), "sim-test-"));
+        const seqs = new SeqStore(join(dir, "seq.json"));
+        const specs = demoHallScenario.devices.filter((d) => ["kp-w01", "cam-w01", "term-hall-demo"].includes(d.id));
+        const devices = new Map(specs.map((s) => [s.id, new SimDevice(s, url, (device, command) => {
+          if (command.name === "prompt") void device.publish("rating", toPayload({ at: Date.now(), deviceId: device.spec.id, kind: "rating", fields: { windowId: command.payload.windowId, txnId: command.payload.txnId, outcome: "rated", scale: "four", key: 1, level: "very_satisfied" } }, seqs.take(device.spec.id)));
+        })]));
+        await Promise.all([...devices.values()].map((d) => d.connect()));
+        const timeline = generateDay(demoHallScenario, { date: DATE, seed: 2 }).filter((e) => devices.has(e.deviceId)).slice(0, 300);
+        await backfill(timeline, devices, seqs, () => undefined);
+        await observer.publishAsync(deviceTopics.command("kp-w01", "prompt"), JSON.stringify({ v: 1, cmdId: "c1", ts: Date.now(), windowId: "w01", txnId: "txn-42", timeoutS: 30 }), { qos: 1 });
+        const deadline = Date.now() + 5000;
+        while (!seen.some((m) => m.payload.toString().includes("txn-42") && m.topic.endsWith("/evt/rating")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await Promise.all([...devices.values()].map((d) => d.close()));
+        await observer.endAsync();
+        rmSync(dir, { recursive: true, force: true });
+
+        const events = seen.filter((m) => m.topic.includes("/evt/"));
+        expect(events.length).toBe(301);
+        for (const m of events) expect(validateDeviceMessage(m.topic, m.payload, { now: Date.now() + 86_400_000 * 400 }).ok).toBe(true);
+        for (const m of seen.filter((x) => x.topic.endsWith("/status"))) expect(validateDeviceStatus(m.payload).ok).toBe(true);
+        expect(devices.get("kp-w01")!.received.map((c) => c.name)).toEqual(["prompt"]);
+        // Sequence numbers increase per device.
+        const last = new Map<string, number>();
+        for (const m of events) {
+          const e = JSON.parse(m.payload.toString()) as { deviceId: string; seq: number };
+          expect(e.seq).toBeGreaterThan(last.get(e.deviceId) ?? 0);
+          last.set(e.deviceId, e.seq);
+        }
+      };
+      if (brokerKind === "aedes") await withAedes(body);
+      else {
+        const mosquitto = await startMosquitto();
+        try {
+          await body(mosquitto.url);
+        } finally {
+          await mosquitto.close();
+        }
+      }
+    });
+  }
+});
+
+describe("sim CLI", () => {
+  const cli = (args: string[]) =>
+    run(process.execPath, ["--import", "tsx", "firmware-protocols/src/sim/cli.ts", ...args]).then(
+      (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+    );
+  it("explains itself and refuses bad arguments with what to fix", async () => {
+    expect((await cli(["--help"])).out).toMatch(/--backfill <date>/);
+    expect(await cli(["--speed", "0"])).toMatchObject({ code: 2, err: expect.stringMatching(/--speed must be/) });
+    expect(await cli(["--site", "moon"])).toMatchObject({ code: 2, err: expect.stringMatching(/--site must be hall or site/) });
+    expect(await cli(["--backfill", "yesterday"])).toMatchObject({ code: 2, err: expect.stringMatching(/YYYY-MM-DD/) });
+    expect(await cli(["--broker", "http://x"])).toMatchObject({ code: 2, err: expect.stringMatching(/mqtt:\/\//) });
+    expect(await cli(["--bogus"])).toMatchObject({ code: 2 });
+    const port = await freePort();
+    const refused = await cli(["--broker", `mqtt://127.0.0.1:${port}`, "--backfill", DATE, "--state", join(tmpdir(), `sim-${port}.json`)]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/cannot connect the devices.*is the gateway running/);
+  });
+});
