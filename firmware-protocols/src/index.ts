@@ -8,3 +8,4 @@ export * from "./result.ts";
 export * from "./topics.ts";
 export * from "./validate.ts";
 export * from "./time.ts";
+export * from "./serial/index.ts";

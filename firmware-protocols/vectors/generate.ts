@@ -1,0 +1,157 @@
+/**
+ * Writes the test vectors (mqtt-payloads.json, serial-frames.json) from the cases below, with the answers of
+ * the TypeScript codec at the time of writing. Review the diff of a regeneration by hand: a changed answer is a
+ * protocol change. Run: npx tsx firmware-protocols/vectors/generate.ts
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type DeviceCommand, type DeviceEvent, validateDeviceMessage } from "../src/index.ts";
+import { COMMANDS, decodeEventFrame, encodeCommandFrame, encodeEventFrame, encodeFrame, FrameDecoder, NACK_REASONS } from "../src/serial/index.ts";
+
+const NOW = Date.UTC(2026, 10, 23, 2, 0, 0);
+const TS = NOW - 60_000;
+const dir = import.meta.dirname;
+
+type Mqtt = { name: string; topic: string; payload: string };
+const rating = { v: 1, deviceId: "kp-w01", seq: 101, ts: TS, windowId: "w01", clerkId: "clerk-01", txnId: "T-20261123-0042", outcome: "rated", scale: "four", key: 1, level: "very_satisfied" };
+const signin = { v: 1, deviceId: "term-1", seq: 7, ts: TS, personId: "clerk-01", method: "card", direction: "in" };
+const motion = { v: 1, deviceId: "cam-w01", seq: 9, ts: TS, cameraId: "cam-w01", state: "start", source: "onvif" };
+const heartbeat = { v: 1, deviceId: "kp-w01", seq: 102, ts: TS, intervalS: 60, uptimeS: 86400 };
+const t = (id: string, kind: string) => `sv/v1/dev/${id}/evt/${kind}`;
+const j = (o: unknown) => JSON.stringify(o);
+const without = (o: Record<string, unknown>, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
+
+const mqttCases: Mqtt[] = [
+  { name: "rating, four-level scale, very satisfied", topic: t("kp-w01", "rating"), payload: j(rating) },
+  { name: "rating, five-level scale, basically satisfied", topic: t("kp-w01", "rating"), payload: j({ ...rating, scale: "five", key: 3, level: "basically_satisfied" }) },
+  { name: "rating, dissatisfied", topic: t("kp-w01", "rating"), payload: j({ ...rating, key: 4, level: "dissatisfied" }) },
+  { name: "rating, prompt timed out (no key, no level)", topic: t("kp-w01", "rating"), payload: j({ ...without(without(rating, "key"), "level"), outcome: "timeout" }) },
+  { name: "rating, key pressed without a prompt", topic: t("kp-w01", "rating"), payload: j({ ...without(without(rating, "txnId"), "clerkId"), outcome: "unsolicited", key: 2, level: "satisfied" }) },
+  { name: "sign-in with a card", topic: t("term-1", "signin"), payload: j(signin) },
+  { name: "sign-out by face at a construction site, with location", topic: t("term-1", "signin"), payload: j({ ...signin, method: "face", direction: "out", personId: "sup-01", location: { lat: 31.2304, lon: 121.4737, accuracyM: 8 } }) },
+  { name: "sign-in by PIN", topic: t("term-1", "signin"), payload: j({ ...signin, method: "pin" }) },
+  { name: "motion start from ONVIF", topic: t("cam-w01", "motion"), payload: j(motion) },
+  { name: "motion end from the camera's own detection", topic: t("cam-w01", "motion"), payload: j({ ...motion, state: "end", source: "vmd" }) },
+  { name: "heartbeat, minimal", topic: t("kp-w01", "heartbeat"), payload: j(heartbeat) },
+  { name: "heartbeat, every field", topic: t("kp-w01", "heartbeat"), payload: j({ ...heartbeat, fw: "2.1.0", rssi: -61, pending: 3 }) },
+  { name: "not JSON", topic: t("kp-w01", "rating"), payload: "{\"v\":1,\"deviceId\":" },
+  { name: "JSON but not an object", topic: t("kp-w01", "rating"), payload: "[1,2,3]" },
+  { name: "protocol version 2", topic: t("kp-w01", "rating"), payload: j({ ...rating, v: 2 }) },
+  { name: "rating without a window", topic: t("kp-w01", "rating"), payload: j(without(rating, "windowId")) },
+  { name: "rating without a sequence number", topic: t("kp-w01", "rating"), payload: j(without(rating, "seq")) },
+  { name: "level not on the four-level scale", topic: t("kp-w01", "rating"), payload: j({ ...rating, level: "very_dissatisfied" }) },
+  { name: "level unknown", topic: t("kp-w01", "rating"), payload: j({ ...rating, level: "delighted" }) },
+  { name: "timeout carrying a level", topic: t("kp-w01", "rating"), payload: j({ ...rating, outcome: "timeout" }) },
+  { name: "unknown field", topic: t("kp-w01", "rating"), payload: j({ ...rating, mood: "happy" }) },
+  { name: "negative sequence number", topic: t("kp-w01", "rating"), payload: j({ ...rating, seq: -1 }) },
+  { name: "sequence number above 32 bits", topic: t("kp-w01", "rating"), payload: j({ ...rating, seq: 2 ** 32 }) },
+  { name: "unknown sign-in method", topic: t("term-1", "signin"), payload: j({ ...signin, method: "retina" }) },
+  { name: "latitude out of range", topic: t("term-1", "signin"), payload: j({ ...signin, location: { lat: 91, lon: 0 } }) },
+  { name: "payload names another device than the topic", topic: t("kp-w02", "rating"), payload: j(rating) },
+  { name: "device time an hour ahead", topic: t("kp-w01", "rating"), payload: j({ ...rating, ts: NOW + 3_600_000 }) },
+  { name: "device clock never set (1970)", topic: t("kp-w01", "rating"), payload: j({ ...rating, ts: 5000 }) },
+  { name: "oversized payload (5,000 bytes)", topic: t("kp-w01", "rating"), payload: j({ ...rating, txnId: "x".repeat(4900) }) },
+  { name: "unknown event kind", topic: t("kp-w01", "temperature"), payload: j(heartbeat) },
+  { name: "upper-case device id in the topic", topic: t("KP-W01", "rating"), payload: j(rating) },
+  { name: "wildcard in the topic", topic: "sv/v1/dev/+/evt/rating", payload: j(rating) },
+  { name: "another protocol version in the topic", topic: "sv/v2/dev/kp-w01/evt/rating", payload: j(rating) },
+  { name: "a command topic is not an event topic", topic: "sv/v1/dev/kp-w01/cmd/display", payload: j(rating) },
+];
+
+const mqttVectors = mqttCases.map((c) => {
+  const r = validateDeviceMessage(c.topic, c.payload, { now: NOW });
+  return { ...c, expect: r.ok ? { ok: true, event: r.value } : { ok: false, code: r.error.code } };
+});
+writeFileSync(
+  join(dir, "mqtt-payloads.json"),
+  `${JSON.stringify({ description: "MQTT device payloads: topic + payload -> the decoded event (with its kind) or the error code. Validate with now = the given time (ms).", now: NOW, cases: mqttVectors }, null, 2)}\n`,
+);
+
+// Serial frames
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const ev = (e: Record<string, unknown>) => ({ ...e, v: 1 }) as unknown as DeviceEvent;
+const ratingEvent = ev({ ...rating, kind: "rating" });
+const frames = {
+  poll: encodeFrame({ address: 3, command: COMMANDS.poll, seq: 17, payload: new Uint8Array() }),
+  ack: encodeFrame({ address: 3, command: COMMANDS.ack, seq: 17, payload: new Uint8Array() }),
+  nack: encodeFrame({ address: 3, command: COMMANDS.nack, seq: 17, payload: Uint8Array.of(NACK_REASONS.bad_crc) }),
+  nothing: encodeFrame({ address: 3, command: COMMANDS.nothing, seq: 17, payload: new Uint8Array() }),
+  rating: encodeEventFrame(ratingEvent, 3, 18),
+  timeout: encodeEventFrame(ev({ ...without(without(rating, "key"), "level"), kind: "rating", outcome: "timeout" }), 3, 19),
+  signin: encodeEventFrame(ev({ ...signin, kind: "signin", deviceId: "term-1", personId: "sup-01", method: "fingerprint", location: { lat: 31.2304, lon: 121.4737, accuracyM: 8 } }), 5, 1),
+  motion: encodeEventFrame(ev({ ...motion, kind: "motion" }), 7, 2),
+  heartbeat: encodeEventFrame(ev({ ...heartbeat, kind: "heartbeat", fw: "2.1.0", rssi: -61, pending: 3 }), 3, 20),
+  fiveLevel: encodeEventFrame(ev({ ...rating, kind: "rating", scale: "five", key: 5, level: "very_dissatisfied" }), 3, 21),
+  // The encoder does not validate, so it can write what a faulty device would send.
+  badLevel: encodeEventFrame(ev({ ...rating, kind: "rating", scale: "five", key: 3, level: "average" }), 3, 23),
+  future: encodeEventFrame(ev({ ...rating, kind: "rating", ts: NOW + 3_600_000 }), 3, 22),
+};
+const commands: Record<string, DeviceCommand> = {
+  display: { name: "display", payload: { v: 1, cmdId: "c-1", ts: NOW, windowId: "w01", clerk: { id: "clerk-01", name: "Li Na", post: "Tax clerk", photoUrl: "https://photos.example/clerk-01.jpg" } } },
+  displayClosed: { name: "display", payload: { v: 1, cmdId: "c-2", ts: NOW, windowId: "w01", clerk: null } },
+  prompt: { name: "prompt", payload: { v: 1, cmdId: "c-3", ts: NOW, windowId: "w01", txnId: "T-20261123-0042", clerkId: "clerk-01", timeoutS: 30 } },
+  time: { name: "time", payload: { v: 1, cmdId: "c-4", ts: NOW, tz: "Asia/Shanghai" } },
+  config: { name: "config", payload: { v: 1, cmdId: "c-5", ts: NOW, heartbeatS: 30, scale: "five" } },
+};
+
+/** A valid frame whose CRC is recomputed over altered bytes: structure errors the CRC cannot catch. */
+const forged = (bytes: number[]) => {
+  const body = Uint8Array.from(bytes.slice(1));
+  let crc = 0xffff;
+  for (const byte of body) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
+  }
+  return Uint8Array.from([...bytes, crc & 0xff, crc >>> 8]);
+};
+const flipped = Buffer.from(frames.rating);
+flipped[10] = flipped[10]! ^ 0x01;
+const shortRating = forged([0xa5, 6, 3, COMMANDS.rating, 5, 1, 0, 0]);
+
+type SerialCase = { name: string; chunks: string[]; end?: boolean; deviceId?: string };
+const serialCases: SerialCase[] = [
+  { name: "poll from the gateway", chunks: [hex(frames.poll)] },
+  { name: "ack", chunks: [hex(frames.ack)] },
+  { name: "nack with reason bad_crc", chunks: [hex(frames.nack)] },
+  { name: "nothing pending", chunks: [hex(frames.nothing)] },
+  { name: "rating event", chunks: [hex(frames.rating)], deviceId: "kp-w01" },
+  { name: "rating event, prompt timed out", chunks: [hex(frames.timeout)], deviceId: "kp-w01" },
+  { name: "sign-in event with location", chunks: [hex(frames.signin)], deviceId: "term-1" },
+  { name: "motion event", chunks: [hex(frames.motion)], deviceId: "cam-w01" },
+  { name: "heartbeat event with every field", chunks: [hex(frames.heartbeat)], deviceId: "kp-w01" },
+  ...Object.entries(commands).map(([name, c]) => ({ name: `${name} command`, chunks: [hex(encodeCommandFrame(c, 3, 40))] })),
+  { name: "two frames in one chunk", chunks: [hex(Buffer.concat([frames.poll, frames.ack]))] },
+  { name: "a frame split across three chunks", chunks: [hex(frames.rating.subarray(0, 2)), hex(frames.rating.subarray(2, 9)), hex(frames.rating.subarray(9))], deviceId: "kp-w01" },
+  { name: "line noise before a good frame", chunks: [`00ff13${hex(frames.poll)}`] },
+  { name: "noise containing a false start byte before a good frame (found when the line goes quiet)", chunks: [`a50a0102${hex(frames.ack)}`], end: true },
+  { name: "bad CRC (one bit flipped in the payload)", chunks: [hex(flipped)] },
+  { name: "bad CRC, then a good frame", chunks: [hex(flipped), hex(frames.ack)] },
+  { name: "truncated frame (line went quiet)", chunks: [hex(frames.rating.subarray(0, 12))], end: true },
+  { name: "length byte below the minimum", chunks: ["a502030102"], end: true },
+  { name: "unknown command with a valid CRC", chunks: [hex(forged([0xa5, 3, 3, 0x7f, 1]))] },
+  { name: "rating payload cut short (valid CRC)", chunks: [hex(shortRating)], deviceId: "kp-w01" },
+  { name: "rating on the five-level scale", chunks: [hex(frames.fiveLevel)], deviceId: "kp-w01" },
+  { name: "level not on the five-level scale (valid frame)", chunks: [hex(frames.badLevel)], deviceId: "kp-w01" },
+  { name: "device time an hour ahead", chunks: [hex(frames.future)], deviceId: "kp-w01" },
+  { name: "only noise", chunks: ["000102030405"] },
+];
+
+const serialVectors = serialCases.map((c) => {
+  const decoder = new FrameDecoder();
+  const results = [...c.chunks.flatMap((h) => decoder.push(Buffer.from(h, "hex"))), ...(c.end ? decoder.end() : [])];
+  const expect = results.map((r) =>
+    r.ok ? { ok: true, frame: { address: r.value.address, command: r.value.command, seq: r.value.seq, payload: hex(r.value.payload) } } : { ok: false, code: r.error.code },
+  );
+  const frame = results.find((r) => r.ok);
+  let event: unknown;
+  if (c.deviceId && frame?.ok) {
+    const decoded = decodeEventFrame(frame.value, c.deviceId, { now: NOW });
+    event = decoded.ok ? { ok: true, event: decoded.value } : { ok: false, code: decoded.error.code };
+  }
+  return { ...c, expect, ...(event ? { event } : {}) };
+});
+writeFileSync(
+  join(dir, "serial-frames.json"),
+  `${JSON.stringify({ description: "RS-485 frames: hex chunks pushed into the streaming decoder (end: the line then went quiet) -> the frames or error codes in order; with deviceId, the first frame decoded as that device's event. now in ms.", now: NOW, cases: serialVectors }, null, 2)}\n`,
+);
+console.log(`${mqttVectors.length} MQTT and ${serialVectors.length} serial vectors written`);

@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { validateDeviceMessage } from "../src/index.ts";
+import { decodeEventFrame, FrameDecoder } from "../src/serial/index.ts";
+
+const load = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, file), "utf8"));
+const mqtt = load("mqtt-payloads.json") as { now: number; cases: { name: string; topic: string; payload: string; expect: { ok: boolean; code?: string; event?: unknown } }[] };
+const serial = load("serial-frames.json") as {
+  now: number;
+  cases: { name: string; chunks: string[]; end?: boolean; deviceId?: string; expect: unknown[]; event?: { ok: boolean; code?: string; event?: unknown } }[];
+};
+
+describe("test vectors", () => {
+  it("are at least 40, valid and invalid, covering every required error", () => {
+    expect(mqtt.cases.length + serial.cases.length).toBeGreaterThanOrEqual(40);
+    const codes = new Set([
+      ...mqtt.cases.map((c) => c.expect.code),
+      ...serial.cases.flatMap((c) => [...(c.expect as { code?: string }[]).map((e) => e.code), c.event?.code]),
+    ]);
+    for (const code of ["bad_crc", "truncated", "bad_length", "unknown_command", "bad_level", "missing_field", "future_timestamp", "oversized"]) expect(codes).toContain(code);
+  });
+
+  it.each(mqtt.cases.map((c) => [c.name, c] as const))("MQTT: %s", (_name, c) => {
+    const result = validateDeviceMessage(c.topic, c.payload, { now: mqtt.now });
+    expect(result.ok ? { ok: true, event: result.value } : { ok: false, code: result.error.code }).toEqual(c.expect);
+  });
+
+  it.each(serial.cases.map((c) => [c.name, c] as const))("serial: %s", (_name, c) => {
+    const decoder = new FrameDecoder();
+    const results = [...c.chunks.flatMap((h) => decoder.push(Buffer.from(h, "hex"))), ...(c.end ? decoder.end() : [])];
+    expect(
+      results.map((r) =>
+        r.ok
+          ? { ok: true, frame: { address: r.value.address, command: r.value.command, seq: r.value.seq, payload: Buffer.from(r.value.payload).toString("hex") } }
+          : { ok: false, code: r.error.code },
+      ),
+    ).toEqual(c.expect);
+    if (c.deviceId) {
+      const frame = results.find((r) => r.ok);
+      if (!frame?.ok) throw new Error("vector expects an event but has no frame");
+      const decoded = decodeEventFrame(frame.value, c.deviceId, { now: serial.now });
+      expect(decoded.ok ? { ok: true, event: decoded.value } : { ok: false, code: decoded.error.code }).toEqual(c.event);
+    }
+  });
+});
