@@ -91,8 +91,11 @@ export function splitBatch(wire: Uint8Array): Result<{ bodyBytes: Buffer; signat
   const buf = Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength);
   const lf = buf.lastIndexOf(0x0a);
   if (lf <= 0) return err({ code: "malformed", message: "batch lacks the LF that separates body and signature" });
-  const signature = Buffer.from(buf.subarray(lf + 1).toString("ascii"), "base64");
-  if (signature.length !== 64) return err({ code: "malformed", message: "signature is not 64 bytes of base64" });
+  const signatureText = buf.subarray(lf + 1).toString("latin1");
+  const signature = Buffer.from(signatureText, "base64");
+  // Node's base64 decoder skips stray characters; only the canonical text of 64 bytes is accepted.
+  if (signature.length !== 64 || signature.toString("base64") !== signatureText)
+    return err({ code: "malformed", message: "signature is not 64 bytes of canonical base64" });
   return ok({ bodyBytes: buf.subarray(0, lf), signature });
 }
 
