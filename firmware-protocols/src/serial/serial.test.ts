@@ -117,3 +117,25 @@ describe("decoders never throw", () => {
     );
   });
 });
+
+describe("PROTOCOL.md", () => {
+  it("shows the bytes the codec actually produces in its worked examples", async () => {
+    const { readFileSync } = await import("node:fs");
+    const doc = readFileSync(new URL("../../PROTOCOL.md", import.meta.url), "utf8");
+    const poll = encodeFrame({ address: 3, command: 0x01, seq: 0x11, payload: new Uint8Array() });
+    expect(doc).toContain(`On the wire: \`${poll.toString("hex").toUpperCase().replace(/(..)(?!$)/g, "$1 ")}\``);
+    const block = doc.slice(doc.indexOf("A5 2E 03 10 12"), doc.indexOf("CRC 0x7BF5"));
+    const bytes = block
+      .split("\n")
+      .map((line) => line.split(/\s{2,}/)[0]!.trim())
+      .join(" ")
+      .split(/\s+/)
+      .filter((b) => /^[0-9A-F]{2}$/.test(b));
+    const rating = encodeEventFrame(
+      { kind: "rating", v: 1, deviceId: "kp-w01", seq: 101, ts: 1795399140000, windowId: "w01", clerkId: "clerk-01", txnId: "T-20261123-0042", outcome: "rated", scale: "four", key: 1, level: "very_satisfied" },
+      3,
+      0x12,
+    );
+    expect(bytes.join("")).toBe(rating.toString("hex").toUpperCase());
+  });
+});
