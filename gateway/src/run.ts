@@ -33,7 +33,7 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
   const lastConfig: GatewayConfig | undefined = loadLastConfig(settings.dataDir) ?? settings.config;
   if (!lastConfig) logger.warn("no device config yet: devices are refused until the hub sends this gateway its config");
 
-  let uplink: Uplink | undefined;
+  let uplink: Uplink | undefined = undefined;
   let gateway: RunningGateway;
   try {
     gateway = await startGateway({

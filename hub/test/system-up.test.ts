@@ -41,6 +41,14 @@ async function ports(): Promise<string[]> {
     String(await freePort()),
     "--http-port",
     String(await freePort()),
+    "--hall-port",
+    String(await freePort()),
+    "--hall-http-port",
+    String(await freePort()),
+    "--site-port",
+    String(await freePort()),
+    "--site-http-port",
+    String(await freePort()),
   ];
 }
 
@@ -60,18 +68,31 @@ describe("hub up", () => {
     }
   });
 
-  it("brings up InfluxDB and the hub on the given ports and exits cleanly on SIGINT", { timeout: 60_000 }, async () => {
+  it("brings up InfluxDB, the hub, two gateways and the simulators, has data within a minute, and stops cleanly on SIGINT", { timeout: 150_000 }, async () => {
     const flags = await ports();
-    const influxPort = flags[1];
-    const up = run([...flags, "--data-dir", join(dir, "var")]);
-    await expect.poll(() => up.output(), { timeout: 40_000, interval: 300 }).toContain("The system is up:");
-    expect(up.output()).toContain(`InfluxDB       http://127.0.0.1:${influxPort}`);
-    const dbs = await (await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).text();
-    expect(dbs).toContain("supervision");
-    const health = await fetch(`http://127.0.0.1:${flags[7]}/healthz`);
-    expect(health.status).toBe(200);
+    const flag = (name: string) => flags[flags.indexOf(name) + 1]!;
+    const influxPort = flag("--influx-port");
+    const up = run([...flags, "--speed", "120", "--data-dir", join(dir, "var")]);
+    await expect.poll(() => up.output(), { timeout: 60_000, interval: 300 }).toContain("The system is up:");
+    expect(up.output()).toMatch(new RegExp(`InfluxDB +http://127\\.0\\.0\\.1:${influxPort}`));
+    expect(up.output()).toMatch(new RegExp(`hall gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--hall-port")}`));
+    const started = Date.now();
+    const count = async () => {
+      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.rating")}`)).json()) as {
+        results: { series?: { values: [string, number][] }[] }[];
+      };
+      return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
+    };
+    await expect.poll(count, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const signins = await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.signin GROUP BY site")}`)).text();
+    expect(signins).toContain("hall-demo");
+    expect((await fetch(`http://127.0.0.1:${flag("--http-port")}/healthz`)).status).toBe(200);
+    for (const port of [flag("--hall-http-port"), flag("--site-http-port")]) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    await expect.poll(() => up.output(), { timeout: 10_000, interval: 300 }).toMatch(/hall-demo +hall +\d+\/17/);
     up.child.kill("SIGINT");
     expect(await up.exit).toBe(0);
     await expect(fetch(`http://127.0.0.1:${influxPort}/ping`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${flag("--hall-http-port")}/healthz`)).rejects.toThrow();
   });
 });

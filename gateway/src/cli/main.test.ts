@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -67,13 +68,25 @@ describe("gateway CLI", () => {
     }
   });
 
-  it("doctor reports ports and disk", async () => {
-    const res = await cli([
-      "doctor",
-      "--settings",
-      settingsFile(`gatewayId: gw-1\nhttp:\n  port: ${await freePort()}\nbroker:\n  port: ${await freePort()}\n`),
-    ]);
-    expect(res.code).toBe(0);
-    expect(res.out).toMatch(/ok {3}disk/);
+  it("doctor reports ports, disk, clock and the hub, and says what to fix", async () => {
+    const hub = createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => hub.once("listening", r));
+    const hubPort = (hub.address() as { port: number }).port;
+    try {
+      const res = await cli([
+        "doctor",
+        "--settings",
+        settingsFile(`gatewayId: gw-1\nhttp:\n  port: ${await freePort()}\nbroker:\n  port: ${await freePort()}\nhub:\n  url: mqtt://127.0.0.1:${hubPort}\n`),
+      ]);
+      expect(res.code).toBe(0);
+      expect(res.out).toMatch(/ok {3}disk/);
+      expect(res.out).toMatch(/ok {3}clock/);
+      expect(res.out).toMatch(/ok {3}hub mqtt:\/\/127\.0\.0\.1/);
+    } finally {
+      hub.close();
+    }
+    const unreachable = await cli(["doctor", "--settings", settingsFile(`gatewayId: gw-1\nhub:\n  url: mqtt://127.0.0.1:${await freePort()}\n`)]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.out).toMatch(/FIX {2}cannot connect to the hub .*check hub\.url/);
   });
 });

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type GatewayBuffer, openBuffer } from "../buffer/index.ts";
 import { loadOrCreateKeys } from "../identity/keys.ts";
 import { loadLastConfig, Uplink, type UplinkOptions } from "./index.ts";
-import { type StandInHub, startStandInHub } from "./testing/stand-in-hub.ts";
+import { startStandInHub } from "./testing/stand-in-hub.ts";
 
 const logger = pino({ level: "silent" });
 const cleanups: (() => Promise<void> | void)[] = [];
