@@ -2,3 +2,4 @@ export { generateDay, seededRandom, type TimelineEvent, type DayOptions, withExt
 export { SimDevice, type SimDeviceSpec } from "./device.ts";
 export { backfill, LivePlayer, type Progress, SeqStore, toPayload } from "./player.ts";
 export { DEMO_SCENARIOS, demoHallScenario, demoSiteScenario, type Scenario } from "./scenario.ts";
+export { SerialDeviceSimulator } from "./serial-device.ts";
