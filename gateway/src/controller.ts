@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import type { DeviceEvent, GatewayCommand, GatewayConfig } from "@supervision/firmware-protocols";
+import { type DeviceCommand, type DeviceEvent, type GatewayCommand, type GatewayConfig, parseTopic } from "@supervision/firmware-protocols";
+import type { DeviceAdapter } from "./adapters/adapter.ts";
 import type { Logger } from "pino";
 import { DeviceAccess } from "./broker/access.ts";
 import { type DeviceBroker, startDeviceBroker } from "./broker/device-broker.ts";
@@ -21,6 +22,8 @@ export interface GatewayParts {
   /** The uplink's own report (state, in flight, drain progress), for /api/status. */
   uplinkStatus?: () => object;
   deadLetters?: (limit: number) => object[];
+  /** Device links besides MQTT (serial buses, ...), made from the config; remade when the config changes them. */
+  adapters?: (config: GatewayConfig | undefined) => DeviceAdapter[];
 }
 
 /** What /api/status shows and the status report to the hub is built from. */
@@ -60,9 +63,51 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     uplinkConnected: () => parts.uplinkConnected?.() ?? false,
   });
 
+  let adapters: DeviceAdapter[] = [];
+  /** A command goes over the adapter that serves the device, else over MQTT. */
+  const deliver = (m: Outgoing): Promise<void> => {
+    const topic = parseTopic(m.topic);
+    if (topic.ok && topic.value.scope === "dev" && topic.value.type === "cmd") {
+      const { deviceId, name } = topic.value;
+      const adapter = adapters.find((a) => a.handles(deviceId));
+      if (adapter) return adapter.send(deviceId, { name, payload: JSON.parse(m.payload) } as DeviceCommand);
+    }
+    return broker?.publish(m.topic, m.payload) ?? Promise.resolve();
+  };
   const send = (messages: Outgoing[]) => {
-    for (const m of messages) {
-      broker?.publish(m.topic, m.payload).catch((error: Error) => logger.warn({ err: error, topic: m.topic }, "command not delivered"));
+    for (const m of messages) deliver(m).catch((error: Error) => logger.warn({ err: error, topic: m.topic }, "command not delivered"));
+  };
+  const onEvent = (event: DeviceEvent, stored: "stored" | "duplicate") => {
+    metrics.accepted.inc({ kind: event.kind, result: stored });
+    availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
+    if (stored === "stored") send(planner.afterEvent(event));
+  };
+  const onRejected = (deviceId: string, code: string) => {
+    metrics.rejected.inc({ code });
+    send(planner.afterRejection(deviceId, code));
+  };
+  /** Adapters commit to the same buffer; what they commit or refuse takes the same path as MQTT events. */
+  const observedSink: ReadingSink = {
+    async append(reading) {
+      const stored = await sink.append(reading);
+      // Adapters append only events they validated against the v1 schemas.
+      onEvent({ ...reading, v: 1 } as unknown as DeviceEvent, stored);
+      return stored;
+    },
+    async deadLetter(entry) {
+      await sink.deadLetter(entry);
+      if (entry.deviceId) onRejected(entry.deviceId, entry.code);
+    },
+  };
+  const serialSignature = (c: GatewayConfig | undefined) => JSON.stringify((c?.devices ?? []).filter((d) => d.serial).map((d) => [d.id, d.serial]));
+  const startAdapters = async (c: GatewayConfig | undefined) => {
+    adapters = parts.adapters?.(c) ?? [];
+    for (const adapter of adapters) {
+      try {
+        await adapter.start(observedSink);
+      } catch (error) {
+        logger.error({ adapter: adapter.name, err: (error as Error).message }, "device adapter failed to start; MQTT devices are unaffected");
+      }
     }
   };
 
@@ -79,15 +124,8 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       ca: settings.broker.tls.caFile ? readFileSync(settings.broker.tls.caFile) : undefined,
     },
     websocketPort: settings.broker.websocketPort,
-    onEvent: (event: DeviceEvent, stored) => {
-      metrics.accepted.inc({ kind: event.kind, result: stored });
-      availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
-      if (stored === "stored") send(planner.afterEvent(event));
-    },
-    onRejected: (deviceId, code) => {
-      metrics.rejected.inc({ code });
-      send(planner.afterRejection(deviceId, code));
-    },
+    onEvent,
+    onRejected,
     onStatus: (deviceId, status) => availability.status(deviceId, status),
     onConnection: (deviceId, connected) => availability.connected(deviceId, connected),
   });
@@ -123,6 +161,8 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     throw error;
   }
 
+  await startAdapters(config);
+
   return {
     brokerPort: broker.port,
     httpPort: http.port,
@@ -131,10 +171,14 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
         logger.warn({ have: config.version, got: next.version }, "ignoring an older config");
         return;
       }
+      const previous = config;
       config = next;
       access.setDevices(next.devices);
       availability.setDevices(next.devices);
       planner.setConfig(next);
+      if (serialSignature(previous) !== serialSignature(next)) {
+        void Promise.all(adapters.map((a) => a.stop())).then(() => startAdapters(next));
+      }
       logger.info({ version: next.version, devices: next.devices.length }, "config applied");
     },
     async handleHubCommand(command) {
@@ -143,10 +187,11 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
         logger.warn({ command: command.name, deviceId: command.deviceId, error: result.error }, "hub command refused");
         return;
       }
-      await broker?.publish(result.message.topic, result.message.payload);
+      await deliver(result.message);
     },
     status,
     async close() {
+      await Promise.all(adapters.map((a) => a.stop()));
       await http.close();
       await broker?.close();
     },

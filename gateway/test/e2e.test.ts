@@ -5,7 +5,9 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { deviceTopics, type Reading } from "@supervision/firmware-protocols";
+import { deviceTopics, type GatewayConfig, type Reading } from "@supervision/firmware-protocols";
+import { SerialDeviceSimulator } from "@supervision/firmware-protocols/sim";
+import { startSocatPair } from "@supervision/test-support";
 import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadOrCreateKeys } from "../src/identity/keys.ts";
@@ -19,8 +21,9 @@ afterEach(async () => {
 });
 
 /** A gateway process and a stand-in hub that trusts its key. */
-async function setup(keypads = 2): Promise<{ gateway: GatewayUnderTest; hub: StandInHub }> {
-  const config = hallConfig(keypads);
+async function setup(keypads = 2, extraDevices: GatewayConfig["devices"] = []): Promise<{ gateway: GatewayUnderTest; hub: StandInHub }> {
+  const base = hallConfig(keypads);
+  const config = { ...base, devices: [...base.devices, ...extraDevices] };
   const gateway = await gatewayProcess({ config });
   // The key is created in the gateway's data dir before the hub starts, as `gateway keys` does on a new box.
   const { publicKeyPem } = loadOrCreateKeys(gateway.dataDir);
@@ -155,5 +158,24 @@ describe("gateway end to end", () => {
       const s = (await (await fetch(`http://127.0.0.1:${gateway.httpPort}/api/status`)).json()) as { buffer: { depth: number } };
       return s.buffer.depth === 0;
     });
+  });
+
+  it("takes a sign-in from a serial terminal to the hub and shows the clerk on the window's MQTT keypad", async () => {
+    const line = await startSocatPair();
+    const terminal = new SerialDeviceSimulator(line.a, [5]);
+    await terminal.open();
+    cleanups.push(() => line.close(), () => terminal.close());
+    const { gateway, hub } = await setup(1, [{ id: "term-s", kind: "terminal", serial: { port: line.b, address: 5 }, heartbeatS: 60 }]);
+    await gateway.start();
+    const keypad = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.devicePort}`, { clientId: "kp-w1", username: "kp-w1", password: "secret-kp-w1", reconnectPeriod: 0 });
+    cleanups.push(() => keypad.endAsync());
+    const shown: string[] = [];
+    keypad.on("message", (_t, payload) => shown.push(payload.toString()));
+    await keypad.subscribeAsync(deviceTopics.commandFilter("kp-w1"), { qos: 1 });
+    terminal.enqueue(5, { kind: "signin", v: 1, deviceId: "term-s", seq: 1, ts: Date.now(), personId: "c1", method: "card", direction: "in" });
+    await waitFor("the sign-in at the hub", () => hub.readings().some((r) => r.deviceId === "term-s"));
+    expect(terminal.pending(5)).toBe(0);
+    await waitFor("the clerk on the keypad", () => shown.some((p) => p.includes("Li Na")));
+    expect(JSON.parse(shown.find((p) => p.includes("Li Na"))!)).toMatchObject({ windowId: "w1", clerk: { id: "c1", name: "Li Na", post: "Tax clerk" } });
   });
 });
