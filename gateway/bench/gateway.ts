@@ -7,15 +7,13 @@
  *
  *   npx tsx gateway/bench/gateway.ts [--readings 100000] [--devices 50] [--help]
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { deviceTopics, type GatewayConfig, hashSecret } from "@supervision/firmware-protocols";
+import { deviceTopics } from "@supervision/firmware-protocols";
 import { freePort, startMosquitto } from "@supervision/test-support";
 import mqtt, { type MqttClient } from "mqtt";
-import { stringify } from "yaml";
+import { type GatewayUnderTest, gatewayProcess, hallConfig, ratingPayload } from "../test/fixtures.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -35,15 +33,15 @@ if (!Number.isInteger(TOTAL) || TOTAL < 1000 || !Number.isInteger(DEVICES) || DE
   process.exit(2);
 }
 const MEMORY_DEVICES = 200;
+// The gateway as deployed on an edge box: the bundle (npm run build), started with GATEWAY_NODE_FLAGS.
+const BUNDLE = "gateway/dist/gateway.mjs";
+const built = spawnSync(process.execPath, ["gateway/bin/build.mjs"], { stdio: "inherit" });
+if (built.status !== 0) throw new Error("npm run build failed");
 /** Unacknowledged publishes per device connection, as a device with a small send window would keep. */
 const WINDOW = 64;
-const SECRET = "bench-secret";
 
-const deviceId = (i: number) => `kp-${String(i).padStart(3, "0")}`;
-
-function ratingPayload(id: string, seq: number, windowId: string): string {
-  return JSON.stringify({ v: 1, deviceId: id, seq, ts: Date.now(), windowId, outcome: "rated", scale: "four", key: 1, level: "very_satisfied" });
-}
+/** The fixture hall's keypads: kp-w1..kp-wN on windows w1..wN, secret "secret-kp-wN". */
+const deviceId = (i: number) => `kp-w${i + 1}`;
 
 async function connectDevices(url: string, count: number, withCredentials: boolean): Promise<MqttClient[]> {
   return Promise.all(
@@ -51,7 +49,7 @@ async function connectDevices(url: string, count: number, withCredentials: boole
       mqtt.connectAsync(url, {
         clientId: deviceId(i),
         username: withCredentials ? deviceId(i) : undefined,
-        password: withCredentials ? SECRET : undefined,
+        password: withCredentials ? `secret-${deviceId(i)}` : undefined,
         clean: true,
         reconnectPeriod: 0,
         protocolVersion: 4,
@@ -75,7 +73,7 @@ async function drive(clients: MqttClient[], total: number, seqBase: number): Pro
           const pump = () => {
             while (sent < perDevice && sent - acked < WINDOW) {
               const seq = seqBase + sent++;
-              client.publish(topic, ratingPayload(id, seq, `w${i}`), { qos: 1 }, (error) => {
+              client.publish(topic, ratingPayload(id, seq, `w${i + 1}`), { qos: 1 }, (error) => {
                 if (error) return reject(error);
                 if (++acked === perDevice) resolve();
                 else pump();
@@ -94,58 +92,11 @@ async function closeAll(clients: MqttClient[]) {
   await Promise.all(clients.map((c) => c.endAsync()));
 }
 
-interface GatewayChild {
-  url: string;
-  child: ChildProcess;
-  close(): Promise<void>;
-}
-
-async function startGatewayChild(devices: number): Promise<GatewayChild> {
-  const dir = mkdtempSync(join(tmpdir(), "gateway-bench-"));
-  const [port, httpPort, hubPort] = [await freePort(), await freePort(), await freePort()];
-  const secretHash = hashSecret(SECRET);
-  const config: GatewayConfig = {
-    v: 1,
-    gatewayId: "gw-bench",
-    version: 1,
-    site: { id: "hall-bench", name: "Bench hall", kind: "hall", tz: "UTC" },
-    devices: Array.from({ length: devices }, (_, i) => ({ id: deviceId(i), kind: "keypad" as const, secretHash, windowId: `w${i}`, heartbeatS: 60 })),
-    windows: Array.from({ length: devices }, (_, i) => ({ id: `w${i}`, name: `Window ${i}`, departmentId: "d1" })),
-    people: [],
-  };
-  // No hub listens on hubPort: readings stay in the buffer, as they do while a hall is offline.
-  const settings = {
-    gatewayId: "gw-bench",
-    dataDir: join(dir, "data"),
-    broker: { host: "127.0.0.1", port },
-    http: { host: "127.0.0.1", port: httpPort },
-    hub: { url: `mqtt://127.0.0.1:${hubPort}` },
-    logLevel: "warn",
-    config,
-  };
-  writeFileSync(join(dir, "gateway.yaml"), stringify(settings));
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/cli/main.ts", "start", "--settings", join(dir, "gateway.yaml")], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null || i === 300) throw new Error("the gateway did not start within 30 s");
-    try {
-      if ((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    child,
-    async close() {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+async function startGatewayChild(devices: number): Promise<GatewayUnderTest> {
+  // No hub listens on the uplink URL: readings stay in the buffer, as they do while a hall is offline.
+  const gateway = await gatewayProcess({ entry: BUNDLE, config: hallConfig(devices, "gw-bench"), hubUrl: `mqtt://127.0.0.1:${await freePort()}` });
+  await gateway.start();
+  return gateway;
 }
 
 function residentMb(pid: number): number {
@@ -157,6 +108,8 @@ function residentMb(pid: number): number {
 
 const mosquitto = await startMosquitto();
 const gateway = await startGatewayChild(MEMORY_DEVICES);
+const url = `mqtt://127.0.0.1:${gateway.devicePort}`;
+let cleanup = () => gateway.cleanup();
 try {
   console.log(`${TOTAL} QoS 1 ratings from ${DEVICES} device connections, ${WINDOW} unacknowledged each`);
   // Warm-up on both, so neither pays for JIT and first allocations in the measured run.
@@ -165,7 +118,7 @@ try {
   const mosquittoRate = await drive(warmMosquitto, TOTAL, 10_000);
   await closeAll(warmMosquitto);
 
-  const gatewayClients = await connectDevices(gateway.url, DEVICES, true);
+  const gatewayClients = await connectDevices(url, DEVICES, true);
   await drive(gatewayClients, 5000, 0);
   const gatewayRate = await drive(gatewayClients, TOTAL, 10_000);
   await closeAll(gatewayClients);
@@ -174,13 +127,17 @@ try {
   console.log(`gateway (committed before PUBACK)  ${Math.round(gatewayRate).toLocaleString("en")} readings/s`);
   console.log(`ratio gateway/mosquitto            ${(gatewayRate / mosquittoRate).toFixed(2)}   (target >= 0.50)`);
 
-  const many = await connectDevices(gateway.url, MEMORY_DEVICES, true);
+  // Memory on a fresh gateway, so the throughput run's transient heap growth does not count.
+  await gateway.cleanup();
+  const fresh = await startGatewayChild(MEMORY_DEVICES);
+  cleanup = () => fresh.cleanup();
+  const many = await connectDevices(`mqtt://127.0.0.1:${fresh.devicePort}`, MEMORY_DEVICES, true);
   await drive(many, MEMORY_DEVICES * 10, 1_000_000);
   await new Promise((r) => setTimeout(r, 2000));
-  const rss = residentMb(gateway.child.pid!);
+  const rss = residentMb(fresh.child.pid!);
   console.log(`gateway resident memory, ${MEMORY_DEVICES} devices connected   ${rss.toFixed(1)} MB   (target < 100 MB)`);
   await closeAll(many);
 } finally {
-  await gateway.close();
+  await cleanup();
   await mosquitto.close();
 }

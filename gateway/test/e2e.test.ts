@@ -56,7 +56,7 @@ describe("gateway end to end", () => {
     await mosquittoPub(gateway, "kp-w1", deviceTopics.event("kp-w1", "rating"), [...good, ...good.slice(0, 10), "{not json", `{"v":1,"pad":"${"x".repeat(5000)}"}`]);
     // a rating for another keypad's window: refused by the access rules, and the device is disconnected
     const intruder = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.devicePort}`, { clientId: "kp-w2", username: "kp-w2", password: "secret-kp-w2", reconnectPeriod: 0 });
-    const closed = new Promise((r) => intruder.once("close", r));
+    const closed = new Promise<void>((r) => intruder.once("close", () => r()));
     intruder.publish(deviceTopics.event("kp-w2", "rating"), ratingPayload("kp-w2", 1, "w1", t0), { qos: 1 });
     await closed;
     intruder.end(true);

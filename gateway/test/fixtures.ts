@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type GatewayConfig, type GatewayDevice, hashSecret } from "@supervision/firmware-protocols";
 import { freePort } from "@supervision/test-support";
 import { stringify } from "yaml";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../bin/node-flags.mjs";
 
 /** A hall with keypads kp-w1..kp-wN (window wN, secret "secret-kp-wN"), and a sign-in terminal term-1 ("secret-term-1"). */
 export function hallConfig(keypads: number, gatewayId = "gw-test"): GatewayConfig {
@@ -56,7 +57,10 @@ export async function gatewayProcess(opts: {
   config?: GatewayConfig;
   gatewayId?: string;
   extra?: Record<string, unknown>;
+  /** The program to run: the TypeScript source through tsx (default), or a built bundle (gateway/dist). */
+  entry?: string;
 }): Promise<GatewayUnderTest> {
+  const program = opts.entry ? [opts.entry] : ["--import", "tsx", "gateway/src/cli/main.ts"];
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const dataDir = join(dir, "data");
   const [devicePort, httpPort] = [await freePort(), await freePort()];
@@ -82,8 +86,9 @@ export async function gatewayProcess(opts: {
     child: undefined as unknown as ChildProcess,
     async start() {
       writeFileSync(settingsFile, stringify(settings));
-      const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/cli/main.ts", "start", "--settings", settingsFile], {
+      const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...program, "start", "--settings", settingsFile], {
         stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, ...GATEWAY_ENV },
       });
       child.stderr?.on("data", (chunk: Buffer) => {
         errors = (errors + chunk.toString()).slice(-20_000);

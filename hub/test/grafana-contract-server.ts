@@ -110,7 +110,7 @@ export interface ContractGrafana {
 export async function startContractGrafana(options: { port: number; token: string }): Promise<ContractGrafana> {
   let nextId = 1;
   let databaseFailing = false;
-  const state: Omit<ContractGrafana, "url" | "port" | "close" | "writes"> = {
+  const state: Omit<ContractGrafana, "url" | "port" | "close" | "writes" | "setDatabaseFailing"> = {
     violations: [],
     requests: [],
     dataSources: new Map(),

@@ -157,9 +157,16 @@ describe.each([
     expect(runtime).not.toMatch(/python3|g\+\+/);
   });
 
-  it("starts the same program as its root npm script", () => {
+  it("starts the same program as its root npm script (the gateway: its bundle, with the gateway's node flags)", async () => {
     const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(runtime)?.[1] ?? "[]") as string[];
-    expect(entrypoint.join(" ")).toBe(`node_modules/.bin/${rootScripts[script]}`);
+    if (script === "hub") {
+      expect(entrypoint.join(" ")).toBe(`node_modules/.bin/${rootScripts[script]}`);
+      return;
+    }
+    const { GATEWAY_ENV, GATEWAY_NODE_FLAGS } = await import("../../gateway/bin/node-flags.mjs");
+    expect(entrypoint).toEqual(["node", ...GATEWAY_NODE_FLAGS, "gateway/dist/gateway.mjs"]);
+    for (const [name, value] of Object.entries(GATEWAY_ENV)) expect(runtime).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, "m"));
+    expect(build).toMatch(/npm run build/);
   });
 });
 
@@ -199,5 +206,20 @@ describe("the compose stack's settings files", () => {
     expect(gateway.hub.url).toBe("mqtt://hub:1884");
     expect(gateway.http.host).toBe("0.0.0.0");
     expect(gateway.broker.port).toBe(1883);
+  });
+});
+
+describe("the compose stack's demo hall", () => {
+  it("has a registry the hub loads, whose gateway key is the one mounted into the gateway", async () => {
+    const { loadRegistry } = await import("../src/registry/loader.ts");
+    const { createPublicKey } = await import("node:crypto");
+    const registry = loadRegistry(join(ROOT, "docker/config/registry"));
+    const gateway = registry.gateways.get("gw-hall-demo")!;
+    const mounted = createPublicKey(read("docker/config/demo-gateway-key.pem")).export({ type: "spki", format: "pem" }).toString();
+    expect(gateway.publicKey.trim()).toBe(mounted.trim());
+    expect(gateway.secret).toBe(parse(read("docker/config/gateway.yaml")).hub.password);
+    expect(compose.services.gateway?.volumes).toContain("./config/demo-gateway-key.pem:/app/var/gateway/gw-hall-demo/gateway-key.pem:ro");
+    expect(compose.services.simulators?.command).toEqual(expect.arrayContaining(["--broker", "mqtt://gateway:1883", "--site", "hall"]));
+    expect(registry.devices.get("kp-w01")?.secret).toBe("demo-kp-w01");
   });
 });

@@ -10,6 +10,7 @@ import { HubSettings } from "../settings/index.ts";
 import { type ManagedChild, startChild } from "../system/child.ts";
 import { DEMO_GATEWAYS, writeDemoRegistry } from "../system/demo.ts";
 import { createLiveSummary } from "../system/summary.ts";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../../../gateway/bin/node-flags.mjs";
 import type { CliCommand } from "./command.ts";
 
 const HELP = `Usage: hub up [options]
@@ -175,7 +176,7 @@ export const upCommand: CliCommand = {
       await hub.start();
       for (const g of gateways) {
         const out = log(g.gatewayId);
-        children.push(startChild(g.gatewayId, tsxEntry("gateway/src/cli/main.ts"), ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`)));
+        children.push(startChild(g.gatewayId, tsxEntry("gateway/src/cli/main.ts"), ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`), { nodeFlags: GATEWAY_NODE_FLAGS, env: GATEWAY_ENV }));
       }
       // Devices are refused until a gateway has its config from the hub: wait for it before the simulators connect.
       for (const g of gateways) await waitForConfig(g.gatewayId, g.httpPort, children);

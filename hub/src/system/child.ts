@@ -19,9 +19,9 @@ export function startChild(
   entry: string,
   args: string[],
   output: (line: string) => void,
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; nodeFlags?: string[] } = {},
 ): ManagedChild {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), "--import", "tsx", entry, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
