@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GENESIS_HASH, generateGatewayKeys, loadPrivateKey, type Reading, signBatch } from "@supervision/firmware-protocols";
+import { GENESIS_HASH, generateGatewayKeys, loadPrivateKey, openBatch, loadPublicKey, type Reading, signBatch, signSerializedBatch } from "@supervision/firmware-protocols";
 import { afterEach, describe, expect, it } from "vitest";
 import { BufferFullError, type GatewayBuffer, openBuffer } from "./index.ts";
 
@@ -38,8 +38,19 @@ const rating = (seq: number, deviceId = "kp-1"): Reading => ({
 const heartbeat = (seq: number): Reading => ({ kind: "heartbeat", deviceId: "kp-1", seq, ts: T0 + seq, rxTs: T0 + seq, uptimeS: 1, intervalS: 60 });
 const keys = generateGatewayKeys();
 const privateKey = loadPrivateKey(keys.privateKeyPem);
-const sealer = (readings: Reading[], head: { epoch: string; seq: number; hash: string }) =>
-  signBatch({ v: 1, gatewayId: "gw-1", epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: T0, readings }, privateKey);
+const sealer = (readingsJson: string[], head: { epoch: string; seq: number; hash: string }) =>
+  signSerializedBatch({ v: 1, gatewayId: "gw-1", epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: T0 }, readingsJson, privateKey);
+/** Seals everything waiting and returns the readings in batch order. */
+function drainAll(b: GatewayBuffer): Reading[] {
+  const all: Reading[] = [];
+  for (;;) {
+    const batch = b.sealNext(10_000, 1 << 30, (json, head) => {
+      all.push(...json.map((j) => JSON.parse(j) as Reading));
+      return sealer(json, head);
+    });
+    if (!batch) return all;
+  }
+}
 
 describe("gateway buffer", () => {
   it("commits concurrent appends in shared transactions and stores each reading once", async () => {
@@ -87,6 +98,17 @@ describe("gateway buffer", () => {
     expect(b.deadLetters({ limit: 1 })[0]).toMatchObject({ code: "hub_rejected", deviceId: "kp-1" });
   });
 
+  it("seals the same bytes signBatch would write, which the hub opens", async () => {
+    const b = open(tempPath());
+    await Promise.all(Array.from({ length: 10 }, (_, i) => b.append(rating(i))));
+    const batch = b.sealNext(100, 1 << 20, sealer)!;
+    const head = { v: 1 as const, gatewayId: "gw-1", epoch: batch.epoch, seq: 1, prevHash: GENESIS_HASH, createdAt: T0 };
+    const opened = openBatch("gw-1", batch.wire, () => loadPublicKey(keys.publicKeyPem));
+    if (!opened.ok) throw new Error(opened.error.message);
+    expect(opened.value.body.readings.map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(signBatch({ ...head, readings: opened.value.body.readings }, privateKey).hash).toBe(batch.hash);
+  });
+
   it("cuts batches by bytes as well as count", async () => {
     const b = open(tempPath());
     await Promise.all(Array.from({ length: 100 }, (_, i) => b.append(rating(i))));
@@ -119,15 +141,7 @@ describe("gateway buffer", () => {
     expect(stats.fillAlarm).toBe("critical");
     expect(stats.depth).toBe(ratings.length);
     // Every rating is still there, in order.
-    const all: Reading[] = [];
-    for (;;) {
-      const batch = b.sealNext(1000, 1 << 30, (readings, head) => {
-        all.push(...readings);
-        return sealer(readings, head);
-      });
-      if (!batch) break;
-    }
-    expect(all.map((r) => r.seq)).toEqual(ratings);
+    expect(drainAll(b).map((r) => r.seq)).toEqual(ratings);
   });
 
   it("keeps dead letters with their reasons, truncated and bounded", async () => {
@@ -155,14 +169,7 @@ describe("gateway buffer", () => {
       const acknowledged = out.split("\n").filter((l) => /^kp-\d+ \d+$/.test(l));
       expect(acknowledged.length).toBeGreaterThan(100);
       const b = open(path);
-      const stored = new Set<string>();
-      for (;;) {
-        const batch = b.sealNext(10_000, 1 << 30, (readings, head) => {
-          for (const r of readings) stored.add(`${r.deviceId} ${r.seq}`);
-          return sealer(readings, head);
-        });
-        if (!batch) break;
-      }
+      const stored = new Set(drainAll(b).map((r) => `${r.deviceId} ${r.seq}`));
       for (const line of acknowledged) expect(stored.has(line), line).toBe(true);
     }
   });

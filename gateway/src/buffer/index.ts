@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { GENESIS_HASH, type Reading, type SignedBatch } from "@supervision/firmware-protocols";
+import { GENESIS_HASH, type Reading } from "@supervision/firmware-protocols";
 import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { BufferStats, ChainHead, DeadLetter, Outbox, ReadingSink, SealedBatch } from "./types.ts";
+
 
 export type { BufferStats, ChainHead, DeadLetter, Outbox, ReadingSink, SealedBatch } from "./types.ts";
 
@@ -108,7 +109,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
   const q = {
     insert: db.prepare("INSERT OR IGNORE INTO readings (device, seq, kind, ts, bytes, json) VALUES (?, ?, ?, ?, ?, ?)"),
     wasDelivered: db.prepare("SELECT 1 FROM delivered WHERE device = ? AND seq = ? AND ts = ?").pluck(),
-    unbatched: db.prepare("SELECT id, json, bytes FROM readings WHERE batch IS NULL ORDER BY id LIMIT ?"),
+    unbatched: db.prepare("SELECT id, json, bytes, ts FROM readings WHERE batch IS NULL ORDER BY id LIMIT ?"),
     assign: db.prepare("UPDATE readings SET batch = ? WHERE batch IS NULL AND id <= ?"),
     insertBatch: db.prepare("INSERT INTO batches (seq, epoch, hash, wire, count, oldest_ts) VALUES (?, ?, ?, ?, ?, ?)"),
     setMeta: db.prepare("UPDATE meta SET value = ? WHERE key = ?"),
@@ -145,6 +146,20 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
   let unbatched = q.unbatchedCount.get() as number;
   let alarm: BufferStats["fillAlarm"] = "ok";
   const listeners = new Set<() => void>();
+
+  /**
+   * A transaction that may be lost in a power cut without harm, committed without its own fsync (the next FULL
+   * commit makes it durable): deleting what the hub acknowledged. If it is lost, the batch is sent again and the
+   * hub treats it as the replay it is.
+   */
+  const relaxed = (work: () => void) => {
+    db.pragma("synchronous = NORMAL");
+    try {
+      db.transaction(work)();
+    } finally {
+      db.pragma("synchronous = FULL");
+    }
+  };
 
   let pending: Pending[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -279,36 +294,32 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
       return (q.batches.all() as SealedBatch[]).map((b) => ({ ...b, wire: Buffer.from(b.wire) }));
     },
 
-    sealNext(maxReadings, maxBytes, seal: (readings: Reading[], head: ChainHead) => SignedBatch) {
+    sealNext(maxReadings, maxBytes, seal) {
       return db.transaction((): SealedBatch | undefined => {
-        const rows = q.unbatched.all(maxReadings) as { id: number; json: string; bytes: number }[];
+        const rows = q.unbatched.all(maxReadings) as { id: number; json: string; bytes: number; ts: number }[];
         if (rows.length === 0) return undefined;
         let size = 0;
         let take = 0;
         while (take < rows.length && (take === 0 || size + rows[take]!.bytes <= maxBytes)) size += rows[take++]!.bytes;
         const chosen = rows.slice(0, take);
-        const readings = chosen.map((r) => JSON.parse(r.json) as Reading);
-        const head = buffer.chainHead();
-        const signed = seal(readings, head);
-        const batch: SealedBatch = {
-          epoch: signed.body.epoch,
-          seq: signed.body.seq,
-          hash: signed.hash,
-          wire: signed.wire,
-          count: readings.length,
-          oldestTs: Math.min(...readings.map((r) => r.ts)),
-        };
+        const signed = seal(
+          chosen.map((r) => r.json),
+          buffer.chainHead(),
+        );
+        let oldest = chosen[0]!.ts;
+        for (const r of chosen) oldest = Math.min(oldest, r.ts);
+        const batch: SealedBatch = { ...signed, count: chosen.length, oldestTs: oldest };
         q.assign.run(batch.seq, chosen[chosen.length - 1]!.id);
         q.insertBatch.run(batch.seq, batch.epoch, batch.hash, batch.wire, batch.count, batch.oldestTs);
         q.setMeta.run(String(batch.seq), "head_seq");
         q.setMeta.run(batch.hash, "head_hash");
-        unbatched -= readings.length;
+        unbatched -= chosen.length;
         return batch;
       })();
     },
 
     acknowledge(epoch, seq) {
-      db.transaction(() => {
+      relaxed(() => {
         if (q.batch.get(seq, epoch) === undefined) return;
         const rows = q.batchReadings.all(seq) as { bytes: number }[];
         q.remember.run(seq);
@@ -317,7 +328,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
         q.forget.run(DELIVERED_MEMORY);
         depth -= rows.length;
         bytes -= rows.reduce((sum, r) => sum + r.bytes, 0);
-      })();
+      });
       oldestTs = depth === 0 ? null : (q.oldest.get() as number | null);
       checkAlarm();
     },

@@ -1,4 +1,4 @@
-import type { Reading, SignedBatch } from "@supervision/firmware-protocols";
+import type { Reading } from "@supervision/firmware-protocols";
 
 /**
  * The gateway's durable buffer, as the device side sees it. The broker and the adapters commit here before
@@ -73,10 +73,14 @@ export interface Outbox {
   sealedBatches(): SealedBatch[];
   /**
    * Seals the oldest readings that are in no batch yet (at most maxReadings, and about maxBytes of reading JSON)
-   * into the next batch: `seal` builds and signs it from the readings and the current head. Returns undefined
-   * when nothing is waiting.
+   * into the next batch: `seal` builds and signs it from the readings' JSON (as stored) and the current head.
+   * Returns undefined when nothing is waiting.
    */
-  sealNext(maxReadings: number, maxBytes: number, seal: (readings: Reading[], head: ChainHead) => SignedBatch): SealedBatch | undefined;
+  sealNext(
+    maxReadings: number,
+    maxBytes: number,
+    seal: (readingsJson: string[], head: ChainHead) => { epoch: string; seq: number; hash: string; wire: Buffer },
+  ): SealedBatch | undefined;
   /** The hub stored the batch: delete it and its readings (idempotent). */
   acknowledge(epoch: string, seq: number): void;
   /** The hub refused the batch for good (malformed): its readings go to the dead letters with the reason, the batch is deleted. */

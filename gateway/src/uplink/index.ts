@@ -8,8 +8,7 @@ import {
   type GatewayStatus,
   gatewayTopics,
   parseJsonObject,
-  type Reading,
-  signBatch,
+  signSerializedBatch,
 } from "@supervision/firmware-protocols";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
@@ -277,8 +276,8 @@ export class Uplink {
 
   private seal(): SealedBatch | undefined {
     const { gatewayId, privateKey } = this.opts;
-    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readings: Reading[], head: ChainHead) =>
-      signBatch({ v: 1, gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now(), readings }, privateKey),
+    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: string[], head: ChainHead) =>
+      signSerializedBatch({ v: 1, gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now() }, readingsJson, privateKey),
     );
   }
 

@@ -1,0 +1,111 @@
+/**
+ * Drain benchmark (no pass/fail): a gateway buffer holding a backlog of readings (default 1,000,000) drains through
+ * the real uplink into the real hub ingest and a real influxd, against the hub's own ingest rate measured in the
+ * same run with pre-signed batches of the same size published straight at it. Target: drain ≥ 0.8 × ingest.
+ *
+ *   npx tsx gateway/bench/drain.ts [--readings 1000000] [--help]
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import type { Reading } from "@supervision/firmware-protocols";
+import { startInfluxd, startMosquitto } from "@supervision/test-support";
+import { ensureDatabase } from "../../hub/src/influx/setup.ts";
+import { createIngestExtension } from "../../hub/src/ingest/index.ts";
+import { rating, TestGateway, testContext, testRegistry } from "../../hub/test/ingest-fixtures.ts";
+import { openBuffer } from "../src/buffer/index.ts";
+
+const { values: args } = parseArgs({ options: { readings: { type: "string", default: "1000000" }, help: { type: "boolean", default: false } } });
+if (args.help) {
+  console.log("usage: npx tsx gateway/bench/drain.ts [--readings N]   (starts influxd and mosquitto; about 1-2 minutes)");
+  process.exit(0);
+}
+const TOTAL = Number(args.readings);
+if (!Number.isInteger(TOTAL) || TOTAL < 10_000) {
+  console.error("--readings must be an integer of at least 10000");
+  process.exit(2);
+}
+const BATCH = 5000;
+const IN_FLIGHT = 4;
+const BASELINE = Math.min(TOTAL, 200_000);
+
+const dir = mkdtempSync(join(tmpdir(), "drain-bench-"));
+const influx = await startInfluxd();
+const broker = await startMosquitto();
+const { registry, privateKeyPem } = testRegistry();
+const T0 = Date.now() - 3 * 86_400_000;
+const readings = (from: number, count: number): Reading[] => Array.from({ length: count }, (_, i) => rating(from + i, T0 + from + i));
+const progress = (what: string) => (done: number, total: number, started: number) => {
+  const rate = done / ((performance.now() - started) / 1000);
+  process.stdout.write(`\r${what}: ${done.toLocaleString("en")}/${total.toLocaleString("en")}, ${Math.round(rate).toLocaleString("en")}/s   `);
+};
+
+try {
+  // 1. The hub's own ingest rate: pre-signed batches of BATCH readings, IN_FLIGHT in flight, straight at it.
+  const baseCtx = testContext(registry, influx.url, "bench_baseline");
+  await ensureDatabase(baseCtx.influx, "bench_baseline", baseCtx.logger);
+  const baseIngest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", writeBatchPoints: BATCH, clientId: "hub-baseline" });
+  await baseIngest.start(baseCtx);
+  const gw = await TestGateway.connect(broker.url, "gw1", privateKeyPem);
+  const batches = [];
+  for (let i = 0; i < BASELINE; i += BATCH) batches.push(gw.next(readings(i, BATCH), T0 + i));
+  let started = performance.now();
+  for (let i = 0; i < batches.length; i++) {
+    while (i - gw.acks.length >= IN_FLIGHT) await new Promise((r) => setTimeout(r, 1));
+    await gw.send(batches[i]!.wire);
+  }
+  while (gw.acks.length < batches.length) await new Promise((r) => setTimeout(r, 1));
+  const ingestRate = BASELINE / ((performance.now() - started) / 1000);
+  await gw.close();
+  await baseIngest.stop();
+  console.log(`hub ingest, pre-signed batches: ${Math.round(ingestRate).toLocaleString("en")} readings/s`);
+
+  // 2. Fill a gateway buffer with the backlog (group commits of 5,000, as a busy hall would).
+  const buffer = openBuffer({ path: join(dir, "buffer.db"), capacityBytes: 4 * 1024 * 1024 * 1024, groupCommitMax: 5000 });
+  started = performance.now();
+  const fill = progress("filling the buffer");
+  for (let i = 0; i < TOTAL; i += 5000) {
+    await Promise.all(readings(1_000_000_000 + i, Math.min(5000, TOTAL - i)).map((r) => buffer.append(r)));
+    if (i % 100_000 === 0) fill(i, TOTAL, started);
+  }
+  fill(TOTAL, TOTAL, started);
+  console.log();
+
+  buffer.close();
+
+  // 3. Drain it into a fresh hub ingest, the uplink in a process of its own as on a gateway box.
+  const ctx = testContext(registry, influx.url, "bench_drain");
+  await ensureDatabase(ctx.influx, "bench_drain", ctx.logger);
+  const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", writeBatchPoints: BATCH, clientId: "hub-drain" });
+  await ingest.start(ctx);
+  writeFileSync(join(dir, "key.pem"), privateKeyPem);
+  const child = spawn(process.execPath, ["--import", "tsx", "gateway/bench/drain-gateway.ts", join(dir, "buffer.db"), broker.url, join(dir, "key.pem"), String(BATCH), String(IN_FLIGHT)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let drainMs = 0;
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const [word, a, b] = line.split(" ");
+    if (word === "progress") process.stdout.write(`\rdraining to the hub: ${Number(a).toLocaleString("en")}/${Number(b).toLocaleString("en")}   `);
+    if (word === "drained") drainMs = Number(a);
+  });
+  const code = await new Promise<number | null>((r) => child.once("exit", r));
+  if (code !== 0 || drainMs === 0) throw new Error(`the gateway process failed (exit ${code})`);
+  const drainRate = TOTAL / (drainMs / 1000);
+  console.log();
+  await ingest.stop();
+  const stored = await influx.query(`SELECT count("seq") FROM "rating"`, "bench_drain");
+  console.table([
+    { measure: "hub ingest, pre-signed batches (readings/s)", value: Math.round(ingestRate) },
+    { measure: `backlog drain through the uplink (readings/s)`, value: Math.round(drainRate) },
+    { measure: "ratio drain / ingest (target ≥ 0.8)", value: Number((drainRate / ingestRate).toFixed(2)) },
+    { measure: "readings stored from the drain", value: Number(stored.results[0]?.series?.[0]?.values?.[0]?.[1] ?? 0) },
+  ]);
+  console.log(`${TOTAL.toLocaleString("en")} buffered readings, ${BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight, mosquitto between gateway and hub; gateway and hub are separate processes sharing this machine's cores with influxd and mosquitto`);
+} finally {
+  await broker.close();
+  await influx.close();
+  rmSync(dir, { recursive: true, force: true });
+}
