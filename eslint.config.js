@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/var/**", "dashboards/generated/**", "**/vectors/*.json"] },
+  { ignores: ["**/node_modules/**", "**/var/**", "**/dist/**", "dashboards/generated/**", "**/vectors/*.json"] },
   ...tseslint.configs.recommended,
   {
     rules: {
