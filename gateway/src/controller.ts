@@ -10,6 +10,7 @@ import { CommandPlanner, type Outgoing } from "./devices/commands.ts";
 import { createGatewayMetrics } from "./http/metrics.ts";
 import { type HttpApi, startHttpApi } from "./http/server.ts";
 import type { Settings } from "./settings/settings.ts";
+import type { UplinkStatus } from "./uplink/index.ts";
 
 export interface GatewayParts {
   settings: Settings;
@@ -19,8 +20,8 @@ export interface GatewayParts {
   config?: GatewayConfig;
   bufferStats?: () => BufferStats;
   uplinkConnected?: () => boolean;
-  /** The uplink's own report (state, in flight, drain progress), for /api/status. */
-  uplinkStatus?: () => object;
+  /** The uplink's own report (state, in flight, round trip, drain progress), for /api/status and /metrics. */
+  uplinkStatus?: () => UplinkStatus | undefined;
   deadLetters?: (limit: number) => object[];
   /** Device links besides MQTT (serial buses, ...), made from the config; remade when the config changes them. */
   adapters?: (config: GatewayConfig | undefined) => DeviceAdapter[];
@@ -33,7 +34,7 @@ export interface GatewayState {
   devices: { online: number; total: number };
   buffer: BufferStats | null;
   uplinkConnected: boolean;
-  uplink: object | null;
+  uplink: UplinkStatus | null;
 }
 
 export interface RunningGateway {
@@ -61,6 +62,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     devicesOnline: () => availability.counts().online,
     buffer: () => parts.bufferStats?.(),
     uplinkConnected: () => parts.uplinkConnected?.() ?? false,
+    uplink: () => parts.uplinkStatus?.(),
   });
 
   let adapters: DeviceAdapter[] = [];

@@ -44,7 +44,7 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
       config: lastConfig,
       bufferStats: () => buffer.stats(),
       uplinkConnected: () => uplink?.connected() ?? false,
-      uplinkStatus: () => uplink?.status() ?? { state: "offline" },
+      uplinkStatus: () => uplink?.status(),
       adapters: (config) =>
         config?.devices.some((d) => d.serial) ? [new SerialAdapter({ devices: config.devices, logger: logger.child({ component: "serial" }) })] : [],
       deadLetters: (limit) =>

@@ -10,6 +10,7 @@ const metrics = createGatewayMetrics({
   devicesOnline: () => 3,
   buffer: () => ({ depth: 5, bytes: 1000, oldestTs: 1_000, deadLetters: 1, thinned: 0 }),
   uplinkConnected: () => false,
+  uplink: () => ({ rttMs: 250, inFlight: 3 }),
   now: () => 61_000,
 });
 
@@ -48,6 +49,8 @@ describe("http api", () => {
     expect(text).toMatch(/^gateway_buffer_oldest_age_seconds 60$/m);
     expect(text).toMatch(/^gateway_readings_rejected_total\{code="malformed_json"\} 1$/m);
     expect(text).toMatch(/^gateway_uplink_connected 0$/m);
+    expect(text).toMatch(/^gateway_batch_rtt_seconds 0\.25$/m);
+    expect(text).toMatch(/^gateway_batches_in_flight 3$/m);
   });
 
   it("serves devices and status JSON, and refuses unknown paths and methods", async () => {
