@@ -7,8 +7,9 @@ import { parseArgs } from "node:util";
 import { localDate, localTimeToUtc } from "../time.ts";
 import { generateDay, withExtraKeypads } from "./day.ts";
 import { SimDevice } from "./device.ts";
-import { backfill, LivePlayer, SeqStore, toPayload } from "./player.ts";
+import { backfill, LivePlayer, type PlayedDevice, SeqStore, toPayload } from "./player.ts";
 import { DEMO_SCENARIOS, type Scenario } from "./scenario.ts";
+import { SerialDeviceSimulator } from "./serial-device.ts";
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -26,6 +27,8 @@ Options:
   --devices <n>        extra keypads for load (kp-load-001...; the gateway must know them)   (default 0)
   --backfill <date>    play that past day (YYYY-MM-DD, site's zone) as fast as the broker acknowledges, then exit
   --state <file>       device sequence numbers, kept across runs  (default var/sim/<site>.seq.json)
+  --serial <path>      play the keypads and terminals on this RS-485 serial port instead of MQTT (bus addresses
+                       1, 2, ... in the scenario's device order, printed at start; cameras stay on MQTT)
   --help               this text`;
 
 class UsageError extends Error {}
@@ -42,6 +45,7 @@ function parse(argv: string[]) {
       devices: { type: "string", default: "0" },
       backfill: { type: "string" },
       state: { type: "string" },
+      serial: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -75,31 +79,46 @@ async function main(argv: string[]): Promise<number> {
   const { scenario } = opts;
   const tz = scenario.site.tz;
   const seqs = new SeqStore(opts.state ?? `var/sim/${scenario.site.id}.seq.json`);
-  const devices = new Map<string, SimDevice>();
+  const devices = new Map<string, PlayedDevice>();
+  const mqttDevices: SimDevice[] = [];
+  let bus: SerialDeviceSimulator | undefined;
+  const onBus = opts.serial ? scenario.devices.filter((d) => d.kind !== "camera") : [];
+  if (opts.serial) {
+    bus = new SerialDeviceSimulator(opts.serial, onBus.map((_, i) => i + 1));
+    try {
+      await bus.open();
+    } catch (error) {
+      throw new UsageError(`cannot open the serial port ${opts.serial}: ${(error as Error).message}`);
+    }
+    onBus.forEach((d, i) => devices.set(d.id, bus!.device(i + 1)));
+    console.log(`on ${opts.serial}: ${onBus.map((d, i) => `${d.id}@${i + 1}`).join(" ")} (give the registry these serial addresses)`);
+  }
   const clerkOf = new Map(scenario.people.filter((p) => p.windowId).map((p) => [p.windowId!, p.id]));
-  for (const spec of scenario.devices) {
-    devices.set(
-      spec.id,
-      new SimDevice(spec, opts.broker, (device, command) => {
+  for (const spec of scenario.devices.filter((d) => !onBus.includes(d))) {
+    const simDevice = new SimDevice(spec, opts.broker, (device, command) => {
         // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied.
         if (command.name !== "prompt" || device.spec.kind !== "keypad") return;
         const level = Math.random() < 0.9 ? "very_satisfied" : "dissatisfied";
         const event = { at: Date.now(), deviceId: device.spec.id, kind: "rating" as const, fields: { windowId: command.payload.windowId, clerkId: command.payload.clerkId ?? clerkOf.get(command.payload.windowId), txnId: command.payload.txnId, outcome: "rated", scale: "four", key: level === "very_satisfied" ? 1 : 4, level } };
         setTimeout(() => device.publish("rating", toPayload(event, seqs.take(device.spec.id))).catch(() => undefined), 1500);
-      }),
-    );
+    });
+    devices.set(spec.id, simDevice);
+    mqttDevices.push(simDevice);
   }
   try {
-    await Promise.all([...devices.values()].map((d) => d.connect()));
+    await Promise.all(mqttDevices.map((d) => d.connect()));
   } catch (error) {
     throw new UsageError(
       `cannot connect the devices to ${opts.broker} (${(error as Error).message}): is the gateway running, and does it know these devices and their secrets (its config comes from the hub's registry)?`,
     );
   }
-  console.log(`${devices.size} devices of ${scenario.site.id} connected to ${opts.broker}`);
+  console.log(`${mqttDevices.length} devices of ${scenario.site.id} connected to ${opts.broker}`);
   const close = async () => {
     seqs.save();
-    await Promise.all([...devices.values()].map((d) => d.close().catch(() => undefined)));
+    // Serial devices hand over what they hold when the gateway polls: wait for that before leaving.
+    while (bus && onBus.some((_, i) => bus!.pending(i + 1) > 0)) await new Promise((r) => setTimeout(r, 200));
+    await bus?.close();
+    await Promise.all(mqttDevices.map((d) => d.close().catch(() => undefined)));
   };
 
   if (opts.backfill) {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { TimelineEvent } from "./day.ts";
-import type { SimDevice } from "./device.ts";
+import type { EventKind } from "../topics.ts";
 
 /**
  * Device sequence numbers kept in a file, like a device's non-volatile memory: they keep increasing across runs,
@@ -39,6 +39,12 @@ export class SeqStore {
   }
 }
 
+/** A device the players can drive: over MQTT (SimDevice) or on an RS-485 bus (SerialDeviceSimulator). */
+export interface PlayedDevice {
+  /** Resolves when the gateway has the event (an MQTT PUBACK; for a serial device, once queued on it). */
+  publish(kind: EventKind, event: Record<string, unknown>): Promise<void>;
+}
+
 export interface Progress {
   done: number;
   total: number;
@@ -54,7 +60,7 @@ export function toPayload(event: TimelineEvent, seq: number): Record<string, unk
 /** Plays a past timeline as fast as the broker acknowledges, `window` publishes in flight. */
 export async function backfill(
   timeline: TimelineEvent[],
-  devices: Map<string, SimDevice>,
+  devices: Map<string, PlayedDevice>,
   seqs: SeqStore,
   onProgress: (p: Progress) => void,
   window = 200,
@@ -105,7 +111,7 @@ export class LivePlayer {
   readonly counts = { published: 0, failed: 0 };
 
   constructor(
-    private readonly devices: Map<string, SimDevice>,
+    private readonly devices: Map<string, PlayedDevice>,
     private readonly seqs: SeqStore,
     private readonly simStart: number,
     private readonly speed: number,

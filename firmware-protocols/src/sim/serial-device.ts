@@ -43,6 +43,13 @@ export class SerialDeviceSimulator {
     queue.push(event);
   }
 
+  /** One of its devices as the players drive it: events are queued and leave on the gateway's polls. */
+  device(address: number): { publish(kind: DeviceEvent["kind"], event: Record<string, unknown>): Promise<void> } {
+    return {
+      publish: async (kind, event) => this.enqueue(address, { ...event, kind } as DeviceEvent),
+    };
+  }
+
   pending(address: number): number {
     return this.queues.get(address)?.length ?? 0;
   }

@@ -151,12 +151,13 @@ describe("simulated devices on a real broker", () => {
   }
 });
 
+const cli = (args: string[]) =>
+  run(process.execPath, ["--import", "tsx", "firmware-protocols/src/sim/cli.ts", ...args], { timeout: 60_000 }).then(
+    (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+  );
+
 describe("sim CLI", () => {
-  const cli = (args: string[]) =>
-    run(process.execPath, ["--import", "tsx", "firmware-protocols/src/sim/cli.ts", ...args]).then(
-      (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
-    );
   it("explains itself and refuses bad arguments with what to fix", async () => {
     expect((await cli(["--help"])).out).toMatch(/--backfill <date>/);
     expect(await cli(["--speed", "0"])).toMatchObject({ code: 2, err: expect.stringMatching(/--speed must be/) });
@@ -168,5 +169,37 @@ describe("sim CLI", () => {
     const refused = await cli(["--broker", `mqtt://127.0.0.1:${port}`, "--backfill", DATE, "--state", join(tmpdir(), `sim-${port}.json`)]);
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/cannot connect the devices.*is the gateway running/);
+  });
+});
+
+describe("sim CLI on a serial line", () => {
+  it("plays the site's terminal on an RS-485 port, handing over every event when polled", async () => {
+    const { startSocatPair } = await import("@supervision/test-support");
+    const { SerialPort } = await import("serialport");
+    const { COMMANDS, decodeEventFrame, encodeFrame, FrameDecoder } = await import("../serial/index.ts");
+    const line = await startSocatPair();
+    const master = new SerialPort({ path: line.b, baudRate: 19200 });
+    const decoder = new FrameDecoder();
+    const received: unknown[] = [];
+    master.on("data", (chunk: Buffer) => {
+      for (const r of decoder.push(chunk)) {
+        if (!r.ok || r.value.command === COMMANDS.nothing) continue;
+        const event = decodeEventFrame(r.value, "term-site-demo", { now: Date.now() });
+        if (event.ok && event.value.kind === "signin") received.push(event.value);
+        master.write(encodeFrame({ address: r.value.address, command: COMMANDS.ack, seq: r.value.seq, payload: new Uint8Array() }));
+      }
+    });
+    const poll = setInterval(() => master.write(encodeFrame({ address: 1, command: COMMANDS.poll, seq: 1, payload: new Uint8Array() })), 10);
+    try {
+      const result = await cli(["--site", "site", "--serial", line.a, "--backfill", DATE, "--broker", "mqtt://127.0.0.1:1", "--state", join(tmpdir(), `sim-serial-${Date.now()}.json`)]);
+      expect(result.out).toMatch(/term-site-demo@1/);
+      expect(result.code).toBe(0);
+      const expected = generateDay(demoSiteScenario, { date: DATE, seed: 1 }).filter((e) => e.kind === "signin").length;
+      expect(received).toHaveLength(expected);
+    } finally {
+      clearInterval(poll);
+      await new Promise<void>((r) => master.close(() => r()));
+      await line.close();
+    }
   });
 });
