@@ -134,3 +134,38 @@ describe("device broker", () => {
     await expect(connect("kp-2", "kp2")).rejects.toThrow(/Bad username or password/i);
   });
 });
+
+describe("device broker listeners", () => {
+  it("serves the same devices over TLS and MQTT over websocket", async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "broker-tls-"));
+    await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]);
+    const [tlsPort, wsPort] = [await freePort(), await freePort()];
+    const tlsSink = new MemorySink();
+    const secured = await startDeviceBroker({
+      access,
+      sink: tlsSink,
+      logger: pino({ level: "silent" }),
+      host: "127.0.0.1",
+      port: await freePort(),
+      tls: { port: tlsPort, cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")) },
+      websocketPort: wsPort,
+    });
+    try {
+      const options = { clientId: "kp-1", username: "kp-1", password: "kp1-secret", protocolVersion: 4 as const, reconnectPeriod: 0 };
+      const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...options, ca: readFileSync(join(dir, "cert.pem")), rejectUnauthorized: true });
+      await overTls.publishAsync("sv/v1/dev/kp-1/evt/rating", rating(100), { qos: 1 });
+      await overTls.endAsync();
+      const overWs = await mqtt.connectAsync(`ws://127.0.0.1:${wsPort}`, options);
+      await overWs.publishAsync("sv/v1/dev/kp-1/evt/rating", rating(101), { qos: 1 });
+      await overWs.endAsync();
+      expect(tlsSink.readings.map((r) => r.seq)).toEqual([100, 101]);
+      await expect(mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...options, password: "wrong", rejectUnauthorized: false })).rejects.toThrow();
+    } finally {
+      await secured.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
