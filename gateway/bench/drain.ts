@@ -17,6 +17,7 @@ import { ensureDatabase } from "../../hub/src/influx/setup.ts";
 import { createIngestExtension } from "../../hub/src/ingest/index.ts";
 import { rating, TestGateway, testContext, testRegistry } from "../../hub/test/ingest-fixtures.ts";
 import { openBuffer } from "../src/buffer/index.ts";
+import { startStandInHub } from "../src/uplink/testing/stand-in-hub.ts";
 
 const { values: args } = parseArgs({ options: { readings: { type: "string", default: "1000000" }, help: { type: "boolean", default: false } } });
 if (args.help) {
@@ -42,6 +43,23 @@ const progress = (what: string) => (done: number, total: number, started: number
   const rate = done / ((performance.now() - started) / 1000);
   process.stdout.write(`\r${what}: ${done.toLocaleString("en")}/${total.toLocaleString("en")}, ${Math.round(rate).toLocaleString("en")}/s   `);
 };
+
+/** Runs the uplink in a process of its own, as on a gateway box, until the buffer is empty; returns the time. */
+async function drainInChild(bufferPath: string, hubUrl: string): Promise<number> {
+  const child = spawn(process.execPath, ["--import", "tsx", "gateway/bench/drain-gateway.ts", bufferPath, hubUrl, join(dir, "key.pem"), String(BATCH), String(IN_FLIGHT)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let drainMs = 0;
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const [word, a, b] = line.split(" ");
+    if (word === "progress") process.stdout.write(`\rdraining: ${Number(a).toLocaleString("en")}/${Number(b).toLocaleString("en")}   `);
+    if (word === "drained") drainMs = Number(a);
+  });
+  const code = await new Promise<number | null>((r) => child.once("exit", r));
+  process.stdout.write("\n");
+  if (code !== 0 || drainMs === 0) throw new Error(`the gateway process failed (exit ${code})`);
+  return drainMs;
+}
 
 try {
   // 1. The hub's own ingest rate: pre-signed batches of BATCH readings, IN_FLIGHT in flight, straight at it.
@@ -82,26 +100,27 @@ try {
   const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", writeBatchPoints: BATCH, clientId: "hub-drain" });
   await ingest.start(ctx);
   writeFileSync(join(dir, "key.pem"), privateKeyPem);
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/bench/drain-gateway.ts", join(dir, "buffer.db"), broker.url, join(dir, "key.pem"), String(BATCH), String(IN_FLIGHT)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let drainMs = 0;
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    const [word, a, b] = line.split(" ");
-    if (word === "progress") process.stdout.write(`\rdraining to the hub: ${Number(a).toLocaleString("en")}/${Number(b).toLocaleString("en")}   `);
-    if (word === "drained") drainMs = Number(a);
-  });
-  const code = await new Promise<number | null>((r) => child.once("exit", r));
-  if (code !== 0 || drainMs === 0) throw new Error(`the gateway process failed (exit ${code})`);
+  const drainMs = await drainInChild(join(dir, "buffer.db"), broker.url);
   const drainRate = TOTAL / (drainMs / 1000);
-  console.log();
   await ingest.stop();
   const stored = await influx.query(`SELECT count("seq") FROM "rating"`, "bench_drain");
+
+  // 4. The uplink's own capacity: the same gateway process draining into a stand-in hub that only verifies and
+  // acknowledges (no InfluxDB), to show which side limits the drain above.
+  const capacityReadings = Math.min(TOTAL, 200_000);
+  const capacityBuffer = openBuffer({ path: join(dir, "capacity.db"), capacityBytes: 4 * 1024 * 1024 * 1024, groupCommitMax: 5000 });
+  for (let i = 0; i < capacityReadings; i += 5000) await Promise.all(readings(2_000_000_000 + i, 5000).map((r) => capacityBuffer.append(r)));
+  capacityBuffer.close();
+  const standIn = await startStandInHub({ publicKeyPem: registry.gateways.get("gw1")!.publicKey, gatewayId: "gw1" });
+  const capacityMs = await drainInChild(join(dir, "capacity.db"), standIn.url);
+  await standIn.close();
+  const capacityRate = capacityReadings / (capacityMs / 1000);
   console.table([
     { measure: "hub ingest, pre-signed batches (readings/s)", value: Math.round(ingestRate) },
     { measure: `backlog drain through the uplink (readings/s)`, value: Math.round(drainRate) },
     { measure: "ratio drain / ingest (target ≥ 0.8)", value: Number((drainRate / ingestRate).toFixed(2)) },
     { measure: "readings stored from the drain", value: Number(stored.results[0]?.series?.[0]?.values?.[0]?.[1] ?? 0) },
+    { measure: "uplink alone, into a stand-in hub (readings/s)", value: Math.round(capacityRate) },
   ]);
   console.log(`${TOTAL.toLocaleString("en")} buffered readings, ${BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight, mosquitto between gateway and hub; gateway and hub are separate processes sharing this machine's cores with influxd and mosquitto`);
 } finally {
