@@ -150,6 +150,11 @@ describe("gateway end to end", () => {
     const status = (await (await fetch(`http://127.0.0.1:${gateway.httpPort}/api/status`)).json()) as { buffer: { depth: number } };
     expect(status.buffer.depth).toBe(2000);
     expect(hub.readings()).toHaveLength(0);
+    const { stdout } = await run(process.execPath, ["--import", "tsx", "gateway/src/cli/main.ts", "status", "--settings", gateway.settingsFile]);
+    expect(stdout).toMatch(/gateway +gw-test +healthy/);
+    expect(stdout).toMatch(/devices +\d+ of 2 online/);
+    expect(stdout).toMatch(/buffer +2000 readings waiting, \d+% of \d+ MiB, oldest unsent \d+ s old/);
+    expect(stdout).toMatch(/uplink +(offline|connecting), 0 batches in flight/);
 
     await hub.restart();
     await waitFor("the backlog at the hub", () => hub.readings().length >= 2000, 60_000);

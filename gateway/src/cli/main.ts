@@ -5,6 +5,7 @@ import { EARLIEST_DEVICE_TIME_MS } from "@supervision/firmware-protocols";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { loadOrCreateKeys } from "../identity/keys.ts";
+import type { GatewayState } from "../controller.ts";
 import { runGateway } from "../run.ts";
 import { loadSettings, type Settings, SettingsError } from "../settings/settings.ts";
 
@@ -71,7 +72,9 @@ async function main(argv: string[]): Promise<number> {
       console.log(formatDeadLetters(await fetchJson(settings, `/api/dead-letters?limit=${encodeURIComponent(values.limit)}`)));
       return 0;
     case "status":
-      console.log(formatStatus(await fetchJson(settings, "/api/status"), await fetchJson(settings, "/healthz")));
+      console.log(
+        formatStatus((await fetchJson(settings, "/api/status")) as Partial<GatewayState>, (await fetchJson(settings, "/healthz")) as Record<string, boolean>),
+      );
       return 0;
     case "devices":
       console.log(formatDevices(await fetchJson(settings, "/api/devices")));
@@ -93,11 +96,38 @@ async function fetchJson(settings: Settings, path: string): Promise<unknown> {
   }
 }
 
-function formatStatus(status: unknown, health: unknown): string {
-  return [
-    `health: ${JSON.stringify(health)}`,
-    ...Object.entries(status as Record<string, unknown>).map(([k, v]) => `${k}: ${JSON.stringify(v)}`),
-  ].join("\n");
+/** A field engineer's summary of /api/status and /healthz: devices, buffer, uplink, in plain words. */
+function formatStatus(status: Partial<GatewayState>, health: Record<string, boolean>): string {
+  const problems = Object.entries(health)
+    .filter(([, ok]) => !ok)
+    .map(([check]) => check);
+  const lines = [
+    `gateway   ${status.gatewayId ?? "?"}  ${problems.length === 0 ? "healthy" : `UNHEALTHY: ${problems.join(", ")}`}`,
+    `config    ${status.configVersion == null ? "none yet: devices are refused until the hub sends one" : `version ${status.configVersion}`}`,
+    `devices   ${status.devices ? `${status.devices.online} of ${status.devices.total} online` : "?"}`,
+  ];
+  const b = status.buffer;
+  if (b) {
+    const fill = b.capacityBytes > 0 ? Math.round((b.bytes / b.capacityBytes) * 100) : 0;
+    const age = b.oldestTs === null ? "" : `, oldest unsent ${formatAge(Date.now() - b.oldestTs)} old`;
+    lines.push(`buffer    ${b.depth} readings waiting, ${fill}% of ${Math.round(b.capacityBytes / 1048576)} MiB${age}${b.fillAlarm !== "ok" ? ` (${b.fillAlarm.toUpperCase()})` : ""}`);
+    lines.push(`refused   ${b.deadLetters} dead letters (gateway dead-letters), ${b.thinned} heartbeats thinned`);
+  }
+  const u = status.uplink;
+  if (u) {
+    const rtt = u.rttMs === null ? "" : `, round trip ${Math.round(u.rttMs)} ms`;
+    lines.push(`uplink    ${u.state}, ${u.inFlight} batches in flight${rtt}${u.lastAckAt ? `, last ack ${formatAge(Date.now() - u.lastAckAt)} ago` : ""}`);
+    if (u.drain) lines.push(`draining  ${u.drain.remaining} left at ${u.drain.ratePerS}/s${u.drain.etaS === null ? "" : `, about ${formatAge(u.drain.etaS * 1000)} to go`}`);
+    if (u.rejected > 0) lines.push(`rejected  ${u.rejected} batches refused by the hub: see the gateway log`);
+  }
+  return lines.join("\n");
+}
+
+function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 function formatDevices(devices: unknown): string {
