@@ -9,6 +9,7 @@ import { HubHttpServer } from "../http/server.ts";
 import { ManagedInfluxd } from "../influx/managed-influxd.ts";
 import { ensureDatabase } from "../influx/setup.ts";
 import { createIngestExtension } from "../ingest/index.ts";
+import { createSupervisionExtension } from "../supervision/index.ts";
 import { createConfigPublisher } from "../registry/config-publisher.ts";
 import { WatchedRegistry } from "../registry/view.ts";
 import type { HubSettings } from "../settings/index.ts";
@@ -119,6 +120,8 @@ export class Hub {
       createConfigPublisher({ brokerUrl, ...credentials }),
       ...this.extra,
       createGrafanaExtension(settings.grafana),
+      // After Grafana, which listens for its warnings and cards.
+      createSupervisionExtension(settings.supervision),
     ];
     for (const extension of all) {
       const entry: ExtensionState = { extension, state: "starting" };

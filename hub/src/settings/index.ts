@@ -1,3 +1,4 @@
+import { SupervisionSettings } from "../supervision/settings.ts";
 import { readFileSync, statSync } from "node:fs";
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
@@ -41,8 +42,8 @@ export const HubSettings = z.strictObject({
   http: z.strictObject({ port: Port.default(8080), host: z.string().default("127.0.0.1") }).prefault({}),
   registry: z.strictObject({ dir: z.string().min(1).default("config/registry") }).prefault({}),
   dataDir: z.string().min(1).default("var/hub"),
-  /** The supervision engineer's SupervisionSettings; validated by that extension when it starts. */
-  supervision: z.record(z.string(), z.unknown()).default({}),
+  /** The supervision rules: intervals, cards, scoring (hub/src/supervision/README.md). */
+  supervision: SupervisionSettings.prefault({}),
   grafana: GrafanaSettings.prefault({}),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") }).prefault({}),
 });

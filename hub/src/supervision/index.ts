@@ -1,0 +1,125 @@
+import { createHash } from "node:crypto";
+import { escape, type IPoint } from "influx";
+import type { HubContext, HubExtension, HttpRequest, HttpResponse } from "../controller/extension.ts";
+import { DERIVED, DERIVED_DEDUCTION_RULES, type DayOutcome, datesToJudge, evaluateDay } from "./evaluate.ts";
+import { SupervisionSettings } from "./settings.ts";
+
+export { SupervisionSettings } from "./settings.ts";
+
+const q = (s: string) => escape.stringLit(s);
+const ns = (ms: number) => `${ms}000000`;
+
+/** Whether this hub copy judges `site` (several copies split the sites by a stable hash). */
+export function ownsSite(siteId: string, partition: { index: number; count: number }): boolean {
+  return createHash("sha256").update(siteId).digest().readUInt32BE(0) % partition.count === partition.index;
+}
+
+/**
+ * The supervision rules. Stateless between runs: every run recomputes today's (and yesterday's) outcome for each
+ * site this copy owns from the readings in InfluxDB, deletes the derived points of that day and writes the new
+ * ones, so a restart, a late sign-in or a second run changes nothing it should not.
+ */
+export function createSupervisionExtension(settings: SupervisionSettings = SupervisionSettings.parse({})): HubExtension {
+  let ctx: HubContext;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  const last = { runAt: 0, sites: 0, error: "" as string | undefined };
+  const lastCards = new Map<string, string>();
+  const lastWarnings = new Set<string>();
+
+  async function store(outcome: DayOutcome): Promise<void> {
+    if (outcome.to === 0) return;
+    const where = `"site" = ${q(outcome.site)} AND time >= ${ns(outcome.from)} AND time <= ${ns(outcome.to)}`;
+    for (const m of DERIVED) await ctx.influx.query(`DELETE FROM "${m}" WHERE ${where}`);
+    for (const rule of DERIVED_DEDUCTION_RULES) await ctx.influx.query(`DELETE FROM "deduction" WHERE ${where} AND "rule" = ${q(rule)}`);
+    await ctx.influx.query(`DELETE FROM "dissatisfaction" WHERE ${where} AND "state" = 'to_verify'`);
+    if (outcome.points.length > 0) await ctx.influx.writePoints(outcome.points, { retentionPolicy: "raw", precision: "n" });
+    // Events only for what changed since the last run, so annotations and notifications are not repeated.
+    for (const card of outcome.cards) {
+      const key = `${outcome.date}/${card.subjectKind}/${card.subject}`;
+      if (lastCards.get(key) === card.color) continue;
+      if (lastCards.has(key) || card.color !== "green") ctx.events.emit("card", card);
+      lastCards.set(key, card.color);
+    }
+    for (const warning of outcome.warnings) {
+      const key = `${warning.subject}/${warning.rule}/${warning.ts}`;
+      if (lastWarnings.has(key)) continue;
+      lastWarnings.add(key);
+      ctx.events.emit("warning", warning);
+    }
+  }
+
+  async function runOnce(): Promise<void> {
+    const registry = ctx.registry.current();
+    const now = ctx.now();
+    let sites = 0;
+    for (const site of registry.sites.values()) {
+      if (!ownsSite(site.id, settings.partition)) continue;
+      sites++;
+      for (const date of datesToJudge(now, site.tz)) await store(await evaluateDay(ctx.influx, registry, site, date, now, settings));
+    }
+    last.runAt = now;
+    last.sites = sites;
+  }
+
+  /** One run at a time; a tick that finds the previous run still going is skipped. */
+  function tick(): Promise<void> {
+    running ??= runOnce()
+      .then(() => {
+        last.error = undefined;
+      })
+      .catch((error: Error) => {
+        last.error = error.message;
+        ctx.logger.warn({ err: error.message }, "supervision run failed; retrying at the next interval");
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  async function decide(req: HttpRequest, state: "verified" | "dismissed"): Promise<HttpResponse> {
+    const id = req.params.id ?? "";
+    const body = (req.body ?? {}) as { by?: unknown; fault?: unknown };
+    const match = /^([a-z0-9][a-z0-9_.-]{0,63}):(\d{1,10})$/.exec(id);
+    if (!match) return { status: 400, body: { error: 'id is "<device>:<seq>" of a dissatisfied rating' } };
+    if (typeof body.by !== "string" || body.by.trim() === "" || body.by.length > 64) return { status: 400, body: { error: '"by": who decides (1 to 64 characters) is required' } };
+    const fault = body.fault ?? "clerk";
+    if (fault !== "clerk" && fault !== "unit") return { status: 400, body: { error: '"fault" is "clerk" or "unit"' } };
+    const rows = await ctx.influx.query<{ time: { getTime(): number }; site: string; window: string; department: string; clerk: string; region: string; town: string }>(
+      `SELECT "site", "window", "department", "clerk", "region", "town", "negative" FROM "raw"."rating" WHERE "device" = ${q(match[1]!)} AND "seq" = ${Number(match[2])} AND "negative" = 1 AND time > now() - 400d`,
+    );
+    const rating = rows[0];
+    if (!rating) return { status: 404, body: { error: `no dissatisfied rating ${id} in the last 400 days` } };
+    const point: IPoint = {
+      measurement: "dissatisfaction",
+      timestamp: ns(rating.time.getTime()),
+      tags: { region: rating.region ?? "", town: rating.town ?? "", site: rating.site ?? "", window: rating.window ?? "", department: rating.department ?? "", clerk: rating.clerk ?? "", state },
+      fields: { rating_id: id, rating_seq: Number(match[2]), device: match[1]!, by: body.by.trim(), fault, decided_at: ctx.now() },
+    };
+    await ctx.influx.writePoints([point], { retentionPolicy: "raw", precision: "n" });
+    await tick();
+    return { status: 200, body: { id, state, by: body.by.trim(), fault } };
+  }
+
+  return {
+    name: "supervision",
+    async start(context) {
+      ctx = context;
+      if (!settings.enabled) return;
+      ctx.http.add("POST", "/api/dissatisfaction/:id/verify", (req) => decide(req, "verified"));
+      ctx.http.add("POST", "/api/dissatisfaction/:id/dismiss", (req) => decide(req, "dismissed"));
+      ctx.http.add("POST", "/api/supervision/run", async () => {
+        await tick();
+        return { status: 200, body: { ...last } };
+      });
+      timer = setInterval(() => void tick(), settings.intervalMs);
+      void tick();
+    },
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+    status: () => ({ enabled: settings.enabled, lastRunAt: last.runAt || null, sites: last.sites, error: last.error ?? null, partition: settings.partition }),
+  };
+}

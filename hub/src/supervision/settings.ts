@@ -1,0 +1,37 @@
+import { z } from "zod";
+
+/** Points per event: the district rules of the domain brief are the shipped default. */
+export const ScoringRules = z.strictObject({
+  baseline: z.number().default(100),
+  late: z.number().default(-2),
+  earlyLeave: z.number().default(-2),
+  leftPost: z.number().default(-2),
+  absentHalfDay: z.number().default(-5),
+  unattended: z.number().default(-5),
+  dissatisfiedClerk: z.number().default(-2),
+  dissatisfiedUnit: z.number().default(-10),
+  thanks: z.number().default(2),
+  /** Every `proRataEvery` points a clerk loses cost the clerk's window unit `proRataPoints`. */
+  proRataEvery: z.number().positive().default(5),
+  proRataPoints: z.number().default(-2),
+});
+export type ScoringRules = z.infer<typeof ScoringRules>;
+
+export const SupervisionSettings = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** How often today's outcome is recomputed from InfluxDB. */
+  intervalMs: z.int().min(1000).max(3_600_000).default(60_000),
+  /** Sign-ins this long before a shift's start still count for it. */
+  earlySigninMinutes: z.int().min(0).max(600).default(120),
+  cards: z
+    .strictObject({
+      /** Unattended periods (or attendance faults) in a day that turn a card yellow, then red. */
+      yellowAfter: z.int().min(1).default(1),
+      redAfter: z.int().min(1).default(3),
+    })
+    .prefault({}),
+  scoring: ScoringRules.prefault({}),
+  /** Several hub copies: each judges the sites whose hash falls in its partition, so no site is judged twice. */
+  partition: z.strictObject({ index: z.int().min(0), count: z.int().min(1) }).default({ index: 0, count: 1 }),
+});
+export type SupervisionSettings = z.infer<typeof SupervisionSettings>;

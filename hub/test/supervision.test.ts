@@ -1,0 +1,235 @@
+/**
+ * Scripted days through the supervision rules, on a real influxd: readings are written the way the hub's ingest
+ * writes them, the rules recompute the day from InfluxDB, and the derived points are read back.
+ */
+import { EventEmitter } from "node:events";
+import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
+import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import { InfluxDB, type IPoint } from "influx";
+import pino from "pino";
+import { Registry as MetricsRegistry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HubContext, HubEvents, HttpRequest, HttpResponse } from "../src/controller/extension.ts";
+import { ensureDatabase } from "../src/influx/setup.ts";
+import { readingToPoint } from "../src/ingest/points.ts";
+import type { Registry } from "../src/registry/schema.ts";
+import { judgeAttendance } from "../src/supervision/attendance.ts";
+import { dayKind, periods } from "../src/supervision/calendar.ts";
+import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
+import { unattendedEpisodes } from "../src/supervision/rules.ts";
+
+const TZ = "Asia/Shanghai";
+const DAY = "2026-11-18"; // a Wednesday
+const HOLIDAY = "2026-11-19";
+const at = (hhmm: string, date = DAY) => localTimeToUtc(date, hhmm, TZ);
+
+const office = { id: "office", shifts: [{ start: "09:00", end: "12:00" }, { start: "13:30", end: "17:30" }], workingDays: ["mon", "tue", "wed", "thu", "fri"], graceMinutes: 5, absentAfterMinutes: 60, holidays: [HOLIDAY], workdays: [], exceptions: [] } as const;
+const siteDay = { ...office, id: "site-day", shifts: [{ start: "08:00", end: "17:00" }] } as const;
+const registry: Registry = {
+  version: 1,
+  regions: new Map([["east", { id: "east", name: "East" }]]),
+  towns: new Map([["riverside", { id: "riverside", name: "Riverside", region: "east" }]]),
+  departments: new Map([["tax", { id: "tax", name: "Tax" }]]),
+  sites: new Map([
+    ["hall-1", { id: "hall-1", kind: "hall", name: "Hall", town: "riverside", tz: TZ, gateway: "gw-1" }],
+    ["site-1", { id: "site-1", kind: "site", name: "Site", town: "riverside", tz: TZ, gateway: "gw-2" }],
+  ]),
+  windows: new Map([["w1", { id: "w1", site: "hall-1", name: "Window 1", department: "tax", unattendedAfterMinutes: 30 }]]),
+  people: new Map([
+    ["c1", { id: "c1", name: "Li Na", role: "clerk", post: "Tax clerk", site: "hall-1", window: "w1", roster: "office" }],
+    ["s1", { id: "s1", name: "Sun Hao", role: "supervisor", post: "Chief supervisor", site: "site-1", roster: "site-day" }],
+  ]),
+  rosters: new Map([
+    ["office", { ...office, workingDays: [...office.workingDays], holidays: [...office.holidays], shifts: [...office.shifts], workdays: [], exceptions: [] }],
+    ["site-day", { ...siteDay, workingDays: [...siteDay.workingDays], holidays: [HOLIDAY], shifts: [...siteDay.shifts], workdays: [], exceptions: [] }],
+  ]),
+  gateways: new Map(),
+  devices: new Map([
+    ["kp1", { id: "kp1", kind: "keypad", site: "hall-1", window: "w1", heartbeatS: 60, scale: "four" }],
+    ["term1", { id: "term1", kind: "terminal", site: "hall-1", heartbeatS: 60, scale: "four" }],
+    ["cam1", { id: "cam1", kind: "camera", site: "hall-1", window: "w1", cameraId: "cam1", heartbeatS: 60, scale: "four" }],
+    ["sterm", { id: "sterm", kind: "terminal", site: "site-1", heartbeatS: 60, scale: "four" }],
+  ]),
+};
+
+let seq = 0;
+const signin = (device: string, person: string, ts: number, direction: "in" | "out", rxTs = ts): Reading => ({ kind: "signin", deviceId: device, seq: ++seq, ts, rxTs, personId: person, method: "card", direction });
+const motion = (ts: number, state: "start" | "end"): Reading => ({ kind: "motion", deviceId: "cam1", seq: ++seq, ts, rxTs: ts, cameraId: "cam1", state, source: "vmd" });
+const rating = (ts: number, level: string, key: number): Reading => ({ kind: "rating", deviceId: "kp1", seq: ++seq, ts, rxTs: ts, windowId: "w1", clerkId: "c1", outcome: "rated", scale: "four", key, level });
+
+let influxd: TestInfluxd;
+let influx: InfluxDB;
+const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
+
+function context(now: number): HubContext {
+  return {
+    logger: pino({ level: "silent" }),
+    influx,
+    database: "supervision",
+    registry: { current: () => registry, onChange: () => () => {} },
+    metrics: new MetricsRegistry(),
+    http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
+    events: new EventEmitter<HubEvents>(),
+    now: () => now,
+    dataDir: "/tmp",
+  };
+}
+
+/** Starts a fresh extension (as a restarted hub would), lets it run once at `now`, and stops it. */
+async function runRules(now: number, events?: { cards: unknown[]; warnings: unknown[] }) {
+  const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
+  const ctx = context(now);
+  if (events) {
+    ctx.events.on("card", (c) => events.cards.push(c));
+    ctx.events.on("warning", (w) => events.warnings.push(w));
+  }
+  await extension.start(ctx);
+  await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
+  await extension.stop();
+  const error = extension.status().error;
+  if (error) throw new Error(`supervision run failed: ${String(error)}`);
+  return extension;
+}
+
+/** The scripted day only (the rules also re-judge the day before, which had no sign-ins). */
+const ON_DAY = `time >= ${at("00:00")}ms AND time < ${at("23:59")}ms`;
+
+async function rows(query: string): Promise<Record<string, unknown>[]> {
+  return [...((await influx.query(query)) as unknown as Record<string, unknown>[])];
+}
+
+beforeAll(async () => {
+  influxd = await startInfluxd();
+  influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
+  await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
+  const readings: Reading[] = [
+    // Li Na: 7 minutes late in the morning (grace 5), on time after lunch.
+    signin("term1", "c1", at("09:07"), "in"),
+    signin("term1", "c1", at("12:01"), "out"),
+    signin("term1", "c1", at("13:25"), "in"),
+    signin("term1", "c1", at("17:35"), "out"),
+    // Window 1: nobody seen from 11:00 to 11:40 in working hours.
+    motion(at("09:08"), "start"),
+    motion(at("11:00"), "end"),
+    motion(at("11:40"), "start"),
+    motion(at("12:00"), "end"),
+    motion(at("13:26"), "start"),
+    motion(at("17:33"), "end"),
+    rating(at("10:00"), "dissatisfied", 4),
+    rating(at("10:30"), "very_satisfied", 1),
+    // Sun Hao signed in on time at the site; the offline terminal delivered it six hours later.
+    signin("sterm", "s1", at("07:58"), "in", at("13:58")),
+    signin("sterm", "s1", at("17:02"), "out"),
+  ];
+  const points = readings.map((r) => readingToPoint(r, registry));
+  for (const p of points) if ("error" in p) throw new Error(p.error.message);
+  await influx.writePoints(points as IPoint[], { retentionPolicy: "raw", precision: "n" });
+});
+afterAll(() => influxd.close());
+
+describe("supervision rules on a scripted day", () => {
+  it("judges lateness, unattended windows, cards and scores, and a late-delivered sign-in by its own time", async () => {
+    const events = { cards: [] as { subject: string; color: string }[], warnings: [] as { subject: string; rule: string }[] };
+    await runRules(at("18:00"), events);
+
+    const attendance = await rows(`SELECT "person", "status", "minutes", "period" FROM "raw"."attendance" WHERE ${ON_DAY}`);
+    const of = (person: string) => attendance.filter((r) => r.person === person).map((r) => `${r.period}:${r.status}:${r.minutes}`).sort();
+    expect(of("c1")).toEqual(["0:late:7", "1:on_time:0"]);
+    expect(of("s1")).toEqual(["0:on_time:0"]);
+
+    const deductions = await rows(`SELECT "subject", "rule", "points" FROM "raw"."deduction" WHERE ${ON_DAY}`);
+    expect(deductions.map((d) => `${d.subject}:${d.rule}:${d.points}`).sort()).toEqual(["c1:late:-2", "w1:unattended:-5"]);
+
+    const warnings = await rows(`SELECT "subject", "rule", "minutes" FROM "raw"."warning" WHERE ${ON_DAY}`);
+    expect(warnings).toMatchObject([{ subject: "w1", rule: "unattended", minutes: 40 }]);
+    const cards = await rows(`SELECT "level", "subject", "color" FROM "raw"."card" WHERE ${ON_DAY}`);
+    expect(Object.fromEntries(cards.map((c) => [c.subject, c.color]))).toEqual({ c1: "yellow", w1: "yellow", s1: "green" });
+    expect(events.warnings.filter((w) => (w as { ts: number }).ts >= at("00:00"))).toMatchObject([{ subject: "w1", rule: "unattended" }]);
+    expect(events.cards.filter((c) => (c as { ts: number }).ts >= at("00:00")).map((c) => `${c.subject}:${c.color}`).sort()).toEqual(["c1:yellow", "w1:yellow"]);
+
+    const scores = await rows(`SELECT "subject", "score" FROM "raw"."score_daily" WHERE ${ON_DAY}`);
+    expect(Object.fromEntries(scores.map((s) => [s.subject, s.score]))).toEqual({ c1: 98, w1: 95, s1: 100 });
+  });
+
+  it("a dissatisfied rating costs nothing until a supervisor verifies it", async () => {
+    await runRules(at("18:00"));
+    const toVerify = await rows(`SELECT "rating_id", "clerk" FROM "raw"."dissatisfaction" WHERE "state" = 'to_verify'`);
+    expect(toVerify).toHaveLength(1);
+    const id = String(toVerify[0]!.rating_id);
+    expect((await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" = 'dissatisfied_clerk'`))).toHaveLength(0);
+
+    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
+    await extension.start(context(at("18:00")));
+    const verify = routes.get("POST /api/dissatisfaction/:id/verify")!;
+    expect((await verify({ params: { id: "nope" }, query: new URLSearchParams(), body: { by: "x" } })).status).toBe(400);
+    expect((await verify({ params: { id }, query: new URLSearchParams(), body: {} })).status).toBe(400);
+    expect((await verify({ params: { id: "kp1:99999" }, query: new URLSearchParams(), body: { by: "Zhou" } })).status).toBe(404);
+    expect(await verify({ params: { id }, query: new URLSearchParams(), body: { by: "Supervisor Zhou" } })).toMatchObject({ status: 200, body: { state: "verified" } });
+    await extension.stop();
+
+    expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" = 'dissatisfied_clerk'`)).toMatchObject([{ points: -2 }]);
+    expect(await rows(`SELECT "rating_id" FROM "raw"."dissatisfaction" WHERE "state" = 'to_verify'`)).toHaveLength(0);
+    const score = await rows(`SELECT "score" FROM "raw"."score_daily" WHERE "subject" = 'c1' AND ${ON_DAY}`);
+    expect(score).toMatchObject([{ score: 96 }]);
+  });
+
+  it("gives the same outcome after a restart at noon as without it", async () => {
+    const snapshot = async () =>
+      JSON.stringify(
+        await Promise.all(
+          ["attendance", "deduction", "warning", "card", "score_daily"].map((m) => rows(`SELECT * FROM "raw"."${m}" WHERE "site" = 'hall-1'`)),
+        ),
+      );
+    await runRules(at("12:00"));
+    const noonFirst = await snapshot();
+    await runRules(at("12:00")); // a restarted hub, same moment
+    expect(await snapshot()).toBe(noonFirst);
+    await runRules(at("18:00"));
+    const evening = await snapshot();
+    await runRules(at("18:00"));
+    expect(await snapshot()).toBe(evening);
+  });
+
+  it("judges nobody absent on a holiday, and everybody absent on a working day without sign-ins", async () => {
+    await runRules(at("18:00", HOLIDAY));
+    expect(await rows(`SELECT "minutes", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", HOLIDAY)}ms AND time < ${at("23:59", HOLIDAY)}ms`)).toHaveLength(0);
+    const friday = "2026-11-20";
+    await runRules(at("18:00", friday));
+    const absent = await rows(`SELECT "minutes", "person", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`);
+    expect(absent.map((r) => `${r.person}:${r.status}`).sort()).toEqual(["c1:absent", "c1:absent", "s1:absent"]);
+  });
+});
+
+describe("supervision calendar and rules (pure)", () => {
+  const roster = registry.rosters.get("office")!;
+  it("runs a night shift past midnight and judges a late arrival in it", () => {
+    const night = { ...roster, shifts: [{ start: "22:00", end: "06:00" }] };
+    const [p] = periods(night, DAY, TZ);
+    expect(p!.end - p!.start).toBe(8 * 3_600_000);
+    const j = judgeAttendance([p!], night, [{ ts: p!.start + 12 * 60_000, direction: "in", suspect: false }], p!.end + 1, 120);
+    expect(j).toMatchObject([{ status: "late", minutes: 12 }]);
+  });
+
+  it("keeps local shift times across a daylight saving change (Europe/Berlin, 2026-03-29)", () => {
+    const [p] = periods(roster, "2026-03-29", "Europe/Berlin");
+    expect(new Date(p!.start).toISOString()).toBe("2026-03-29T07:00:00.000Z"); // 09:00 CEST
+    const [before] = periods(roster, "2026-03-28", "Europe/Berlin");
+    expect(new Date(before!.start).toISOString()).toBe("2026-03-28T08:00:00.000Z"); // 09:00 CET
+  });
+
+  it("sends a sign-in with an untrusted clock to review instead of judging it, and knows leave and make-up days", () => {
+    const ps = periods(roster, DAY, TZ);
+    expect(judgeAttendance(ps, roster, [{ ts: ps[0]!.start + 3_600_000 * 2, direction: "in", suspect: true }], ps[1]!.end + 1, 120)[0]).toMatchObject({ status: "review" });
+    const person = registry.people.get("c1")!;
+    expect(dayKind({ ...roster, exceptions: [{ person: "c1", from: DAY, to: DAY, reason: "annual leave" }] }, person, DAY)).toEqual({ working: false, reason: "annual leave" });
+    expect(dayKind({ ...roster, workdays: ["2026-11-22"] }, person, "2026-11-22")).toEqual({ working: true });
+    expect(dayKind(roster, person, "2026-11-22")).toEqual({ working: false, reason: "weekend" });
+  });
+
+  it("finds unattended stretches only in working hours and only as long as the threshold", () => {
+    const ps = periods(roster, DAY, TZ);
+    const m = (hhmm: string, active: boolean) => ({ ts: at(hhmm), active });
+    const episodes = unattendedEpisodes(ps, [m("09:00", true), m("10:00", false), m("10:20", true), m("11:00", false), m("11:35", true), m("12:00", false), m("13:30", true)], 30, at("18:00"));
+    expect(episodes.map((e) => e.minutes)).toEqual([35]);
+  });
+});
