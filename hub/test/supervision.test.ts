@@ -129,7 +129,7 @@ afterAll(() => influxd.close());
 
 describe("supervision rules on a scripted day", () => {
   it("judges lateness, unattended windows, cards and scores, and a late-delivered sign-in by its own time", async () => {
-    const events = { cards: [] as { subject: string; color: string }[], warnings: [] as { subject: string; rule: string }[] };
+    const events = { cards: [] as { ts: number; subject: string; color: string }[], warnings: [] as { ts: number; subject: string; rule: string }[] };
     await runRules(at("18:00"), events);
 
     const attendance = await rows(`SELECT "person", "status", "minutes", "period" FROM "raw"."attendance" WHERE ${ON_DAY}`);
@@ -144,8 +144,8 @@ describe("supervision rules on a scripted day", () => {
     expect(warnings).toMatchObject([{ subject: "w1", rule: "unattended", minutes: 40 }]);
     const cards = await rows(`SELECT "level", "subject", "color" FROM "raw"."card" WHERE ${ON_DAY}`);
     expect(Object.fromEntries(cards.map((c) => [c.subject, c.color]))).toEqual({ c1: "yellow", w1: "yellow", s1: "green" });
-    expect(events.warnings.filter((w) => (w as { ts: number }).ts >= at("00:00"))).toMatchObject([{ subject: "w1", rule: "unattended" }]);
-    expect(events.cards.filter((c) => (c as { ts: number }).ts >= at("00:00")).map((c) => `${c.subject}:${c.color}`).sort()).toEqual(["c1:yellow", "w1:yellow"]);
+    expect(events.warnings.filter((w) => w.ts >= at("00:00"))).toMatchObject([{ subject: "w1", rule: "unattended" }]);
+    expect(events.cards.filter((c) => c.ts >= at("00:00")).map((c) => `${c.subject}:${c.color}`).sort()).toEqual(["c1:yellow", "w1:yellow"]);
 
     const scores = await rows(`SELECT "subject", "score" FROM "raw"."score_daily" WHERE ${ON_DAY}`);
     expect(Object.fromEntries(scores.map((s) => [s.subject, s.score]))).toEqual({ c1: 98, w1: 95, s1: 100 });

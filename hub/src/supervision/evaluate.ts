@@ -37,8 +37,6 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
   const windows = [...registry.windows.values()].filter((w) => w.site === site.id);
   const town = registry.towns.get(site.town);
   const where = { region: town?.region ?? "", town: site.town, site: site.id };
-  const dayStart = Date.parse(`${date}T00:00:00Z`) - 14 * 3_600_000; // generous: any zone's local day begins after this
-  const dayEnd = dayStart + 3 * 86_400_000;
   const periodsOf = new Map<string, Period[]>();
   let from = Number.POSITIVE_INFINITY;
   let to = 0;
