@@ -62,6 +62,7 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
       ingest: "running",
       "config-publisher": "running",
       grafana: "running",
+      supervision: "running",
     });
     expect(await (await fetch(`${base}/metrics`)).text()).toContain("process_cpu_user_seconds_total");
     expect((await fetch(`${base}/nope`)).status).toBe(404);
