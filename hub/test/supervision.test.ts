@@ -233,3 +233,37 @@ describe("supervision calendar and rules (pure)", () => {
     expect(episodes.map((e) => e.minutes)).toEqual([35]);
   });
 });
+
+describe("hub verify / dismiss", () => {
+  it("decide a dissatisfied rating through the running hub's HTTP API, and say what is wrong", async () => {
+    const { execFile } = await import("node:child_process");
+    const { HubHttpServer } = await import("../src/http/server.ts");
+    const { freePort } = await import("@supervision/test-support");
+    const friday = "2026-11-20";
+    const reading = rating(at("10:00", friday), "dissatisfied", 4);
+    await influx.writePoints([readingToPoint(reading, registry) as IPoint], { retentionPolicy: "raw", precision: "n" });
+    const http = new HubHttpServer(pino({ level: "silent" }));
+    const port = await http.listen(await freePort(), "127.0.0.1");
+    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
+    await extension.start({ ...context(at("18:00", friday)), http });
+    const hub = (args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) =>
+        execFile(process.execPath, ["--import", "tsx", "hub/src/cli/main.ts", ...args, "--url", `http://127.0.0.1:${port}`], (error, out, err) =>
+          resolve({ code: error ? Number(error.code) : 0, out, err }),
+        ),
+      );
+    try {
+      const id = `kp1:${reading.seq}`;
+      expect(await hub(["dismiss", id])).toMatchObject({ code: 2, err: expect.stringMatching(/--by/) });
+      expect(await hub(["verify", "kp1:424242", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/no dissatisfied rating/) });
+      expect(await hub(["verify", id, "--by", "Zhou", "--fault", "window"])).toMatchObject({ code: 1, err: expect.stringMatching(/"fault" is "clerk" or "unit"/) });
+      expect(await hub(["dismiss", id, "--by", "Supervisor Zhou"])).toMatchObject({ code: 0, out: expect.stringMatching(/dismissed by Supervisor Zhou/) });
+      const decided = await rows(`SELECT "by", "state", "rating_id" FROM "raw"."dissatisfaction" WHERE "rating_id" = '${id}'`);
+      expect(decided).toMatchObject([{ by: "Supervisor Zhou", state: "dismissed" }]);
+      expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" =~ /dissatisfied/ AND time >= ${at("00:00", friday)}ms`)).toHaveLength(0);
+    } finally {
+      await extension.stop();
+      await http.close();
+    }
+  });
+});

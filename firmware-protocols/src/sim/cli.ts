@@ -54,7 +54,8 @@ function parse(argv: string[]) {
   const devices = Number(values.devices);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
   if (!(speed >= 1 && speed <= 100_000)) throw new UsageError(`--speed must be a number from 1 to 100000, got "${values.speed}"`);
-  if (!Number.isInteger(devices) || devices < 0 || devices > 10_000) throw new UsageError(`--devices must be an integer from 0 to 10000, got "${values.devices}"`);
+  if (!Number.isInteger(devices) || devices < 0 || devices > 10_000)
+    throw new UsageError(`--devices must be an integer from 0 to 10000, got "${values.devices}"`);
   if (!/^mqtts?:\/\/[^/]+/.test(values.broker)) throw new UsageError(`--broker must be an mqtt:// or mqtts:// URL, got "${values.broker}"`);
   if (values.backfill !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(values.backfill) || Number.isNaN(Date.parse(values.backfill))))
     throw new UsageError(`--backfill must be a date YYYY-MM-DD, got "${values.backfill}"`);
@@ -84,7 +85,10 @@ async function main(argv: string[]): Promise<number> {
   let bus: SerialDeviceSimulator | undefined;
   const onBus = opts.serial ? scenario.devices.filter((d) => d.kind !== "camera") : [];
   if (opts.serial) {
-    bus = new SerialDeviceSimulator(opts.serial, onBus.map((_, i) => i + 1));
+    bus = new SerialDeviceSimulator(
+      opts.serial,
+      onBus.map((_, i) => i + 1),
+    );
     try {
       await bus.open();
     } catch (error) {
@@ -96,11 +100,24 @@ async function main(argv: string[]): Promise<number> {
   const clerkOf = new Map(scenario.people.filter((p) => p.windowId).map((p) => [p.windowId!, p.id]));
   for (const spec of scenario.devices.filter((d) => !onBus.includes(d))) {
     const simDevice = new SimDevice(spec, opts.broker, (device, command) => {
-        // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied.
-        if (command.name !== "prompt" || device.spec.kind !== "keypad") return;
-        const level = Math.random() < 0.9 ? "very_satisfied" : "dissatisfied";
-        const event = { at: Date.now(), deviceId: device.spec.id, kind: "rating" as const, fields: { windowId: command.payload.windowId, clerkId: command.payload.clerkId ?? clerkOf.get(command.payload.windowId), txnId: command.payload.txnId, outcome: "rated", scale: "four", key: level === "very_satisfied" ? 1 : 4, level } };
-        setTimeout(() => device.publish("rating", toPayload(event, seqs.take(device.spec.id))).catch(() => undefined), 1500);
+      // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied.
+      if (command.name !== "prompt" || device.spec.kind !== "keypad") return;
+      const level = Math.random() < 0.9 ? "very_satisfied" : "dissatisfied";
+      const event = {
+        at: Date.now(),
+        deviceId: device.spec.id,
+        kind: "rating" as const,
+        fields: {
+          windowId: command.payload.windowId,
+          clerkId: command.payload.clerkId ?? clerkOf.get(command.payload.windowId),
+          txnId: command.payload.txnId,
+          outcome: "rated",
+          scale: "four",
+          key: level === "very_satisfied" ? 1 : 4,
+          level,
+        },
+      };
+      setTimeout(() => device.publish("rating", toPayload(event, seqs.take(device.spec.id))).catch(() => undefined), 1500);
     });
     devices.set(spec.id, simDevice);
     mqttDevices.push(simDevice);
@@ -125,7 +142,9 @@ async function main(argv: string[]): Promise<number> {
     const timeline = generateDay(scenario, { date: opts.backfill, seed: opts.seed });
     console.log(`backfilling ${opts.backfill}: ${timeline.length} events`);
     await backfill(timeline, devices, seqs, (p) =>
-      console.log(`backfill ${opts.backfill}: ${p.done}/${p.total} events, ${Math.round(p.ratePerS)}/s, ${p.etaS === null ? "?" : Math.ceil(p.etaS)} s left`),
+      console.log(
+        `backfill ${opts.backfill}: ${p.done}/${p.total} events, ${Math.round(p.ratePerS)}/s, ${p.etaS === null ? "?" : Math.ceil(p.etaS)} s left`,
+      ),
     );
     await close();
     return 0;
@@ -144,7 +163,13 @@ async function main(argv: string[]): Promise<number> {
   const stop = () => player.stop();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  const report = setInterval(() => console.log(`simulated ${new Date(player.now()).toISOString()}: ${player.counts.published} events sent, ${player.counts.failed} failed`), 10_000);
+  const report = setInterval(
+    () =>
+      console.log(
+        `simulated ${new Date(player.now()).toISOString()}: ${player.counts.published} events sent, ${player.counts.failed} failed`,
+      ),
+    10_000,
+  );
   for (let day = localDate(simStart, tz); !player.isStopped(); day = localDate(localTimeToUtc(day, "12:00", tz) + 86_400_000, tz)) {
     await player.play(generateDay(scenario, { date: day, seed: opts.seed }));
     // Caught up with today's last event: wait for the next day without spinning.

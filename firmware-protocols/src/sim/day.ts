@@ -14,6 +14,8 @@ export interface DayOptions {
   /** Local date in the site's zone, YYYY-MM-DD. */
   date: string;
   seed: number;
+  /** IANA zone the day's clock times are read in; defaults to the scenario site's zone. */
+  tz?: string;
 }
 
 /** mulberry32: small, fast, and the same sequence on every machine for a seed. */
@@ -45,7 +47,7 @@ const LEVELS_FOUR = ["very_satisfied", "satisfied", "average", "dissatisfied"] a
 export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent[] {
   const rnd = seededRandom(hashSeed(opts.seed, scenario.site.id, opts.date));
   const uniform = (lo: number, hi: number) => lo + rnd() * (hi - lo);
-  const { tz } = scenario.site;
+  const tz = opts.tz ?? scenario.site.tz;
   const at = (hhmm: string) => localTimeToUtc(opts.date, hhmm, tz);
   const events: TimelineEvent[] = [];
   const terminal = scenario.devices.find((d) => d.kind === "terminal");
@@ -57,7 +59,17 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
 
   for (const device of scenario.devices) {
     for (let t = dayStart + uniform(0, device.heartbeatS * 1000); t < dayEnd; t += device.heartbeatS * 1000) {
-      events.push({ at: Math.round(t), deviceId: device.id, kind: "heartbeat", fields: { intervalS: device.heartbeatS, uptimeS: Math.round((t - dayStart) / 1000) + 3600, fw: "sim-1.0", rssi: -40 - Math.round(rnd() * 30) } });
+      events.push({
+        at: Math.round(t),
+        deviceId: device.id,
+        kind: "heartbeat",
+        fields: {
+          intervalS: device.heartbeatS,
+          uptimeS: Math.round((t - dayStart) / 1000) + 3600,
+          fw: "sim-1.0",
+          rssi: -40 - Math.round(rnd() * 30),
+        },
+      });
     }
   }
   if (!working) return events.sort((x, y) => x.at - y.at);
@@ -69,7 +81,11 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
     const camera = scenario.devices.find((d) => d.kind === "camera" && d.windowId === person.windowId);
     const location =
       scenario.site.lat !== undefined && scenario.site.lon !== undefined
-        ? { lat: scenario.site.lat + uniform(-0.0005, 0.0005), lon: scenario.site.lon! + uniform(-0.0005, 0.0005), accuracyM: Math.round(uniform(3, 25)) }
+        ? {
+            lat: scenario.site.lat + uniform(-0.0005, 0.0005),
+            lon: scenario.site.lon! + uniform(-0.0005, 0.0005),
+            accuracyM: Math.round(uniform(3, 25)),
+          }
         : undefined;
     for (const shift of shifts) {
       const late = rnd() < b.lateRate;
@@ -77,8 +93,18 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
       const leave = rnd() < 0.03 ? shift.end - uniform(10, 40) * MINUTE : shift.end + uniform(0, 10) * MINUTE;
       if (terminal) {
         const method = ["card", "face", "fingerprint"][Math.floor(rnd() * 3)];
-        events.push({ at: Math.round(arrive), deviceId: terminal.id, kind: "signin", fields: { personId: person.id, method, direction: "in", ...(location ? { location } : {}) } });
-        events.push({ at: Math.round(leave), deviceId: terminal.id, kind: "signin", fields: { personId: person.id, method, direction: "out", ...(location ? { location } : {}) } });
+        events.push({
+          at: Math.round(arrive),
+          deviceId: terminal.id,
+          kind: "signin",
+          fields: { personId: person.id, method, direction: "in", ...(location ? { location } : {}) },
+        });
+        events.push({
+          at: Math.round(leave),
+          deviceId: terminal.id,
+          kind: "signin",
+          fields: { personId: person.id, method, direction: "out", ...(location ? { location } : {}) },
+        });
       }
       // Presence at the window: the shift minus breaks away from the post.
       const present: [number, number][] = [];
@@ -96,23 +122,54 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
       present.push([from, leave - uniform(1, 3) * MINUTE]);
       for (const [start, end] of present) {
         if (camera) {
-          events.push({ at: Math.round(start), deviceId: camera.id, kind: "motion", fields: { cameraId: camera.cameraId ?? camera.id, state: "start", source: "vmd" } });
-          events.push({ at: Math.round(end), deviceId: camera.id, kind: "motion", fields: { cameraId: camera.cameraId ?? camera.id, state: "end", source: "vmd" } });
+          events.push({
+            at: Math.round(start),
+            deviceId: camera.id,
+            kind: "motion",
+            fields: { cameraId: camera.cameraId ?? camera.id, state: "start", source: "vmd" },
+          });
+          events.push({
+            at: Math.round(end),
+            deviceId: camera.id,
+            kind: "motion",
+            fields: { cameraId: camera.cameraId ?? camera.id, state: "end", source: "vmd" },
+          });
         }
         if (!keypad || b.transactionsPerHour <= 0) continue;
         // Poisson arrivals: exponential gaps.
-        for (let t = start - (Math.log(1 - rnd()) * 60 * MINUTE) / b.transactionsPerHour; t < end; t -= (Math.log(1 - rnd()) * 60 * MINUTE) / b.transactionsPerHour) {
+        for (
+          let t = start - (Math.log(1 - rnd()) * 60 * MINUTE) / b.transactionsPerHour;
+          t < end;
+          t -= (Math.log(1 - rnd()) * 60 * MINUTE) / b.transactionsPerHour
+        ) {
           const txnId = `t${opts.date.replaceAll("-", "")}-${++txn}`;
           const base = { windowId: person.windowId, clerkId: person.id, txnId, scale: "four" };
           if (rnd() < b.ratedRate) {
             const level = pickLevel(rnd(), b.levelWeights);
-            events.push({ at: Math.round(t), deviceId: keypad.id, kind: "rating", fields: { ...base, outcome: "rated", key: LEVELS_FOUR.indexOf(level) + 1, level } });
+            events.push({
+              at: Math.round(t),
+              deviceId: keypad.id,
+              kind: "rating",
+              fields: { ...base, outcome: "rated", key: LEVELS_FOUR.indexOf(level) + 1, level },
+            });
           } else {
             events.push({ at: Math.round(t), deviceId: keypad.id, kind: "rating", fields: { ...base, outcome: "timeout" } });
           }
           if (rnd() < 0.02) {
             const level = pickLevel(rnd(), b.levelWeights);
-            events.push({ at: Math.round(t + 20_000), deviceId: keypad.id, kind: "rating", fields: { windowId: person.windowId, clerkId: person.id, scale: "four", outcome: "unsolicited", key: LEVELS_FOUR.indexOf(level) + 1, level } });
+            events.push({
+              at: Math.round(t + 20_000),
+              deviceId: keypad.id,
+              kind: "rating",
+              fields: {
+                windowId: person.windowId,
+                clerkId: person.id,
+                scale: "four",
+                outcome: "unsolicited",
+                key: LEVELS_FOUR.indexOf(level) + 1,
+                level,
+              },
+            });
           }
         }
       }
@@ -124,7 +181,12 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
     for (const shift of shifts) {
       for (let t = shift.start; t < shift.end; t -= (Math.log(1 - rnd()) * 60 * MINUTE) / Math.max(b.transactionsPerHour, 1)) {
         const level = pickLevel(rnd(), b.levelWeights);
-        events.push({ at: Math.round(t), deviceId: keypad.id, kind: "rating", fields: { windowId: keypad.windowId, scale: "four", outcome: "rated", key: LEVELS_FOUR.indexOf(level) + 1, level } });
+        events.push({
+          at: Math.round(t),
+          deviceId: keypad.id,
+          kind: "rating",
+          fields: { windowId: keypad.windowId, scale: "four", outcome: "rated", key: LEVELS_FOUR.indexOf(level) + 1, level },
+        });
       }
     }
   }
@@ -146,7 +208,13 @@ export function withExtraKeypads(scenario: Scenario, count: number): Scenario {
   if (count <= 0 || scenario.windows.length === 0) return scenario;
   const extra = Array.from({ length: count }, (_, i) => {
     const id = `kp-load-${String(i + 1).padStart(3, "0")}`;
-    return { id, kind: "keypad" as const, windowId: scenario.windows[i % scenario.windows.length]!.id, secret: `demo-${id}`, heartbeatS: 60 };
+    return {
+      id,
+      kind: "keypad" as const,
+      windowId: scenario.windows[i % scenario.windows.length]!.id,
+      secret: `demo-${id}`,
+      heartbeatS: 60,
+    };
   });
   return { ...scenario, devices: [...scenario.devices, ...extra] };
 }

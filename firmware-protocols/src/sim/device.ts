@@ -31,7 +31,12 @@ export class SimDevice {
       keepalive: 30,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
-      will: { topic: deviceTopics.status(id), payload: Buffer.from(JSON.stringify({ v: 1, deviceId: id, state: "offline" })), qos: 1, retain: true },
+      will: {
+        topic: deviceTopics.status(id),
+        payload: Buffer.from(JSON.stringify({ v: 1, deviceId: id, state: "offline" })),
+        qos: 1,
+        retain: true,
+      },
     });
     this.client = client;
     client.on("message", (topic, payload) => {
@@ -52,7 +57,11 @@ export class SimDevice {
       this.onCommand?.(this, received);
     });
     await client.subscribeAsync(deviceTopics.commandFilter(id), { qos: 1 });
-    await client.publishAsync(deviceTopics.status(id), JSON.stringify({ v: 1, deviceId: id, state: "online", ts: Date.now(), fw: "sim-1.0" }), { qos: 1, retain: true });
+    await client.publishAsync(
+      deviceTopics.status(id),
+      JSON.stringify({ v: 1, deviceId: id, state: "online", ts: Date.now(), fw: "sim-1.0" }),
+      { qos: 1, retain: true },
+    );
   }
 
   /** Publishes one event at QoS 1; resolves on the gateway's PUBACK. */
@@ -65,7 +74,12 @@ export class SimDevice {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    await client.publishAsync(deviceTopics.status(this.spec.id), JSON.stringify({ v: 1, deviceId: this.spec.id, state: "offline", ts: Date.now() }), { qos: 1, retain: true }).catch(() => undefined);
+    await client
+      .publishAsync(deviceTopics.status(this.spec.id), JSON.stringify({ v: 1, deviceId: this.spec.id, state: "offline", ts: Date.now() }), {
+        qos: 1,
+        retain: true,
+      })
+      .catch(() => undefined);
     await client.endAsync();
   }
 }

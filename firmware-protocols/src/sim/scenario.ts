@@ -70,7 +70,14 @@ export const demoHallScenario: Scenario = {
   devices: [
     ...clerks.flatMap((_, i) => [
       { id: `kp-w${pad(i + 1)}`, kind: "keypad" as const, windowId: `w${pad(i + 1)}`, secret: `demo-kp-w${pad(i + 1)}`, heartbeatS: 60 },
-      { id: `cam-w${pad(i + 1)}`, kind: "camera" as const, windowId: `w${pad(i + 1)}`, cameraId: `cam-w${pad(i + 1)}`, secret: `demo-cam-w${pad(i + 1)}`, heartbeatS: 60 },
+      {
+        id: `cam-w${pad(i + 1)}`,
+        kind: "camera" as const,
+        windowId: `w${pad(i + 1)}`,
+        cameraId: `cam-w${pad(i + 1)}`,
+        secret: `demo-cam-w${pad(i + 1)}`,
+        heartbeatS: 60,
+      },
     ]),
     { id: "term-hall-demo", kind: "terminal", secret: "demo-term-hall-demo", heartbeatS: 60 },
   ],

@@ -28,6 +28,14 @@ describe("generateDay", () => {
     expect(generateDay(demoHallScenario, { date: DATE, seed: 8 })).not.toEqual(a);
   });
 
+  it("reads shift times in the zone it is given, the site's own by default", () => {
+    const shanghai = generateDay(demoHallScenario, { date: DATE, seed: 3 });
+    const utc = generateDay(demoHallScenario, { date: DATE, seed: 3, tz: "UTC" });
+    expect(generateDay(demoHallScenario, { date: DATE, seed: 3, tz: "Asia/Shanghai" })).toEqual(shanghai);
+    // Same day, same seed: the UTC day is the Shanghai day eight hours later.
+    expect(utc.map((e) => e.at - 8 * 3_600_000)).toEqual(shanghai.map((e) => e.at));
+  });
+
   it("plays a realistic working day", () => {
     let late = 0;
     let absent = 0;
@@ -39,7 +47,9 @@ describe("generateDay", () => {
     for (let seed = 1; seed <= days; seed++) {
       const day = generateDay(demoHallScenario, { date: DATE, seed });
       const firstIn = new Map<string, number>();
-      for (const e of day) if (e.kind === "signin" && e.fields.direction === "in" && !firstIn.has(e.fields.personId as string)) firstIn.set(e.fields.personId as string, e.at);
+      for (const e of day)
+        if (e.kind === "signin" && e.fields.direction === "in" && !firstIn.has(e.fields.personId as string))
+          firstIn.set(e.fields.personId as string, e.at);
       absent += demoHallScenario.people.length - firstIn.size;
       const start = localTimeToUtc(DATE, "09:00", "Asia/Shanghai");
       for (const t of firstIn.values()) if (t > start + 5 * 60_000) late++;
@@ -112,15 +122,46 @@ describe("simulated devices on a real broker", () => {
         const dir = mkdtempSync(join(tmpdir(), "sim-test-"));
         const seqs = new SeqStore(join(dir, "seq.json"));
         const specs = demoHallScenario.devices.filter((d) => ["kp-w01", "cam-w01", "term-hall-demo"].includes(d.id));
-        const devices = new Map(specs.map((s) => [s.id, new SimDevice(s, url, (device, command) => {
-          if (command.name === "prompt") void device.publish("rating", toPayload({ at: Date.now(), deviceId: device.spec.id, kind: "rating", fields: { windowId: command.payload.windowId, txnId: command.payload.txnId, outcome: "rated", scale: "four", key: 1, level: "very_satisfied" } }, seqs.take(device.spec.id)));
-        })]));
+        const devices = new Map(
+          specs.map((s) => [
+            s.id,
+            new SimDevice(s, url, (device, command) => {
+              if (command.name === "prompt")
+                void device.publish(
+                  "rating",
+                  toPayload(
+                    {
+                      at: Date.now(),
+                      deviceId: device.spec.id,
+                      kind: "rating",
+                      fields: {
+                        windowId: command.payload.windowId,
+                        txnId: command.payload.txnId,
+                        outcome: "rated",
+                        scale: "four",
+                        key: 1,
+                        level: "very_satisfied",
+                      },
+                    },
+                    seqs.take(device.spec.id),
+                  ),
+                );
+            }),
+          ]),
+        );
         await Promise.all([...devices.values()].map((d) => d.connect()));
-        const timeline = generateDay(demoHallScenario, { date: DATE, seed: 2 }).filter((e) => devices.has(e.deviceId)).slice(0, 300);
+        const timeline = generateDay(demoHallScenario, { date: DATE, seed: 2 })
+          .filter((e) => devices.has(e.deviceId))
+          .slice(0, 300);
         await backfill(timeline, devices, seqs, () => undefined);
-        await observer.publishAsync(deviceTopics.command("kp-w01", "prompt"), JSON.stringify({ v: 1, cmdId: "c1", ts: Date.now(), windowId: "w01", txnId: "txn-42", timeoutS: 30 }), { qos: 1 });
+        await observer.publishAsync(
+          deviceTopics.command("kp-w01", "prompt"),
+          JSON.stringify({ v: 1, cmdId: "c1", ts: Date.now(), windowId: "w01", txnId: "txn-42", timeoutS: 30 }),
+          { qos: 1 },
+        );
         const deadline = Date.now() + 5000;
-        while (!seen.some((m) => m.payload.toString().includes("txn-42") && m.topic.endsWith("/evt/rating")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while (!seen.some((m) => m.payload.toString().includes("txn-42") && m.topic.endsWith("/evt/rating")) && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
         await Promise.all([...devices.values()].map((d) => d.close()));
         await observer.endAsync();
         rmSync(dir, { recursive: true, force: true });
@@ -189,9 +230,23 @@ describe("sim CLI on a serial line", () => {
         master.write(encodeFrame({ address: r.value.address, command: COMMANDS.ack, seq: r.value.seq, payload: new Uint8Array() }));
       }
     });
-    const poll = setInterval(() => master.write(encodeFrame({ address: 1, command: COMMANDS.poll, seq: 1, payload: new Uint8Array() })), 10);
+    const poll = setInterval(
+      () => master.write(encodeFrame({ address: 1, command: COMMANDS.poll, seq: 1, payload: new Uint8Array() })),
+      10,
+    );
     try {
-      const result = await cli(["--site", "site", "--serial", line.a, "--backfill", DATE, "--broker", "mqtt://127.0.0.1:1", "--state", join(tmpdir(), `sim-serial-${Date.now()}.json`)]);
+      const result = await cli([
+        "--site",
+        "site",
+        "--serial",
+        line.a,
+        "--backfill",
+        DATE,
+        "--broker",
+        "mqtt://127.0.0.1:1",
+        "--state",
+        join(tmpdir(), `sim-serial-${Date.now()}.json`),
+      ]);
       expect(result.out).toMatch(/term-site-demo@1/);
       expect(result.code).toBe(0);
       const expected = generateDay(demoSiteScenario, { date: DATE, seed: 1 }).filter((e) => e.kind === "signin").length;

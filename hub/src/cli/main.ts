@@ -4,10 +4,10 @@ import { hashSecretCommand } from "./hash-secret.ts";
 import { registryCommand } from "./registry.ts";
 import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
+import { supervisionCommands } from "../supervision/cli.ts";
 import { upCommand } from "./up.ts";
 
-/** The supervision engineer's commands are added here once hub/src/supervision/cli.ts lands. */
-const commands: CliCommand[] = [upCommand, startCommand, statusCommand, gatewaysCommand, registryCommand, hashSecretCommand];
+const commands: CliCommand[] = [upCommand, startCommand, statusCommand, gatewaysCommand, registryCommand, hashSecretCommand, ...supervisionCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
