@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { escape, type IPoint } from "influx";
 import type { HubContext, HubExtension, HttpRequest, HttpResponse } from "../controller/extension.ts";
 import { DERIVED, DERIVED_DEDUCTION_RULES, type DayOutcome, datesToJudge, evaluateDay } from "./evaluate.ts";
+import { Notifier } from "./notify.ts";
 import { SupervisionSettings } from "./settings.ts";
 
 export { SupervisionSettings } from "./settings.ts";
@@ -26,6 +28,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
   const last = { runAt: 0, sites: 0, error: "" as string | undefined };
   const lastCards = new Map<string, string>();
   const lastWarnings = new Set<string>();
+  let notifier: Notifier | undefined;
 
   async function store(outcome: DayOutcome): Promise<void> {
     if (outcome.to === 0) return;
@@ -107,6 +110,16 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     async start(context) {
       ctx = context;
       if (!settings.enabled) return;
+      notifier = new Notifier(settings.notifications, {
+        dataDir: join(ctx.dataDir, "supervision"),
+        logger: ctx.logger,
+        now: ctx.now,
+        record: (points) => ctx.influx.writePoints(points, { retentionPolicy: "raw", precision: "n" }),
+        tzOf: (site) => ctx.registry.current().sites.get(site)?.tz ?? "UTC",
+      });
+      const n = notifier;
+      ctx.events.on("warning", (warning) => n.notify(warning));
+      n.start();
       ctx.http.add("POST", "/api/dissatisfaction/:id/verify", (req) => decide(req, "verified"));
       ctx.http.add("POST", "/api/dissatisfaction/:id/dismiss", (req) => decide(req, "dismissed"));
       ctx.http.add("POST", "/api/supervision/run", async () => {
@@ -119,7 +132,15 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     async stop() {
       clearInterval(timer);
       await running;
+      notifier?.stop();
     },
-    status: () => ({ enabled: settings.enabled, lastRunAt: last.runAt || null, sites: last.sites, error: last.error ?? null, partition: settings.partition }),
+    status: () => ({
+      enabled: settings.enabled,
+      lastRunAt: last.runAt || null,
+      sites: last.sites,
+      error: last.error ?? null,
+      partition: settings.partition,
+      notifications: notifier ? { pending: notifier.pending(), ...notifier.counts } : null,
+    }),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NotificationSettings } from "./notify.ts";
 
 /** Points per event: the district rules of the domain brief are the shipped default. */
 export const ScoringRules = z.strictObject({
@@ -31,6 +32,7 @@ export const SupervisionSettings = z.strictObject({
     })
     .prefault({}),
   scoring: ScoringRules.prefault({}),
+  notifications: NotificationSettings.prefault({}),
   /** Several hub copies: each judges the sites whose hash falls in its partition, so no site is judged twice. */
   partition: z.strictObject({ index: z.int().min(0), count: z.int().min(1) }).default({ index: 0, count: 1 }),
 });

@@ -1,0 +1,175 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { localTimeToUtc, localDate } from "@supervision/firmware-protocols";
+import type { IPoint } from "influx";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { WarningEvent } from "../controller/extension.ts";
+
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day "HH:MM"');
+
+export const NotificationSettings = z.strictObject({
+  channels: z
+    .array(
+      z.discriminatedUnion("kind", [
+        /** A generic webhook: POSTs the warning as JSON. */
+        z.strictObject({ name: z.string().min(1), kind: z.literal("webhook"), url: z.url(), headers: z.record(z.string(), z.string()).default({}) }),
+        /** An SMS gateway with an HTTP API: POSTs {to, text} as JSON for each number. */
+        z.strictObject({
+          name: z.string().min(1),
+          kind: z.literal("sms"),
+          url: z.url(),
+          headers: z.record(z.string(), z.string()).default({}),
+          to: z.array(z.string().min(3)).min(1),
+          /** Second contacts, added for escalations. */
+          escalateTo: z.array(z.string().min(3)).default([]),
+        }),
+      ]),
+    )
+    .default([]),
+  /** The same warning (site, subject, rule, severity) is sent at most once in this many minutes. */
+  dedupMinutes: z.int().min(0).default(60),
+  /** Local times in the site's zone when plain warnings wait (escalations do not); an end before the start runs past midnight. */
+  quietPeriods: z.array(z.strictObject({ start: HHMM, end: HHMM })).default([]),
+  maxAttempts: z.int().min(1).max(50).default(8),
+  retryBaseMs: z.int().min(10).default(2000),
+});
+export type NotificationSettings = z.infer<typeof NotificationSettings>;
+
+interface Job {
+  id: string;
+  channel: string;
+  target: string;
+  body: Record<string, unknown>;
+  message: string;
+  attempt: number;
+  dueAt: number;
+}
+
+/**
+ * Sends warnings through the configured channels. Jobs live in an outbox file until delivered or given up, so a
+ * restart loses none; every attempt is recorded as a `notification` point, so failures are visible, not silent.
+ */
+export class Notifier {
+  private jobs: Job[] = [];
+  private readonly sentAt = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  readonly counts = { sent: 0, failed: 0, gaveUp: 0 };
+
+  constructor(
+    private readonly settings: NotificationSettings,
+    private readonly opts: { dataDir: string; logger: Logger; now: () => number; record: (points: IPoint[]) => Promise<void>; tzOf: (site: string) => string },
+  ) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    try {
+      this.jobs = JSON.parse(readFileSync(this.file, "utf8")) as Job[];
+    } catch {
+      this.jobs = [];
+    }
+  }
+
+  private get file(): string {
+    return join(this.opts.dataDir, "notification-outbox.json");
+  }
+
+  private save(): void {
+    writeFileSync(`${this.file}.tmp`, JSON.stringify(this.jobs));
+    renameSync(`${this.file}.tmp`, this.file);
+  }
+
+  pending(): number {
+    return this.jobs.length;
+  }
+
+  start(pollMs = 200): void {
+    this.timer = setInterval(() => void this.deliver(), pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Queues a warning for every channel, unless it was sent recently; plain warnings wait out a quiet period. */
+  notify(warning: WarningEvent): void {
+    if (!warning.active || this.settings.channels.length === 0) return;
+    const now = this.opts.now();
+    const key = `${warning.site}/${warning.subject}/${warning.rule}/${warning.severity}`;
+    const last = this.sentAt.get(key);
+    if (last !== undefined && now - last < this.settings.dedupMinutes * 60_000) return;
+    this.sentAt.set(key, now);
+    const dueAt = warning.severity === "escalation" ? now : this.quietUntil(now, this.opts.tzOf(warning.site));
+    const message = `[${warning.severity}] ${warning.site}: ${warning.message}`;
+    const body = { ...warning, text: message };
+    for (const channel of this.settings.channels) {
+      const targets = channel.kind === "webhook" ? [channel.url] : [...channel.to, ...(warning.severity === "escalation" ? channel.escalateTo : [])];
+      for (const target of targets) this.jobs.push({ id: `${key}/${now}/${channel.name}/${target}`, channel: channel.name, target, body, message, attempt: 0, dueAt });
+    }
+    this.save();
+  }
+
+  /** The end of the quiet period `now` falls in, or `now`. */
+  private quietUntil(now: number, tz: string): number {
+    const today = localDate(now, tz);
+    const yesterday = localDate(now - 86_400_000, tz);
+    for (const q of this.settings.quietPeriods) {
+      for (const date of [yesterday, today]) {
+        const start = localTimeToUtc(date, q.start, tz);
+        let end = localTimeToUtc(date, q.end, tz);
+        if (end <= start) end = localTimeToUtc(localDate(start + 86_400_000, tz), q.end, tz);
+        if (now >= start && now < end) return end;
+      }
+    }
+    return now;
+  }
+
+  /** Sends what is due; one pass at a time. */
+  async deliver(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const now = this.opts.now();
+      for (const job of this.jobs.filter((j) => j.dueAt <= now)) {
+        const channel = this.settings.channels.find((c) => c.name === job.channel);
+        job.attempt++;
+        let status: "sent" | "failed" | "retrying";
+        let error = "";
+        try {
+          if (!channel) throw new Error(`channel ${job.channel} is no longer configured`);
+          const payload = channel.kind === "webhook" ? job.body : { to: job.target, text: job.message };
+          const res = await fetch(channel.url, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...channel.headers },
+            body: JSON.stringify(payload),
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (!res.ok) throw new Error(`HTTP ${res.status}`);
+          status = "sent";
+        } catch (e) {
+          error = (e as Error).message;
+          status = job.attempt >= this.settings.maxAttempts ? "failed" : "retrying";
+        }
+        if (status === "retrying") job.dueAt = now + this.settings.retryBaseMs * 2 ** (job.attempt - 1);
+        else this.jobs = this.jobs.filter((j) => j !== job);
+        if (status === "sent") this.counts.sent++;
+        else if (status === "failed") this.counts.gaveUp++;
+        else this.counts.failed++;
+        if (status !== "sent") this.opts.logger.warn({ channel: job.channel, target: job.target, attempt: job.attempt, err: error, status }, "notification not delivered");
+        await this.opts
+          .record([
+            {
+              measurement: "notification",
+              timestamp: `${now}000000`,
+              tags: { channel: job.channel, status },
+              fields: { target: job.target, message: job.message, attempt: job.attempt, error },
+            },
+          ])
+          .catch((e: Error) => this.opts.logger.warn({ err: e.message }, "could not record a notification attempt"));
+        this.save();
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}
