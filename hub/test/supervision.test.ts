@@ -261,6 +261,19 @@ describe("hub verify / dismiss", () => {
       const decided = await rows(`SELECT "by", "state", "rating_id" FROM "raw"."dissatisfaction" WHERE "rating_id" = '${id}'`);
       expect(decided).toMatchObject([{ by: "Supervisor Zhou", state: "dismissed" }]);
       expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" =~ /dissatisfied/ AND time >= ${at("00:00", friday)}ms`)).toHaveLength(0);
+
+      // People's entries: thanks (+2 by default) and a complaint that needs its points.
+      expect(await hub(["entry", "--person", "c1", "--rule", "thanks", "--by", "Supervisor Zhou", "--note", "letter of thanks"])).toMatchObject({ code: 0, out: expect.stringMatching(/thanks for c1: 2 points/) });
+      expect(await hub(["entry", "--person", "c1", "--rule", "complaint", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/"points"/) });
+      expect(await hub(["entry", "--window", "w1", "--rule", "complaint", "--points=-3", "--by", "Zhou"])).toMatchObject({ code: 0 });
+      expect(await hub(["entry", "--person", "nobody", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/no person "nobody"/) });
+      expect(await hub(["entry", "--person", "c1", "--rule", "late", "--points", "5", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/not one the rules compute/) });
+      expect(await hub(["entry", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({ code: 2 });
+      const entries = await rows(`SELECT "points", "entered_by", "subject", "rule" FROM "raw"."deduction" WHERE "entered_by" != 'rules'`);
+      expect(entries.map((e) => `${e.subject}:${e.rule}:${e.points}:${e.entered_by}`).sort()).toEqual(["c1:thanks:2:Supervisor Zhou", "w1:complaint:-3:Zhou"]);
+      // They count in the day's scores: the clerk was absent all Friday (-10) and thanked (+2).
+      const scores = await rows(`SELECT "score", "subject" FROM "raw"."score_daily" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`);
+      expect(Object.fromEntries(scores.map((s) => [s.subject, s.score]))).toMatchObject({ c1: 92 });
     } finally {
       await extension.stop();
       await http.close();

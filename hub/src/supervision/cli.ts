@@ -1,8 +1,45 @@
 import { parseArgs } from "node:util";
 import type { CliCommand } from "../cli/command.ts";
 
+const DEFAULT_URL = "http://127.0.0.1:8080";
+
+/** POSTs to the running hub's API; prints `done(answer)` or the hub's error. Resolves to the exit code. */
+async function post(name: string, base: string, path: string, body: unknown, done: (answer: Record<string, unknown>) => string): Promise<number> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, base), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (error) {
+    console.error(`hub ${name}: no hub answers at ${base} (${(error as Error).message}); start it with "hub start" or pass --url`);
+    return 1;
+  }
+  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) {
+    console.error(`hub ${name}: ${String(answer.error ?? `HTTP ${res.status}`)}`);
+    return 1;
+  }
+  console.log(done(answer));
+  return 0;
+}
+
+/** Runs a parseArgs call; a bad option is reported with the command's help. */
+function parsed<T>(name: string, help: string, parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch (error) {
+    console.error(`hub ${name}: ${(error as Error).message}\n\n${help}`);
+    return undefined;
+  }
+}
+
+const common = { url: { type: "string", default: DEFAULT_URL }, help: { type: "boolean", short: "h" } } as const;
+
 function decision(name: "verify" | "dismiss"): CliCommand {
-  const HELP = `Usage: hub ${name} <device>:<seq> --by <name> ${name === "verify" ? "[--fault clerk|unit] " : ""}[--url http://127.0.0.1:8080]
+  const HELP = `Usage: hub ${name} <device>:<seq> --by <name> ${name === "verify" ? "[--fault clerk|unit] " : ""}[--url ${DEFAULT_URL}]
 
 ${
   name === "verify"
@@ -14,50 +51,63 @@ ${
     name,
     summary: `${name} a dissatisfied rating (${name === "verify" ? "it then costs points" : "it costs nothing"})`,
     async run(args) {
-      const parse = (a: string[]) =>
-        parseArgs({
-          args: a,
-          allowPositionals: true,
-          options: { by: { type: "string" }, fault: { type: "string", default: "clerk" }, url: { type: "string", default: "http://127.0.0.1:8080" }, help: { type: "boolean", short: "h" } },
-        });
-      let parsed: ReturnType<typeof parse>;
-      try {
-        parsed = parse(args);
-      } catch (error) {
-        console.error(`hub ${name}: ${(error as Error).message}\n\n${HELP}`);
-        return 2;
-      }
-      const { values, positionals } = parsed;
+      const result = parsed(name, HELP, () =>
+        parseArgs({ args, allowPositionals: true, options: { ...common, by: { type: "string" }, fault: { type: "string", default: "clerk" } } }),
+      );
+      if (!result) return 2;
+      const { values, positionals } = result;
       if (values.help) {
         console.log(HELP);
         return 0;
       }
-      if (positionals.length !== 1 || !values.by) {
+      if (positionals.length !== 1 || values.by === undefined) {
         console.error(`hub ${name}: give the rating as <device>:<seq> and who decides with --by.\n\n${HELP}`);
         return 2;
       }
-      const url = new URL(`/api/dissatisfaction/${encodeURIComponent(positionals[0]!)}/${name}`, values.url);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ by: values.by, fault: values.fault }),
-          signal: AbortSignal.timeout(15_000),
-        });
-      } catch (error) {
-        console.error(`hub ${name}: no hub answers at ${values.url} (${(error as Error).message}); start it with "hub start" or pass --url`);
-        return 1;
-      }
-      const body = (await res.json().catch(() => ({}))) as { error?: string; state?: string };
-      if (!res.ok) {
-        console.error(`hub ${name}: ${body.error ?? `HTTP ${res.status}`}`);
-        return 1;
-      }
-      console.log(`${positionals[0]}: ${body.state} by ${values.by}`);
-      return 0;
+      const id = positionals[0]!;
+      return post(name, values.url, `/api/dissatisfaction/${encodeURIComponent(id)}/${name}`, { by: values.by, fault: values.fault }, (a) => `${id}: ${String(a.state)} by ${values.by}`);
     },
   };
 }
 
-export const supervisionCommands: CliCommand[] = [decision("verify"), decision("dismiss")];
+const ENTRY_HELP = `Usage: hub entry (--person <id> | --window <id>) --rule <name> --by <name> [--points N] [--note TEXT] [--url URL]
+
+Records what a person observed and the devices cannot: written thanks (--rule thanks, +2 by default), a
+complaint, smoking at the window, dozing... (--points required for those; write a negative one as --points=-3),
+for a clerk or supervisor
+(--person) or a window unit (--window). Who entered it is recorded; it counts in that day's and month's scores.`;
+
+const entryCommand: CliCommand = {
+  name: "entry",
+  summary: "record an observed entry (thanks, complaint, ...) for a person or window unit",
+  async run(args) {
+    const result = parsed("entry", ENTRY_HELP, () =>
+      parseArgs({
+        args,
+        options: {
+          ...common,
+          person: { type: "string" },
+          window: { type: "string" },
+          rule: { type: "string" },
+          by: { type: "string" },
+          points: { type: "string" },
+          note: { type: "string" },
+        },
+      }),
+    );
+    if (!result) return 2;
+    const { values } = result;
+    if (values.help) {
+      console.log(ENTRY_HELP);
+      return 0;
+    }
+    if (!values.person === !values.window || values.rule === undefined || values.by === undefined) {
+      console.error(`hub entry: give one of --person or --window, and --rule and --by.\n\n${ENTRY_HELP}`);
+      return 2;
+    }
+    const body = { person: values.person, window: values.window, rule: values.rule, by: values.by, points: values.points === undefined ? undefined : Number(values.points), note: values.note };
+    return post("entry", values.url, "/api/entries", body, (a) => `${values.rule} for ${String(a.subject)}: ${String(a.points)} points, entered by ${values.by}`);
+  },
+};
+
+export const supervisionCommands: CliCommand[] = [decision("verify"), decision("dismiss"), entryCommand];

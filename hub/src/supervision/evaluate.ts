@@ -1,9 +1,9 @@
-import { localDate } from "@supervision/firmware-protocols";
+import { localDate, localTimeToUtc } from "@supervision/firmware-protocols";
 import { escape, type InfluxDB, type IPoint } from "influx";
 import type { CardEvent, WarningEvent } from "../controller/extension.ts";
 import type { Registry, Site } from "../registry/schema.ts";
 import { judgeAttendance, type Judgement, type Signin } from "./attendance.ts";
-import { dayKind, type Period, periods } from "./calendar.ts";
+import { dayKind, nextDate, type Period, periods } from "./calendar.ts";
 import { attendanceDeductions, cardColor, type Deduction, type Episode, type MotionEvent, proRata, unattendedEpisodes } from "./rules.ts";
 import type { SupervisionSettings } from "./settings.ts";
 
@@ -14,8 +14,11 @@ export const DERIVED_DEDUCTION_RULES = ["late", "early_leave", "absent", "unatte
 export interface DayOutcome {
   site: string;
   date: string;
+  /** The span of the day's working periods (derived points live here) and of the whole local day. */
   from: number;
   to: number;
+  dayFrom: number;
+  dayTo: number;
   judgements: Map<string, Judgement[]>;
   unattended: Map<string, Episode[]>;
   deductions: Deduction[];
@@ -50,16 +53,20 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
       to = Math.max(to, p.end);
     }
   }
-  const outcome: DayOutcome = { site: site.id, date, from, to, judgements: new Map(), unattended: new Map(), deductions: [], points: [], warnings: [], cards: [] };
+  const dayFrom = localTimeToUtc(date, "00:00", site.tz);
+  const dayTo = localTimeToUtc(nextDate(date), "00:00", site.tz);
+  const outcome: DayOutcome = { site: site.id, date, from, to, dayFrom, dayTo, judgements: new Map(), unattended: new Map(), deductions: [], points: [], warnings: [], cards: [] };
   if (periodsOf.size === 0) return outcome;
 
   const range = `time >= ${ns(from)} AND time <= ${ns(to)} AND "site" = ${q(site.id)}`;
+  // Ratings, decisions and people's entries count for the whole local day, not only its working hours.
+  const wholeDay = `time >= ${ns(dayFrom)} AND time < ${ns(dayTo)} AND "site" = ${q(site.id)}`;
   const [signinRows, motionRows, negativeRows, decisionRows, manualRows] = await Promise.all([
     influx.query<Row>(`SELECT "person", "direction", "time_suspect" FROM "raw"."signin" WHERE ${range}`),
     influx.query<Row>(`SELECT "window", "active" FROM "raw"."motion" WHERE ${range}`),
-    influx.query<Row>(`SELECT "window", "department", "clerk", "device", "seq" FROM "raw"."rating" WHERE ${range} AND "negative" = 1`),
-    influx.query<Row>(`SELECT "rating_id", "fault", "by", "state" FROM "raw"."dissatisfaction" WHERE ${range} AND "state" != 'to_verify'`),
-    influx.query<Row>(`SELECT "subject_kind", "subject", "rule", "points" FROM "raw"."deduction" WHERE ${range} AND "entered_by" != 'rules'`),
+    influx.query<Row>(`SELECT "window", "department", "clerk", "device", "seq" FROM "raw"."rating" WHERE ${wholeDay} AND "negative" = 1`),
+    influx.query<Row>(`SELECT "rating_id", "fault", "by", "state" FROM "raw"."dissatisfaction" WHERE ${wholeDay} AND "state" != 'to_verify'`),
+    influx.query<Row>(`SELECT "subject_kind", "subject", "rule", "points" FROM "raw"."deduction" WHERE ${wholeDay} AND "entered_by" != 'rules'`),
   ]);
 
   // Attendance, per person and period.

@@ -35,7 +35,9 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     const where = `"site" = ${q(outcome.site)} AND time >= ${ns(outcome.from)} AND time <= ${ns(outcome.to)}`;
     for (const m of DERIVED) await ctx.influx.query(`DELETE FROM "${m}" WHERE ${where}`);
     for (const rule of DERIVED_DEDUCTION_RULES) await ctx.influx.query(`DELETE FROM "deduction" WHERE ${where} AND "rule" = ${q(rule)}`);
-    await ctx.influx.query(`DELETE FROM "dissatisfaction" WHERE ${where} AND "state" = 'to_verify'`);
+    await ctx.influx.query(
+      `DELETE FROM "dissatisfaction" WHERE "site" = ${q(outcome.site)} AND time >= ${ns(outcome.dayFrom)} AND time < ${ns(outcome.dayTo)} AND "state" = 'to_verify'`,
+    );
     if (outcome.points.length > 0) await ctx.influx.writePoints(outcome.points, { retentionPolicy: "raw", precision: "n" });
     // Events only for what changed since the last run, so annotations and notifications are not repeated.
     for (const card of outcome.cards) {
@@ -105,6 +107,43 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     return { status: 200, body: { id, state, by: body.by.trim(), fault } };
   }
 
+  /** An entry a person observed (thanks, complaint, smoking at the window...), with who entered it. */
+  async function enter(req: HttpRequest): Promise<HttpResponse> {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const registry = ctx.registry.current();
+    const rule = typeof body.rule === "string" ? body.rule : "";
+    const by = typeof body.by === "string" ? body.by.trim() : "";
+    if ((typeof body.person === "string") === (typeof body.window === "string")) return { status: 400, body: { error: 'give "person" or "window"' } };
+    const subject = String(body.person ?? body.window);
+    const person = typeof body.person === "string" ? registry.people.get(subject) : undefined;
+    const window = typeof body.window === "string" ? registry.windows.get(subject) : undefined;
+    const kind = window ? "window_unit" : person?.role;
+    const siteId = window?.site ?? person?.site;
+    if (!kind || !siteId) return { status: 404, body: { error: `no ${body.window ? "window" : "person"} "${subject}" in the registry` } };
+    if (!/^[a-z][a-z_]{1,31}$/.test(rule) || DERIVED_DEDUCTION_RULES.includes(rule))
+      return { status: 400, body: { error: '"rule": a name such as thanks, complaint, smoking, dozing (not one the rules compute)' } };
+    if (by === "" || by.length > 64) return { status: 400, body: { error: '"by": who enters it (1 to 64 characters) is required' } };
+    const points = body.points === undefined && rule === "thanks" ? settings.scoring.thanks : body.points;
+    if (typeof points !== "number" || !Number.isFinite(points) || Math.abs(points) > 100) return { status: 400, body: { error: '"points": a number from -100 to 100 (thanks defaults to the scoring rule)' } };
+    const at = typeof body.at === "number" && Number.isInteger(body.at) ? body.at : ctx.now();
+    const site = registry.sites.get(siteId)!;
+    const town = registry.towns.get(site.town);
+    const note = typeof body.note === "string" ? body.note.slice(0, 512) : "";
+    await ctx.influx.writePoints(
+      [
+        {
+          measurement: "deduction",
+          timestamp: ns(at),
+          tags: { region: town?.region ?? "", town: site.town, site: site.id, subject_kind: kind, subject, rule },
+          fields: { points, reason: note || rule, entered_by: by },
+        },
+      ].map((p) => ({ ...p, tags: Object.fromEntries(Object.entries(p.tags).filter(([, v]) => v !== "")) })),
+      { retentionPolicy: "raw", precision: "n" },
+    );
+    await tick();
+    return { status: 201, body: { subjectKind: kind, subject, rule, points, by, at } };
+  }
+
   return {
     name: "supervision",
     async start(context) {
@@ -122,6 +161,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       n.start();
       ctx.http.add("POST", "/api/dissatisfaction/:id/verify", (req) => decide(req, "verified"));
       ctx.http.add("POST", "/api/dissatisfaction/:id/dismiss", (req) => decide(req, "dismissed"));
+      ctx.http.add("POST", "/api/entries", enter);
       ctx.http.add("POST", "/api/supervision/run", async () => {
         await tick();
         return { status: 200, body: { ...last } };
