@@ -17,7 +17,18 @@ afterEach(async () => {
 });
 
 const T0 = Date.UTC(2026, 10, 23, 1, 0);
-const rating = (seq: number): Reading => ({ kind: "rating", deviceId: "kp-1", seq, ts: T0 + seq, rxTs: T0 + seq, windowId: "w1", outcome: "rated", scale: "four", key: 1, level: "satisfied" });
+const rating = (seq: number): Reading => ({
+  kind: "rating",
+  deviceId: "kp-1",
+  seq,
+  ts: T0 + seq,
+  rxTs: T0 + seq,
+  windowId: "w1",
+  outcome: "rated",
+  scale: "four",
+  key: 1,
+  level: "satisfied",
+});
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
@@ -32,9 +43,25 @@ async function setup(options: Partial<UplinkOptions> = {}) {
   const { privateKey, publicKeyPem } = loadOrCreateKeys(dataDir);
   const hub = await startStandInHub({ publicKeyPem, gatewayId: "gw-1" });
   const buffer = openBuffer({ path: join(dataDir, "buffer.db"), capacityBytes: 256 * 1024 * 1024 });
-  const make = () => new Uplink({ outbox: buffer, hubUrl: hub.url, gatewayId: "gw-1", privateKey, dataDir, logger, batchMaxReadings: 100, batchMaxWaitMs: 50, ...options });
+  const make = () =>
+    new Uplink({
+      outbox: buffer,
+      hubUrl: hub.url,
+      gatewayId: "gw-1",
+      privateKey,
+      dataDir,
+      logger,
+      batchMaxReadings: 100,
+      batchMaxWaitMs: 50,
+      ...options,
+    });
   const uplink = make();
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }), () => hub.close(), () => buffer.close(), () => uplink.stop());
+  cleanups.push(
+    () => rmSync(dataDir, { recursive: true, force: true }),
+    () => hub.close(),
+    () => buffer.close(),
+    () => uplink.stop(),
+  );
   return { dataDir, hub, buffer, uplink, make };
 }
 
@@ -96,6 +123,45 @@ describe("uplink", () => {
     expect(hub.chainBreaks()).toBe(0);
   });
 
+  it("ignores hostile acks and commands without deleting anything, and dead-letters a batch the hub calls malformed", async () => {
+    const { hub, buffer, uplink } = await setup({ ackTimeoutMs: 60_000 });
+    hub.setAcking(false);
+    const commands: unknown[] = [];
+    uplink.onCommand((cmd) => commands.push(cmd));
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    await appendAll(buffer, 0, 10);
+    await waitFor("the batch at the hub", () => hub.readings().length === 10);
+    const [batch] = buffer.sealedBatches();
+    const foreign = await mqtt.connectAsync(hub.url, { reconnectPeriod: 0 });
+    cleanups.push(() => foreign.endAsync());
+    const ack = { v: 1, gatewayId: "gw-1", epoch: batch!.epoch, seq: batch!.seq, hash: batch!.hash, status: "stored" };
+    for (const hostile of [
+      "{not json",
+      "x".repeat(2_000_000),
+      JSON.stringify({ ...ack, gatewayId: "gw-2" }),
+      JSON.stringify({ ...ack, hash: "0".repeat(64) }),
+      JSON.stringify({ ...ack, seq: 999 }),
+    ]) {
+      await foreign.publishAsync(gatewayTopics.ack("gw-1"), hostile, { qos: 1 });
+    }
+    for (const hostile of ["{not json", JSON.stringify({ v: 1, type: "reboot-the-world" })]) {
+      await foreign.publishAsync(gatewayTopics.command("gw-1"), hostile, { qos: 1 });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(buffer.stats().depth).toBe(10);
+    expect(commands).toEqual([]);
+    expect(uplink.connected()).toBe(true);
+
+    await foreign.publishAsync(
+      gatewayTopics.ack("gw-1"),
+      JSON.stringify({ ...ack, status: "rejected", code: "malformed", reason: "test" }),
+      { qos: 1 },
+    );
+    await waitFor("the rejected batch to leave the outbox", () => buffer.stats().depth === 0);
+    expect(uplink.status().rejected).toBe(1);
+  });
+
   it("keeps the last good config on disk and ignores older, invalid and foreign ones", async () => {
     const { hub, uplink, dataDir } = await setup();
     const seen: GatewayConfig[] = [];
@@ -119,7 +185,10 @@ describe("uplink", () => {
     const hostile = await mqtt.connectAsync(hub.url);
     await hostile.publishAsync(gatewayTopics.config("gw-1"), "{not json");
     await hostile.publishAsync(gatewayTopics.config("gw-1"), JSON.stringify({ ...config, version: 6, devices: "all" }));
-    await hostile.publishAsync(gatewayTopics.ack("gw-1"), JSON.stringify({ v: 1, gatewayId: "gw-1", epoch: "x", seq: 1, hash: "y", status: "stored" }));
+    await hostile.publishAsync(
+      gatewayTopics.ack("gw-1"),
+      JSON.stringify({ v: 1, gatewayId: "gw-1", epoch: "x", seq: 1, hash: "y", status: "stored" }),
+    );
     await hostile.publishAsync(gatewayTopics.ack("gw-1"), Buffer.alloc(5 * 1024 * 1024, 0x7b));
     await hostile.publishAsync(gatewayTopics.command("gw-1"), JSON.stringify({ name: "rm -rf /" }));
     await hostile.endAsync();

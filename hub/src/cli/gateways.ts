@@ -1,4 +1,5 @@
-import { InfluxDB } from "influx";
+import type { InfluxDB } from "influx";
+import { influxClient } from "../influx/client.ts";
 import { loadSettings, SettingsError } from "../settings/index.ts";
 import type { CliCommand } from "./command.ts";
 
@@ -69,15 +70,7 @@ export const gatewaysCommand: CliCommand = {
       console.error(err.message);
       return 1;
     }
-    const url = new URL(settings.influx.url ?? `http://127.0.0.1:${settings.influx.managedPort}`);
-    const influx = new InfluxDB({
-      host: url.hostname,
-      port: Number(url.port || 8086),
-      protocol: url.protocol === "https:" ? "https" : "http",
-      database: settings.influx.database,
-      username: settings.influx.username,
-      password: settings.influx.password,
-    });
+    const { influx, url } = influxClient(settings);
     let rows: GatewayRow[];
     try {
       rows = await gatewayRows(influx);

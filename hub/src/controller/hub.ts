@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { join, resolve } from "node:path";
-import { InfluxDB } from "influx";
+import { influxClient } from "../influx/client.ts";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
 import { type HubBroker, startHubBroker } from "../broker/index.ts";
@@ -58,15 +58,7 @@ export class Hub {
       influxUrl = this.influxd.url;
       logger.info({ url: influxUrl }, "managed influxd started");
     }
-    const url = new URL(influxUrl);
-    const influx = new InfluxDB({
-      host: url.hostname,
-      port: Number(url.port || 8086),
-      protocol: url.protocol === "https:" ? "https" : "http",
-      database: settings.influx.database,
-      username: settings.influx.username,
-      password: settings.influx.password,
-    });
+    const { influx } = influxClient(settings, influxUrl);
     await ensureDatabase(influx, settings.influx.database, logger);
     this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }));
     this.registry.watch();

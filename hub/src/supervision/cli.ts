@@ -1,5 +1,11 @@
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { CliCommand } from "../cli/command.ts";
+import { influxClient } from "../influx/client.ts";
+import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
+import type { Registry } from "../registry/schema.ts";
+import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
+import { type MonthlyReport, monthlyReport, renderReport } from "./report.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:8080";
 
@@ -110,4 +116,53 @@ const entryCommand: CliCommand = {
   },
 };
 
-export const supervisionCommands: CliCommand[] = [decision("verify"), decision("dismiss"), entryCommand];
+const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.html] [--settings config/hub.yaml]
+
+Writes the month's assessment as a printable HTML page: clerk scores as a chart, and per clerk the ratings,
+satisfaction rate, attendance, deductions, bonuses and score (with the award exclusion for two complaints within
+22 working days), per window unit the unattended periods and score, and the deductions by rule. Reads the
+InfluxDB and registry of the settings file (the running hub's managed InfluxDB by default).`;
+
+const reportCommand: CliCommand = {
+  name: "report",
+  summary: "write the monthly assessment report (HTML) for a month",
+  async run(args) {
+    const result = parsed("report", REPORT_HELP, () =>
+      parseArgs({ args, options: { month: { type: "string" }, out: { type: "string" }, settings: { type: "string", default: "config/hub.yaml" }, help: { type: "boolean", short: "h" } } }),
+    );
+    if (!result) return 2;
+    const { values } = result;
+    if (values.help) {
+      console.log(REPORT_HELP);
+      return 0;
+    }
+    if (!values.month || !/^\d{4}-(0[1-9]|1[0-2])$/.test(values.month)) {
+      console.error(`hub report: --month YYYY-MM is required (e.g. --month 2026-11).\n\n${REPORT_HELP}`);
+      return 2;
+    }
+    let settings: HubSettings;
+    let registry: Registry;
+    try {
+      settings = loadSettings(values.settings);
+      registry = loadRegistry(settings.registry.dir);
+    } catch (error) {
+      if (!(error instanceof SettingsError) && !(error instanceof RegistryLoadError)) throw error;
+      console.error(`hub report: ${error.message}`);
+      return 1;
+    }
+    const { influx, url } = influxClient(settings);
+    let report: MonthlyReport;
+    try {
+      report = await monthlyReport(influx, registry, values.month, settings.supervision.scoring);
+    } catch (error) {
+      console.error(`hub report: cannot query InfluxDB at ${url.origin} (${(error as Error).message}); is the hub running ("hub start")?`);
+      return 1;
+    }
+    const out = values.out ?? `report-${values.month}.html`;
+    writeFileSync(out, renderReport(report, registry));
+    console.log(`wrote ${out}: ${report.clerks.length} clerks, ${report.units.length} window units`);
+    return 0;
+  },
+};
+
+export const supervisionCommands: CliCommand[] = [decision("verify"), decision("dismiss"), entryCommand, reportCommand];

@@ -5,6 +5,7 @@ import type { Registry, Site } from "../registry/schema.ts";
 import { judgeAttendance, type Judgement, type Signin } from "./attendance.ts";
 import { dayKind, nextDate, type Period, periods } from "./calendar.ts";
 import { attendanceDeductions, cardColor, type Deduction, type Episode, type MotionEvent, proRata, unattendedEpisodes } from "./rules.ts";
+import { monthRange } from "./report.ts";
 import type { SupervisionSettings } from "./settings.ts";
 
 /** Measurements and deduction rules that the rules own and recompute; manual entries and decisions are kept. */
@@ -201,4 +202,28 @@ export function datesToJudge(now: number, tz: string): string[] {
   const today = localDate(now, tz);
   const yesterday = localDate(now - 86_400_000, tz);
   return yesterday === today ? [today] : [yesterday, today];
+}
+
+/** The month's score so far per person and window unit of a site: baseline plus every deduction and bonus. */
+export async function monthlyScorePoints(influx: InfluxDB, registry: Registry, site: Site, month: string, baseline: number): Promise<{ points: IPoint[]; from: number }> {
+  const { from, to } = monthRange(month, site.tz);
+  const sums = await influx.query<{ subject_kind: string; subject: string; total: number }>(
+    `SELECT sum("points") AS total FROM "raw"."deduction" WHERE "site" = ${q(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} GROUP BY "subject_kind", "subject"`,
+  );
+  const town = registry.towns.get(site.town);
+  const where = { region: town?.region ?? "", town: site.town, site: site.id };
+  const total = (kind: string, subject: string) => sums.filter((s) => s.subject === subject && (kind === "window_unit") === (s.subject_kind === "window_unit")).reduce((a, s) => a + Number(s.total), 0);
+  const subjects = [
+    ...[...registry.people.values()].filter((p) => p.site === site.id).map((p) => ({ kind: p.role, id: p.id, department: (p.window && registry.windows.get(p.window)?.department) || "" })),
+    ...[...registry.windows.values()].filter((w) => w.site === site.id).map((w) => ({ kind: "window_unit", id: w.id, department: w.department })),
+  ];
+  return {
+    from,
+    points: subjects.map((s) => ({
+      measurement: "score_monthly",
+      timestamp: ns(from),
+      tags: tags({ ...where, department: s.department, subject_kind: s.kind, subject: s.id }),
+      fields: { score: baseline + total(s.kind, s.id), month },
+    })),
+  };
 }

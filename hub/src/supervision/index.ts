@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { escape, type IPoint } from "influx";
 import type { HubContext, HubExtension, HttpRequest, HttpResponse } from "../controller/extension.ts";
-import { DERIVED, DERIVED_DEDUCTION_RULES, type DayOutcome, datesToJudge, evaluateDay } from "./evaluate.ts";
+import { DERIVED, DERIVED_DEDUCTION_RULES, type DayOutcome, datesToJudge, evaluateDay, monthlyScorePoints } from "./evaluate.ts";
 import { Notifier } from "./notify.ts";
 import { SupervisionSettings } from "./settings.ts";
 
@@ -61,7 +61,13 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     for (const site of registry.sites.values()) {
       if (!ownsSite(site.id, settings.partition)) continue;
       sites++;
-      for (const date of datesToJudge(now, site.tz)) await store(await evaluateDay(ctx.influx, registry, site, date, now, settings));
+      const dates = datesToJudge(now, site.tz);
+      for (const date of dates) await store(await evaluateDay(ctx.influx, registry, site, date, now, settings));
+      for (const month of new Set(dates.map((d) => d.slice(0, 7)))) {
+        const monthly = await monthlyScorePoints(ctx.influx, registry, site, month, settings.scoring.baseline);
+        await ctx.influx.query(`DELETE FROM "score_monthly" WHERE "site" = ${q(site.id)} AND time = ${ns(monthly.from)}`);
+        await ctx.influx.writePoints(monthly.points, { retentionPolicy: "raw", precision: "n" });
+      }
     }
     last.runAt = now;
     last.sites = sites;

@@ -1,0 +1,168 @@
+import { localTimeToUtc } from "@supervision/firmware-protocols";
+import type { InfluxDB } from "influx";
+import type { Registry } from "../registry/schema.ts";
+import { dayKind, nextDate } from "./calendar.ts";
+import type { ScoringRules } from "./settings.ts";
+
+export interface ClerkLine {
+  id: string;
+  name: string;
+  site: string;
+  department: string;
+  rated: number;
+  satisfaction: number | null;
+  dissatisfied: number;
+  attendance: Record<string, number>;
+  deductions: number;
+  bonuses: number;
+  score: number;
+  /** Two verified complaints within 22 working days: out of this year's awards. */
+  noAward: boolean;
+}
+
+export interface UnitLine {
+  id: string;
+  name: string;
+  site: string;
+  department: string;
+  unattended: number;
+  deductions: number;
+  score: number;
+}
+
+export interface MonthlyReport {
+  month: string;
+  from: number;
+  to: number;
+  clerks: ClerkLine[];
+  units: UnitLine[];
+  byRule: { rule: string; count: number; points: number }[];
+}
+
+type Row = Record<string, unknown>;
+const ns = (ms: number) => `${ms}000000`;
+
+export function monthRange(month: string, tz: string): { from: number; to: number } {
+  const [y, m] = month.split("-").map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
+  return { from: localTimeToUtc(`${month}-01`, "00:00", tz), to: localTimeToUtc(`${next}-01`, "00:00", tz) };
+}
+
+/** Working days from `a` to `b` (YYYY-MM-DD, inclusive) under the person's roster. */
+function workingDaysBetween(registry: Registry, personId: string, a: string, b: string): number {
+  const person = registry.people.get(personId);
+  const roster = person && registry.rosters.get(person.roster);
+  if (!person || !roster) return Number.POSITIVE_INFINITY;
+  let n = 0;
+  for (let d = a; d <= b; d = nextDate(d)) if (dayKind(roster, person, d).working) n++;
+  return n;
+}
+
+/** The month's figures per clerk and window unit, read from the raw and derived series in InfluxDB. */
+export async function monthlyReport(influx: InfluxDB, registry: Registry, month: string, scoring: ScoringRules): Promise<MonthlyReport> {
+  const tz = [...registry.sites.values()][0]?.tz ?? "UTC";
+  const { from, to } = monthRange(month, tz);
+  const range = `time >= ${ns(from)} AND time < ${ns(to)}`;
+  const [ratings, attendance, deductions, complaints, unattended] = await Promise.all([
+    influx.query<Row>(`SELECT sum("rated") AS rated, sum("positive") AS positive, sum("negative") AS negative FROM "raw"."rating" WHERE ${range} GROUP BY "clerk"`),
+    influx.query<Row>(`SELECT count("minutes") AS n FROM "raw"."attendance" WHERE ${range} GROUP BY "person", "status"`),
+    influx.query<Row>(`SELECT "subject_kind", "subject", "rule", "points" FROM "raw"."deduction" WHERE ${range}`),
+    influx.query<Row & { time: { toISOString(): string } }>(`SELECT "subject", "points" FROM "raw"."deduction" WHERE time >= ${ns(from - 40 * 86_400_000)} AND time < ${ns(to)} AND "rule" = 'complaint' AND "subject_kind" != 'window_unit'`),
+    influx.query<Row>(`SELECT count("minutes") AS n FROM "raw"."warning" WHERE ${range} AND "rule" = 'unattended' GROUP BY "subject"`),
+  ]);
+  const sumFor = (kind: string, subject: string, sign: 1 | -1) =>
+    deductions.filter((d) => d.subject === subject && (kind === "window_unit" ? d.subject_kind === "window_unit" : d.subject_kind !== "window_unit")).reduce((s, d) => s + (Math.sign(Number(d.points)) === sign ? Number(d.points) : 0), 0);
+
+  const clerks: ClerkLine[] = [...registry.people.values()].map((p) => {
+    const r = ratings.find((x) => x.clerk === p.id);
+    const rated = Number(r?.rated ?? 0);
+    const marks = complaints.filter((c) => c.subject === p.id).map((c) => c.time.toISOString().slice(0, 10)).sort();
+    const noAward = marks.some((d, i) => i > 0 && workingDaysBetween(registry, p.id, marks[i - 1]!, d) <= 22);
+    const minus = sumFor("clerk", p.id, -1);
+    const plus = sumFor("clerk", p.id, 1);
+    return {
+      id: p.id,
+      name: p.name,
+      site: p.site,
+      department: (p.window && registry.windows.get(p.window)?.department) || "",
+      rated,
+      satisfaction: rated > 0 ? Number(r?.positive ?? 0) / rated : null,
+      dissatisfied: Number(r?.negative ?? 0),
+      attendance: Object.fromEntries(attendance.filter((a) => a.person === p.id).map((a) => [String(a.status), Number(a.n)])),
+      deductions: minus,
+      bonuses: plus,
+      score: scoring.baseline + minus + plus,
+      noAward,
+    };
+  });
+  const units: UnitLine[] = [...registry.windows.values()].map((w) => {
+    const minus = sumFor("window_unit", w.id, -1) + sumFor("window_unit", w.id, 1);
+    return { id: w.id, name: w.name, site: w.site, department: w.department, unattended: Number(unattended.find((u) => u.subject === w.id)?.n ?? 0), deductions: minus, score: scoring.baseline + minus };
+  });
+  const rules = new Map<string, { count: number; points: number }>();
+  for (const d of deductions) {
+    const e = rules.get(String(d.rule)) ?? { count: 0, points: 0 };
+    rules.set(String(d.rule), { count: e.count + 1, points: e.points + Number(d.points) });
+  }
+  return { month, from, to, clerks, units, byRule: [...rules].map(([rule, v]) => ({ rule, ...v })).sort((a, b) => a.rule.localeCompare(b.rule)) };
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const pct = (x: number | null) => (x === null ? "–" : `${(x * 100).toFixed(1)}%`);
+
+/** A printable HTML page: a bar chart of clerk scores (inline SVG) and the tables a supervision office circulates. */
+export function renderReport(report: MonthlyReport, registry: Registry): string {
+  const max = Math.max(100, ...report.clerks.map((c) => c.score));
+  const bars = report.clerks
+    .map((c, i) => {
+      const w = Math.max(0, (c.score / max) * 360);
+      const color = c.score >= 95 ? "#3a7d44" : c.score >= 85 ? "#d4a017" : "#b23b3b";
+      return `<text x="0" y="${i * 22 + 15}" font-size="12">${esc(c.name)}</text><rect x="140" y="${i * 22 + 3}" width="${w.toFixed(1)}" height="16" fill="${color}"/><text x="${(146 + w).toFixed(1)}" y="${i * 22 + 15}" font-size="12">${c.score}</text>`;
+    })
+    .join("");
+  const dept = (id: string) => esc(registry.departments.get(id)?.name ?? id);
+  const row = (cells: (string | number)[]) => `<tr>${cells.map((c) => `<td>${typeof c === "number" ? c : c}</td>`).join("")}</tr>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Supervision report ${esc(report.month)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left}th{background:#eee}
+td:nth-child(n+3){text-align:right}.flag{color:#b23b3b;font-weight:bold}@media print{body{margin:1cm}h2{page-break-after:avoid}}
+</style></head><body>
+<h1>Electronic supervision: monthly assessment, ${esc(report.month)}</h1>
+<p>Scores start at the baseline and move by deductions and bonuses (district rules). Dissatisfied ratings count only once verified.</p>
+<h2>Clerk scores</h2>
+<svg width="560" height="${report.clerks.length * 22 + 8}" role="img" aria-label="clerk scores">${bars}</svg>
+<h2>Clerks</h2>
+<table><tr><th>Clerk</th><th>Department</th><th>Ratings</th><th>Satisfied</th><th>Dissatisfied</th><th>On time</th><th>Late</th><th>Early leave</th><th>Absent (half days)</th><th>Deductions</th><th>Bonuses</th><th>Score</th><th>Awards</th></tr>
+${report.clerks
+  .map((c) =>
+    row([
+      esc(c.name),
+      dept(c.department),
+      c.rated,
+      pct(c.satisfaction),
+      c.dissatisfied,
+      c.attendance.on_time ?? 0,
+      c.attendance.late ?? 0,
+      c.attendance.early_leave ?? 0,
+      c.attendance.absent ?? 0,
+      c.deductions,
+      c.bonuses,
+      c.score,
+      c.noAward ? '<span class="flag">excluded: two complaints within 22 working days</span>' : "",
+    ]),
+  )
+  .join("\n")}
+</table>
+<h2>Window units</h2>
+<table><tr><th>Window</th><th>Department</th><th>Unattended</th><th>Deductions</th><th>Score</th></tr>
+${report.units.map((u) => row([esc(u.name), dept(u.department), u.unattended, u.deductions, u.score])).join("\n")}
+</table>
+<h2>Deductions and bonuses by rule</h2>
+<table><tr><th>Rule</th><th>Cases</th><th>Points</th></tr>
+${report.byRule.map((r) => row([esc(r.rule), r.count, r.points])).join("\n")}
+</table>
+</body></html>
+`;
+}
