@@ -280,3 +280,27 @@ describe("hub verify / dismiss", () => {
     }
   });
 });
+
+describe("equipment warnings", () => {
+  it("warn about a silent gateway with a growing backlog and a silent device, and close when they recover", async () => {
+    const now = at("15:00");
+    const health = (ts: number, depth: number, age: number): IPoint => ({
+      measurement: "gateway_health",
+      timestamp: `${ts}000000`,
+      tags: { gateway: "gw-1", site: "hall-1" },
+      fields: { online: 1, buffer_depth: depth, oldest_age_s: age },
+    });
+    const heartbeat = (device: string, ts: number): IPoint => ({ measurement: "heartbeat", timestamp: `${ts}000000`, tags: { site: "hall-1", device, device_kind: "keypad" }, fields: { seq: 1, uptime_s: 1, interval_s: 60 } });
+    await influx.writePoints([health(now - 10 * 60_000, 25_000, 1200), heartbeat("kp1", now - 10 * 60_000), heartbeat("cam1", now - 30_000)], { retentionPolicy: "health", precision: "n" });
+    const events = { cards: [] as never[], warnings: [] as { subject: string; rule: string; category: string }[] };
+    await runRules(now, events as never);
+    const equipment = await rows(`SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment'`);
+    expect(equipment.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual(["gw-1:backlog:1", "gw-1:offline:1", "kp1:offline:1"]);
+    expect(events.warnings.filter((w) => w.category === "equipment").map((w) => `${w.subject}:${w.rule}`).sort()).toEqual(["gw-1:backlog", "gw-1:offline", "kp1:offline"]);
+
+    await influx.writePoints([health(now + 60_000, 0, 0), heartbeat("kp1", now + 60_000)], { retentionPolicy: "health", precision: "n" });
+    await runRules(now + 90_000);
+    const after = await rows(`SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment'`);
+    expect(after.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual(["gw-1:backlog:0", "gw-1:offline:0", "kp1:offline:0"]);
+  });
+});

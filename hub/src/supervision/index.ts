@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { escape, type IPoint } from "influx";
-import type { HubContext, HubExtension, HttpRequest, HttpResponse } from "../controller/extension.ts";
+import type { HubContext, HubExtension, HttpRequest, HttpResponse, WarningEvent } from "../controller/extension.ts";
+import { equipmentWarnings } from "./equipment.ts";
 import { DERIVED, DERIVED_DEDUCTION_RULES, type DayOutcome, datesToJudge, evaluateDay, monthlyScorePoints } from "./evaluate.ts";
 import { Notifier } from "./notify.ts";
 import { SupervisionSettings } from "./settings.ts";
@@ -33,7 +34,8 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
   async function store(outcome: DayOutcome): Promise<void> {
     if (outcome.to === 0) return;
     const where = `"site" = ${q(outcome.site)} AND time >= ${ns(outcome.from)} AND time <= ${ns(outcome.to)}`;
-    for (const m of DERIVED) await ctx.influx.query(`DELETE FROM "${m}" WHERE ${where}`);
+    // Equipment warnings are not the day's to recompute: they close themselves (equipment.ts).
+    for (const m of DERIVED) await ctx.influx.query(`DELETE FROM "${m}" WHERE ${where}${m === "warning" ? ` AND "category" = 'people'` : ""}`);
     for (const rule of DERIVED_DEDUCTION_RULES) await ctx.influx.query(`DELETE FROM "deduction" WHERE ${where} AND "rule" = ${q(rule)}`);
     await ctx.influx.query(
       `DELETE FROM "dissatisfaction" WHERE "site" = ${q(outcome.site)} AND time >= ${ns(outcome.dayFrom)} AND time < ${ns(outcome.dayTo)} AND "state" = 'to_verify'`,
@@ -46,7 +48,11 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       if (lastCards.has(key) || card.color !== "green") ctx.events.emit("card", card);
       lastCards.set(key, card.color);
     }
-    for (const warning of outcome.warnings) {
+    emitWarnings(outcome.warnings);
+  }
+
+  function emitWarnings(warnings: WarningEvent[]): void {
+    for (const warning of warnings) {
       const key = `${warning.subject}/${warning.rule}/${warning.ts}`;
       if (lastWarnings.has(key)) continue;
       lastWarnings.add(key);
@@ -63,6 +69,9 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       sites++;
       const dates = datesToJudge(now, site.tz);
       for (const date of dates) await store(await evaluateDay(ctx.influx, registry, site, date, now, settings));
+      const equipment = await equipmentWarnings(ctx.influx, registry, site, now);
+      if (equipment.points.length > 0) await ctx.influx.writePoints(equipment.points, { retentionPolicy: "raw", precision: "n" });
+      emitWarnings(equipment.warnings);
       for (const month of new Set(dates.map((d) => d.slice(0, 7)))) {
         const monthly = await monthlyScorePoints(ctx.influx, registry, site, month, settings.scoring.baseline);
         await ctx.influx.query(`DELETE FROM "score_monthly" WHERE "site" = ${q(site.id)} AND time = ${ns(monthly.from)}`);
