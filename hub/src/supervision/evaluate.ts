@@ -6,6 +6,7 @@ import { judgeAttendance, type Judgement, type Signin } from "./attendance.ts";
 import { dayKind, nextDate, type Period, periods } from "./calendar.ts";
 import { attendanceDeductions, cardColor, type Deduction, type Episode, type MotionEvent, proRata, unattendedEpisodes } from "./rules.ts";
 import { monthRange } from "./report.ts";
+import { satisfactionWarnings } from "./satisfaction.ts";
 import type { SupervisionSettings } from "./settings.ts";
 
 /** Measurements and deduction rules that the rules own and recompute; manual entries and decisions are kept. */
@@ -86,7 +87,8 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
         measurement: "attendance",
         timestamp: ns(p.start),
         tags: tags({ ...where, site_kind: site.kind, person: person.id, role: person.role, window: person.window ?? "", status: j.status }),
-        fields: { period: j.period, minutes: j.minutes, at: j.at },
+        // level: 0 on time, 1 a fault or under review, 2 absent (the dashboards colour by it, as cards do).
+        fields: { period: j.period, minutes: j.minutes, at: j.at, level: j.status === "on_time" ? 0 : j.status === "absent" ? 2 : 1 },
       });
     }
     const personal = attendanceDeductions(person.id, person.role, judgements, settings.scoring);
@@ -194,6 +196,9 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
     card("window", w.id, episodes.map((e) => `unattended ${e.minutes} min from ${new Date(e.from).toISOString().slice(11, 16)} UTC`));
     score("window_unit", w.id, w.department);
   }
+  const satisfaction = await satisfactionWarnings(influx, registry, site, { dayFrom, dayTo, monthFrom: monthRange(date.slice(0, 7), site.tz).from, at: to }, settings.satisfaction);
+  outcome.points.push(...satisfaction.points);
+  outcome.warnings.push(...satisfaction.warnings);
   return outcome;
 }
 
@@ -207,12 +212,16 @@ export function datesToJudge(now: number, tz: string): string[] {
 /** The month's score so far per person and window unit of a site: baseline plus every deduction and bonus. */
 export async function monthlyScorePoints(influx: InfluxDB, registry: Registry, site: Site, month: string, baseline: number): Promise<{ points: IPoint[]; from: number }> {
   const { from, to } = monthRange(month, site.tz);
-  const sums = await influx.query<{ subject_kind: string; subject: string; total: number }>(
-    `SELECT sum("points") AS total FROM "raw"."deduction" WHERE "site" = ${q(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} GROUP BY "subject_kind", "subject"`,
+  const rows = await influx.query<{ subject_kind: string; subject: string; points: number }>(
+    `SELECT "points" FROM "raw"."deduction" WHERE "site" = ${q(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} GROUP BY "subject_kind", "subject"`,
   );
   const town = registry.towns.get(site.town);
   const where = { region: town?.region ?? "", town: site.town, site: site.id };
-  const total = (kind: string, subject: string) => sums.filter((s) => s.subject === subject && (kind === "window_unit") === (s.subject_kind === "window_unit")).reduce((a, s) => a + Number(s.total), 0);
+  /** The subject's deductions (sign -1) or bonuses (sign 1) this month. */
+  const total = (kind: string, subject: string, sign: 1 | -1) =>
+    rows
+      .filter((r) => r.subject === subject && (kind === "window_unit") === (r.subject_kind === "window_unit") && Math.sign(Number(r.points)) === sign)
+      .reduce((a, r) => a + Number(r.points), 0);
   const subjects = [
     ...[...registry.people.values()].filter((p) => p.site === site.id).map((p) => ({ kind: p.role, id: p.id, department: (p.window && registry.windows.get(p.window)?.department) || "" })),
     ...[...registry.windows.values()].filter((w) => w.site === site.id).map((w) => ({ kind: "window_unit", id: w.id, department: w.department })),
@@ -223,7 +232,7 @@ export async function monthlyScorePoints(influx: InfluxDB, registry: Registry, s
       measurement: "score_monthly",
       timestamp: ns(from),
       tags: tags({ ...where, department: s.department, subject_kind: s.kind, subject: s.id }),
-      fields: { score: baseline + total(s.kind, s.id), month },
+      fields: { score: baseline + total(s.kind, s.id, -1) + total(s.kind, s.id, 1), deductions: total(s.kind, s.id, -1), bonuses: total(s.kind, s.id, 1), month },
     })),
   };
 }
