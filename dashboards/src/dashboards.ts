@@ -60,7 +60,8 @@ function centre(): Dashboard {
         description: "Windows whose last camera state in the last 15 minutes is 'end' (nobody there).",
         targets: [
           target(
-            `SELECT count("present") FROM (SELECT last("active") AS "present" FROM "motion" WHERE ${f} AND time > now() - 15m GROUP BY "site", "window") WHERE "present" = 0`,
+            // count - sum, not a count of zeros: it says 0 (not "no data") when every window is attended.
+            `SELECT count("present") - sum("present") FROM (SELECT last("active") AS "present" FROM "motion" WHERE ${f} AND time > now() - 15m GROUP BY "site", "window")`,
           ),
         ],
         thresholds: BAD_COUNT,
@@ -340,12 +341,9 @@ function fleet(): Dashboard {
       },
       {
         type: "state-timeline",
-        title: "Devices online",
-        targets: [
-          target(
-            `SELECT last("online") FROM "health"."device_status" WHERE ${g} AND $timeFilter GROUP BY time(5m), "device" fill(previous)`,
-          ),
-        ],
+        title: "Devices online (heartbeats per 5 min)",
+        // Devices report heartbeats (every 60 s by default): none in a 5-minute slot means the device was silent.
+        targets: [target(`SELECT count("seq") FROM "health"."heartbeat" WHERE ${g} AND $timeFilter GROUP BY time(5m), "device" fill(0)`)],
         thresholds: thresholds(COLORS.red, [1, COLORS.green]),
         w: 12,
         h: 8,

@@ -139,17 +139,6 @@ export function healthPoints(now: number, registry: Registry): IPoint[] {
       ),
     );
   }
-  for (const [device, online] of [
-    ["kp-w1", 1],
-    ["cam-w2", 0],
-  ] as const) {
-    points.push({
-      measurement: "device_status",
-      timestamp: new Date(now - 20 * MIN),
-      tags: { site: "hall-1", gateway: "gw-hall-1", device, device_kind: "keypad" },
-      fields: { online },
-    });
-  }
   points.push(
     integrityAlertPoint({
       gatewayId: "gw-site-a",

@@ -122,12 +122,15 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
       present.push([from, leave - uniform(1, 3) * MINUTE]);
       for (const [start, end] of present) {
         if (camera) {
-          events.push({
-            at: Math.round(start),
-            deviceId: camera.id,
-            kind: "motion",
-            fields: { cameraId: camera.cameraId ?? camera.id, state: "start", source: "vmd" },
-          });
+          // A camera's motion detection re-triggers every few minutes while someone moves at the window.
+          for (let t = start; t < end - MINUTE; t += uniform(3, 6) * MINUTE) {
+            events.push({
+              at: Math.round(t),
+              deviceId: camera.id,
+              kind: "motion",
+              fields: { cameraId: camera.cameraId ?? camera.id, state: "start", source: "vmd" },
+            });
+          }
           events.push({
             at: Math.round(end),
             deviceId: camera.id,
