@@ -2,7 +2,16 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GENESIS_HASH, generateGatewayKeys, loadPrivateKey, openBatch, loadPublicKey, type Reading, signBatch, signSerializedBatch } from "@supervision/firmware-protocols";
+import {
+  GENESIS_HASH,
+  generateGatewayKeys,
+  loadPrivateKey,
+  openBatch,
+  loadPublicKey,
+  type Reading,
+  signBatch,
+  signSerializedBatch,
+} from "@supervision/firmware-protocols";
 import { afterEach, describe, expect, it } from "vitest";
 import { BufferFullError, type GatewayBuffer, openBuffer } from "./index.ts";
 
@@ -35,11 +44,23 @@ const rating = (seq: number, deviceId = "kp-1"): Reading => ({
   key: 1,
   level: "satisfied",
 });
-const heartbeat = (seq: number): Reading => ({ kind: "heartbeat", deviceId: "kp-1", seq, ts: T0 + seq, rxTs: T0 + seq, uptimeS: 1, intervalS: 60 });
+const heartbeat = (seq: number): Reading => ({
+  kind: "heartbeat",
+  deviceId: "kp-1",
+  seq,
+  ts: T0 + seq,
+  rxTs: T0 + seq,
+  uptimeS: 1,
+  intervalS: 60,
+});
 const keys = generateGatewayKeys();
 const privateKey = loadPrivateKey(keys.privateKeyPem);
 const sealer = (readingsJson: string[], head: { epoch: string; seq: number; hash: string }) =>
-  signSerializedBatch({ v: 1, gatewayId: "gw-1", epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: T0 }, readingsJson, privateKey);
+  signSerializedBatch(
+    { v: 1, gatewayId: "gw-1", epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: T0 },
+    readingsJson,
+    privateKey,
+  );
 /** Seals everything waiting and returns the readings in batch order. */
 function drainAll(b: GatewayBuffer): Reading[] {
   const all: Reading[] = [];
@@ -146,8 +167,21 @@ describe("gateway buffer", () => {
 
   it("keeps dead letters with their reasons, truncated and bounded", async () => {
     const b = open(tempPath());
-    await b.deadLetter({ rxTs: T0, source: "sv/v1/dev/kp-1/evt/rating", deviceId: "kp-1", code: "malformed_json", message: "not JSON", payload: new Uint8Array(200_000) });
-    await b.deadLetter({ rxTs: T0, source: "x", code: "bad_topic", message: "\u0000'; DROP TABLE readings; --", payload: Buffer.from("\u0000") });
+    await b.deadLetter({
+      rxTs: T0,
+      source: "sv/v1/dev/kp-1/evt/rating",
+      deviceId: "kp-1",
+      code: "malformed_json",
+      message: "not JSON",
+      payload: new Uint8Array(200_000),
+    });
+    await b.deadLetter({
+      rxTs: T0,
+      source: "x",
+      code: "bad_topic",
+      message: "\u0000'; DROP TABLE readings; --",
+      payload: Buffer.from("\u0000"),
+    });
     const [last, first] = b.deadLetters({ limit: 10 });
     expect(last).toMatchObject({ code: "bad_topic", deviceId: undefined, message: "\u0000'; DROP TABLE readings; --" });
     expect(first!.payload.length).toBe(65_536);
@@ -157,7 +191,9 @@ describe("gateway buffer", () => {
   it("keeps every append that resolved when the process is killed with -9 at a random moment", async () => {
     for (let round = 0; round < 3; round++) {
       const path = tempPath();
-      const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "testing/crash-writer.ts"), path], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "testing/crash-writer.ts"), path], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       let out = "";
       child.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();

@@ -6,7 +6,6 @@ import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { BufferStats, ChainHead, DeadLetter, Outbox, ReadingSink, SealedBatch } from "./types.ts";
 
-
 export type { BufferStats, ChainHead, DeadLetter, Outbox, ReadingSink, SealedBatch } from "./types.ts";
 
 export interface BufferOptions {
@@ -276,7 +275,14 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     },
 
     async deadLetter(entry) {
-      q.insertDead.run(entry.rxTs, entry.source, entry.deviceId ?? null, entry.code, entry.message, Buffer.from(entry.payload.subarray(0, 65_536)));
+      q.insertDead.run(
+        entry.rxTs,
+        entry.source,
+        entry.deviceId ?? null,
+        entry.code,
+        entry.message,
+        Buffer.from(entry.payload.subarray(0, 65_536)),
+      );
       deadLetters++;
       if (deadLetters > DEAD_LETTER_LIMIT) {
         q.trimDead.run(DEAD_LETTER_LIMIT);
@@ -285,9 +291,9 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     },
 
     deadLetters({ limit, offset = 0 }) {
-      return (q.listDead.all(limit, offset) as (Omit<StoredDeadLetter, "deviceId" | "payload"> & { deviceId: string | null; payload: Buffer })[]).map(
-        (d) => ({ ...d, deviceId: d.deviceId ?? undefined, payload: new Uint8Array(d.payload) }),
-      );
+      return (
+        q.listDead.all(limit, offset) as (Omit<StoredDeadLetter, "deviceId" | "payload"> & { deviceId: string | null; payload: Buffer })[]
+      ).map((d) => ({ ...d, deviceId: d.deviceId ?? undefined, payload: new Uint8Array(d.payload) }));
     },
 
     sealedBatches() {

@@ -10,7 +10,18 @@ const t0 = Date.now();
 async function writer(device: string) {
   for (;;) {
     const s = seq++;
-    await buffer.append({ kind: "rating", deviceId: device, seq: s, ts: t0 + s, rxTs: t0 + s, windowId: "w1", outcome: "rated", scale: "four", key: 1, level: "satisfied" });
+    await buffer.append({
+      kind: "rating",
+      deviceId: device,
+      seq: s,
+      ts: t0 + s,
+      rxTs: t0 + s,
+      windowId: "w1",
+      outcome: "rated",
+      scale: "four",
+      key: 1,
+      level: "satisfied",
+    });
     process.stdout.write(`${device} ${s}\n`);
   }
 }
