@@ -39,7 +39,10 @@ beforeAll(async () => {
   influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
   await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
   dir = mkdtempSync(join(tmpdir(), "month-"));
-  writeFileSync(join(dir, "hall.yaml"), stringify(registryFromScenario(demoHallScenario, { secret: "s", publicKeyPem: generateGatewayKeys().publicKeyPem })));
+  writeFileSync(
+    join(dir, "hall.yaml"),
+    stringify(registryFromScenario(demoHallScenario, { secret: "s", publicKeyPem: generateGatewayKeys().publicKeyPem })),
+  );
   registry = loadRegistry(dir);
   const seqs = new Map<string, number>();
   for (const date of DAYS) timeline.push(...generateDay(demoHallScenario, { date, seed: 11 }).filter((e) => e.kind !== "heartbeat"));
@@ -51,7 +54,8 @@ beforeAll(async () => {
     if ("error" in point) throw new Error(point.error.message);
     return point;
   });
-  for (let i = 0; i < points.length; i += 5000) await influx.writePoints(points.slice(i, i + 5000) as IPoint[], { retentionPolicy: "raw", precision: "n" });
+  for (let i = 0; i < points.length; i += 5000)
+    await influx.writePoints(points.slice(i, i + 5000) as IPoint[], { retentionPolicy: "raw", precision: "n" });
 
   // The rules, run in the evening of every day of the month, as a hub would.
   const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
@@ -90,7 +94,9 @@ function recount(clerk: string) {
     for (const shift of demoHallScenario.roster.shifts) {
       const start = localTimeToUtc(date, shift.start, TZ);
       const end = localTimeToUtc(date, shift.end, TZ);
-      const mine = timeline.filter((e) => e.kind === "signin" && e.fields.personId === clerk && e.at >= start - 120 * 60_000 && e.at <= end);
+      const mine = timeline.filter(
+        (e) => e.kind === "signin" && e.fields.personId === clerk && e.at >= start - 120 * 60_000 && e.at <= end,
+      );
       const firstIn = mine.find((e) => e.fields.direction === "in");
       if (!firstIn) {
         absent++;
@@ -128,7 +134,9 @@ describe("a simulated month", () => {
       lateSeen += r.late;
     }
     expect(lateSeen).toBeGreaterThan(0);
-    const monthly = (await influx.query<{ subject: string; score: number }>(`SELECT "score", "subject" FROM "raw"."score_monthly" WHERE "subject_kind" = 'clerk' AND time = ${report.from}ms`)) as unknown as { subject: string; score: number }[];
+    const monthly = (await influx.query<{ subject: string; score: number }>(
+      `SELECT "score", "subject" FROM "raw"."score_monthly" WHERE "subject_kind" = 'clerk' AND time = ${report.from}ms`,
+    )) as unknown as { subject: string; score: number }[];
     for (const line of report.clerks) expect(monthly.find((m) => m.subject === line.id)?.score, line.id).toBe(line.score);
 
     const html = renderReport(report, registry);
@@ -142,7 +150,9 @@ describe("a simulated month", () => {
     const { readFileSync } = await import("node:fs");
     const hub = (args: string[]) =>
       new Promise<{ code: number; out: string; err: string }>((resolve) =>
-        execFile(process.execPath, ["--import", "tsx", "hub/src/cli/main.ts", "report", ...args], (error, out, err) => resolve({ code: error ? Number(error.code) : 0, out, err })),
+        execFile(process.execPath, ["--import", "tsx", "hub/src/cli/main.ts", "report", ...args], (error, out, err) =>
+          resolve({ code: error ? Number(error.code) : 0, out, err }),
+        ),
       );
     // Outside the registry dir: the registry loader reads every YAML file there.
     const settingsFile = join(tmpdir(), `hub-report-${process.pid}.yaml`);
@@ -151,9 +161,15 @@ describe("a simulated month", () => {
     const written = await hub(["--month", MONTH, "--settings", settingsFile, "--out", out]);
     expect(written).toMatchObject({ code: 0, out: expect.stringMatching(/wrote .*\.html: 8 clerks, 8 window units/) });
     expect(readFileSync(out, "utf8")).toMatch(/monthly assessment, 2026-02/);
-    expect(await hub(["--month", "2026-13", "--settings", settingsFile])).toMatchObject({ code: 2, err: expect.stringMatching(/--month YYYY-MM/) });
+    expect(await hub(["--month", "2026-13", "--settings", settingsFile])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--month YYYY-MM/),
+    });
     writeFileSync(settingsFile, stringify({ influx: { url: "http://127.0.0.1:1" }, registry: { dir } }));
-    expect(await hub(["--month", MONTH, "--settings", settingsFile, "--out", out])).toMatchObject({ code: 1, err: expect.stringMatching(/cannot query InfluxDB.*hub start/) });
+    expect(await hub(["--month", MONTH, "--settings", settingsFile, "--out", out])).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/cannot query InfluxDB.*hub start/),
+    });
     rmSync(settingsFile);
     rmSync(out);
   });

@@ -79,7 +79,12 @@ describe("notifications", () => {
       clock.now += 100;
     }
     expect(hook.received).toHaveLength(1);
-    expect(hook.received[0]!.body).toMatchObject({ site: "hall-1", subject: "w1", rule: "unattended", text: expect.stringMatching(/unattended/) });
+    expect(hook.received[0]!.body).toMatchObject({
+      site: "hall-1",
+      subject: "w1",
+      rule: "unattended",
+      text: expect.stringMatching(/unattended/),
+    });
     expect(records.map((p) => p.tags!.status)).toEqual(["retrying", "retrying", "sent"]);
     expect(n.pending()).toBe(0);
   });
@@ -88,7 +93,10 @@ describe("notifications", () => {
     const sms = await receiver();
     cleanups.push(sms.close);
     const clock = { now: NOON };
-    const { n } = notifier({ channels: [{ name: "duty", kind: "sms", url: `${sms.url}/send`, to: ["+8613800000001"], escalateTo: ["+8613800000002"] }] }, clock);
+    const { n } = notifier(
+      { channels: [{ name: "duty", kind: "sms", url: `${sms.url}/send`, to: ["+8613800000001"], escalateTo: ["+8613800000002"] }] },
+      clock,
+    );
     n.notify(warning());
     n.notify(warning());
     await n.deliver();
@@ -107,7 +115,10 @@ describe("notifications", () => {
     const hook = await receiver();
     cleanups.push(hook.close);
     const clock = { now: localTimeToUtc("2026-11-18", "23:00", "Asia/Shanghai") };
-    const { n } = notifier({ channels: [{ name: "centre", kind: "webhook", url: hook.url }], quietPeriods: [{ start: "22:00", end: "07:00" }] }, clock);
+    const { n } = notifier(
+      { channels: [{ name: "centre", kind: "webhook", url: hook.url }], quietPeriods: [{ start: "22:00", end: "07:00" }] },
+      clock,
+    );
     n.notify(warning());
     n.notify(warning({ subject: "w2", severity: "escalation" }));
     await n.deliver();

@@ -23,7 +23,19 @@ const DAY = "2026-11-18"; // a Wednesday
 const HOLIDAY = "2026-11-19";
 const at = (hhmm: string, date = DAY) => localTimeToUtc(date, hhmm, TZ);
 
-const office = { id: "office", shifts: [{ start: "09:00", end: "12:00" }, { start: "13:30", end: "17:30" }], workingDays: ["mon", "tue", "wed", "thu", "fri"], graceMinutes: 5, absentAfterMinutes: 60, holidays: [HOLIDAY], workdays: [], exceptions: [] } as const;
+const office = {
+  id: "office",
+  shifts: [
+    { start: "09:00", end: "12:00" },
+    { start: "13:30", end: "17:30" },
+  ],
+  workingDays: ["mon", "tue", "wed", "thu", "fri"],
+  graceMinutes: 5,
+  absentAfterMinutes: 60,
+  holidays: [HOLIDAY],
+  workdays: [],
+  exceptions: [],
+} as const;
 const siteDay = { ...office, id: "site-day", shifts: [{ start: "08:00", end: "17:00" }] } as const;
 const registry: Registry = {
   version: 1,
@@ -40,8 +52,21 @@ const registry: Registry = {
     ["s1", { id: "s1", name: "Sun Hao", role: "supervisor", post: "Chief supervisor", site: "site-1", roster: "site-day" }],
   ]),
   rosters: new Map([
-    ["office", { ...office, workingDays: [...office.workingDays], holidays: [...office.holidays], shifts: [...office.shifts], workdays: [], exceptions: [] }],
-    ["site-day", { ...siteDay, workingDays: [...siteDay.workingDays], holidays: [HOLIDAY], shifts: [...siteDay.shifts], workdays: [], exceptions: [] }],
+    [
+      "office",
+      {
+        ...office,
+        workingDays: [...office.workingDays],
+        holidays: [...office.holidays],
+        shifts: [...office.shifts],
+        workdays: [],
+        exceptions: [],
+      },
+    ],
+    [
+      "site-day",
+      { ...siteDay, workingDays: [...siteDay.workingDays], holidays: [HOLIDAY], shifts: [...siteDay.shifts], workdays: [], exceptions: [] },
+    ],
   ]),
   gateways: new Map(),
   devices: new Map([
@@ -53,9 +78,39 @@ const registry: Registry = {
 };
 
 let seq = 0;
-const signin = (device: string, person: string, ts: number, direction: "in" | "out", rxTs = ts): Reading => ({ kind: "signin", deviceId: device, seq: ++seq, ts, rxTs, personId: person, method: "card", direction });
-const motion = (ts: number, state: "start" | "end"): Reading => ({ kind: "motion", deviceId: "cam1", seq: ++seq, ts, rxTs: ts, cameraId: "cam1", state, source: "vmd" });
-const rating = (ts: number, level: string, key: number): Reading => ({ kind: "rating", deviceId: "kp1", seq: ++seq, ts, rxTs: ts, windowId: "w1", clerkId: "c1", outcome: "rated", scale: "four", key, level });
+const signin = (device: string, person: string, ts: number, direction: "in" | "out", rxTs = ts): Reading => ({
+  kind: "signin",
+  deviceId: device,
+  seq: ++seq,
+  ts,
+  rxTs,
+  personId: person,
+  method: "card",
+  direction,
+});
+const motion = (ts: number, state: "start" | "end"): Reading => ({
+  kind: "motion",
+  deviceId: "cam1",
+  seq: ++seq,
+  ts,
+  rxTs: ts,
+  cameraId: "cam1",
+  state,
+  source: "vmd",
+});
+const rating = (ts: number, level: string, key: number): Reading => ({
+  kind: "rating",
+  deviceId: "kp1",
+  seq: ++seq,
+  ts,
+  rxTs: ts,
+  windowId: "w1",
+  clerkId: "c1",
+  outcome: "rated",
+  scale: "four",
+  key,
+  level,
+});
 
 let influxd: TestInfluxd;
 let influx: InfluxDB;
@@ -129,11 +184,18 @@ afterAll(() => influxd.close());
 
 describe("supervision rules on a scripted day", () => {
   it("judges lateness, unattended windows, cards and scores, and a late-delivered sign-in by its own time", async () => {
-    const events = { cards: [] as { ts: number; subject: string; color: string }[], warnings: [] as { ts: number; subject: string; rule: string }[] };
+    const events = {
+      cards: [] as { ts: number; subject: string; color: string }[],
+      warnings: [] as { ts: number; subject: string; rule: string }[],
+    };
     await runRules(at("18:00"), events);
 
     const attendance = await rows(`SELECT "person", "status", "minutes", "period" FROM "raw"."attendance" WHERE ${ON_DAY}`);
-    const of = (person: string) => attendance.filter((r) => r.person === person).map((r) => `${r.period}:${r.status}:${r.minutes}`).sort();
+    const of = (person: string) =>
+      attendance
+        .filter((r) => r.person === person)
+        .map((r) => `${r.period}:${r.status}:${r.minutes}`)
+        .sort();
     expect(of("c1")).toEqual(["0:late:7", "1:on_time:0"]);
     expect(of("s1")).toEqual(["0:on_time:0"]);
 
@@ -145,7 +207,12 @@ describe("supervision rules on a scripted day", () => {
     const cards = await rows(`SELECT "level", "subject", "color" FROM "raw"."card" WHERE ${ON_DAY}`);
     expect(Object.fromEntries(cards.map((c) => [c.subject, c.color]))).toEqual({ c1: "yellow", w1: "yellow", s1: "green" });
     expect(events.warnings.filter((w) => w.ts >= at("00:00"))).toMatchObject([{ subject: "w1", rule: "unattended" }]);
-    expect(events.cards.filter((c) => c.ts >= at("00:00")).map((c) => `${c.subject}:${c.color}`).sort()).toEqual(["c1:yellow", "w1:yellow"]);
+    expect(
+      events.cards
+        .filter((c) => c.ts >= at("00:00"))
+        .map((c) => `${c.subject}:${c.color}`)
+        .sort(),
+    ).toEqual(["c1:yellow", "w1:yellow"]);
 
     const scores = await rows(`SELECT "subject", "score" FROM "raw"."score_daily" WHERE ${ON_DAY}`);
     expect(Object.fromEntries(scores.map((s) => [s.subject, s.score]))).toEqual({ c1: 98, w1: 95, s1: 100 });
@@ -156,7 +223,7 @@ describe("supervision rules on a scripted day", () => {
     const toVerify = await rows(`SELECT "rating_id", "clerk" FROM "raw"."dissatisfaction" WHERE "state" = 'to_verify'`);
     expect(toVerify).toHaveLength(1);
     const id = String(toVerify[0]!.rating_id);
-    expect((await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" = 'dissatisfied_clerk'`))).toHaveLength(0);
+    expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" = 'dissatisfied_clerk'`)).toHaveLength(0);
 
     const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
     await extension.start(context(at("18:00")));
@@ -164,7 +231,10 @@ describe("supervision rules on a scripted day", () => {
     expect((await verify({ params: { id: "nope" }, query: new URLSearchParams(), body: { by: "x" } })).status).toBe(400);
     expect((await verify({ params: { id }, query: new URLSearchParams(), body: {} })).status).toBe(400);
     expect((await verify({ params: { id: "kp1:99999" }, query: new URLSearchParams(), body: { by: "Zhou" } })).status).toBe(404);
-    expect(await verify({ params: { id }, query: new URLSearchParams(), body: { by: "Supervisor Zhou" } })).toMatchObject({ status: 200, body: { state: "verified" } });
+    expect(await verify({ params: { id }, query: new URLSearchParams(), body: { by: "Supervisor Zhou" } })).toMatchObject({
+      status: 200,
+      body: { state: "verified" },
+    });
     await extension.stop();
 
     expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" = 'dissatisfied_clerk'`)).toMatchObject([{ points: -2 }]);
@@ -177,7 +247,9 @@ describe("supervision rules on a scripted day", () => {
     const snapshot = async () =>
       JSON.stringify(
         await Promise.all(
-          ["attendance", "deduction", "warning", "card", "score_daily"].map((m) => rows(`SELECT * FROM "raw"."${m}" WHERE "site" = 'hall-1'`)),
+          ["attendance", "deduction", "warning", "card", "score_daily"].map((m) =>
+            rows(`SELECT * FROM "raw"."${m}" WHERE "site" = 'hall-1'`),
+          ),
         ),
       );
     await runRules(at("12:00"));
@@ -192,10 +264,16 @@ describe("supervision rules on a scripted day", () => {
 
   it("judges nobody absent on a holiday, and everybody absent on a working day without sign-ins", async () => {
     await runRules(at("18:00", HOLIDAY));
-    expect(await rows(`SELECT "minutes", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", HOLIDAY)}ms AND time < ${at("23:59", HOLIDAY)}ms`)).toHaveLength(0);
+    expect(
+      await rows(
+        `SELECT "minutes", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", HOLIDAY)}ms AND time < ${at("23:59", HOLIDAY)}ms`,
+      ),
+    ).toHaveLength(0);
     const friday = "2026-11-20";
     await runRules(at("18:00", friday));
-    const absent = await rows(`SELECT "minutes", "person", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`);
+    const absent = await rows(
+      `SELECT "minutes", "person", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`,
+    );
     expect(absent.map((r) => `${r.person}:${r.status}`).sort()).toEqual(["c1:absent", "c1:absent", "s1:absent"]);
   });
 });
@@ -219,9 +297,14 @@ describe("supervision calendar and rules (pure)", () => {
 
   it("sends a sign-in with an untrusted clock to review instead of judging it, and knows leave and make-up days", () => {
     const ps = periods(roster, DAY, TZ);
-    expect(judgeAttendance(ps, roster, [{ ts: ps[0]!.start + 3_600_000 * 2, direction: "in", suspect: true }], ps[1]!.end + 1, 120)[0]).toMatchObject({ status: "review" });
+    expect(
+      judgeAttendance(ps, roster, [{ ts: ps[0]!.start + 3_600_000 * 2, direction: "in", suspect: true }], ps[1]!.end + 1, 120)[0],
+    ).toMatchObject({ status: "review" });
     const person = registry.people.get("c1")!;
-    expect(dayKind({ ...roster, exceptions: [{ person: "c1", from: DAY, to: DAY, reason: "annual leave" }] }, person, DAY)).toEqual({ working: false, reason: "annual leave" });
+    expect(dayKind({ ...roster, exceptions: [{ person: "c1", from: DAY, to: DAY, reason: "annual leave" }] }, person, DAY)).toEqual({
+      working: false,
+      reason: "annual leave",
+    });
     expect(dayKind({ ...roster, workdays: ["2026-11-22"] }, person, "2026-11-22")).toEqual({ working: true });
     expect(dayKind(roster, person, "2026-11-22")).toEqual({ working: false, reason: "weekend" });
   });
@@ -229,7 +312,12 @@ describe("supervision calendar and rules (pure)", () => {
   it("finds unattended stretches only in working hours and only as long as the threshold", () => {
     const ps = periods(roster, DAY, TZ);
     const m = (hhmm: string, active: boolean) => ({ ts: at(hhmm), active });
-    const episodes = unattendedEpisodes(ps, [m("09:00", true), m("10:00", false), m("10:20", true), m("11:00", false), m("11:35", true), m("12:00", false), m("13:30", true)], 30, at("18:00"));
+    const episodes = unattendedEpisodes(
+      ps,
+      [m("09:00", true), m("10:00", false), m("10:20", true), m("11:00", false), m("11:35", true), m("12:00", false), m("13:30", true)],
+      30,
+      at("18:00"),
+    );
     expect(episodes.map((e) => e.minutes)).toEqual([35]);
   });
 });
@@ -248,31 +336,60 @@ describe("hub verify / dismiss", () => {
     await extension.start({ ...context(at("18:00", friday)), http });
     const hub = (args: string[]) =>
       new Promise<{ code: number; out: string; err: string }>((resolve) =>
-        execFile(process.execPath, ["--import", "tsx", "hub/src/cli/main.ts", ...args, "--url", `http://127.0.0.1:${port}`], (error, out, err) =>
-          resolve({ code: error ? Number(error.code) : 0, out, err }),
+        execFile(
+          process.execPath,
+          ["--import", "tsx", "hub/src/cli/main.ts", ...args, "--url", `http://127.0.0.1:${port}`],
+          (error, out, err) => resolve({ code: error ? Number(error.code) : 0, out, err }),
         ),
       );
     try {
       const id = `kp1:${reading.seq}`;
       expect(await hub(["dismiss", id])).toMatchObject({ code: 2, err: expect.stringMatching(/--by/) });
-      expect(await hub(["verify", "kp1:424242", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/no dissatisfied rating/) });
-      expect(await hub(["verify", id, "--by", "Zhou", "--fault", "window"])).toMatchObject({ code: 1, err: expect.stringMatching(/"fault" is "clerk" or "unit"/) });
-      expect(await hub(["dismiss", id, "--by", "Supervisor Zhou"])).toMatchObject({ code: 0, out: expect.stringMatching(/dismissed by Supervisor Zhou/) });
+      expect(await hub(["verify", "kp1:424242", "--by", "Zhou"])).toMatchObject({
+        code: 1,
+        err: expect.stringMatching(/no dissatisfied rating/),
+      });
+      expect(await hub(["verify", id, "--by", "Zhou", "--fault", "window"])).toMatchObject({
+        code: 1,
+        err: expect.stringMatching(/"fault" is "clerk" or "unit"/),
+      });
+      expect(await hub(["dismiss", id, "--by", "Supervisor Zhou"])).toMatchObject({
+        code: 0,
+        out: expect.stringMatching(/dismissed by Supervisor Zhou/),
+      });
       const decided = await rows(`SELECT "by", "state", "rating_id" FROM "raw"."dissatisfaction" WHERE "rating_id" = '${id}'`);
       expect(decided).toMatchObject([{ by: "Supervisor Zhou", state: "dismissed" }]);
-      expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" =~ /dissatisfied/ AND time >= ${at("00:00", friday)}ms`)).toHaveLength(0);
+      expect(
+        await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" =~ /dissatisfied/ AND time >= ${at("00:00", friday)}ms`),
+      ).toHaveLength(0);
 
       // People's entries: thanks (+2 by default) and a complaint that needs its points.
-      expect(await hub(["entry", "--person", "c1", "--rule", "thanks", "--by", "Supervisor Zhou", "--note", "letter of thanks"])).toMatchObject({ code: 0, out: expect.stringMatching(/thanks for c1: 2 points/) });
-      expect(await hub(["entry", "--person", "c1", "--rule", "complaint", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/"points"/) });
+      expect(
+        await hub(["entry", "--person", "c1", "--rule", "thanks", "--by", "Supervisor Zhou", "--note", "letter of thanks"]),
+      ).toMatchObject({ code: 0, out: expect.stringMatching(/thanks for c1: 2 points/) });
+      expect(await hub(["entry", "--person", "c1", "--rule", "complaint", "--by", "Zhou"])).toMatchObject({
+        code: 1,
+        err: expect.stringMatching(/"points"/),
+      });
       expect(await hub(["entry", "--window", "w1", "--rule", "complaint", "--points=-3", "--by", "Zhou"])).toMatchObject({ code: 0 });
-      expect(await hub(["entry", "--person", "nobody", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/no person "nobody"/) });
-      expect(await hub(["entry", "--person", "c1", "--rule", "late", "--points", "5", "--by", "Zhou"])).toMatchObject({ code: 1, err: expect.stringMatching(/not one the rules compute/) });
+      expect(await hub(["entry", "--person", "nobody", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({
+        code: 1,
+        err: expect.stringMatching(/no person "nobody"/),
+      });
+      expect(await hub(["entry", "--person", "c1", "--rule", "late", "--points", "5", "--by", "Zhou"])).toMatchObject({
+        code: 1,
+        err: expect.stringMatching(/not one the rules compute/),
+      });
       expect(await hub(["entry", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({ code: 2 });
       const entries = await rows(`SELECT "points", "entered_by", "subject", "rule" FROM "raw"."deduction" WHERE "entered_by" != 'rules'`);
-      expect(entries.map((e) => `${e.subject}:${e.rule}:${e.points}:${e.entered_by}`).sort()).toEqual(["c1:thanks:2:Supervisor Zhou", "w1:complaint:-3:Zhou"]);
+      expect(entries.map((e) => `${e.subject}:${e.rule}:${e.points}:${e.entered_by}`).sort()).toEqual([
+        "c1:thanks:2:Supervisor Zhou",
+        "w1:complaint:-3:Zhou",
+      ]);
       // They count in the day's scores: the clerk was absent all Friday (-10) and thanked (+2).
-      const scores = await rows(`SELECT "score", "subject" FROM "raw"."score_daily" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`);
+      const scores = await rows(
+        `SELECT "score", "subject" FROM "raw"."score_daily" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`,
+      );
       expect(Object.fromEntries(scores.map((s) => [s.subject, s.score]))).toMatchObject({ c1: 92 });
     } finally {
       await extension.stop();
@@ -290,13 +407,30 @@ describe("equipment warnings", () => {
       tags: { gateway: "gw-1", site: "hall-1" },
       fields: { online: 1, buffer_depth: depth, oldest_age_s: age },
     });
-    const heartbeat = (device: string, ts: number): IPoint => ({ measurement: "heartbeat", timestamp: `${ts}000000`, tags: { site: "hall-1", device, device_kind: "keypad" }, fields: { seq: 1, uptime_s: 1, interval_s: 60 } });
-    await influx.writePoints([health(now - 10 * 60_000, 25_000, 1200), heartbeat("kp1", now - 10 * 60_000), heartbeat("cam1", now - 30_000)], { retentionPolicy: "health", precision: "n" });
+    const heartbeat = (device: string, ts: number): IPoint => ({
+      measurement: "heartbeat",
+      timestamp: `${ts}000000`,
+      tags: { site: "hall-1", device, device_kind: "keypad" },
+      fields: { seq: 1, uptime_s: 1, interval_s: 60 },
+    });
+    await influx.writePoints(
+      [health(now - 10 * 60_000, 25_000, 1200), heartbeat("kp1", now - 10 * 60_000), heartbeat("cam1", now - 30_000)],
+      { retentionPolicy: "health", precision: "n" },
+    );
     const events = { cards: [] as never[], warnings: [] as { subject: string; rule: string; category: string }[] };
     await runRules(now, events as never);
     const equipment = await rows(`SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment'`);
-    expect(equipment.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual(["gw-1:backlog:1", "gw-1:offline:1", "kp1:offline:1"]);
-    expect(events.warnings.filter((w) => w.category === "equipment").map((w) => `${w.subject}:${w.rule}`).sort()).toEqual(["gw-1:backlog", "gw-1:offline", "kp1:offline"]);
+    expect(equipment.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual([
+      "gw-1:backlog:1",
+      "gw-1:offline:1",
+      "kp1:offline:1",
+    ]);
+    expect(
+      events.warnings
+        .filter((w) => w.category === "equipment")
+        .map((w) => `${w.subject}:${w.rule}`)
+        .sort(),
+    ).toEqual(["gw-1:backlog", "gw-1:offline", "kp1:offline"]);
 
     await influx.writePoints([health(now + 60_000, 0, 0), heartbeat("kp1", now + 60_000)], { retentionPolicy: "health", precision: "n" });
     await runRules(now + 90_000);

@@ -9,7 +9,7 @@ export interface Signin {
   suspect: boolean;
 }
 
-export type AttendanceStatus = "on_time" | "late" | "early_leave" | "absent" | "review";
+export type AttendanceStatus = "on_time" | "late" | "early_leave" | "absent" | "left_post" | "review";
 
 export interface Judgement {
   period: number;
@@ -51,13 +51,41 @@ export function judgeAttendance(periods: Period[], roster: Roster, signins: Sign
       );
       continue;
     }
-    const lastOut = [...window].reverse().find((s) => s.direction === "out" && s.ts > firstIn.ts);
+    // Early leave only when the period ends signed out; a sign-out answered by a sign-in is leaving the post.
+    const last = window[window.length - 1]!;
+    const lastOut = last.direction === "out" && last.ts > firstIn.ts ? last : undefined;
     if (lastOut && lastOut.ts < p.end - roster.graceMinutes * MINUTE && now >= p.end) {
       const early = Math.round((p.end - lastOut.ts) / MINUTE);
       out.push({ period: p.index, status: early > roster.absentAfterMinutes ? "absent" : "early_leave", minutes: early, at: lastOut.ts });
       continue;
     }
     out.push({ period: p.index, status: "on_time", minutes: 0, at: firstIn.ts });
+  }
+  return out;
+}
+
+/**
+ * Leaving the post: inside a period, a sign-out followed by a sign-in more than the grace minutes later. Judged
+ * besides the period's arrival (a clerk can be on time and still leave the post), once per period, with the
+ * minutes away summed; an unanswered sign-out is early leave, judged by `judgeAttendance` at the period's end.
+ */
+export function judgeLeftPost(periods: Period[], roster: Roster, signins: Signin[]): Judgement[] {
+  const sorted = [...signins].sort((a, b) => a.ts - b.ts);
+  const out: Judgement[] = [];
+  for (const p of periods) {
+    const inside = sorted.filter((s) => s.ts >= p.start && s.ts <= p.end);
+    if (inside.some((s) => s.suspect)) continue;
+    let minutes = 0;
+    let at = 0;
+    inside.forEach((s, i) => {
+      const back = inside[i + 1];
+      if (s.direction !== "out" || back?.direction !== "in") return;
+      const away = Math.round((back.ts - s.ts) / MINUTE);
+      if (away <= roster.graceMinutes) return;
+      minutes += away;
+      at ||= s.ts;
+    });
+    if (minutes > 0) out.push({ period: p.index, status: "left_post", minutes, at });
   }
   return out;
 }

@@ -16,7 +16,9 @@ export function dayKind(roster: Roster, person: Person, date: string): DayKind {
   if (leave) return { working: false, reason: leave.reason };
   if (roster.holidays.includes(date)) return { working: false, reason: "holiday" };
   if (roster.workdays.includes(date)) return { working: true };
-  return roster.workingDays.includes(weekday(date) as Roster["workingDays"][number]) ? { working: true } : { working: false, reason: "weekend" };
+  return roster.workingDays.includes(weekday(date) as Roster["workingDays"][number])
+    ? { working: true }
+    : { working: false, reason: "weekend" };
 }
 
 /** The roster's shift periods on local `date` in `tz`, in UTC; a shift whose end is before its start ends the next day. */

@@ -10,7 +10,13 @@ import { type MonthlyReport, monthlyReport, renderReport } from "./report.ts";
 const DEFAULT_URL = "http://127.0.0.1:8080";
 
 /** POSTs to the running hub's API; prints `done(answer)` or the hub's error. Resolves to the exit code. */
-async function post(name: string, base: string, path: string, body: unknown, done: (answer: Record<string, unknown>) => string): Promise<number> {
+async function post(
+  name: string,
+  base: string,
+  path: string,
+  body: unknown,
+  done: (answer: Record<string, unknown>) => string,
+): Promise<number> {
   let res: Response;
   try {
     res = await fetch(new URL(path, base), {
@@ -58,7 +64,11 @@ ${
     summary: `${name} a dissatisfied rating (${name === "verify" ? "it then costs points" : "it costs nothing"})`,
     async run(args) {
       const result = parsed(name, HELP, () =>
-        parseArgs({ args, allowPositionals: true, options: { ...common, by: { type: "string" }, fault: { type: "string", default: "clerk" } } }),
+        parseArgs({
+          args,
+          allowPositionals: true,
+          options: { ...common, by: { type: "string" }, fault: { type: "string", default: "clerk" } },
+        }),
       );
       if (!result) return 2;
       const { values, positionals } = result;
@@ -71,7 +81,13 @@ ${
         return 2;
       }
       const id = positionals[0]!;
-      return post(name, values.url, `/api/dissatisfaction/${encodeURIComponent(id)}/${name}`, { by: values.by, fault: values.fault }, (a) => `${id}: ${String(a.state)} by ${values.by}`);
+      return post(
+        name,
+        values.url,
+        `/api/dissatisfaction/${encodeURIComponent(id)}/${name}`,
+        { by: values.by, fault: values.fault },
+        (a) => `${id}: ${String(a.state)} by ${values.by}`,
+      );
     },
   };
 }
@@ -111,8 +127,21 @@ const entryCommand: CliCommand = {
       console.error(`hub entry: give one of --person or --window, and --rule and --by.\n\n${ENTRY_HELP}`);
       return 2;
     }
-    const body = { person: values.person, window: values.window, rule: values.rule, by: values.by, points: values.points === undefined ? undefined : Number(values.points), note: values.note };
-    return post("entry", values.url, "/api/entries", body, (a) => `${values.rule} for ${String(a.subject)}: ${String(a.points)} points, entered by ${values.by}`);
+    const body = {
+      person: values.person,
+      window: values.window,
+      rule: values.rule,
+      by: values.by,
+      points: values.points === undefined ? undefined : Number(values.points),
+      note: values.note,
+    };
+    return post(
+      "entry",
+      values.url,
+      "/api/entries",
+      body,
+      (a) => `${values.rule} for ${String(a.subject)}: ${String(a.points)} points, entered by ${values.by}`,
+    );
   },
 };
 
@@ -128,7 +157,15 @@ const reportCommand: CliCommand = {
   summary: "write the monthly assessment report (HTML) for a month",
   async run(args) {
     const result = parsed("report", REPORT_HELP, () =>
-      parseArgs({ args, options: { month: { type: "string" }, out: { type: "string" }, settings: { type: "string", default: "config/hub.yaml" }, help: { type: "boolean", short: "h" } } }),
+      parseArgs({
+        args,
+        options: {
+          month: { type: "string" },
+          out: { type: "string" },
+          settings: { type: "string", default: "config/hub.yaml" },
+          help: { type: "boolean", short: "h" },
+        },
+      }),
     );
     if (!result) return 2;
     const { values } = result;

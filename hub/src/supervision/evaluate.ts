@@ -2,7 +2,8 @@ import { localDate, localTimeToUtc } from "@supervision/firmware-protocols";
 import { escape, type InfluxDB, type IPoint } from "influx";
 import type { CardEvent, WarningEvent } from "../controller/extension.ts";
 import type { Registry, Site } from "../registry/schema.ts";
-import { judgeAttendance, type Judgement, type Signin } from "./attendance.ts";
+import { judgeAttendance, judgeLeftPost, type Judgement, type Signin } from "./attendance.ts";
+import { clockSuspect } from "./clock.ts";
 import { dayKind, nextDate, type Period, periods } from "./calendar.ts";
 import { attendanceDeductions, cardColor, type Deduction, type Episode, type MotionEvent, proRata, unattendedEpisodes } from "./rules.ts";
 import { monthRange } from "./report.ts";
@@ -11,7 +12,16 @@ import type { SupervisionSettings } from "./settings.ts";
 
 /** Measurements and deduction rules that the rules own and recompute; manual entries and decisions are kept. */
 export const DERIVED = ["attendance", "warning", "card", "score_daily"] as const;
-export const DERIVED_DEDUCTION_RULES = ["late", "early_leave", "absent", "unattended", "pro_rata", "dissatisfied_clerk", "dissatisfied_unit"];
+export const DERIVED_DEDUCTION_RULES = [
+  "late",
+  "early_leave",
+  "absent",
+  "left_post",
+  "unattended",
+  "pro_rata",
+  "dissatisfied_clerk",
+  "dissatisfied_unit",
+];
 
 export interface DayOutcome {
   site: string;
@@ -37,7 +47,14 @@ const tags = (t: Record<string, string | undefined>): Record<string, string> =>
 const ns = (ms: number) => `${ms}000000`;
 
 /** Recomputes one site's day from what InfluxDB holds; pure apart from the reads. */
-export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Site, date: string, now: number, settings: SupervisionSettings): Promise<DayOutcome> {
+export async function evaluateDay(
+  influx: InfluxDB,
+  registry: Registry,
+  site: Site,
+  date: string,
+  now: number,
+  settings: SupervisionSettings,
+): Promise<DayOutcome> {
   const people = [...registry.people.values()].filter((p) => p.site === site.id);
   const windows = [...registry.windows.values()].filter((w) => w.site === site.id);
   const town = registry.towns.get(site.town);
@@ -57,18 +74,39 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
   }
   const dayFrom = localTimeToUtc(date, "00:00", site.tz);
   const dayTo = localTimeToUtc(nextDate(date), "00:00", site.tz);
-  const outcome: DayOutcome = { site: site.id, date, from, to, dayFrom, dayTo, judgements: new Map(), unattended: new Map(), deductions: [], points: [], warnings: [], cards: [] };
+  const outcome: DayOutcome = {
+    site: site.id,
+    date,
+    from,
+    to,
+    dayFrom,
+    dayTo,
+    judgements: new Map(),
+    unattended: new Map(),
+    deductions: [],
+    points: [],
+    warnings: [],
+    cards: [],
+  };
   if (periodsOf.size === 0) return outcome;
 
   const range = `time >= ${ns(from)} AND time <= ${ns(to)} AND "site" = ${q(site.id)}`;
   // Ratings, decisions and people's entries count for the whole local day, not only its working hours.
   const wholeDay = `time >= ${ns(dayFrom)} AND time < ${ns(dayTo)} AND "site" = ${q(site.id)}`;
-  const [signinRows, motionRows, negativeRows, decisionRows, manualRows] = await Promise.all([
-    influx.query<Row>(`SELECT "person", "direction", "time_suspect" FROM "raw"."signin" WHERE ${range}`),
+  const [signinRows, heartbeatRows, motionRows, negativeRows, decisionRows, manualRows] = await Promise.all([
+    influx.query<Row>(`SELECT "person", "device", "direction", "time_suspect", "rx_ts" FROM "raw"."signin" WHERE ${range}`),
+    // The terminals' heartbeats: was a late-received sign-in's terminal connected when it was made?
+    influx.query<Row>(
+      `SELECT "device", "seq" FROM "health"."heartbeat" WHERE "site" = ${q(site.id)} AND "device_kind" = 'terminal' AND time >= ${ns(from)} AND time <= ${ns(to)}`,
+    ),
     influx.query<Row>(`SELECT "window", "active" FROM "raw"."motion" WHERE ${range}`),
     influx.query<Row>(`SELECT "window", "department", "clerk", "device", "seq" FROM "raw"."rating" WHERE ${wholeDay} AND "negative" = 1`),
-    influx.query<Row>(`SELECT "rating_id", "fault", "by", "state" FROM "raw"."dissatisfaction" WHERE ${wholeDay} AND "state" != 'to_verify'`),
-    influx.query<Row>(`SELECT "subject_kind", "subject", "rule", "points" FROM "raw"."deduction" WHERE ${wholeDay} AND "entered_by" != 'rules'`),
+    influx.query<Row>(
+      `SELECT "rating_id", "fault", "by", "state" FROM "raw"."dissatisfaction" WHERE ${wholeDay} AND "state" != 'to_verify'`,
+    ),
+    influx.query<Row>(
+      `SELECT "subject_kind", "subject", "rule", "points" FROM "raw"."deduction" WHERE ${wholeDay} AND "entered_by" != 'rules'`,
+    ),
   ]);
 
   // Attendance, per person and period.
@@ -78,8 +116,18 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
     if (!ps || !roster) continue;
     const signins: Signin[] = signinRows
       .filter((r) => r.person === person.id)
-      .map((r) => ({ ts: r.time.getTime(), direction: r.direction === "out" ? "out" : "in", suspect: r.time_suspect === true }));
-    const judgements = judgeAttendance(ps, roster, signins, now, settings.earlySigninMinutes);
+      .map((r) => {
+        const ts = r.time.getTime();
+        const heartbeats = heartbeatRows.filter((x) => x.device === r.device).map((x) => x.time.getTime());
+        const heartbeatWindowMs = 2 * (registry.devices.get(String(r.device))?.heartbeatS ?? 60) * 1000;
+        const stamp = { ts, rxTs: Number(r.rx_ts ?? ts), timeSuspect: r.time_suspect === true };
+        return {
+          ts,
+          direction: r.direction === "out" ? "out" : "in",
+          suspect: clockSuspect(stamp, heartbeats, settings.clockToleranceMinutes * 60_000, heartbeatWindowMs),
+        };
+      });
+    const judgements = [...judgeAttendance(ps, roster, signins, now, settings.earlySigninMinutes), ...judgeLeftPost(ps, roster, signins)];
     outcome.judgements.set(person.id, judgements);
     for (const j of judgements) {
       const p = ps[j.period]!;
@@ -104,7 +152,9 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
     const staff = people.filter((p) => p.window === w.id && periodsOf.has(p.id));
     if (staff.length === 0) continue;
     const ps = periodsOf.get(staff[0]!.id)!;
-    const motion: MotionEvent[] = motionRows.filter((r) => r.window === w.id).map((r) => ({ ts: r.time.getTime(), active: Number(r.active) === 1 }));
+    const motion: MotionEvent[] = motionRows
+      .filter((r) => r.window === w.id)
+      .map((r) => ({ ts: r.time.getTime(), active: Number(r.active) === 1 }));
     const episodes = unattendedEpisodes(ps, motion, w.unattendedAfterMinutes, now);
     outcome.unattended.set(w.id, episodes);
     episodes.forEach((e, i) => {
@@ -116,8 +166,25 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
         tags: tags({ ...where, category: "people", subject_kind: "window", subject: w.id, rule: "unattended", severity }),
         fields: { active: e.to < Math.min(now, ps[ps.length - 1]!.end) ? 0 : 1, message, minutes: e.minutes },
       });
-      outcome.warnings.push({ ts: e.from, site: site.id, category: "people", subjectKind: "window", subject: w.id, rule: "unattended", severity, active: true, message });
-      outcome.deductions.push({ subjectKind: "window_unit", subject: w.id, rule: "unattended", points: settings.scoring.unattended, at: e.from, reason: message });
+      outcome.warnings.push({
+        ts: e.from,
+        site: site.id,
+        category: "people",
+        subjectKind: "window",
+        subject: w.id,
+        rule: "unattended",
+        severity,
+        active: true,
+        message,
+      });
+      outcome.deductions.push({
+        subjectKind: "window_unit",
+        subject: w.id,
+        rule: "unattended",
+        points: settings.scoring.unattended,
+        at: e.from,
+        reason: message,
+      });
     });
   }
 
@@ -130,7 +197,13 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
       outcome.points.push({
         measurement: "dissatisfaction",
         timestamp: ns(r.time.getTime()),
-        tags: tags({ ...where, window: String(r.window ?? ""), department: String(r.department ?? ""), clerk: String(r.clerk ?? ""), state: "to_verify" }),
+        tags: tags({
+          ...where,
+          window: String(r.window ?? ""),
+          department: String(r.department ?? ""),
+          clerk: String(r.clerk ?? ""),
+          state: "to_verify",
+        }),
         fields: { rating_id: id, rating_seq: Number(r.seq), device: String(r.device), by: "" },
       });
     } else if (decision.state === "verified") {
@@ -186,17 +259,29 @@ export async function evaluateDay(influx: InfluxDB, registry: Registry, site: Si
   for (const person of people) {
     const judgements = outcome.judgements.get(person.id);
     if (!judgements) continue;
-    const reasons = judgements.filter((j) => j.status !== "on_time" && j.status !== "review").map((j) => `${j.status.replace("_", " ")} (half day ${j.period + 1})`);
+    const reasons = judgements
+      .filter((j) => j.status !== "on_time" && j.status !== "review")
+      .map((j) => `${j.status.replace("_", " ")} (half day ${j.period + 1})`);
     card(person.role === "supervisor" ? "supervisor" : "clerk", person.id, reasons);
     score(person.role, person.id, person.window ? (registry.windows.get(person.window)?.department ?? "") : "");
   }
   for (const w of windows) {
     const episodes = outcome.unattended.get(w.id);
     if (!episodes) continue;
-    card("window", w.id, episodes.map((e) => `unattended ${e.minutes} min from ${new Date(e.from).toISOString().slice(11, 16)} UTC`));
+    card(
+      "window",
+      w.id,
+      episodes.map((e) => `unattended ${e.minutes} min from ${new Date(e.from).toISOString().slice(11, 16)} UTC`),
+    );
     score("window_unit", w.id, w.department);
   }
-  const satisfaction = await satisfactionWarnings(influx, registry, site, { dayFrom, dayTo, monthFrom: monthRange(date.slice(0, 7), site.tz).from, at: to }, settings.satisfaction);
+  const satisfaction = await satisfactionWarnings(
+    influx,
+    registry,
+    site,
+    { dayFrom, dayTo, monthFrom: monthRange(date.slice(0, 7), site.tz).from, at: to },
+    settings.satisfaction,
+  );
   outcome.points.push(...satisfaction.points);
   outcome.warnings.push(...satisfaction.warnings);
   return outcome;
@@ -210,7 +295,13 @@ export function datesToJudge(now: number, tz: string): string[] {
 }
 
 /** The month's score so far per person and window unit of a site: baseline plus every deduction and bonus. */
-export async function monthlyScorePoints(influx: InfluxDB, registry: Registry, site: Site, month: string, baseline: number): Promise<{ points: IPoint[]; from: number }> {
+export async function monthlyScorePoints(
+  influx: InfluxDB,
+  registry: Registry,
+  site: Site,
+  month: string,
+  baseline: number,
+): Promise<{ points: IPoint[]; from: number }> {
   const { from, to } = monthRange(month, site.tz);
   const rows = await influx.query<{ subject_kind: string; subject: string; points: number }>(
     `SELECT "points" FROM "raw"."deduction" WHERE "site" = ${q(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} GROUP BY "subject_kind", "subject"`,
@@ -220,11 +311,18 @@ export async function monthlyScorePoints(influx: InfluxDB, registry: Registry, s
   /** The subject's deductions (sign -1) or bonuses (sign 1) this month. */
   const total = (kind: string, subject: string, sign: 1 | -1) =>
     rows
-      .filter((r) => r.subject === subject && (kind === "window_unit") === (r.subject_kind === "window_unit") && Math.sign(Number(r.points)) === sign)
+      .filter(
+        (r) =>
+          r.subject === subject && (kind === "window_unit") === (r.subject_kind === "window_unit") && Math.sign(Number(r.points)) === sign,
+      )
       .reduce((a, r) => a + Number(r.points), 0);
   const subjects = [
-    ...[...registry.people.values()].filter((p) => p.site === site.id).map((p) => ({ kind: p.role, id: p.id, department: (p.window && registry.windows.get(p.window)?.department) || "" })),
-    ...[...registry.windows.values()].filter((w) => w.site === site.id).map((w) => ({ kind: "window_unit", id: w.id, department: w.department })),
+    ...[...registry.people.values()]
+      .filter((p) => p.site === site.id)
+      .map((p) => ({ kind: p.role, id: p.id, department: (p.window && registry.windows.get(p.window)?.department) || "" })),
+    ...[...registry.windows.values()]
+      .filter((w) => w.site === site.id)
+      .map((w) => ({ kind: "window_unit", id: w.id, department: w.department })),
   ];
   return {
     from,
@@ -232,7 +330,12 @@ export async function monthlyScorePoints(influx: InfluxDB, registry: Registry, s
       measurement: "score_monthly",
       timestamp: ns(from),
       tags: tags({ ...where, department: s.department, subject_kind: s.kind, subject: s.id }),
-      fields: { score: baseline + total(s.kind, s.id, -1) + total(s.kind, s.id, 1), deductions: total(s.kind, s.id, -1), bonuses: total(s.kind, s.id, 1), month },
+      fields: {
+        score: baseline + total(s.kind, s.id, -1) + total(s.kind, s.id, 1),
+        deductions: total(s.kind, s.id, -1),
+        bonuses: total(s.kind, s.id, 1),
+        month,
+      },
     })),
   };
 }

@@ -4,6 +4,7 @@ import { escape, type IPoint } from "influx";
 import type { HubContext, HubExtension, HttpRequest, HttpResponse, WarningEvent } from "../controller/extension.ts";
 import { equipmentWarnings } from "./equipment.ts";
 import { DERIVED, DERIVED_DEDUCTION_RULES, type DayOutcome, datesToJudge, evaluateDay, monthlyScorePoints } from "./evaluate.ts";
+import { registerSupervisionMetrics } from "./metrics.ts";
 import { Notifier } from "./notify.ts";
 import { SupervisionSettings } from "./settings.ts";
 
@@ -35,7 +36,8 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     if (outcome.to === 0) return;
     const where = `"site" = ${q(outcome.site)} AND time >= ${ns(outcome.from)} AND time <= ${ns(outcome.to)}`;
     // Equipment warnings are not the day's to recompute: they close themselves (equipment.ts).
-    for (const m of DERIVED) await ctx.influx.query(`DELETE FROM "${m}" WHERE ${where}${m === "warning" ? ` AND "category" = 'people'` : ""}`);
+    for (const m of DERIVED)
+      await ctx.influx.query(`DELETE FROM "${m}" WHERE ${where}${m === "warning" ? ` AND "category" = 'people'` : ""}`);
     for (const rule of DERIVED_DEDUCTION_RULES) await ctx.influx.query(`DELETE FROM "deduction" WHERE ${where} AND "rule" = ${q(rule)}`);
     await ctx.influx.query(
       `DELETE FROM "dissatisfaction" WHERE "site" = ${q(outcome.site)} AND time >= ${ns(outcome.dayFrom)} AND time < ${ns(outcome.dayTo)} AND "state" = 'to_verify'`,
@@ -103,10 +105,19 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     const body = (req.body ?? {}) as { by?: unknown; fault?: unknown };
     const match = /^([a-z0-9][a-z0-9_.-]{0,63}):(\d{1,10})$/.exec(id);
     if (!match) return { status: 400, body: { error: 'id is "<device>:<seq>" of a dissatisfied rating' } };
-    if (typeof body.by !== "string" || body.by.trim() === "" || body.by.length > 64) return { status: 400, body: { error: '"by": who decides (1 to 64 characters) is required' } };
+    if (typeof body.by !== "string" || body.by.trim() === "" || body.by.length > 64)
+      return { status: 400, body: { error: '"by": who decides (1 to 64 characters) is required' } };
     const fault = body.fault ?? "clerk";
     if (fault !== "clerk" && fault !== "unit") return { status: 400, body: { error: '"fault" is "clerk" or "unit"' } };
-    const rows = await ctx.influx.query<{ time: { getTime(): number }; site: string; window: string; department: string; clerk: string; region: string; town: string }>(
+    const rows = await ctx.influx.query<{
+      time: { getTime(): number };
+      site: string;
+      window: string;
+      department: string;
+      clerk: string;
+      region: string;
+      town: string;
+    }>(
       `SELECT "site", "window", "department", "clerk", "region", "town", "negative" FROM "raw"."rating" WHERE "device" = ${q(match[1]!)} AND "seq" = ${Number(match[2])} AND "negative" = 1 AND time > now() - 400d`,
     );
     const rating = rows[0];
@@ -114,7 +125,15 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     const point: IPoint = {
       measurement: "dissatisfaction",
       timestamp: ns(rating.time.getTime()),
-      tags: { region: rating.region ?? "", town: rating.town ?? "", site: rating.site ?? "", window: rating.window ?? "", department: rating.department ?? "", clerk: rating.clerk ?? "", state },
+      tags: {
+        region: rating.region ?? "",
+        town: rating.town ?? "",
+        site: rating.site ?? "",
+        window: rating.window ?? "",
+        department: rating.department ?? "",
+        clerk: rating.clerk ?? "",
+        state,
+      },
       fields: { rating_id: id, rating_seq: Number(match[2]), device: match[1]!, by: body.by.trim(), fault, decided_at: ctx.now() },
     };
     await ctx.influx.writePoints([point], { retentionPolicy: "raw", precision: "n" });
@@ -128,7 +147,8 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     const registry = ctx.registry.current();
     const rule = typeof body.rule === "string" ? body.rule : "";
     const by = typeof body.by === "string" ? body.by.trim() : "";
-    if ((typeof body.person === "string") === (typeof body.window === "string")) return { status: 400, body: { error: 'give "person" or "window"' } };
+    if ((typeof body.person === "string") === (typeof body.window === "string"))
+      return { status: 400, body: { error: 'give "person" or "window"' } };
     const subject = String(body.person ?? body.window);
     const person = typeof body.person === "string" ? registry.people.get(subject) : undefined;
     const window = typeof body.window === "string" ? registry.windows.get(subject) : undefined;
@@ -139,7 +159,8 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       return { status: 400, body: { error: '"rule": a name such as thanks, complaint, smoking, dozing (not one the rules compute)' } };
     if (by === "" || by.length > 64) return { status: 400, body: { error: '"by": who enters it (1 to 64 characters) is required' } };
     const points = body.points === undefined && rule === "thanks" ? settings.scoring.thanks : body.points;
-    if (typeof points !== "number" || !Number.isFinite(points) || Math.abs(points) > 100) return { status: 400, body: { error: '"points": a number from -100 to 100 (thanks defaults to the scoring rule)' } };
+    if (typeof points !== "number" || !Number.isFinite(points) || Math.abs(points) > 100)
+      return { status: 400, body: { error: '"points": a number from -100 to 100 (thanks defaults to the scoring rule)' } };
     const at = typeof body.at === "number" && Number.isInteger(body.at) ? body.at : ctx.now();
     const site = registry.sites.get(siteId)!;
     const town = registry.towns.get(site.town);
@@ -172,6 +193,11 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
         tzOf: (site) => ctx.registry.current().sites.get(site)?.tz ?? "UTC",
       });
       const n = notifier;
+      registerSupervisionMetrics(ctx.metrics, {
+        lastRunAt: () => last.runAt,
+        lastError: () => last.error,
+        notifications: () => ({ pending: n.pending(), ...n.counts }),
+      });
       ctx.events.on("warning", (warning) => n.notify(warning));
       n.start();
       ctx.http.add("POST", "/api/dissatisfaction/:id/verify", (req) => decide(req, "verified"));

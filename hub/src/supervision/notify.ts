@@ -13,7 +13,12 @@ export const NotificationSettings = z.strictObject({
     .array(
       z.discriminatedUnion("kind", [
         /** A generic webhook: POSTs the warning as JSON. */
-        z.strictObject({ name: z.string().min(1), kind: z.literal("webhook"), url: z.url(), headers: z.record(z.string(), z.string()).default({}) }),
+        z.strictObject({
+          name: z.string().min(1),
+          kind: z.literal("webhook"),
+          url: z.url(),
+          headers: z.record(z.string(), z.string()).default({}),
+        }),
         /** An SMS gateway with an HTTP API: POSTs {to, text} as JSON for each number. */
         z.strictObject({
           name: z.string().min(1),
@@ -59,7 +64,13 @@ export class Notifier {
 
   constructor(
     private readonly settings: NotificationSettings,
-    private readonly opts: { dataDir: string; logger: Logger; now: () => number; record: (points: IPoint[]) => Promise<void>; tzOf: (site: string) => string },
+    private readonly opts: {
+      dataDir: string;
+      logger: Logger;
+      now: () => number;
+      record: (points: IPoint[]) => Promise<void>;
+      tzOf: (site: string) => string;
+    },
   ) {
     mkdirSync(opts.dataDir, { recursive: true });
     try {
@@ -103,8 +114,10 @@ export class Notifier {
     const message = `[${warning.severity}] ${warning.site}: ${warning.message}`;
     const body = { ...warning, text: message };
     for (const channel of this.settings.channels) {
-      const targets = channel.kind === "webhook" ? [channel.url] : [...channel.to, ...(warning.severity === "escalation" ? channel.escalateTo : [])];
-      for (const target of targets) this.jobs.push({ id: `${key}/${now}/${channel.name}/${target}`, channel: channel.name, target, body, message, attempt: 0, dueAt });
+      const targets =
+        channel.kind === "webhook" ? [channel.url] : [...channel.to, ...(warning.severity === "escalation" ? channel.escalateTo : [])];
+      for (const target of targets)
+        this.jobs.push({ id: `${key}/${now}/${channel.name}/${target}`, channel: channel.name, target, body, message, attempt: 0, dueAt });
     }
     this.save();
   }
@@ -155,7 +168,11 @@ export class Notifier {
         if (status === "sent") this.counts.sent++;
         else if (status === "failed") this.counts.gaveUp++;
         else this.counts.failed++;
-        if (status !== "sent") this.opts.logger.warn({ channel: job.channel, target: job.target, attempt: job.attempt, err: error, status }, "notification not delivered");
+        if (status !== "sent")
+          this.opts.logger.warn(
+            { channel: job.channel, target: job.target, attempt: job.attempt, err: error, status },
+            "notification not delivered",
+          );
         await this.opts
           .record([
             {

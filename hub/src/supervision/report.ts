@@ -30,12 +30,23 @@ export interface UnitLine {
   score: number;
 }
 
+/** A satisfaction rate at one level of the hall's organisation. */
+export interface RateLine {
+  level: "window" | "department" | "site";
+  id: string;
+  name: string;
+  rated: number;
+  positive: number;
+  satisfaction: number | null;
+}
+
 export interface MonthlyReport {
   month: string;
   from: number;
   to: number;
   clerks: ClerkLine[];
   units: UnitLine[];
+  rates: RateLine[];
   byRule: { rule: string; count: number; points: number }[];
 }
 
@@ -63,20 +74,34 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
   const tz = [...registry.sites.values()][0]?.tz ?? "UTC";
   const { from, to } = monthRange(month, tz);
   const range = `time >= ${ns(from)} AND time < ${ns(to)}`;
-  const [ratings, attendance, deductions, complaints, unattended] = await Promise.all([
-    influx.query<Row>(`SELECT sum("rated") AS rated, sum("positive") AS positive, sum("negative") AS negative FROM "raw"."rating" WHERE ${range} GROUP BY "clerk"`),
+  const [ratings, byPlace, attendance, deductions, complaints, unattended] = await Promise.all([
+    influx.query<Row>(
+      `SELECT sum("rated") AS rated, sum("positive") AS positive, sum("negative") AS negative FROM "raw"."rating" WHERE ${range} GROUP BY "clerk"`,
+    ),
+    influx.query<Row>(
+      `SELECT sum("rated") AS rated, sum("positive") AS positive FROM "raw"."rating" WHERE ${range} GROUP BY "window", "department", "site"`,
+    ),
     influx.query<Row>(`SELECT count("minutes") AS n FROM "raw"."attendance" WHERE ${range} GROUP BY "person", "status"`),
     influx.query<Row>(`SELECT "subject_kind", "subject", "rule", "points" FROM "raw"."deduction" WHERE ${range}`),
-    influx.query<Row & { time: { toISOString(): string } }>(`SELECT "subject", "points" FROM "raw"."deduction" WHERE time >= ${ns(from - 40 * 86_400_000)} AND time < ${ns(to)} AND "rule" = 'complaint' AND "subject_kind" != 'window_unit'`),
+    influx.query<Row & { time: { toISOString(): string } }>(
+      `SELECT "subject", "points" FROM "raw"."deduction" WHERE time >= ${ns(from - 40 * 86_400_000)} AND time < ${ns(to)} AND "rule" = 'complaint' AND "subject_kind" != 'window_unit'`,
+    ),
     influx.query<Row>(`SELECT count("minutes") AS n FROM "raw"."warning" WHERE ${range} AND "rule" = 'unattended' GROUP BY "subject"`),
   ]);
   const sumFor = (kind: string, subject: string, sign: 1 | -1) =>
-    deductions.filter((d) => d.subject === subject && (kind === "window_unit" ? d.subject_kind === "window_unit" : d.subject_kind !== "window_unit")).reduce((s, d) => s + (Math.sign(Number(d.points)) === sign ? Number(d.points) : 0), 0);
+    deductions
+      .filter(
+        (d) => d.subject === subject && (kind === "window_unit" ? d.subject_kind === "window_unit" : d.subject_kind !== "window_unit"),
+      )
+      .reduce((s, d) => s + (Math.sign(Number(d.points)) === sign ? Number(d.points) : 0), 0);
 
   const clerks: ClerkLine[] = [...registry.people.values()].map((p) => {
     const r = ratings.find((x) => x.clerk === p.id);
     const rated = Number(r?.rated ?? 0);
-    const marks = complaints.filter((c) => c.subject === p.id).map((c) => c.time.toISOString().slice(0, 10)).sort();
+    const marks = complaints
+      .filter((c) => c.subject === p.id)
+      .map((c) => c.time.toISOString().slice(0, 10))
+      .sort();
     const noAward = marks.some((d, i) => i > 0 && workingDaysBetween(registry, p.id, marks[i - 1]!, d) <= 22);
     const minus = sumFor("clerk", p.id, -1);
     const plus = sumFor("clerk", p.id, 1);
@@ -97,14 +122,48 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
   });
   const units: UnitLine[] = [...registry.windows.values()].map((w) => {
     const minus = sumFor("window_unit", w.id, -1) + sumFor("window_unit", w.id, 1);
-    return { id: w.id, name: w.name, site: w.site, department: w.department, unattended: Number(unattended.find((u) => u.subject === w.id)?.n ?? 0), deductions: minus, score: scoring.baseline + minus };
+    return {
+      id: w.id,
+      name: w.name,
+      site: w.site,
+      department: w.department,
+      unattended: Number(unattended.find((u) => u.subject === w.id)?.n ?? 0),
+      deductions: minus,
+      score: scoring.baseline + minus,
+    };
   });
   const rules = new Map<string, { count: number; points: number }>();
   for (const d of deductions) {
     const e = rules.get(String(d.rule)) ?? { count: 0, points: 0 };
     rules.set(String(d.rule), { count: e.count + 1, points: e.points + Number(d.points) });
   }
-  return { month, from, to, clerks, units, byRule: [...rules].map(([rule, v]) => ({ rule, ...v })).sort((a, b) => a.rule.localeCompare(b.rule)) };
+  const rates = new Map<string, RateLine>();
+  for (const r of byPlace) {
+    for (const level of ["window", "department", "site"] as const) {
+      const id = r[level] ? String(r[level]) : "";
+      if (!id) continue;
+      const name =
+        (level === "window"
+          ? registry.windows.get(id)?.name
+          : level === "department"
+            ? registry.departments.get(id)?.name
+            : registry.sites.get(id)?.name) ?? id;
+      const line = rates.get(`${level}/${id}`) ?? { level, id, name, rated: 0, positive: 0, satisfaction: null };
+      line.rated += Number(r.rated ?? 0);
+      line.positive += Number(r.positive ?? 0);
+      line.satisfaction = line.rated > 0 ? line.positive / line.rated : null;
+      rates.set(`${level}/${id}`, line);
+    }
+  }
+  return {
+    month,
+    from,
+    to,
+    clerks,
+    units,
+    rates: [...rates.values()],
+    byRule: [...rules].map(([rule, v]) => ({ rule, ...v })).sort((a, b) => a.rule.localeCompare(b.rule)),
+  };
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -158,6 +217,10 @@ ${report.clerks
 <h2>Window units</h2>
 <table><tr><th>Window</th><th>Department</th><th>Unattended</th><th>Deductions</th><th>Score</th></tr>
 ${report.units.map((u) => row([esc(u.name), dept(u.department), u.unattended, u.deductions, u.score])).join("\n")}
+</table>
+<h2>Satisfaction by window, department and hall</h2>
+<table><tr><th>Level</th><th>Name</th><th>Ratings</th><th>Satisfied</th><th>Rate</th></tr>
+${report.rates.map((r) => row([r.level === "site" ? "hall / site" : r.level, esc(r.name), r.rated, r.positive, pct(r.satisfaction)])).join("\n")}
 </table>
 <h2>Deductions and bonuses by rule</h2>
 <table><tr><th>Rule</th><th>Cases</th><th>Points</th></tr>

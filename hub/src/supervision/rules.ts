@@ -36,7 +36,8 @@ export function unattendedEpisodes(periods: Period[], motion: MotionEvent[], min
       if (!e.active && present) gapFrom = e.ts;
       present = e.active;
     }
-    if (gapFrom !== null && until - gapFrom >= minutes * MINUTE) episodes.push({ from: gapFrom, to: until, minutes: Math.round((until - gapFrom) / MINUTE) });
+    if (gapFrom !== null && until - gapFrom >= minutes * MINUTE)
+      episodes.push({ from: gapFrom, to: until, minutes: Math.round((until - gapFrom) / MINUTE) });
   }
   return episodes;
 }
@@ -56,15 +57,25 @@ export interface Deduction {
   reason: string;
 }
 
-const ATTENDANCE_RULE = { late: "late", early_leave: "early_leave", absent: "absent" } as const;
+const ATTENDANCE_RULE = { late: "late", early_leave: "early_leave", absent: "absent", left_post: "left_post" } as const;
 
 /** Deductions a person's attendance judgements cost. */
-export function attendanceDeductions(person: string, kind: "clerk" | "supervisor", judgements: Judgement[], rules: ScoringRules): Deduction[] {
+export function attendanceDeductions(
+  person: string,
+  kind: "clerk" | "supervisor",
+  judgements: Judgement[],
+  rules: ScoringRules,
+): Deduction[] {
   const out: Deduction[] = [];
   for (const j of judgements) {
     if (j.status === "on_time" || j.status === "review") continue;
-    const points = j.status === "late" ? rules.late : j.status === "early_leave" ? rules.earlyLeave : rules.absentHalfDay;
-    const reason = j.status === "absent" ? `absent for half day ${j.period + 1}` : `${j.status.replace("_", " ")} by ${j.minutes} min`;
+    const points = { late: rules.late, early_leave: rules.earlyLeave, left_post: rules.leftPost, absent: rules.absentHalfDay }[j.status];
+    const reason =
+      j.status === "absent"
+        ? `absent for half day ${j.period + 1}`
+        : j.status === "left_post"
+          ? `left the post for ${j.minutes} min`
+          : `${j.status.replace("_", " ")} by ${j.minutes} min`;
     out.push({ subjectKind: kind, subject: person, rule: ATTENDANCE_RULE[j.status], points, at: j.at, reason });
   }
   return out;
@@ -76,5 +87,12 @@ export function proRata(clerkDeductions: Deduction[], windowId: string, rules: S
   const times = Math.floor(lost / rules.proRataEvery);
   if (times === 0) return undefined;
   const clerk = clerkDeductions[0]!.subject;
-  return { subjectKind: "window_unit", subject: windowId, rule: "pro_rata", points: times * rules.proRataPoints, at, reason: `clerk ${clerk} lost ${lost} points` };
+  return {
+    subjectKind: "window_unit",
+    subject: windowId,
+    rule: "pro_rata",
+    points: times * rules.proRataPoints,
+    at,
+    reason: `clerk ${clerk} lost ${lost} points`,
+  };
 }

@@ -69,8 +69,14 @@ export async function satisfactionWarnings(
 ): Promise<{ points: IPoint[]; warnings: WarningEvent[] }> {
   const town = registry.towns.get(site.town);
   const out = { points: [] as IPoint[], warnings: [] as WarningEvent[] };
-  const [day, month] = await Promise.all([satisfactionTallies(influx, site.id, span.dayFrom, span.dayTo), satisfactionTallies(influx, site.id, span.monthFrom, span.dayTo)]);
-  for (const [rule, label, tallies] of [["satisfaction_day", "today", day], ["satisfaction_month", "this month", month]] as const) {
+  const [day, month] = await Promise.all([
+    satisfactionTallies(influx, site.id, span.dayFrom, span.dayTo),
+    satisfactionTallies(influx, site.id, span.monthFrom, span.dayTo),
+  ]);
+  for (const [rule, label, tallies] of [
+    ["satisfaction_day", "today", day],
+    ["satisfaction_month", "this month", month],
+  ] as const) {
     for (const low of lowSatisfaction(tallies, thresholds)) {
       const name = low.subjectKind === "clerk" ? registry.people.get(low.subject)?.name : registry.windows.get(low.subject)?.name;
       const message = `${low.subjectKind} ${name ?? low.subject}: ${(low.rate * 100).toFixed(1)}% satisfied of ${low.rated} ratings ${label}, below ${(thresholds.warnBelow * 100).toFixed(0)}%`;
@@ -78,13 +84,30 @@ export async function satisfactionWarnings(
         measurement: "warning",
         timestamp: `${span.at}000000`,
         tags: Object.fromEntries(
-          Object.entries({ region: town?.region ?? "", town: site.town, site: site.id, category: "people", subject_kind: low.subjectKind, subject: low.subject, rule, severity: "warning" }).filter(
-            ([, v]) => v !== "",
-          ),
+          Object.entries({
+            region: town?.region ?? "",
+            town: site.town,
+            site: site.id,
+            category: "people",
+            subject_kind: low.subjectKind,
+            subject: low.subject,
+            rule,
+            severity: "warning",
+          }).filter(([, v]) => v !== ""),
         ),
         fields: { active: 1, message, rate: low.rate, rated: low.rated },
       });
-      out.warnings.push({ ts: span.at, site: site.id, category: "people", subjectKind: low.subjectKind, subject: low.subject, rule, severity: "warning", active: true, message });
+      out.warnings.push({
+        ts: span.at,
+        site: site.id,
+        category: "people",
+        subjectKind: low.subjectKind,
+        subject: low.subject,
+        rule,
+        severity: "warning",
+        active: true,
+        message,
+      });
     }
   }
   return out;

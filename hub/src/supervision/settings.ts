@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { NotificationSettings } from "./notify.ts";
+import { SatisfactionThresholds } from "./satisfaction.ts";
 
 /** Points per event: the district rules of the domain brief are the shipped default. */
 export const ScoringRules = z.strictObject({
@@ -24,6 +25,11 @@ export const SupervisionSettings = z.strictObject({
   intervalMs: z.int().min(1000).max(3_600_000).default(60_000),
   /** Sign-ins this long before a shift's start still count for it. */
   earlySigninMinutes: z.int().min(0).max(600).default(120),
+  /**
+   * A sign-in made this far ahead of its gateway receive time, or received this much later while its terminal was
+   * online, has an untrustworthy clock: it goes to review instead of being judged.
+   */
+  clockToleranceMinutes: z.int().min(1).max(1440).default(10),
   cards: z
     .strictObject({
       /** Unattended periods (or attendance faults) in a day that turn a card yellow, then red. */
@@ -32,8 +38,15 @@ export const SupervisionSettings = z.strictObject({
     })
     .prefault({}),
   scoring: ScoringRules.prefault({}),
+  /** Satisfaction rates (per clerk and window, day and month so far) below which the rules warn. */
+  satisfaction: SatisfactionThresholds.prefault({}),
   notifications: NotificationSettings.prefault({}),
   /** Several hub copies: each judges the sites whose hash falls in its partition, so no site is judged twice. */
-  partition: z.strictObject({ index: z.int().min(0), count: z.int().min(1) }).default({ index: 0, count: 1 }),
+  partition: z
+    .strictObject({ index: z.int().min(0), count: z.int().min(1).max(1000) })
+    .refine((p) => p.index < p.count, {
+      message: "partition.index is 0 to partition.count - 1 (a copy with a larger index would judge no site)",
+    })
+    .default({ index: 0, count: 1 }),
 });
 export type SupervisionSettings = z.infer<typeof SupervisionSettings>;

@@ -1,0 +1,34 @@
+import { execFile } from "node:child_process";
+import { freePort } from "@supervision/test-support";
+import { describe, expect, it } from "vitest";
+
+const hub = (args: string[]) =>
+  new Promise<{ code: number; out: string; err: string }>((resolve) =>
+    execFile(process.execPath, ["--import", "tsx", "hub/src/cli/main.ts", ...args], (error, out, err) =>
+      resolve({ code: error ? Number(error.code) : 0, out, err }),
+    ),
+  );
+
+describe("supervision commands", () => {
+  it.each(["verify", "dismiss", "entry", "report"])("hub %s --help explains the command", async (name) => {
+    const result = await hub([name, "--help"]);
+    expect(result).toMatchObject({ code: 0, out: expect.stringContaining(`Usage: hub ${name}`) });
+  });
+
+  it("name a bad option, a missing argument or an absent hub, and say what to do", async () => {
+    expect(await hub(["verify", "kp1:1", "--by", "Zhou", "--colour", "red"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--colour[\s\S]*Usage: hub verify/),
+    });
+    expect(await hub(["entry", "--person", "c1", "--window", "w1", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/one of --person or --window/),
+    });
+    expect(await hub(["report", "--month", "2026-13"])).toMatchObject({ code: 2, err: expect.stringMatching(/--month YYYY-MM/) });
+    const port = await freePort();
+    expect(await hub(["dismiss", "kp1:1", "--by", "Zhou", "--url", `http://127.0.0.1:${port}`])).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/no hub answers[\s\S]*hub start/),
+    });
+  });
+});

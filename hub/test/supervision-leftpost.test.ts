@@ -1,0 +1,181 @@
+/**
+ * Leaving the post: a sign-out and a sign-in again inside a working period. Pure judgement, and a scripted day on
+ * a real influxd through the running rules.
+ */
+import { EventEmitter } from "node:events";
+import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
+import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import { InfluxDB, type IPoint } from "influx";
+import pino from "pino";
+import { Registry as MetricsRegistry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HttpRequest, HttpResponse, HubEvents } from "../src/controller/extension.ts";
+import { ensureDatabase } from "../src/influx/setup.ts";
+import { readingToPoint } from "../src/ingest/points.ts";
+import type { Registry, Roster } from "../src/registry/schema.ts";
+import { judgeLeftPost, type Signin } from "../src/supervision/attendance.ts";
+import { periods } from "../src/supervision/calendar.ts";
+import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
+import { attendanceDeductions } from "../src/supervision/rules.ts";
+
+const TZ = "Asia/Shanghai";
+const DAY = "2026-11-18"; // a Wednesday
+const at = (hhmm: string) => localTimeToUtc(DAY, hhmm, TZ);
+const roster: Roster = {
+  id: "office",
+  shifts: [
+    { start: "09:00", end: "12:00" },
+    { start: "13:30", end: "17:30" },
+  ],
+  workingDays: ["mon", "tue", "wed", "thu", "fri"],
+  graceMinutes: 5,
+  absentAfterMinutes: 60,
+  holidays: [],
+  workdays: [],
+  exceptions: [],
+};
+const scoring = SupervisionSettings.parse({}).scoring;
+
+describe("leaving the post (pure)", () => {
+  const ps = periods(roster, DAY, TZ);
+  const s = (hhmm: string, direction: "in" | "out", suspect = false): Signin => ({ ts: at(hhmm), direction, suspect });
+
+  it("judges an absence inside a period, sums several, and charges it once per half day", () => {
+    const judged = judgeLeftPost(ps, roster, [
+      s("08:55", "in"),
+      s("10:00", "out"),
+      s("10:30", "in"),
+      s("11:00", "out"),
+      s("11:12", "in"),
+      s("12:01", "out"),
+    ]);
+    expect(judged).toEqual([{ period: 0, status: "left_post", minutes: 42, at: at("10:00") }]);
+    expect(attendanceDeductions("c1", "clerk", judged, scoring)).toEqual([
+      { subjectKind: "clerk", subject: "c1", rule: "left_post", points: -2, at: at("10:00"), reason: "left the post for 42 min" },
+    ]);
+  });
+
+  it("ignores the lunch break between periods, a short step out within grace, an unanswered sign-out and untrusted clocks", () => {
+    expect(judgeLeftPost(ps, roster, [s("09:00", "in"), s("12:01", "out"), s("13:25", "in"), s("17:31", "out")])).toEqual([]);
+    expect(judgeLeftPost(ps, roster, [s("09:00", "in"), s("10:00", "out"), s("10:05", "in")])).toEqual([]);
+    expect(judgeLeftPost(ps, roster, [s("09:00", "in"), s("10:00", "out")])).toEqual([]);
+    expect(judgeLeftPost(ps, roster, [s("09:00", "in"), s("10:00", "out", true), s("10:40", "in")])).toEqual([]);
+    expect(judgeLeftPost(ps, roster, [])).toEqual([]);
+  });
+
+  it("judges the period the absence falls in, in a night shift past midnight too", () => {
+    const night = { ...roster, shifts: [{ start: "22:00", end: "06:00" }] };
+    const [p] = periods(night, DAY, TZ);
+    const judged = judgeLeftPost([p!], night, [
+      { ts: p!.start, direction: "in", suspect: false },
+      { ts: p!.start + 3 * 3_600_000, direction: "out", suspect: false },
+      { ts: p!.start + 4 * 3_600_000, direction: "in", suspect: false },
+    ]);
+    expect(judged).toEqual([{ period: 0, status: "left_post", minutes: 60, at: p!.start + 3 * 3_600_000 }]);
+  });
+});
+
+describe("leaving the post on a scripted day", () => {
+  let influxd: TestInfluxd;
+  let influx: InfluxDB;
+  const registry = {
+    version: 1,
+    regions: new Map([["east", { id: "east", name: "East" }]]),
+    towns: new Map([["riverside", { id: "riverside", name: "Riverside", region: "east" }]]),
+    departments: new Map([["tax", { id: "tax", name: "Tax" }]]),
+    sites: new Map([["hall-1", { id: "hall-1", kind: "hall", name: "Hall", town: "riverside", tz: TZ, gateway: "gw-1" }]]),
+    windows: new Map([["w1", { id: "w1", site: "hall-1", name: "Window 1", department: "tax", unattendedAfterMinutes: 60 }]]),
+    people: new Map([
+      ["c1", { id: "c1", name: "Li Na", role: "clerk", post: "Tax clerk", site: "hall-1", window: "w1", roster: "office" }],
+    ]),
+    rosters: new Map([["office", roster]]),
+    gateways: new Map(),
+    devices: new Map([
+      ["term1", { id: "term1", kind: "terminal", site: "hall-1", heartbeatS: 60, scale: "four" }],
+      ["cam1", { id: "cam1", kind: "camera", site: "hall-1", window: "w1", cameraId: "cam1", heartbeatS: 60, scale: "four" }],
+    ]),
+  } as Registry;
+
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
+    await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
+    let seq = 0;
+    const signin = (hhmm: string, direction: "in" | "out"): Reading => ({
+      kind: "signin",
+      deviceId: "term1",
+      seq: ++seq,
+      ts: at(hhmm),
+      rxTs: at(hhmm),
+      personId: "c1",
+      method: "card",
+      direction,
+    });
+    const motion = (hhmm: string, state: "start" | "end"): Reading => ({
+      kind: "motion",
+      deviceId: "cam1",
+      seq: ++seq,
+      ts: at(hhmm),
+      rxTs: at(hhmm),
+      cameraId: "cam1",
+      state,
+      source: "vmd",
+    });
+    // On time both half days, but away from 10:00 to 10:35 (the window stays under its 60-minute unattended limit).
+    const readings = [
+      signin("08:58", "in"),
+      signin("10:00", "out"),
+      signin("10:35", "in"),
+      signin("12:01", "out"),
+      signin("13:28", "in"),
+      signin("17:32", "out"),
+      motion("08:59", "start"),
+      motion("10:00", "end"),
+      motion("10:35", "start"),
+      motion("17:31", "end"),
+    ].map((r) => readingToPoint(r, registry));
+    for (const p of readings) if ("error" in p) throw new Error(p.error.message);
+    await influx.writePoints(readings as IPoint[], { retentionPolicy: "raw", precision: "n" });
+  });
+  afterAll(() => influxd.close());
+
+  it("is on time, left the post once: -2 points, a yellow card saying why, and the same after a second run", async () => {
+    const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
+    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
+    await extension.start({
+      logger: pino({ level: "silent" }),
+      influx,
+      database: "supervision",
+      registry: { current: () => registry, onChange: () => () => {} },
+      metrics: new MetricsRegistry(),
+      http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
+      events: new EventEmitter<HubEvents>(),
+      now: () => at("18:00"),
+      dataDir: "/tmp",
+    });
+    try {
+      for (let i = 0; i < 2; i++)
+        await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
+    } finally {
+      await extension.stop();
+    }
+    expect(extension.status().error).toBeNull();
+    const day = `time >= ${at("00:00")}ms AND time < ${at("23:59")}ms`;
+    const attendance = await influx.query<{ status: string; minutes: number; period: number }>(
+      `SELECT "status", "minutes", "period" FROM "raw"."attendance" WHERE ${day}`,
+    );
+    expect(attendance.map((r) => `${r.period}:${r.status}:${r.minutes}`).sort()).toEqual(["0:left_post:35", "0:on_time:0", "1:on_time:0"]);
+    const deductions = await influx.query<{ subject: string; rule: string; points: number }>(
+      `SELECT "subject", "rule", "points" FROM "raw"."deduction" WHERE ${day}`,
+    );
+    expect(deductions.map((d) => `${d.subject}:${d.rule}:${d.points}`)).toEqual(["c1:left_post:-2"]);
+    const cards = await influx.query<{ subject: string; color: string; reasons: string }>(
+      `SELECT "subject", "color", "reasons" FROM "raw"."card" WHERE ${day} AND "subject" = 'c1'`,
+    );
+    expect(cards.map((c) => `${c.color}:${c.reasons}`)).toEqual(["yellow:left post (half day 1)"]);
+    const scores = await influx.query<{ subject: string; score: number }>(
+      `SELECT "subject", "score" FROM "raw"."score_daily" WHERE ${day}`,
+    );
+    expect(Object.fromEntries(scores.map((s) => [s.subject, s.score]))).toEqual({ c1: 98, w1: 100 });
+  });
+});
