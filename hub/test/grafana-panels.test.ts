@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { retentionPolicyFor } from "../src/ingest/points.ts";
 import { dayPoints } from "./grafana-day-fixture.ts";
+import { asGrafanaSends, panelQueries } from "./grafana-queries.ts";
 
 const DATABASE = "supervision";
 let influxd: TestInfluxd;
@@ -27,20 +28,7 @@ afterAll(async () => {
   await influxd?.close();
 });
 
-/** What Grafana substitutes before sending: All for every variable, the dashboard's range as a time filter. */
-function asGrafanaSends(query: string, range: string): string {
-  const since = range.includes("M") ? "now() - 400d" : "now() - 6h";
-  return query
-    .replaceAll("$timeFilter", `time >= ${since}`)
-    .replaceAll("$__interval", "5m")
-    .replace(/\$(region|town|site|window)\b/g, ".*");
-}
-
-const cases = allDashboards().flatMap((d) =>
-  d.panels.flatMap((panel) =>
-    panel.targets.map((t) => [`${d.uid} / ${panel.title} / ${t.refId}`, asGrafanaSends(t.query, d.time.from), panel.type] as const),
-  ),
-);
+const cases = panelQueries();
 
 describe("dashboard queries on a simulated day", () => {
   it.each(cases)("%s returns data", async (_name, query, panelType) => {

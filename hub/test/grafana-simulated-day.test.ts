@@ -3,25 +3,22 @@
  * construction site up to now, through the real ingest mapping, gateway health reports, and the real supervision
  * rules' output, in a real influxd. No panel may come up empty.
  */
-import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { allDashboards } from "@supervision/dashboards";
 import { generateGatewayKeys, localDate, type Reading } from "@supervision/firmware-protocols";
 import { demoHallScenario, demoSiteScenario, generateDay } from "@supervision/firmware-protocols/sim";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB, type IPoint } from "influx";
 import pino from "pino";
-import { Registry as MetricsRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import type { HttpRequest, HttpResponse } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { gatewayHealthPoint, integrityAlertPoint, readingToPoint, retentionPolicyFor } from "../src/ingest/points.ts";
 import { loadRegistry } from "../src/registry/loader.ts";
-import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
 import { registryFromScenario } from "../src/system/demo.ts";
+import { panelQueries } from "./grafana-queries.ts";
+import { judge } from "./supervision-fixtures.ts";
 
 const DATABASE = "supervision";
 const now = Date.now();
@@ -40,7 +37,11 @@ beforeAll(async () => {
   const influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: DATABASE });
   await ensureDatabase(influx, DATABASE, pino({ level: "silent" }));
   dir = mkdtempSync(join(tmpdir(), "sim-day-"));
-  for (const s of [hall, site]) writeFileSync(join(dir, `${s.site.id}.yaml`), stringify(registryFromScenario(s, { secret: "s", publicKeyPem: generateGatewayKeys().publicKeyPem })));
+  for (const s of [hall, site])
+    writeFileSync(
+      join(dir, `${s.site.id}.yaml`),
+      stringify(registryFromScenario(s, { secret: "s", publicKeyPem: generateGatewayKeys().publicKeyPem })),
+    );
   // The two files share a region and a town: keep them in one.
   const siteFile = registryFromScenario(site, { secret: "s", publicKeyPem: generateGatewayKeys().publicKeyPem });
   writeFileSync(join(dir, `${site.site.id}.yaml`), stringify({ ...siteFile, regions: [], towns: [] }));
@@ -50,7 +51,11 @@ beforeAll(async () => {
   // The first seed whose day has somebody absent at the hall and at the site, so every panel has something to show.
   const absentSomewhere = (seed: number) =>
     [hall, site].every((s) => {
-      const signedIn = new Set(generateDay(s, { date: today, seed }).filter((e) => e.kind === "signin").map((e) => e.fields.personId));
+      const signedIn = new Set(
+        generateDay(s, { date: today, seed })
+          .filter((e) => e.kind === "signin")
+          .map((e) => e.fields.personId),
+      );
       return s.people.some((p) => !signedIn.has(p.id));
     });
   let seed = 1;
@@ -72,35 +77,41 @@ beforeAll(async () => {
       const ts = now - minutesAgo * 60_000;
       points.push(
         gatewayHealthPoint(
-          { v: 1, gatewayId: s.gatewayId, state: "online", ts, configVersion: 1, devices: { online: s.devices.length, total: s.devices.length }, buffer: { depth: minutesAgo, bytes: 1000, capacityBytes: 1e9, oldestTs: ts - 2000, deadLetters: 0 }, uplink: { inFlight: 1, rttMs: 35, drainRatePerS: 0 } },
+          {
+            v: 1,
+            gatewayId: s.gatewayId,
+            state: "online",
+            ts,
+            configVersion: 1,
+            devices: { online: s.devices.length, total: s.devices.length },
+            buffer: { depth: minutesAgo, bytes: 1000, capacityBytes: 1e9, oldestTs: ts - 2000, deadLetters: 0 },
+            uplink: { inFlight: 1, rttMs: 35, drainRatePerS: 0 },
+          },
           registry,
           now,
         ),
       );
     }
   }
-  points.push(integrityAlertPoint({ gatewayId: site.gatewayId, kind: "gap", epoch: "e1", seq: 7, detail: "batch 6 missing", atMs: now - 50 * 60_000, discriminator: 7 }));
+  points.push(
+    integrityAlertPoint({
+      gatewayId: site.gatewayId,
+      kind: "gap",
+      epoch: "e1",
+      seq: 7,
+      detail: "batch 6 missing",
+      atMs: now - 50 * 60_000,
+      discriminator: 7,
+    }),
+  );
   const byPolicy = new Map<string, IPoint[]>();
-  for (const p of points) byPolicy.set(retentionPolicyFor(p.measurement ?? ""), [...(byPolicy.get(retentionPolicyFor(p.measurement ?? "")) ?? []), p]);
-  for (const [retentionPolicy, list] of byPolicy) for (let i = 0; i < list.length; i += 5000) await influx.writePoints(list.slice(i, i + 5000), { retentionPolicy, precision: "n" });
+  for (const p of points)
+    byPolicy.set(retentionPolicyFor(p.measurement ?? ""), [...(byPolicy.get(retentionPolicyFor(p.measurement ?? "")) ?? []), p]);
+  for (const [retentionPolicy, list] of byPolicy)
+    for (let i = 0; i < list.length; i += 5000) await influx.writePoints(list.slice(i, i + 5000), { retentionPolicy, precision: "n" });
 
   // The supervision rules judge the day so far, as the hub does every minute.
-  const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
-  const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
-  await extension.start({
-    logger: pino({ level: "silent" }),
-    influx,
-    database: DATABASE,
-    registry: { current: () => registry, onChange: () => () => {} },
-    metrics: new MetricsRegistry(),
-    http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
-    events: new EventEmitter(),
-    now: () => now,
-    dataDir: dir,
-  });
-  await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
-  await extension.stop();
-  if (extension.status().error) throw new Error(String(extension.status().error));
+  await judge({ influx, registry, now, dataDir: dir });
 }, 120_000);
 
 afterAll(async () => {
@@ -108,18 +119,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** What Grafana substitutes before sending: All for every variable, the dashboard's range as a time filter. */
-function asGrafanaSends(query: string, range: string): string {
-  const since = range.includes("M") ? "now() - 400d" : "now() - 12h";
-  return query
-    .replaceAll("$timeFilter", `time >= ${since}`)
-    .replaceAll("$__interval", "5m")
-    .replace(/\$(region|town|site|window)\b/g, ".*");
-}
-
-const cases = allDashboards().flatMap((d) =>
-  d.panels.flatMap((panel) => panel.targets.map((t) => [`${d.uid} / ${panel.title} / ${t.refId}`, asGrafanaSends(t.query, d.time.from)] as const)),
-);
+// The simulated day began in the morning: look back 12 hours.
+const cases = panelQueries(12);
 
 describe("dashboards on the simulators' day with the real supervision rules", () => {
   it.each(cases)("%s returns data", async (_name, query) => {
@@ -127,6 +128,9 @@ describe("dashboards on the simulators' day with the real supervision rules", ()
     const [result] = answer.results;
     expect(result?.error).toBeUndefined();
     const values = (result?.series ?? []).flatMap((s) => s.values.flatMap((row) => row.slice(1)));
-    expect(values.some((v) => v !== null), query).toBe(true);
+    expect(
+      values.some((v) => v !== null),
+      query,
+    ).toBe(true);
   });
 });

@@ -219,7 +219,9 @@ describe("the compose stack's demo hall", () => {
     expect(gateway.publicKey.trim()).toBe(mounted.trim());
     expect(gateway.secret).toBe(parse(read("docker/config/gateway.yaml")).hub.password);
     expect(compose.services.gateway?.volumes).toContain("./config/demo-gateway-key.pem:/app/var/gateway/gw-hall-demo/gateway-key.pem:ro");
-    expect((compose.services.simulators as { command?: string[] } | undefined)?.command).toEqual(expect.arrayContaining(["--broker", "mqtt://gateway:1883", "--site", "hall"]));
+    expect((compose.services.simulators as { command?: string[] } | undefined)?.command).toEqual(
+      expect.arrayContaining(["--broker", "mqtt://gateway:1883", "--site", "hall"]),
+    );
     expect(registry.devices.get("kp-w01")?.secret).toBe("demo-kp-w01");
   });
 });

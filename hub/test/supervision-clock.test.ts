@@ -3,19 +3,15 @@
  * connected terminal's sign-in arrives hours after its device time (review) while an offline terminal's does too
  * (judged by its device time).
  */
-import { EventEmitter } from "node:events";
 import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
-import { InfluxDB, type IPoint } from "influx";
+import { InfluxDB } from "influx";
 import pino from "pino";
-import { Registry as MetricsRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HttpRequest, HttpResponse, HubEvents } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
-import { readingToPoint, retentionPolicyFor } from "../src/ingest/points.ts";
 import type { Registry, Roster } from "../src/registry/schema.ts";
 import { clockSuspect } from "../src/supervision/clock.ts";
-import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
+import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";
 const DAY = "2026-11-18"; // a Wednesday
@@ -115,33 +111,12 @@ describe("clock trust on a scripted day", () => {
       // A sign-in stamped half an hour after the gateway received it.
       signin("term-online", "c3", at("09:40"), at("09:10")),
     ];
-    const points = readings.map((r) => readingToPoint(r, registry));
-    for (const p of points) if ("error" in p) throw new Error(p.error.message);
-    for (const p of points as IPoint[])
-      await influx.writePoints([p], { retentionPolicy: retentionPolicyFor(p.measurement!), precision: "n" });
+    await writeReadings(influx, registry, readings);
   });
   afterAll(() => influxd.close());
 
   it("sends the connected terminal's late sign-in and the one from the future to review, and judges the offline terminal's", async () => {
-    const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
-    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
-    await extension.start({
-      logger: pino({ level: "silent" }),
-      influx,
-      database: "supervision",
-      registry: { current: () => registry, onChange: () => () => {} },
-      metrics: new MetricsRegistry(),
-      http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
-      events: new EventEmitter<HubEvents>(),
-      now: () => at("18:00"),
-      dataDir: "/tmp",
-    });
-    try {
-      await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
-    } finally {
-      await extension.stop();
-    }
-    expect(extension.status().error).toBeNull();
+    await judge({ influx, registry, now: at("18:00") });
     const rows = await influx.query<{ person: string; status: string }>(
       `SELECT "person", "status", "minutes" FROM "raw"."attendance" WHERE time >= ${at("00:00")}ms AND time < ${at("23:59")}ms`,
     );

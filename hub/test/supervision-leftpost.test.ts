@@ -2,21 +2,18 @@
  * Leaving the post: a sign-out and a sign-in again inside a working period. Pure judgement, and a scripted day on
  * a real influxd through the running rules.
  */
-import { EventEmitter } from "node:events";
 import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
-import { InfluxDB, type IPoint } from "influx";
+import { InfluxDB } from "influx";
 import pino from "pino";
-import { Registry as MetricsRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HttpRequest, HttpResponse, HubEvents } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
-import { readingToPoint } from "../src/ingest/points.ts";
 import type { Registry, Roster } from "../src/registry/schema.ts";
 import { judgeLeftPost, type Signin } from "../src/supervision/attendance.ts";
 import { periods } from "../src/supervision/calendar.ts";
-import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
+import { SupervisionSettings } from "../src/supervision/index.ts";
 import { attendanceDeductions } from "../src/supervision/rules.ts";
+import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";
 const DAY = "2026-11-18"; // a Wednesday
@@ -133,33 +130,13 @@ describe("leaving the post on a scripted day", () => {
       motion("10:00", "end"),
       motion("10:35", "start"),
       motion("17:31", "end"),
-    ].map((r) => readingToPoint(r, registry));
-    for (const p of readings) if ("error" in p) throw new Error(p.error.message);
-    await influx.writePoints(readings as IPoint[], { retentionPolicy: "raw", precision: "n" });
+    ];
+    await writeReadings(influx, registry, readings);
   });
   afterAll(() => influxd.close());
 
   it("is on time, left the post once: -2 points, a yellow card saying why, and the same after a second run", async () => {
-    const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
-    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
-    await extension.start({
-      logger: pino({ level: "silent" }),
-      influx,
-      database: "supervision",
-      registry: { current: () => registry, onChange: () => () => {} },
-      metrics: new MetricsRegistry(),
-      http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
-      events: new EventEmitter<HubEvents>(),
-      now: () => at("18:00"),
-      dataDir: "/tmp",
-    });
-    try {
-      for (let i = 0; i < 2; i++)
-        await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
-    } finally {
-      await extension.stop();
-    }
-    expect(extension.status().error).toBeNull();
+    await judge({ influx, registry, now: at("18:00"), times: 2 });
     const day = `time >= ${at("00:00")}ms AND time < ${at("23:59")}ms`;
     const attendance = await influx.query<{ status: string; minutes: number; period: number }>(
       `SELECT "status", "minutes", "period" FROM "raw"."attendance" WHERE ${day}`,

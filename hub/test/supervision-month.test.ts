@@ -2,7 +2,6 @@
  * A simulated month of the demo hall, through the real ingest mapping into a real influxd, judged day by day by
  * the rules; the monthly report's totals must match an independent recount from the simulated readings.
  */
-import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,17 +10,16 @@ import { demoHallScenario, generateDay, type TimelineEvent } from "@supervision/
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB, type IPoint } from "influx";
 import pino from "pino";
-import { Registry as MetricsRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import type { HttpRequest, HttpResponse } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { loadRegistry } from "../src/registry/loader.ts";
 import type { Registry } from "../src/registry/schema.ts";
-import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
+import { SupervisionSettings } from "../src/supervision/index.ts";
 import { monthlyReport, renderReport } from "../src/supervision/report.ts";
 import { registryFromScenario } from "../src/system/demo.ts";
+import { judge } from "./supervision-fixtures.ts";
 
 const MONTH = "2026-02";
 const DAYS = Array.from({ length: 28 }, (_, i) => `${MONTH}-${String(i + 1).padStart(2, "0")}`);
@@ -58,24 +56,7 @@ beforeAll(async () => {
     await influx.writePoints(points.slice(i, i + 5000) as IPoint[], { retentionPolicy: "raw", precision: "n" });
 
   // The rules, run in the evening of every day of the month, as a hub would.
-  const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
-  for (const date of DAYS) {
-    const extension = createSupervisionExtension(settings);
-    await extension.start({
-      logger: pino({ level: "silent" }),
-      influx,
-      database: "supervision",
-      registry: { current: () => registry, onChange: () => () => {} },
-      metrics: new MetricsRegistry(),
-      http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
-      events: new EventEmitter(),
-      now: () => localTimeToUtc(date, "20:00", TZ),
-      dataDir: dir,
-    });
-    await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
-    await extension.stop();
-    if (extension.status().error) throw new Error(String(extension.status().error));
-  }
+  for (const date of DAYS) await judge({ influx, registry, now: localTimeToUtc(date, "20:00", TZ), settings, dataDir: dir });
 }, 120_000);
 afterAll(async () => {
   await influxd.close();

@@ -5,17 +5,16 @@
 import { EventEmitter } from "node:events";
 import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
-import { InfluxDB, type IPoint } from "influx";
+import { InfluxDB } from "influx";
 import pino from "pino";
-import { Registry as MetricsRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HttpRequest, HttpResponse, HubEvents, WarningEvent } from "../src/controller/extension.ts";
+import type { HubEvents, WarningEvent } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
-import { readingToPoint } from "../src/ingest/points.ts";
 import type { Registry } from "../src/registry/schema.ts";
-import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
+import { SupervisionSettings } from "../src/supervision/index.ts";
 import { monthlyReport, monthRange, renderReport } from "../src/supervision/report.ts";
 import { lowSatisfaction, SatisfactionThresholds, satisfactionWarnings } from "../src/supervision/satisfaction.ts";
+import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";
 const roster = {
@@ -105,9 +104,7 @@ describe("satisfaction warnings from InfluxDB", () => {
     for (let i = 0; i < 10; i++) readings.push(rating("kp1", at("2026-11-17", i), "very_satisfied"));
     // A rating of last month must not count in this month's rate.
     for (let i = 0; i < 20; i++) readings.push(rating("kp2", at("2026-10-30", i), "dissatisfied"));
-    const points = readings.map((r) => readingToPoint(r, registry));
-    for (const p of points) if ("error" in p) throw new Error(p.error.message);
-    await influx.writePoints(points as IPoint[], { retentionPolicy: "raw", precision: "n" });
+    await writeReadings(influx, registry, readings);
   });
   afterAll(() => influxd.close());
 
@@ -151,23 +148,9 @@ describe("satisfaction warnings from InfluxDB", () => {
   });
 
   it("runs in the hub's rules: warning points and events, replaced rather than duplicated by a second run, and announced once", async () => {
-    const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
     const emitted: WarningEvent[] = [];
-    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000, satisfaction: { warnBelow: 0.85 } }));
     const events = new EventEmitter<HubEvents>();
     events.on("warning", (w) => emitted.push(w));
-    await extension.start({
-      logger: pino({ level: "silent" }),
-      influx,
-      database: "supervision",
-      registry: { current: () => registry, onChange: () => () => {} },
-      metrics: new MetricsRegistry(),
-      http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
-      events,
-      now: () => localTimeToUtc("2026-11-16", "18:00", TZ),
-      dataDir: "/tmp",
-    });
-    const run = () => routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
     const stored = async () =>
       (
         await influx.query<{ subject: string; rule: string }>(
@@ -176,13 +159,14 @@ describe("satisfaction warnings from InfluxDB", () => {
       )
         .map((r) => `${r.rule}:${r.subject}`)
         .sort();
-    try {
-      await run();
-      await run();
-    } finally {
-      await extension.stop();
-    }
-    expect(extension.status().error).toBeNull();
+    await judge({
+      influx,
+      registry,
+      now: localTimeToUtc("2026-11-16", "18:00", TZ),
+      events,
+      settings: SupervisionSettings.parse({ intervalMs: 3_600_000, satisfaction: { warnBelow: 0.85 } }),
+      times: 2,
+    });
     expect(await stored()).toEqual(["satisfaction_day:c1", "satisfaction_day:w1", "satisfaction_month:c1", "satisfaction_month:w1"]);
     expect(
       emitted

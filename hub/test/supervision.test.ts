@@ -7,9 +7,8 @@ import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB, type IPoint } from "influx";
 import pino from "pino";
-import { Registry as MetricsRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HubContext, HubEvents, HttpRequest, HttpResponse } from "../src/controller/extension.ts";
+import type { HubEvents } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import type { Registry } from "../src/registry/schema.ts";
@@ -17,6 +16,7 @@ import { judgeAttendance } from "../src/supervision/attendance.ts";
 import { dayKind, periods } from "../src/supervision/calendar.ts";
 import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
 import { unattendedEpisodes } from "../src/supervision/rules.ts";
+import { judge, type Routes, rulesContext, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";
 const DAY = "2026-11-18"; // a Wednesday
@@ -114,36 +114,15 @@ const rating = (ts: number, level: string, key: number): Reading => ({
 
 let influxd: TestInfluxd;
 let influx: InfluxDB;
-const routes = new Map<string, (req: HttpRequest) => Promise<HttpResponse>>();
+const routes: Routes = new Map();
+const context = (now: number) => rulesContext({ influx, registry, now, routes });
 
-function context(now: number): HubContext {
-  return {
-    logger: pino({ level: "silent" }),
-    influx,
-    database: "supervision",
-    registry: { current: () => registry, onChange: () => () => {} },
-    metrics: new MetricsRegistry(),
-    http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
-    events: new EventEmitter<HubEvents>(),
-    now: () => now,
-    dataDir: "/tmp",
-  };
-}
-
-/** Starts a fresh extension (as a restarted hub would), lets it run once at `now`, and stops it. */
-async function runRules(now: number, events?: { cards: unknown[]; warnings: unknown[] }) {
-  const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
-  const ctx = context(now);
-  if (events) {
-    ctx.events.on("card", (c) => events.cards.push(c));
-    ctx.events.on("warning", (w) => events.warnings.push(w));
-  }
-  await extension.start(ctx);
-  await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
-  await extension.stop();
-  const error = extension.status().error;
-  if (error) throw new Error(`supervision run failed: ${String(error)}`);
-  return extension;
+/** A fresh extension (as a restarted hub would be) runs once at `now`; its cards and warnings are collected. */
+async function runRules(now: number, collected?: { cards: unknown[]; warnings: unknown[] }) {
+  const events = new EventEmitter<HubEvents>();
+  events.on("card", (c) => collected?.cards.push(c));
+  events.on("warning", (w) => collected?.warnings.push(w));
+  return judge({ influx, registry, now, routes, events });
 }
 
 /** The scripted day only (the rules also re-judge the day before, which had no sign-ins). */
@@ -176,9 +155,7 @@ beforeAll(async () => {
     signin("sterm", "s1", at("07:58"), "in", at("13:58")),
     signin("sterm", "s1", at("17:02"), "out"),
   ];
-  const points = readings.map((r) => readingToPoint(r, registry));
-  for (const p of points) if ("error" in p) throw new Error(p.error.message);
-  await influx.writePoints(points as IPoint[], { retentionPolicy: "raw", precision: "n" });
+  await writeReadings(influx, registry, readings);
 });
 afterAll(() => influxd.close());
 

@@ -1,0 +1,24 @@
+import { allDashboards } from "@supervision/dashboards";
+
+/**
+ * A panel query as Grafana sends it: All for every variable, and the dashboard's range as a time filter
+ * (`todayHours` back for day-scale dashboards, 400 days for month-scale ones).
+ */
+export function asGrafanaSends(query: string, range: string, todayHours = 6): string {
+  const since = range.includes("M") ? "now() - 400d" : `now() - ${todayHours}h`;
+  return query
+    .replaceAll("$timeFilter", `time >= ${since}`)
+    .replaceAll("$__interval", "5m")
+    .replace(/\$(region|town|site|window)\b/g, ".*");
+}
+
+/** Every panel target of every dashboard: [name, query as sent, panel type]. */
+export function panelQueries(todayHours = 6): (readonly [string, string, string])[] {
+  return allDashboards().flatMap((d) =>
+    d.panels.flatMap((panel) =>
+      panel.targets.map(
+        (t) => [`${d.uid} / ${panel.title} / ${t.refId}`, asGrafanaSends(t.query, d.time.from, todayHours), panel.type] as const,
+      ),
+    ),
+  );
+}
