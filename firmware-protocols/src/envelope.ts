@@ -1,9 +1,9 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { z } from "zod";
 import type { PayloadError } from "./errors.ts";
-import { Id } from "./events.ts";
+import { HeartbeatEvent, Id, MotionEvent, RatingEvent, SigninEvent } from "./events.ts";
 import { err, ok, type Result } from "./result.ts";
-import { EVENT_KINDS } from "./topics.ts";
+import { EVENT_KINDS, type EventKind } from "./topics.ts";
 import { issueToError, parseJsonObject } from "./validate.ts";
 
 /**
@@ -32,6 +32,30 @@ export const Reading = z.looseObject({
   rxTs: z.int().min(0),
 });
 export type Reading = z.infer<typeof Reading>;
+
+/** What a reading adds to its event: the kind (the topic's, on the device side) and the gateway's receive time. */
+const readingFields = <K extends EventKind>(kind: K) => ({ kind: z.literal(kind), rxTs: z.int().min(0) });
+
+/**
+ * Each kind's reading checked in full in one pass: the event's own schema plus the reading fields. The hub checks
+ * every reading of a batch with these, one by one, so a bad reading is refused without costing its batch.
+ */
+export const READING_SCHEMAS = {
+  rating: RatingEvent.safeExtend(readingFields("rating")),
+  signin: SigninEvent.safeExtend(readingFields("signin")),
+  motion: MotionEvent.safeExtend(readingFields("motion")),
+  heartbeat: HeartbeatEvent.safeExtend(readingFields("heartbeat")),
+} as const satisfies Record<EventKind, z.ZodType>;
+
+export type CheckedReading = { [K in EventKind]: z.infer<(typeof READING_SCHEMAS)[K]> }[EventKind];
+
+/** Validates one reading of a batch against its kind's schema. */
+export function parseReading(reading: Reading): Result<CheckedReading, PayloadError> {
+  const schema = READING_SCHEMAS[reading.kind] as z.ZodType<CheckedReading> | undefined;
+  if (!schema) return err({ code: "invalid_field", message: `unknown reading kind "${String(reading.kind)}"`, path: "kind" });
+  const parsed = schema.safeParse(reading);
+  return parsed.success ? ok(parsed.data) : err(issueToError(parsed.error.issues));
+}
 
 export const BatchBody = z.strictObject({
   v: z.literal(1),
@@ -94,7 +118,14 @@ export function signSerializedBatch(
   privateKey: KeyObject,
 ): { epoch: string; seq: number; hash: string; wire: Buffer } {
   // Same key order as BatchBody, so the bytes equal JSON.stringify of the whole body.
-  const head = JSON.stringify({ v: header.v, gatewayId: header.gatewayId, epoch: header.epoch, seq: header.seq, prevHash: header.prevHash, createdAt: header.createdAt });
+  const head = JSON.stringify({
+    v: header.v,
+    gatewayId: header.gatewayId,
+    epoch: header.epoch,
+    seq: header.seq,
+    prevHash: header.prevHash,
+    createdAt: header.createdAt,
+  });
   const bodyBytes = Buffer.from(`${head.slice(0, -1)},"readings":[${readingsJson.join(",")}]}`, "utf8");
   const signature = sign(null, bodyBytes, privateKey);
   const wire = Buffer.concat([bodyBytes, Buffer.from(`\n${signature.toString("base64")}`, "ascii")]);

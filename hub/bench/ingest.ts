@@ -1,19 +1,24 @@
 /**
  * Ingest benchmark (no pass/fail): readings per second from signed gateway batches into InfluxDB through the
- * ingest path, against the same points written straight to InfluxDB with the same batch size (the ceiling), and
- * device-time-to-queryable latency at a steady 1000 readings/s. A reading counts as queryable when its batch is
- * acknowledged, since the hub acks only after InfluxDB accepted the write.
+ * ingest path, against the same points written straight to InfluxDB (the ceiling): encoded as line protocol and
+ * posted with the same batch size and the same writes in flight as the hub's writer, by a process doing nothing
+ * else. Also, for reference, the `influx` package's writePoints on the same points; and device-time-to-queryable
+ * latency at a steady 1000 readings/s. A reading counts as queryable when its batch is acknowledged, since the
+ * hub acks only after InfluxDB accepted the write.
  *
  *   npx tsx hub/bench/ingest.ts [--readings 200000] [--help]
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
-import { startInfluxd } from "@supervision/test-support";
-import type { IPoint } from "influx";
+import { cpuMeter, startInfluxd } from "@supervision/test-support";
+import { encodePoint, type Point } from "../src/influx/line-protocol.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
-import { createIngestExtension } from "../src/ingest/index.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { rating, startMosquitto, TestGateway, testContext, testRegistry } from "../test/ingest-fixtures.ts";
+import { startIngestProcess } from "./ingest-process.ts";
 
 const { values: args } = parseArgs({
   options: { readings: { type: "string", default: "200000" }, help: { type: "boolean", default: false } },
@@ -28,11 +33,14 @@ if (!Number.isInteger(TOTAL) || TOTAL < 10_000) {
   process.exit(2);
 }
 const WRITE_BATCH = 5000;
+/** The hub writer's writes in flight (PointWriter's default). */
+const WRITES_IN_FLIGHT = 2;
 const GATEWAY_BATCH = 1000;
 /** Several halls' gateways, each with at most IN_FLIGHT unacknowledged batches, as a gateway does. */
 const GATEWAYS = 4;
 const IN_FLIGHT = 10;
 
+const dir = mkdtempSync(join(tmpdir(), "ingest-bench-"));
 const influx = await startInfluxd();
 const broker = await startMosquitto();
 const { registry, privateKeyPem } = testRegistry();
@@ -47,20 +55,50 @@ const readings: Reading[] = Array.from({ length: TOTAL }, (_, i) => rating(i, T0
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 try {
-  // 1. Ceiling: the same points written straight to InfluxDB, 5000 per write.
+  // 1. Ceiling: the same points encoded and written straight to InfluxDB, WRITE_BATCH per write, WRITES_IN_FLIGHT at once.
   const ceilingCtx = testContext(registry, influx.url, "bench_ceiling");
   await ensureDatabase(ceilingCtx.influx, "bench_ceiling", ceilingCtx.logger);
-  const points = readings.map((r) => readingToPoint(r, registry) as IPoint);
+  const points = readings.map((r) => readingToPoint(r, registry) as Point);
+  const pids = { "this process": process.pid, hub: undefined, influxd: influx.server.pid, mosquitto: broker.pid };
+  let cpu = cpuMeter(pids);
   let started = performance.now();
-  for (let i = 0; i < points.length; i += WRITE_BATCH)
-    await ceilingCtx.influx.writePoints(points.slice(i, i + WRITE_BATCH), { retentionPolicy: "raw", precision: "n" });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WRITES_IN_FLIGHT }, async () => {
+      for (let i = next; i < points.length; i = next) {
+        next += WRITE_BATCH;
+        const body = points
+          .slice(i, i + WRITE_BATCH)
+          .map(encodePoint)
+          .join("\n");
+        await ceilingCtx.writeLines(body, "raw", 30_000);
+      }
+    }),
+  );
   const ceilingRate = TOTAL / ((performance.now() - started) / 1000);
+  const ceilingCpu = cpu.done();
 
-  // 2. Through the ingest path: signed batches over MQTT, verified, chain-checked, written, acknowledged.
-  const ctx = testContext(registry, influx.url, "bench_ingest");
-  await ensureDatabase(ctx.influx, "bench_ingest", ctx.logger);
-  const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", writeBatchPoints: WRITE_BATCH });
-  await ingest.start(ctx);
+  // For reference: the influx package's writePoints, one write at a time (what the hub used before).
+  const packageCtx = testContext(registry, influx.url, "bench_package");
+  await ensureDatabase(packageCtx.influx, "bench_package", packageCtx.logger);
+  started = performance.now();
+  for (let i = 0; i < points.length; i += WRITE_BATCH)
+    await packageCtx.influx.writePoints(points.slice(i, i + WRITE_BATCH), { retentionPolicy: "raw", precision: "n" });
+  const packageRate = TOTAL / ((performance.now() - started) / 1000);
+
+  // 2. Through the ingest path, the hub in a process of its own: signed batches over MQTT, verified, chain-checked,
+  // written, acknowledged.
+  const ingest = await startIngestProcess(
+    {
+      brokerUrl: broker.url,
+      influxUrl: influx.url,
+      database: "bench_ingest",
+      writeBatchPoints: WRITE_BATCH,
+      clientId: "hub-bench",
+      gateways: [...registry.gateways.values()].map((g) => ({ id: g.id, publicKey: g.publicKey })),
+    },
+    join(dir, "hub.json"),
+  );
   const gateways = await Promise.all(gatewayKeys.map((k) => TestGateway.connect(broker.url, k.id, k.privateKeyPem)));
   const perGateway = gateways.map((gw, g) => {
     const batches = [];
@@ -68,6 +106,7 @@ try {
       batches.push(gw.next(readings.slice(i, i + GATEWAY_BATCH), T0 + i));
     return batches;
   });
+  cpu = cpuMeter({ ...pids, hub: ingest.pid });
   started = performance.now();
   await Promise.all(
     gateways.map(async (gw, g) => {
@@ -80,6 +119,7 @@ try {
     }),
   );
   const ingestRate = TOTAL / ((performance.now() - started) / 1000);
+  const ingestCpu = cpu.done();
   const gateway = gateways[0] as TestGateway;
   const stored = await influx.query(`SELECT count("seq") FROM "rating"`, "bench_ingest");
 
@@ -115,17 +155,23 @@ try {
   await Promise.all(gateways.map((gw) => gw.close()));
   await ingest.stop();
   console.table([
-    { measure: "ceiling: direct writes (points/s)", value: Math.round(ceilingRate) },
+    { measure: "ceiling: direct line-protocol writes (points/s)", value: Math.round(ceilingRate) },
+    { measure: "for reference: influx package writePoints (points/s)", value: Math.round(packageRate) },
     { measure: "ingest path (readings/s)", value: Math.round(ingestRate) },
     { measure: "ratio ingest / ceiling (target ≥ 0.8)", value: Number((ingestRate / ceilingRate).toFixed(2)) },
     { measure: "readings stored via ingest", value: Number(stored.results[0]?.series?.[0]?.values?.[0]?.[1] ?? 0) },
     { measure: "latency p50 at 1000/s (ms)", value: percentile(latencies, 50) },
     { measure: "latency p99 at 1000/s (ms, target < 1000)", value: percentile(latencies, 99) },
   ]);
+  const perReading = (seconds: Record<string, number>) =>
+    Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Number(((s * 1e6) / TOTAL).toFixed(1))]));
+  console.log("CPU µs per reading, by process (in the ingest run, this process plays the gateways):");
+  console.table({ ceiling: perReading(ceilingCpu), ingest: perReading(ingestCpu) });
   console.log(
-    `${TOTAL} readings from ${GATEWAYS} gateways, ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each, ${WRITE_BATCH} points per write`,
+    `${TOTAL} readings from ${GATEWAYS} gateways, ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each; ${WRITE_BATCH} points per write, ${WRITES_IN_FLIGHT} writes in flight (hub and ceiling)`,
   );
 } finally {
+  rmSync(dir, { recursive: true, force: true });
   await broker.close();
   await influx.close();
 }

@@ -17,6 +17,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import pino from "pino";
 import { Registry as MetricsRegistry } from "prom-client";
 import type { HubContext, HubEvents, RegistryView } from "../src/controller/extension.ts";
+import { createLineWriter } from "../src/influx/line-writer.ts";
 import type { Registry } from "../src/registry/schema.ts";
 
 /** A small registry built in code: one hall with two windows, one gateway, a keypad, a terminal, a camera. */
@@ -68,6 +69,7 @@ export function testContext(registry: Registry, influxUrl: string, database = "s
   return {
     logger: pino({ level: process.env.LOG_LEVEL ?? "silent" }),
     influx: new InfluxDB(`${influxUrl}/${database}`),
+    writeLines: createLineWriter({ url: influxUrl, database }),
     database,
     registry: staticRegistryView(registry),
     metrics: new MetricsRegistry(),

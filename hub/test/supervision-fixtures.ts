@@ -29,6 +29,7 @@ export function rulesContext(o: RulesOptions): HubContext {
   return {
     logger: pino({ level: "silent" }),
     influx: o.influx,
+    writeLines: () => Promise.reject(new Error("the rules write through the influx client")),
     database: "supervision",
     registry: { current: () => o.registry, onChange: () => () => {} },
     metrics: o.metrics ?? new MetricsRegistry(),

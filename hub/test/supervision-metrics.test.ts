@@ -48,6 +48,7 @@ describe("supervision health", () => {
     const context = (influx: InfluxDB): HubContext => ({
       logger: pino({ level: "silent" }),
       influx,
+      writeLines: () => Promise.reject(new Error("supervision writes through the influx client")),
       database: "supervision",
       registry: { current: () => registry, onChange: () => () => {} },
       metrics,

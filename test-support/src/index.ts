@@ -2,3 +2,4 @@ export * from "./influxd.ts";
 export * from "./ports.ts";
 export * from "./mosquitto.ts";
 export * from "./socat.ts";
+export * from "./cpu.ts";

@@ -6,7 +6,7 @@ import mqtt from "mqtt";
 import { freePort } from "./ports.ts";
 
 /** A real Debian mosquitto on a free loopback port: anonymous, nothing persisted (a baseline broker and an external broker in tests). */
-export async function startMosquitto(): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startMosquitto(): Promise<{ url: string; port: number; pid: number | undefined; close(): Promise<void> }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "mosquitto-test-"));
   const conf = join(dir, "mosquitto.conf");
@@ -33,6 +33,7 @@ export async function startMosquitto(): Promise<{ url: string; port: number; clo
   return {
     url,
     port,
+    pid: child.pid,
     async close() {
       child.kill("SIGTERM");
       await exited;
@@ -40,4 +41,3 @@ export async function startMosquitto(): Promise<{ url: string; port: number; clo
     },
   };
 }
-

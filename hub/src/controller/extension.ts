@@ -1,6 +1,7 @@
 import type { EventEmitter } from "node:events";
 import type { InfluxDB } from "influx";
 import type { Logger } from "pino";
+import type { LineWriter } from "../influx/line-writer.ts";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Registry } from "../registry/schema.ts";
 
@@ -13,6 +14,8 @@ export interface HubContext {
   logger: Logger;
   /** The `supervision` database, ready (database, retention policies and continuous queries exist). */
   influx: InfluxDB;
+  /** Line protocol straight to the same database: the ingest's write path (queries go through `influx`). */
+  writeLines: LineWriter;
   database: string;
   registry: RegistryView;
   metrics: MetricsRegistry;

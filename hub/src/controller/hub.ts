@@ -58,7 +58,7 @@ export class Hub {
       influxUrl = this.influxd.url;
       logger.info({ url: influxUrl }, "managed influxd started");
     }
-    const { influx } = influxClient(settings, influxUrl);
+    const { influx, writeLines } = influxClient(settings, influxUrl);
     await ensureDatabase(influx, settings.influx.database, logger);
     this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }));
     this.registry.watch();
@@ -99,6 +99,7 @@ export class Hub {
     const ctx: HubContext = {
       logger,
       influx,
+      writeLines,
       database: settings.influx.database,
       registry: this.registry,
       metrics: this.metrics,

@@ -40,6 +40,11 @@ export class ManagedInfluxd {
     return `http://${this.opts.bindHost ?? "127.0.0.1"}:${this.opts.httpPort}`;
   }
 
+  /** The influxd process id while it runs (benchmarks read its CPU time). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null;
   }

@@ -11,10 +11,10 @@ import {
   sha256Hex,
   splitBatch,
 } from "@supervision/firmware-protocols";
-import type { IPoint } from "influx";
 import mqtt, { type MqttClient } from "mqtt";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
+import { encodePoint, type Point } from "../influx/line-protocol.ts";
 import type { Registry } from "../registry/schema.ts";
 import { ChainStore } from "./chain.ts";
 import {
@@ -25,7 +25,7 @@ import {
   retentionPolicyFor,
   uplinkBatchPoint,
 } from "./points.ts";
-import { type PointsByPolicy, PointWriter, sleep, WriterStoppedError } from "./writer.ts";
+import { LineGroups, PointWriter, sleep, WriterStoppedError } from "./writer.ts";
 
 export interface IngestOptions {
   brokerUrl: string;
@@ -48,6 +48,8 @@ const CHAIN_LOOKUP_MS = 6 * HOUR;
 const GAP_LOOKUP_MS = 30 * DAY;
 
 type RejectCode = NonNullable<BatchAck["code"]>;
+/** What is kept of a batch body once its readings are encoded: the chain fields and how many readings it held. */
+type BatchHeader = Omit<BatchBody, "readings"> & { readings: number };
 
 class Rejection extends Error {
   constructor(
@@ -94,11 +96,9 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
     client?.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack), { qos: 1 });
   }
 
-  function addPoint(groups: PointsByPolicy, point: IPoint): void {
-    const policy = retentionPolicyFor(point.measurement as string);
-    const list = groups.get(policy) ?? [];
-    list.push(point);
-    groups.set(policy, list);
+  /** Encodes a point into its policy's lines; throws UnwritablePointError for a point line protocol cannot carry. */
+  function addPoint(groups: LineGroups, point: Point): void {
+    groups.add(retentionPolicyFor(point.measurement), encodePoint(point));
   }
 
   /** Stores an alert (retrying like any write); alerts never block or fail the message that raised them. */
@@ -108,7 +108,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       "integrity alert",
     );
     metrics.alerts.inc({ kind: alert.kind });
-    const groups: PointsByPolicy = new Map();
+    const groups = new LineGroups();
     addPoint(groups, integrityAlertPoint(alert));
     return (writer as PointWriter).write(groups);
   }
@@ -168,55 +168,41 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         return reject(gatewayId, wire, new Rejection(code, code, opened.error.message));
       return reject(gatewayId, wire, new Rejection("malformed", "malformed", `${code}: ${opened.error.message}`));
     }
-    const { body, hash } = opened.value;
+    const { hash } = opened.value;
     lastContact.set(gatewayId, ctx.now());
+    // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
+    // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
+    // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
+    const { header, groups, malformed, alerts } = encodeBatch(opened.value.body, registry);
+    for (const [kind, detail] of alerts) addAlert(groups, header, kind, detail);
 
     const stored = await withRetry("chain lookup", () =>
-      chain.hashes(gatewayId, body.epoch, [body.seq, body.seq - 1], body.createdAt, CHAIN_LOOKUP_MS),
+      chain.hashes(gatewayId, header.epoch, [header.seq, header.seq - 1], header.createdAt, CHAIN_LOOKUP_MS),
     );
-    const sameSeq = stored.get(body.seq);
+    const sameSeq = stored.get(header.seq);
     if (sameSeq !== undefined && sameSeq !== hash) {
       return reject(
         gatewayId,
         wire,
-        new Rejection("altered", "altered", `batch ${body.epoch}/${body.seq} was stored with hash ${sameSeq}; this copy has ${hash}`),
+        new Rejection("altered", "altered", `batch ${header.epoch}/${header.seq} was stored with hash ${sameSeq}; this copy has ${hash}`),
       );
     }
     const replay = sameSeq === hash;
-    const groups: PointsByPolicy = new Map();
     if (!replay) {
-      const problem = checkChain(body, stored.get(body.seq - 1));
+      const problem = checkChain(header, stored.get(header.seq - 1));
       if (problem) return reject(gatewayId, wire, problem);
     }
-    // A replay rewrites identical points (same keys and fields), which also repairs a half-finished earlier write.
-    const unknownDevices = new Set<string>();
-    let malformed = 0;
-    for (const reading of body.readings) {
-      const point = readingToPoint(reading, registry);
-      if ("error" in point) {
-        malformed++;
-        ctx.logger.warn({ gateway: gatewayId, err: point.error.message }, "reading not stored");
-        continue;
-      }
-      if (!registry.devices.has(reading.deviceId)) unknownDevices.add(reading.deviceId);
-      addPoint(groups, point);
-    }
-    const alert = (kind: IntegrityKind, detail: string) =>
-      addPoint(
-        groups,
-        integrityAlertPoint({ gatewayId, kind, epoch: body.epoch, seq: body.seq, detail, atMs: body.createdAt, discriminator: body.seq }),
+    if (!replay && header.seq === 1) {
+      const restarted = await withRetry("epoch lookup", () =>
+        chain.hadOtherEpoch(gatewayId, header.epoch, header.createdAt, GAP_LOOKUP_MS),
       );
-    if (unknownDevices.size > 0) alert("unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`);
-    if (malformed > 0) alert("malformed", `${malformed} of ${body.readings.length} readings are malformed and were not stored`);
-    if (!replay && body.seq === 1) {
-      const restarted = await withRetry("epoch lookup", () => chain.hadOtherEpoch(gatewayId, body.epoch, body.createdAt, GAP_LOOKUP_MS));
-      if (restarted) alert("chain_restart", `gateway started chain ${body.epoch}`);
+      if (restarted) addAlert(groups, header, "chain_restart", `gateway started chain ${header.epoch}`);
     }
-    addPoint(groups, uplinkBatchPoint({ ...body, readings: body.readings.length }, hash));
+    addPoint(groups, uplinkBatchPoint(header, hash));
 
     await (writer as PointWriter).write(groups);
-    chain.remember(gatewayId, body.epoch, body.seq, hash);
-    const count = body.readings.length - malformed;
+    chain.remember(gatewayId, header.epoch, header.seq, hash);
+    const count = header.readings - malformed;
     metrics.batches.inc({ result: replay ? "replay" : "stored" });
     if (replay) totals.replays++;
     else {
@@ -224,13 +210,44 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       totals.readingsStored += count;
       metrics.readings.inc(count);
     }
-    publishAck({ v: 1, gatewayId, epoch: body.epoch, seq: body.seq, hash, status: "stored" });
+    publishAck({ v: 1, gatewayId, epoch: header.epoch, seq: header.seq, hash, status: "stored" });
     ctx.events.emit("stored", { gatewayId, count });
-    if (!replay && body.seq > 1 && !stored.has(body.seq - 1)) scheduleGapCheck(body);
+    if (!replay && header.seq > 1 && !stored.has(header.seq - 1)) scheduleGapCheck(header);
+  }
+
+  /** A batch's readings as lines by policy, with the alerts its readings raise; the header is all that is kept of the body. */
+  function encodeBatch(body: BatchBody, registry: Registry) {
+    const { readings, ...rest } = body;
+    const header: BatchHeader = { ...rest, readings: readings.length };
+    const groups = new LineGroups();
+    const unknownDevices = new Set<string>();
+    let malformed = 0;
+    for (const reading of readings) {
+      const point = readingToPoint(reading, registry);
+      try {
+        if ("error" in point) throw new Error(point.error.message);
+        addPoint(groups, point);
+      } catch (e) {
+        malformed++;
+        ctx.logger.warn({ gateway: header.gatewayId, err: (e as Error).message }, "reading not stored");
+        continue;
+      }
+      if (!registry.devices.has(reading.deviceId)) unknownDevices.add(reading.deviceId);
+    }
+    const alerts: Array<[IntegrityKind, string]> = [];
+    if (unknownDevices.size > 0)
+      alerts.push(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
+    if (malformed > 0) alerts.push(["malformed", `${malformed} of ${readings.length} readings are malformed and were not stored`]);
+    return { header, groups: groups.compact(), malformed, alerts };
+  }
+
+  function addAlert(groups: LineGroups, header: BatchHeader, kind: IntegrityKind, detail: string): void {
+    const { gatewayId, epoch, seq, createdAt } = header;
+    addPoint(groups, integrityAlertPoint({ gatewayId, kind, epoch, seq, detail, atMs: createdAt, discriminator: seq }));
   }
 
   /** The chain link to the predecessor, when it is known; an unknown predecessor is judged later (scheduleGapCheck). */
-  function checkChain(body: BatchBody, prevStored: string | undefined): Rejection | undefined {
+  function checkChain(body: BatchHeader, prevStored: string | undefined): Rejection | undefined {
     if (body.seq === 1 && body.prevHash !== GENESIS_HASH)
       return new Rejection("altered", "altered", `batch ${body.epoch}/1 must start from the genesis hash`);
     if (prevStored !== undefined && prevStored !== body.prevHash)
@@ -243,7 +260,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   }
 
   /** Batches arrive out of order with several in flight: a gap is only a gap if the predecessor is still missing later. */
-  function scheduleGapCheck(body: BatchBody): void {
+  function scheduleGapCheck(body: BatchHeader): void {
     const timer = setTimeout(async () => {
       gapTimers.delete(timer);
       try {
@@ -282,7 +299,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       return;
     }
     lastContact.set(gatewayId, ctx.now());
-    const groups: PointsByPolicy = new Map();
+    const groups = new LineGroups();
     addPoint(groups, gatewayHealthPoint(status.data, ctx.registry.current(), ctx.now()));
     await (writer as PointWriter).write(groups);
   }
@@ -309,8 +326,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       metrics = registerMetrics(ctx);
       chain = new ChainStore(ctx.influx, ctx.database);
       writer = new PointWriter({
-        influx: ctx.influx,
-        database: ctx.database,
+        write: ctx.writeLines,
         logger: ctx.logger.child({ component: "ingest-writer" }),
         batchPoints,
         onWrite: (points, seconds) => {

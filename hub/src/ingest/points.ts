@@ -1,5 +1,5 @@
-import { EVENT_SCHEMAS, type GatewayStatus, type Level, NEGATIVE_LEVELS, type Reading } from "@supervision/firmware-protocols";
-import type { IPoint } from "influx";
+import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading, type Reading } from "@supervision/firmware-protocols";
+import type { Point } from "../influx/line-protocol.ts";
 import type { Registry } from "../registry/schema.ts";
 
 /**
@@ -53,22 +53,21 @@ function placement(registry: Registry, siteId: string | undefined): { region?: s
   return { region: town === undefined ? undefined : registry.towns.get(town)?.region, town, site: siteId };
 }
 
-function malformedReading(reading: Reading, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): { error: PointError } {
-  const issue = issues[0];
-  const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid";
-  return { error: { code: "malformed", message: `${reading.kind} reading of device "${reading.deviceId}" seq ${reading.seq}: ${where}` } };
-}
-
-export function readingToPoint(reading: Reading, registry: Registry): IPoint | { error: PointError } {
-  const { kind, rxTs, ...event } = reading;
-  const device = registry.devices.get(reading.deviceId);
-  const timestamp = readingTimestampNs(reading.ts, reading.seq);
-
-  switch (kind) {
+export function readingToPoint(reading: Reading, registry: Registry): Point | { error: PointError } {
+  // Gateways always buffer v; readings written by older tools may lack it (the rare path pays for the copy).
+  const checked = parseReading(reading.v === undefined ? { ...reading, v: 1 } : reading);
+  if (!checked.ok) {
+    const why = checked.error.message;
+    return {
+      error: { code: "malformed", message: `${String(reading.kind)} reading of device "${reading.deviceId}" seq ${reading.seq}: ${why}` },
+    };
+  }
+  const r = checked.value;
+  const device = registry.devices.get(r.deviceId);
+  const timestamp = readingTimestampNs(r.ts, r.seq);
+  // Tags are listed in key order, the order line protocol wants them in.
+  switch (r.kind) {
     case "rating": {
-      const parsed = EVENT_SCHEMAS.rating.safeParse({ v: 1, ...event });
-      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
-      const r = parsed.data;
       const window = registry.windows.get(r.windowId);
       const rated = r.outcome === "rated";
       const where = placement(registry, window?.site ?? device?.site);
@@ -76,20 +75,20 @@ export function readingToPoint(reading: Reading, registry: Registry): IPoint | {
         measurement: "rating",
         timestamp,
         tags: defined({
-          region: where.region,
-          town: where.town,
-          site: where.site,
-          window: r.windowId,
-          department: window?.department,
           clerk: r.clerkId,
+          department: window?.department,
           device: r.deviceId,
-          outcome: r.outcome,
           level: r.level,
+          outcome: r.outcome,
+          region: where.region,
           scale: r.scale,
+          site: where.site,
+          town: where.town,
+          window: r.windowId,
         }),
         fields: defined<number | string>({
           seq: r.seq,
-          rx_ts: rxTs,
+          rx_ts: r.rxTs,
           key: r.key,
           txn: r.txnId ?? "",
           rated: rated ? 1 : 0,
@@ -99,81 +98,69 @@ export function readingToPoint(reading: Reading, registry: Registry): IPoint | {
       };
     }
     case "signin": {
-      const parsed = EVENT_SCHEMAS.signin.safeParse({ v: 1, ...event });
-      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
-      const s = parsed.data;
-      const person = registry.people.get(s.personId);
+      const person = registry.people.get(r.personId);
       const siteId = device?.site ?? person?.site;
       const where = placement(registry, siteId);
       return {
         measurement: "signin",
         timestamp,
         tags: defined({
+          device: r.deviceId,
+          direction: r.direction,
+          method: r.method,
+          person: r.personId,
           region: where.region,
-          town: where.town,
+          role: person?.role,
           site: where.site,
           site_kind: siteId === undefined ? undefined : registry.sites.get(siteId)?.kind,
-          person: s.personId,
-          role: person?.role,
+          town: where.town,
           window: person?.window,
-          device: s.deviceId,
-          method: s.method,
-          direction: s.direction,
         }),
         fields: defined<number | boolean>({
-          seq: s.seq,
-          rx_ts: rxTs,
-          delay_s: Math.round((rxTs - s.ts) / 1000),
-          lat: s.location?.lat,
-          lon: s.location?.lon,
-          accuracy_m: s.location?.accuracyM,
-          time_suspect: s.ts - rxTs > CLOCK_AHEAD_SUSPECT_MS,
+          seq: r.seq,
+          rx_ts: r.rxTs,
+          delay_s: Math.round((r.rxTs - r.ts) / 1000),
+          lat: r.location?.lat,
+          lon: r.location?.lon,
+          accuracy_m: r.location?.accuracyM,
+          time_suspect: r.ts - r.rxTs > CLOCK_AHEAD_SUSPECT_MS,
         }),
       };
     }
     case "motion": {
-      const parsed = EVENT_SCHEMAS.motion.safeParse({ v: 1, ...event });
-      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
-      const m = parsed.data;
-      const windowId = device?.window ?? registry.devices.get(m.cameraId)?.window;
+      const windowId = device?.window ?? registry.devices.get(r.cameraId)?.window;
       const siteId = device?.site ?? (windowId ? registry.windows.get(windowId)?.site : undefined);
       const where = placement(registry, siteId);
       return {
         measurement: "motion",
         timestamp,
         tags: defined({
+          camera: r.cameraId,
+          device: r.deviceId,
           region: where.region,
-          town: where.town,
           site: where.site,
+          source: r.source,
+          state: r.state,
+          town: where.town,
           window: windowId,
-          device: m.deviceId,
-          camera: m.cameraId,
-          state: m.state,
-          source: m.source,
         }),
-        fields: { seq: m.seq, rx_ts: rxTs, active: m.state === "start" ? 1 : 0 },
+        fields: { seq: r.seq, rx_ts: r.rxTs, active: r.state === "start" ? 1 : 0 },
       };
     }
-    case "heartbeat": {
-      const parsed = EVENT_SCHEMAS.heartbeat.safeParse({ v: 1, ...event });
-      if (!parsed.success) return malformedReading(reading, parsed.error.issues);
-      const h = parsed.data;
+    case "heartbeat":
       return {
         measurement: "heartbeat",
         timestamp,
-        tags: defined({ site: device?.site, device: h.deviceId, device_kind: device?.kind }),
+        tags: defined({ device: r.deviceId, device_kind: device?.kind, site: device?.site }),
         fields: defined<number | string>({
-          seq: h.seq,
-          uptime_s: h.uptimeS,
-          interval_s: h.intervalS,
-          rssi: h.rssi,
-          pending: h.pending,
-          fw: h.fw,
+          seq: r.seq,
+          uptime_s: r.uptimeS,
+          interval_s: r.intervalS,
+          rssi: r.rssi,
+          pending: r.pending,
+          fw: r.fw,
         }),
       };
-    }
-    default:
-      return { error: { code: "malformed", message: `reading of device "${reading.deviceId}" has unknown kind "${String(kind)}"` } };
   }
 }
 
@@ -188,7 +175,7 @@ const msToNs = (ms: number) => `${ms}000000`;
 export function uplinkBatchPoint(
   b: { gatewayId: string; epoch: string; seq: number; prevHash: string; createdAt: number; readings: number },
   hash: string,
-): IPoint {
+): Point {
   return {
     measurement: "uplink_batch",
     timestamp: readingTimestampNs(b.createdAt, b.seq),
@@ -209,7 +196,7 @@ export function integrityAlertPoint(a: {
   detail: string;
   atMs: number;
   discriminator: number;
-}): IPoint {
+}): Point {
   return {
     measurement: "integrity_alert",
     timestamp: readingTimestampNs(a.atMs, a.discriminator),
@@ -218,7 +205,7 @@ export function integrityAlertPoint(a: {
   };
 }
 
-export function gatewayHealthPoint(s: GatewayStatus, registry: Registry, nowMs: number): IPoint {
+export function gatewayHealthPoint(s: GatewayStatus, registry: Registry, nowMs: number): Point {
   const oldest = s.buffer?.oldestTs;
   return {
     measurement: "gateway_health",

@@ -1,19 +1,46 @@
-import type { InfluxDB, IPoint } from "influx";
 import type { Logger } from "pino";
+import type { LineWriter } from "../influx/line-writer.ts";
 
-/** Points of one unit of work (a gateway batch, a status), grouped by retention policy. */
-export type PointsByPolicy = Map<string, IPoint[]>;
+/**
+ * The encoded points (line protocol) of one unit of work (a gateway batch, a status), by retention policy.
+ * `compact()` joins what was added into one string per policy: callers do it before they await anything, so a
+ * batch's thousand small strings never outlive the tick that made them (kept across a chain lookup, they were
+ * promoted to the old generation and cost more to collect than to make).
+ */
+export class LineGroups {
+  private readonly byPolicy = new Map<string, string[]>();
+  /** Points added so far. */
+  points = 0;
+
+  add(policy: string, line: string): void {
+    const list = this.byPolicy.get(policy);
+    if (list) list.push(line);
+    else this.byPolicy.set(policy, [line]);
+    this.points++;
+  }
+
+  compact(): this {
+    for (const [policy, list] of this.byPolicy) if (list.length > 1) this.byPolicy.set(policy, [list.join("\n")]);
+    return this;
+  }
+
+  /** Each policy's text, newline-separated. */
+  bodies(): Map<string, string> {
+    this.compact();
+    return new Map([...this.byPolicy].map(([policy, list]) => [policy, list[0] as string]));
+  }
+}
 
 interface Unit {
-  points: PointsByPolicy;
+  /** Each policy's lines joined into one body at once, so the unit holds a few strings while it waits, not thousands. */
+  bodies: Map<string, string>;
   count: number;
   resolve(): void;
   reject(e: Error): void;
 }
 
 export interface WriterOptions {
-  influx: InfluxDB;
-  database: string;
+  write: LineWriter;
   logger: Logger;
   /** Points per InfluxDB write request; the points of many units are merged up to this. */
   batchPoints: number;
@@ -51,12 +78,12 @@ export class PointWriter {
   }
 
   /** Resolves when every point is stored. */
-  write(points: PointsByPolicy): Promise<void> {
+  write(lines: LineGroups): Promise<void> {
     if (!this.running) return Promise.reject(new WriterStoppedError());
-    let count = 0;
-    for (const list of points.values()) count += list.length;
+    const count = lines.points;
+    const bodies = lines.bodies();
     return new Promise((resolve, reject) => {
-      this.queue.push({ points, count, resolve, reject });
+      this.queue.push({ bodies, count, resolve, reject });
       this.queuedPoints += count;
       this.waiters.shift()?.();
     });
@@ -98,12 +125,12 @@ export class PointWriter {
   }
 
   private async storeWithRetry(units: Unit[]): Promise<void> {
-    const merged: PointsByPolicy = new Map();
+    const merged = new Map<string, string[]>();
     for (const unit of units)
-      for (const [policy, list] of unit.points) {
-        const into = merged.get(policy) ?? [];
-        for (const p of list) into.push(p);
-        merged.set(policy, into);
+      for (const [policy, body] of unit.bodies) {
+        const into = merged.get(policy);
+        if (into) into.push(body);
+        else merged.set(policy, [body]);
       }
     let backoffMs = 100;
     for (;;) {
@@ -131,18 +158,16 @@ export class PointWriter {
     }
   }
 
-  /** health before raw, so a batch's uplink_batch point (raw, last) is only written after its other points. */
-  private async writeAll(merged: PointsByPolicy): Promise<void> {
+  /**
+   * One write per policy, health before raw, so a batch's uplink_batch point (raw, last) is only written after its
+   * other points. take() keeps a write at about batchPoints; a single larger unit goes whole (a gateway batch is at
+   * most 4 MiB on the wire, well under influxd's 25 MB request limit).
+   */
+  private async writeAll(merged: Map<string, string[]>): Promise<void> {
     const policies = [...merged.keys()].sort((a, b) => (a === "raw" ? 1 : b === "raw" ? -1 : a.localeCompare(b)));
     for (const policy of policies) {
-      const list = merged.get(policy) as IPoint[];
-      for (let i = 0; i < list.length; i += this.opts.batchPoints) {
-        const chunk = list.slice(i, i + this.opts.batchPoints);
-        await withTimeout(
-          this.opts.influx.writePoints(chunk, { database: this.opts.database, retentionPolicy: policy, precision: "n" }),
-          this.opts.writeTimeoutMs ?? 15_000,
-        );
-      }
+      const bodies = merged.get(policy) as string[];
+      await this.opts.write(bodies.length === 1 ? (bodies[0] as string) : bodies.join("\n"), policy, this.opts.writeTimeoutMs ?? 15_000);
     }
   }
 
@@ -156,11 +181,3 @@ export class PointWriter {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`influxdb did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -1,0 +1,89 @@
+/**
+ * The hub's ingest in a process of its own, as deployed, for the benchmarks: a process that also holds a
+ * benchmark's pre-built readings and batches (hundreds of MB) would spend its time collecting garbage that a
+ * hub never has. `startIngestProcess` runs this file as the child; the child prints "ready" once subscribed
+ * and stops cleanly when its stdin closes.
+ */
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { ensureDatabase } from "../src/influx/setup.ts";
+import { createIngestExtension } from "../src/ingest/index.ts";
+import { testContext, testRegistry } from "../test/ingest-fixtures.ts";
+
+export interface IngestProcessOptions {
+  brokerUrl: string;
+  influxUrl: string;
+  database: string;
+  writeBatchPoints: number;
+  clientId: string;
+  /** Gateways the child's registry knows (the test registry's devices, windows and people otherwise). */
+  gateways: Array<{ id: string; publicKey: string }>;
+}
+
+export interface IngestProcess {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startIngestProcess(opts: IngestProcessOptions, configPath: string): Promise<IngestProcess> {
+  writeFileSync(configPath, JSON.stringify(opts));
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
+      "--import",
+      "tsx",
+      fileURLToPath(import.meta.url),
+      configPath,
+    ],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const ready = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on("line", (line) => (line === "ready" ? resolve() : console.error(line)));
+    void exited.then((code) => reject(new Error(`the hub ingest process exited (${code}) before it was ready`)));
+  });
+  await ready;
+  return {
+    pid: child.pid as number,
+    async stop() {
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`the hub ingest process exited with ${code}`);
+    },
+  };
+}
+
+async function runChild(configPath: string): Promise<void> {
+  const { readFileSync } = await import("node:fs");
+  const opts = JSON.parse(readFileSync(configPath, "utf8")) as IngestProcessOptions;
+  const { registry } = testRegistry();
+  registry.gateways.clear();
+  for (const g of opts.gateways) registry.gateways.set(g.id, { id: g.id, site: "hall1", publicKey: g.publicKey });
+  const ctx = testContext(registry, opts.influxUrl, opts.database);
+  await ensureDatabase(ctx.influx, opts.database, ctx.logger);
+  const ingest = createIngestExtension({
+    brokerUrl: opts.brokerUrl,
+    shareGroup: "",
+    writeBatchPoints: opts.writeBatchPoints,
+    clientId: opts.clientId,
+  });
+  await ingest.start(ctx);
+  console.log("ready");
+  process.stdin.resume();
+  await new Promise((resolve) => process.stdin.once("end", resolve));
+  await ingest.stop();
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const configPath = process.argv[2];
+  if (!configPath) {
+    console.error("usage: ingest-process.ts <config.json>   (started by the benchmarks)");
+    process.exit(2);
+  }
+  await runChild(configPath);
+}

@@ -1,0 +1,67 @@
+import http from "node:http";
+import https from "node:https";
+
+/** Where line protocol goes: InfluxDB 1.x's `/write` endpoint of one database. */
+export interface InfluxWriteTarget {
+  /** Base URL, e.g. http://127.0.0.1:8086 (a path prefix is kept, for a proxy). */
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+}
+
+/** Writes a body of line-protocol lines (nanosecond timestamps) to a retention policy; resolves once InfluxDB stored them. */
+export type LineWriter = (body: string, retentionPolicy: string, timeoutMs: number) => Promise<void>;
+
+/** InfluxDB answered, but not 204: `status` tells a refused write (4xx) from an unwell server (5xx). */
+export class InfluxWriteError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * POSTs line protocol straight to `/write` over kept-alive connections. The `influx` package stays the hub's
+ * query client; this is the write path, where its serialisation cost more than influxd's storage.
+ */
+export function createLineWriter(target: InfluxWriteTarget): LineWriter {
+  const base = new URL(target.url);
+  const transport = base.protocol === "https:" ? https : http;
+  const agent = new transport.Agent({ keepAlive: true, maxSockets: 8 });
+  const prefix = base.pathname.replace(/\/$/, "");
+  const auth = target.username === undefined ? undefined : `${target.username}:${target.password ?? ""}`;
+
+  return (body, retentionPolicy, timeoutMs) =>
+    new Promise<void>((resolve, reject) => {
+      const query = new URLSearchParams({ db: target.database, rp: retentionPolicy, precision: "n" });
+      const request = transport.request(
+        {
+          agent,
+          protocol: base.protocol,
+          hostname: base.hostname,
+          port: base.port,
+          path: `${prefix}/write?${query}`,
+          method: "POST",
+          auth,
+          headers: { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () => {
+            const status = response.statusCode ?? 0;
+            if (status === 204) return resolve();
+            const text = Buffer.concat(chunks).toString("utf8").slice(0, 512);
+            reject(new InfluxWriteError(status, `influxdb refused the write (HTTP ${status}): ${text || response.statusMessage}`));
+          });
+        },
+      );
+      request.setTimeout(timeoutMs, () => request.destroy(new Error(`influxdb did not answer within ${timeoutMs} ms`)));
+      request.on("error", reject);
+      request.end(body);
+    });
+}
