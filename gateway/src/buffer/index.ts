@@ -16,6 +16,8 @@ export interface BufferOptions {
   groupCommitMs?: number;
   /** Appends that close a group at once (default 1000). */
   groupCommitMax?: number;
+  /** Delivered identities remembered at least, to refuse late duplicates (default DELIVERED_MEMORY; smaller in tests). */
+  deliveredMemory?: number;
 }
 
 export interface StoredDeadLetter extends DeadLetter {
@@ -33,19 +35,185 @@ export class BufferFullError extends Error {
   readonly code = "buffer_full";
 }
 
-/** How many delivered (device, seq) pairs are remembered to refuse late duplicates. */
-const DELIVERED_MEMORY = 200_000;
+/**
+ * How many delivered identities are remembered at least to refuse late duplicates: a generation of the
+ * delivered memory is retired once it holds this many, and the one before it is emptied.
+ */
+export const DELIVERED_MEMORY = 200_000;
 const DEAD_LETTER_LIMIT = 100_000;
 const ALARM_WARN = 0.7;
 const ALARM_CRITICAL = 0.9;
 /** Heartbeats are thinned once the buffer is this full, so the people-facing readings keep their room. */
 const THIN_AT = 0.8;
+/** Version 0: batches kept their wire and readings a batch column (before PRAGMA user_version was set). */
+const SCHEMA_VERSION = 1;
+/** Readings ids per block of the in-memory oldest-time summary. */
+const BLOCK = 4096;
+const READINGS_KEY = Buffer.from('"readings":[', "utf8");
 
 interface Pending {
   reading: Reading;
   json: string;
   resolve: (result: "stored" | "duplicate") => void;
   reject: (error: Error) => void;
+}
+
+interface BatchRow {
+  seq: number;
+  epoch: string;
+  hash: string;
+  firstId: number;
+  lastId: number;
+  count: number;
+  bytes: number;
+  oldestTs: number;
+  prefix: Buffer | null;
+  suffix: Buffer | null;
+  wire: Buffer | null;
+}
+
+const READINGS_TABLE = `
+  CREATE TABLE readings (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    json TEXT NOT NULL,
+    UNIQUE (device, seq, ts)
+  );
+`;
+/** Everything but the readings table, which a migration keeps. */
+const OTHER_TABLES = `
+  -- A batch is the contiguous id range first_id..last_id of readings (sealing takes the oldest unsealed in id order).
+  -- Its wire is rebuilt as prefix + the range's reading JSON joined by commas + suffix, bytes as first sent; wire is
+  -- stored whole only when the seal's output did not embed the readings verbatim.
+  CREATE TABLE batches (
+    seq INTEGER PRIMARY KEY,
+    epoch TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    first_id INTEGER NOT NULL,
+    last_id INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    oldest_ts INTEGER NOT NULL,
+    prefix BLOB,
+    suffix BLOB,
+    wire BLOB
+  );
+  -- Delivered readings are deleted; their identity stays in one of two generations for a while so a late resend is a
+  -- duplicate. Identity = (device, seq, device time), as at the hub: a factory-reset device restarting its seq is not a duplicate.
+  CREATE TABLE delivered_0 (device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (device, seq, ts)) WITHOUT ROWID;
+  CREATE TABLE delivered_1 (device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (device, seq, ts)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    rx_ts INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    device TEXT,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    payload BLOB NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+/**
+ * Splits a sealed wire around its readings' JSON so only the bytes around them are stored. Undefined when the
+ * wire does not embed them verbatim after the first `"readings":[`: then the whole wire is stored.
+ */
+function splitWire(wire: Buffer, readingsJson: readonly string[]): { prefix: Buffer; suffix: Buffer } | undefined {
+  const at = wire.indexOf(READINGS_KEY);
+  if (at < 0) return undefined;
+  const start = at + READINGS_KEY.length;
+  const joined = Buffer.from(readingsJson.join(","), "utf8");
+  const end = start + joined.length;
+  if (end > wire.length || !wire.subarray(start, end).equals(joined)) return undefined;
+  return { prefix: Buffer.from(wire.subarray(0, start)), suffix: Buffer.from(wire.subarray(end)) };
+}
+
+/** Brings a file written by an older gateway to SCHEMA_VERSION, or creates the schema; one transaction. */
+function migrate(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version === SCHEMA_VERSION) return;
+  if (version > SCHEMA_VERSION)
+    throw new Error(`buffer file has schema version ${version}; this gateway knows up to ${SCHEMA_VERSION}: upgrade the gateway`);
+  const hasReadings = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'").get() !== undefined;
+  db.transaction(() => {
+    if (!hasReadings) {
+      db.exec(READINGS_TABLE + OTHER_TABLES);
+      db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('sealed_to', '0')").run();
+    } else migrateFromV0(db);
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('delivered_gen', '0')").run();
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/** Version 0 marked each sealed reading with its batch and stored each batch's wire; delivered had a rowid. */
+function migrateFromV0(db: Database.Database): void {
+  db.exec(`
+    ALTER TABLE batches RENAME TO batches_v0;
+    ALTER TABLE delivered RENAME TO delivered_v0;
+  `);
+  db.exec(OTHER_TABLES);
+  // Sealing always took every unsealed reading up to its last, so batches are disjoint id ranges below every unsealed id.
+  const maxSealed = db.prepare("SELECT max(id) FROM readings WHERE batch IS NOT NULL").pluck().get() as number | null;
+  const minUnsealed = db.prepare("SELECT min(id) FROM readings WHERE batch IS NULL").pluck().get() as number | null;
+  if (maxSealed !== null && minUnsealed !== null && minUnsealed < maxSealed)
+    throw new Error(`buffer migration: unsealed reading ${minUnsealed} lies inside the sealed readings (up to ${maxSealed})`);
+  const old = db
+    .prepare(
+      `SELECT b.seq, b.epoch, b.hash, b.wire, b.oldest_ts AS oldestTs, min(r.id) AS firstId, max(r.id) AS lastId,
+              count(r.id) AS count, coalesce(sum(r.bytes), 0) AS bytes
+         FROM batches_v0 b LEFT JOIN readings r ON r.batch = b.seq GROUP BY b.seq ORDER BY b.seq`,
+    )
+    .all() as {
+    seq: number;
+    epoch: string;
+    hash: string;
+    wire: Buffer;
+    oldestTs: number;
+    firstId: number | null;
+    lastId: number | null;
+    count: number;
+    bytes: number;
+  }[];
+  const inRange = db.prepare("SELECT count(*) FROM readings WHERE id BETWEEN ? AND ?").pluck();
+  const rangeJson = db.prepare("SELECT json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id").pluck();
+  const insert = db.prepare(
+    "INSERT INTO batches (seq, epoch, hash, first_id, last_id, count, bytes, oldest_ts, prefix, suffix, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  for (const b of old) {
+    // A batch without readings cannot happen; kept with an empty range, its ack deletes nothing else.
+    const firstId = b.firstId ?? 1;
+    const lastId = b.lastId ?? 0;
+    if (b.count > 0 && inRange.get(firstId, lastId) !== b.count)
+      throw new Error(`buffer migration: batch ${b.seq} is not a contiguous id range`);
+    // Keep the old wire only if the readings as stored do not rebuild it byte for byte.
+    const parts = b.count > 0 ? splitWire(b.wire, rangeJson.all(firstId, lastId) as string[]) : undefined;
+    insert.run(
+      b.seq,
+      b.epoch,
+      b.hash,
+      firstId,
+      lastId,
+      b.count,
+      b.bytes,
+      b.oldestTs,
+      parts?.prefix ?? null,
+      parts?.suffix ?? null,
+      parts ? null : b.wire,
+    );
+  }
+  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('sealed_to', ?)").run(String(maxSealed ?? 0));
+  db.exec(`
+    INSERT OR IGNORE INTO delivered_0 (device, seq, ts) SELECT device, seq, ts FROM delivered_v0 ORDER BY id;
+    DROP TABLE delivered_v0;
+    DROP TABLE batches_v0;
+    DROP INDEX IF EXISTS readings_unbatched;
+    ALTER TABLE readings DROP COLUMN batch;
+  `);
 }
 
 /**
@@ -57,6 +225,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
   const logger = opts.logger;
   const groupMs = opts.groupCommitMs ?? 2;
   const groupMax = opts.groupCommitMax ?? 1000;
+  const deliveredMemory = opts.deliveredMemory ?? DELIVERED_MEMORY;
   mkdirSync(dirname(opts.path), { recursive: true });
   const db = new Database(opts.path);
   // WAL: readers never block the writer and a commit is one sequential append to the log.
@@ -64,66 +233,55 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
   // FULL: the WAL is fsynced at every commit; NORMAL could lose the last commits on power loss.
   db.pragma("synchronous = FULL");
   db.pragma("busy_timeout = 5000");
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS readings (
-      id INTEGER PRIMARY KEY,
-      device TEXT NOT NULL,
-      seq INTEGER NOT NULL,
-      kind TEXT NOT NULL,
-      ts INTEGER NOT NULL,
-      bytes INTEGER NOT NULL,
-      json TEXT NOT NULL,
-      batch INTEGER,
-      UNIQUE (device, seq, ts)
-    );
-    CREATE INDEX IF NOT EXISTS readings_unbatched ON readings (batch, id);
-    CREATE TABLE IF NOT EXISTS batches (
-      seq INTEGER PRIMARY KEY,
-      epoch TEXT NOT NULL,
-      hash TEXT NOT NULL,
-      wire BLOB NOT NULL,
-      count INTEGER NOT NULL,
-      oldest_ts INTEGER NOT NULL
-    );
-    -- Delivered readings are deleted; their identity stays here for a while so a late resend is a duplicate.
-    -- Identity = (device, seq, device time), as at the hub: a factory-reset device restarting its seq is not a duplicate.
-    CREATE TABLE IF NOT EXISTS delivered (id INTEGER PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, UNIQUE (device, seq, ts));
-    CREATE TABLE IF NOT EXISTS dead_letters (
-      id INTEGER PRIMARY KEY,
-      rx_ts INTEGER NOT NULL,
-      source TEXT NOT NULL,
-      device TEXT,
-      code TEXT NOT NULL,
-      message TEXT NOT NULL,
-      payload BLOB NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-  `);
+  migrate(db);
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)").run(randomBytes(8).toString("hex"));
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('head_seq', '0')").run();
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('head_hash', ?)").run(GENESIS_HASH);
   db.prepare("INSERT OR IGNORE INTO counters (name, value) VALUES ('thinned', 0)").run();
 
+  // Statements on the delivered memory exist once per generation (a table name cannot be a parameter).
+  const perGeneration = (sql: string) =>
+    [db.prepare(sql.replaceAll("delivered_N", "delivered_0")), db.prepare(sql.replaceAll("delivered_N", "delivered_1"))] as const;
   const q = {
-    insert: db.prepare("INSERT OR IGNORE INTO readings (device, seq, kind, ts, bytes, json) VALUES (?, ?, ?, ?, ?, ?)"),
-    wasDelivered: db.prepare("SELECT 1 FROM delivered WHERE device = ? AND seq = ? AND ts = ?").pluck(),
-    unbatched: db.prepare("SELECT id, json, bytes, ts FROM readings WHERE batch IS NULL ORDER BY id LIMIT ?"),
-    assign: db.prepare("UPDATE readings SET batch = ? WHERE batch IS NULL AND id <= ?"),
-    insertBatch: db.prepare("INSERT INTO batches (seq, epoch, hash, wire, count, oldest_ts) VALUES (?, ?, ?, ?, ?, ?)"),
+    // ON CONFLICT names the identity, so a clash on id would be an error rather than a silent "duplicate".
+    insert: db.prepare(
+      "INSERT INTO readings (id, device, seq, kind, ts, bytes, json) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq, ts) DO NOTHING",
+    ),
+    wasDelivered: db
+      .prepare(
+        `SELECT EXISTS (SELECT 1 FROM delivered_0 WHERE device = ? AND seq = ? AND ts = ?)
+             OR EXISTS (SELECT 1 FROM delivered_1 WHERE device = ? AND seq = ? AND ts = ?)`,
+      )
+      .pluck(),
+    // Rows as arrays: sealing reads thousands per batch, and objects cost more than the SQLite step.
+    unsealed: db.prepare("SELECT id, json, bytes, ts FROM readings WHERE id > ? ORDER BY id LIMIT ?").raw(),
+    insertBatch: db.prepare(
+      "INSERT INTO batches (seq, epoch, hash, first_id, last_id, count, bytes, oldest_ts, prefix, suffix, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
     setMeta: db.prepare("UPDATE meta SET value = ? WHERE key = ?"),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?").pluck(),
-    batches: db.prepare("SELECT seq, epoch, hash, wire, count, oldest_ts AS oldestTs FROM batches ORDER BY seq"),
-    batch: db.prepare("SELECT seq, epoch FROM batches WHERE seq = ? AND epoch = ?"),
-    remember: db.prepare("INSERT OR IGNORE INTO delivered (device, seq, ts) SELECT device, seq, ts FROM readings WHERE batch = ?"),
-    forget: db.prepare("DELETE FROM delivered WHERE id <= (SELECT max(id) FROM delivered) - ?"),
-    batchReadings: db.prepare("SELECT device, json, bytes FROM readings WHERE batch = ?"),
-    deleteBatchReadings: db.prepare("DELETE FROM readings WHERE batch = ?"),
+    batches: db.prepare(
+      `SELECT seq, epoch, hash, first_id AS firstId, last_id AS lastId, count, bytes, oldest_ts AS oldestTs, prefix, suffix, wire
+         FROM batches ORDER BY seq`,
+    ),
+    batch: db.prepare("SELECT first_id AS firstId, last_id AS lastId, bytes FROM batches WHERE seq = ? AND epoch = ?"),
+    rangeJson: db.prepare("SELECT json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id").pluck(),
+    rangeReadings: db.prepare("SELECT device, json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id"),
+    deleteRange: db.prepare("DELETE FROM readings WHERE id BETWEEN ? AND ?"),
     deleteBatch: db.prepare("DELETE FROM batches WHERE seq = ?"),
-    totals: db.prepare("SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes, min(ts) AS oldestTs FROM readings"),
-    oldest: db.prepare("SELECT min(ts) FROM readings").pluck(),
-    unbatchedCount: db.prepare("SELECT count(*) FROM readings WHERE batch IS NULL").pluck(),
-    thinVictims: db.prepare("SELECT id, bytes FROM readings WHERE kind = 'heartbeat' AND batch IS NULL ORDER BY id LIMIT ?"),
+    remember: perGeneration(
+      "INSERT OR IGNORE INTO delivered_N (device, seq, ts) SELECT device, seq, ts FROM readings WHERE id BETWEEN ? AND ?",
+    ),
+    // No WHERE: SQLite's truncate optimisation frees the table page by page instead of deleting row by row.
+    forgetAll: perGeneration("DELETE FROM delivered_N"),
+    deliveredCount: [
+      db.prepare("SELECT count(*) FROM delivered_0").pluck(),
+      db.prepare("SELECT count(*) FROM delivered_1").pluck(),
+    ] as const,
+    totals: db.prepare("SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes, min(id) AS minId, max(id) AS maxId FROM readings"),
+    blockOldest: db.prepare("SELECT min(ts) FROM readings WHERE id BETWEEN ? AND ?").pluck(),
+    sealedCount: db.prepare("SELECT coalesce(sum(count), 0) FROM batches").pluck(),
+    thinVictims: db.prepare("SELECT id, bytes FROM readings WHERE kind = 'heartbeat' AND id > ? ORDER BY id LIMIT ?"),
     deleteReading: db.prepare("DELETE FROM readings WHERE id = ?"),
     bumpThinned: db.prepare("UPDATE counters SET value = value + ? WHERE name = 'thinned'"),
     thinned: db.prepare("SELECT value FROM counters WHERE name = 'thinned'").pluck(),
@@ -135,29 +293,106 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     ),
   };
 
-  // Counters live in memory (restored here) so stats() costs nothing on the hot path.
-  const totals = q.totals.get() as { depth: number; bytes: number; oldestTs: number | null };
-  let depth = totals.depth;
-  let bytes = totals.bytes;
-  let oldestTs = totals.oldestTs;
-  let deadLetters = q.deadCount.get() as number;
-  let thinned = q.thinned.get() as number;
-  let unbatched = q.unbatchedCount.get() as number;
+  // State kept in memory (restored from the database at open and after a failed transaction), so stats() and the
+  // hot paths read no counters from disk.
+  let depth = 0;
+  let bytes = 0;
+  let unbatched = 0;
+  let deadLetters = 0;
+  let thinned = 0;
+  /** Readings with id <= sealedTo are in a batch; the rest wait. */
+  let sealedTo = 0;
+  /** Ids are given here, never by SQLite: once the table empties SQLite would reuse ids at or below sealedTo. */
+  let nextId = 1;
+  /** Which delivered generation takes new identities, and how many it holds. */
+  let generation: 0 | 1 = 0;
+  let generationSize = 0;
+  /**
+   * Oldest device time per block of ids, so the oldest reading is found without scanning the table after each
+   * acknowledgement (device clocks make ts unordered by id). Dirty blocks are recomputed when stats() asks.
+   */
+  const blockOldest = new Map<number, number>();
+  const dirtyBlocks = new Set<number>();
+  const restore = () => {
+    const totals = q.totals.get() as { depth: number; bytes: number; minId: number | null; maxId: number | null };
+    ({ depth, bytes } = totals);
+    sealedTo = Number(q.getMeta.get("sealed_to"));
+    nextId = Math.max(totals.maxId ?? 0, sealedTo) + 1;
+    // Sealed ranges lose no reading until their batch goes, so their counts are exact.
+    unbatched = depth - (q.sealedCount.get() as number);
+    generation = q.getMeta.get("delivered_gen") === "1" ? 1 : 0;
+    generationSize = q.deliveredCount[generation].get() as number;
+    deadLetters = q.deadCount.get() as number;
+    thinned = q.thinned.get() as number;
+    blockOldest.clear();
+    dirtyBlocks.clear();
+    if (totals.minId !== null && totals.maxId !== null)
+      for (let b = Math.floor(totals.minId / BLOCK); b <= Math.floor(totals.maxId / BLOCK); b++) dirtyBlocks.add(b);
+  };
+  restore();
   let alarm: BufferStats["fillAlarm"] = "ok";
   const listeners = new Set<() => void>();
+
+  const oldestTs = (): number | null => {
+    for (const b of dirtyBlocks) {
+      const oldest = q.blockOldest.get(b * BLOCK, b * BLOCK + BLOCK - 1) as number | null;
+      if (oldest === null) blockOldest.delete(b);
+      else blockOldest.set(b, oldest);
+    }
+    dirtyBlocks.clear();
+    let oldest: number | null = null;
+    for (const ts of blockOldest.values()) if (oldest === null || ts < oldest) oldest = ts;
+    return oldest;
+  };
+  /** Readings first..last were deleted: blocks wholly inside go, the (at most two) partly covered are recomputed. */
+  const forgetRange = (first: number, last: number) => {
+    for (let b = Math.floor(first / BLOCK); b <= Math.floor(last / BLOCK); b++) {
+      if (b * BLOCK >= first && b * BLOCK + BLOCK - 1 <= last) {
+        blockOldest.delete(b);
+        dirtyBlocks.delete(b);
+      } else dirtyBlocks.add(b);
+    }
+  };
 
   /**
    * A transaction that may be lost in a power cut without harm, committed without its own fsync (the next FULL
    * commit makes it durable): deleting what the hub acknowledged. If it is lost, the batch is sent again and the
    * hub treats it as the replay it is.
    */
-  const relaxed = (work: () => void) => {
+  const relaxed = <T>(work: () => T): T => {
     db.pragma("synchronous = NORMAL");
     try {
-      db.transaction(work)();
+      return db.transaction(work)();
     } finally {
       db.pragma("synchronous = FULL");
     }
+  };
+  /** Runs a transaction that changes the in-memory state; if it fails, that state is read back from the database. */
+  const guarded = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (error) {
+      try {
+        restore();
+      } catch {
+        // The database cannot even be read: the first error says why.
+      }
+      throw error;
+    }
+  };
+
+  /**
+   * Remembers readings first..last as delivered, in the current generation. Once that holds deliveredMemory
+   * identities the other (older) generation is emptied and becomes current, so both together always hold at least
+   * the last deliveredMemory delivered. Runs inside the caller's transaction, the switch included.
+   */
+  const remember = (first: number, last: number) => {
+    generationSize += q.remember[generation].run(first, last).changes;
+    if (generationSize < deliveredMemory) return;
+    generation = generation === 0 ? 1 : 0;
+    q.forgetAll[generation].run();
+    q.setMeta.run(String(generation), "delivered_gen");
+    generationSize = 0;
   };
 
   let pending: Pending[] = [];
@@ -183,9 +418,11 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     if (bytes + needed <= mark) return true;
     let freed = 0;
     let count = 0;
-    for (const victim of q.thinVictims.all(1000) as { id: number; bytes: number }[]) {
+    // Only unsealed readings: a sealed batch's range must stay whole, its resend rebuilt from it.
+    for (const victim of q.thinVictims.all(sealedTo, 1000) as { id: number; bytes: number }[]) {
       if (bytes - freed + needed <= mark) break;
       q.deleteReading.run(victim.id);
+      dirtyBlocks.add(Math.floor(victim.id / BLOCK));
       freed += victim.bytes;
       count++;
     }
@@ -204,7 +441,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     const results: ("stored" | "duplicate" | Error)[] = [];
     for (const p of group) {
       const r = p.reading;
-      if (q.wasDelivered.get(r.deviceId, r.seq, r.ts) !== undefined) {
+      if (q.wasDelivered.get(r.deviceId, r.seq, r.ts, r.deviceId, r.seq, r.ts) === 1) {
         results.push("duplicate");
         continue;
       }
@@ -219,15 +456,19 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
         results.push(new BufferFullError(`buffer full (${bytes} of ${opts.capacityBytes} bytes): the hub has been unreachable too long`));
         continue;
       }
-      const info = q.insert.run(r.deviceId, r.seq, r.kind, r.ts, size, p.json);
+      const id = nextId;
+      const info = q.insert.run(id, r.deviceId, r.seq, r.kind, r.ts, size, p.json);
       if (info.changes === 0) {
         results.push("duplicate");
         continue;
       }
+      nextId++;
       depth++;
       unbatched++;
       bytes += size;
-      oldestTs = oldestTs === null ? r.ts : Math.min(oldestTs, r.ts);
+      const block = Math.floor(id / BLOCK);
+      const oldest = blockOldest.get(block);
+      if (oldest === undefined || r.ts < oldest) blockOldest.set(block, r.ts);
       results.push("stored");
     }
     return results;
@@ -238,14 +479,10 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     const group = pending;
     pending = [];
     if (group.length === 0) return;
-    // Counters change inside the transaction; on failure they are re-read from the database.
     let results: ("stored" | "duplicate" | Error)[];
     try {
-      results = commitGroup(group);
+      results = guarded(() => commitGroup(group));
     } catch (error) {
-      const restored = q.totals.get() as { depth: number; bytes: number; oldestTs: number | null };
-      ({ depth, bytes, oldestTs } = restored);
-      unbatched = q.unbatchedCount.get() as number;
       for (const p of group) p.reject(error as Error);
       return;
     }
@@ -260,6 +497,17 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
       }
     });
     if (stored) for (const listener of listeners) listener();
+  };
+
+  /** Deletes a batch and its readings, remembering them as delivered; returns how many there were. */
+  const dropBatch = (seq: number, range: { firstId: number; lastId: number; bytes: number }) => {
+    remember(range.firstId, range.lastId);
+    const count = q.deleteRange.run(range.firstId, range.lastId).changes;
+    q.deleteBatch.run(seq);
+    depth -= count;
+    bytes -= range.bytes;
+    forgetRange(range.firstId, range.lastId);
+    return count;
   };
 
   const buffer: GatewayBuffer = {
@@ -297,64 +545,85 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     },
 
     sealedBatches() {
-      return (q.batches.all() as SealedBatch[]).map((b) => ({ ...b, wire: Buffer.from(b.wire) }));
+      return (q.batches.all() as BatchRow[]).map((b) => ({
+        epoch: b.epoch,
+        seq: b.seq,
+        hash: b.hash,
+        // The readings of a sealed range are never changed, so this is the wire sealNext returned, byte for byte.
+        wire:
+          b.wire !== null
+            ? Buffer.from(b.wire)
+            : Buffer.concat([b.prefix!, Buffer.from((q.rangeJson.all(b.firstId, b.lastId) as string[]).join(","), "utf8"), b.suffix!]),
+        count: b.count,
+        oldestTs: b.oldestTs,
+      }));
     },
 
     sealNext(maxReadings, maxBytes, seal) {
-      return db.transaction((): SealedBatch | undefined => {
-        const rows = q.unbatched.all(maxReadings) as { id: number; json: string; bytes: number; ts: number }[];
+      const sealed = db.transaction(() => {
+        const rows = q.unsealed.all(sealedTo, maxReadings) as [id: number, json: string, bytes: number, ts: number][];
         if (rows.length === 0) return undefined;
         let size = 0;
         let take = 0;
-        while (take < rows.length && (take === 0 || size + rows[take]!.bytes <= maxBytes)) size += rows[take++]!.bytes;
-        const chosen = rows.slice(0, take);
-        const signed = seal(
-          chosen.map((r) => r.json),
-          buffer.chainHead(),
+        while (take < rows.length && (take === 0 || size + rows[take]![2] <= maxBytes)) size += rows[take++]![2];
+        const json: string[] = new Array<string>(take);
+        let oldest = rows[0]![3];
+        for (let i = 0; i < take; i++) {
+          json[i] = rows[i]![1];
+          oldest = Math.min(oldest, rows[i]![3]);
+        }
+        const signed = seal(json, buffer.chainHead());
+        const batch: SealedBatch = { ...signed, count: take, oldestTs: oldest };
+        const lastId = rows[take - 1]![0];
+        const parts = splitWire(batch.wire, json);
+        q.insertBatch.run(
+          batch.seq,
+          batch.epoch,
+          batch.hash,
+          rows[0]![0],
+          lastId,
+          batch.count,
+          size,
+          batch.oldestTs,
+          parts?.prefix ?? null,
+          parts?.suffix ?? null,
+          parts ? null : batch.wire,
         );
-        let oldest = chosen[0]!.ts;
-        for (const r of chosen) oldest = Math.min(oldest, r.ts);
-        const batch: SealedBatch = { ...signed, count: chosen.length, oldestTs: oldest };
-        q.assign.run(batch.seq, chosen[chosen.length - 1]!.id);
-        q.insertBatch.run(batch.seq, batch.epoch, batch.hash, batch.wire, batch.count, batch.oldestTs);
+        q.setMeta.run(String(lastId), "sealed_to");
         q.setMeta.run(String(batch.seq), "head_seq");
         q.setMeta.run(batch.hash, "head_hash");
-        unbatched -= chosen.length;
-        return batch;
+        return { batch, lastId };
       })();
+      if (!sealed) return undefined;
+      // Only after the commit: a seal that threw or failed to commit leaves the readings waiting.
+      sealedTo = sealed.lastId;
+      unbatched -= sealed.batch.count;
+      return sealed.batch;
     },
 
     acknowledge(epoch, seq) {
-      relaxed(() => {
-        if (q.batch.get(seq, epoch) === undefined) return;
-        const rows = q.batchReadings.all(seq) as { bytes: number }[];
-        q.remember.run(seq);
-        q.deleteBatchReadings.run(seq);
-        q.deleteBatch.run(seq);
-        q.forget.run(DELIVERED_MEMORY);
-        depth -= rows.length;
-        bytes -= rows.reduce((sum, r) => sum + r.bytes, 0);
-      });
-      oldestTs = depth === 0 ? null : (q.oldest.get() as number | null);
+      guarded(() =>
+        relaxed(() => {
+          const range = q.batch.get(seq, epoch) as { firstId: number; lastId: number; bytes: number } | undefined;
+          if (range) dropBatch(seq, range);
+        }),
+      );
       checkAlarm();
     },
 
     reject(epoch, seq, reason) {
       const now = Date.now();
-      db.transaction(() => {
-        if (q.batch.get(seq, epoch) === undefined) return;
-        const rows = q.batchReadings.all(seq) as { device: string; json: string; bytes: number }[];
-        for (const r of rows) {
-          q.insertDead.run(now, `uplink batch ${epoch}/${seq}`, r.device, "hub_rejected", reason.slice(0, 512), Buffer.from(r.json));
-        }
-        q.remember.run(seq);
-        q.deleteBatchReadings.run(seq);
-        q.deleteBatch.run(seq);
-        depth -= rows.length;
-        bytes -= rows.reduce((sum, r) => sum + r.bytes, 0);
-        deadLetters += rows.length;
-      })();
-      oldestTs = depth === 0 ? null : (q.oldest.get() as number | null);
+      guarded(() =>
+        db.transaction(() => {
+          const range = q.batch.get(seq, epoch) as { firstId: number; lastId: number; bytes: number } | undefined;
+          if (!range) return;
+          for (const r of q.rangeReadings.all(range.firstId, range.lastId) as { device: string; json: string }[]) {
+            q.insertDead.run(now, `uplink batch ${epoch}/${seq}`, r.device, "hub_rejected", reason.slice(0, 512), Buffer.from(r.json));
+            deadLetters++;
+          }
+          dropBatch(seq, range);
+        })(),
+      );
       checkAlarm();
     },
 
@@ -373,7 +642,15 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
       };
     },
 
-    stats: () => ({ depth, bytes, capacityBytes: opts.capacityBytes, oldestTs, deadLetters, thinned, fillAlarm: alarm }),
+    stats: () => ({
+      depth,
+      bytes,
+      capacityBytes: opts.capacityBytes,
+      oldestTs: depth === 0 ? null : oldestTs(),
+      deadLetters,
+      thinned,
+      fillAlarm: alarm,
+    }),
 
     close() {
       if (closed) return;
