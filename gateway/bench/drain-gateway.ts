@@ -1,5 +1,5 @@
 // The gateway side of the drain benchmark, in its own process as on a real gateway box: drains the buffer at
-// argv[2] to the hub at argv[3], signing with the key in argv[4]; prints progress lines and "drained <ms>".
+// argv[2] to the hub at argv[3], signing with the key in argv[4]; prints progress lines and "drained <ms> <cpu s>".
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { loadPrivateKey } from "@supervision/firmware-protocols";
@@ -22,11 +22,13 @@ const uplink = new Uplink({
   logger: pino({ level: "silent" }),
 });
 const started = performance.now();
+const cpu = process.cpuUsage();
 uplink.start();
 while (buffer.stats().depth > 0) {
   await new Promise((r) => setTimeout(r, 500));
   console.log(`progress ${total - buffer.stats().depth} ${total}`);
 }
-console.log(`drained ${Math.round(performance.now() - started)}`);
+const used = process.cpuUsage(cpu);
+console.log(`drained ${Math.round(performance.now() - started)} ${(used.user + used.system) / 1e6}`);
 await uplink.stop();
 buffer.close();

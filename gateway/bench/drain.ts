@@ -2,6 +2,8 @@
  * Drain benchmark (no pass/fail): a gateway buffer holding a backlog of readings (default 1,000,000) drains through
  * the real uplink into the real hub ingest and a real influxd, against the hub's own ingest rate measured in the
  * same run with pre-signed batches of the same size published straight at it. Target: drain ≥ 0.8 × ingest.
+ * Gateway and hub each run in a process of their own, as deployed. BENCH_NODE_FLAGS (e.g. "--cpu-prof") is passed
+ * to both child processes.
  *
  *   npx tsx gateway/bench/drain.ts [--readings 1000000] [--help]
  */
@@ -12,14 +14,15 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { Reading } from "@supervision/firmware-protocols";
-import { startInfluxd, startMosquitto } from "@supervision/test-support";
-import { ensureDatabase } from "../../hub/src/influx/setup.ts";
-import { createIngestExtension } from "../../hub/src/ingest/index.ts";
-import { rating, TestGateway, testContext, testRegistry } from "../../hub/test/ingest-fixtures.ts";
+import { cpuMeter, startInfluxd, startMosquitto } from "@supervision/test-support";
+import { startIngestProcess } from "../../hub/bench/ingest-process.ts";
+import { rating, TestGateway, testRegistry } from "../../hub/test/ingest-fixtures.ts";
 import { openBuffer } from "../src/buffer/index.ts";
 import { startStandInHub } from "../src/uplink/testing/stand-in-hub.ts";
 
-const { values: args } = parseArgs({ options: { readings: { type: "string", default: "1000000" }, help: { type: "boolean", default: false } } });
+const { values: args } = parseArgs({
+  options: { readings: { type: "string", default: "1000000" }, help: { type: "boolean", default: false } },
+});
 if (args.help) {
   console.log("usage: npx tsx gateway/bench/drain.ts [--readings N]   (starts influxd and mosquitto; about 1-2 minutes)");
   process.exit(0);
@@ -41,35 +44,57 @@ const T0 = Date.now() - 3 * 86_400_000;
 const readings = (from: number, count: number): Reading[] => Array.from({ length: count }, (_, i) => rating(from + i, T0 + from + i));
 const progress = (what: string) => (done: number, total: number, started: number) => {
   const rate = done / ((performance.now() - started) / 1000);
-  process.stdout.write(`\r${what}: ${done.toLocaleString("en")}/${total.toLocaleString("en")}, ${Math.round(rate).toLocaleString("en")}/s   `);
+  process.stdout.write(
+    `\r${what}: ${done.toLocaleString("en")}/${total.toLocaleString("en")}, ${Math.round(rate).toLocaleString("en")}/s   `,
+  );
 };
 
 /** Runs the uplink in a process of its own, as on a gateway box, until the buffer is empty; returns the time. */
-async function drainInChild(bufferPath: string, hubUrl: string): Promise<number> {
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/bench/drain-gateway.ts", bufferPath, hubUrl, join(dir, "key.pem"), String(BATCH), String(IN_FLIGHT)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+async function drainInChild(bufferPath: string, hubUrl: string): Promise<{ ms: number; cpuSeconds: number }> {
+  const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : [];
+  const child = spawn(
+    process.execPath,
+    [
+      ...flags,
+      "--import",
+      "tsx",
+      "gateway/bench/drain-gateway.ts",
+      bufferPath,
+      hubUrl,
+      join(dir, "key.pem"),
+      String(BATCH),
+      String(IN_FLIGHT),
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let drainMs = 0;
+  let cpuSeconds = 0;
   createInterface({ input: child.stdout }).on("line", (line) => {
     const [word, a, b] = line.split(" ");
     if (word === "progress") process.stdout.write(`\rdraining: ${Number(a).toLocaleString("en")}/${Number(b).toLocaleString("en")}   `);
-    if (word === "drained") drainMs = Number(a);
+    if (word === "drained") [drainMs, cpuSeconds] = [Number(a), Number(b)];
   });
   const code = await new Promise<number | null>((r) => child.once("exit", r));
   process.stdout.write("\n");
   if (code !== 0 || drainMs === 0) throw new Error(`the gateway process failed (exit ${code})`);
-  return drainMs;
+  return { ms: drainMs, cpuSeconds };
 }
 
 try {
   // 1. The hub's own ingest rate: pre-signed batches of BATCH readings, IN_FLIGHT in flight, straight at it.
-  const baseCtx = testContext(registry, influx.url, "bench_baseline");
-  await ensureDatabase(baseCtx.influx, "bench_baseline", baseCtx.logger);
-  const baseIngest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", writeBatchPoints: BATCH, clientId: "hub-baseline" });
-  await baseIngest.start(baseCtx);
+  const gateways = [{ id: "gw1", publicKey: registry.gateways.get("gw1")!.publicKey }];
+  const hub = (database: string) =>
+    startIngestProcess(
+      { brokerUrl: broker.url, influxUrl: influx.url, database, writeBatchPoints: BATCH, clientId: `hub-${database}`, gateways },
+      join(dir, `${database}.json`),
+    );
+  const baseIngest = await hub("bench_baseline");
   const gw = await TestGateway.connect(broker.url, "gw1", privateKeyPem);
   const batches = [];
   for (let i = 0; i < BASELINE; i += BATCH) batches.push(gw.next(readings(i, BATCH), T0 + i));
+  let cpu = cpuMeter({ hub: baseIngest.pid, influxd: influx.server.pid, mosquitto: broker.pid, "this process": process.pid });
   let started = performance.now();
   for (let i = 0; i < batches.length; i++) {
     while (i - gw.acks.length >= IN_FLIGHT) await new Promise((r) => setTimeout(r, 1));
@@ -77,6 +102,7 @@ try {
   }
   while (gw.acks.length < batches.length) await new Promise((r) => setTimeout(r, 1));
   const ingestRate = BASELINE / ((performance.now() - started) / 1000);
+  const baselineCpu = cpu.done();
   await gw.close();
   await baseIngest.stop();
   console.log(`hub ingest, pre-signed batches: ${Math.round(ingestRate).toLocaleString("en")} readings/s`);
@@ -95,13 +121,13 @@ try {
   buffer.close();
 
   // 3. Drain it into a fresh hub ingest, the uplink in a process of its own as on a gateway box.
-  const ctx = testContext(registry, influx.url, "bench_drain");
-  await ensureDatabase(ctx.influx, "bench_drain", ctx.logger);
-  const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", writeBatchPoints: BATCH, clientId: "hub-drain" });
-  await ingest.start(ctx);
+  const ingest = await hub("bench_drain");
   writeFileSync(join(dir, "key.pem"), privateKeyPem);
-  const drainMs = await drainInChild(join(dir, "buffer.db"), broker.url);
-  const drainRate = TOTAL / (drainMs / 1000);
+  cpu = cpuMeter({ hub: ingest.pid, influxd: influx.server.pid, mosquitto: broker.pid });
+  const drained = await drainInChild(join(dir, "buffer.db"), broker.url);
+  // The gateway process has exited; it reported its own CPU time over the drain.
+  const drainCpu = { ...cpu.done(), gateway: drained.cpuSeconds };
+  const drainRate = TOTAL / (drained.ms / 1000);
   await ingest.stop();
   const stored = await influx.query(`SELECT count("seq") FROM "rating"`, "bench_drain");
 
@@ -109,12 +135,13 @@ try {
   // acknowledges (no InfluxDB), to show which side limits the drain above.
   const capacityReadings = Math.min(TOTAL, 200_000);
   const capacityBuffer = openBuffer({ path: join(dir, "capacity.db"), capacityBytes: 4 * 1024 * 1024 * 1024, groupCommitMax: 5000 });
-  for (let i = 0; i < capacityReadings; i += 5000) await Promise.all(readings(2_000_000_000 + i, 5000).map((r) => capacityBuffer.append(r)));
+  for (let i = 0; i < capacityReadings; i += 5000)
+    await Promise.all(readings(2_000_000_000 + i, 5000).map((r) => capacityBuffer.append(r)));
   capacityBuffer.close();
   const standIn = await startStandInHub({ publicKeyPem: registry.gateways.get("gw1")!.publicKey, gatewayId: "gw1" });
-  const capacityMs = await drainInChild(join(dir, "capacity.db"), standIn.url);
+  const capacity = await drainInChild(join(dir, "capacity.db"), standIn.url);
   await standIn.close();
-  const capacityRate = capacityReadings / (capacityMs / 1000);
+  const capacityRate = capacityReadings / (capacity.ms / 1000);
   console.table([
     { measure: "hub ingest, pre-signed batches (readings/s)", value: Math.round(ingestRate) },
     { measure: `backlog drain through the uplink (readings/s)`, value: Math.round(drainRate) },
@@ -122,7 +149,17 @@ try {
     { measure: "readings stored from the drain", value: Number(stored.results[0]?.series?.[0]?.values?.[0]?.[1] ?? 0) },
     { measure: "uplink alone, into a stand-in hub (readings/s)", value: Math.round(capacityRate) },
   ]);
-  console.log(`${TOTAL.toLocaleString("en")} buffered readings, ${BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight, mosquitto between gateway and hub; gateway and hub are separate processes sharing this machine's cores with influxd and mosquitto`);
+  const perReading = (seconds: Record<string, number>, count: number) =>
+    Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Number(((s * 1e6) / count).toFixed(1))]));
+  console.log("CPU µs per reading, by process (in the baseline, this process plays the gateway with pre-signed batches):");
+  console.table({
+    baseline: perReading(baselineCpu, BASELINE),
+    drain: perReading(drainCpu, TOTAL),
+    "uplink alone": { gateway: Number(((capacity.cpuSeconds * 1e6) / capacityReadings).toFixed(1)) },
+  });
+  console.log(
+    `${TOTAL.toLocaleString("en")} buffered readings, ${BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight, mosquitto between gateway and hub; gateway and hub are separate processes sharing this machine's cores with influxd and mosquitto`,
+  );
 } finally {
   await broker.close();
   await influx.close();
