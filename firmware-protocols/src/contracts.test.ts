@@ -1,7 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hashSecret, verifySecret } from "./credentials.ts";
-import { GENESIS_HASH, generateGatewayKeys, loadPrivateKey, loadPublicKey, MAX_BATCH_BYTES, openBatch, signBatch } from "./envelope.ts";
+import {
+  GENESIS_HASH,
+  generateGatewayKeys,
+  loadPrivateKey,
+  loadPublicKey,
+  MAX_BATCH_BYTES,
+  openBatch,
+  parseReading,
+  signBatch,
+} from "./envelope.ts";
 import { deviceTopics, parseTopic } from "./topics.ts";
 import { validateDeviceMessage } from "./validate.ts";
 
@@ -21,8 +30,22 @@ const body = {
 
 describe("topics", () => {
   it("parses what the builders make and refuses hostile topics", () => {
-    expect(parseTopic(deviceTopics.event("kp-1", "rating"))).toEqual({ ok: true, value: { scope: "dev", deviceId: "kp-1", type: "evt", kind: "rating" } });
-    for (const topic of ["", "/", "sv/v1", "sv/v1/dev//evt/rating", "sv/v1/dev/kp-1/evt/rating/extra", "sv/v1/dev/../evt/rating", "sv/v1/dev/kp\u0000/evt/rating", `sv/v1/dev/${"a".repeat(65)}/evt/rating`, "$SYS/broker", "sv/v1/dev/#"])
+    expect(parseTopic(deviceTopics.event("kp-1", "rating"))).toEqual({
+      ok: true,
+      value: { scope: "dev", deviceId: "kp-1", type: "evt", kind: "rating" },
+    });
+    for (const topic of [
+      "",
+      "/",
+      "sv/v1",
+      "sv/v1/dev//evt/rating",
+      "sv/v1/dev/kp-1/evt/rating/extra",
+      "sv/v1/dev/../evt/rating",
+      "sv/v1/dev/kp\u0000/evt/rating",
+      `sv/v1/dev/${"a".repeat(65)}/evt/rating`,
+      "$SYS/broker",
+      "sv/v1/dev/#",
+    ])
       expect(parseTopic(topic).ok, topic).toBe(false);
   });
 });
@@ -31,7 +54,8 @@ describe("uplink envelope", () => {
   it("opens what it signed, with the hash the hub acknowledges", () => {
     const signed = signBatch(body, privateKey);
     const opened = openBatch("gw-1", signed.wire, () => publicKey);
-    expect(opened).toEqual({ ok: true, value: { body, hash: signed.hash, wire: signed.wire } });
+    expect(opened).toEqual({ ok: true, value: { body, hash: signed.hash } });
+    if (opened.ok) for (const reading of opened.value.body.readings) expect(parseReading(reading)).toMatchObject({ ok: true });
   });
 
   it("refuses a batch altered in any byte, signed by another key, on another gateway's topic, oversized or cut", () => {
@@ -45,8 +69,14 @@ describe("uplink envelope", () => {
     expect(openBatch("gw-1", signed.wire, () => other)).toMatchObject({ ok: false, error: { code: "bad_signature" } });
     expect(openBatch("gw-2", signed.wire, () => publicKey)).toMatchObject({ ok: false, error: { code: "malformed" } });
     expect(openBatch("gw-1", signed.wire, () => undefined)).toMatchObject({ ok: false, error: { code: "unknown_gateway" } });
-    expect(openBatch("gw-1", Buffer.alloc(MAX_BATCH_BYTES + 1), () => publicKey)).toMatchObject({ ok: false, error: { code: "oversized" } });
-    expect(openBatch("gw-1", signed.wire.subarray(0, signed.wire.length - 10), () => publicKey)).toMatchObject({ ok: false, error: { code: "malformed" } });
+    expect(openBatch("gw-1", Buffer.alloc(MAX_BATCH_BYTES + 1), () => publicKey)).toMatchObject({
+      ok: false,
+      error: { code: "oversized" },
+    });
+    expect(openBatch("gw-1", signed.wire.subarray(0, signed.wire.length - 10), () => publicKey)).toMatchObject({
+      ok: false,
+      error: { code: "malformed" },
+    });
   });
 
   it("never throws on arbitrary bytes", () => {
@@ -60,13 +90,51 @@ describe("uplink envelope", () => {
   });
 });
 
+describe("readings of a received batch", () => {
+  const good = body.readings[0];
+  it("checks each reading in full against its kind's schema, with the reason", () => {
+    expect(parseReading(good)).toMatchObject({ ok: true, value: good });
+    const cases: Array<[unknown, string]> = [
+      [null, "invalid_field"],
+      [[good], "invalid_field"],
+      ["heartbeat", "invalid_field"],
+      [{ ...good, kind: "toString" }, "invalid_field"],
+      [{ ...good, kind: "__proto__" }, "invalid_field"],
+      [{ ...good, kind: undefined }, "invalid_field"],
+      [{ ...good, rxTs: undefined }, "missing_field"],
+      [{ ...good, rxTs: -1 }, "invalid_field"],
+      [{ ...good, seq: 2 ** 32 }, "invalid_field"],
+      [{ ...good, deviceId: "KP 1" }, "invalid_field"],
+      [{ ...good, v: 2 }, "unsupported_version"],
+      [{ ...good, extra: true }, "unknown_field"],
+      [{ ...good, kind: "rating" }, "missing_field"],
+    ];
+    for (const [reading, code] of cases)
+      expect(parseReading(reading), JSON.stringify(reading)).toMatchObject({ ok: false, error: { code } });
+  });
+
+  it("never throws on arbitrary JSON", () => {
+    fc.assert(fc.property(fc.jsonValue(), (value) => typeof parseReading(value).ok === "boolean"));
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom("kind", "v", "deviceId", "seq", "ts", "rxTs", "intervalS", "uptimeS"), fc.jsonValue()),
+        (value) => typeof parseReading(value).ok === "boolean",
+      ),
+    );
+  });
+});
+
 describe("device payload validation", () => {
   it("never throws on arbitrary topics and payloads", () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 80 }), fc.oneof(fc.string({ maxLength: 500 }), fc.json(), fc.uint8Array({ maxLength: 500 })), (topic, payload) => {
-        const r = validateDeviceMessage(topic, payload as string | Uint8Array, { now: NOW });
-        if (!r.ok) expect(typeof r.error.code).toBe("string");
-      }),
+      fc.property(
+        fc.string({ maxLength: 80 }),
+        fc.oneof(fc.string({ maxLength: 500 }), fc.json(), fc.uint8Array({ maxLength: 500 })),
+        (topic, payload) => {
+          const r = validateDeviceMessage(topic, payload as string | Uint8Array, { now: NOW });
+          if (!r.ok) expect(typeof r.error.code).toBe("string");
+        },
+      ),
       { numRuns: 2000 },
     );
     fc.assert(
@@ -91,6 +159,7 @@ describe("device credentials", () => {
     expect(stored).toMatch(/^scrypt\$/);
     expect(verifySecret("s3cret-keypad", stored)).toBe(true);
     expect(verifySecret("s3cret-keypaD", stored)).toBe(false);
-    for (const bad of ["", "scrypt$", "scrypt$1$1$1$$", "md5$abc", `scrypt$${"9".repeat(40)}$8$1$AAAA$AAAA`]) expect(verifySecret("x", bad)).toBe(false);
+    for (const bad of ["", "scrypt$", "scrypt$1$1$1$$", "md5$abc", `scrypt$${"9".repeat(40)}$8$1$AAAA$AAAA`])
+      expect(verifySecret("x", bad)).toBe(false);
   });
 });

@@ -49,10 +49,16 @@ export const READING_SCHEMAS = {
 
 export type CheckedReading = { [K in EventKind]: z.infer<(typeof READING_SCHEMAS)[K]> }[EventKind];
 
-/** Validates one reading of a batch against its kind's schema. */
-export function parseReading(reading: Reading): Result<CheckedReading, PayloadError> {
-  const schema = READING_SCHEMAS[reading.kind] as z.ZodType<CheckedReading> | undefined;
-  if (!schema) return err({ code: "invalid_field", message: `unknown reading kind "${String(reading.kind)}"`, path: "kind" });
+/** Validates one reading of a received batch against its kind's schema. */
+export function parseReading(reading: unknown): Result<CheckedReading, PayloadError> {
+  if (reading === null || typeof reading !== "object" || Array.isArray(reading))
+    return err({ code: "invalid_field", message: "a reading must be a JSON object" });
+  const kind = (reading as { kind?: unknown }).kind;
+  const schema =
+    typeof kind === "string" && Object.hasOwn(READING_SCHEMAS, kind)
+      ? (READING_SCHEMAS[kind as EventKind] as z.ZodType<CheckedReading>)
+      : undefined;
+  if (!schema) return err({ code: "invalid_field", message: `unknown reading kind ${JSON.stringify(kind) ?? "(none)"}`, path: "kind" });
   const parsed = schema.safeParse(reading);
   return parsed.success ? ok(parsed.data) : err(issueToError(parsed.error.issues));
 }
@@ -68,6 +74,20 @@ export const BatchBody = z.strictObject({
   readings: z.array(Reading).max(100_000),
 });
 export type BatchBody = z.infer<typeof BatchBody>;
+
+/**
+ * A body as openBatch checks it: all of it but the readings, which the receiver checks one by one with
+ * parseReading, so one bad reading does not cost its batch (and each reading is parsed once, not twice).
+ */
+export const ReceivedBody = BatchBody.extend({ readings: z.array(z.unknown()).max(100_000) });
+export type ReceivedBody = z.infer<typeof ReceivedBody>;
+
+/** A batch whose signature and envelope were checked: its readings are still to be checked. */
+export interface OpenedBatch {
+  body: ReceivedBody;
+  /** SHA-256 of the body bytes, hex. */
+  hash: string;
+}
 
 export interface SignedBatch {
   body: BatchBody;
@@ -150,13 +170,13 @@ export function splitBatch(wire: Uint8Array): Result<{ bodyBytes: Buffer; signat
 /**
  * Verifies and parses a batch that arrived on sv/v1/gw/{gatewayId}/batch. `keyFor` returns the registered
  * public key of a gateway. The signature is checked before the body is parsed, so unsigned bytes are never
- * interpreted, and the body must name the same gateway as the topic.
+ * interpreted, and the body must name the same gateway as the topic. The readings are left to parseReading.
  */
 export function openBatch(
   gatewayId: string,
   wire: Uint8Array,
   keyFor: (gatewayId: string) => KeyObject | undefined,
-): Result<SignedBatch, BatchError | PayloadError> {
+): Result<OpenedBatch, BatchError | PayloadError> {
   const parts = splitBatch(wire);
   if (!parts.ok) return parts;
   const { bodyBytes, signature } = parts.value;
@@ -169,11 +189,11 @@ export function openBatch(
     });
   const json = parseJsonObject(bodyBytes, MAX_BATCH_BYTES);
   if (!json.ok) return json;
-  const body = BatchBody.safeParse(json.value);
+  const body = ReceivedBody.safeParse(json.value);
   if (!body.success) return err(issueToError(body.error.issues));
   if (body.data.gatewayId !== gatewayId)
     return err({ code: "malformed", message: `body names gateway "${body.data.gatewayId}" but arrived on gateway "${gatewayId}"'s topic` });
-  return ok({ body: body.data, hash: sha256Hex(bodyBytes), wire: Buffer.from(wire) });
+  return ok({ body: body.data, hash: sha256Hex(bodyBytes) });
 }
 
 /** A fresh Ed25519 key pair in PEM. */

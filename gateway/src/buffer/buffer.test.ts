@@ -9,7 +9,7 @@ import {
   loadPrivateKey,
   openBatch,
   loadPublicKey,
-  type Reading,
+  Reading,
   signBatch,
   signSerializedBatch,
   sha256Hex,
@@ -129,8 +129,9 @@ describe("gateway buffer", () => {
     const head = { v: 1 as const, gatewayId: "gw-1", epoch: batch.epoch, seq: 1, prevHash: GENESIS_HASH, createdAt: T0 };
     const opened = openBatch("gw-1", batch.wire, () => loadPublicKey(keys.publicKeyPem));
     if (!opened.ok) throw new Error(opened.error.message);
-    expect(opened.value.body.readings.map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
-    expect(signBatch({ ...head, readings: opened.value.body.readings }, privateKey).hash).toBe(batch.hash);
+    const readings = opened.value.body.readings.map((r) => Reading.parse(r));
+    expect(readings.map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(signBatch({ ...head, readings }, privateKey).hash).toBe(batch.hash);
   });
 
   it("cuts batches by bytes as well as count", async () => {
@@ -565,7 +566,7 @@ describe("gateway buffer outbox under kill -9", () => {
         if (sentHash.has(s.seq)) expect(s.hash).toBe(sentHash.get(s.seq));
         const checked = openBatch("gw-1", s.wire, () => loadPublicKey(keys.publicKeyPem));
         if (!checked.ok) throw new Error(checked.error.message);
-        for (const r of checked.value.body.readings) {
+        for (const r of checked.value.body.readings.map((raw) => Reading.parse(raw))) {
           expect(seen.has(r.seq), `reading ${r.seq} in two batches`).toBe(false);
           seen.add(r.seq);
         }

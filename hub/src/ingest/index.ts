@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import {
   type BatchAck,
-  type BatchBody,
+  type ReceivedBody,
   GatewayStatus,
   GENESIS_HASH,
   gatewayTopics,
@@ -49,7 +49,7 @@ const GAP_LOOKUP_MS = 30 * DAY;
 
 type RejectCode = NonNullable<BatchAck["code"]>;
 /** What is kept of a batch body once its readings are encoded: the chain fields and how many readings it held. */
-type BatchHeader = Omit<BatchBody, "readings"> & { readings: number };
+type BatchHeader = Omit<ReceivedBody, "readings"> & { readings: number };
 
 class Rejection extends Error {
   constructor(
@@ -216,7 +216,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   }
 
   /** A batch's readings as lines by policy, with the alerts its readings raise; the header is all that is kept of the body. */
-  function encodeBatch(body: BatchBody, registry: Registry) {
+  function encodeBatch(body: ReceivedBody, registry: Registry) {
     const { readings, ...rest } = body;
     const header: BatchHeader = { ...rest, readings: readings.length };
     const groups = new LineGroups();
@@ -232,7 +232,8 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         ctx.logger.warn({ gateway: header.gatewayId, err: (e as Error).message }, "reading not stored");
         continue;
       }
-      if (!registry.devices.has(reading.deviceId)) unknownDevices.add(reading.deviceId);
+      const device = point.tags?.device;
+      if (device !== undefined && !registry.devices.has(device)) unknownDevices.add(device);
     }
     const alerts: Array<[IntegrityKind, string]> = [];
     if (unknownDevices.size > 0)

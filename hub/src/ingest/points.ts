@@ -1,4 +1,4 @@
-import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading, type Reading } from "@supervision/firmware-protocols";
+import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading } from "@supervision/firmware-protocols";
 import type { Point } from "../influx/line-protocol.ts";
 import type { Registry } from "../registry/schema.ts";
 
@@ -46,6 +46,11 @@ function defined<T>(entries: Record<string, T | undefined>): Record<string, T> {
   return out;
 }
 
+/** Gateways always buffer v; readings written by older tools may lack it (the rare path pays for the copy). */
+function withVersion(reading: unknown): unknown {
+  return typeof reading === "object" && reading !== null && !("v" in reading) ? { ...reading, v: 1 } : reading;
+}
+
 /** site → town → region of a site id, as far as the registry knows them. */
 function placement(registry: Registry, siteId: string | undefined): { region?: string; town?: string; site?: string } {
   if (siteId === undefined) return {};
@@ -53,14 +58,13 @@ function placement(registry: Registry, siteId: string | undefined): { region?: s
   return { region: town === undefined ? undefined : registry.towns.get(town)?.region, town, site: siteId };
 }
 
-export function readingToPoint(reading: Reading, registry: Registry): Point | { error: PointError } {
-  // Gateways always buffer v; readings written by older tools may lack it (the rare path pays for the copy).
-  const checked = parseReading(reading.v === undefined ? { ...reading, v: 1 } : reading);
+/** A reading of a received batch (checked here) as its point. */
+export function readingToPoint(reading: unknown, registry: Registry): Point | { error: PointError } {
+  const checked = parseReading(withVersion(reading));
   if (!checked.ok) {
-    const why = checked.error.message;
-    return {
-      error: { code: "malformed", message: `${String(reading.kind)} reading of device "${reading.deviceId}" seq ${reading.seq}: ${why}` },
-    };
+    const r = (typeof reading === "object" && reading !== null ? reading : {}) as Partial<Record<"kind" | "deviceId" | "seq", unknown>>;
+    const what = `${String(r.kind).slice(0, 32)} reading of device ${String(JSON.stringify(r.deviceId)).slice(0, 80)} seq ${String(r.seq).slice(0, 16)}`;
+    return { error: { code: "malformed", message: `${what}: ${checked.error.message}` } };
   }
   const r = checked.value;
   const device = registry.devices.get(r.deviceId);
