@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { z } from "zod";
 import type { PayloadError } from "./errors.ts";
-import { HeartbeatEvent, Id, MotionEvent, RatingEvent, SigninEvent } from "./events.ts";
+import { HeartbeatEvent, Id, MotionEvent, RatingEvent, ratingRules, SigninEvent } from "./events.ts";
 import { err, ok, type Result } from "./result.ts";
 import { EVENT_KINDS, type EventKind } from "./topics.ts";
 import { issueToError, parseJsonObject } from "./validate.ts";
@@ -33,18 +33,21 @@ export const Reading = z.looseObject({
 });
 export type Reading = z.infer<typeof Reading>;
 
-/** What a reading adds to its event: the kind (the topic's, on the device side) and the gateway's receive time. */
-const readingFields = <K extends EventKind>(kind: K) => ({ kind: z.literal(kind), rxTs: z.int().min(0) });
+/**
+ * What a reading adds to its event: the kind (the topic's, on the device side) and the gateway's receive time.
+ * Gateways buffer events without their `v` (the batch carries it), so it may be absent; if present it is 1.
+ */
+const readingFields = <K extends EventKind>(kind: K) => ({ kind: z.literal(kind), rxTs: z.int().min(0), v: z.literal(1).optional() });
 
 /**
- * Each kind's reading checked in full in one pass: the event's own schema plus the reading fields. The hub checks
- * every reading of a batch with these, one by one, so a bad reading is refused without costing its batch.
+ * Each kind's reading checked in full in one pass: the event's own fields and rules plus the reading fields. The
+ * hub checks every reading of a batch with these, one by one, so a bad reading is refused without costing its batch.
  */
 export const READING_SCHEMAS = {
-  rating: RatingEvent.safeExtend(readingFields("rating")),
-  signin: SigninEvent.safeExtend(readingFields("signin")),
-  motion: MotionEvent.safeExtend(readingFields("motion")),
-  heartbeat: HeartbeatEvent.safeExtend(readingFields("heartbeat")),
+  rating: z.strictObject({ ...RatingEvent.shape, ...readingFields("rating") }).check(ratingRules),
+  signin: z.strictObject({ ...SigninEvent.shape, ...readingFields("signin") }),
+  motion: z.strictObject({ ...MotionEvent.shape, ...readingFields("motion") }),
+  heartbeat: z.strictObject({ ...HeartbeatEvent.shape, ...readingFields("heartbeat") }),
 } as const satisfies Record<EventKind, z.ZodType>;
 
 export type CheckedReading = { [K in EventKind]: z.infer<(typeof READING_SCHEMAS)[K]> }[EventKind];

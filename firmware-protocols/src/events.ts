@@ -35,6 +35,57 @@ const common = {
   ts: z.int().min(0),
 };
 
+/** The fields the rating rules read. */
+interface RatingRuleFields {
+  outcome: "rated" | "timeout" | "unsolicited";
+  scale: Scale;
+  key?: number | undefined;
+  level?: Level | undefined;
+}
+
+/** What a rating must hold beyond its fields' types: a key and a level on its scale, unless it timed out. Shared by RatingEvent and the hub's reading check. */
+export function ratingRules(ctx: z.core.ParsePayload<RatingRuleFields>): void {
+  const e = ctx.value;
+  if (e.outcome === "timeout") {
+    if (e.key !== undefined || e.level !== undefined) {
+      ctx.issues.push({
+        code: "custom",
+        input: e,
+        path: ["level"],
+        message: "a timeout carries no key or level",
+        params: { code: "bad_level" },
+      });
+    }
+    return;
+  }
+  if (e.key === undefined) {
+    ctx.issues.push({
+      code: "invalid_type",
+      expected: "number",
+      input: undefined,
+      path: ["key"],
+      message: `key is required when outcome is ${e.outcome}`,
+    });
+  }
+  if (e.level === undefined) {
+    ctx.issues.push({
+      code: "invalid_type",
+      expected: "string",
+      input: undefined,
+      path: ["level"],
+      message: `level is required when outcome is ${e.outcome}`,
+    });
+  } else if (!(SCALES[e.scale] as readonly string[]).includes(e.level)) {
+    ctx.issues.push({
+      code: "custom",
+      input: e.level,
+      path: ["level"],
+      message: `level "${e.level}" is not on the ${e.scale}-level scale (${SCALES[e.scale].join(", ")})`,
+      params: { code: "bad_level" },
+    });
+  }
+}
+
 export const RatingEvent = z
   .strictObject({
     ...common,
@@ -48,47 +99,7 @@ export const RatingEvent = z
     key: z.int().min(0).max(255).optional(),
     level: z.enum(LEVELS).optional(),
   })
-  .check((ctx) => {
-    const e = ctx.value;
-    if (e.outcome === "timeout") {
-      if (e.key !== undefined || e.level !== undefined) {
-        ctx.issues.push({
-          code: "custom",
-          input: e,
-          path: ["level"],
-          message: "a timeout carries no key or level",
-          params: { code: "bad_level" },
-        });
-      }
-      return;
-    }
-    if (e.key === undefined) {
-      ctx.issues.push({
-        code: "invalid_type",
-        expected: "number",
-        input: undefined,
-        path: ["key"],
-        message: `key is required when outcome is ${e.outcome}`,
-      });
-    }
-    if (e.level === undefined) {
-      ctx.issues.push({
-        code: "invalid_type",
-        expected: "string",
-        input: undefined,
-        path: ["level"],
-        message: `level is required when outcome is ${e.outcome}`,
-      });
-    } else if (!(SCALES[e.scale] as readonly string[]).includes(e.level)) {
-      ctx.issues.push({
-        code: "custom",
-        input: e.level,
-        path: ["level"],
-        message: `level "${e.level}" is not on the ${e.scale}-level scale (${SCALES[e.scale].join(", ")})`,
-        params: { code: "bad_level" },
-      });
-    }
-  });
+  .check(ratingRules);
 
 export const SigninEvent = z.strictObject({
   ...common,

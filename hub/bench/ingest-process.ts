@@ -76,7 +76,6 @@ async function runChild(configPath: string): Promise<void> {
   console.log("ready");
   process.stdin.resume();
   await new Promise((resolve) => process.stdin.once("end", resolve));
-  if (process.env.BENCH_DEBUG) console.error(JSON.stringify(ingest.status()));
   await ingest.stop();
 }
 

@@ -46,11 +46,6 @@ function defined<T>(entries: Record<string, T | undefined>): Record<string, T> {
   return out;
 }
 
-/** Gateways always buffer v; readings written by older tools may lack it (the rare path pays for the copy). */
-function withVersion(reading: unknown): unknown {
-  return typeof reading === "object" && reading !== null && !("v" in reading) ? { ...reading, v: 1 } : reading;
-}
-
 /** site → town → region of a site id, as far as the registry knows them. */
 function placement(registry: Registry, siteId: string | undefined): { region?: string; town?: string; site?: string } {
   if (siteId === undefined) return {};
@@ -60,7 +55,7 @@ function placement(registry: Registry, siteId: string | undefined): { region?: s
 
 /** A reading of a received batch (checked here) as its point. */
 export function readingToPoint(reading: unknown, registry: Registry): Point | { error: PointError } {
-  const checked = parseReading(withVersion(reading));
+  const checked = parseReading(reading);
   if (!checked.ok) {
     const r = (typeof reading === "object" && reading !== null ? reading : {}) as Partial<Record<"kind" | "deviceId" | "seq", unknown>>;
     const what = `${String(r.kind).slice(0, 32)} reading of device ${String(JSON.stringify(r.deviceId)).slice(0, 80)} seq ${String(r.seq).slice(0, 16)}`;
