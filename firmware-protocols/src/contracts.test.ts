@@ -154,12 +154,31 @@ describe("device payload validation", () => {
 });
 
 describe("device credentials", () => {
-  it("verifies the secret it hashed, and nothing else", () => {
+  it("verifies the secret it hashed, and nothing else", async () => {
     const stored = hashSecret("s3cret-keypad");
     expect(stored).toMatch(/^scrypt\$/);
-    expect(verifySecret("s3cret-keypad", stored)).toBe(true);
-    expect(verifySecret("s3cret-keypaD", stored)).toBe(false);
-    for (const bad of ["", "scrypt$", "scrypt$1$1$1$$", "md5$abc", `scrypt$${"9".repeat(40)}$8$1$AAAA$AAAA`])
-      expect(verifySecret("x", bad)).toBe(false);
+    expect(await verifySecret("s3cret-keypad", stored)).toBe(true);
+    expect(await verifySecret("s3cret-keypaD", stored)).toBe(false);
+    const hostile = [
+      "",
+      "scrypt$",
+      "scrypt$1$1$1$$",
+      "md5$abc",
+      `scrypt$${"9".repeat(40)}$8$1$AAAA$AAAA`,
+      "scrypt$16384$8$1$AAAA$AAAA",
+      `scrypt$1024$100000$1$AAAA$AAAA`,
+    ];
+    for (const bad of hostile) expect(await verifySecret("x", bad), bad).toBe(false);
+  });
+
+  it("checks secrets off the event loop, so a reconnect storm does not stall it", async () => {
+    const stored = hashSecret("s3cret-keypad");
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    // Had scrypt run on the loop, these would settle before any timer could fire.
+    const results = await Promise.all(Array.from({ length: 4 }, () => verifySecret("s3cret-keypad", stored)));
+    clearInterval(timer);
+    expect(results).toEqual([true, true, true, true]);
+    expect(ticks).toBeGreaterThan(0);
   });
 });

@@ -59,7 +59,7 @@ describe("hub CLI", () => {
   it("hash-secret prints a verifiable scrypt hash and refuses a missing secret", async () => {
     const ok = await hub("hash-secret", "s3cret");
     expect(ok.code).toBe(0);
-    expect(verifySecret("s3cret", ok.stdout.trim())).toBe(true);
+    expect(await verifySecret("s3cret", ok.stdout.trim())).toBe(true);
     const missing = await hub("hash-secret");
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("expected exactly one secret");

@@ -131,7 +131,7 @@ describe("loadRegistry", () => {
 });
 
 describe("sliceFor", () => {
-  it("cuts a valid gateway config with hashed secrets only", () => {
+  it("cuts a valid gateway config with hashed secrets only", async () => {
     const registry = loadRegistry(registryDir());
     const slice = sliceFor(registry, "gw-hall-1");
     expect(GatewayConfig.parse(slice)).toEqual(slice);
@@ -146,7 +146,7 @@ describe("sliceFor", () => {
     ]);
     const keypad = slice.devices.find((d) => d.id === "kp-w1");
     expect(keypad?.windowId).toBe("w1");
-    expect(verifySecret("lab-keypad-1", keypad?.secretHash ?? "")).toBe(true);
+    expect(await verifySecret("lab-keypad-1", keypad?.secretHash ?? "")).toBe(true);
     expect(JSON.stringify(slice)).not.toContain("lab-keypad-1");
   });
 

@@ -10,22 +10,24 @@ const access = new DeviceAccess(devices);
 const reason = (d: { ok: boolean; reason?: string }) => (d.ok ? "allowed" : d.reason);
 
 describe("device access", () => {
-  it("authenticates by scrypt secret and refuses unknown ids, missing or wrong secrets, and devices without one", () => {
-    expect(access.authenticate("kp-1", Buffer.from("s1")).ok).toBe(true);
-    expect(access.authenticate("kp-1", Buffer.from("s1")).ok).toBe(true); // cached path
-    expect(reason(access.authenticate("kp-1", Buffer.from("s2")))).toMatch(/wrong password/);
-    expect(reason(access.authenticate("ghost", Buffer.from("s1")))).toMatch(/unknown device/);
-    expect(reason(access.authenticate(undefined, undefined))).toMatch(/no username/);
-    expect(reason(access.authenticate("kp-1", undefined))).toMatch(/no password/);
-    expect(reason(access.authenticate("cam-1", Buffer.from("x")))).toMatch(/no MQTT secret/);
+  it("authenticates by scrypt secret and refuses unknown ids, missing or wrong secrets, and devices without one", async () => {
+    const auth = (id: string | undefined, secret?: string) =>
+      access.authenticate(id, secret === undefined ? undefined : Buffer.from(secret));
+    expect((await auth("kp-1", "s1")).ok).toBe(true);
+    expect((await auth("kp-1", "s1")).ok).toBe(true); // cached path
+    expect(reason(await auth("kp-1", "s2"))).toMatch(/wrong password/);
+    expect(reason(await auth("ghost", "s1"))).toMatch(/unknown device/);
+    expect(reason(await auth(undefined))).toMatch(/no username/);
+    expect(reason(await auth("kp-1"))).toMatch(/no password/);
+    expect(reason(await auth("cam-1", "x"))).toMatch(/no MQTT secret/);
   });
 
-  it("forgets a cached password when the secret changes", () => {
+  it("forgets a cached password when the secret changes", async () => {
     const a = new DeviceAccess(devices);
-    expect(a.authenticate("kp-1", Buffer.from("s1")).ok).toBe(true);
+    expect((await a.authenticate("kp-1", Buffer.from("s1"))).ok).toBe(true);
     a.setDevices([{ ...(devices[0] as GatewayDevice), secretHash: hashSecret("new") }]);
-    expect(a.authenticate("kp-1", Buffer.from("s1")).ok).toBe(false);
-    expect(a.authenticate("kp-1", Buffer.from("new")).ok).toBe(true);
+    expect((await a.authenticate("kp-1", Buffer.from("s1"))).ok).toBe(false);
+    expect((await a.authenticate("kp-1", Buffer.from("new"))).ok).toBe(true);
   });
 
   it("allows only own event kinds and status, nothing under another device or the gateway tree", () => {

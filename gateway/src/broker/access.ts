@@ -42,7 +42,7 @@ export class DeviceAccess {
     return this.#devices.get(id);
   }
 
-  authenticate(username: string | undefined, password: Uint8Array | undefined): AccessDecision {
+  async authenticate(username: string | undefined, password: Uint8Array | undefined): Promise<AccessDecision> {
     if (!username) return deny("no username: devices connect with username = device id");
     const device = this.#devices.get(username);
     if (!device) return deny(`unknown device "${username}": not in this gateway's config`);
@@ -51,7 +51,7 @@ export class DeviceAccess {
     const secret = Buffer.from(password).toString("utf8");
     const cacheKey = `${device.secretHash}\n${secret}`;
     if (this.#verified.get(username) === cacheKey) return allow;
-    if (!verifySecret(secret, device.secretHash)) return deny(`wrong password for device "${username}"`);
+    if (!(await verifySecret(secret, device.secretHash))) return deny(`wrong password for device "${username}"`);
     this.#verified.set(username, cacheKey);
     return allow;
   }

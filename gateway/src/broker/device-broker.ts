@@ -59,13 +59,14 @@ export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<Devi
   const connected = new Set<string>();
 
   broker.authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done) => {
-    const decision = access.authenticate(username, password);
-    if (decision.ok && client.id === username) return done(null, true);
-    const reason = decision.ok ? `client id "${client.id}" must equal the device id "${username}"` : decision.reason;
-    logger.warn({ clientId: client.id, username, reason }, "device refused at connect");
-    const error = new Error(reason) as AuthenticateError;
-    error.returnCode = BAD_CREDENTIALS;
-    done(error, false);
+    void access.authenticate(username, password).then((decision) => {
+      if (decision.ok && client.id === username) return done(null, true);
+      const reason = decision.ok ? `client id "${client.id}" must equal the device id "${username}"` : decision.reason;
+      logger.warn({ clientId: client.id, username, reason }, "device refused at connect");
+      const error = new Error(reason) as AuthenticateError;
+      error.returnCode = BAD_CREDENTIALS;
+      done(error, false);
+    });
   };
 
   broker.authorizeSubscribe = (client, sub, done) => {

@@ -11,18 +11,18 @@ const sameSecret = (a: string, b: string) =>
   timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
 
 /** A gateway logs in as its id with its secret (scrypt hash in the registry, or `secret` in clear in a lab). */
-export function authenticate(
+export async function authenticate(
   registry: Registry,
   serviceSecret: string | undefined,
   username: string | undefined,
   password: string,
-): Principal | undefined {
+): Promise<Principal | undefined> {
   if (username === undefined) return undefined;
   if (username === HUB_USERNAME) return serviceSecret !== undefined && sameSecret(password, serviceSecret) ? { role: "hub" } : undefined;
   const gateway = registry.gateways.get(username);
   if (!gateway) return undefined;
   if (gateway.secretHash !== undefined)
-    return verifySecret(password, gateway.secretHash) ? { role: "gateway", gatewayId: gateway.id } : undefined;
+    return (await verifySecret(password, gateway.secretHash)) ? { role: "gateway", gatewayId: gateway.id } : undefined;
   if (gateway.secret !== undefined) return sameSecret(password, gateway.secret) ? { role: "gateway", gatewayId: gateway.id } : undefined;
   return undefined;
 }

@@ -33,14 +33,15 @@ export async function startHubBroker(opts: HubBrokerOptions): Promise<HubBroker>
     // A gateway that stops reading must not stall delivery to everyone else.
     drainTimeout: 10_000,
     authenticate(client, username, password, done) {
-      const who = authenticate(opts.registry.current(), opts.serviceSecret, username, password?.toString("utf8") ?? "");
-      if (!who) {
-        log.warn({ clientId: client.id, username }, "broker login refused: unknown gateway or wrong secret");
-        const error = Object.assign(new Error("bad user name or password"), { returnCode: BAD_CREDENTIALS }) as AuthenticateError;
-        return done(error, false);
-      }
-      principals.set(client, who);
-      done(null, true);
+      void authenticate(opts.registry.current(), opts.serviceSecret, username, password?.toString("utf8") ?? "").then((who) => {
+        if (!who) {
+          log.warn({ clientId: client.id, username }, "broker login refused: unknown gateway or wrong secret");
+          const error = Object.assign(new Error("bad user name or password"), { returnCode: BAD_CREDENTIALS }) as AuthenticateError;
+          return done(error, false);
+        }
+        principals.set(client, who);
+        done(null, true);
+      });
     },
     authorizePublish(client, packet, callback) {
       const who = client ? principals.get(client) : { role: "hub" as const }; // null client: the broker itself
