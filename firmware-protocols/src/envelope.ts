@@ -132,14 +132,15 @@ export function signBatch(body: BatchBody, privateKey: KeyObject): SignedBatch {
 }
 
 /**
- * signBatch for readings that are already JSON (the gateway's buffer keeps them so): the same bytes signBatch
- * writes for the same body, without parsing and re-serialising thousands of readings per batch.
+ * signBatch for readings that are already JSON (the gateway's buffer keeps them so), given comma-separated: the
+ * same bytes signBatch writes for the same body, without parsing and re-serialising thousands of readings per
+ * batch. `readingsAt` is the byte offset of that JSON in the wire.
  */
 export function signSerializedBatch(
   header: Omit<BatchBody, "readings">,
-  readingsJson: readonly string[],
+  readingsJson: string,
   privateKey: KeyObject,
-): { epoch: string; seq: number; hash: string; wire: Buffer } {
+): { epoch: string; seq: number; hash: string; wire: Buffer; readingsAt: number } {
   // Same key order as BatchBody, so the bytes equal JSON.stringify of the whole body.
   const head = JSON.stringify({
     v: header.v,
@@ -149,10 +150,12 @@ export function signSerializedBatch(
     prevHash: header.prevHash,
     createdAt: header.createdAt,
   });
-  const bodyBytes = Buffer.from(`${head.slice(0, -1)},"readings":[${readingsJson.join(",")}]}`, "utf8");
+  const before = `${head.slice(0, -1)},"readings":[`;
+  const bodyBytes = Buffer.from(`${before}${readingsJson}]}`, "utf8");
   const signature = sign(null, bodyBytes, privateKey);
   const wire = Buffer.concat([bodyBytes, Buffer.from(`\n${signature.toString("base64")}`, "ascii")]);
-  return { epoch: header.epoch, seq: header.seq, hash: sha256Hex(bodyBytes), wire };
+  // The header is ASCII (ids, hex, numbers), so its length in characters is its length in bytes.
+  return { epoch: header.epoch, seq: header.seq, hash: sha256Hex(bodyBytes), wire, readingsAt: before.length };
 }
 
 /** Splits a wire message without trusting it. */

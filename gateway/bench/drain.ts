@@ -17,6 +17,7 @@ import type { Reading } from "@supervision/firmware-protocols";
 import { cpuMeter, startInfluxd, startMosquitto } from "@supervision/test-support";
 import { startIngestProcess } from "../../hub/bench/ingest-process.ts";
 import { rating, TestGateway, testRegistry } from "../../hub/test/ingest-fixtures.ts";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../bin/node-flags.mjs";
 import { openBuffer } from "../src/buffer/index.ts";
 import { startStandInHub } from "../src/uplink/testing/stand-in-hub.ts";
 
@@ -37,7 +38,13 @@ const IN_FLIGHT = 4;
 const BASELINE = Math.min(TOTAL, 200_000);
 
 const dir = mkdtempSync(join(tmpdir(), "drain-bench-"));
-const influx = await startInfluxd();
+// Each phase writes to an influxd of its own: one that still compacts an earlier phase's points would charge that
+// work to the next phase.
+let influx = await startInfluxd();
+const freshInfluxd = async () => {
+  await influx.close();
+  influx = await startInfluxd();
+};
 const broker = await startMosquitto();
 const { registry, privateKeyPem } = testRegistry();
 const T0 = Date.now() - 3 * 86_400_000;
@@ -49,12 +56,16 @@ const progress = (what: string) => (done: number, total: number, started: number
   );
 };
 
-/** Runs the uplink in a process of its own, as on a gateway box, until the buffer is empty; returns the time. */
+/**
+ * Runs the uplink in a process of its own with the gateway's node flags and malloc settings, as on a gateway box,
+ * until the buffer is empty; returns the time and the CPU it used.
+ */
 async function drainInChild(bufferPath: string, hubUrl: string): Promise<{ ms: number; cpuSeconds: number }> {
   const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : [];
   const child = spawn(
     process.execPath,
     [
+      ...GATEWAY_NODE_FLAGS,
       ...flags,
       "--import",
       "tsx",
@@ -65,9 +76,7 @@ async function drainInChild(bufferPath: string, hubUrl: string): Promise<{ ms: n
       String(BATCH),
       String(IN_FLIGHT),
     ],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...GATEWAY_ENV } },
   );
   let drainMs = 0;
   let cpuSeconds = 0;
@@ -121,6 +130,7 @@ try {
   buffer.close();
 
   // 3. Drain it into a fresh hub ingest, the uplink in a process of its own as on a gateway box.
+  await freshInfluxd();
   const ingest = await hub("bench_drain");
   writeFileSync(join(dir, "key.pem"), privateKeyPem);
   cpu = cpuMeter({ hub: ingest.pid, influxd: influx.server.pid, mosquitto: broker.pid });

@@ -2,12 +2,14 @@
  * The hub's ingest in a process of its own, as deployed, for the benchmarks: a process that also holds a
  * benchmark's pre-built readings and batches (hundreds of MB) would spend its time collecting garbage that a
  * hub never has. `startIngestProcess` runs this file as the child; the child prints "ready" once subscribed
- * and stops cleanly when its stdin closes.
+ * and stops cleanly when its stdin closes. It runs with the hub's node flags (hub/bin/node-flags.mjs), plus
+ * BENCH_NODE_FLAGS (e.g. "--cpu-prof") when set.
  */
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { HUB_NODE_FLAGS } from "../bin/node-flags.mjs";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
 import { testContext, testRegistry } from "../test/ingest-fixtures.ts";
@@ -32,6 +34,7 @@ export async function startIngestProcess(opts: IngestProcessOptions, configPath:
   const child = spawn(
     process.execPath,
     [
+      ...HUB_NODE_FLAGS,
       ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
       "--import",
       "tsx",

@@ -41,7 +41,13 @@ const GATEWAYS = 4;
 const IN_FLIGHT = 10;
 
 const dir = mkdtempSync(join(tmpdir(), "ingest-bench-"));
-const influx = await startInfluxd();
+// Each phase writes to an influxd of its own: one that still compacts an earlier phase's points would charge that
+// work to the next phase.
+let influx = await startInfluxd();
+const freshInfluxd = async () => {
+  await influx.close();
+  influx = await startInfluxd();
+};
 const broker = await startMosquitto();
 const { registry, privateKeyPem } = testRegistry();
 const gatewayKeys = [{ id: "gw1", privateKeyPem }];
@@ -59,8 +65,8 @@ try {
   const ceilingCtx = testContext(registry, influx.url, "bench_ceiling");
   await ensureDatabase(ceilingCtx.influx, "bench_ceiling", ceilingCtx.logger);
   const points = readings.map((r) => readingToPoint(r, registry) as Point);
-  const pids = { "this process": process.pid, hub: undefined, influxd: influx.server.pid, mosquitto: broker.pid };
-  let cpu = cpuMeter(pids);
+  const pids = (hub?: number) => ({ "this process": process.pid, hub, influxd: influx.server.pid, mosquitto: broker.pid });
+  let cpu = cpuMeter(pids());
   let started = performance.now();
   let next = 0;
   await Promise.all(
@@ -79,6 +85,7 @@ try {
   const ceilingCpu = cpu.done();
 
   // For reference: the influx package's writePoints, one write at a time (what the hub used before).
+  await freshInfluxd();
   const packageCtx = testContext(registry, influx.url, "bench_package");
   await ensureDatabase(packageCtx.influx, "bench_package", packageCtx.logger);
   started = performance.now();
@@ -86,6 +93,7 @@ try {
     await packageCtx.influx.writePoints(points.slice(i, i + WRITE_BATCH), { retentionPolicy: "raw", precision: "n" });
   const packageRate = TOTAL / ((performance.now() - started) / 1000);
 
+  await freshInfluxd();
   // 2. Through the ingest path, the hub in a process of its own: signed batches over MQTT, verified, chain-checked,
   // written, acknowledged.
   const ingest = await startIngestProcess(
@@ -106,7 +114,7 @@ try {
       batches.push(gw.next(readings.slice(i, i + GATEWAY_BATCH), T0 + i));
     return batches;
   });
-  cpu = cpuMeter({ ...pids, hub: ingest.pid });
+  cpu = cpuMeter(pids(ingest.pid));
   started = performance.now();
   await Promise.all(
     gateways.map(async (gw, g) => {

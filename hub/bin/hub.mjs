@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx hub ...` works without a build step.
+// Runs the TypeScript CLI through tsx's loader, so `npx hub ...` works without a build step, with the hub's
+// node flags (node-flags.mjs).
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { HUB_NODE_FLAGS } from "./node-flags.mjs";
 
 const require = createRequire(import.meta.url);
-const tsx = join(dirname(require.resolve("tsx/package.json")), "dist/cli.mjs");
+const tsx = pathToFileURL(join(dirname(require.resolve("tsx/package.json")), "dist/loader.mjs")).href;
 const main = join(dirname(fileURLToPath(import.meta.url)), "../src/cli/main.ts");
-const child = spawn(process.execPath, [tsx, main, ...process.argv.slice(2)], { stdio: "inherit" });
+const child = spawn(process.execPath, [...HUB_NODE_FLAGS, "--import", tsx, main, ...process.argv.slice(2)], { stdio: "inherit" });
 // The child gets Ctrl-C from the terminal itself; forward SIGTERM so service managers stop it too.
 process.on("SIGTERM", () => child.kill("SIGTERM"));
 process.on("SIGINT", () => {});

@@ -58,7 +58,7 @@ const heartbeat = (seq: number): Reading => ({
 });
 const keys = generateGatewayKeys();
 const privateKey = loadPrivateKey(keys.privateKeyPem);
-const sealer = (readingsJson: string[], head: { epoch: string; seq: number; hash: string }) =>
+const sealer = (readingsJson: string, head: { epoch: string; seq: number; hash: string }) =>
   signSerializedBatch(
     { v: 1, gatewayId: "gw-1", epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: T0 },
     readingsJson,
@@ -69,7 +69,7 @@ function drainAll(b: GatewayBuffer): Reading[] {
   const all: Reading[] = [];
   for (;;) {
     const batch = b.sealNext(10_000, 1 << 30, (json, head) => {
-      all.push(...json.map((j) => JSON.parse(j) as Reading));
+      all.push(...(JSON.parse(`[${json}]`) as Reading[]));
       return sealer(json, head);
     });
     if (!batch) return all;
@@ -219,7 +219,7 @@ describe("gateway buffer", () => {
 const bodyOf = (wire: Buffer) => wire.subarray(0, wire.lastIndexOf(0x0a));
 const seqsOf = (wire: Buffer) => (JSON.parse(bodyOf(wire).toString()) as { readings: Reading[] }).readings.map((r) => r.seq);
 
-describe("gateway buffer outbox: id ranges, rebuilt wires, delivered generations", () => {
+describe("gateway buffer outbox: id ranges, rebuilt wires, delivered memory", () => {
   it("seals contiguous ranges across thinning gaps and never thins a sealed reading", async () => {
     const capacity = 256 * 1024;
     const path = tempPath();
@@ -303,9 +303,9 @@ describe("gateway buffer outbox: id ranges, rebuilt wires, delivered generations
     const odd = (seq: number): Reading => ({ ...rating(seq), windowId: `w"\\\n\u00e9\u4e2d\u{1f600}${seq}`, note: "\u2028\u0000" });
     await Promise.all(Array.from({ length: 120 }, (_, i) => b.append(i % 3 === 0 ? odd(i) : rating(i, `kp-${i % 4}`))));
     const sent = [b.sealNext(40, 1 << 20, sealer)!, b.sealNext(40, 1 << 20, sealer)!];
-    // A seal that does not embed the readings verbatim (here: pretty-printed) is stored whole.
+    // A seal that does not say where the readings sit (here: pretty-printed) is stored whole.
     const pretty = b.sealNext(40, 1 << 20, (json, head) => {
-      const body = JSON.stringify({ v: 1, seq: head.seq + 1, readings: json.map((j) => JSON.parse(j) as Reading) }, null, 1);
+      const body = JSON.stringify({ v: 1, seq: head.seq + 1, readings: JSON.parse(`[${json}]`) as Reading[] }, null, 1);
       return { epoch: head.epoch, seq: head.seq + 1, hash: sha256Hex(Buffer.from(body)), wire: Buffer.from(`${body}\nsig`) };
     })!;
     sent.push(pretty);
@@ -359,39 +359,40 @@ describe("gateway buffer outbox: id ranges, rebuilt wires, delivered generations
     expect(b.stats().depth).toBe(0);
   });
 
-  it("keeps refusing recently delivered duplicates across generation switches and reopening", async () => {
+  it("keeps refusing the last delivered readings as duplicates, across reopening and while an old batch waits", async () => {
     const memory = 1000;
     const path = tempPath();
     let b = openBuffer({ path, capacityBytes: 64 * 1024 * 1024, deliveredMemory: memory });
     opened.push(b);
-    let next = 0;
-    const deliver = async (n: number) => {
-      await Promise.all(Array.from({ length: n }, () => b.append(rating(next++))));
-      for (;;) {
-        const batch = b.sealNext(300, 1 << 30, sealer);
-        if (!batch) break;
+    const append = (from: number, to: number) => Promise.all(Array.from({ length: to - from }, (_, i) => b.append(rating(from + i))));
+    const deliverAll = () => {
+      for (let batch = b.sealNext(300, 1 << 30, sealer); batch; batch = b.sealNext(300, 1 << 30, sealer))
         b.acknowledge(batch.epoch, batch.seq);
-      }
     };
-    const refused = async (from: number, to: number) => {
-      const results = await Promise.all(Array.from({ length: to - from }, (_, i) => b.append(rating(from + i))));
-      return results.filter((r) => r === "duplicate").length;
-    };
-    await deliver(1200); // the first generation fills (1200 >= 1000) and is retired: both together hold all 1200
-    expect(await refused(0, 1200)).toBe(1200);
+    const duplicates = async (from: number, to: number) => (await append(from, to)).filter((r) => r === "duplicate").length;
+
+    await append(0, 1200);
+    deliverAll();
+    expect(b.stats()).toMatchObject({ depth: 0, bytes: 0, oldestTs: null });
+    expect(await duplicates(200, 1200)).toBe(1000); // the last 1000 delivered
     b.close();
     opened.pop();
     b = openBuffer({ path, capacityBytes: 64 * 1024 * 1024, deliveredMemory: memory });
     opened.push(b);
-    expect(await refused(0, 1200)).toBe(1200);
-    await deliver(900); // 2100 delivered: the second generation holds 900, still with the first
-    expect(await refused(0, 2100)).toBe(2100);
-    await deliver(300); // the second generation fills (1200): the first is emptied, the last 1200 stay
-    const recent = await refused(1200, 2400);
-    expect(recent).toBe(1200);
-    // The oldest generation is forgotten: its readings are new again (and stored, so they are not lost).
-    expect(await refused(0, 1200)).toBe(0);
-    expect(b.stats().depth).toBe(1200);
+    expect(await duplicates(200, 1200)).toBe(1000);
+    // Older than the memory: new again, and stored, so nothing is lost.
+    expect(await duplicates(0, 200)).toBe(0);
+    expect(b.stats().depth).toBe(200);
+
+    // A batch the hub has not acknowledged holds the trim back: everything delivered after it is still refused.
+    const waiting = b.sealNext(200, 1 << 30, sealer)!;
+    await append(2000, 4000);
+    deliverAll();
+    expect(await duplicates(2000, 4000)).toBe(2000);
+    expect(b.stats().depth).toBe(200);
+    b.acknowledge(waiting.epoch, waiting.seq);
+    expect(b.stats()).toMatchObject({ depth: 0, oldestTs: null });
+    expect(await duplicates(3000, 4000)).toBe(1000);
   });
 
   it("opens a buffer file of the old schema (batch column, stored wires, delivered table) and carries on", async () => {
@@ -425,7 +426,7 @@ describe("gateway buffer outbox: id ranges, rebuilt wires, delivered generations
       seqs.forEach((s, i) => insertReading.run(idOf(s), "kp-1", s, "rating", T0 + s, json[i]!.length, json[i], batchSeq));
       // The second old batch was sealed from readings spelt otherwise than stored (as another writer might have):
       // its readings do not rebuild its wire, so the migration must keep the wire as stored.
-      const signed = sealer(tamper ? json.map((j) => j.replace("{", "{ ")) : json, head);
+      const signed = sealer((tamper ? json.map((j) => j.replace("{", "{ ")) : json).join(","), head);
       const wire = signed.wire;
       insertBatch.run(batchSeq, epoch, signed.hash, wire, seqs.length, T0 + seqs[0]!);
       oldWires.push(wire);

@@ -36,8 +36,9 @@ export class BufferFullError extends Error {
 }
 
 /**
- * How many delivered identities are remembered at least to refuse late duplicates: a generation of the
- * delivered memory is retired once it holds this many, and the one before it is emptied.
+ * How many delivered readings are kept to refuse late duplicates: acknowledged readings stay in the table (their
+ * identity index is the one that refuses duplicates of waiting readings too) until this many ids lie between them
+ * and the oldest waiting reading.
  */
 export const DELIVERED_MEMORY = 200_000;
 const DEAD_LETTER_LIMIT = 100_000;
@@ -49,7 +50,6 @@ const THIN_AT = 0.8;
 const SCHEMA_VERSION = 1;
 /** Readings ids per block of the in-memory oldest-time summary. */
 const BLOCK = 4096;
-const READINGS_KEY = Buffer.from('"readings":[', "utf8");
 
 interface Pending {
   reading: Reading;
@@ -102,10 +102,6 @@ const OTHER_TABLES = `
     suffix BLOB,
     wire BLOB
   );
-  -- Delivered readings are deleted; their identity stays in one of two generations for a while so a late resend is a
-  -- duplicate. Identity = (device, seq, device time), as at the hub: a factory-reset device restarting its seq is not a duplicate.
-  CREATE TABLE delivered_0 (device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (device, seq, ts)) WITHOUT ROWID;
-  CREATE TABLE delivered_1 (device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (device, seq, ts)) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
     rx_ts INTEGER NOT NULL,
@@ -119,18 +115,26 @@ const OTHER_TABLES = `
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `;
 
-/**
- * Splits a sealed wire around its readings' JSON so only the bytes around them are stored. Undefined when the
- * wire does not embed them verbatim after the first `"readings":[`: then the whole wire is stored.
- */
-function splitWire(wire: Buffer, readingsJson: readonly string[]): { prefix: Buffer; suffix: Buffer } | undefined {
-  const at = wire.indexOf(READINGS_KEY);
-  if (at < 0) return undefined;
-  const start = at + READINGS_KEY.length;
-  const joined = Buffer.from(readingsJson.join(","), "utf8");
-  const end = start + joined.length;
-  if (end > wire.length || !wire.subarray(start, end).equals(joined)) return undefined;
+interface WireParts {
+  prefix: Buffer;
+  suffix: Buffer;
+}
+
+/** The bytes of a wire before and after its readings' JSON (`length` bytes at `start`, between `[` and `]`). */
+function splitWireAt(wire: Buffer, start: number, length: number): WireParts | undefined {
+  const end = start + length;
+  if (start < 1 || end >= wire.length || wire[start - 1] !== 0x5b || wire[end] !== 0x5d) return undefined;
   return { prefix: Buffer.from(wire.subarray(0, start)), suffix: Buffer.from(wire.subarray(end)) };
+}
+
+/** For a wire of unknown layout (an old file's): its readings' JSON found by content, or undefined. */
+function splitWire(wire: Buffer, readingsJson: string): WireParts | undefined {
+  const key = Buffer.from('"readings":[', "utf8");
+  const at = wire.indexOf(key);
+  if (at < 0) return undefined;
+  const joined = Buffer.from(readingsJson, "utf8");
+  const start = at + key.length;
+  return wire.subarray(start, start + joined.length).equals(joined) ? splitWireAt(wire, start, joined.length) : undefined;
 }
 
 /** Brings a file written by an older gateway to SCHEMA_VERSION, or creates the schema; one transaction. */
@@ -145,17 +149,13 @@ function migrate(db: Database.Database): void {
       db.exec(READINGS_TABLE + OTHER_TABLES);
       db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('sealed_to', '0')").run();
     } else migrateFromV0(db);
-    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('delivered_gen', '0')").run();
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
 
 /** Version 0 marked each sealed reading with its batch and stored each batch's wire; delivered had a rowid. */
 function migrateFromV0(db: Database.Database): void {
-  db.exec(`
-    ALTER TABLE batches RENAME TO batches_v0;
-    ALTER TABLE delivered RENAME TO delivered_v0;
-  `);
+  db.exec("ALTER TABLE batches RENAME TO batches_v0");
   db.exec(OTHER_TABLES);
   // Sealing always took every unsealed reading up to its last, so batches are disjoint id ranges below every unsealed id.
   const maxSealed = db.prepare("SELECT max(id) FROM readings WHERE batch IS NOT NULL").pluck().get() as number | null;
@@ -191,7 +191,7 @@ function migrateFromV0(db: Database.Database): void {
     if (b.count > 0 && inRange.get(firstId, lastId) !== b.count)
       throw new Error(`buffer migration: batch ${b.seq} is not a contiguous id range`);
     // Keep the old wire only if the readings as stored do not rebuild it byte for byte.
-    const parts = b.count > 0 ? splitWire(b.wire, rangeJson.all(firstId, lastId) as string[]) : undefined;
+    const parts = b.count > 0 ? splitWire(b.wire, (rangeJson.all(firstId, lastId) as string[]).join(",")) : undefined;
     insert.run(
       b.seq,
       b.epoch,
@@ -207,9 +207,11 @@ function migrateFromV0(db: Database.Database): void {
     );
   }
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('sealed_to', ?)").run(String(maxSealed ?? 0));
+  // Delivered identities become delivered rows below every id in use (negative ids, oldest lowest), trimmed like any.
   db.exec(`
-    INSERT OR IGNORE INTO delivered_0 (device, seq, ts) SELECT device, seq, ts FROM delivered_v0 ORDER BY id;
-    DROP TABLE delivered_v0;
+    INSERT OR IGNORE INTO readings (id, device, seq, kind, ts, bytes, json)
+      SELECT id - (SELECT max(id) FROM delivered) - 1, device, seq, 'delivered', ts, 0, '' FROM delivered;
+    DROP TABLE delivered;
     DROP TABLE batches_v0;
     DROP INDEX IF EXISTS readings_unbatched;
     ALTER TABLE readings DROP COLUMN batch;
@@ -239,22 +241,24 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('head_hash', ?)").run(GENESIS_HASH);
   db.prepare("INSERT OR IGNORE INTO counters (name, value) VALUES ('thinned', 0)").run();
 
-  // Statements on the delivered memory exist once per generation (a table name cannot be a parameter).
-  const perGeneration = (sql: string) =>
-    [db.prepare(sql.replaceAll("delivered_N", "delivered_0")), db.prepare(sql.replaceAll("delivered_N", "delivered_1"))] as const;
   const q = {
     // ON CONFLICT names the identity, so a clash on id would be an error rather than a silent "duplicate".
     insert: db.prepare(
       "INSERT INTO readings (id, device, seq, kind, ts, bytes, json) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq, ts) DO NOTHING",
     ),
-    wasDelivered: db
+    // The oldest unsealed readings (ids in (?, ?], at most ?), their JSON joined by SQLite: one string, not thousands.
+    unsealed: db.prepare(
+      `SELECT count(*) AS count, min(id) AS firstId, max(id) AS lastId, min(ts) AS oldestTs, coalesce(sum(bytes), 0) AS bytes,
+              group_concat(json, ',' ORDER BY id) AS json
+         FROM (SELECT id, ts, bytes, json FROM readings WHERE id > ? AND id <= ? ORDER BY id LIMIT ?)`,
+    ),
+    // The last id of the oldest unsealed readings whose JSON fits in ? bytes (for batches of unusually large readings).
+    fitsUpTo: db
       .prepare(
-        `SELECT EXISTS (SELECT 1 FROM delivered_0 WHERE device = ? AND seq = ? AND ts = ?)
-             OR EXISTS (SELECT 1 FROM delivered_1 WHERE device = ? AND seq = ? AND ts = ?)`,
+        `SELECT max(id) FROM (SELECT id, sum(bytes) OVER (ORDER BY id) AS upto
+                                FROM (SELECT id, bytes FROM readings WHERE id > ? ORDER BY id LIMIT ?)) WHERE upto <= ?`,
       )
       .pluck(),
-    // Rows as arrays: sealing reads thousands per batch, and objects cost more than the SQLite step.
-    unsealed: db.prepare("SELECT id, json, bytes, ts FROM readings WHERE id > ? ORDER BY id LIMIT ?").raw(),
     insertBatch: db.prepare(
       "INSERT INTO batches (seq, epoch, hash, first_id, last_id, count, bytes, oldest_ts, prefix, suffix, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
@@ -264,23 +268,17 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
       `SELECT seq, epoch, hash, first_id AS firstId, last_id AS lastId, count, bytes, oldest_ts AS oldestTs, prefix, suffix, wire
          FROM batches ORDER BY seq`,
     ),
-    batch: db.prepare("SELECT first_id AS firstId, last_id AS lastId, bytes FROM batches WHERE seq = ? AND epoch = ?"),
-    rangeJson: db.prepare("SELECT json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id").pluck(),
+    batch: db.prepare("SELECT first_id AS firstId, last_id AS lastId, count, bytes FROM batches WHERE seq = ? AND epoch = ?"),
+    lowestBatch: db.prepare("SELECT min(first_id) FROM batches").pluck(),
+    rangeJson: db.prepare("SELECT group_concat(json, ',' ORDER BY id) FROM readings WHERE id BETWEEN ? AND ?").pluck(),
     rangeReadings: db.prepare("SELECT device, json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id"),
-    deleteRange: db.prepare("DELETE FROM readings WHERE id BETWEEN ? AND ?"),
     deleteBatch: db.prepare("DELETE FROM batches WHERE seq = ?"),
-    remember: perGeneration(
-      "INSERT OR IGNORE INTO delivered_N (device, seq, ts) SELECT device, seq, ts FROM readings WHERE id BETWEEN ? AND ?",
-    ),
-    // No WHERE: SQLite's truncate optimisation frees the table page by page instead of deleting row by row.
-    forgetAll: perGeneration("DELETE FROM delivered_N"),
-    deliveredCount: [
-      db.prepare("SELECT count(*) FROM delivered_0").pluck(),
-      db.prepare("SELECT count(*) FROM delivered_1").pluck(),
-    ] as const,
-    totals: db.prepare("SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes, min(id) AS minId, max(id) AS maxId FROM readings"),
+    // Delivered readings below the bound go: one range at the low end of the table.
+    trim: db.prepare("DELETE FROM readings WHERE id < ?"),
+    unsealedTotals: db.prepare("SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes, max(id) AS maxId FROM readings WHERE id > ?"),
+    maxId: db.prepare("SELECT max(id) FROM readings").pluck(),
     blockOldest: db.prepare("SELECT min(ts) FROM readings WHERE id BETWEEN ? AND ?").pluck(),
-    sealedCount: db.prepare("SELECT coalesce(sum(count), 0) FROM batches").pluck(),
+    batchOldest: db.prepare("SELECT seq, oldest_ts AS oldestTs, count, bytes FROM batches"),
     thinVictims: db.prepare("SELECT id, bytes FROM readings WHERE kind = 'heartbeat' AND id > ? ORDER BY id LIMIT ?"),
     deleteReading: db.prepare("DELETE FROM readings WHERE id = ?"),
     bumpThinned: db.prepare("UPDATE counters SET value = value + ? WHERE name = 'thinned'"),
@@ -294,40 +292,44 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
   };
 
   // State kept in memory (restored from the database at open and after a failed transaction), so stats() and the
-  // hot paths read no counters from disk.
+  // hot paths read no counters from disk. Waiting readings are the unsealed ones (id > sealedTo) and those of the
+  // sealed batches not yet acknowledged; every other row is a delivered reading kept to refuse late duplicates.
   let depth = 0;
   let bytes = 0;
   let unbatched = 0;
   let deadLetters = 0;
   let thinned = 0;
-  /** Readings with id <= sealedTo are in a batch; the rest wait. */
+  /** Readings with id <= sealedTo are in a batch (or delivered); the rest wait. */
   let sealedTo = 0;
-  /** Ids are given here, never by SQLite: once the table empties SQLite would reuse ids at or below sealedTo. */
+  /** Ids are given here, never by SQLite: it would reuse ids of rows trimmed at the top of an emptied table. */
   let nextId = 1;
-  /** Which delivered generation takes new identities, and how many it holds. */
-  let generation: 0 | 1 = 0;
-  let generationSize = 0;
+  /** The unacknowledged batches: device time of their oldest reading, count and bytes. */
+  const batches = new Map<number, { oldestTs: number; count: number; bytes: number }>();
   /**
-   * Oldest device time per block of ids, so the oldest reading is found without scanning the table after each
-   * acknowledgement (device clocks make ts unordered by id). Dirty blocks are recomputed when stats() asks.
+   * Oldest device time per block of unsealed ids, so the oldest waiting reading is found without a table scan
+   * (device clocks make ts unordered by id). Dirty blocks are recomputed, above sealedTo only, when stats() asks.
    */
   const blockOldest = new Map<number, number>();
   const dirtyBlocks = new Set<number>();
   const restore = () => {
-    const totals = q.totals.get() as { depth: number; bytes: number; minId: number | null; maxId: number | null };
-    ({ depth, bytes } = totals);
     sealedTo = Number(q.getMeta.get("sealed_to"));
-    nextId = Math.max(totals.maxId ?? 0, sealedTo) + 1;
-    // Sealed ranges lose no reading until their batch goes, so their counts are exact.
-    unbatched = depth - (q.sealedCount.get() as number);
-    generation = q.getMeta.get("delivered_gen") === "1" ? 1 : 0;
-    generationSize = q.deliveredCount[generation].get() as number;
+    const unsealed = q.unsealedTotals.get(sealedTo) as { count: number; bytes: number; maxId: number | null };
+    batches.clear();
+    for (const b of q.batchOldest.all() as { seq: number; oldestTs: number; count: number; bytes: number }[]) batches.set(b.seq, b);
+    unbatched = unsealed.count;
+    depth = unsealed.count;
+    bytes = unsealed.bytes;
+    for (const b of batches.values()) {
+      depth += b.count;
+      bytes += b.bytes;
+    }
+    nextId = Math.max((q.maxId.get() as number | null) ?? 0, sealedTo) + 1;
     deadLetters = q.deadCount.get() as number;
     thinned = q.thinned.get() as number;
     blockOldest.clear();
     dirtyBlocks.clear();
-    if (totals.minId !== null && totals.maxId !== null)
-      for (let b = Math.floor(totals.minId / BLOCK); b <= Math.floor(totals.maxId / BLOCK); b++) dirtyBlocks.add(b);
+    if (unsealed.maxId !== null)
+      for (let b = Math.floor((sealedTo + 1) / BLOCK); b <= Math.floor(unsealed.maxId / BLOCK); b++) dirtyBlocks.add(b);
   };
   restore();
   let alarm: BufferStats["fillAlarm"] = "ok";
@@ -335,23 +337,21 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
 
   const oldestTs = (): number | null => {
     for (const b of dirtyBlocks) {
-      const oldest = q.blockOldest.get(b * BLOCK, b * BLOCK + BLOCK - 1) as number | null;
+      const oldest = q.blockOldest.get(Math.max(b * BLOCK, sealedTo + 1), b * BLOCK + BLOCK - 1) as number | null;
       if (oldest === null) blockOldest.delete(b);
       else blockOldest.set(b, oldest);
     }
     dirtyBlocks.clear();
     let oldest: number | null = null;
     for (const ts of blockOldest.values()) if (oldest === null || ts < oldest) oldest = ts;
+    for (const b of batches.values()) if (oldest === null || b.oldestTs < oldest) oldest = b.oldestTs;
     return oldest;
   };
-  /** Readings first..last were deleted: blocks wholly inside go, the (at most two) partly covered are recomputed. */
-  const forgetRange = (first: number, last: number) => {
-    for (let b = Math.floor(first / BLOCK); b <= Math.floor(last / BLOCK); b++) {
-      if (b * BLOCK >= first && b * BLOCK + BLOCK - 1 <= last) {
-        blockOldest.delete(b);
-        dirtyBlocks.delete(b);
-      } else dirtyBlocks.add(b);
-    }
+  /** Readings up to lastId were sealed: blocks wholly below go, a block that straddles is recomputed above it. */
+  const sealedUpTo = (lastId: number) => {
+    for (const b of blockOldest.keys()) if (b * BLOCK + BLOCK - 1 <= lastId) blockOldest.delete(b);
+    for (const b of dirtyBlocks) if (b * BLOCK + BLOCK - 1 <= lastId) dirtyBlocks.delete(b);
+    if ((lastId + 1) % BLOCK !== 0 && blockOldest.has(Math.floor(lastId / BLOCK))) dirtyBlocks.add(Math.floor(lastId / BLOCK));
   };
 
   /**
@@ -379,20 +379,6 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
       }
       throw error;
     }
-  };
-
-  /**
-   * Remembers readings first..last as delivered, in the current generation. Once that holds deliveredMemory
-   * identities the other (older) generation is emptied and becomes current, so both together always hold at least
-   * the last deliveredMemory delivered. Runs inside the caller's transaction, the switch included.
-   */
-  const remember = (first: number, last: number) => {
-    generationSize += q.remember[generation].run(first, last).changes;
-    if (generationSize < deliveredMemory) return;
-    generation = generation === 0 ? 1 : 0;
-    q.forgetAll[generation].run();
-    q.setMeta.run(String(generation), "delivered_gen");
-    generationSize = 0;
   };
 
   let pending: Pending[] = [];
@@ -441,10 +427,6 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     const results: ("stored" | "duplicate" | Error)[] = [];
     for (const p of group) {
       const r = p.reading;
-      if (q.wasDelivered.get(r.deviceId, r.seq, r.ts, r.deviceId, r.seq, r.ts) === 1) {
-        results.push("duplicate");
-        continue;
-      }
       const size = Buffer.byteLength(p.json);
       if (!makeRoom(r.kind === "heartbeat" ? size : 0) && r.kind === "heartbeat") {
         results.push("duplicate"); // thinned on arrival: a heartbeat carries no value worth refusing the device for
@@ -457,6 +439,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
         continue;
       }
       const id = nextId;
+      // A reading waiting or delivered with this identity makes the insert a no-op: a duplicate.
       const info = q.insert.run(id, r.deviceId, r.seq, r.kind, r.ts, size, p.json);
       if (info.changes === 0) {
         results.push("duplicate");
@@ -499,15 +482,18 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     if (stored) for (const listener of listeners) listener();
   };
 
-  /** Deletes a batch and its readings, remembering them as delivered; returns how many there were. */
-  const dropBatch = (seq: number, range: { firstId: number; lastId: number; bytes: number }) => {
-    remember(range.firstId, range.lastId);
-    const count = q.deleteRange.run(range.firstId, range.lastId).changes;
+  /**
+   * A batch is done (stored or refused by the hub): it stops waiting, its readings stay as delivered ones, and
+   * delivered readings more than deliveredMemory ids below the oldest waiting reading are trimmed, about as many
+   * per batch as it held, so no single transaction deletes a backlog's worth.
+   */
+  const dropBatch = (seq: number, range: { count: number; bytes: number }) => {
     q.deleteBatch.run(seq);
-    depth -= count;
+    batches.delete(seq);
+    depth -= range.count;
     bytes -= range.bytes;
-    forgetRange(range.firstId, range.lastId);
-    return count;
+    const lowestWaiting = (q.lowestBatch.get() as number | null) ?? sealedTo + 1;
+    q.trim.run(lowestWaiting - deliveredMemory);
   };
 
   const buffer: GatewayBuffer = {
@@ -553,58 +539,58 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
         wire:
           b.wire !== null
             ? Buffer.from(b.wire)
-            : Buffer.concat([b.prefix!, Buffer.from((q.rangeJson.all(b.firstId, b.lastId) as string[]).join(","), "utf8"), b.suffix!]),
+            : Buffer.concat([b.prefix!, Buffer.from(q.rangeJson.get(b.firstId, b.lastId) as string, "utf8"), b.suffix!]),
         count: b.count,
         oldestTs: b.oldestTs,
       }));
     },
 
     sealNext(maxReadings, maxBytes, seal) {
+      type Next = { count: number; firstId: number; lastId: number; oldestTs: number; bytes: number; json: string | null };
       const sealed = db.transaction(() => {
-        const rows = q.unsealed.all(sealedTo, maxReadings) as [id: number, json: string, bytes: number, ts: number][];
-        if (rows.length === 0) return undefined;
-        let size = 0;
-        let take = 0;
-        while (take < rows.length && (take === 0 || size + rows[take]![2] <= maxBytes)) size += rows[take++]![2];
-        const json: string[] = new Array<string>(take);
-        let oldest = rows[0]![3];
-        for (let i = 0; i < take; i++) {
-          json[i] = rows[i]![1];
-          oldest = Math.min(oldest, rows[i]![3]);
+        let next = q.unsealed.get(sealedTo, Number.MAX_SAFE_INTEGER, maxReadings) as Next;
+        if (next.count === 0 || next.json === null) return undefined;
+        if (next.bytes > maxBytes && next.count > 1) {
+          // At least one reading, however large.
+          const upTo = Math.max((q.fitsUpTo.get(sealedTo, maxReadings, maxBytes) as number | null) ?? next.firstId, next.firstId);
+          next = q.unsealed.get(sealedTo, upTo, maxReadings) as Next;
         }
-        const signed = seal(json, buffer.chainHead());
-        const batch: SealedBatch = { ...signed, count: take, oldestTs: oldest };
-        const lastId = rows[take - 1]![0];
-        const parts = splitWire(batch.wire, json);
+        if (next.json === null) return undefined;
+        const { readingsAt, ...signed } = seal(next.json, buffer.chainHead());
+        const batch: SealedBatch = { ...signed, count: next.count, oldestTs: next.oldestTs };
+        // The seal says where the readings sit in its wire; only the bytes around them are stored.
+        const parts = readingsAt === undefined ? undefined : splitWireAt(batch.wire, readingsAt, Buffer.byteLength(next.json));
         q.insertBatch.run(
           batch.seq,
           batch.epoch,
           batch.hash,
-          rows[0]![0],
-          lastId,
+          next.firstId,
+          next.lastId,
           batch.count,
-          size,
+          next.bytes,
           batch.oldestTs,
           parts?.prefix ?? null,
           parts?.suffix ?? null,
           parts ? null : batch.wire,
         );
-        q.setMeta.run(String(lastId), "sealed_to");
+        q.setMeta.run(String(next.lastId), "sealed_to");
         q.setMeta.run(String(batch.seq), "head_seq");
         q.setMeta.run(batch.hash, "head_hash");
-        return { batch, lastId };
+        return { batch, lastId: next.lastId, bytes: next.bytes };
       })();
       if (!sealed) return undefined;
       // Only after the commit: a seal that threw or failed to commit leaves the readings waiting.
       sealedTo = sealed.lastId;
       unbatched -= sealed.batch.count;
+      batches.set(sealed.batch.seq, { oldestTs: sealed.batch.oldestTs, count: sealed.batch.count, bytes: sealed.bytes });
+      sealedUpTo(sealed.lastId);
       return sealed.batch;
     },
 
     acknowledge(epoch, seq) {
       guarded(() =>
         relaxed(() => {
-          const range = q.batch.get(seq, epoch) as { firstId: number; lastId: number; bytes: number } | undefined;
+          const range = q.batch.get(seq, epoch) as { firstId: number; lastId: number; count: number; bytes: number } | undefined;
           if (range) dropBatch(seq, range);
         }),
       );
@@ -615,7 +601,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
       const now = Date.now();
       guarded(() =>
         db.transaction(() => {
-          const range = q.batch.get(seq, epoch) as { firstId: number; lastId: number; bytes: number } | undefined;
+          const range = q.batch.get(seq, epoch) as { firstId: number; lastId: number; count: number; bytes: number } | undefined;
           if (!range) return;
           for (const r of q.rangeReadings.all(range.firstId, range.lastId) as { device: string; json: string }[]) {
             q.insertDead.run(now, `uplink batch ${epoch}/${seq}`, r.device, "hub_rejected", reason.slice(0, 512), Buffer.from(r.json));

@@ -65,6 +65,16 @@ export interface SealedBatch {
 }
 
 /**
+ * Builds and signs a batch from its readings' JSON. `readingsAt`: the byte offset in `wire` where that JSON starts,
+ * verbatim; then the buffer keeps only the bytes around it and rebuilds the wire for a resend. Without it the
+ * whole wire is kept.
+ */
+export type Sealer = (
+  readingsJson: string,
+  head: ChainHead,
+) => { epoch: string; seq: number; hash: string; wire: Buffer; readingsAt?: number };
+
+/**
  * The uplink's side of the buffer. Readings are sealed into batches (signed, hash-chained) in one transaction
  * with the chain head, so a crash never leaves a reading in two batches or a batch the hub could not link.
  */
@@ -73,14 +83,10 @@ export interface Outbox {
   sealedBatches(): SealedBatch[];
   /**
    * Seals the oldest readings that are in no batch yet (at most maxReadings, and about maxBytes of reading JSON)
-   * into the next batch: `seal` builds and signs it from the readings' JSON (as stored) and the current head.
-   * Returns undefined when nothing is waiting.
+   * into the next batch: `seal` builds and signs it from the readings' JSON as stored, comma-separated (the inside
+   * of the batch's readings array), and the current head. Returns undefined when nothing is waiting.
    */
-  sealNext(
-    maxReadings: number,
-    maxBytes: number,
-    seal: (readingsJson: string[], head: ChainHead) => { epoch: string; seq: number; hash: string; wire: Buffer },
-  ): SealedBatch | undefined;
+  sealNext(maxReadings: number, maxBytes: number, seal: Sealer): SealedBatch | undefined;
   /** The hub stored the batch: delete it and its readings (idempotent). */
   acknowledge(epoch: string, seq: number): void;
   /** The hub refused the batch for good (malformed): its readings go to the dead letters with the reason, the batch is deleted. */

@@ -102,7 +102,8 @@ function saveConfig(dataDir: string, config: GatewayConfig): void {
  * batch is re-sent at once (several in flight), and reconnects back off with jitter instead of storming the hub.
  */
 export class Uplink {
-  private readonly opts: Required<Pick<UplinkOptions, "batchMaxReadings" | "batchMaxWaitMs" | "maxInFlight" | "ackTimeoutMs">> & UplinkOptions;
+  private readonly opts: Required<Pick<UplinkOptions, "batchMaxReadings" | "batchMaxWaitMs" | "maxInFlight" | "ackTimeoutMs">> &
+    UplinkOptions;
   private client: MqttClient | undefined;
   private state: UplinkStatus["state"] = "offline";
   private stopped = true;
@@ -163,8 +164,11 @@ export class Uplink {
     if (client) {
       // Say goodbye the way the last will would, so the hub does not wait for the keepalive to expire.
       await new Promise<void>((resolve) => {
-        client.publish(gatewayTopics.status(this.opts.gatewayId), JSON.stringify({ v: 1, gatewayId: this.opts.gatewayId, state: "offline", ts: Date.now() }), { qos: 1, retain: true }, () =>
-          client.end(false, {}, () => resolve()),
+        client.publish(
+          gatewayTopics.status(this.opts.gatewayId),
+          JSON.stringify({ v: 1, gatewayId: this.opts.gatewayId, state: "offline", ts: Date.now() }),
+          { qos: 1, retain: true },
+          () => client.end(false, {}, () => resolve()),
         );
         setTimeout(() => client.end(true, {}, () => resolve()), 2000).unref();
       });
@@ -180,7 +184,11 @@ export class Uplink {
       rttMs,
       backlog: stats.depth,
       drain: this.drain
-        ? { remaining: stats.depth, ratePerS: Math.round(this.drain.rate), etaS: this.drain.rate > 0 ? Math.round(stats.depth / this.drain.rate) : null }
+        ? {
+            remaining: stats.depth,
+            ratePerS: Math.round(this.drain.rate),
+            etaS: this.drain.rate > 0 ? Math.round(stats.depth / this.drain.rate) : null,
+          }
         : null,
       lastAckAt: this.lastAckAt,
       rejected: this.rejected,
@@ -208,27 +216,36 @@ export class Uplink {
       connectTimeout: 10_000,
       keepalive: 30,
       protocolVersion: 4,
-      will: { topic: gatewayTopics.status(gatewayId), payload: Buffer.from(JSON.stringify({ v: 1, gatewayId, state: "offline" })), qos: 1, retain: true },
+      will: {
+        topic: gatewayTopics.status(gatewayId),
+        payload: Buffer.from(JSON.stringify({ v: 1, gatewayId, state: "offline" })),
+        qos: 1,
+        retain: true,
+      },
       ...this.opts.tls,
     });
     this.client = client;
     client.on("connect", () => {
-      client.subscribe([gatewayTopics.ack(gatewayId), gatewayTopics.config(gatewayId), gatewayTopics.command(gatewayId)], { qos: 1 }, (error) => {
-        if (error) {
-          this.opts.logger.error({ err: error.message }, "hub refused the subscriptions: check this gateway's rights at the hub");
-          client.end(true);
-          return;
-        }
-        this.state = "online";
-        this.reconnects += this.attempt > 0 ? 1 : 0;
-        // Everything sealed and unacknowledged goes again, oldest first: the hub treats repeats as replays.
-        this.inFlight.clear();
-        this.queue = this.opts.outbox.sealedBatches();
-        const depth = this.opts.outbox.stats().depth;
-        this.opts.logger.info({ hub: this.opts.hubUrl, backlog: depth, sealed: this.queue.length }, "connected to the hub");
-        if (depth > this.opts.batchMaxReadings * 2) this.drain = { lastAcked: this.acked, lastAt: Date.now(), rate: 0 };
-        this.pump();
-      });
+      client.subscribe(
+        [gatewayTopics.ack(gatewayId), gatewayTopics.config(gatewayId), gatewayTopics.command(gatewayId)],
+        { qos: 1 },
+        (error) => {
+          if (error) {
+            this.opts.logger.error({ err: error.message }, "hub refused the subscriptions: check this gateway's rights at the hub");
+            client.end(true);
+            return;
+          }
+          this.state = "online";
+          this.reconnects += this.attempt > 0 ? 1 : 0;
+          // Everything sealed and unacknowledged goes again, oldest first: the hub treats repeats as replays.
+          this.inFlight.clear();
+          this.queue = this.opts.outbox.sealedBatches();
+          const depth = this.opts.outbox.stats().depth;
+          this.opts.logger.info({ hub: this.opts.hubUrl, backlog: depth, sealed: this.queue.length }, "connected to the hub");
+          if (depth > this.opts.batchMaxReadings * 2) this.drain = { lastAcked: this.acked, lastAt: Date.now(), rate: 0 };
+          this.pump();
+        },
+      );
     });
     client.on("message", (topic, payload) => this.onMessage(topic, payload));
     client.on("error", (error) => this.opts.logger.warn({ err: error.message, hub: this.opts.hubUrl }, "hub connection error"));
@@ -276,8 +293,12 @@ export class Uplink {
 
   private seal(): SealedBatch | undefined {
     const { gatewayId, privateKey } = this.opts;
-    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: string[], head: ChainHead) =>
-      signSerializedBatch({ v: 1, gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now() }, readingsJson, privateKey),
+    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: string, head: ChainHead) =>
+      signSerializedBatch(
+        { v: 1, gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now() },
+        readingsJson,
+        privateKey,
+      ),
     );
   }
 
@@ -336,7 +357,10 @@ export class Uplink {
       }
     } else if (ack.code === "malformed") {
       this.rejected++;
-      logger.error({ seq: ack.seq, reason: ack.reason }, "the hub refused a batch as malformed; its readings go to the dead letters (gateway dead-letters)");
+      logger.error(
+        { seq: ack.seq, reason: ack.reason },
+        "the hub refused a batch as malformed; its readings go to the dead letters (gateway dead-letters)",
+      );
       this.opts.outbox.reject(ack.epoch, ack.seq, ack.reason ?? "malformed");
       this.queue = this.queue.filter((b) => b.seq !== ack.seq);
     } else {
@@ -356,7 +380,10 @@ export class Uplink {
     const { logger, gatewayId } = this.opts;
     const parsed = GatewayConfig.safeParse(value);
     if (!parsed.success) {
-      logger.warn({ error: parsed.error.issues[0]?.message, path: parsed.error.issues[0]?.path.join(".") }, "ignoring an invalid config from the hub; keeping the last good one");
+      logger.warn(
+        { error: parsed.error.issues[0]?.message, path: parsed.error.issues[0]?.path.join(".") },
+        "ignoring an invalid config from the hub; keeping the last good one",
+      );
       return;
     }
     const config = parsed.data;
