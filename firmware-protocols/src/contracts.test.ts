@@ -10,6 +10,7 @@ import {
   openBatch,
   parseReading,
   signBatch,
+  signSerializedBatch,
 } from "./envelope.ts";
 import { deviceTopics, parseTopic } from "./topics.ts";
 import { validateDeviceMessage } from "./validate.ts";
@@ -56,6 +57,16 @@ describe("uplink envelope", () => {
     const opened = openBatch("gw-1", signed.wire, () => publicKey);
     expect(opened).toEqual({ ok: true, value: { body, hash: signed.hash } });
     if (opened.ok) for (const reading of opened.value.body.readings) expect(parseReading(reading)).toMatchObject({ ok: true });
+  });
+
+  it("signs already-serialised readings into the very bytes signBatch writes, and says where they sit", () => {
+    const { readings, ...header } = { ...body, readings: [...body.readings, { ...body.readings[0]!, seq: 2, fw: 'v1.2 "β" 中' }] };
+    const json = Buffer.from(readings.map((r) => JSON.stringify(r)).join(","), "utf8");
+    const serialized = signSerializedBatch(header, json, privateKey);
+    const whole = signBatch({ ...header, readings }, privateKey);
+    expect(serialized.wire.equals(whole.wire)).toBe(true);
+    expect(serialized.hash).toBe(whole.hash);
+    expect(serialized.wire.subarray(serialized.readingsAt, serialized.readingsAt + json.length).equals(json)).toBe(true);
   });
 
   it("refuses a batch altered in any byte, signed by another key, on another gateway's topic, oversized or cut", () => {

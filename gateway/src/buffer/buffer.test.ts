@@ -58,7 +58,7 @@ const heartbeat = (seq: number): Reading => ({
 });
 const keys = generateGatewayKeys();
 const privateKey = loadPrivateKey(keys.privateKeyPem);
-const sealer = (readingsJson: string, head: { epoch: string; seq: number; hash: string }) =>
+const sealer = (readingsJson: Buffer, head: { epoch: string; seq: number; hash: string }) =>
   signSerializedBatch(
     { v: 1, gatewayId: "gw-1", epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: T0 },
     readingsJson,
@@ -426,7 +426,7 @@ describe("gateway buffer outbox: id ranges, rebuilt wires, delivered memory", ()
       seqs.forEach((s, i) => insertReading.run(idOf(s), "kp-1", s, "rating", T0 + s, json[i]!.length, json[i], batchSeq));
       // The second old batch was sealed from readings spelt otherwise than stored (as another writer might have):
       // its readings do not rebuild its wire, so the migration must keep the wire as stored.
-      const signed = sealer((tamper ? json.map((j) => j.replace("{", "{ ")) : json).join(","), head);
+      const signed = sealer(Buffer.from((tamper ? json.map((j) => j.replace("{", "{ ")) : json).join(",")), head);
       const wire = signed.wire;
       insertBatch.run(batchSeq, epoch, signed.hash, wire, seqs.length, T0 + seqs[0]!);
       oldWires.push(wire);

@@ -128,11 +128,10 @@ function splitWireAt(wire: Buffer, start: number, length: number): WireParts | u
 }
 
 /** For a wire of unknown layout (an old file's): its readings' JSON found by content, or undefined. */
-function splitWire(wire: Buffer, readingsJson: string): WireParts | undefined {
+function splitWire(wire: Buffer, joined: Buffer): WireParts | undefined {
   const key = Buffer.from('"readings":[', "utf8");
   const at = wire.indexOf(key);
   if (at < 0) return undefined;
-  const joined = Buffer.from(readingsJson, "utf8");
   const start = at + key.length;
   return wire.subarray(start, start + joined.length).equals(joined) ? splitWireAt(wire, start, joined.length) : undefined;
 }
@@ -191,7 +190,7 @@ function migrateFromV0(db: Database.Database): void {
     if (b.count > 0 && inRange.get(firstId, lastId) !== b.count)
       throw new Error(`buffer migration: batch ${b.seq} is not a contiguous id range`);
     // Keep the old wire only if the readings as stored do not rebuild it byte for byte.
-    const parts = b.count > 0 ? splitWire(b.wire, (rangeJson.all(firstId, lastId) as string[]).join(",")) : undefined;
+    const parts = b.count > 0 ? splitWire(b.wire, Buffer.from((rangeJson.all(firstId, lastId) as string[]).join(","), "utf8")) : undefined;
     insert.run(
       b.seq,
       b.epoch,
@@ -246,10 +245,11 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     insert: db.prepare(
       "INSERT INTO readings (id, device, seq, kind, ts, bytes, json) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq, ts) DO NOTHING",
     ),
-    // The oldest unsealed readings (ids in (?, ?], at most ?), their JSON joined by SQLite: one string, not thousands.
+    // The oldest unsealed readings (ids in (?, ?], at most ?), their JSON joined by SQLite into one UTF-8 buffer: not
+    // thousands of strings, and no transcoding to JavaScript's UTF-16 and back before it is signed.
     unsealed: db.prepare(
       `SELECT count(*) AS count, min(id) AS firstId, max(id) AS lastId, min(ts) AS oldestTs, coalesce(sum(bytes), 0) AS bytes,
-              group_concat(json, ',' ORDER BY id) AS json
+              CAST(group_concat(json, ',' ORDER BY id) AS BLOB) AS json
          FROM (SELECT id, ts, bytes, json FROM readings WHERE id > ? AND id <= ? ORDER BY id LIMIT ?)`,
     ),
     // The last id of the oldest unsealed readings whose JSON fits in ? bytes (for batches of unusually large readings).
@@ -270,7 +270,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     ),
     batch: db.prepare("SELECT first_id AS firstId, last_id AS lastId, count, bytes FROM batches WHERE seq = ? AND epoch = ?"),
     lowestBatch: db.prepare("SELECT min(first_id) FROM batches").pluck(),
-    rangeJson: db.prepare("SELECT group_concat(json, ',' ORDER BY id) FROM readings WHERE id BETWEEN ? AND ?").pluck(),
+    rangeJson: db.prepare("SELECT CAST(group_concat(json, ',' ORDER BY id) AS BLOB) FROM readings WHERE id BETWEEN ? AND ?").pluck(),
     rangeReadings: db.prepare("SELECT device, json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id"),
     deleteBatch: db.prepare("DELETE FROM batches WHERE seq = ?"),
     // Delivered readings below the bound go: one range at the low end of the table.
@@ -536,17 +536,14 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
         seq: b.seq,
         hash: b.hash,
         // The readings of a sealed range are never changed, so this is the wire sealNext returned, byte for byte.
-        wire:
-          b.wire !== null
-            ? Buffer.from(b.wire)
-            : Buffer.concat([b.prefix!, Buffer.from(q.rangeJson.get(b.firstId, b.lastId) as string, "utf8"), b.suffix!]),
+        wire: b.wire !== null ? Buffer.from(b.wire) : Buffer.concat([b.prefix!, q.rangeJson.get(b.firstId, b.lastId) as Buffer, b.suffix!]),
         count: b.count,
         oldestTs: b.oldestTs,
       }));
     },
 
     sealNext(maxReadings, maxBytes, seal) {
-      type Next = { count: number; firstId: number; lastId: number; oldestTs: number; bytes: number; json: string | null };
+      type Next = { count: number; firstId: number; lastId: number; oldestTs: number; bytes: number; json: Buffer | null };
       const sealed = db.transaction(() => {
         let next = q.unsealed.get(sealedTo, Number.MAX_SAFE_INTEGER, maxReadings) as Next;
         if (next.count === 0 || next.json === null) return undefined;
@@ -559,7 +556,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
         const { readingsAt, ...signed } = seal(next.json, buffer.chainHead());
         const batch: SealedBatch = { ...signed, count: next.count, oldestTs: next.oldestTs };
         // The seal says where the readings sit in its wire; only the bytes around them are stored.
-        const parts = readingsAt === undefined ? undefined : splitWireAt(batch.wire, readingsAt, Buffer.byteLength(next.json));
+        const parts = readingsAt === undefined ? undefined : splitWireAt(batch.wire, readingsAt, next.json.length);
         q.insertBatch.run(
           batch.seq,
           batch.epoch,

@@ -70,7 +70,7 @@ export interface SealedBatch {
  * whole wire is kept.
  */
 export type Sealer = (
-  readingsJson: string,
+  readingsJson: Buffer,
   head: ChainHead,
 ) => { epoch: string; seq: number; hash: string; wire: Buffer; readingsAt?: number };
 
@@ -84,7 +84,7 @@ export interface Outbox {
   /**
    * Seals the oldest readings that are in no batch yet (at most maxReadings, and about maxBytes of reading JSON)
    * into the next batch: `seal` builds and signs it from the readings' JSON as stored, comma-separated (the inside
-   * of the batch's readings array), and the current head. Returns undefined when nothing is waiting.
+   * of the batch's readings array, UTF-8), and the current head. Returns undefined when nothing is waiting.
    */
   sealNext(maxReadings: number, maxBytes: number, seal: Sealer): SealedBatch | undefined;
   /** The hub stored the batch: delete it and its readings (idempotent). */

@@ -293,7 +293,7 @@ export class Uplink {
 
   private seal(): SealedBatch | undefined {
     const { gatewayId, privateKey } = this.opts;
-    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: string, head: ChainHead) =>
+    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: Buffer, head: ChainHead) =>
       signSerializedBatch(
         { v: 1, gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now() },
         readingsJson,
