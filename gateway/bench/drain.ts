@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import type { Reading } from "@supervision/firmware-protocols";
+import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
 import { cpuMeter, startInfluxd, startMosquitto } from "@supervision/test-support";
 import { startIngestProcess } from "../../hub/bench/ingest-process.ts";
 import { rating, TestGateway, testRegistry } from "../../hub/test/ingest-fixtures.ts";
@@ -36,6 +36,9 @@ if (!Number.isInteger(TOTAL) || TOTAL < 10_000) {
 const BATCH = 5000;
 const IN_FLIGHT = 4;
 const BASELINE = Math.min(TOTAL, 200_000);
+/** Readings each hub process ingests before it is measured, with seqs of their own. */
+const WARM_UP = 20_000;
+const WARM_SEQ = 3_000_000_000;
 
 const dir = mkdtempSync(join(tmpdir(), "drain-bench-"));
 // Each phase writes to an influxd of its own: one that still compacts an earlier phase's points would charge that
@@ -93,12 +96,29 @@ async function drainInChild(bufferPath: string, hubUrl: string): Promise<{ ms: n
 
 try {
   // 1. The hub's own ingest rate: pre-signed batches of BATCH readings, IN_FLIGHT in flight, straight at it.
-  const gateways = [{ id: "gw1", publicKey: registry.gateways.get("gw1")!.publicKey }];
-  const hub = (database: string) =>
-    startIngestProcess(
+  const warmKeys = generateGatewayKeys();
+  const gateways = [
+    { id: "gw1", publicKey: registry.gateways.get("gw1")!.publicKey },
+    { id: "gw-warm", publicKey: warmKeys.publicKeyPem },
+  ];
+  /** A hub ingest process, warmed up (its JIT compiled) by another gateway's batches before anything is measured. */
+  const hub = async (database: string) => {
+    const ingest = await startIngestProcess(
       { brokerUrl: broker.url, influxUrl: influx.url, database, writeBatchPoints: BATCH, clientId: `hub-${database}`, gateways },
       join(dir, `${database}.json`),
     );
+    const warm = await TestGateway.connect(broker.url, "gw-warm", warmKeys.privateKeyPem);
+    for (let i = 0; i < WARM_UP; i += BATCH)
+      await warm.send(
+        warm.next(
+          Array.from({ length: BATCH }, (_, k) => rating(WARM_SEQ + i + k, T0 + i + k)),
+          T0 + i,
+        ).wire,
+      );
+    while (warm.acks.length < WARM_UP / BATCH) await new Promise((r) => setTimeout(r, 5));
+    await warm.close();
+    return ingest;
+  };
   const baseIngest = await hub("bench_baseline");
   const gw = await TestGateway.connect(broker.url, "gw1", privateKeyPem);
   const batches = [];
@@ -139,7 +159,7 @@ try {
   const drainCpu = { ...cpu.done(), gateway: drained.cpuSeconds };
   const drainRate = TOTAL / (drained.ms / 1000);
   await ingest.stop();
-  const stored = await influx.query(`SELECT count("seq") FROM "rating"`, "bench_drain");
+  const stored = await influx.query(`SELECT count("seq") FROM "rating" WHERE "seq" < ${WARM_SEQ}`, "bench_drain");
 
   // 4. The uplink's own capacity: the same gateway process draining into a stand-in hub that only verifies and
   // acknowledges (no InfluxDB), to show which side limits the drain above.
