@@ -1,4 +1,4 @@
-import { localTimeToUtc, startOfLocalDay as startOfDay } from "@supervision/firmware-protocols";
+import { localDate, localTimeToUtc, startOfLocalDay as startOfDay } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB, type IPoint } from "influx";
 import pino from "pino";
@@ -26,13 +26,35 @@ describe("formatSummary", () => {
   it("shows unknown figures as ? or - rather than zero", () => {
     const text = formatSummary(
       [
-        { site: "hall-1", kind: "hall", devicesOnline: 3, devicesTotal: 4, ratingsToday: 8, satisfaction: 0.875, signedIn: 2, people: 2, backlog: 0 },
-        { site: "site-1", kind: "site", devicesOnline: null, devicesTotal: 1, ratingsToday: 0, satisfaction: null, signedIn: 0, people: 4, backlog: null },
+        {
+          site: "hall-1",
+          kind: "hall",
+          devicesOnline: 3,
+          devicesTotal: 4,
+          day: "2026-11-23",
+          ratingsToday: 8,
+          satisfaction: 0.875,
+          signedIn: 2,
+          people: 2,
+          backlog: 0,
+        },
+        {
+          site: "site-1",
+          kind: "site",
+          devicesOnline: null,
+          devicesTotal: 1,
+          day: "2026-11-23",
+          ratingsToday: 0,
+          satisfaction: null,
+          signedIn: 0,
+          people: 4,
+          backlog: null,
+        },
       ],
       Date.UTC(2026, 10, 23),
     );
-    expect(text).toMatch(/hall-1\s+hall\s+3\/4\s+8\s+87\.5%\s+2\/2\s+0/);
-    expect(text).toMatch(/site-1\s+site\s+\?\/1\s+0\s+-\s+0\/4\s+\?/);
+    expect(text).toMatch(/hall-1\s+hall\s+3\/4\s+2026-11-23\s+8\s+87\.5%\s+2\/2\s+0/);
+    expect(text).toMatch(/site-1\s+site\s+\?\/1\s+2026-11-23\s+0\s+-\s+0\/4\s+\?/);
   });
 });
 
@@ -56,7 +78,17 @@ describe("summarize against a real influxd", () => {
       { level: "very_satisfied", key: 1 },
       { level: "satisfied", key: 2 },
       { level: "dissatisfied", key: 4 },
-    ].map((r, i) => ({ kind: "rating" as const, deviceId: keypad.id, seq: i, ts: today + i, rxTs: today + i, windowId: window, outcome: "rated", scale: "four", ...r }));
+    ].map((r, i) => ({
+      kind: "rating" as const,
+      deviceId: keypad.id,
+      seq: i,
+      ts: today + i,
+      rxTs: today + i,
+      windowId: window,
+      outcome: "rated",
+      scale: "four",
+      ...r,
+    }));
     const yesterday = { ...ratings[0]!, seq: 99, ts: today - 3_600_000, rxTs: today - 3_600_000 };
     const points = [...ratings, yesterday].map((r) => readingToPoint(r, registry));
     for (const p of points) if ("error" in p) throw new Error(p.error.message);
@@ -66,5 +98,15 @@ describe("summarize against a real influxd", () => {
     expect(row.ratingsToday).toBe(3);
     expect(row.satisfaction).toBeCloseTo(2 / 3);
     expect(row.backlog).toBeNull();
+    expect(row.day).toBe(localDate(now, site.tz));
+    // Before the first rating of a day (the demo at night plays the last working day), that day is counted and shown.
+    const nightInflux = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "night" });
+    await ensureDatabase(nightInflux, "night", pino({ level: "silent" }));
+    const evening = startOfDay(now, site.tz) - 2 * 3_600_000;
+    const late = readingToPoint({ ...ratings[0]!, seq: 7, ts: evening, rxTs: evening }, registry);
+    if ("error" in late) throw new Error(late.error.message);
+    await nightInflux.writePoints([late as IPoint], { retentionPolicy: "raw" });
+    const night = (await summarize(nightInflux, registry, evening + 4 * 3_600_000)).find((r) => r.site === site.id)!;
+    expect(night).toMatchObject({ day: localDate(evening, site.tz), ratingsToday: 1 });
   });
 });

@@ -1,4 +1,4 @@
-import { startOfLocalDay } from "@supervision/firmware-protocols";
+import { localDate, startOfLocalDay } from "@supervision/firmware-protocols";
 import type { InfluxDB } from "influx";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import type { Registry, Site } from "../registry/schema.ts";
@@ -9,6 +9,8 @@ export interface SiteSummary {
   kind: "hall" | "site";
   devicesOnline: number | null;
   devicesTotal: number;
+  /** The site's local day counted: today, or before the first rating of today the day of the latest one (24 h back). */
+  day: string;
   ratingsToday: number;
   /** Share of rated transactions rated very satisfied or satisfied; null before the first rating. */
   satisfaction: number | null;
@@ -20,7 +22,11 @@ export interface SiteSummary {
 
 const quote = (id: string) => `'${id.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 
-/** Reads today's figures for every site from InfluxDB (several hub copies see the same numbers). */
+/**
+ * Reads the figures of each site's working day from InfluxDB (several hub copies see the same numbers): today's,
+ * or, before a site's first rating of the day (at night, say, when the demo plays the last working day), those of
+ * the day of its latest rating in the last 24 h, with that day shown.
+ */
 export async function summarize(influx: InfluxDB, registry: Registry, now: number): Promise<SiteSummary[]> {
   const health = await influx.query<{ gateway: string; online: number; total: number; depth: number }>(
     `SELECT last(devices_online) AS online, last(devices_total) AS total, last(buffer_depth) AS depth FROM health.gateway_health WHERE time > ${now - 120_000}ms GROUP BY gateway`,
@@ -28,9 +34,15 @@ export async function summarize(influx: InfluxDB, registry: Registry, now: numbe
   const byGateway = new Map(health.map((h) => [h.gateway, h]));
   return Promise.all(
     [...registry.sites.values()].map(async (site: Site): Promise<SiteSummary> => {
-      const since = `time >= ${startOfLocalDay(now, site.tz)}ms AND site = ${quote(site.id)}`;
+      const latest = await influx.query<{ time: { getTime(): number } }>(
+        `SELECT last(seq) FROM raw.rating WHERE time > ${now - 86_400_000}ms AND time <= ${now}ms AND site = ${quote(site.id)}`,
+      );
+      const dayOf = latest[0]?.time.getTime() ?? now;
+      const since = `time >= ${startOfLocalDay(dayOf, site.tz)}ms AND site = ${quote(site.id)}`;
       const [ratings, signins] = await Promise.all([
-        influx.query<{ rated: number; positive: number }>(`SELECT sum(rated) AS rated, sum(positive) AS positive FROM raw.rating WHERE ${since}`),
+        influx.query<{ rated: number; positive: number }>(
+          `SELECT sum(rated) AS rated, sum(positive) AS positive FROM raw.rating WHERE ${since}`,
+        ),
         influx.query<{ person: string; direction: string; time: { getTime(): number } }>(
           `SELECT last(seq) FROM raw.signin WHERE ${since} GROUP BY person, direction`,
         ),
@@ -46,6 +58,7 @@ export async function summarize(influx: InfluxDB, registry: Registry, now: numbe
         kind: site.kind,
         devicesOnline: gateway?.online ?? null,
         devicesTotal: [...registry.devices.values()].filter((d) => d.site === site.id).length,
+        day: localDate(dayOf, site.tz),
         ratingsToday: rated,
         satisfaction: rated > 0 ? (ratings[0]?.positive ?? 0) / rated : null,
         signedIn,
@@ -57,11 +70,12 @@ export async function summarize(influx: InfluxDB, registry: Registry, now: numbe
 }
 
 export function formatSummary(rows: SiteSummary[], now: number): string {
-  const header = ["site", "kind", "devices online", "ratings today", "satisfied", "signed in", "backlog"];
+  const header = ["site", "kind", "devices online", "day", "ratings", "satisfied", "signed in", "backlog"];
   const cells = rows.map((r) => [
     r.site,
     r.kind,
     `${r.devicesOnline ?? "?"}/${r.devicesTotal}`,
+    r.day,
     String(r.ratingsToday),
     r.satisfaction === null ? "-" : `${(r.satisfaction * 100).toFixed(1)}%`,
     `${r.signedIn}/${r.people}`,
@@ -69,7 +83,9 @@ export function formatSummary(rows: SiteSummary[], now: number): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i]!)).join("  ");
-  return [`Live summary at ${new Date(now).toISOString()} (every 5 s; Ctrl-C stops everything)`, line(header), ...cells.map(line)].join("\n");
+  return [`Live summary at ${new Date(now).toISOString()} (every 5 s; Ctrl-C stops everything)`, line(header), ...cells.map(line)].join(
+    "\n",
+  );
 }
 
 /** Prints the summary on an interval while the hub runs; `hub up` adds it. */
