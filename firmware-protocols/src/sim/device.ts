@@ -5,6 +5,9 @@ import type { Scenario } from "./scenario.ts";
 
 export type SimDeviceSpec = Scenario["devices"][number];
 
+/** How long a closing device waits for the gateway to acknowledge its goodbye. */
+const CLOSE_WAIT_MS = 1000;
+
 /**
  * One simulated device with its own MQTT connection, as firmware would do it: client id and username = device id,
  * a persistent session (clean false), QoS 1, a retained "online" status and an "offline" last will.
@@ -70,16 +73,27 @@ export class SimDevice {
     await this.client.publishAsync(deviceTopics.event(this.spec.id, kind), JSON.stringify(event), { qos: 1 });
   }
 
+  /**
+   * Says goodbye (offline status) and disconnects. A gateway that is itself stopping never acknowledges the
+   * goodbye, so after CLOSE_WAIT_MS the connection is dropped anyway (the gateway has the last will).
+   */
   async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    await client
+    let timer: NodeJS.Timeout | undefined;
+    const goodbye = client
       .publishAsync(deviceTopics.status(this.spec.id), JSON.stringify({ v: 1, deviceId: this.spec.id, state: "offline", ts: Date.now() }), {
         qos: 1,
         retain: true,
       })
+      .then(() => client.endAsync())
       .catch(() => undefined);
-    await client.endAsync();
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    });
+    await Promise.race([goodbye, late]);
+    clearTimeout(timer);
+    if (!client.disconnecting) await client.endAsync(true);
   }
 }
