@@ -108,6 +108,8 @@ export async function backfill(
 export class LivePlayer {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Ends the current wait early: stop() calls it, so play() returns instead of waiting on a cleared timer. */
+  private wake: (() => void) | undefined;
   readonly counts = { published: 0, failed: 0 };
 
   constructor(
@@ -142,6 +144,7 @@ export class LivePlayer {
       const behind = this.simStart + (Date.now() - this.realStart) * this.speed > Date.now();
       const waitMs = Math.min(1000, Math.max(5, (timeline[i]!.at - now) / (behind ? 1 : this.speed)));
       await new Promise<void>((r) => {
+        this.wake = r;
         this.timer = setTimeout(r, waitMs);
       });
     }
@@ -151,6 +154,7 @@ export class LivePlayer {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.wake?.();
     this.seqs.save();
   }
 

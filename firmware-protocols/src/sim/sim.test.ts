@@ -14,7 +14,7 @@ import { validateDeviceMessage, validateDeviceStatus } from "../validate.ts";
 import { deviceTopics } from "../topics.ts";
 import { generateDay, withExtraKeypads } from "./day.ts";
 import { SimDevice } from "./device.ts";
-import { backfill, SeqStore, toPayload } from "./player.ts";
+import { backfill, LivePlayer, SeqStore, toPayload } from "./player.ts";
 import { demoHallScenario, demoSiteScenario } from "./scenario.ts";
 
 const run = promisify(execFile);
@@ -214,6 +214,29 @@ describe("sim CLI", () => {
 });
 
 describe("sim CLI on a serial line", () => {
+  it("stops at once while it waits for the next event (Ctrl-C)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sim-live-"));
+    try {
+      const sent: number[] = [];
+      const device = { publish: async (_kind: string, event: Record<string, unknown>) => void sent.push(event.seq as number) };
+      const now = Date.now();
+      const player = new LivePlayer(new Map([["kp-1", device]]), new SeqStore(join(dir, "seq.json")), now, 1);
+      const timeline = [
+        { at: now, deviceId: "kp-1", kind: "heartbeat" as const, fields: { intervalS: 60, uptimeS: 1 } },
+        { at: now + 3_600_000, deviceId: "kp-1", kind: "heartbeat" as const, fields: { intervalS: 60, uptimeS: 2 } },
+      ];
+      const playing = player.play(timeline);
+      await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      player.stop();
+      await playing;
+      expect(Date.now() - started).toBeLessThan(500);
+      expect(sent).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("plays the site's terminal on an RS-485 port, handing over every event when polled", async () => {
     const { startSocatPair } = await import("@supervision/test-support");
     const { SerialPort } = await import("serialport");
