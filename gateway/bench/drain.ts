@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
-import { cpuMeter, startInfluxd, startMosquitto } from "@supervision/test-support";
-import { startIngestProcess } from "../../hub/bench/ingest-process.ts";
+import { cpuMeter, freshInfluxd, startInfluxd, startMosquitto } from "@supervision/test-support";
+import { startIngestProcess, WARM_UP_GATEWAY, WARM_UP_SEQ, warmUp } from "../../hub/bench/ingest-process.ts";
 import { rating, TestGateway, testRegistry } from "../../hub/test/ingest-fixtures.ts";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../bin/node-flags.mjs";
 import { openBuffer } from "../src/buffer/index.ts";
@@ -36,18 +36,9 @@ if (!Number.isInteger(TOTAL) || TOTAL < 10_000) {
 const BATCH = 5000;
 const IN_FLIGHT = 4;
 const BASELINE = Math.min(TOTAL, 200_000);
-/** Readings each hub process ingests before it is measured, with seqs of their own. */
-const WARM_UP = 20_000;
-const WARM_SEQ = 3_000_000_000;
 
 const dir = mkdtempSync(join(tmpdir(), "drain-bench-"));
-// Each phase writes to an influxd of its own: one that still compacts an earlier phase's points would charge that
-// work to the next phase.
 let influx = await startInfluxd();
-const freshInfluxd = async () => {
-  await influx.close();
-  influx = await startInfluxd();
-};
 const broker = await startMosquitto();
 const { registry, privateKeyPem } = testRegistry();
 const T0 = Date.now() - 3 * 86_400_000;
@@ -99,7 +90,7 @@ try {
   const warmKeys = generateGatewayKeys();
   const gateways = [
     { id: "gw1", publicKey: registry.gateways.get("gw1")!.publicKey },
-    { id: "gw-warm", publicKey: warmKeys.publicKeyPem },
+    { id: WARM_UP_GATEWAY, publicKey: warmKeys.publicKeyPem },
   ];
   /** A hub ingest process, warmed up (its JIT compiled) by another gateway's batches before anything is measured. */
   const hub = async (database: string) => {
@@ -107,16 +98,7 @@ try {
       { brokerUrl: broker.url, influxUrl: influx.url, database, writeBatchPoints: BATCH, clientId: `hub-${database}`, gateways },
       join(dir, `${database}.json`),
     );
-    const warm = await TestGateway.connect(broker.url, "gw-warm", warmKeys.privateKeyPem);
-    for (let i = 0; i < WARM_UP; i += BATCH)
-      await warm.send(
-        warm.next(
-          Array.from({ length: BATCH }, (_, k) => rating(WARM_SEQ + i + k, T0 + i + k)),
-          T0 + i,
-        ).wire,
-      );
-    while (warm.acks.length < WARM_UP / BATCH) await new Promise((r) => setTimeout(r, 5));
-    await warm.close();
+    await warmUp(broker.url, warmKeys.privateKeyPem, BATCH, T0);
     return ingest;
   };
   const baseIngest = await hub("bench_baseline");
@@ -150,7 +132,7 @@ try {
   buffer.close();
 
   // 3. Drain it into a fresh hub ingest, the uplink in a process of its own as on a gateway box.
-  await freshInfluxd();
+  influx = await freshInfluxd(influx);
   const ingest = await hub("bench_drain");
   writeFileSync(join(dir, "key.pem"), privateKeyPem);
   cpu = cpuMeter({ hub: ingest.pid, influxd: influx.server.pid, mosquitto: broker.pid });
@@ -159,7 +141,7 @@ try {
   const drainCpu = { ...cpu.done(), gateway: drained.cpuSeconds };
   const drainRate = TOTAL / (drained.ms / 1000);
   await ingest.stop();
-  const stored = await influx.query(`SELECT count("seq") FROM "rating" WHERE "seq" < ${WARM_SEQ}`, "bench_drain");
+  const stored = await influx.query(`SELECT count("seq") FROM "rating" WHERE "seq" < ${WARM_UP_SEQ}`, "bench_drain");
 
   // 4. The uplink's own capacity: the same gateway process draining into a stand-in hub that only verifies and
   // acknowledges (no InfluxDB), to show which side limits the drain above.

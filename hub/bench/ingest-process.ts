@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { HUB_NODE_FLAGS } from "../bin/node-flags.mjs";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
-import { testContext, testRegistry } from "../test/ingest-fixtures.ts";
+import { rating, TestGateway, testContext, testRegistry } from "../test/ingest-fixtures.ts";
 
 export interface IngestProcessOptions {
   brokerUrl: string;
@@ -59,6 +59,23 @@ export async function startIngestProcess(opts: IngestProcessOptions, configPath:
       if (code !== 0) throw new Error(`the hub ingest process exited with ${code}`);
     },
   };
+}
+
+/** Readings a hub process ingests before it is measured (its JIT compiled), from a gateway of their own. */
+export const WARM_UP_READINGS = 20_000;
+/** Their seqs, above any a benchmark measures, so counts can leave them out. */
+export const WARM_UP_SEQ = 3_000_000_000;
+export const WARM_UP_GATEWAY = "gw-warm";
+
+/** Sends WARM_UP_READINGS in batches of `batch` as WARM_UP_GATEWAY and waits until the hub acknowledged them all. */
+export async function warmUp(brokerUrl: string, privateKeyPem: string, batch: number, t0: number): Promise<void> {
+  const warm = await TestGateway.connect(brokerUrl, WARM_UP_GATEWAY, privateKeyPem);
+  for (let i = 0; i < WARM_UP_READINGS; i += batch) {
+    const readings = Array.from({ length: batch }, (_, k) => rating(WARM_UP_SEQ + i + k, t0 + i + k));
+    await warm.send(warm.next(readings, t0 + i).wire);
+  }
+  while (warm.acks.length < WARM_UP_READINGS / batch) await new Promise((r) => setTimeout(r, 5));
+  await warm.close();
 }
 
 async function runChild(configPath: string): Promise<void> {

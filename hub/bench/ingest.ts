@@ -13,12 +13,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
-import { cpuMeter, startInfluxd } from "@supervision/test-support";
+import { cpuMeter, freshInfluxd, startInfluxd } from "@supervision/test-support";
 import { encodePoint, type Point } from "../src/influx/line-protocol.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { rating, startMosquitto, TestGateway, testContext, testRegistry } from "../test/ingest-fixtures.ts";
-import { startIngestProcess } from "./ingest-process.ts";
+import { startIngestProcess, WARM_UP_GATEWAY, WARM_UP_SEQ, warmUp } from "./ingest-process.ts";
 
 const { values: args } = parseArgs({
   options: { readings: { type: "string", default: "200000" }, help: { type: "boolean", default: false } },
@@ -39,23 +39,14 @@ const GATEWAY_BATCH = 1000;
 /** Several halls' gateways, each with at most IN_FLIGHT unacknowledged batches, as a gateway does. */
 const GATEWAYS = 4;
 const IN_FLIGHT = 10;
-/** Readings the hub process ingests before it is measured (its JIT compiled), from a gateway of their own. */
-const WARM_UP = 20_000;
-const WARM_SEQ = 3_000_000_000;
 
 const dir = mkdtempSync(join(tmpdir(), "ingest-bench-"));
-// Each phase writes to an influxd of its own: one that still compacts an earlier phase's points would charge that
-// work to the next phase.
 let influx = await startInfluxd();
-const freshInfluxd = async () => {
-  await influx.close();
-  influx = await startInfluxd();
-};
 const broker = await startMosquitto();
 const { registry, privateKeyPem } = testRegistry();
 const gatewayKeys = [{ id: "gw1", privateKeyPem }];
 const warmKeys = generateGatewayKeys();
-registry.gateways.set("gw-warm", { id: "gw-warm", site: "hall1", publicKey: warmKeys.publicKeyPem });
+registry.gateways.set(WARM_UP_GATEWAY, { id: WARM_UP_GATEWAY, site: "hall1", publicKey: warmKeys.publicKeyPem });
 for (let g = 2; g <= GATEWAYS; g++) {
   const keys = generateGatewayKeys();
   registry.gateways.set(`gw${g}`, { id: `gw${g}`, site: "hall1", publicKey: keys.publicKeyPem });
@@ -90,7 +81,7 @@ try {
   const ceilingCpu = cpu.done();
 
   // For reference: the influx package's writePoints, one write at a time (what the hub used before).
-  await freshInfluxd();
+  influx = await freshInfluxd(influx);
   const packageCtx = testContext(registry, influx.url, "bench_package");
   await ensureDatabase(packageCtx.influx, "bench_package", packageCtx.logger);
   started = performance.now();
@@ -98,7 +89,7 @@ try {
     await packageCtx.influx.writePoints(points.slice(i, i + WRITE_BATCH), { retentionPolicy: "raw", precision: "n" });
   const packageRate = TOTAL / ((performance.now() - started) / 1000);
 
-  await freshInfluxd();
+  influx = await freshInfluxd(influx);
   // 2. Through the ingest path, the hub in a process of its own: signed batches over MQTT, verified, chain-checked,
   // written, acknowledged.
   const ingest = await startIngestProcess(
@@ -112,16 +103,7 @@ try {
     },
     join(dir, "hub.json"),
   );
-  const warm = await TestGateway.connect(broker.url, "gw-warm", warmKeys.privateKeyPem);
-  for (let i = 0; i < WARM_UP; i += GATEWAY_BATCH)
-    await warm.send(
-      warm.next(
-        Array.from({ length: GATEWAY_BATCH }, (_, k) => rating(WARM_SEQ + i + k, T0 + i + k)),
-        T0 + i,
-      ).wire,
-    );
-  while (warm.acks.length < WARM_UP / GATEWAY_BATCH) await new Promise((r) => setTimeout(r, 5));
-  await warm.close();
+  await warmUp(broker.url, warmKeys.privateKeyPem, GATEWAY_BATCH, T0);
   const gateways = await Promise.all(gatewayKeys.map((k) => TestGateway.connect(broker.url, k.id, k.privateKeyPem)));
   const perGateway = gateways.map((gw, g) => {
     const batches = [];
@@ -144,7 +126,7 @@ try {
   const ingestRate = TOTAL / ((performance.now() - started) / 1000);
   const ingestCpu = cpu.done();
   const gateway = gateways[0] as TestGateway;
-  const stored = await influx.query(`SELECT count("seq") FROM "rating" WHERE "seq" < ${WARM_SEQ}`, "bench_ingest");
+  const stored = await influx.query(`SELECT count("seq") FROM "rating" WHERE "seq" < ${WARM_UP_SEQ}`, "bench_ingest");
 
   // 3. Latency at a steady 1000 readings/s: a batch of 100 readings every 100 ms (the gateway's batching included).
   const latencies: number[] = [];

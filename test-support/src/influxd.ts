@@ -44,3 +44,12 @@ export async function startInfluxd(): Promise<TestInfluxd> {
     },
   };
 }
+
+/**
+ * Closes `previous` and starts another influxd: for benchmark phases, as an influxd still compacting an earlier
+ * phase's points would charge that work to the next one.
+ */
+export async function freshInfluxd(previous: TestInfluxd): Promise<TestInfluxd> {
+  await previous.close();
+  return startInfluxd();
+}
