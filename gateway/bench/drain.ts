@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
-import { cpuMeter, freshInfluxd, startInfluxd, startMosquitto } from "@supervision/test-support";
+import { benchNodeFlags, cpuMeter, freshInfluxd, microsPerReading, startInfluxd, startMosquitto } from "@supervision/test-support";
 import { startIngestProcess, WARM_UP_GATEWAY, WARM_UP_SEQ, warmUp } from "../../hub/bench/ingest-process.ts";
 import { rating, TestGateway, testRegistry } from "../../hub/test/ingest-fixtures.ts";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../bin/node-flags.mjs";
@@ -55,12 +55,11 @@ const progress = (what: string) => (done: number, total: number, started: number
  * until the buffer is empty; returns the time and the CPU it used.
  */
 async function drainInChild(bufferPath: string, hubUrl: string): Promise<{ ms: number; cpuSeconds: number }> {
-  const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : [];
   const child = spawn(
     process.execPath,
     [
       ...GATEWAY_NODE_FLAGS,
-      ...flags,
+      ...benchNodeFlags(),
       "--import",
       "tsx",
       "gateway/bench/drain-gateway.ts",
@@ -161,13 +160,11 @@ try {
     { measure: "readings stored from the drain", value: Number(stored.results[0]?.series?.[0]?.values?.[0]?.[1] ?? 0) },
     { measure: "uplink alone, into a stand-in hub (readings/s)", value: Math.round(capacityRate) },
   ]);
-  const perReading = (seconds: Record<string, number>, count: number) =>
-    Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Number(((s * 1e6) / count).toFixed(1))]));
   console.log("CPU µs per reading, by process (in the baseline, this process plays the gateway with pre-signed batches):");
   console.table({
-    baseline: perReading(baselineCpu, BASELINE),
-    drain: perReading(drainCpu, TOTAL),
-    "uplink alone": { gateway: Number(((capacity.cpuSeconds * 1e6) / capacityReadings).toFixed(1)) },
+    baseline: microsPerReading(baselineCpu, BASELINE),
+    drain: microsPerReading(drainCpu, TOTAL),
+    "uplink alone": microsPerReading({ gateway: capacity.cpuSeconds }, capacityReadings),
   });
   console.log(
     `${TOTAL.toLocaleString("en")} buffered readings, ${BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight, mosquitto between gateway and hub; gateway and hub are separate processes sharing this machine's cores with influxd and mosquitto`,

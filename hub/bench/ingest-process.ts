@@ -6,9 +6,10 @@
  * BENCH_NODE_FLAGS (e.g. "--cpu-prof") when set.
  */
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { benchNodeFlags } from "@supervision/test-support";
 import { HUB_NODE_FLAGS } from "../bin/node-flags.mjs";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
@@ -33,14 +34,7 @@ export async function startIngestProcess(opts: IngestProcessOptions, configPath:
   writeFileSync(configPath, JSON.stringify(opts));
   const child = spawn(
     process.execPath,
-    [
-      ...HUB_NODE_FLAGS,
-      ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
-      "--import",
-      "tsx",
-      fileURLToPath(import.meta.url),
-      configPath,
-    ],
+    [...HUB_NODE_FLAGS, ...benchNodeFlags(), "--import", "tsx", fileURLToPath(import.meta.url), configPath],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },
@@ -79,7 +73,6 @@ export async function warmUp(brokerUrl: string, privateKeyPem: string, batch: nu
 }
 
 async function runChild(configPath: string): Promise<void> {
-  const { readFileSync } = await import("node:fs");
   const opts = JSON.parse(readFileSync(configPath, "utf8")) as IngestProcessOptions;
   const { registry } = testRegistry();
   registry.gateways.clear();

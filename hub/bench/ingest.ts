@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
-import { cpuMeter, freshInfluxd, startInfluxd } from "@supervision/test-support";
+import { cpuMeter, freshInfluxd, microsPerReading, startInfluxd } from "@supervision/test-support";
 import { encodePoint, type Point } from "../src/influx/line-protocol.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
@@ -168,10 +168,8 @@ try {
     { measure: "latency p50 at 1000/s (ms)", value: percentile(latencies, 50) },
     { measure: "latency p99 at 1000/s (ms, target < 1000)", value: percentile(latencies, 99) },
   ]);
-  const perReading = (seconds: Record<string, number>) =>
-    Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Number(((s * 1e6) / TOTAL).toFixed(1))]));
   console.log("CPU µs per reading, by process (in the ingest run, this process plays the gateways):");
-  console.table({ ceiling: perReading(ceilingCpu), ingest: perReading(ingestCpu) });
+  console.table({ ceiling: microsPerReading(ceilingCpu, TOTAL), ingest: microsPerReading(ingestCpu, TOTAL) });
   console.log(
     `${TOTAL} readings from ${GATEWAYS} gateways, ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each; ${WRITE_BATCH} points per write, ${WRITES_IN_FLIGHT} writes in flight (hub and ceiling)`,
   );

@@ -108,5 +108,16 @@ describe("summarize against a real influxd", () => {
     await nightInflux.writePoints([late as IPoint], { retentionPolicy: "raw" });
     const night = (await summarize(nightInflux, registry, evening + 4 * 3_600_000)).find((r) => r.site === site.id)!;
     expect(night).toMatchObject({ day: localDate(evening, site.tz), ratingsToday: 1 });
+    // A construction site has no keypads: its sign-ins tell the day just the same.
+    const siteInflux = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "site_night" });
+    await ensureDatabase(siteInflux, "site_night", pino({ level: "silent" }));
+    const signin = readingToPoint(
+      { kind: "signin", v: 1, deviceId: "term1", seq: 1, ts: evening, rxTs: evening, personId: "p1", method: "card", direction: "in" },
+      registry,
+    );
+    if ("error" in signin) throw new Error(signin.error.message);
+    await siteInflux.writePoints([signin as IPoint], { retentionPolicy: "raw" });
+    const siteNight = (await summarize(siteInflux, registry, evening + 4 * 3_600_000)).find((r) => r.site === site.id)!;
+    expect(siteNight).toMatchObject({ day: localDate(evening, site.tz), ratingsToday: 0, signedIn: 1 });
   });
 });

@@ -18,3 +18,13 @@ export function cpuMeter(pids: Record<string, number | undefined>): { done(): Re
       ),
   };
 }
+
+/** CPU µs per reading of each process, from cpuMeter's seconds over `readings` readings. */
+export function microsPerReading(seconds: Record<string, number>, readings: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Number(((s * 1e6) / readings).toFixed(1))]));
+}
+
+/** Extra node flags for a benchmark's child processes, from BENCH_NODE_FLAGS (e.g. "--cpu-prof"). */
+export function benchNodeFlags(): string[] {
+  return (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+}

@@ -222,11 +222,13 @@ describe("sim CLI on a serial line", () => {
       const now = Date.now();
       const player = new LivePlayer(new Map([["kp-1", device]]), new SeqStore(join(dir, "seq.json")), now, 1);
       const timeline = [
-        { at: now, deviceId: "kp-1", kind: "heartbeat" as const, fields: { intervalS: 60, uptimeS: 1 } },
+        // Shortly after the start, so that a busy machine's delay before play() does not skip it.
+        { at: now + 20, deviceId: "kp-1", kind: "heartbeat" as const, fields: { intervalS: 60, uptimeS: 1 } },
         { at: now + 3_600_000, deviceId: "kp-1", kind: "heartbeat" as const, fields: { intervalS: 60, uptimeS: 2 } },
       ];
       const playing = player.play(timeline);
-      await new Promise((r) => setTimeout(r, 50));
+      // Wait until the first event is out and the player waits an hour for the second.
+      for (let i = 0; i < 200 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
       const started = Date.now();
       player.stop();
       await playing;

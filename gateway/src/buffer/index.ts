@@ -16,7 +16,7 @@ export interface BufferOptions {
   groupCommitMs?: number;
   /** Appends that close a group at once (default 1000). */
   groupCommitMax?: number;
-  /** Delivered identities remembered at least, to refuse late duplicates (default DELIVERED_MEMORY; smaller in tests). */
+  /** Ids of delivered readings kept below the oldest waiting one, to refuse late duplicates (default DELIVERED_MEMORY; smaller in tests). */
   deliveredMemory?: number;
 }
 
@@ -50,6 +50,8 @@ const THIN_AT = 0.8;
 const SCHEMA_VERSION = 1;
 /** Readings ids per block of the in-memory oldest-time summary. */
 const BLOCK = 4096;
+/** A range's reading JSON, comma-joined in id order as one UTF-8 buffer: how a batch's wire is rebuilt. */
+const RANGE_JSON_SQL = "SELECT CAST(group_concat(json, ',' ORDER BY id) AS BLOB) FROM readings WHERE id BETWEEN ? AND ?";
 
 interface Pending {
   reading: Reading;
@@ -88,7 +90,7 @@ const READINGS_TABLE = `
 const OTHER_TABLES = `
   -- A batch is the contiguous id range first_id..last_id of readings (sealing takes the oldest unsealed in id order).
   -- Its wire is rebuilt as prefix + the range's reading JSON joined by commas + suffix, bytes as first sent; wire is
-  -- stored whole only when the seal's output did not embed the readings verbatim.
+  -- stored whole only when the seal did not say where the readings sit in it.
   CREATE TABLE batches (
     seq INTEGER PRIMARY KEY,
     epoch TEXT NOT NULL,
@@ -179,7 +181,7 @@ function migrateFromV0(db: Database.Database): void {
     bytes: number;
   }[];
   const inRange = db.prepare("SELECT count(*) FROM readings WHERE id BETWEEN ? AND ?").pluck();
-  const rangeJson = db.prepare("SELECT json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id").pluck();
+  const rangeJson = db.prepare(RANGE_JSON_SQL).pluck();
   const insert = db.prepare(
     "INSERT INTO batches (seq, epoch, hash, first_id, last_id, count, bytes, oldest_ts, prefix, suffix, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
@@ -190,7 +192,7 @@ function migrateFromV0(db: Database.Database): void {
     if (b.count > 0 && inRange.get(firstId, lastId) !== b.count)
       throw new Error(`buffer migration: batch ${b.seq} is not a contiguous id range`);
     // Keep the old wire only if the readings as stored do not rebuild it byte for byte.
-    const parts = b.count > 0 ? splitWire(b.wire, Buffer.from((rangeJson.all(firstId, lastId) as string[]).join(","), "utf8")) : undefined;
+    const parts = b.count > 0 ? splitWire(b.wire, rangeJson.get(firstId, lastId) as Buffer) : undefined;
     insert.run(
       b.seq,
       b.epoch,
@@ -270,7 +272,7 @@ export function openBuffer(opts: BufferOptions): GatewayBuffer {
     ),
     batch: db.prepare("SELECT first_id AS firstId, last_id AS lastId, count, bytes FROM batches WHERE seq = ? AND epoch = ?"),
     lowestBatch: db.prepare("SELECT min(first_id) FROM batches").pluck(),
-    rangeJson: db.prepare("SELECT CAST(group_concat(json, ',' ORDER BY id) AS BLOB) FROM readings WHERE id BETWEEN ? AND ?").pluck(),
+    rangeJson: db.prepare(RANGE_JSON_SQL).pluck(),
     rangeReadings: db.prepare("SELECT device, json FROM readings WHERE id BETWEEN ? AND ? ORDER BY id"),
     deleteBatch: db.prepare("DELETE FROM batches WHERE seq = ?"),
     // Delivered readings below the bound go: one range at the low end of the table.

@@ -9,7 +9,7 @@ export interface SiteSummary {
   kind: "hall" | "site";
   devicesOnline: number | null;
   devicesTotal: number;
-  /** The site's local day counted: today, or before the first rating of today the day of the latest one (24 h back). */
+  /** The site's local day counted: today, or before the first rating or sign-in of today that of the latest one (24 h back). */
   day: string;
   ratingsToday: number;
   /** Share of rated transactions rated very satisfied or satisfied; null before the first rating. */
@@ -24,8 +24,8 @@ const quote = (id: string) => `'${id.replace(/\\/g, "\\\\").replace(/'/g, "\\'")
 
 /**
  * Reads the figures of each site's working day from InfluxDB (several hub copies see the same numbers): today's,
- * or, before a site's first rating of the day (at night, say, when the demo plays the last working day), those of
- * the day of its latest rating in the last 24 h, with that day shown.
+ * or, before a site's first rating or sign-in of the day (at night, say, when the demo plays the last working day),
+ * those of the day of its latest one in the last 24 h, with that day shown. A construction site has only sign-ins.
  */
 export async function summarize(influx: InfluxDB, registry: Registry, now: number): Promise<SiteSummary[]> {
   const health = await influx.query<{ gateway: string; online: number; total: number; depth: number }>(
@@ -35,9 +35,9 @@ export async function summarize(influx: InfluxDB, registry: Registry, now: numbe
   return Promise.all(
     [...registry.sites.values()].map(async (site: Site): Promise<SiteSummary> => {
       const latest = await influx.query<{ time: { getTime(): number } }>(
-        `SELECT last(seq) FROM raw.rating WHERE time > ${now - 86_400_000}ms AND time <= ${now}ms AND site = ${quote(site.id)}`,
+        `SELECT last(seq) FROM raw.rating, raw.signin WHERE time > ${now - 86_400_000}ms AND time <= ${now}ms AND site = ${quote(site.id)}`,
       );
-      const dayOf = latest[0]?.time.getTime() ?? now;
+      const dayOf = latest.length === 0 ? now : Math.max(...latest.map((row) => row.time.getTime()));
       const since = `time >= ${startOfLocalDay(dayOf, site.tz)}ms AND site = ${quote(site.id)}`;
       const [ratings, signins] = await Promise.all([
         influx.query<{ rated: number; positive: number }>(
