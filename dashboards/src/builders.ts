@@ -52,6 +52,7 @@ export interface Panel {
       thresholds?: { mode: "absolute" | "percentage"; steps: Threshold[] };
       color?: { mode: "thresholds" | "palette-classic" | "fixed"; fixedColor?: string };
       links?: PanelLink[];
+      noValue?: string;
     };
     overrides: [];
   };
@@ -146,6 +147,8 @@ export interface PanelSpec {
   max?: number;
   thresholds?: Panel["fieldConfig"]["defaults"]["thresholds"];
   links?: PanelLink[];
+  /** What a stat shows when its query finds nothing: "0" for counts of people or windows, never "No data". */
+  noValue?: string;
   options?: Record<string, unknown>;
   w: number;
   h: number;
@@ -175,6 +178,7 @@ export function layout(specs: readonly PanelSpec[]): Panel[] {
       defaults.color = { mode: "thresholds" };
     }
     if (spec.links !== undefined) defaults.links = spec.links;
+    if (spec.noValue !== undefined) defaults.noValue = spec.noValue;
     const panel: Panel = {
       id: index + 1,
       type: spec.type,
@@ -226,7 +230,7 @@ export function dashboardLink(title: string, uid: string, tooltip: string, url =
 }
 
 /** The built-in annotations plus the hub's warning/card annotations (posted with these tags). */
-export function annotations(): Dashboard["annotations"] {
+export function annotations(warningsName: string): Dashboard["annotations"] {
   const grafana = { type: "grafana", uid: "-- Grafana --" } as const;
   return {
     list: [
@@ -240,7 +244,7 @@ export function annotations(): Dashboard["annotations"] {
         type: "dashboard",
       },
       {
-        name: "Supervision warnings and cards",
+        name: warningsName,
         datasource: grafana,
         enable: true,
         hide: false,
@@ -263,6 +267,8 @@ export interface DashboardSpec {
   panels: PanelSpec[];
   links?: DashboardLink[];
   editable?: boolean;
+  /** The name of the hub's warning and card annotations, in the dashboard's language. */
+  annotationsName: string;
 }
 
 export const SCHEMA_VERSION = 41;
@@ -281,7 +287,7 @@ export function dashboard(spec: DashboardSpec): Dashboard {
     schemaVersion: SCHEMA_VERSION,
     panels: layout(spec.panels),
     templating: { list: spec.variables },
-    annotations: annotations(),
+    annotations: annotations(spec.annotationsName),
     links: spec.links ?? [],
   };
 }

@@ -1,5 +1,6 @@
 /** The five supervision dashboards. Queries follow hub/SCHEMA.md; `$timeFilter` is Grafana's time range. */
 import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds } from "./builders.ts";
+import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
 
 export const UIDS = {
   centre: "sv-centre",
@@ -11,10 +12,10 @@ export const UIDS = {
 
 const PLACE = ["region", "town", "site"] as const;
 const WINDOW = [...PLACE, "window"] as const;
-const placeVariables = () => [
-  tagVariable("region", "Region", "rating"),
-  tagVariable("town", "Town", "rating", ["region"]),
-  tagVariable("site", "Hall / site", "signin", ["region", "town"]),
+const placeVariables = (m: DashboardMessages) => [
+  tagVariable("region", m.variables.region, "rating"),
+  tagVariable("town", m.variables.town, "rating", ["region"]),
+  tagVariable("site", m.variables.site, "signin", ["region", "town"]),
 ];
 const TODAY = { from: "now/d", to: "now" };
 /** Satisfaction: red below 80 %, yellow below 90 %, like the cards. */
@@ -22,55 +23,52 @@ const SATISFACTION = thresholds(COLORS.red, [80, COLORS.yellow], [90, COLORS.gre
 /** Counts of bad things: zero is green, one yellow, more red. */
 const BAD_COUNT = thresholds(COLORS.green, [1, COLORS.yellow], [3, COLORS.red]);
 const SCORE = thresholds(COLORS.red, [80, COLORS.yellow], [90, COLORS.green]);
-const hallLink = dashboardLink(
-  "Open this hall",
-  UIDS.hall,
-  "The hall dashboard for this row's site",
-  `/d/${UIDS.hall}?var-site=\${__field.labels.site}&\${__url_time_range}`,
-);
+const hallLink = (m: DashboardMessages) =>
+  dashboardLink(m.links.openHall, UIDS.hall, m.links.openHallTip, `/d/${UIDS.hall}?var-site=\${__field.labels.site}&\${__url_time_range}`);
 
-function centre(): Dashboard {
+function centre(m: DashboardMessages): Dashboard {
   const f = tagFilter(PLACE);
+  const t = m.centre;
+  const c = m.columns;
+  // Each window's last camera state today: 1 someone there, 0 nobody. A window that emptied hours ago keeps its 0
+  // (it is the one the rules warn about), and a seated clerk whose camera stays quiet keeps the 1 of the last start.
+  const lastMotion = `SELECT last("active") AS "present" FROM "motion" WHERE ${f} AND $timeFilter GROUP BY "site", "window"`;
+  // People, not half days: one row per person with the status today, then counted.
+  const people = (statuses: string, alias: string) =>
+    `SELECT count("judged") AS "${alias}" FROM (SELECT last("level") AS "judged" FROM "attendance" WHERE ${f} AND "status" =~ /^(${statuses})$/ AND $timeFilter GROUP BY "site", "person")`;
   return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
     uid: UIDS.centre,
-    title: "Supervision centre",
-    description: "All halls and sites at a glance, for the big screen (kiosk mode).",
+    title: t.title,
+    description: t.description,
     tags: ["centre"],
     time: TODAY,
     refresh: "30s",
-    variables: placeVariables(),
-    links: [dashboardLink("Hall", UIDS.hall, "One hall's windows"), dashboardLink("Gateway fleet", UIDS.fleet, "Gateways and devices")],
+    variables: placeVariables(m),
+    links: [dashboardLink(m.links.hall, UIDS.hall, m.links.hallTip), dashboardLink(m.links.fleet, UIDS.fleet, m.links.fleetTip)],
     panels: [
       {
         type: "stat",
-        title: "Clerks at their post now",
-        description: "Windows whose camera saw presence in the last 15 minutes.",
-        targets: [
-          target(
-            `SELECT sum("present") FROM (SELECT last("active") AS "present" FROM "motion" WHERE ${f} AND time > now() - 15m GROUP BY "site", "window")`,
-          ),
-        ],
+        ...t.atPost,
+        noValue: "0",
+        targets: [target(`SELECT sum("present") FROM (${lastMotion})`)],
         thresholds: thresholds(COLORS.neutral),
         w: 4,
         h: 5,
       },
       {
         type: "stat",
-        title: "Unattended windows now",
-        description: "Windows whose last camera state in the last 15 minutes is 'end' (nobody there).",
-        targets: [
-          target(
-            // count - sum, not a count of zeros: it says 0 (not "no data") when every window is attended.
-            `SELECT count("present") - sum("present") FROM (SELECT last("active") AS "present" FROM "motion" WHERE ${f} AND time > now() - 15m GROUP BY "site", "window")`,
-          ),
-        ],
+        ...t.unattended,
+        noValue: "0",
+        // count - sum, not a count of zeros: it says 0 (not "no data") when every window is attended.
+        targets: [target(`SELECT count("present") - sum("present") FROM (${lastMotion})`)],
         thresholds: BAD_COUNT,
         w: 4,
         h: 5,
       },
       {
         type: "stat",
-        title: "Ratings today",
+        ...t.ratings,
         targets: [target(`SELECT sum("rated") FROM "rating" WHERE ${f} AND $timeFilter`)],
         thresholds: thresholds(COLORS.neutral),
         w: 4,
@@ -78,7 +76,7 @@ function centre(): Dashboard {
       },
       {
         type: "stat",
-        title: "Satisfaction rate today",
+        ...t.satisfaction,
         targets: [target(`SELECT sum("positive") * 100 / sum("rated") FROM "rating" WHERE ${f} AND $timeFilter`)],
         unit: "percent",
         decimals: 1,
@@ -90,14 +88,12 @@ function centre(): Dashboard {
       },
       {
         type: "stat",
-        title: "Late and absent today",
+        ...t.lateAbsent,
+        noValue: "0",
         targets: [
-          target(`SELECT count("level") AS "late" FROM "attendance" WHERE ${f} AND "status" = 'late' AND $timeFilter`, "time_series", "A"),
-          target(
-            `SELECT count("level") AS "absent" FROM "attendance" WHERE ${f} AND "status" = 'absent' AND $timeFilter`,
-            "time_series",
-            "B",
-          ),
+          target(people("late", c.late), "time_series", "A"),
+          target(people("absent", c.absent), "time_series", "B"),
+          target(people("early_leave|left_post", c.leftPost), "time_series", "C"),
         ],
         thresholds: BAD_COUNT,
         w: 4,
@@ -105,8 +101,8 @@ function centre(): Dashboard {
       },
       {
         type: "stat",
-        title: "Integrity alerts today",
-        description: "Gaps, altered or badly signed batches from gateways.",
+        ...t.integrity,
+        noValue: "0",
         targets: [target(`SELECT count("seq") FROM "integrity_alert" WHERE $timeFilter`)],
         thresholds: thresholds(COLORS.green, [1, COLORS.red]),
         w: 4,
@@ -114,25 +110,26 @@ function centre(): Dashboard {
       },
       {
         type: "table",
-        title: "Open yellow and red cards",
-        description: "Each subject's latest card; green ones are closed.",
+        ...t.cards,
+        // Cards are judged per day (timestamp: the day's first shift start): today's range holds today's state only.
+        // The outer GROUP BY keeps the tags, so each row says who and where, and the hall link has its site.
         targets: [
           target(
-            `SELECT "color_now", "reasons" FROM (SELECT last("level") AS "color_now", last("reasons") AS "reasons" FROM "card" WHERE ${f} GROUP BY "site", "subject_kind", "subject", "color") WHERE "color_now" > 0`,
+            `SELECT "level" AS "${c.card}", "reasons" AS "${c.reasons}" FROM (SELECT last("level") AS "level", last("reasons") AS "reasons" FROM "card" WHERE ${f} AND $timeFilter GROUP BY "site", "subject_kind", "subject") WHERE "level" > 0 GROUP BY "site", "subject_kind", "subject"`,
             "table",
           ),
         ],
         thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
-        links: [hallLink],
+        links: [hallLink(m)],
         w: 12,
         h: 10,
       },
       {
         type: "barchart",
-        title: "Satisfaction by hall today",
+        ...t.satisfactionByHall,
         targets: [
           target(
-            `SELECT sum("positive") * 100 / sum("rated") AS "satisfaction" FROM "rating" WHERE ${f} AND $timeFilter GROUP BY "site"`,
+            `SELECT sum("positive") * 100 / sum("rated") AS "${c.satisfaction}" FROM "rating" WHERE ${f} AND $timeFilter GROUP BY "site"`,
             "table",
           ),
         ],
@@ -140,7 +137,7 @@ function centre(): Dashboard {
         min: 0,
         max: 100,
         thresholds: SATISFACTION,
-        links: [hallLink],
+        links: [hallLink(m)],
         w: 12,
         h: 10,
       },
@@ -148,22 +145,24 @@ function centre(): Dashboard {
   });
 }
 
-function hall(): Dashboard {
+function hall(m: DashboardMessages): Dashboard {
   const f = tagFilter(WINDOW);
+  const t = m.hall;
+  const c = m.columns;
   return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
     uid: UIDS.hall,
-    title: "Hall",
-    description: "One hall's windows: who is there, ratings, attendance, motion and cards.",
+    title: t.title,
+    description: t.description,
     tags: ["hall"],
     time: TODAY,
     refresh: "1m",
-    variables: [...placeVariables(), tagVariable("window", "Window", "rating", ["site"])],
-    links: [dashboardLink("Supervision centre", UIDS.centre, "Back to all halls")],
+    variables: [...placeVariables(m), tagVariable("window", m.variables.window, "rating", ["site"])],
+    links: [dashboardLink(m.links.centre, UIDS.centre, m.links.centreTip)],
     panels: [
       {
         type: "table",
-        title: "Who is at each window",
-        description: "The latest clerk sign-in per window today.",
+        ...t.whoIsThere,
         targets: [
           target(
             `SELECT last("seq") AS "seq" FROM "signin" WHERE ${f} AND "role" = 'clerk' AND $timeFilter GROUP BY "window", "person", "direction"`,
@@ -175,10 +174,10 @@ function hall(): Dashboard {
       },
       {
         type: "barchart",
-        title: "Ratings per window and clerk",
+        ...t.ratingsPerWindow,
         targets: [
           target(
-            `SELECT sum("positive") AS "positive", sum("negative") AS "negative", sum("rated") - sum("positive") - sum("negative") AS "neutral" FROM "rating" WHERE ${f} AND $timeFilter GROUP BY "window", "clerk"`,
+            `SELECT sum("positive") AS "${c.positive}", sum("negative") AS "${c.negative}", sum("rated") - sum("positive") - sum("negative") AS "${c.neutral}" FROM "rating" WHERE ${f} AND $timeFilter GROUP BY "window", "clerk"`,
             "table",
           ),
         ],
@@ -187,7 +186,7 @@ function hall(): Dashboard {
       },
       {
         type: "state-timeline",
-        title: "Attendance timeline",
+        ...t.attendanceTimeline,
         targets: [
           target(`SELECT last("level") FROM "attendance" WHERE ${f} AND $timeFilter GROUP BY time(30m), "person", "status" fill(none)`),
         ],
@@ -197,7 +196,7 @@ function hall(): Dashboard {
       },
       {
         type: "timeseries",
-        title: "Motion per camera",
+        ...t.motionPerCamera,
         targets: [target(`SELECT sum("active") FROM "motion" WHERE ${f} AND $timeFilter GROUP BY time(15m), "camera" fill(0)`)],
         unit: "short",
         w: 12,
@@ -205,7 +204,7 @@ function hall(): Dashboard {
       },
       {
         type: "table",
-        title: "Cards and reasons",
+        ...t.cards,
         targets: [target(`SELECT "level", "reasons", "color", "subject" FROM "card" WHERE ${tagFilter(PLACE)} AND $timeFilter`, "table")],
         thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
         w: 12,
@@ -215,20 +214,23 @@ function hall(): Dashboard {
   });
 }
 
-function sites(): Dashboard {
+function sites(m: DashboardMessages): Dashboard {
   const f = tagFilter(PLACE);
+  const t = m.sites;
+  const c = m.columns;
   return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
     uid: UIDS.sites,
-    title: "Construction sites",
-    description: "Supervisors' sign-ins per site, on-time rate, absences and late-arriving offline sign-ins.",
+    title: t.title,
+    description: t.description,
     tags: ["sites"],
     time: { from: "now-7d", to: "now" },
     refresh: "5m",
-    variables: placeVariables(),
+    variables: placeVariables(m),
     panels: [
       {
         type: "state-timeline",
-        title: "Supervisors' sign-in timeline",
+        ...t.signinTimeline,
         targets: [
           target(
             `SELECT count("seq") FROM "signin" WHERE ${f} AND "role" = 'supervisor' AND $timeFilter GROUP BY time(1h), "site", "person" fill(none)`,
@@ -239,11 +241,10 @@ function sites(): Dashboard {
       },
       {
         type: "barchart",
-        title: "Supervisor attendance by status",
-        description: "On time against late, early leave and absent half days.",
+        ...t.attendanceByStatus,
         targets: [
           target(
-            `SELECT count("level") AS "half_days" FROM "attendance" WHERE ${f} AND "role" = 'supervisor' AND $timeFilter GROUP BY "status"`,
+            `SELECT count("level") AS "${c.halfDays}" FROM "attendance" WHERE ${f} AND "role" = 'supervisor' AND $timeFilter GROUP BY "status"`,
             "table",
           ),
         ],
@@ -252,10 +253,10 @@ function sites(): Dashboard {
       },
       {
         type: "barchart",
-        title: "Absences per site",
+        ...t.absencesPerSite,
         targets: [
           target(
-            `SELECT count("level") AS "absences" FROM "attendance" WHERE ${f} AND "role" = 'supervisor' AND "status" = 'absent' AND $timeFilter GROUP BY "site"`,
+            `SELECT count("level") AS "${c.absences}" FROM "attendance" WHERE ${f} AND "role" = 'supervisor' AND "status" = 'absent' AND $timeFilter GROUP BY "site"`,
             "table",
           ),
         ],
@@ -265,8 +266,7 @@ function sites(): Dashboard {
       },
       {
         type: "table",
-        title: "Late sign-ins from offline terminals",
-        description: "Sign-ins that reached the hub more than 5 minutes after they happened.",
+        ...t.lateOffline,
         targets: [target(`SELECT "delay_s", "person", "device" FROM "signin" WHERE ${f} AND "delay_s" > 300 AND $timeFilter`, "table")],
         unit: "s",
         w: 8,
@@ -276,34 +276,36 @@ function sites(): Dashboard {
   });
 }
 
-function fleet(): Dashboard {
+function fleet(m: DashboardMessages): Dashboard {
   const g = `"site" =~ /^$site$/`;
+  const t = m.fleet;
+  const c = m.columns;
   return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
     uid: UIDS.fleet,
-    title: "Gateway fleet",
-    description: "For field engineers: each gateway's contact, devices, buffer, uplink and rejected readings.",
+    title: t.title,
+    description: t.description,
     tags: ["fleet"],
     time: { from: "now-24h", to: "now" },
     refresh: "1m",
-    variables: [tagVariable("site", "Hall / site", "health.gateway_health")],
+    variables: [tagVariable("site", m.variables.site, "health.gateway_health")],
     panels: [
       {
         type: "table",
-        title: "Gateways",
-        description: "Last contact, devices online, buffer depth, oldest unsent reading and uplink round trip.",
+        ...t.gateways,
         targets: [
           target(
-            `SELECT last("online") AS "online", last("devices_online") AS "devices_online", last("devices_total") AS "devices_total", last("buffer_depth") AS "buffer_depth", last("oldest_age_s") AS "oldest_unsent_s", last("rtt_ms") AS "rtt_ms" FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY "gateway", "site"`,
+            `SELECT last("online") AS "${c.online}", last("devices_online") AS "${c.devicesOnline}", last("devices_total") AS "${c.devicesTotal}", last("buffer_depth") AS "${c.bufferDepth}", last("oldest_age_s") AS "${c.oldestUnsent}", last("rtt_ms") AS "${c.rtt}" FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY "gateway", "site"`,
             "table",
           ),
         ],
-        links: [hallLink],
+        links: [hallLink(m)],
         w: 24,
         h: 8,
       },
       {
         type: "timeseries",
-        title: "Buffer depth",
+        ...t.bufferDepth,
         targets: [
           target(
             `SELECT max("buffer_depth") FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY time($__interval), "gateway" fill(none)`,
@@ -316,7 +318,7 @@ function fleet(): Dashboard {
       },
       {
         type: "timeseries",
-        title: "Oldest unsent reading",
+        ...t.oldestUnsent,
         targets: [
           target(
             `SELECT max("oldest_age_s") FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY time($__interval), "gateway" fill(none)`,
@@ -329,7 +331,7 @@ function fleet(): Dashboard {
       },
       {
         type: "timeseries",
-        title: "Uplink round trip",
+        ...t.roundTrip,
         targets: [
           target(
             `SELECT mean("rtt_ms") FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY time($__interval), "gateway" fill(none)`,
@@ -341,7 +343,7 @@ function fleet(): Dashboard {
       },
       {
         type: "state-timeline",
-        title: "Devices online (heartbeats per 5 min)",
+        ...t.devicesOnline,
         // Devices report heartbeats (every 60 s by default): none in a 5-minute slot means the device was silent.
         targets: [target(`SELECT count("seq") FROM "health"."heartbeat" WHERE ${g} AND $timeFilter GROUP BY time(5m), "device" fill(0)`)],
         thresholds: thresholds(COLORS.red, [1, COLORS.green]),
@@ -350,9 +352,10 @@ function fleet(): Dashboard {
       },
       {
         type: "barchart",
-        title: "Rejected readings by reason",
-        description: "Integrity alerts per gateway and kind (gap, altered, bad signature, malformed, ...).",
-        targets: [target(`SELECT count("seq") AS "rejected" FROM "integrity_alert" WHERE $timeFilter GROUP BY "gateway", "kind"`, "table")],
+        ...t.rejected,
+        targets: [
+          target(`SELECT count("seq") AS "${c.rejected}" FROM "integrity_alert" WHERE $timeFilter GROUP BY "gateway", "kind"`, "table"),
+        ],
         thresholds: BAD_COUNT,
         w: 24,
         h: 8,
@@ -361,23 +364,26 @@ function fleet(): Dashboard {
   });
 }
 
-function assessment(): Dashboard {
+function assessment(m: DashboardMessages): Dashboard {
   const f = tagFilter(PLACE);
+  const t = m.assessment;
+  const c = m.columns;
   return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
     uid: UIDS.assessment,
-    title: "Assessment",
-    description: "Monthly scores per clerk and window unit, deductions by rule, trends across months.",
+    title: t.title,
+    description: t.description,
     tags: ["assessment"],
     time: { from: "now-6M/M", to: "now" },
     refresh: "1h",
-    variables: placeVariables(),
+    variables: placeVariables(m),
     panels: [
       {
         type: "table",
-        title: "Monthly scores",
+        ...t.monthly,
         targets: [
           target(
-            `SELECT last("score") AS "score", last("deductions") AS "deductions", last("bonuses") AS "bonuses" FROM "score_monthly" WHERE ${f} AND $timeFilter GROUP BY "subject_kind", "subject", "department"`,
+            `SELECT last("score") AS "${c.score}", last("deductions") AS "${c.deductions}", last("bonuses") AS "${c.bonuses}" FROM "score_monthly" WHERE ${f} AND $timeFilter GROUP BY "subject_kind", "subject", "department"`,
             "table",
           ),
         ],
@@ -387,14 +393,14 @@ function assessment(): Dashboard {
       },
       {
         type: "barchart",
-        title: "Deductions by rule",
-        targets: [target(`SELECT sum("points") AS "points" FROM "deduction" WHERE ${f} AND $timeFilter GROUP BY "rule"`, "table")],
+        ...t.byRule,
+        targets: [target(`SELECT sum("points") AS "${c.points}" FROM "deduction" WHERE ${f} AND $timeFilter GROUP BY "rule"`, "table")],
         w: 12,
         h: 10,
       },
       {
         type: "timeseries",
-        title: "Score trend across months",
+        ...t.trend,
         targets: [target(`SELECT mean("score") FROM "score_monthly" WHERE ${f} AND $timeFilter GROUP BY time(30d), "subject" fill(none)`)],
         thresholds: SCORE,
         min: 0,
@@ -406,7 +412,8 @@ function assessment(): Dashboard {
   });
 }
 
-/** All dashboards the hub provisions, in a stable order. */
-export function allDashboards(): Dashboard[] {
-  return [centre(), hall(), sites(), fleet(), assessment()];
+/** All dashboards the hub provisions, in a stable order, with texts in the given language (Chinese by default). */
+export function allDashboards(locale?: Locale): Dashboard[] {
+  const m = dashboardMessages(locale);
+  return [centre(m), hall(m), sites(m), fleet(m), assessment(m)];
 }

@@ -173,6 +173,13 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       fields: { level: 1 },
     },
     {
+      // c1 stepped away in the afternoon: the big screen counts people who left early or left the post.
+      measurement: "attendance",
+      timestamp: ago(100),
+      tags: { ...hall, person: "c1", role: "clerk", window: "w1", status: "left_post" },
+      fields: { level: 1 },
+    },
+    {
       measurement: "attendance",
       timestamp: ago(190),
       tags: { ...site, person: "s1", role: "supervisor", window: "none", status: "on_time" },

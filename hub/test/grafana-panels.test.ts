@@ -57,7 +57,7 @@ describe("dashboard queries on a simulated day", () => {
   );
 
   it("the big-screen numbers match the day: one window attended, one unattended, satisfaction from ratings", async () => {
-    const centre = allDashboards()[0];
+    const centre = allDashboards("en")[0];
     const number = async (title: string) => {
       const query = centre?.panels.find((p) => p.title === title)?.targets[0]?.query ?? "";
       const answer = await influxd.query(asGrafanaSends(query, "now/d"), DATABASE);

@@ -12,12 +12,21 @@ export function asGrafanaSends(query: string, range: string, todayHours = 6): st
     .replace(/\$(region|town|site|window)\b/g, ".*");
 }
 
-/** Every panel target of every dashboard: [name, query as sent, panel type]. */
-export function panelQueries(todayHours = 6): (readonly [string, string, string])[] {
+/**
+ * Every panel target of every dashboard: [name, query as sent, panel type, what the panel shows when the query
+ * finds nothing (undefined: Grafana's "No data")].
+ */
+export function panelQueries(todayHours = 6): (readonly [string, string, string, string | undefined])[] {
   return allDashboards().flatMap((d) =>
     d.panels.flatMap((panel) =>
       panel.targets.map(
-        (t) => [`${d.uid} / ${panel.title} / ${t.refId}`, asGrafanaSends(t.query, d.time.from, todayHours), panel.type] as const,
+        (t) =>
+          [
+            `${d.uid} / ${panel.title} / ${t.refId}`,
+            asGrafanaSends(t.query, d.time.from, todayHours),
+            panel.type,
+            panel.fieldConfig.defaults.noValue,
+          ] as const,
       ),
     ),
   );

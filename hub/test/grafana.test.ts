@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { allDashboards, DATASOURCE_UID, UIDS } from "@supervision/dashboards";
+import { allDashboards, DATASOURCE_UID, dashboardMessages, UIDS } from "@supervision/dashboards";
 import { freePort } from "@supervision/test-support";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -95,7 +95,7 @@ describe("grafana provisioning against the API contract", () => {
     await ext.start(context());
     cleanups.push(() => ext.stop());
     await until(() => ext.status().state === "ready", "ready again");
-    expect(server.dashboards.get(UIDS.hall)?.dashboard.title).toBe("Hall");
+    expect(server.dashboards.get(UIDS.hall)?.dashboard.title).toBe(dashboardMessages().hall.title);
     expect(server.dashboards.get(UIDS.hall)?.version).toBe(2);
     expect(server.dashboards.get(UIDS.centre)?.version).toBe(1);
     expect(server.dataSources.get(DATASOURCE_UID)?.url).toBe("http://influx2:8086");

@@ -41,7 +41,7 @@ export function sameAs(wanted: unknown, existing: unknown): boolean {
 export async function provision(
   client: GrafanaClient,
   settings: GrafanaSettings,
-  dashboards: Dashboard[] = allDashboards(),
+  dashboards: Dashboard[] = allDashboards(settings.locale),
 ): Promise<ProvisionReport> {
   // A 503 here (Grafana's own database failing) throws and is retried like an unreachable Grafana.
   const health = await client.health();

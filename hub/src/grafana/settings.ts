@@ -1,3 +1,4 @@
+import { DEFAULT_LOCALE, LOCALES } from "@supervision/dashboards";
 import { z } from "zod";
 
 /** Grafana provisioning settings. Without `url` (or token) the extension stays disabled and says so in status. */
@@ -16,6 +17,8 @@ export const GrafanaSettings = z
       .strict()
       .default({ url: "http://127.0.0.1:8086", database: "supervision", user: "", password: "" }),
     folderTitle: z.string().min(1).max(200).default("Supervision"),
+    /** Language of every dashboard text: simplified Chinese for the supervision offices, or English. */
+    locale: z.enum(LOCALES).default(DEFAULT_LOCALE),
     /** First retry delay after a failed provisioning; doubles up to 5 minutes. */
     retryIntervalMs: z.number().int().min(10).max(600_000).default(5_000),
   })

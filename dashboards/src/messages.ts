@@ -1,0 +1,294 @@
+/**
+ * Every text a person reads on the dashboards, in one catalogue: simplified Chinese (the supervision offices'
+ * language, the default) and English. A dashboard takes its titles, descriptions, legends and variable labels
+ * from here and nowhere else, so a missing translation is a type error, not an English word on the big screen.
+ */
+
+export const LOCALES = ["zh-CN", "en"] as const;
+export type Locale = (typeof LOCALES)[number];
+export const DEFAULT_LOCALE: Locale = "zh-CN";
+
+interface PanelText {
+  title: string;
+  description?: string;
+}
+
+export interface DashboardMessages {
+  variables: { region: string; town: string; site: string; window: string };
+  links: {
+    openHall: string;
+    openHallTip: string;
+    hall: string;
+    hallTip: string;
+    fleet: string;
+    fleetTip: string;
+    centre: string;
+    centreTip: string;
+  };
+  /** Column aliases (legends and table headers). Plain words: they are quoted identifiers in InfluxQL. */
+  columns: {
+    late: string;
+    absent: string;
+    leftPost: string;
+    satisfaction: string;
+    positive: string;
+    negative: string;
+    neutral: string;
+    halfDays: string;
+    absences: string;
+    online: string;
+    devicesOnline: string;
+    devicesTotal: string;
+    bufferDepth: string;
+    oldestUnsent: string;
+    rtt: string;
+    rejected: string;
+    score: string;
+    deductions: string;
+    bonuses: string;
+    points: string;
+    card: string;
+    reasons: string;
+  };
+  centre: {
+    title: string;
+    description: string;
+    atPost: PanelText;
+    unattended: PanelText;
+    ratings: PanelText;
+    satisfaction: PanelText;
+    lateAbsent: PanelText;
+    integrity: PanelText;
+    cards: PanelText;
+    satisfactionByHall: PanelText;
+  };
+  hall: {
+    title: string;
+    description: string;
+    whoIsThere: PanelText;
+    ratingsPerWindow: PanelText;
+    attendanceTimeline: PanelText;
+    motionPerCamera: PanelText;
+    cards: PanelText;
+  };
+  sites: {
+    title: string;
+    description: string;
+    signinTimeline: PanelText;
+    attendanceByStatus: PanelText;
+    absencesPerSite: PanelText;
+    lateOffline: PanelText;
+  };
+  fleet: {
+    title: string;
+    description: string;
+    gateways: PanelText;
+    bufferDepth: PanelText;
+    oldestUnsent: PanelText;
+    roundTrip: PanelText;
+    devicesOnline: PanelText;
+    rejected: PanelText;
+  };
+  assessment: {
+    title: string;
+    description: string;
+    monthly: PanelText;
+    byRule: PanelText;
+    trend: PanelText;
+  };
+  annotations: { warningsAndCards: string };
+}
+
+const zh: DashboardMessages = {
+  variables: { region: "区域", town: "乡镇", site: "大厅 / 工地", window: "窗口" },
+  links: {
+    openHall: "打开该大厅",
+    openHallTip: "查看该行所属大厅的看板",
+    hall: "大厅",
+    hallTip: "单个大厅的各个窗口",
+    fleet: "网关运行",
+    fleetTip: "网关与设备状态",
+    centre: "监察中心",
+    centreTip: "返回全部大厅",
+  },
+  columns: {
+    late: "迟到",
+    absent: "缺勤",
+    leftPost: "早退或离岗",
+    satisfaction: "满意率",
+    positive: "满意",
+    negative: "不满意",
+    neutral: "一般",
+    halfDays: "半天数",
+    absences: "缺勤次数",
+    online: "在线",
+    devicesOnline: "在线设备",
+    devicesTotal: "设备总数",
+    bufferDepth: "待发读数",
+    oldestUnsent: "最早未发（秒）",
+    rtt: "上行往返（毫秒）",
+    rejected: "拒收次数",
+    score: "得分",
+    deductions: "扣分",
+    bonuses: "加分",
+    points: "分值",
+    card: "警示牌",
+    reasons: "原因",
+  },
+  centre: {
+    title: "电子监察中心",
+    description: "全部大厅和工地一屏总览，供监察中心大屏（kiosk 模式）使用。",
+    atPost: { title: "在岗窗口", description: "今天摄像头最后一次状态为“有人”的窗口数。" },
+    unattended: {
+      title: "当前无人窗口",
+      description: "今天摄像头最后一次状态为“无人”的窗口数，包括早已离开、长时间无人的窗口。",
+    },
+    ratings: { title: "今日评价数" },
+    satisfaction: { title: "今日满意率" },
+    lateAbsent: { title: "今日迟到、缺勤、早退离岗人数", description: "按人计，不按半天计。" },
+    integrity: { title: "今日数据完整性告警", description: "网关上传批次的缺号、篡改或签名错误。" },
+    cards: { title: "今日黄牌和红牌", description: "每个对象今天的警示牌：谁、在哪里、为什么。" },
+    satisfactionByHall: { title: "今日各大厅满意率" },
+  },
+  hall: {
+    title: "大厅",
+    description: "单个大厅的各个窗口：谁在岗、评价、考勤、摄像头动态和警示牌。",
+    whoIsThere: { title: "各窗口人员", description: "今天每个窗口工作人员最近的签到签退。" },
+    ratingsPerWindow: { title: "各窗口和工作人员的评价" },
+    attendanceTimeline: { title: "考勤时间线" },
+    motionPerCamera: { title: "各摄像头动态" },
+    cards: { title: "警示牌及原因" },
+  },
+  sites: {
+    title: "建设工地",
+    description: "监理人员在各工地的签到、准时率、缺勤和离线终端迟到上传的签到。",
+    signinTimeline: { title: "监理签到时间线" },
+    attendanceByStatus: { title: "监理考勤情况", description: "准时与迟到、早退、缺勤的半天数。" },
+    absencesPerSite: { title: "各工地缺勤次数" },
+    lateOffline: { title: "离线终端迟到上传的签到", description: "签到后超过 5 分钟才到达中心的记录。" },
+  },
+  fleet: {
+    title: "网关运行",
+    description: "供现场工程师使用：各网关的联系、设备、缓存、上行和拒收读数。",
+    gateways: { title: "网关", description: "最近联系、在线设备、缓存深度、最早未发读数和上行往返时间。" },
+    bufferDepth: { title: "缓存深度" },
+    oldestUnsent: { title: "最早未发读数" },
+    roundTrip: { title: "上行往返时间" },
+    devicesOnline: { title: "设备在线（每 5 分钟心跳数）" },
+    rejected: { title: "按原因统计的拒收", description: "各网关按类型统计的完整性告警（缺号、篡改、签名错误、格式错误等）。" },
+  },
+  assessment: {
+    title: "绩效考核",
+    description: "工作人员和窗口单位的月度得分、按规则统计的扣分、各月趋势。",
+    monthly: { title: "月度得分" },
+    byRule: { title: "按规则统计的扣分" },
+    trend: { title: "各月得分趋势" },
+  },
+  annotations: { warningsAndCards: "监察预警和警示牌" },
+};
+
+const en: DashboardMessages = {
+  variables: { region: "Region", town: "Town", site: "Hall / site", window: "Window" },
+  links: {
+    openHall: "Open this hall",
+    openHallTip: "The hall dashboard for this row's site",
+    hall: "Hall",
+    hallTip: "One hall's windows",
+    fleet: "Gateway fleet",
+    fleetTip: "Gateways and devices",
+    centre: "Supervision centre",
+    centreTip: "Back to all halls",
+  },
+  columns: {
+    late: "late",
+    absent: "absent",
+    leftPost: "left early or left post",
+    satisfaction: "satisfaction",
+    positive: "positive",
+    negative: "negative",
+    neutral: "neutral",
+    halfDays: "half days",
+    absences: "absences",
+    online: "online",
+    devicesOnline: "devices online",
+    devicesTotal: "devices total",
+    bufferDepth: "buffer depth",
+    oldestUnsent: "oldest unsent s",
+    rtt: "rtt ms",
+    rejected: "rejected",
+    score: "score",
+    deductions: "deductions",
+    bonuses: "bonuses",
+    points: "points",
+    card: "card",
+    reasons: "reasons",
+  },
+  centre: {
+    title: "Supervision centre",
+    description: "All halls and sites at a glance, for the big screen (kiosk mode).",
+    atPost: { title: "Clerks at their post now", description: "Windows whose camera's last state today is presence." },
+    unattended: {
+      title: "Unattended windows now",
+      description: "Windows whose camera's last state today is 'nobody there', including the long-empty ones.",
+    },
+    ratings: { title: "Ratings today" },
+    satisfaction: { title: "Satisfaction rate today" },
+    lateAbsent: { title: "Late, absent, left early or left post today", description: "People, not half days." },
+    integrity: { title: "Integrity alerts today", description: "Gaps, altered or badly signed batches from gateways." },
+    cards: { title: "Yellow and red cards today", description: "Each subject's card today: who, where and why." },
+    satisfactionByHall: { title: "Satisfaction by hall today" },
+  },
+  hall: {
+    title: "Hall",
+    description: "One hall's windows: who is there, ratings, attendance, motion and cards.",
+    whoIsThere: { title: "Who is at each window", description: "The latest clerk sign-in per window today." },
+    ratingsPerWindow: { title: "Ratings per window and clerk" },
+    attendanceTimeline: { title: "Attendance timeline" },
+    motionPerCamera: { title: "Motion per camera" },
+    cards: { title: "Cards and reasons" },
+  },
+  sites: {
+    title: "Construction sites",
+    description: "Supervisors' sign-ins per site, on-time rate, absences and late-arriving offline sign-ins.",
+    signinTimeline: { title: "Supervisors' sign-in timeline" },
+    attendanceByStatus: {
+      title: "Supervisor attendance by status",
+      description: "On time against late, early leave and absent half days.",
+    },
+    absencesPerSite: { title: "Absences per site" },
+    lateOffline: {
+      title: "Late sign-ins from offline terminals",
+      description: "Sign-ins that reached the hub more than 5 minutes after they happened.",
+    },
+  },
+  fleet: {
+    title: "Gateway fleet",
+    description: "For field engineers: each gateway's contact, devices, buffer, uplink and rejected readings.",
+    gateways: {
+      title: "Gateways",
+      description: "Last contact, devices online, buffer depth, oldest unsent reading and uplink round trip.",
+    },
+    bufferDepth: { title: "Buffer depth" },
+    oldestUnsent: { title: "Oldest unsent reading" },
+    roundTrip: { title: "Uplink round trip" },
+    devicesOnline: { title: "Devices online (heartbeats per 5 min)" },
+    rejected: {
+      title: "Rejected readings by reason",
+      description: "Integrity alerts per gateway and kind (gap, altered, bad signature, malformed, ...).",
+    },
+  },
+  assessment: {
+    title: "Assessment",
+    description: "Monthly scores per clerk and window unit, deductions by rule, trends across months.",
+    monthly: { title: "Monthly scores" },
+    byRule: { title: "Deductions by rule" },
+    trend: { title: "Score trend across months" },
+  },
+  annotations: { warningsAndCards: "Supervision warnings and cards" },
+};
+
+const CATALOGUE: Record<Locale, DashboardMessages> = { "zh-CN": zh, en };
+
+export function dashboardMessages(locale: Locale = DEFAULT_LOCALE): DashboardMessages {
+  return CATALOGUE[locale];
+}

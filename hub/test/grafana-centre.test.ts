@@ -1,0 +1,164 @@
+/**
+ * The big screen at a scripted moment: each centre panel's query, as Grafana sends it, on a real influxd holding
+ * exactly the situation below, must show the number or rows a supervisor would count by hand.
+ */
+import { allDashboards, UIDS } from "@supervision/dashboards";
+import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import { type IPoint, InfluxDB } from "influx";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureDatabase } from "../src/influx/setup.ts";
+import { asGrafanaSends } from "./grafana-queries.ts";
+
+const DATABASE = "supervision";
+const MIN = 60_000;
+const NOW = Date.now();
+const PLACE = { region: "north", town: "riverton" };
+
+let influxd: TestInfluxd;
+
+const motion = (site: string, window: string, state: "start" | "end", minutesAgo: number, seq: number): IPoint => ({
+  measurement: "motion",
+  tags: { ...PLACE, site, window, device: `cam-${window}`, camera: `cam-${window}`, state, source: "onvif" },
+  fields: { seq, active: state === "start" ? 1 : 0, rx_ts: NOW - minutesAgo * MIN },
+  timestamp: NOW - minutesAgo * MIN,
+});
+const attendance = (person: string, status: string, period: number, minutesAgo: number): IPoint => ({
+  measurement: "attendance",
+  tags: { ...PLACE, site: "hall-1", site_kind: "hall", person, role: "clerk", window: "w1", status },
+  fields: { period, minutes: 10, level: status === "absent" ? 2 : status === "on_time" ? 0 : 1 },
+  timestamp: NOW - minutesAgo * MIN,
+});
+const card = (subjectKind: string, subject: string, color: string, level: number, reasons: string, minutesAgo: number): IPoint => ({
+  measurement: "card",
+  tags: { ...PLACE, site: "hall-1", subject_kind: subjectKind, subject, color },
+  fields: { level, reasons },
+  timestamp: NOW - minutesAgo * MIN,
+});
+
+/**
+ * Windows of hall-1: w1 staffed (motion 5 minutes ago), w2 left 10 minutes ago, w3 left 20 minutes ago, w4 left
+ * three hours ago, w5 a seated clerk whose camera has said nothing since the start 40 minutes ago.
+ */
+function situation(): IPoint[] {
+  let seq = 0;
+  return [
+    motion("hall-1", "w1", "start", 5, ++seq),
+    motion("hall-1", "w2", "start", 60, ++seq),
+    motion("hall-1", "w2", "end", 10, ++seq),
+    motion("hall-1", "w3", "start", 90, ++seq),
+    motion("hall-1", "w3", "end", 20, ++seq),
+    motion("hall-1", "w4", "start", 240, ++seq),
+    motion("hall-1", "w4", "end", 180, ++seq),
+    motion("hall-1", "w5", "start", 40, ++seq),
+    // Attendance today: p1 late in both half days (one person), p2 absent all day (one person), p3 left the post,
+    // p4 left early, p5 on time; yesterday p6 was absent (not today's business).
+    attendance("p1", "late", 0, 200),
+    attendance("p1", "late", 1, 100),
+    attendance("p2", "absent", 0, 200),
+    attendance("p2", "absent", 1, 100),
+    attendance("p3", "left_post", 0, 200),
+    attendance("p4", "early_leave", 1, 100),
+    attendance("p5", "on_time", 0, 200),
+    attendance("p6", "absent", 0, 30 * 60),
+    // Cards today: the window unit of w2 yellow, clerk p2 red, clerk p1 yellow then back to green (closed);
+    // yesterday's red card and a 60-day-old card are not today's.
+    card("window", "w2", "yellow", 1, "无人 40 分钟", 240),
+    card("clerk", "p2", "red", 2, "缺勤 2 个半天", 240),
+    card("clerk", "p1", "yellow", 1, "迟到", 240),
+    card("clerk", "p1", "green", 0, "", 230),
+    card("clerk", "p7", "red", 2, "yesterday", 26 * 60),
+    card("clerk", "p8", "red", 2, "long ago", 60 * 24 * 60),
+  ];
+}
+
+beforeAll(async () => {
+  influxd = await startInfluxd();
+  const influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: DATABASE });
+  await ensureDatabase(influx, DATABASE, pino({ level: "silent" }));
+  await influx.writePoints(situation(), { precision: "ms" });
+});
+
+afterAll(async () => {
+  await influxd?.close();
+});
+
+/** The centre dashboard's panel, found by its English title (the queries are the same in every language). */
+function centrePanel(title: string) {
+  const centre = allDashboards("en").find((d) => d.uid === UIDS.centre);
+  const panel = centre?.panels.find((p) => p.title === title);
+  if (!panel) throw new Error(`no centre panel "${title}"`);
+  return panel;
+}
+
+async function rows(query: string) {
+  const answer = await influxd.query(asGrafanaSends(query, "now/d"), DATABASE);
+  expect(answer.results[0]?.error).toBeUndefined();
+  return answer.results[0]?.series ?? [];
+}
+
+async function statNumbers(title: string): Promise<Record<string, unknown>> {
+  const numbers: Record<string, unknown> = {};
+  for (const target of centrePanel(title).targets) {
+    const series = await rows(target.query);
+    expect(series.length, target.query).toBe(1);
+    numbers[series[0]?.columns[1] ?? target.refId] = series[0]?.values[0]?.[1];
+  }
+  return numbers;
+}
+
+describe("the big screen at a scripted moment", () => {
+  it("counts the long-empty windows as unattended and the quiet seated clerk as at post", async () => {
+    expect(Object.values(await statNumbers("Unattended windows now"))).toEqual([3]);
+    expect(Object.values(await statNumbers("Clerks at their post now"))).toEqual([2]);
+  });
+
+  it("counts people, not half days, for late, absent and left early or left the post today", async () => {
+    expect(await statNumbers("Late, absent, left early or left post today")).toEqual({
+      late: 1,
+      absent: 1,
+      "left early or left post": 2,
+    });
+  });
+
+  it("lists today's open cards with who and where, and nothing closed, from yesterday or older", async () => {
+    const series = await rows(centrePanel("Yellow and red cards today").targets[0]?.query ?? "");
+    const shown = series
+      .map((s): Record<string, unknown> => ({ ...s.tags, card: s.values[0]?.[1], reasons: s.values[0]?.[2] }))
+      .sort((a, b) => String(a.subject).localeCompare(String(b.subject)));
+    expect(shown).toEqual([
+      { site: "hall-1", subject_kind: "clerk", subject: "p2", card: 2, reasons: "缺勤 2 个半天" },
+      { site: "hall-1", subject_kind: "window", subject: "w2", card: 1, reasons: "无人 40 分钟" },
+    ]);
+  });
+});
+
+describe("the dashboards speak Chinese by default", () => {
+  const han = /\p{Script=Han}/u;
+  it("every dashboard, panel, variable label and link title is Chinese", () => {
+    for (const d of allDashboards()) {
+      expect(d.title, d.uid).toMatch(han);
+      expect(d.description, d.uid).toMatch(han);
+      for (const p of d.panels) {
+        expect(p.title, `${d.uid} panel ${p.id}`).toMatch(han);
+        if (p.description !== undefined) expect(p.description, `${d.uid} panel ${p.id}`).toMatch(han);
+      }
+      for (const v of d.templating.list) expect(v.label, `${d.uid} $${v.name}`).toMatch(han);
+      for (const l of d.links) expect(l.title, `${d.uid} link`).toMatch(han);
+    }
+  });
+
+  it("English is a setting away, with the same queries apart from column names", () => {
+    const zh = allDashboards("zh-CN");
+    const en = allDashboards("en");
+    expect(en.map((d) => d.uid)).toEqual(zh.map((d) => d.uid));
+    expect(en[0]?.title).toBe("Supervision centre");
+    const strip = (q: string) => q.replace(/ AS "[^"]*"/g, "");
+    for (const [i, d] of en.entries()) {
+      const other = zh[i];
+      expect(d.panels.map((p) => p.targets.map((t) => strip(t.query)))).toEqual(
+        other?.panels.map((p) => p.targets.map((t) => strip(t.query))),
+      );
+    }
+  });
+});
