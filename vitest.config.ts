@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{firmware-protocols,gateway,hub,dashboards,test-support,scripts}/**/*.test.ts"],
+    include: ["{firmware-protocols,influxd,gateway,hub,dashboards,system,test-support,scripts}/**/*.test.ts"],
     exclude: ["**/node_modules/**"],
     // Integration tests start real servers; give them room on a 2-core machine.
     testTimeout: 60_000,

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 
 const BENCHES: Record<string, { script: string; what: string }> = {
   gateway: { script: "gateway/bench/gateway.ts", what: "gateway durable QoS 1 ingest vs plain Mosquitto; memory with 200 devices" },
-  drain: { script: "gateway/bench/drain.ts", what: "gateway backlog of 1,000,000 readings draining to a hub" },
+  drain: { script: "system/bench/drain.ts", what: "gateway backlog of 1,000,000 readings draining to a hub" },
   hub: { script: "hub/bench/ingest.ts", what: "hub ingest into InfluxDB vs direct writes; publish-to-queryable latency" },
 };
 

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { grafanaContract } from "@supervision/test-support";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { allDashboards, DATASOURCE_UID, GENERATED_DIR, renderDashboard, UIDS } from "./index.ts";
 
-const schema = JSON.parse(readFileSync("/work/shared/contracts/grafana/dashboard.jsonschema.json", "utf8"));
-const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+const validate = new Ajv({ allErrors: true, strict: false }).compile(grafanaContract("dashboard.jsonschema.json") as object);
 
 describe("supervision dashboards", () => {
   const dashboards = allDashboards();

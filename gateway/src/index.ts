@@ -4,3 +4,6 @@ export { type GatewayParts, type RunningGateway, startGateway } from "./controll
 export { AvailabilityTracker } from "./devices/availability.ts";
 export { CommandPlanner } from "./devices/commands.ts";
 export { loadSettings, parseSettings, Settings, SettingsError } from "./settings/settings.ts";
+export { openBuffer } from "./buffer/index.ts";
+export { Uplink } from "./uplink/index.ts";
+export { loadOrCreateKeys } from "./identity/keys.ts";

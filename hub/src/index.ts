@@ -6,3 +6,8 @@ export type { Registry } from "./registry/schema.ts";
 export { sliceFor } from "./registry/slice.ts";
 export { WatchedRegistry } from "./registry/view.ts";
 export { HubSettings, loadSettings, SettingsError } from "./settings/index.ts";
+export type { RegistryFile, Site } from "./registry/schema.ts";
+export { registryFromScenario } from "./registry/from-scenario.ts";
+export { ensureDatabase } from "./influx/setup.ts";
+export { readingToPoint } from "./ingest/points.ts";
+export { FOLDER_UID } from "./grafana/provision.ts";

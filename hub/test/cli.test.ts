@@ -28,7 +28,7 @@ describe("hub CLI", () => {
     expect(stdout).toMatch(/hash-secret\s+print the scrypt hash/);
   });
 
-  it.each(["up", "start", "status", "gateways", "registry", "hash-secret"])("hub %s --help explains the command", async (name) => {
+  it.each(["start", "status", "gateways", "registry", "hash-secret"])("hub %s --help explains the command", async (name) => {
     const { code, stdout } = await hub(name, "--help");
     expect(code).toBe(0);
     expect(stdout).toContain(`Usage: hub ${name}`);

@@ -3,12 +3,10 @@
  * (api-merged.json; dashboards against dashboard.jsonschema.json), answers like the real server (the README's
  * notes on where they differ) and keeps state. Violations are recorded and answered 400.
  */
-import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
-
-const CONTRACTS = "/work/shared/contracts/grafana";
+import { grafanaContract } from "@supervision/test-support";
 
 interface SwaggerParameter {
   name: string;
@@ -23,7 +21,7 @@ interface Swagger {
   definitions: Record<string, unknown>;
 }
 
-const spec = JSON.parse(readFileSync(`${CONTRACTS}/api-merged.json`, "utf8")) as Swagger;
+const spec = grafanaContract("api-merged.json") as Swagger;
 
 /** Strict request checking: an object schema with declared properties accepts no others. */
 function strictify(node: unknown): unknown {
@@ -52,7 +50,7 @@ function bodyValidator(ref: string): ValidateFunction {
 }
 const dashboardAjv = new Ajv({ allErrors: true, strict: false });
 addFormats.default(dashboardAjv);
-const dashboardValidator = dashboardAjv.compile(JSON.parse(readFileSync(`${CONTRACTS}/dashboard.jsonschema.json`, "utf8")));
+const dashboardValidator = dashboardAjv.compile(grafanaContract("dashboard.jsonschema.json") as object);
 
 interface Route {
   method: string;

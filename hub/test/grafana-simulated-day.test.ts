@@ -16,7 +16,7 @@ import { stringify } from "yaml";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { gatewayHealthPoint, integrityAlertPoint, readingToPoint, retentionPolicyFor } from "../src/ingest/points.ts";
 import { loadRegistry } from "../src/registry/loader.ts";
-import { registryFromScenario } from "../src/system/demo.ts";
+import { registryFromScenario } from "../src/registry/from-scenario.ts";
 import { panelQueries } from "./grafana-queries.ts";
 import { judge } from "./supervision-fixtures.ts";
 

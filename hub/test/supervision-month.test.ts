@@ -18,7 +18,7 @@ import { loadRegistry } from "../src/registry/loader.ts";
 import type { Registry } from "../src/registry/schema.ts";
 import { SupervisionSettings } from "../src/supervision/index.ts";
 import { monthlyReport, renderReport } from "../src/supervision/report.ts";
-import { registryFromScenario } from "../src/system/demo.ts";
+import { registryFromScenario } from "../src/registry/from-scenario.ts";
 import { judge } from "./supervision-fixtures.ts";
 
 const MONTH = "2026-02";

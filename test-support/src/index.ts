@@ -3,3 +3,4 @@ export * from "./ports.ts";
 export * from "./mosquitto.ts";
 export * from "./socat.ts";
 export * from "./cpu.ts";
+export * from "./contracts.ts";

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManagedInfluxd } from "../../hub/src/influx/managed-influxd.ts";
+import { ManagedInfluxd } from "@supervision/influxd";
 import { freePort } from "./ports.ts";
 
 export interface TestInfluxd {

@@ -531,7 +531,7 @@ describe("gateway buffer outbox under kill -9", () => {
       script,
       child(
         pathToFileURL(join(import.meta.dirname, "index.ts")).href,
-        pathToFileURL(join(import.meta.dirname, "../../../firmware-protocols/src/index.ts")).href,
+        import.meta.resolve("@supervision/firmware-protocols"),
         keys.privateKeyPem,
       ),
     );

@@ -5,9 +5,8 @@ import { registryCommand } from "./registry.ts";
 import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
 import { supervisionCommands } from "../supervision/cli.ts";
-import { upCommand } from "./up.ts";
 
-const commands: CliCommand[] = [upCommand, startCommand, statusCommand, gatewaysCommand, registryCommand, hashSecretCommand, ...supervisionCommands];
+const commands: CliCommand[] = [startCommand, statusCommand, gatewaysCommand, registryCommand, hashSecretCommand, ...supervisionCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client"
 import { type HubBroker, startHubBroker } from "../broker/index.ts";
 import { createGrafanaExtension } from "../grafana/index.ts";
 import { HubHttpServer } from "../http/server.ts";
-import { ManagedInfluxd } from "../influx/managed-influxd.ts";
+import { ManagedInfluxd } from "@supervision/influxd";
 import { ensureDatabase } from "../influx/setup.ts";
 import { createIngestExtension } from "../ingest/index.ts";
 import { createSupervisionExtension } from "../supervision/index.ts";

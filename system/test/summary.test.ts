@@ -3,10 +3,9 @@ import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB, type IPoint } from "influx";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatSummary, summarize } from "../src/system/summary.ts";
-import { ensureDatabase } from "../src/influx/setup.ts";
-import { readingToPoint } from "../src/ingest/points.ts";
-import { testRegistry } from "./ingest-fixtures.ts";
+import { ensureDatabase, readingToPoint } from "@supervision/hub";
+import { testRegistry } from "@supervision/hub/testing";
+import { formatSummary, summarize } from "../src/summary.ts";
 
 describe("startOfLocalDay", () => {
   it("finds local midnight in the site's zone, across DST changes", () => {

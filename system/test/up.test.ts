@@ -8,11 +8,12 @@ import { afterAll, describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
+const CLI = join(import.meta.dirname, "../src/cli.ts");
 const dir = mkdtempSync(join(tmpdir(), "hub-up-"));
 const children: ChildProcess[] = [];
 
 afterAll(async () => {
-  // SIGINT first so `hub up` stops its influxd even when an assertion failed midway.
+  // SIGINT first so `supervision up` stops its influxd even when an assertion failed midway.
   for (const child of children.filter((c) => c.exitCode === null)) {
     child.kill("SIGINT");
     const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
@@ -24,7 +25,7 @@ afterAll(async () => {
 
 function run(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
   let output = "";
-  const child = spawn(TSX, [join(ROOT, "hub/src/cli/main.ts"), "up", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(TSX, [CLI, "up", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
@@ -52,7 +53,14 @@ async function ports(): Promise<string[]> {
   ];
 }
 
-describe("hub up", () => {
+describe("supervision up (npm start)", () => {
+  it("explains itself with --help", async () => {
+    const up = run(["--help"]);
+    expect(await up.exit).toBe(0);
+    expect(up.output()).toContain("Usage: npm start -- [options]");
+    expect(up.output()).toContain("--hall-port <n>");
+  });
+
   it("names the busy port and the flag to change", { timeout: 30_000 }, async () => {
     const busy: Server = createServer();
     await new Promise<void>((resolve) => busy.listen(0, "0.0.0.0", resolve));

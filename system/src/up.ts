@@ -2,18 +2,17 @@ import { execFileSync } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "@supervision/gateway/node-flags";
+import { Hub, HubSettings } from "@supervision/hub";
 import pino from "pino";
 import { stringify } from "yaml";
-import { Hub } from "../controller/hub.ts";
-import { HubSettings } from "../settings/index.ts";
-import { type ManagedChild, startChild } from "../system/child.ts";
-import { DEMO_GATEWAYS, writeDemoRegistry } from "../system/demo.ts";
-import { createLiveSummary } from "../system/summary.ts";
-import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../../../gateway/bin/node-flags.mjs";
-import type { CliCommand } from "./command.ts";
+import { type ManagedChild, startChild } from "./child.ts";
+import { DEMO_GATEWAYS, writeDemoRegistry } from "./demo.ts";
+import { createLiveSummary } from "./summary.ts";
 
-const HELP = `Usage: hub up [options]
+const HELP = `Usage: npm start -- [options]    (the same as: npx supervision up [options])
 
 Brings up the whole system on this machine with embedded defaults: a managed InfluxDB, the hub (embedded broker,
 HTTP API), a service-hall gateway and a construction-site gateway, and simulated devices playing a working day at
@@ -54,7 +53,9 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-const tsxEntry = (path: string) => resolve(path);
+/** The TypeScript entry points of the gateway CLI and the simulators, found through their packages' exports. */
+const GATEWAY_CLI = fileURLToPath(import.meta.resolve("@supervision/gateway/cli"));
+const SIM_CLI = fileURLToPath(import.meta.resolve("@supervision/firmware-protocols/sim/cli"));
 
 async function waitForConfig(gatewayId: string, httpPort: number, children: ManagedChild[]): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -72,10 +73,11 @@ async function waitForConfig(gatewayId: string, httpPort: number, children: Mana
   }
 }
 
-export const upCommand: CliCommand = {
+/** `supervision up`, what `npm start` runs. */
+export const upCommand = {
   name: "up",
   summary: "bring up InfluxDB, the hub, a hall and a site gateway and simulated devices (what `npm start` runs)",
-  async run(args) {
+  async run(args: string[]): Promise<number> {
     let values: Record<string, string | boolean | undefined>;
     try {
       values = parseArgs({
@@ -92,7 +94,7 @@ export const upCommand: CliCommand = {
         },
       }).values;
     } catch (err) {
-      console.error(`hub up: ${(err as Error).message}\n\n${HELP}`);
+      console.error(`supervision up: ${(err as Error).message}\n\n${HELP}`);
       return 2;
     }
     if (values.help) {
@@ -103,18 +105,18 @@ export const upCommand: CliCommand = {
     for (const flag of Object.keys(PORT_FLAGS) as PortFlag[]) {
       const port = Number(values[flag]);
       if (!Number.isInteger(port) || port < 1 || port > 65535) {
-        console.error(`hub up: --${flag} must be a port number 1-65535, got "${values[flag]}"`);
+        console.error(`supervision up: --${flag} must be a port number 1-65535, got "${values[flag]}"`);
         return 2;
       }
       if (!(await portFree(port))) {
-        console.error(`hub up: port ${port} is already in use; stop what uses it or pass another port with --${flag} <n>`);
+        console.error(`supervision up: port ${port} is already in use; stop what uses it or pass another port with --${flag} <n>`);
         return 1;
       }
       ports[flag] = port;
     }
     const speed = Number(values.speed);
     if (!(speed >= 1 && speed <= 10_000)) {
-      console.error(`hub up: --speed must be a number from 1 to 10000, got "${values.speed}"`);
+      console.error(`supervision up: --speed must be a number from 1 to 10000, got "${values.speed}"`);
       return 2;
     }
     const dataDir = resolve(String(values["data-dir"]));
@@ -137,7 +139,7 @@ export const upCommand: CliCommand = {
           hub: { url: `mqtt://127.0.0.1:${ports["broker-port"]}`, password: g.secret },
         }),
       );
-      const keysOut = execFileSync(process.execPath, ["--import", "tsx", tsxEntry("gateway/src/cli/main.ts"), "keys", "--settings", settingsFile], {
+      const keysOut = execFileSync(process.execPath, ["--import", "tsx", GATEWAY_CLI, "keys", "--settings", settingsFile], {
         encoding: "utf8",
       });
       const publicKeyPem = keysOut.slice(keysOut.indexOf("-----BEGIN")).replace(/^ +/gm, "").trim();
@@ -176,7 +178,7 @@ export const upCommand: CliCommand = {
       await hub.start();
       for (const g of gateways) {
         const out = log(g.gatewayId);
-        children.push(startChild(g.gatewayId, tsxEntry("gateway/src/cli/main.ts"), ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`), { nodeFlags: GATEWAY_NODE_FLAGS, env: GATEWAY_ENV }));
+        children.push(startChild(g.gatewayId, GATEWAY_CLI, ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`), { nodeFlags: GATEWAY_NODE_FLAGS, env: GATEWAY_ENV }));
       }
       // Devices are refused until a gateway has its config from the hub: wait for it before the simulators connect.
       for (const g of gateways) await waitForConfig(g.gatewayId, g.httpPort, children);
@@ -185,12 +187,12 @@ export const upCommand: CliCommand = {
           const out = log(`sim-${g.kind}`);
           const simArgs = ["--broker", `mqtt://127.0.0.1:${g.devicePort}`, "--site", g.kind, "--speed", String(speed), "--seed", String(values.seed)];
           simArgs.push("--state", join(dataDir, `sim-${g.kind}.seq.json`));
-          children.push(startChild(`sim-${g.kind}`, tsxEntry("firmware-protocols/src/sim/cli.ts"), simArgs, (l) => out.write(`${l}\n`)));
+          children.push(startChild(`sim-${g.kind}`, SIM_CLI, simArgs, (l) => out.write(`${l}\n`)));
         }
       }
     } catch (err) {
       await stopAll();
-      console.error(`hub up: ${(err as Error).message}; see ${logDir}/hub.log`);
+      console.error(`supervision up: ${(err as Error).message}; see ${logDir}/hub.log`);
       return 1;
     }
     banner = [

@@ -11,10 +11,9 @@ import { freePort, startInfluxd, type TestInfluxd } from "@supervision/test-supp
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { loadOrCreateKeys } from "../../gateway/src/identity/keys.ts";
-import { type GatewayUnderTest, gatewayProcess, waitFor } from "../../gateway/test/fixtures.ts";
-import { Hub } from "../src/controller/hub.ts";
-import { HubSettings } from "../src/settings/index.ts";
+import { loadOrCreateKeys } from "@supervision/gateway";
+import { type GatewayUnderTest, gatewayProcess, waitFor } from "@supervision/gateway/testing";
+import { Hub, HubSettings } from "@supervision/hub";
 
 let influxd: TestInfluxd;
 let hub: Hub;

@@ -4,8 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { loadPrivateKey } from "@supervision/firmware-protocols";
 import pino from "pino";
-import { openBuffer } from "../src/buffer/index.ts";
-import { Uplink } from "../src/uplink/index.ts";
+import { openBuffer, Uplink } from "@supervision/gateway";
 
 const [path, hubUrl, keyFile, batch, inFlight] = process.argv.slice(2);
 if (!path || !hubUrl || !keyFile) throw new Error("usage: drain-gateway.ts <buffer.db> <hub url> <key.pem> <batch> <in flight>");

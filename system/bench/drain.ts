@@ -5,27 +5,28 @@
  * Gateway and hub each run in a process of their own, as deployed. BENCH_NODE_FLAGS (e.g. "--cpu-prof") is passed
  * to both child processes.
  *
- *   npx tsx gateway/bench/drain.ts [--readings 1000000] [--help]
+ *   npx tsx system/bench/drain.ts [--readings 1000000] [--help]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
 import { benchNodeFlags, cpuMeter, freshInfluxd, microsPerReading, startInfluxd, startMosquitto } from "@supervision/test-support";
-import { startIngestProcess, WARM_UP_GATEWAY, WARM_UP_SEQ, warmUp } from "../../hub/bench/ingest-process.ts";
-import { rating, TestGateway, testRegistry } from "../../hub/test/ingest-fixtures.ts";
-import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "../bin/node-flags.mjs";
-import { openBuffer } from "../src/buffer/index.ts";
-import { startStandInHub } from "../src/uplink/testing/stand-in-hub.ts";
+import { openBuffer } from "@supervision/gateway";
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "@supervision/gateway/node-flags";
+import { startStandInHub } from "@supervision/gateway/testing";
+import { startIngestProcess, WARM_UP_GATEWAY, WARM_UP_SEQ, warmUp } from "@supervision/hub/bench";
+import { rating, TestGateway, testRegistry } from "@supervision/hub/testing";
 
 const { values: args } = parseArgs({
   options: { readings: { type: "string", default: "1000000" }, help: { type: "boolean", default: false } },
 });
 if (args.help) {
-  console.log("usage: npx tsx gateway/bench/drain.ts [--readings N]   (starts influxd and mosquitto; about 1-2 minutes)");
+  console.log("usage: npx tsx system/bench/drain.ts [--readings N]   (starts influxd and mosquitto; about 1-2 minutes)");
   process.exit(0);
 }
 const TOTAL = Number(args.readings);
@@ -62,7 +63,7 @@ async function drainInChild(bufferPath: string, hubUrl: string): Promise<{ ms: n
       ...benchNodeFlags(),
       "--import",
       "tsx",
-      "gateway/bench/drain-gateway.ts",
+      fileURLToPath(new URL("./drain-gateway.ts", import.meta.url)),
       bufferPath,
       hubUrl,
       join(dir, "key.pem"),

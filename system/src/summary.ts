@@ -1,7 +1,6 @@
 import { localDate, startOfLocalDay } from "@supervision/firmware-protocols";
 import type { InfluxDB } from "influx";
-import type { HubContext, HubExtension } from "../controller/extension.ts";
-import type { Registry, Site } from "../registry/schema.ts";
+import type { HubContext, HubExtension, Registry, Site } from "@supervision/hub";
 
 /** One line of the live summary: what the supervision centre wants to see per hall or site at a glance. */
 export interface SiteSummary {
@@ -88,7 +87,7 @@ export function formatSummary(rows: SiteSummary[], now: number): string {
   );
 }
 
-/** Prints the summary on an interval while the hub runs; `hub up` adds it. */
+/** Prints the summary on an interval while the hub runs; `npm start` adds it. */
 export function createLiveSummary(print: (screen: string) => void, intervalMs = 5000): HubExtension {
   let timer: NodeJS.Timeout | undefined;
   let last = "";

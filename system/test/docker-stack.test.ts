@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { DATASOURCE_UID } from "@supervision/dashboards";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { FOLDER_UID } from "../src/grafana/provision.ts";
+import { FOLDER_UID } from "@supervision/hub";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DOCKER = join(ROOT, "docker");
@@ -164,7 +164,7 @@ describe.each([
       expect(entrypoint.join(" ")).toBe(rootScripts[script]);
       return;
     }
-    const { GATEWAY_ENV, GATEWAY_NODE_FLAGS } = await import("../../gateway/bin/node-flags.mjs");
+    const { GATEWAY_ENV, GATEWAY_NODE_FLAGS } = await import("@supervision/gateway/node-flags");
     expect(entrypoint).toEqual(["node", ...GATEWAY_NODE_FLAGS, "gateway/dist/gateway.mjs"]);
     for (const [name, value] of Object.entries(GATEWAY_ENV)) expect(runtime).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, "m"));
     expect(build).toMatch(/npm run build/);
@@ -198,8 +198,8 @@ describe("grafana file provisioning", () => {
 
 describe("the compose stack's settings files", () => {
   it("load with the same loaders the containers run", async () => {
-    const { loadSettings: loadHubSettings } = await import("../src/settings/index.ts");
-    const { loadSettings: loadGatewaySettings } = await import("../../gateway/src/settings/settings.ts");
+    const { loadSettings: loadHubSettings } = await import("@supervision/hub");
+    const { loadSettings: loadGatewaySettings } = await import("@supervision/gateway");
     const hub = loadHubSettings(join(ROOT, "docker/config/hub.yaml"));
     expect(hub.influx.url).toBe("http://influxdb:8086");
     expect(hub.http.host).toBe("0.0.0.0");
@@ -212,7 +212,7 @@ describe("the compose stack's settings files", () => {
 
 describe("the compose stack's demo hall", () => {
   it("has a registry the hub loads, whose gateway key is the one mounted into the gateway", async () => {
-    const { loadRegistry } = await import("../src/registry/loader.ts");
+    const { loadRegistry } = await import("@supervision/hub");
     const { createPublicKey } = await import("node:crypto");
     const registry = loadRegistry(join(ROOT, "docker/config/registry"));
     const gateway = registry.gateways.get("gw-hall-demo")!;

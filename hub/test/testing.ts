@@ -1,0 +1,2 @@
+// What other packages' tests and benchmarks use to drive a hub (`@supervision/hub/testing`).
+export * from "./ingest-fixtures.ts";
