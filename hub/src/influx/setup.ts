@@ -8,6 +8,11 @@ export const RETENTION_POLICIES = [
   { name: "rollup", duration: "INF", isDefault: false },
 ] as const;
 
+/** How long each policy keeps points, in ms (Infinity for INF): the ingest refuses older points before InfluxDB would. */
+export const RETENTION_MS: Readonly<Record<string, number>> = Object.fromEntries(
+  RETENTION_POLICIES.map((rp) => [rp.name, rp.duration === "INF" ? Infinity : Number.parseInt(rp.duration, 10) * 86_400_000]),
+);
+
 /** The rollups of hub/SCHEMA.md, read by month-scale dashboards. */
 export function continuousQueries(database: string): Array<{ name: string; query: string }> {
   const into = (m: string) => `"${database}"."rollup"."${m}"`;

@@ -15,6 +15,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { encodePoint, type Point } from "../influx/line-protocol.ts";
+import { RETENTION_MS } from "../influx/setup.ts";
 import type { Registry } from "../registry/schema.ts";
 import { ChainStore } from "./chain.ts";
 import {
@@ -25,6 +26,7 @@ import {
   retentionPolicyFor,
   uplinkBatchPoint,
 } from "./points.ts";
+import { type DeadLetter, lineMeasurement, summariseReasons } from "./dead-letters.ts";
 import { LineGroups, PointWriter, sleep, WriterStoppedError } from "./writer.ts";
 
 export interface IngestOptions {
@@ -46,6 +48,8 @@ const DAY = 24 * HOUR;
 /** Window around a batch's creation time in which its predecessor is looked up first; the gap re-check looks wider. */
 const CHAIN_LOOKUP_MS = 6 * HOUR;
 const GAP_LOOKUP_MS = 30 * DAY;
+/** Measurements that hold a device's reading (the others are the hub's own records). */
+const READING_MEASUREMENTS: ReadonlySet<string> = new Set(["rating", "signin", "motion", "heartbeat"]);
 
 type RejectCode = NonNullable<BatchAck["code"]>;
 /** What is kept of a batch body once its readings are encoded: the chain fields and how many readings it held. */
@@ -75,6 +79,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   const keys = new Map<string, KeyObject>();
   const lastContact = new Map<string, number>();
   const rejectedByCode: Record<string, number> = {};
+  const deadLettersByReason: Record<string, number> = {};
   let rejectionCount = 0;
   const totals = { batchesStored: 0, readingsStored: 0, replays: 0, writes: 0, lastWriteMs: 0 };
   let metrics: ReturnType<typeof registerMetrics>;
@@ -108,9 +113,9 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       "integrity alert",
     );
     metrics.alerts.inc({ kind: alert.kind });
-    const groups = new LineGroups();
+    const groups = new LineGroups({ source: "alert", gatewayId: alert.gatewayId, epoch: alert.epoch, seq: alert.seq });
     addPoint(groups, integrityAlertPoint(alert));
-    return (writer as PointWriter).write(groups);
+    return (writer as PointWriter).write(groups).then(() => undefined);
   }
 
   /** Retries a chain query while InfluxDB is unreachable: no batch is judged without its chain. */
@@ -174,7 +179,11 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
     // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
     // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
     const { header, groups, malformed, alerts } = encodeBatch(opened.value.body, registry);
-    for (const [kind, detail] of alerts) addAlert(groups, header, kind, detail);
+    const raised: IntegrityKind[] = [];
+    for (const [kind, detail] of alerts) {
+      addAlert(groups, header, kind, detail);
+      raised.push(kind);
+    }
 
     const stored = await withRetry("chain lookup", () =>
       chain.hashes(gatewayId, header.epoch, [header.seq, header.seq - 1], header.createdAt, CHAIN_LOOKUP_MS),
@@ -196,30 +205,49 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       const restarted = await withRetry("epoch lookup", () =>
         chain.hadOtherEpoch(gatewayId, header.epoch, header.createdAt, GAP_LOOKUP_MS),
       );
-      if (restarted) addAlert(groups, header, "chain_restart", `gateway started chain ${header.epoch}`);
+      if (restarted) {
+        addAlert(groups, header, "chain_restart", `gateway started chain ${header.epoch}`);
+        raised.push("chain_restart");
+      }
     }
     addPoint(groups, uplinkBatchPoint(header, hash));
 
-    await (writer as PointWriter).write(groups);
+    const { deadLetters } = await (writer as PointWriter).write(groups);
     chain.remember(gatewayId, header.epoch, header.seq, hash);
-    const count = header.readings - malformed;
+    const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;
+    const count = header.readings - malformed - deadReadings;
     metrics.batches.inc({ result: replay ? "replay" : "stored" });
     if (replay) totals.replays++;
     else {
       totals.batchesStored++;
       totals.readingsStored += count;
       metrics.readings.inc(count);
+      for (const kind of raised) metrics.alerts.inc({ kind });
+      if (deadLetters.length > 0) await alertDeadLetters(header, deadLetters);
     }
     publishAck({ v: 1, gatewayId, epoch: header.epoch, seq: header.seq, hash, status: "stored" });
     ctx.events.emit("stored", { gatewayId, count });
     if (!replay && header.seq > 1 && !stored.has(header.seq - 1)) scheduleGapCheck(header);
   }
 
+  /** The integrity alert of a batch whose points InfluxDB will never store (they are dead letters now). */
+  async function alertDeadLetters(header: BatchHeader, letters: DeadLetter[]): Promise<void> {
+    await storeAlert({
+      gatewayId: header.gatewayId,
+      kind: "dead_letter",
+      epoch: header.epoch,
+      seq: header.seq,
+      detail: `${letters.length} point(s) of batch ${header.epoch}/${header.seq} can never be stored (${summariseReasons(letters)}); kept as dead letters`,
+      atMs: header.createdAt,
+      discriminator: header.seq,
+    });
+  }
+
   /** A batch's readings as lines by policy, with the alerts its readings raise; the header is all that is kept of the body. */
   function encodeBatch(body: ReceivedBody, registry: Registry) {
     const { readings, ...rest } = body;
     const header: BatchHeader = { ...rest, readings: readings.length };
-    const groups = new LineGroups();
+    const groups = new LineGroups({ source: "batch", gatewayId: header.gatewayId, epoch: header.epoch, seq: header.seq, createdAt: header.createdAt });
     const unknownDevices = new Set<string>();
     let malformed = 0;
     for (const reading of readings) {
@@ -300,9 +328,19 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       return;
     }
     lastContact.set(gatewayId, ctx.now());
-    const groups = new LineGroups();
+    const groups = new LineGroups({ source: "status", gatewayId });
     addPoint(groups, gatewayHealthPoint(status.data, ctx.registry.current(), ctx.now()));
-    await (writer as PointWriter).write(groups);
+    const { deadLetters } = await (writer as PointWriter).write(groups);
+    if (deadLetters.length > 0)
+      await storeAlert({
+        gatewayId,
+        kind: "dead_letter",
+        epoch: "",
+        seq: 0,
+        detail: `gateway status can never be stored (${summariseReasons(deadLetters)}); kept as a dead letter`,
+        atMs: ctx.now(),
+        discriminator: rejectionCount++,
+      });
   }
 
   function onMessage(topic: string, payload: Buffer): void {
@@ -330,6 +368,11 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         write: ctx.writeLines,
         logger: ctx.logger.child({ component: "ingest-writer" }),
         batchPoints,
+        retentionMs: RETENTION_MS, // judged by the real clock, as influxd judges it (ctx.now may be a simulated day)
+        onDeadLetter: (letter) => {
+          deadLettersByReason[letter.reason] = (deadLettersByReason[letter.reason] ?? 0) + 1;
+          metrics.deadLetters.inc({ reason: letter.reason, source: letter.context.source });
+        },
         onWrite: (points, seconds) => {
           totals.writes++;
           totals.lastWriteMs = seconds * 1000;
@@ -338,6 +381,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         },
         onInfluxState: (up) => metrics.influxUp.set(up ? 1 : 0),
       });
+      metrics.influxUp.set(1); // the writer starts assuming InfluxDB is up (ensureDatabase just reached it); it reports changes only
       const filter = (f: string) => (shareGroup ? gatewayTopics.shared(shareGroup, f) : f);
       client = await mqtt.connectAsync(opts.brokerUrl, {
         username: opts.username,
@@ -371,6 +415,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         readingsStored: totals.readingsStored,
         replaysAcknowledged: totals.replays,
         rejected: { ...rejectedByCode },
+        deadLetters: { ...deadLettersByReason },
         influx: writer?.influxUp === false ? "down" : "up",
         pendingPoints: writer?.pendingPoints ?? 0,
         writes: totals.writes,
@@ -421,6 +466,14 @@ function registerMetrics(ctx: HubContext) {
         name: "hub_ingest_write_seconds",
         help: "InfluxDB write latency",
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers,
+      }),
+    deadLetters:
+      existing<Counter<"reason" | "source">>("hub_ingest_dead_letters_total") ??
+      new Counter({
+        name: "hub_ingest_dead_letters_total",
+        help: "Points InfluxDB can never store (beyond retention, field type conflict, ...), kept as dead_letter points",
+        labelNames: ["reason", "source"],
         registers,
       }),
     influxUp:

@@ -19,6 +19,7 @@ export const RETENTION_POLICY: Record<string, "raw" | "health"> = {
   motion: "raw",
   uplink_batch: "raw",
   integrity_alert: "raw",
+  dead_letter: "raw",
   heartbeat: "health",
   device_status: "health",
   gateway_health: "health",
@@ -163,7 +164,15 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
   }
 }
 
-export type IntegrityKind = "gap" | "altered" | "bad_signature" | "unknown_gateway" | "chain_restart" | "malformed" | "unknown_device";
+export type IntegrityKind =
+  | "gap"
+  | "altered"
+  | "bad_signature"
+  | "unknown_gateway"
+  | "chain_restart"
+  | "malformed"
+  | "unknown_device"
+  | "dead_letter";
 
 const msToNs = (ms: number) => `${ms}000000`;
 

@@ -1,5 +1,14 @@
 import type { Logger } from "pino";
-import type { LineWriter } from "../influx/line-writer.ts";
+import { InfluxWriteError, type LineWriter } from "../influx/line-writer.ts";
+import {
+  classifyRefusal,
+  type DeadLetter,
+  deadLetterLine,
+  isPointRefusal,
+  lineTimestamp,
+  nsBefore,
+  type WriteContext,
+} from "./dead-letters.ts";
 
 /**
  * The encoded points (line protocol) of one unit of work (a gateway batch, a status), by retention policy.
@@ -9,13 +18,21 @@ import type { LineWriter } from "../influx/line-writer.ts";
  */
 export class LineGroups {
   private readonly byPolicy = new Map<string, string[]>();
+  /** Each policy's oldest timestamp (ns text): the writer splits a body only when this is beyond retention. */
+  private readonly oldest = new Map<string, string>();
   /** Points added so far. */
   points = 0;
+
+  /** `context` names the work in dead-letter records (which gateway batch a refused point came from). */
+  constructor(readonly context: WriteContext = { source: "batch" }) {}
 
   add(policy: string, line: string): void {
     const list = this.byPolicy.get(policy);
     if (list) list.push(line);
     else this.byPolicy.set(policy, [line]);
+    const ts = lineTimestamp(line);
+    const oldest = this.oldest.get(policy);
+    if (oldest === undefined || nsBefore(ts, oldest)) this.oldest.set(policy, ts);
     this.points++;
   }
 
@@ -29,13 +46,24 @@ export class LineGroups {
     this.compact();
     return new Map([...this.byPolicy].map(([policy, list]) => [policy, list[0] as string]));
   }
+
+  oldestTimestamp(policy: string): string | undefined {
+    return this.oldest.get(policy);
+  }
+}
+
+/** What became of a unit's points: all stored, but for these, kept as dead letters. */
+export interface WriteOutcome {
+  deadLetters: DeadLetter[];
 }
 
 interface Unit {
   /** Each policy's lines joined into one body at once, so the unit holds a few strings while it waits, not thousands. */
   bodies: Map<string, string>;
   count: number;
-  resolve(): void;
+  context: WriteContext;
+  deadLetters: DeadLetter[];
+  resolve(outcome: WriteOutcome): void;
   reject(e: Error): void;
 }
 
@@ -50,8 +78,19 @@ export interface WriterOptions {
   lingerMs?: number;
   /** A write that takes longer counts as failed and is retried (InfluxDB overwrites identical points). */
   writeTimeoutMs?: number;
+  /**
+   * How long each retention policy keeps points (ms; absent or Infinity: for ever). Points older than that are
+   * dead-lettered before they are sent: InfluxDB would refuse them.
+   */
+  retentionMs?: Readonly<Record<string, number>>;
+  /** The hub's clock (for retention), default Date.now. */
+  now?: () => number;
+  /** Where dead-letter points go (default "raw"). */
+  deadLetterPolicy?: string;
   onWrite?(points: number, seconds: number): void;
   onInfluxState?(up: boolean): void;
+  /** Called once per dead letter, after it is stored. */
+  onDeadLetter?(letter: DeadLetter): void;
 }
 
 export class WriterStoppedError extends Error {
@@ -60,9 +99,19 @@ export class WriterStoppedError extends Error {
   }
 }
 
+/** Points beyond retention are refused this long before InfluxDB would (it checks later, when it gets them). */
+const RETENTION_MARGIN_MS = 60_000;
+
 /**
  * Merges the points of many units into large line-protocol writes, retries with backoff while InfluxDB is down
  * or slow, and settles a unit's promise only once all its points are stored: callers acknowledge after that.
+ *
+ * Two kinds of failure are told apart. InfluxDB unavailable (no answer, 5xx, 401/403/404): nothing is stored,
+ * the write is retried for ever and nothing is acknowledged. A point InfluxDB can never store (4xx: beyond
+ * retention, field type conflict, unparsable, too large): the write is split until the offending points are
+ * alone, they are kept as `dead_letter` points with the reason and the batch they came from, the rest is
+ * stored, and the unit resolves with its dead letters. influxd 1.x stores the other points of a partially
+ * refused write itself ("partial write: ... dropped=N"); writing them again in the halves rewrites identical points.
  */
 export class PointWriter {
   private queue: Unit[] = [];
@@ -77,16 +126,49 @@ export class PointWriter {
     this.loops = Array.from({ length: opts.concurrency ?? 2 }, () => this.run());
   }
 
-  /** Resolves when every point is stored. */
-  write(lines: LineGroups): Promise<void> {
+  /** Resolves when every point is stored or dead-lettered. */
+  write(lines: LineGroups): Promise<WriteOutcome> {
     if (!this.running) return Promise.reject(new WriterStoppedError());
-    const count = lines.points;
     const bodies = lines.bodies();
+    const deadLetters = this.refuseBeyondRetention(lines, bodies);
+    const count = lines.points - deadLetters.length;
     return new Promise((resolve, reject) => {
-      this.queue.push({ bodies, count, resolve, reject });
+      this.queue.push({ bodies, count, context: lines.context, deadLetters, resolve, reject });
       this.queuedPoints += count;
       this.waiters.shift()?.();
     });
+  }
+
+  /** Takes the lines InfluxDB would refuse as beyond retention out of `bodies`. Splits a body only when one is there. */
+  private refuseBeyondRetention(lines: LineGroups, bodies: Map<string, string>): DeadLetter[] {
+    const retention = this.opts.retentionMs;
+    if (!retention) return [];
+    const letters: DeadLetter[] = [];
+    const now = (this.opts.now ?? Date.now)();
+    for (const [policy, body] of bodies) {
+      const keepMs = retention[policy];
+      const oldest = lines.oldestTimestamp(policy);
+      if (keepMs === undefined || !Number.isFinite(keepMs) || oldest === undefined) continue;
+      const cutoffMs = now - keepMs + RETENTION_MARGIN_MS;
+      if (cutoffMs <= 0) continue;
+      const cutoff = `${Math.floor(cutoffMs)}000000`;
+      if (!nsBefore(oldest, cutoff)) continue;
+      const kept: string[] = [];
+      for (const line of body.split("\n")) {
+        if (!nsBefore(lineTimestamp(line), cutoff)) kept.push(line);
+        else
+          letters.push({
+            policy,
+            line,
+            reason: "beyond_retention",
+            detail: `older than the ${policy} retention policy keeps points (${Math.round(keepMs / 86_400_000)} days)`,
+            context: lines.context,
+          });
+      }
+      if (kept.length > 0) bodies.set(policy, kept.join("\n"));
+      else bodies.delete(policy);
+    }
+    return letters;
   }
 
   get pendingPoints(): number {
@@ -106,7 +188,7 @@ export class PointWriter {
       if (!this.running) return;
       if (this.queuedPoints < this.opts.batchPoints) await sleep(this.opts.lingerMs ?? 5);
       const units = this.take();
-      if (units.length > 0) await this.storeWithRetry(units);
+      if (units.length > 0) await this.store(units);
     }
   }
 
@@ -124,7 +206,31 @@ export class PointWriter {
     return units;
   }
 
-  private async storeWithRetry(units: Unit[]): Promise<void> {
+  private async store(units: Unit[]): Promise<void> {
+    try {
+      const started = process.hrtime.bigint();
+      const refused = await this.writeMerged(units);
+      if (refused) await this.isolate(units);
+      const letters = units.flatMap((u) => u.deadLetters);
+      if (letters.length > 0) await this.storeDeadLetters(letters);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.opts.onWrite?.(
+        units.reduce((n, u) => n + u.count, 0),
+        seconds,
+      );
+      for (const unit of units) unit.resolve({ deadLetters: unit.deadLetters });
+    } catch (e) {
+      for (const unit of units) unit.reject(e as Error);
+    }
+  }
+
+  /**
+   * One write per policy of all units' bodies, health before raw, so a batch's uplink_batch point (raw, last) is
+   * only written after its other points. take() keeps a write at about batchPoints; a single larger unit goes whole
+   * (a gateway batch is at most 4 MiB on the wire, well under influxd's 25 MB request limit). Returns true when
+   * InfluxDB refused points of a write: the caller then isolates them unit by unit.
+   */
+  private async writeMerged(units: Unit[]): Promise<boolean> {
     const merged = new Map<string, string[]>();
     for (const unit of units)
       for (const [policy, body] of unit.bodies) {
@@ -132,42 +238,91 @@ export class PointWriter {
         if (into) into.push(body);
         else merged.set(policy, [body]);
       }
+    for (const policy of policyOrder(merged.keys())) {
+      const bodies = merged.get(policy) as string[];
+      const refusal = await this.writeUntilAnswered(bodies.length === 1 ? (bodies[0] as string) : bodies.join("\n"), policy);
+      if (refusal) return true;
+    }
+    return false;
+  }
+
+  /** Writes each unit on its own; a unit InfluxDB refuses is split until the refused lines are alone. */
+  private async isolate(units: Unit[]): Promise<void> {
+    const policies = policyOrder(new Set(units.flatMap((u) => [...u.bodies.keys()])));
+    for (const policy of policies)
+      for (const unit of units) {
+        const body = unit.bodies.get(policy);
+        if (body === undefined) continue;
+        const refusal = await this.writeUntilAnswered(body, policy);
+        if (refusal) await this.bisect(body.split("\n"), policy, unit, refusal);
+      }
+  }
+
+  private async bisect(lines: string[], policy: string, unit: Unit, refusal: InfluxWriteError): Promise<void> {
+    if (lines.length === 1) {
+      const line = lines[0] as string;
+      const letter: DeadLetter = {
+        policy,
+        line,
+        reason: classifyRefusal(refusal.status, refusal.message),
+        detail: refusal.message,
+        context: unit.context,
+      };
+      unit.deadLetters.push(letter);
+      unit.count--;
+      return;
+    }
+    const half = Math.ceil(lines.length / 2);
+    for (const part of [lines.slice(0, half), lines.slice(half)]) {
+      const partRefusal = await this.writeUntilAnswered(part.join("\n"), policy);
+      if (partRefusal) await this.bisect(part, policy, unit, partRefusal);
+    }
+  }
+
+  /**
+   * Writes a body, retrying with backoff while InfluxDB is unavailable. Resolves undefined once stored, or with
+   * InfluxDB's refusal when it answered that points of the body can never be stored.
+   */
+  private async writeUntilAnswered(body: string, policy: string): Promise<InfluxWriteError | undefined> {
     let backoffMs = 100;
     for (;;) {
       try {
-        const started = process.hrtime.bigint();
-        await this.writeAll(merged);
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        this.opts.onWrite?.(
-          units.reduce((n, u) => n + u.count, 0),
-          seconds,
-        );
+        await this.opts.write(body, policy, this.opts.writeTimeoutMs ?? 15_000);
         this.setInfluxState(true);
-        for (const unit of units) unit.resolve();
-        return;
+        return undefined;
       } catch (e) {
+        if (e instanceof InfluxWriteError && isPointRefusal(e.status)) {
+          this.setInfluxState(true);
+          this.opts.logger.warn({ err: e.message, policy }, "influxdb refused points of a write; isolating them");
+          return e;
+        }
         this.setInfluxState(false);
         this.opts.logger.warn({ err: (e as Error).message, retryInMs: backoffMs }, "influxdb write failed; not acknowledging, will retry");
-        if (!this.running) {
-          for (const unit of units) unit.reject(new WriterStoppedError());
-          return;
-        }
+        if (!this.running) throw new WriterStoppedError();
         await sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5_000);
       }
     }
   }
 
-  /**
-   * One write per policy, health before raw, so a batch's uplink_batch point (raw, last) is only written after its
-   * other points. take() keeps a write at about batchPoints; a single larger unit goes whole (a gateway batch is at
-   * most 4 MiB on the wire, well under influxd's 25 MB request limit).
-   */
-  private async writeAll(merged: Map<string, string[]>): Promise<void> {
-    const policies = [...merged.keys()].sort((a, b) => (a === "raw" ? 1 : b === "raw" ? -1 : a.localeCompare(b)));
-    for (const policy of policies) {
-      const bodies = merged.get(policy) as string[];
-      await this.opts.write(bodies.length === 1 ? (bodies[0] as string) : bodies.join("\n"), policy, this.opts.writeTimeoutMs ?? 15_000);
+  /** Dead letters are stored like any point; one InfluxDB refuses too is logged whole, the only place left for it. */
+  private async storeDeadLetters(letters: DeadLetter[]): Promise<void> {
+    const policy = this.opts.deadLetterPolicy ?? "raw";
+    const now = (this.opts.now ?? Date.now)();
+    const lines = letters.map((l) => deadLetterLine(l, now));
+    const refusal = await this.writeUntilAnswered(lines.join("\n"), policy);
+    if (refusal) {
+      for (const [i, line] of lines.entries()) {
+        const again = await this.writeUntilAnswered(line, policy);
+        if (again) this.opts.logger.error({ err: again.message, deadLetter: letters[i] }, "dead letter could not be stored either");
+      }
+    }
+    for (const letter of letters) {
+      this.opts.logger.warn(
+        { reason: letter.reason, source: letter.context.source, gateway: letter.context.gatewayId, epoch: letter.context.epoch, seq: letter.context.seq, detail: letter.detail.slice(0, 200) },
+        "point can never be stored; kept as a dead letter",
+      );
+      this.opts.onDeadLetter?.(letter);
     }
   }
 
@@ -178,6 +333,11 @@ export class PointWriter {
     this.opts.onInfluxState?.(up);
     this.opts.logger.info({ up }, up ? "influxdb writes recovered" : "influxdb unavailable");
   }
+}
+
+/** health (and any other policy) before raw: a batch's uplink_batch point is the last line of its raw body. */
+function policyOrder(policies: Iterable<string>): string[] {
+  return [...policies].sort((a, b) => (a === "raw" ? 1 : b === "raw" ? -1 : a.localeCompare(b)));
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

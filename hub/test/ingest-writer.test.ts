@@ -1,0 +1,79 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { InfluxWriteError, type LineWriter } from "../src/influx/line-writer.ts";
+import { classifyRefusal } from "../src/ingest/dead-letters.ts";
+import { LineGroups, PointWriter } from "../src/ingest/writer.ts";
+
+/** A LineWriter that answers from a script, recording what it was sent. */
+function scripted(answer: (body: string, call: number) => Error | undefined) {
+  const calls: string[] = [];
+  const write: LineWriter = async (body) => {
+    calls.push(body);
+    const e = answer(body, calls.length);
+    if (e) throw e;
+  };
+  return { write, calls };
+}
+
+const unit = (...lines: string[]) => {
+  const g = new LineGroups({ source: "batch", gatewayId: "gw1", epoch: "e", seq: 1 });
+  for (const l of lines) g.add("raw", l);
+  return g;
+};
+
+describe("PointWriter: unavailable or unwritable", () => {
+  it("retries while InfluxDB is unavailable (no answer, 5xx, 401, 404) and reports it down, then up", async () => {
+    const failures = [new Error("ECONNREFUSED"), new InfluxWriteError(500, "timeout"), new InfluxWriteError(401, "auth"), new InfluxWriteError(404, "database not found")];
+    const { write, calls } = scripted((_b, n) => failures[n - 1]);
+    const states: boolean[] = [];
+    const writer = new PointWriter({ write, logger: pino({ level: "silent" }), batchPoints: 10, onInfluxState: (up) => states.push(up) });
+    try {
+      const outcome = await writer.write(unit("m f=1 1000000"));
+      expect(outcome.deadLetters).toEqual([]);
+      expect(calls).toHaveLength(5);
+      expect(states).toEqual([false, true]);
+    } finally {
+      await writer.stop();
+    }
+  }, 30_000);
+
+  it("splits a refused write until the refused line is alone; the others are stored once more at most", async () => {
+    const poison = "m f=\"x\" 3000000";
+    const { write, calls } = scripted((body) =>
+      body.includes(poison) ? new InfluxWriteError(400, 'partial write: field type conflict: input field "f" dropped=1') : undefined,
+    );
+    const writer = new PointWriter({ write, logger: pino({ level: "silent" }), batchPoints: 100 });
+    try {
+      const lines = Array.from({ length: 8 }, (_, i) => (i === 2 ? poison : `m f=${i} ${i + 1}000000`));
+      const outcome = await writer.write(unit(...lines));
+      expect(outcome.deadLetters).toMatchObject([{ line: poison, reason: "field_type_conflict", policy: "raw", context: { gatewayId: "gw1" } }]);
+      // whole, whole again (unit by unit), halves, quarters, the pair, then one dead-letter write
+      expect(calls.filter((c) => c.includes(poison)).length).toBeLessThanOrEqual(6);
+      expect(calls.at(-1)).toMatch(/^dead_letter,gateway=gw1,measurement=m,reason=field_type_conflict,source=batch /);
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it("dead-letters points beyond a policy's retention before sending them", async () => {
+    const { write, calls } = scripted(() => undefined);
+    const now = Date.UTC(2026, 0, 1);
+    const writer = new PointWriter({ write, logger: pino({ level: "silent" }), batchPoints: 100, retentionMs: { raw: 86_400_000 }, now: () => now });
+    try {
+      const outcome = await writer.write(unit(`m f=1 ${now - 2 * 86_400_000}000000`, `m f=2 ${now - 1000}000000`));
+      expect(outcome.deadLetters.map((l) => l.reason)).toEqual(["beyond_retention"]);
+      expect(calls[0]).toBe(`m f=2 ${now - 1000}000000`);
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it("names influxd's refusals", () => {
+    expect(classifyRefusal(400, "partial write: points beyond retention policy dropped=1")).toBe("beyond_retention");
+    expect(classifyRefusal(400, 'partial write: field type conflict: input field "seq" on measurement "r" is type string')).toBe("field_type_conflict");
+    expect(classifyRefusal(400, "unable to parse 'bad line': invalid field format")).toBe("unparsable");
+    expect(classifyRefusal(413, "Request Entity Too Large")).toBe("too_large");
+    expect(classifyRefusal(400, "partial write: max-series-per-database limit exceeded: (1000000) dropped=1")).toBe("limit_exceeded");
+    expect(classifyRefusal(400, "something new")).toBe("refused");
+  });
+});
