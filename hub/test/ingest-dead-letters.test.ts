@@ -3,6 +3,7 @@ import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLineWriter } from "../src/influx/line-writer.ts";
+import { writePointsIsolating } from "../src/influx/isolating-write.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
 import { LineGroups, PointWriter } from "../src/ingest/writer.ts";
@@ -95,7 +96,12 @@ describe("ingest: points InfluxDB can never store", () => {
       const now = Date.now();
       // Someone wrote fw as a number before: a heartbeat's fw (a string) can never be stored in this database.
       await ctx.writeLines(`heartbeat,device=old fw=3 ${now - 100_000}000000`, "health", 5_000);
-      const readings = [heartbeat(1, now - 60_000), heartbeat(2, now - 59_000, { fw: "1.2.0" }), rating(3, now - 58_000), heartbeat(4, now - 57_000)];
+      const readings = [
+        heartbeat(1, now - 60_000),
+        heartbeat(2, now - 59_000, { fw: "1.2.0" }),
+        rating(3, now - 58_000),
+        heartbeat(4, now - 57_000),
+      ];
       const b1 = gateway.next(readings);
       await gateway.send(b1.wire);
       expect(await gateway.waitForAck((a) => a.seq === 1)).toMatchObject({ status: "stored" });
@@ -137,13 +143,62 @@ describe("PointWriter against a real influxd", () => {
         return writer.write(groups);
       });
       const outcomes = await Promise.all(units);
-      expect(outcomes.map((o) => o.deadLetters.map((l) => l.reason))).toEqual([[], ["beyond_retention", "beyond_retention"], ["field_type_conflict"]]);
-      expect(letters.sort()).toEqual(["beyond_retention:n=17", "beyond_retention:n=3", "field_type_conflict:bad=\"text\""]);
+      expect(outcomes.map((o) => o.deadLetters.map((l) => l.reason))).toEqual([
+        [],
+        ["beyond_retention", "beyond_retention"],
+        ["field_type_conflict"],
+      ]);
+      expect(letters.sort()).toEqual(["beyond_retention:n=17", "beyond_retention:n=3", 'field_type_conflict:bad="text"']);
       const stored = await rows(database, `SELECT count("n") FROM "health"."probe"`);
       expect(stored[0]?.count).toBe(58);
       expect(await rows(database, `SELECT * FROM "raw"."dead_letter" GROUP BY *`)).toHaveLength(3);
     } finally {
       await writer.stop();
     }
+  }, 60_000);
+});
+
+describe("the rules' own writes", () => {
+  it("keep a point InfluxDB refuses as a dead letter and store the rest of the run's points", async () => {
+    const database = "rules";
+    const ctx = testContext(testRegistry().registry, influx.url, database);
+    await ensureDatabase(ctx.influx, database, ctx.logger);
+    const now = Date.now();
+    await ctx.influx.writePoints(
+      [{ measurement: "deduction", tags: { site: "hall1" }, fields: { reason: "old" }, timestamp: `${now - 5000}000000` }],
+      {
+        precision: "n",
+      },
+    );
+    const points = [1, 2, 3, 4].map((i) => ({
+      measurement: "deduction",
+      tags: { site: "hall1", rule: `r${i}` },
+      fields: { points: -i, reason: i === 3 ? 42 : "late" }, // reason 42: a number where a string is stored
+      timestamp: `${now - i * 1000}000000`,
+    }));
+    points.push({
+      measurement: "deduction",
+      tags: { site: "hall1", rule: "ancient" },
+      fields: { points: -1, reason: "x" },
+      timestamp: `${now - 1200 * DAY}000000`,
+    });
+    const letters = await writePointsIsolating(ctx.influx, points, {
+      retentionPolicy: "raw",
+      context: { source: "rules" },
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+    });
+    expect(letters.map((l) => l.reason).sort()).toEqual(["beyond_retention", "field_type_conflict"]);
+    expect((await rows(database, `SELECT "points" FROM "raw"."deduction" WHERE "rule" =~ /^r/`)).map((r) => r.points)).toEqual([
+      -4, -2, -1,
+    ]);
+    const stored = await rows(database, `SELECT * FROM "raw"."dead_letter" GROUP BY *`);
+    expect(stored.map((l) => [l.source, l.reason, l.measurement]).sort()).toEqual([
+      ["rules", "beyond_retention", "deduction"],
+      ["rules", "field_type_conflict", "deduction"],
+    ]);
+    expect(await ctx.metrics.getSingleMetricAsString("hub_ingest_dead_letters_total")).toContain(
+      'hub_ingest_dead_letters_total{reason="field_type_conflict",source="rules"} 1',
+    );
   }, 60_000);
 });

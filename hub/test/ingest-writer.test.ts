@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { InfluxWriteError, type LineWriter } from "../src/influx/line-writer.ts";
-import { classifyRefusal } from "../src/ingest/dead-letters.ts";
+import { classifyRefusal } from "../src/influx/dead-letters.ts";
 import { LineGroups, PointWriter } from "../src/ingest/writer.ts";
 
 /** A LineWriter that answers from a script, recording what it was sent. */
@@ -23,7 +23,12 @@ const unit = (...lines: string[]) => {
 
 describe("PointWriter: unavailable or unwritable", () => {
   it("retries while InfluxDB is unavailable (no answer, 5xx, 401, 404) and reports it down, then up", async () => {
-    const failures = [new Error("ECONNREFUSED"), new InfluxWriteError(500, "timeout"), new InfluxWriteError(401, "auth"), new InfluxWriteError(404, "database not found")];
+    const failures = [
+      new Error("ECONNREFUSED"),
+      new InfluxWriteError(500, "timeout"),
+      new InfluxWriteError(401, "auth"),
+      new InfluxWriteError(404, "database not found"),
+    ];
     const { write, calls } = scripted((_b, n) => failures[n - 1]);
     const states: boolean[] = [];
     const writer = new PointWriter({ write, logger: pino({ level: "silent" }), batchPoints: 10, onInfluxState: (up) => states.push(up) });
@@ -38,7 +43,7 @@ describe("PointWriter: unavailable or unwritable", () => {
   }, 30_000);
 
   it("splits a refused write until the refused line is alone; the others are stored once more at most", async () => {
-    const poison = "m f=\"x\" 3000000";
+    const poison = 'm f="x" 3000000';
     const { write, calls } = scripted((body) =>
       body.includes(poison) ? new InfluxWriteError(400, 'partial write: field type conflict: input field "f" dropped=1') : undefined,
     );
@@ -46,7 +51,9 @@ describe("PointWriter: unavailable or unwritable", () => {
     try {
       const lines = Array.from({ length: 8 }, (_, i) => (i === 2 ? poison : `m f=${i} ${i + 1}000000`));
       const outcome = await writer.write(unit(...lines));
-      expect(outcome.deadLetters).toMatchObject([{ line: poison, reason: "field_type_conflict", policy: "raw", context: { gatewayId: "gw1" } }]);
+      expect(outcome.deadLetters).toMatchObject([
+        { line: poison, reason: "field_type_conflict", policy: "raw", context: { gatewayId: "gw1" } },
+      ]);
       // whole, whole again (unit by unit), halves, quarters, the pair, then one dead-letter write
       expect(calls.filter((c) => c.includes(poison)).length).toBeLessThanOrEqual(6);
       expect(calls.at(-1)).toMatch(/^dead_letter,gateway=gw1,measurement=m,reason=field_type_conflict,source=batch /);
@@ -58,7 +65,13 @@ describe("PointWriter: unavailable or unwritable", () => {
   it("dead-letters points beyond a policy's retention before sending them", async () => {
     const { write, calls } = scripted(() => undefined);
     const now = Date.UTC(2026, 0, 1);
-    const writer = new PointWriter({ write, logger: pino({ level: "silent" }), batchPoints: 100, retentionMs: { raw: 86_400_000 }, now: () => now });
+    const writer = new PointWriter({
+      write,
+      logger: pino({ level: "silent" }),
+      batchPoints: 100,
+      retentionMs: { raw: 86_400_000 },
+      now: () => now,
+    });
     try {
       const outcome = await writer.write(unit(`m f=1 ${now - 2 * 86_400_000}000000`, `m f=2 ${now - 1000}000000`));
       expect(outcome.deadLetters.map((l) => l.reason)).toEqual(["beyond_retention"]);
@@ -70,7 +83,9 @@ describe("PointWriter: unavailable or unwritable", () => {
 
   it("names influxd's refusals", () => {
     expect(classifyRefusal(400, "partial write: points beyond retention policy dropped=1")).toBe("beyond_retention");
-    expect(classifyRefusal(400, 'partial write: field type conflict: input field "seq" on measurement "r" is type string')).toBe("field_type_conflict");
+    expect(classifyRefusal(400, 'partial write: field type conflict: input field "seq" on measurement "r" is type string')).toBe(
+      "field_type_conflict",
+    );
     expect(classifyRefusal(400, "unable to parse 'bad line': invalid field format")).toBe("unparsable");
     expect(classifyRefusal(413, "Request Entity Too Large")).toBe("too_large");
     expect(classifyRefusal(400, "partial write: max-series-per-database limit exceeded: (1000000) dropped=1")).toBe("limit_exceeded");

@@ -15,6 +15,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { encodePoint, type Point } from "../influx/line-protocol.ts";
+import { deadLetterCounter } from "../influx/isolating-write.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
 import type { Registry } from "../registry/schema.ts";
 import { ChainStore } from "./chain.ts";
@@ -26,7 +27,7 @@ import {
   retentionPolicyFor,
   uplinkBatchPoint,
 } from "./points.ts";
-import { type DeadLetter, lineMeasurement, summariseReasons } from "./dead-letters.ts";
+import { type DeadLetter, lineMeasurement, summariseReasons } from "../influx/dead-letters.ts";
 import { LineGroups, PointWriter, sleep, WriterStoppedError } from "./writer.ts";
 
 export interface IngestOptions {
@@ -247,7 +248,13 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   function encodeBatch(body: ReceivedBody, registry: Registry) {
     const { readings, ...rest } = body;
     const header: BatchHeader = { ...rest, readings: readings.length };
-    const groups = new LineGroups({ source: "batch", gatewayId: header.gatewayId, epoch: header.epoch, seq: header.seq, createdAt: header.createdAt });
+    const groups = new LineGroups({
+      source: "batch",
+      gatewayId: header.gatewayId,
+      epoch: header.epoch,
+      seq: header.seq,
+      createdAt: header.createdAt,
+    });
     const unknownDevices = new Set<string>();
     let malformed = 0;
     for (const reading of readings) {
@@ -468,14 +475,7 @@ function registerMetrics(ctx: HubContext) {
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
         registers,
       }),
-    deadLetters:
-      existing<Counter<"reason" | "source">>("hub_ingest_dead_letters_total") ??
-      new Counter({
-        name: "hub_ingest_dead_letters_total",
-        help: "Points InfluxDB can never store (beyond retention, field type conflict, ...), kept as dead_letter points",
-        labelNames: ["reason", "source"],
-        registers,
-      }),
+    deadLetters: deadLetterCounter(ctx.metrics),
     influxUp:
       existing<Gauge>("hub_ingest_influx_up") ??
       new Gauge({ name: "hub_ingest_influx_up", help: "1 while InfluxDB accepts writes", registers }),

@@ -165,14 +165,7 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
 }
 
 export type IntegrityKind =
-  | "gap"
-  | "altered"
-  | "bad_signature"
-  | "unknown_gateway"
-  | "chain_restart"
-  | "malformed"
-  | "unknown_device"
-  | "dead_letter";
+  "gap" | "altered" | "bad_signature" | "unknown_gateway" | "chain_restart" | "malformed" | "unknown_device" | "dead_letter";
 
 const msToNs = (ms: number) => `${ms}000000`;
 

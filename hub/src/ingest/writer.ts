@@ -8,7 +8,7 @@ import {
   lineTimestamp,
   nsBefore,
   type WriteContext,
-} from "./dead-letters.ts";
+} from "../influx/dead-letters.ts";
 
 /**
  * The encoded points (line protocol) of one unit of work (a gateway batch, a status), by retention policy.
@@ -319,7 +319,14 @@ export class PointWriter {
     }
     for (const letter of letters) {
       this.opts.logger.warn(
-        { reason: letter.reason, source: letter.context.source, gateway: letter.context.gatewayId, epoch: letter.context.epoch, seq: letter.context.seq, detail: letter.detail.slice(0, 200) },
+        {
+          reason: letter.reason,
+          source: letter.context.source,
+          gateway: letter.context.gatewayId,
+          epoch: letter.context.epoch,
+          seq: letter.context.seq,
+          detail: letter.detail.slice(0, 200),
+        },
         "point can never be stored; kept as a dead letter",
       );
       this.opts.onDeadLetter?.(letter);

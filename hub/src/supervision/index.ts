@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { escape, type IPoint } from "influx";
+import { writePointsIsolating } from "../influx/isolating-write.ts";
 import type { HubContext, HubExtension, HttpRequest, HttpResponse, WarningEvent } from "../controller/extension.ts";
 import { equipmentWarnings } from "./equipment.ts";
 import { DERIVED, DERIVED_DEDUCTION_RULES, type DayOutcome, datesToJudge, evaluateDay, monthlyScorePoints } from "./evaluate.ts";
@@ -32,6 +33,16 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
   const lastWarnings = new Set<string>();
   let notifier: Notifier | undefined;
 
+  /** Writes derived points; one InfluxDB can never store is kept as a dead letter instead of failing the run. */
+  async function save(points: IPoint[]): Promise<void> {
+    await writePointsIsolating(ctx.influx, points, {
+      retentionPolicy: "raw",
+      context: { source: "rules" },
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+    });
+  }
+
   async function store(outcome: DayOutcome): Promise<void> {
     if (outcome.to === 0) return;
     const where = `"site" = ${q(outcome.site)} AND time >= ${ns(outcome.from)} AND time <= ${ns(outcome.to)}`;
@@ -42,7 +53,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     await ctx.influx.query(
       `DELETE FROM "dissatisfaction" WHERE "site" = ${q(outcome.site)} AND time >= ${ns(outcome.dayFrom)} AND time < ${ns(outcome.dayTo)} AND "state" = 'to_verify'`,
     );
-    if (outcome.points.length > 0) await ctx.influx.writePoints(outcome.points, { retentionPolicy: "raw", precision: "n" });
+    if (outcome.points.length > 0) await save(outcome.points);
     // Events only for what changed since the last run, so annotations and notifications are not repeated.
     for (const card of outcome.cards) {
       const key = `${outcome.date}/${card.subjectKind}/${card.subject}`;
@@ -72,12 +83,12 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       const dates = datesToJudge(now, site.tz);
       for (const date of dates) await store(await evaluateDay(ctx.influx, registry, site, date, now, settings));
       const equipment = await equipmentWarnings(ctx.influx, registry, site, now);
-      if (equipment.points.length > 0) await ctx.influx.writePoints(equipment.points, { retentionPolicy: "raw", precision: "n" });
+      if (equipment.points.length > 0) await save(equipment.points);
       emitWarnings(equipment.warnings);
       for (const month of new Set(dates.map((d) => d.slice(0, 7)))) {
         const monthly = await monthlyScorePoints(ctx.influx, registry, site, month, settings.scoring.baseline);
         await ctx.influx.query(`DELETE FROM "score_monthly" WHERE "site" = ${q(site.id)} AND time = ${ns(monthly.from)}`);
-        await ctx.influx.writePoints(monthly.points, { retentionPolicy: "raw", precision: "n" });
+        await save(monthly.points);
       }
     }
     last.runAt = now;
@@ -136,7 +147,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       },
       fields: { rating_id: id, rating_seq: Number(match[2]), device: match[1]!, by: body.by.trim(), fault, decided_at: ctx.now() },
     };
-    await ctx.influx.writePoints([point], { retentionPolicy: "raw", precision: "n" });
+    await save([point]);
     await tick();
     return { status: 200, body: { id, state, by: body.by.trim(), fault } };
   }
@@ -165,7 +176,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     const site = registry.sites.get(siteId)!;
     const town = registry.towns.get(site.town);
     const note = typeof body.note === "string" ? body.note.slice(0, 512) : "";
-    await ctx.influx.writePoints(
+    await save(
       [
         {
           measurement: "deduction",
@@ -174,7 +185,6 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
           fields: { points, reason: note || rule, entered_by: by },
         },
       ].map((p) => ({ ...p, tags: Object.fromEntries(Object.entries(p.tags).filter(([, v]) => v !== "")) })),
-      { retentionPolicy: "raw", precision: "n" },
     );
     await tick();
     return { status: 201, body: { subjectKind: kind, subject, rule, points, by, at } };
@@ -189,7 +199,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
         dataDir: join(ctx.dataDir, "supervision"),
         logger: ctx.logger,
         now: ctx.now,
-        record: (points) => ctx.influx.writePoints(points, { retentionPolicy: "raw", precision: "n" }),
+        record: (points) => save(points),
         tzOf: (site) => ctx.registry.current().sites.get(site)?.tz ?? "UTC",
       });
       const n = notifier;

@@ -1,5 +1,4 @@
-import { encodePoint } from "../influx/line-protocol.ts";
-import { readingTimestampNs } from "./points.ts";
+import { encodePoint, type Point } from "./line-protocol.ts";
 
 /**
  * Points InfluxDB will never store, whatever the hub does: they are kept as `dead_letter` points (hub/SCHEMA.md)
@@ -91,16 +90,20 @@ function fnv1a(text: string): number {
  * The `dead_letter` point of one refused line. It is timed at its batch's creation (when that is recent) plus a
  * hash of the line in the nanoseconds, so a replayed batch rewrites the same point instead of adding one.
  */
-export function deadLetterLine(letter: DeadLetter, nowMs: number): string {
+export function deadLetterPoint(letter: DeadLetter, nowMs: number): Point {
   const { context } = letter;
   const created = context.createdAt;
   const atMs = created !== undefined && created > nowMs - 30 * DAY_MS && created < nowMs + DAY_MS ? created : nowMs;
-  return encodePoint({
+  return {
     measurement: "dead_letter",
-    timestamp: readingTimestampNs(atMs, fnv1a(letter.line) % 1_000_000),
+    timestamp: `${Math.floor(atMs)}${String(fnv1a(letter.line) % 1_000_000).padStart(6, "0")}`,
+    // No empty tag values: the influx package (the rules' writer) would send them, and influxd refuses them.
     tags: {
-      gateway: context.gatewayId ?? "",
-      measurement: lineMeasurement(letter.line).slice(0, 64).replace(/[\\\n\r]/g, "_"),
+      ...(context.gatewayId ? { gateway: context.gatewayId } : {}),
+      measurement:
+        lineMeasurement(letter.line)
+          .slice(0, 64)
+          .replace(/[\\\n\r]/g, "_") || "unknown",
       reason: letter.reason,
       source: context.source,
     },
@@ -112,7 +115,11 @@ export function deadLetterLine(letter: DeadLetter, nowMs: number): string {
       truncated: letter.line.length > MAX_LINE_CHARS,
       detail: letter.detail.slice(0, 1024),
     },
-  });
+  };
+}
+
+export function deadLetterLine(letter: DeadLetter, nowMs: number): string {
+  return encodePoint(deadLetterPoint(letter, nowMs));
 }
 
 /** "2 beyond_retention, 1 field_type_conflict" */
