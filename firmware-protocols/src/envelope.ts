@@ -65,7 +65,7 @@ export function parseReading(reading: unknown): Result<CheckedReading, PayloadEr
       : undefined;
   if (!schema) return err({ code: "invalid_field", message: `unknown reading kind ${JSON.stringify(kind) ?? "(none)"}`, path: "kind" });
   const parsed = schema.safeParse(reading);
-  return parsed.success ? ok(parsed.data) : err(issueToError(parsed.error.issues));
+  return parsed.success ? ok(parsed.data) : err(issueToError(parsed.error.issues, reading));
 }
 
 export const BatchBody = z.strictObject({
@@ -202,7 +202,7 @@ export function openBatch(
   const json = parseJsonObject(bodyBytes, MAX_BATCH_BYTES);
   if (!json.ok) return json;
   const body = ReceivedBody.safeParse(json.value);
-  if (!body.success) return err(issueToError(body.error.issues));
+  if (!body.success) return err(issueToError(body.error.issues, json.value));
   if (body.data.gatewayId !== gatewayId)
     return err({ code: "malformed", message: `body names gateway "${body.data.gatewayId}" but arrived on gateway "${gatewayId}"'s topic` });
   return ok({ body: body.data, hash: sha256Hex(bodyBytes) });

@@ -17,8 +17,22 @@ export interface ValidateOptions {
   maxFutureSkewMs?: number;
 }
 
-/** Turns the first schema issue into the contract's error code, with the field's path. */
-export function issueToError(issues: readonly z.core.$ZodIssue[]): PayloadError {
+/** Whether `input` lacks the value at `path` (a key absent, or explicitly undefined). */
+function absentAt(input: unknown, path: readonly PropertyKey[]): boolean {
+  let at: unknown = input;
+  for (const key of path) {
+    if (at === null || typeof at !== "object") return true;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at === undefined;
+}
+
+/**
+ * Turns the first schema issue into the contract's error code, with the field's path. Pass the parsed `input`:
+ * zod 4 does not put the offending value in its issues, so a missing field is told from a wrong-typed one by
+ * looking at the input (without it, by zod's "received undefined").
+ */
+export function issueToError(issues: readonly z.core.$ZodIssue[], input?: unknown): PayloadError {
   const issue = issues[0];
   if (!issue) return { code: "invalid_field", message: "invalid payload" };
   const path = issue.path.map(String).join(".");
@@ -31,10 +45,13 @@ export function issueToError(issues: readonly z.core.$ZodIssue[]): PayloadError 
       path: issue.keys[0] ?? "",
     };
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) code = "missing_field";
-  else if (issue.code === "custom" && (issue.params as { code?: PayloadErrorCode } | undefined)?.code) {
-    code = (issue.params as { code: PayloadErrorCode }).code;
-  } else if (path === "v") code = "unsupported_version";
+  const customCode = issue.code === "custom" ? (issue.params as { code?: PayloadErrorCode } | undefined)?.code : undefined;
+  const missing =
+    issue.path.length > 0 &&
+    (input !== undefined ? absentAt(input, issue.path) : issue.code === "invalid_type" && /received undefined$/.test(issue.message));
+  if (customCode) code = customCode;
+  else if (missing) code = "missing_field";
+  else if (path === "v") code = "unsupported_version";
   else if (path === "level") code = "bad_level";
   const message = code === "missing_field" ? `${path} is required` : `${at}${issue.message}`;
   return { code, message, path };
@@ -91,7 +108,7 @@ export function validateEvent(kind: EventKind, payload: Uint8Array | string, opt
     });
   }
   const result = EVENT_SCHEMAS[kind].safeParse(raw);
-  if (!result.success) return err(issueToError(result.error.issues));
+  if (!result.success) return err(issueToError(result.error.issues, raw));
   const timeError = checkDeviceTime(result.data.ts, opts);
   if (timeError) return err(timeError);
   return ok({ kind, ...result.data } as DeviceEvent);
@@ -122,5 +139,5 @@ export function validateDeviceStatus(payload: Uint8Array | string): Result<Devic
   const parsed = parseJsonObject(payload, MAX_EVENT_BYTES);
   if (!parsed.ok) return parsed;
   const result = DeviceStatus.safeParse(parsed.value);
-  return result.success ? ok(result.data) : err(issueToError(result.error.issues));
+  return result.success ? ok(result.data) : err(issueToError(result.error.issues, parsed.value));
 }

@@ -244,6 +244,6 @@ export function decodeCommandFrame(frame: Frame): Result<DeviceCommand, SerialEr
     return err({ code: "bad_payload", message: error instanceof Short ? `${name} payload is cut short` : (error as Error).message });
   }
   const parsed = COMMAND_SCHEMAS[name].safeParse(json);
-  if (!parsed.success) return err(issueToError(parsed.error.issues));
+  if (!parsed.success) return err(issueToError(parsed.error.issues, json));
   return ok({ name, payload: parsed.data } as DeviceCommand);
 }

@@ -61,7 +61,7 @@ export class CommandPlanner {
       };
     }
     const parsed = COMMAND_SCHEMAS[command.name].safeParse(command.payload);
-    if (!parsed.success) return { ok: false, error: issueToError(parsed.error.issues) };
+    if (!parsed.success) return { ok: false, error: issueToError(parsed.error.issues, command.payload) };
     return { ok: true, message: { topic: deviceTopics.command(command.deviceId, command.name), payload: JSON.stringify(parsed.data) } };
   }
 
