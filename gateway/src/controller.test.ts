@@ -3,7 +3,7 @@ import { freePort } from "@supervision/test-support";
 import mqtt from "mqtt";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemorySink } from "./broker/testing/memory-sink.ts";
+import { MemorySink } from "./adapters/testing/memory-sink.ts";
 import { type RunningGateway, startGateway } from "./controller.ts";
 import { parseSettings } from "./settings/settings.ts";
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
 afterAll(() => gateway.close());
 
 const connect = (id: string, password: string) =>
-  mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.brokerPort}`, { clientId: id, username: id, password, reconnectPeriod: 0 });
+  mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.status().links.mqtt?.ports?.mqtt}`, { clientId: id, username: id, password, reconnectPeriod: 0 });
 
 function nextMessage(client: mqtt.MqttClient): Promise<{ topic: string; payload: Record<string, unknown> }> {
   return new Promise((resolve) => client.once("message", (topic, payload) => resolve({ topic, payload: JSON.parse(payload.toString()) })));

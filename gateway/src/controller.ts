@@ -1,12 +1,13 @@
-import { readFileSync } from "node:fs";
-import { type DeviceCommand, type DeviceEvent, type GatewayCommand, type GatewayConfig, parseTopic } from "@supervision/firmware-protocols";
-import type { DeviceAdapter } from "./adapters/adapter.ts";
+import type { DeviceEvent, GatewayCommand, GatewayConfig } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
-import { DeviceAccess } from "./broker/access.ts";
-import { type DeviceBroker, startDeviceBroker } from "./broker/device-broker.ts";
+import type { AdapterHealth, DeviceLink } from "./adapters/adapter.ts";
+import { DEVICE_LINKS } from "./adapters/index.ts";
+import { RunningLinks } from "./adapters/running-links.ts";
 import type { BufferStats, ReadingSink } from "./buffer/types.ts";
 import { AvailabilityTracker } from "./devices/availability.ts";
+import { deliverCommand } from "./devices/command-delivery.ts";
 import { CommandPlanner, type Outgoing } from "./devices/commands.ts";
+import { observedSink } from "./devices/observed-sink.ts";
 import { createGatewayMetrics } from "./http/metrics.ts";
 import { type HttpApi, startHttpApi } from "./http/server.ts";
 import type { Settings } from "./settings/settings.ts";
@@ -23,8 +24,8 @@ export interface GatewayParts {
   /** The uplink's own report (state, in flight, round trip, drain progress), for /api/status and /metrics. */
   uplinkStatus?: () => UplinkStatus | undefined;
   deadLetters?: (limit: number) => object[];
-  /** Device links besides MQTT (serial buses, ...), made from the config; remade when the config changes them. */
-  adapters?: (config: GatewayConfig | undefined) => DeviceAdapter[];
+  /** The device links to run; every link in `adapters/index.ts` unless a test picks some. */
+  links?: readonly DeviceLink[];
 }
 
 /** What /api/status shows and the status report to the hub is built from. */
@@ -35,102 +36,61 @@ export interface GatewayState {
   buffer: BufferStats | null;
   uplinkConnected: boolean;
   uplink: UplinkStatus | null;
+  /** Each device link in use: healthy or what is wrong, and the ports it listens on. */
+  links: Record<string, AdapterHealth>;
 }
 
 export interface RunningGateway {
-  readonly brokerPort: number;
   readonly httpPort: number;
-  /** A new config from the hub: devices, secrets and people apply at once. */
+  /** A new config from the hub: devices, secrets and people apply at once; only links whose part changed restart. */
   applyConfig(config: GatewayConfig): void;
   handleHubCommand(command: GatewayCommand): Promise<void>;
   status(): GatewayState;
   close(): Promise<void>;
 }
 
-/** Wires the device side of the gateway: broker, availability, commands, metrics and the HTTP API. */
+/** Wires the device side of the gateway: device links, availability, commands, metrics and the HTTP API. */
 export async function startGateway(parts: GatewayParts): Promise<RunningGateway> {
   const { settings, sink, logger } = parts;
   let config = parts.config ?? settings.config;
-  const access = new DeviceAccess(config?.devices ?? []);
   const availability = new AvailabilityTracker();
   availability.setDevices(config?.devices ?? []);
   const planner = new CommandPlanner(config);
-  let broker: DeviceBroker | undefined = undefined;
 
+  const send = (messages: Outgoing[]) => {
+    for (const m of messages) {
+      deliverCommand(m, (id) => links.serving(id)).catch((error: Error) => logger.warn({ err: error, topic: m.topic }, "command not delivered"));
+    }
+  };
   const metrics = createGatewayMetrics({
-    devicesConnected: () => broker?.connectedDevices().length ?? 0,
+    devicesConnected: () => links.online().length,
     devicesOnline: () => availability.counts().online,
     buffer: () => parts.bufferStats?.(),
     uplinkConnected: () => parts.uplinkConnected?.() ?? false,
     uplink: () => parts.uplinkStatus?.(),
   });
-
-  let adapters: DeviceAdapter[] = [];
-  /** A command goes over the adapter that serves the device, else over MQTT. */
-  const deliver = (m: Outgoing): Promise<void> => {
-    const topic = parseTopic(m.topic);
-    if (topic.ok && topic.value.scope === "dev" && topic.value.type === "cmd") {
-      const { deviceId, name } = topic.value;
-      const adapter = adapters.find((a) => a.handles(deviceId));
-      if (adapter) return adapter.send(deviceId, { name, payload: JSON.parse(m.payload) } as DeviceCommand);
-    }
-    return broker?.publish(m.topic, m.payload) ?? Promise.resolve();
-  };
-  const send = (messages: Outgoing[]) => {
-    for (const m of messages) deliver(m).catch((error: Error) => logger.warn({ err: error, topic: m.topic }, "command not delivered"));
-  };
-  const onEvent = (event: DeviceEvent, stored: "stored" | "duplicate") => {
-    metrics.accepted.inc({ kind: event.kind, result: stored });
-    availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
-    if (stored === "stored") send(planner.afterEvent(event));
-  };
-  const onRejected = (deviceId: string, code: string) => {
-    metrics.rejected.inc({ code });
-    send(planner.afterRejection(deviceId, code));
-  };
-  /** Adapters commit to the same buffer; what they commit or refuse takes the same path as MQTT events. */
-  const observedSink: ReadingSink = {
-    async append(reading) {
-      const stored = await sink.append(reading);
-      // Adapters append only events they validated against the v1 schemas.
-      onEvent({ ...reading, v: 1 } as unknown as DeviceEvent, stored);
-      return stored;
+  const links = new RunningLinks({
+    links: parts.links ?? DEVICE_LINKS,
+    settings,
+    logger,
+    signals: {
+      status: (deviceId, status) => availability.status(deviceId, status),
+      connected: (deviceId, connected) => availability.connected(deviceId, connected),
     },
-    async deadLetter(entry) {
-      await sink.deadLetter(entry);
-      if (entry.deviceId) onRejected(entry.deviceId, entry.code);
-    },
-  };
-  const serialSignature = (c: GatewayConfig | undefined) => JSON.stringify((c?.devices ?? []).filter((d) => d.serial).map((d) => [d.id, d.serial]));
-  const startAdapters = async (c: GatewayConfig | undefined) => {
-    adapters = parts.adapters?.(c) ?? [];
-    for (const adapter of adapters) {
-      try {
-        await adapter.start(observedSink);
-      } catch (error) {
-        logger.error({ adapter: adapter.name, err: (error as Error).message }, "device adapter failed to start; MQTT devices are unaffected");
-      }
-    }
-  };
-
-  broker = await startDeviceBroker({
-    access,
-    sink,
-    logger: logger.child({ component: "broker" }),
-    host: settings.broker.host,
-    port: settings.broker.port,
-    tls: settings.broker.tls && {
-      port: settings.broker.tls.port,
-      cert: readFileSync(settings.broker.tls.certFile),
-      key: readFileSync(settings.broker.tls.keyFile),
-      ca: settings.broker.tls.caFile ? readFileSync(settings.broker.tls.caFile) : undefined,
-    },
-    websocketPort: settings.broker.websocketPort,
-    onEvent,
-    onRejected,
-    onStatus: (deviceId, status) => availability.status(deviceId, status),
-    onConnection: (deviceId, connected) => availability.connected(deviceId, connected),
+    // Every link's readings and refusals take the same path: metrics, availability, commands back to devices.
+    sink: observedSink(sink, {
+      committed(event: DeviceEvent, stored) {
+        metrics.accepted.inc({ kind: event.kind, result: stored });
+        availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
+        if (stored === "stored") send(planner.afterEvent(event));
+      },
+      refused(deviceId, code) {
+        metrics.rejected.inc({ code });
+        send(planner.afterRejection(deviceId, code));
+      },
+    }),
   });
+  await links.start(config);
 
   const status = (): GatewayState => ({
     gatewayId: settings.gatewayId,
@@ -139,6 +99,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     buffer: parts.bufferStats?.() ?? null,
     uplinkConnected: parts.uplinkConnected?.() ?? false,
     uplink: parts.uplinkStatus?.() ?? null,
+    links: links.health(),
   });
 
   let http: HttpApi;
@@ -148,7 +109,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       port: settings.http.port,
       registry: metrics.registry,
       probe: {
-        brokerListening: () => broker !== undefined,
+        brokerListening: () => links.essentialHealthy(),
         bufferWritable: () => {
           const stats = parts.bufferStats?.();
           return stats === undefined || stats.bytes < stats.capacityBytes;
@@ -159,28 +120,21 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       },
     });
   } catch (error) {
-    await broker.close();
+    await links.stop();
     throw error;
   }
 
-  await startAdapters(config);
-
   return {
-    brokerPort: broker.port,
     httpPort: http.port,
     applyConfig(next) {
       if (config && next.version < config.version) {
         logger.warn({ have: config.version, got: next.version }, "ignoring an older config");
         return;
       }
-      const previous = config;
       config = next;
-      access.setDevices(next.devices);
       availability.setDevices(next.devices);
       planner.setConfig(next);
-      if (serialSignature(previous) !== serialSignature(next)) {
-        void Promise.all(adapters.map((a) => a.stop())).then(() => startAdapters(next));
-      }
+      links.apply(next);
       logger.info({ version: next.version, devices: next.devices.length }, "config applied");
     },
     async handleHubCommand(command) {
@@ -189,13 +143,12 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
         logger.warn({ command: command.name, deviceId: command.deviceId, error: result.error }, "hub command refused");
         return;
       }
-      await deliver(result.message);
+      await deliverCommand(result.message, (id) => links.serving(id));
     },
     status,
     async close() {
-      await Promise.all(adapters.map((a) => a.stop()));
+      await links.stop();
       await http.close();
-      await broker?.close();
     },
   };
 }

@@ -1,5 +1,7 @@
-export { DeviceAccess } from "./broker/access.ts";
-export { type DeviceBroker, startDeviceBroker } from "./broker/device-broker.ts";
+export type { AdapterHealth, DeviceAdapter, DeviceLink, LinkContext } from "./adapters/adapter.ts";
+export { DEVICE_LINKS } from "./adapters/index.ts";
+export { DeviceAccess } from "./adapters/mqtt/access.ts";
+export { type DeviceBroker, startDeviceBroker } from "./adapters/mqtt/device-broker.ts";
 export { type GatewayParts, type RunningGateway, startGateway } from "./controller.ts";
 export { AvailabilityTracker } from "./devices/availability.ts";
 export { CommandPlanner } from "./devices/commands.ts";

@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GatewayConfig, GatewayStatus } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
-import { SerialAdapter } from "./adapters/serial/index.ts";
 import { type GatewayBuffer, openBuffer } from "./buffer/index.ts";
 import { type RunningGateway, startGateway } from "./controller.ts";
 import { loadOrCreateKeys } from "./identity/keys.ts";
@@ -45,8 +44,6 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
       bufferStats: () => buffer.stats(),
       uplinkConnected: () => uplink?.connected() ?? false,
       uplinkStatus: () => uplink?.status(),
-      adapters: (config) =>
-        config?.devices.some((d) => d.serial) ? [new SerialAdapter({ devices: config.devices, logger: logger.child({ component: "serial" }) })] : [],
       deadLetters: (limit) =>
         buffer.deadLetters({ limit }).map(({ payload, ...d }) => ({ ...d, payload: Buffer.from(payload).toString("utf8", 0, 512) })),
     });
@@ -81,7 +78,7 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
   timer.unref();
 
   logger.info(
-    { gatewayId: settings.gatewayId, devicePort: gateway.brokerPort, httpPort: gateway.httpPort, hub: settings.hub.url },
+    { gatewayId: settings.gatewayId, links: gateway.status().links, httpPort: gateway.httpPort, hub: settings.hub.url },
     "gateway started",
   );
   return {

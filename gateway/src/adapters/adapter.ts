@@ -1,13 +1,16 @@
-import type { DeviceCommand } from "@supervision/firmware-protocols";
+import type { DeviceCommand, DeviceStatus, GatewayConfig } from "@supervision/firmware-protocols";
+import type { Logger } from "pino";
+import type { z } from "zod";
 import type { ReadingSink } from "../buffer/types.ts";
 
 /**
- * A device adapter: one kind of device link (serial RS-485, ONVIF cameras, ...), in a folder of its own with a
- * README and a sample config, the way Telegraf keeps its input plugins. It turns what devices send into
- * validated readings committed to the sink, acknowledges devices only after the commit, and delivers commands.
+ * A device adapter: one running device link (the MQTT broker, RS-485 buses, ONVIF cameras, ...). It turns what
+ * devices send into validated readings committed to the sink, acknowledges devices only after the commit, and
+ * delivers commands back to its devices.
  */
 export interface DeviceAdapter {
   readonly name: string;
+  /** Starts serving; every valid reading goes to `sink.append`, every refused one to `sink.deadLetter`. */
   start(sink: ReadingSink): Promise<void>;
   stop(): Promise<void>;
   /** True when this adapter serves the device (it is on one of its ports or cameras). */
@@ -16,4 +19,58 @@ export interface DeviceAdapter {
   send(deviceId: string, command: DeviceCommand): Promise<void>;
   /** Devices this adapter currently hears from. */
   online(): string[];
+  /** Whether the link can serve its devices; without it, a started adapter counts as healthy. */
+  health?(): AdapterHealth;
+  /**
+   * A new config whose slice for this link did not change (see `DeviceLink.slice`): apply what can change
+   * while running (secrets, people). Without it, such a config needs nothing from this adapter.
+   */
+  configure?(config: GatewayConfig): void;
+}
+
+export interface AdapterHealth {
+  /** False when the link cannot serve its devices (a listener is down, a port failed). */
+  ok: boolean;
+  /** What the operator should know or do when not ok. */
+  problem?: string;
+  /** Ports this link listens on, by purpose (e.g. `mqtt`, `mqtts`, `websocket`). */
+  ports?: Record<string, number>;
+}
+
+/** What device links tell the gateway besides readings: device-reported status and connections. */
+export interface DeviceSignals {
+  status(deviceId: string, status: DeviceStatus): void;
+  connected(deviceId: string, connected: boolean): void;
+}
+
+export interface LinkContext<S> {
+  /** This link's section of the gateway settings, defaults filled in. */
+  settings: S;
+  /** The config from the hub (or the settings' inline one); undefined before the first. */
+  config: GatewayConfig | undefined;
+  logger: Logger;
+  signals: DeviceSignals;
+}
+
+/**
+ * A kind of device link as a plug-in, the way Telegraf keeps its input plugins: a folder under
+ * `gateway/src/adapters/` with a README, a `sample.yaml` of its settings section, this definition and its tests,
+ * and one line in `adapters/index.ts`. The controller knows links only through this interface.
+ */
+export interface DeviceLink<S = unknown> {
+  /** Its name in logs and `/api/status`; also its folder name. */
+  readonly name: string;
+  /** Its section in the gateway settings file. */
+  readonly section: string;
+  /** Schema of that section; an absent section means the defaults, so it must accept `undefined`. */
+  readonly settings: z.ZodType<S>;
+  /** The gateway does not start when this link cannot (e.g. its port is taken); other links' failures are logged. */
+  readonly essential?: boolean;
+  /**
+   * The part of the config this link's adapter is built from (e.g. the serial devices and their ports). A new
+   * config restarts the adapter only when this slice changed; otherwise the adapter's `configure` gets it.
+   */
+  slice(config: GatewayConfig | undefined): unknown;
+  /** The adapter for this config, or undefined when no device of the config uses this link. */
+  create(context: LinkContext<S>): DeviceAdapter | undefined;
 }

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +56,19 @@ const heartbeat = (seq: number): Reading => ({
   uptimeS: 1,
   intervalS: 60,
 });
+const countLines = (text: string, pattern: RegExp) => text.split("\n").filter((l) => pattern.test(l)).length;
+/**
+ * Waits until a child's output so far satisfies `progress` (the child reported enough work), polling: on a busy
+ * machine a child may take seconds to start, so a fixed delay could kill it before it did anything.
+ */
+async function untilOutput(child: ChildProcess, output: () => string, progress: (out: string) => boolean, what: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!progress(output())) {
+    if (child.exitCode !== null) throw new Error(`the child exited with ${child.exitCode} before ${what}`);
+    if (Date.now() > deadline) throw new Error(`the child did not report ${what} within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const keys = generateGatewayKeys();
 const privateKey = loadPrivateKey(keys.privateKeyPem);
 const sealer = (readingsJson: Buffer, head: { epoch: string; seq: number; hash: string }) =>
@@ -202,7 +215,9 @@ describe("gateway buffer", () => {
       child.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
       });
-      await new Promise((r) => setTimeout(r, 1500 + Math.random() * 1500));
+      // Killed at a random moment after the child acknowledged at least 200 appends.
+      const target = 200 + Math.floor(Math.random() * 3000);
+      await untilOutput(child, () => out, (o) => countLines(o, /^kp-\d+ \d+$/) >= target, `${target} acknowledged appends`);
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGKILL");
       await exited;
@@ -212,7 +227,7 @@ describe("gateway buffer", () => {
       const stored = new Set(drainAll(b).map((r) => `${r.deviceId} ${r.seq}`));
       for (const line of acknowledged) expect(stored.has(line), line).toBe(true);
     }
-  });
+  }, 240_000);
 });
 
 /** The body of a wire (everything before the last LF), whose SHA-256 is the batch hash. */
@@ -542,7 +557,9 @@ describe("gateway buffer outbox under kill -9", () => {
       proc.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
       });
-      await new Promise((r) => setTimeout(r, 1500 + Math.random() * 1500));
+      // Killed at a random moment after the child sealed at least 10 batches.
+      const target = 10 + Math.floor(Math.random() * 40);
+      await untilOutput(proc, () => out, (o) => countLines(o, /^sealed \d+ /) >= target, `${target} sealed batches`);
       const exited = new Promise((r) => proc.once("exit", r));
       proc.kill("SIGKILL");
       await exited;
@@ -586,5 +603,5 @@ describe("gateway buffer outbox under kill -9", () => {
       b.close();
       opened.pop();
     }
-  });
+  }, 240_000);
 });

@@ -21,7 +21,7 @@ export function createGatewayMetrics(read: {
         this.set(value());
       },
     });
-  gauge("gateway_devices_connected", "Devices with an open MQTT connection.", read.devicesConnected);
+  gauge("gateway_devices_connected", "Devices a device link hears from now (an open MQTT connection, answering serial polls).", read.devicesConnected);
   gauge("gateway_devices_online", "Devices online by connection, status or heartbeat.", read.devicesOnline);
   gauge("gateway_buffer_depth", "Readings waiting to reach the hub.", () => read.buffer()?.depth ?? 0);
   gauge("gateway_buffer_bytes", "Bytes held by the buffer.", () => read.buffer()?.bytes ?? 0);

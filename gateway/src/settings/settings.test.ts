@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -57,5 +57,10 @@ describe("settings", () => {
     writeFileSync(file, "gatewayId: gw-2\nhub:\n  url: mqtts://hub.example:8883\n");
     expect(loadSettings(file).hub.url).toBe("mqtts://hub.example:8883");
     expect(errorOf(() => loadSettings(join(dir, "nope.yaml"))).message).toMatch(/--settings/);
+  });
+
+  it("reads the sample settings file as the defaults it documents", () => {
+    const sample = parseSettings(readFileSync(join(import.meta.dirname, "../../sample-settings.yaml"), "utf8"));
+    expect(sample).toEqual(parseSettings("gatewayId: gw-hall-1\n"));
   });
 });

@@ -2,25 +2,21 @@ import { readFileSync } from "node:fs";
 import { GatewayConfig, Id } from "@supervision/firmware-protocols";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { DEVICE_LINKS } from "../adapters/index.ts";
+import { Port } from "./values.ts";
 
 /** Largest settings file read; anything bigger is not a hand-written settings file. */
 const MAX_SETTINGS_BYTES = 1024 * 1024;
 
-const Port = z.int().min(1).max(65535);
-const Tls = z.strictObject({ certFile: z.string(), keyFile: z.string(), caFile: z.string().optional() });
+type DeviceLinkSections = { [L in (typeof DEVICE_LINKS)[number] as L["section"]]: L["settings"] };
+/** Each device link's own section (`broker` for MQTT devices, `serial`, ...), with the link's schema. */
+const deviceLinkSections = Object.fromEntries(DEVICE_LINKS.map((link) => [link.section, link.settings])) as DeviceLinkSections;
 
 export const Settings = z
   .strictObject({
     gatewayId: Id,
     dataDir: z.string().min(1).optional(),
-    broker: z
-      .strictObject({
-        host: z.string().default("0.0.0.0"),
-        port: Port.default(1883),
-        tls: Tls.extend({ port: Port.default(8883) }).optional(),
-        websocketPort: Port.optional(),
-      })
-      .prefault({}),
+    ...deviceLinkSections,
     hub: z
       .strictObject({
         url: z

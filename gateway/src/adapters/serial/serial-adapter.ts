@@ -19,7 +19,9 @@ export interface SerialAdapterOptions {
   /** The configured devices; those with `serial` are served. */
   devices: GatewayDevice[];
   logger: Logger;
+  /** Line speed of every port (default 19200), unless `portBaudRates` names the port. */
   baudRate?: number;
+  portBaudRates?: Record<string, { baudRate: number }>;
   /** How long a polled device has to start answering (PROTOCOL.md 3.4: 50 ms). */
   replyTimeoutMs?: number;
   /** Silence that ends a frame (3.5 characters; a few ms at 9600-19200 baud). */
@@ -96,7 +98,7 @@ class Bus {
     private readonly opts: SerialAdapterOptions,
   ) {
     this.devices = devices.map((d) => ({ id: d.id, address: d.serial!.address, misses: 0, commands: [] }));
-    this.port = new SerialPort({ path, baudRate: opts.baudRate ?? 19200, autoOpen: false });
+    this.port = new SerialPort({ path, baudRate: opts.portBaudRates?.[path]?.baudRate ?? opts.baudRate ?? 19200, autoOpen: false });
     this.port.on("data", (chunk: Buffer) => {
       this.deliver(this.decoder.push(chunk));
       clearTimeout(this.gapTimer);

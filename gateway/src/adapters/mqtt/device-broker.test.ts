@@ -7,7 +7,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeviceAccess } from "./access.ts";
 import { type DeviceBroker, startDeviceBroker } from "./device-broker.ts";
-import { MemorySink } from "./testing/memory-sink.ts";
+import { MemorySink } from "../testing/memory-sink.ts";
 
 const run = promisify(execFile);
 

@@ -11,7 +11,7 @@ import {
 } from "@supervision/firmware-protocols";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from "aedes";
 import type { Logger } from "pino";
-import type { ReadingSink } from "../buffer/types.ts";
+import type { ReadingSink } from "../../buffer/types.ts";
 import type { DeviceAccess } from "./access.ts";
 
 const DEAD_LETTER_MAX_BYTES = 64 * 1024;
@@ -40,6 +40,8 @@ export interface DeviceBrokerOptions {
 
 export interface DeviceBroker {
   readonly port: number;
+  /** Every listener's bound port by purpose: `mqtt`, and `mqtts` / `websocket` when configured. */
+  readonly ports: Record<string, number>;
   /** Publishes a command (or any gateway message) to devices, bypassing the device ACL. */
   publish(topic: string, payload: string, qos?: 0 | 1): Promise<void>;
   connectedDevices(): string[];
@@ -138,28 +140,34 @@ export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<Devi
 
   const host = opts.host ?? "0.0.0.0";
   const servers: Server[] = [];
+  const ports: Record<string, number> = {};
+  const serve = async (purpose: string, server: Server, port: number) => {
+    servers.push(await listen(server, port, host));
+    const address = server.address();
+    ports[purpose] = typeof address === "object" && address ? address.port : port;
+  };
   try {
-    servers.push(await listen(createServer(broker.handle), opts.port, host));
+    await serve("mqtt", createServer(broker.handle), opts.port);
     if (opts.tls) {
       const { port: tlsPort, ...credentials } = opts.tls;
-      servers.push(await listen(createTlsServer(credentials, broker.handle), tlsPort, host));
+      await serve("mqtts", createTlsServer(credentials, broker.handle), tlsPort);
     }
     if (opts.websocketPort !== undefined) {
       const http = createHttpServer();
       new WebSocketServer({ server: http }).on("connection", (socket) => broker.handle(createWebSocketStream(socket)));
-      servers.push(await listen(http, opts.websocketPort, host));
+      await serve("websocket", http, opts.websocketPort);
     }
   } catch (error) {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     throw error;
   }
-  const address = servers[0]!.address();
-  const port = typeof address === "object" && address ? address.port : opts.port;
+  const port = ports.mqtt ?? opts.port;
   logger.info({ port, tlsPort: opts.tls?.port, websocketPort: opts.websocketPort }, "device broker listening");
 
   return {
     port,
+    ports,
     publish: (topic, payload, qos = 1) =>
       new Promise((resolve, reject) =>
         broker.publish({ cmd: "publish", topic, payload: Buffer.from(payload), qos, retain: false, dup: false }, (error?: Error | null) =>
