@@ -26,12 +26,12 @@ const devices = (port: string): GatewayDevice[] => [
 ];
 const rating = (seq: number, ts = Date.now()): DeviceEvent => ({ kind: "rating", v: 1, deviceId: "kp-w01", seq, ts, windowId: "w01", outcome: "rated", scale: "four", key: 1, level: "very_satisfied" });
 
-async function setup() {
+async function setup(opts: { replyTimeoutMs?: number } = {}) {
   const line = await startSocatPair();
   const sim = new SerialDeviceSimulator(line.a, [3, 5]);
   await sim.open();
   const sink = new MemorySink();
-  const adapter = new SerialAdapter({ devices: devices(line.b), logger: pino({ level: "silent" }) });
+  const adapter = new SerialAdapter({ devices: devices(line.b), logger: pino({ level: "silent" }), ...opts });
   await adapter.start(sink);
   cleanups.push(() => line.close(), () => sim.close(), () => adapter.stop());
   return { sim, sink, adapter };
@@ -67,7 +67,8 @@ describe("serial adapter over a socat line", () => {
   });
 
   it("delivers commands to the right device and reports an unreachable one", async () => {
-    const { sim, adapter } = await setup();
+    // A generous reply time: on a busy machine the simulator's ACK can take longer than the 50 ms of the protocol.
+    const { sim, adapter } = await setup({ replyTimeoutMs: 1000 });
     await adapter.send("kp-w01", { name: "display", payload: { v: 1, cmdId: "c-1", ts: Date.now(), windowId: "w01", clerk: { id: "clerk-01", name: "Li Na", post: "Tax clerk" } } });
     await adapter.send("kp-w01", { name: "prompt", payload: { v: 1, cmdId: "c-2", ts: Date.now(), windowId: "w01", txnId: "T-1", timeoutS: 30 } });
     // On a busy machine an ACK can come after the reply timeout, and the command is sent again with the same cmdId:
