@@ -49,6 +49,15 @@ export const GatewayConfig = z.strictObject({
   windows: z.array(z.strictObject({ id: Id, name: z.string().max(128), departmentId: Id })).max(1000),
   /** Clerks and supervisors who may sign in at this site, for the keypad display. */
   people: z.array(Clerk.extend({ windowId: Id.optional() })).max(10000),
+  /** Days the hub keeps readings of each kind: the gateway refuses older ones (`beyond_retention`). Absent: no limit. */
+  retentionDays: z
+    .strictObject({
+      rating: z.int().min(1).max(36_500).optional(),
+      signin: z.int().min(1).max(36_500).optional(),
+      motion: z.int().min(1).max(36_500).optional(),
+      heartbeat: z.int().min(1).max(36_500).optional(),
+    })
+    .optional(),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfig>;
 

@@ -15,6 +15,11 @@ export interface ValidateOptions {
   /** The receiver's clock, UTC ms. */
   now: number;
   maxFutureSkewMs?: number;
+  /**
+   * How many days the hub keeps readings of each kind (the gateway config's retentionDays): an older reading could
+   * never be stored, so it is refused (`beyond_retention`) where it arrives instead of travelling to the hub.
+   */
+  retentionDays?: Partial<Record<EventKind, number>>;
 }
 
 /** Whether `input` lacks the value at `path` (a key absent, or explicitly undefined). */
@@ -74,8 +79,10 @@ export function parseJsonObject(payload: Uint8Array | string, maxBytes: number):
   return ok(value as Record<string, unknown>);
 }
 
-/** Checks the device time against the receiver's clock. */
-export function checkDeviceTime(ts: number, opts: ValidateOptions): PayloadError | undefined {
+const DAY_MS = 86_400_000;
+
+/** Checks the device time against the receiver's clock (and, given the event's kind, its retention). */
+export function checkDeviceTime(ts: number, opts: ValidateOptions, kind?: EventKind): PayloadError | undefined {
   if (ts < EARLIEST_DEVICE_TIME_MS) {
     return {
       code: "clock_unset",
@@ -88,6 +95,14 @@ export function checkDeviceTime(ts: number, opts: ValidateOptions): PayloadError
     return {
       code: "future_timestamp",
       message: `device time ${new Date(ts).toISOString()} is ${Math.round((ts - opts.now) / 1000)} s ahead of the receiver; at most ${skew / 1000} s allowed`,
+      path: "ts",
+    };
+  }
+  const keepDays = kind === undefined ? undefined : opts.retentionDays?.[kind];
+  if (keepDays !== undefined && ts < opts.now - keepDays * DAY_MS) {
+    return {
+      code: "beyond_retention",
+      message: `device time ${new Date(ts).toISOString()} is ${Math.floor((opts.now - ts) / DAY_MS)} days old; the hub keeps ${kind} readings ${keepDays} days`,
       path: "ts",
     };
   }
@@ -109,7 +124,7 @@ export function validateEvent(kind: EventKind, payload: Uint8Array | string, opt
   }
   const result = EVENT_SCHEMAS[kind].safeParse(raw);
   if (!result.success) return err(issueToError(result.error.issues, raw));
-  const timeError = checkDeviceTime(result.data.ts, opts);
+  const timeError = checkDeviceTime(result.data.ts, opts, kind);
   if (timeError) return err(timeError);
   return ok({ kind, ...result.data } as DeviceEvent);
 }

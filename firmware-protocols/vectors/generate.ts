@@ -10,6 +10,8 @@ import { COMMANDS, decodeEventFrame, encodeCommandFrame, encodeEventFrame, encod
 
 const NOW = Date.UTC(2026, 10, 23, 2, 0, 0);
 const TS = NOW - 60_000;
+/** Days the hub keeps each kind (what a gateway config's retentionDays says). */
+const RETENTION_DAYS = { rating: 1095, signin: 1095, motion: 1095, heartbeat: 30 };
 const dir = import.meta.dirname;
 
 type Mqtt = { name: string; topic: string; payload: string };
@@ -57,6 +59,9 @@ const mqttCases: Mqtt[] = [
   { name: "sign-in location without a longitude", topic: t("term-1", "signin"), payload: j({ ...signin, location: { lat: 31.2 } }) },
   { name: "unknown field inside a sign-in location", topic: t("term-1", "signin"), payload: j({ ...signin, location: { lat: 31.2, lon: 121.4, alt: 5 } }) },
   { name: "unknown field in a heartbeat", topic: t("kp-w01", "heartbeat"), payload: j({ ...heartbeat, battery: 80 }) },
+  { name: "heartbeat older than its 30-day retention", topic: t("kp-w01", "heartbeat"), payload: j({ ...heartbeat, ts: NOW - 31 * 86_400_000 }) },
+  { name: "heartbeat 29 days old", topic: t("kp-w01", "heartbeat"), payload: j({ ...heartbeat, ts: NOW - 29 * 86_400_000 }) },
+  { name: "rating older than its 1,095-day retention", topic: t("kp-w01", "rating"), payload: j({ ...rating, ts: NOW - 1100 * 86_400_000 }) },
   { name: "device time an hour ahead", topic: t("kp-w01", "rating"), payload: j({ ...rating, ts: NOW + 3_600_000 }) },
   { name: "device clock never set (1970)", topic: t("kp-w01", "rating"), payload: j({ ...rating, ts: 5000 }) },
   { name: "oversized payload (5,000 bytes)", topic: t("kp-w01", "rating"), payload: j({ ...rating, txnId: "x".repeat(4900) }) },
@@ -68,12 +73,12 @@ const mqttCases: Mqtt[] = [
 ];
 
 const mqttVectors = mqttCases.map((c) => {
-  const r = validateDeviceMessage(c.topic, c.payload, { now: NOW });
+  const r = validateDeviceMessage(c.topic, c.payload, { now: NOW, retentionDays: RETENTION_DAYS });
   return { ...c, expect: r.ok ? { ok: true, event: r.value } : { ok: false, code: r.error.code } };
 });
 writeFileSync(
   join(dir, "mqtt-payloads.json"),
-  `${JSON.stringify({ description: "MQTT device payloads: topic + payload -> the decoded event (with its kind) or the error code. Validate with now = the given time (ms).", now: NOW, cases: mqttVectors }, null, 2)}\n`,
+  `${JSON.stringify({ description: "MQTT device payloads: topic + payload -> the decoded event (with its kind) or the error code. Validate with now = the given time (ms) and retentionDays.", now: NOW, retentionDays: RETENTION_DAYS, cases: mqttVectors }, null, 2)}\n`,
 );
 
 // Serial frames

@@ -5,7 +5,7 @@ import { validateDeviceMessage } from "../src/index.ts";
 import { decodeEventFrame, FrameDecoder } from "../src/serial/index.ts";
 
 const load = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, file), "utf8"));
-const mqtt = load("mqtt-payloads.json") as { now: number; cases: { name: string; topic: string; payload: string; expect: { ok: boolean; code?: string; event?: unknown } }[] };
+const mqtt = load("mqtt-payloads.json") as { now: number; retentionDays: Record<string, number>; cases: { name: string; topic: string; payload: string; expect: { ok: boolean; code?: string; event?: unknown } }[] };
 const serial = load("serial-frames.json") as {
   now: number;
   cases: { name: string; chunks: string[]; end?: boolean; deviceId?: string; expect: unknown[]; event?: { ok: boolean; code?: string; event?: unknown } }[];
@@ -18,11 +18,11 @@ describe("test vectors", () => {
       ...mqtt.cases.map((c) => c.expect.code),
       ...serial.cases.flatMap((c) => [...(c.expect as { code?: string }[]).map((e) => e.code), c.event?.code]),
     ]);
-    for (const code of ["bad_crc", "truncated", "bad_length", "unknown_command", "bad_level", "missing_field", "future_timestamp", "oversized"]) expect(codes).toContain(code);
+    for (const code of ["bad_crc", "truncated", "bad_length", "unknown_command", "bad_level", "missing_field", "future_timestamp", "oversized", "invalid_field", "unknown_field", "beyond_retention"]) expect(codes).toContain(code);
   });
 
   it.each(mqtt.cases.map((c) => [c.name, c] as const))("MQTT: %s", (_name, c) => {
-    const result = validateDeviceMessage(c.topic, c.payload, { now: mqtt.now });
+    const result = validateDeviceMessage(c.topic, c.payload, { now: mqtt.now, retentionDays: mqtt.retentionDays });
     expect(result.ok ? { ok: true, event: result.value } : { ok: false, code: result.error.code }).toEqual(c.expect);
   });
 

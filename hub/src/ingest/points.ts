@@ -1,5 +1,6 @@
 import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading } from "@supervision/firmware-protocols";
 import type { Point } from "../influx/line-protocol.ts";
+import { RETENTION_MS } from "../influx/setup.ts";
 import type { Registry } from "../registry/schema.ts";
 
 /**
@@ -24,6 +25,12 @@ export const RETENTION_POLICY: Record<string, "raw" | "health"> = {
   device_status: "health",
   gateway_health: "health",
 };
+
+/** Days the hub keeps each kind of reading (its policy's duration), sent to gateways so they refuse older ones. */
+export function readingRetentionDays(): Record<"rating" | "signin" | "motion" | "heartbeat", number> {
+  const days = (measurement: string) => Math.floor((RETENTION_MS[retentionPolicyFor(measurement)] ?? Infinity) / 86_400_000);
+  return { rating: days("rating"), signin: days("signin"), motion: days("motion"), heartbeat: days("heartbeat") };
+}
 
 /** The policy a measurement is written to (raw unless SCHEMA.md says health). */
 export function retentionPolicyFor(measurement: string): "raw" | "health" {

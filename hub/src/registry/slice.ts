@@ -1,4 +1,5 @@
 import { type GatewayConfig, hashSecret } from "@supervision/firmware-protocols";
+import { readingRetentionDays } from "../ingest/points.ts";
 import type { Registry } from "./schema.ts";
 
 /** Clear lab secrets are hashed once per process and value, so slices stay stable across reloads. */
@@ -54,5 +55,6 @@ export function sliceFor(registry: Registry, gatewayId: string): GatewayConfig {
     devices,
     windows,
     people,
+    retentionDays: readingRetentionDays(),
   };
 }
