@@ -8,6 +8,7 @@ import {
   deviceTopics,
   validateDeviceMessage,
   validateDeviceStatus,
+  type ValidateOptions,
 } from "@supervision/firmware-protocols";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from "aedes";
 import type { Logger } from "pino";
@@ -30,6 +31,8 @@ export interface DeviceBrokerOptions {
   websocketPort?: number;
   /** The gateway clock, injectable for tests. */
   now?: () => number;
+  /** Days the hub keeps each kind of reading (the config's retentionDays): older events are refused as beyond_retention. */
+  retentionDays?: () => ValidateOptions["retentionDays"];
   /** Called after a valid event is durably committed (availability, sign-in → keypad display, ...). */
   onEvent?: (event: DeviceEvent, stored: "stored" | "duplicate") => void;
   /** Called after a refused payload was dead-lettered, e.g. to answer clock errors with a `time` command. */
@@ -105,7 +108,7 @@ export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<Devi
       return null;
     }
     packet.retain = false; // events are never retained
-    const result = validateDeviceMessage(packet.topic, payload, { now: rxTs });
+    const result = validateDeviceMessage(packet.topic, payload, { now: rxTs, retentionDays: opts.retentionDays?.() });
     if (!result.ok) {
       await deadLetter(deviceId, packet.topic, rxTs, result.error.code, result.error.message, payload);
       opts.onRejected?.(deviceId, result.error.code);

@@ -14,9 +14,11 @@ export class MqttAdapter implements DeviceAdapter {
   readonly name = "mqtt";
   readonly #access: DeviceAccess;
   #broker: DeviceBroker | undefined;
+  #retentionDays: GatewayConfig["retentionDays"];
 
   constructor(private readonly context: LinkContext<MqttSettings>) {
     this.#access = new DeviceAccess(context.config?.devices ?? []);
+    this.#retentionDays = context.config?.retentionDays;
   }
 
   async start(sink: ReadingSink): Promise<void> {
@@ -34,6 +36,7 @@ export class MqttAdapter implements DeviceAdapter {
         ca: settings.tls.caFile ? readFileSync(settings.tls.caFile) : undefined,
       },
       websocketPort: settings.websocketPort,
+      retentionDays: () => this.#retentionDays,
       onStatus: (deviceId, status) => signals.status(deviceId, status),
       onConnection: (deviceId, connected) => signals.connected(deviceId, connected),
     });
@@ -46,6 +49,7 @@ export class MqttAdapter implements DeviceAdapter {
 
   configure(config: GatewayConfig): void {
     this.#access.setDevices(config.devices);
+    this.#retentionDays = config.retentionDays;
   }
 
   /** Devices with an MQTT secret connect here. */

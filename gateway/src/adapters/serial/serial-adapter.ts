@@ -6,6 +6,7 @@ import {
   encodeFrame,
   type Frame,
   FrameDecoder,
+  type GatewayConfig,
   type GatewayDevice,
   NACK_REASONS,
   type SerialDecodeResult,
@@ -27,6 +28,8 @@ export interface SerialAdapterOptions {
   /** Silence that ends a frame (3.5 characters; a few ms at 9600-19200 baud). */
   gapMs?: number;
   now?: () => number;
+  /** Days the hub keeps each kind of reading (the config's retentionDays): older events are refused as beyond_retention. */
+  retentionDays?: GatewayConfig["retentionDays"];
 }
 
 /** Polls after this many unanswered polls are spaced out; the device counts as offline. */
@@ -64,6 +67,11 @@ export class SerialAdapter implements DeviceAdapter {
   async stop(): Promise<void> {
     await Promise.all([...this.buses.values()].map((b) => b.close()));
     this.buses.clear();
+  }
+
+  /** The buses share these options: a new retention applies to the next event. */
+  configure(config: GatewayConfig): void {
+    this.opts.retentionDays = config.retentionDays;
   }
 
   handles(deviceId: string): boolean {
@@ -203,7 +211,7 @@ class Bus {
   private async onEvent(device: BusDevice, frame: Frame): Promise<void> {
     const rxTs = (this.opts.now ?? Date.now)();
     const source = `serial:${this.path}@${device.address}`;
-    const decoded = decodeEventFrame(frame, device.id, { now: rxTs });
+    const decoded = decodeEventFrame(frame, device.id, { now: rxTs, retentionDays: this.opts.retentionDays });
     try {
       if (decoded.ok) {
         const { v: _v, ...event } = decoded.value;
