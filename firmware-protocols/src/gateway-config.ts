@@ -1,37 +1,12 @@
 import { z } from "zod";
 import { Clerk } from "./commands.ts";
+import { GatewayDevice } from "./devices/catalogue.ts";
 import { Id } from "./events.ts";
 
 /**
  * The slice of the site registry that the hub sends a gateway, retained on sv/v1/gw/{gatewayId}/config.
  * The gateway keeps the last good one on disk so it starts even when the hub is unreachable.
  */
-
-export const DEVICE_KINDS = ["keypad", "terminal", "camera"] as const;
-export type DeviceKind = (typeof DEVICE_KINDS)[number];
-
-export const GatewayDevice = z.strictObject({
-  id: Id,
-  kind: z.enum(DEVICE_KINDS),
-  /**
-   * The device's MQTT password as a scrypt hash "scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>", never in clear.
-   * Absent for devices that do not speak MQTT (serial, ONVIF).
-   */
-  secretHash: z.string().max(256).optional(),
-  /** Keypads and cameras serve one window; terminals serve a whole hall or site. */
-  windowId: Id.optional(),
-  /** Cameras: the camera id their motion events carry. */
-  cameraId: Id.optional(),
-  /** RS-485 devices: the serial port path on the gateway and the bus address. */
-  serial: z.strictObject({ port: z.string().max(256), address: z.int().min(1).max(247) }).optional(),
-  /** ONVIF cameras: the device service URL. */
-  onvif: z
-    .strictObject({ url: z.string().max(512), username: z.string().max(64).optional(), password: z.string().max(128).optional() })
-    .optional(),
-  heartbeatS: z.int().min(5).max(3600).default(60),
-  scale: z.enum(["four", "five"]).optional(),
-});
-export type GatewayDevice = z.infer<typeof GatewayDevice>;
 
 export const GatewayConfig = z.strictObject({
   v: z.literal(1),

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -80,6 +80,23 @@ describe("hub CLI", () => {
       expect(bad.stderr).toContain(`${join(dir, "a.yaml")}:4: windows[0].site "s1" is not a site; known: none defined`);
       expect(bad.stderr).toContain(`${join(dir, "a.yaml")}:4: windows[0].department "tx" is not a department; known: tax`);
       expect(bad.stderr).toContain("2 error(s)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("registry check refuses a device its gateway would refuse, with file, line and fix", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "registry-cli-"));
+    try {
+      copyFileSync(join(ROOT, "config/registry/example.yaml"), join(dir, "example.yaml"));
+      writeFileSync(
+        join(dir, "cams.yaml"),
+        `devices:\n  - { id: cam-9, kind: camera, site: hall-1, serial: { port: "/dev/${"x".repeat(300)}", address: 2 } }\n  - { id: kp-9, kind: keypad, site: hall-1, window: w1, onvif: { url: "http://cam.example/onvif" } }\n`,
+      );
+      const bad = await hub("registry", "check", dir);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(new RegExp(`${join(dir, "cams.yaml")}:2: devices\\[0\\]\\.serial\\.port: .*256`));
+      expect(bad.stderr).toContain(`${join(dir, "cams.yaml")}:3: devices[1].onvif: "onvif" is a link for camera devices, not a keypad; a keypad may use: serial`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

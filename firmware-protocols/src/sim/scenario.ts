@@ -1,4 +1,4 @@
-import type { DeviceKind } from "../gateway-config.ts";
+import type { DeviceKind } from "../devices/kinds.ts";
 
 /** A hall or construction site to simulate: what the registry holds about it, plus how its people behave. */
 export interface Scenario {

@@ -13,7 +13,7 @@ const USAGE = `gateway <command> [--settings file]
 
 Commands:
   start         run the gateway: device broker, durable buffer, uplink to the hub, HTTP API
-  keys          print this gateway's public key (created on first use) for the hub's registry
+  keys          print this gateway's public keys (created on first use) for the hub's registry
   dead-letters  the newest refused device messages with their reasons, from the running gateway
   status     summary of devices and gateway state, from the running gateway's HTTP API
   devices    one line per configured device: online/offline, connected, last seen
@@ -27,7 +27,7 @@ Options:
 const COMMAND_HELP: Record<string, string> = {
   start:
     "gateway start [--settings file]\n  Runs the gateway until Ctrl-C or SIGTERM. Readings are buffered on disk under dataDir and sent to hub.url;\n  the last config from the hub is kept there too, so the gateway starts while the hub is unreachable.",
-  keys: "gateway keys [--settings file]\n  Prints the gateway's Ed25519 public key (creating the key pair in dataDir on first use) as a registry snippet:\n  paste it under gateways: in the hub's registry so the hub accepts this gateway's signed batches.",
+  keys: "gateway keys [--settings file]\n  Prints the gateway's Ed25519 public key and X25519 sealing key (creating both in dataDir on first use) as a\n  registry snippet: paste it under gateways: in the hub's registry so the hub accepts this gateway's signed batches\n  and can seal its devices' secrets (ONVIF passwords, terminal comm keys) to it.",
   "dead-letters":
     "gateway dead-letters [--settings file] [--limit N]\n  Lists the newest refused device messages (default 50): time, device, reason code, message, source topic.",
   status: "gateway status [--settings file]\n  Asks the running gateway (http.host:http.port from the settings) for its state.",
@@ -63,9 +63,13 @@ async function main(argv: string[]): Promise<number> {
     case "start":
       return start(settings);
     case "keys": {
-      const { publicKeyPem } = loadOrCreateKeys(settings.dataDir);
-      console.log(`# this gateway's public key; add it to the hub's registry:\ngateways:\n  - id: ${settings.gatewayId}\n    publicKey: |`);
+      const { publicKeyPem, sealingKeyPem } = loadOrCreateKeys(settings.dataDir);
+      console.log(
+        `# this gateway's public keys; add them to the hub's registry (publicKey checks its batches,\n# sealingKey is what the hub seals its devices' passwords and comm keys to):\ngateways:\n  - id: ${settings.gatewayId}\n    publicKey: |`,
+      );
       console.log(publicKeyPem.trim().replace(/^/gm, "      "));
+      console.log("    sealingKey: |");
+      console.log(sealingKeyPem.trim().replace(/^/gm, "      "));
       return 0;
     }
     case "dead-letters":

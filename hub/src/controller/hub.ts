@@ -60,7 +60,9 @@ export class Hub {
     }
     const { influx, writeLines } = influxClient(settings, influxUrl);
     await ensureDatabase(influx, settings.influx.database, logger);
-    this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }));
+    this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }), {
+      stateFile: join(dataDir, "registry-version.json"),
+    });
     this.registry.watch();
 
     let brokerUrl: string;

@@ -1,15 +1,19 @@
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { DEVICE_KIND_CATALOGUE, DEVICE_LINKS, GatewayConfig, LINK_NAMES, loadSealingPublicKey, SEALED_SECRET_PREFIX } from "@supervision/firmware-protocols";
 import { isNode, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { type Registry, RegistryFile } from "./schema.ts";
+import { type Device, type Registry, RegistryFile } from "./schema.ts";
+import { resolveSecret } from "./secrets.ts";
+import { draftSlice, type SecretTools } from "./slice.ts";
 
 /** Registry files are hand-written lists; anything larger is a mistake or an attack. */
 export const MAX_REGISTRY_FILE_BYTES = 1024 * 1024;
 
 /** One problem found in the registry, pointing at the file and line to fix. */
 export interface RegistryError {
-  code: "unreadable" | "too_large" | "yaml" | "schema" | "duplicate" | "reference" | "empty";
+  code: "unreadable" | "too_large" | "yaml" | "schema" | "duplicate" | "reference" | "empty" | "secret" | "gateway";
   file: string;
   line: number;
   message: string;
@@ -40,14 +44,19 @@ interface Located<T> {
 
 interface ParsedFile {
   file: string;
+  mtimeMs: number;
+  text: string;
   entries: Located<unknown>[];
   lineOf(path: (string | number)[]): number;
 }
 
 function parseFile(file: string, errors: RegistryError[]): ParsedFile | undefined {
   let text: string;
+  let mtimeMs: number;
   try {
-    if (statSync(file).size > MAX_REGISTRY_FILE_BYTES) {
+    const stat = statSync(file);
+    mtimeMs = stat.mtimeMs;
+    if (stat.size > MAX_REGISTRY_FILE_BYTES) {
       errors.push({
         code: "too_large",
         file,
@@ -84,7 +93,7 @@ function parseFile(file: string, errors: RegistryError[]): ParsedFile | undefine
     errors.push({ code: "yaml", file, line: 1, message: `${(err as Error).message}; write the values out instead of using aliases` });
     return undefined;
   }
-  if (data === null || data === undefined) return { file, entries: [], lineOf };
+  if (data === null || data === undefined) return { file, mtimeMs, text, entries: [], lineOf };
   const parsed = RegistryFile.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) errors.push(schemaError(file, lineOf, issue));
@@ -96,7 +105,7 @@ function parseFile(file: string, errors: RegistryError[]): ParsedFile | undefine
       entries.push({ value, file, line: lineOf([list, index]), index, list });
     });
   }
-  return { file, entries, lineOf };
+  return { file, mtimeMs, text, entries, lineOf };
 }
 
 function schemaError(file: string, lineOf: (path: (string | number)[]) => number, issue: z.core.$ZodIssue): RegistryError {
@@ -116,11 +125,21 @@ function known(ids: Iterable<string>): string {
   return list.length > 20 ? `${list.slice(0, 20).join(", ")}, ...` : list.join(", ");
 }
 
+/** Secret stand-ins for checking slices: the gateway's schema sees values of the real shape, nothing is hashed or sealed. */
+const CHECK_TOOLS: SecretTools = {
+  hash: () => "scrypt$16384$8$1$check$check",
+  seal: (secret) =>
+    `${SEALED_SECRET_PREFIX}$${"A".repeat(43)}$${"A".repeat(16)}$${"A".repeat(Math.ceil((Buffer.byteLength(secret) * 4) / 3))}$${"A".repeat(22)}`,
+};
+
 /**
  * Loads, validates and cross-checks every *.yaml / *.yml file in `dir`. Throws RegistryLoadError listing every
  * problem (not just the first) so one edit can fix them all.
+ *
+ * Its version is the newest modification time (ms) of the folder and its files: it goes up with every edit, and two
+ * hub copies reading the same files agree on it (WatchedRegistry keeps it rising across restarts, see view.ts).
  */
-export function loadRegistry(dir: string, version = 1): Registry {
+export function loadRegistry(dir: string): Registry {
   const errors: RegistryError[] = [];
   let names: string[];
   try {
@@ -143,9 +162,16 @@ export function loadRegistry(dir: string, version = 1): Registry {
     ]);
   }
   const files = names.map((n) => parseFile(join(dir, n), errors)).filter((f): f is ParsedFile => f !== undefined);
+  const digest = createHash("sha256");
+  let newest = statSync(dir).mtimeMs;
+  for (const file of files) {
+    digest.update(`${basename(file.file)}\0${file.text}\0`);
+    newest = Math.max(newest, file.mtimeMs);
+  }
 
   const registry: Registry = {
-    version,
+    version: Math.floor(newest),
+    digest: "",
     regions: new Map(),
     towns: new Map(),
     departments: new Map(),
@@ -227,9 +253,76 @@ export function loadRegistry(dir: string, version = 1): Registry {
     ref(d, "window", d.window, registry.windows, "window");
     const w = d.window ? registry.windows.get(d.window) : undefined;
     if (w && w.site !== d.site) mismatch(d, `.window "${w.id}" belongs to site "${w.site}", not "${d.site}"`);
-    if (d.kind === "keypad" && !d.window) mismatch(d, `: keypad "${d.id}" needs a window`);
+    if (DEVICE_KIND_CATALOGUE[d.kind].window === "required" && !d.window) mismatch(d, `: ${d.kind} "${d.id}" needs a window`);
   }
 
+  // Gateway sealing keys, and link secrets resolved to their values (which go into the digest: a changed secret
+  // file changes the registry).
+  for (const g of registry.gateways.values()) {
+    if (g.sealingKey === undefined) continue;
+    const key = loadSealingPublicKey(g.sealingKey);
+    if (!key.ok) mismatch(g, `.sealingKey: ${key.error.message}; copy the "sealing key" that \`gateway keys\` prints on ${g.id}`);
+  }
+  for (const [id, d] of registry.devices) {
+    const gateway = registry.gateways.get(registry.sites.get(d.site)?.gateway ?? "");
+    const secrets = LINK_NAMES.flatMap((name) =>
+      DEVICE_LINKS[name].secretNames.filter((s) => (d[name] as Record<string, unknown> | undefined)?.[s] !== undefined).map((s) => `${name}.${s}`),
+    );
+    if (gateway && !gateway.sealingKey && secrets.length > 0) {
+      mismatch(
+        d,
+        `: gateway "${gateway.id}" has no sealingKey to seal ${secrets.join(", ")} to; run \`gateway keys\` on ${gateway.id} and add the sealing key it prints to its registry entry (sealingKey)`,
+      );
+    }
+    const resolved = resolveLinkSecrets(d, dir, (message) => mismatch(d, message), (text) => digest.update(text));
+    if (resolved !== d) {
+      registry.devices.set(id, resolved);
+      origin.set(resolved, origin.get(d)!);
+    }
+  }
+
+  // Each gateway's slice against the schema the gateway applies: what it would refuse is refused here.
+  for (const g of registry.gateways.values()) {
+    if (!registry.sites.has(g.site)) continue;
+    const draft = draftSlice(registry, g.id, CHECK_TOOLS);
+    const parsed = GatewayConfig.safeParse(draft);
+    if (parsed.success) continue;
+    for (const issue of parsed.error.issues) {
+      const [list, index, ...rest] = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+      const listed = list === "devices" || list === "windows" || list === "people" ? (draft[list] as { id: string }[]) : undefined;
+      const item = typeof index === "number" ? listed?.[index] : undefined;
+      const entity = item ? registry[list as "devices" | "windows" | "people"].get(item.id) : registry.sites.get(g.site);
+      const field = item ? rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("") : issue.path.join(".");
+      mismatch(entity, `${field}: gateway "${g.id}" would refuse this: ${issue.message}; fix the value (the device catalogue is firmware-protocols/src/devices)`);
+    }
+  }
+
+  registry.digest = digest.digest("hex");
   if (errors.length > 0) throw new RegistryLoadError(errors);
   return registry;
+}
+
+/** A device with every link secret read from its source; problems go to `report` (never the secret itself). */
+function resolveLinkSecrets(device: Device, dir: string, report: (message: string) => void, remember: (text: string) => void): Device {
+  let copy: Device | undefined;
+  for (const name of LINK_NAMES) {
+    const fields = device[name] as Record<string, unknown> | undefined;
+    if (!fields) continue;
+    for (const secret of DEVICE_LINKS[name].secretNames as readonly string[]) {
+      const source = fields[secret];
+      if (source === undefined) continue;
+      const resolved = resolveSecret(source as Parameters<typeof resolveSecret>[0], dir);
+      copy ??= { ...device };
+      const out = { ...(copy[name] as Record<string, unknown>) };
+      if (resolved.ok) {
+        out[secret] = resolved.value;
+        remember(`${device.id}/${name}.${secret}\0${createHash("sha256").update(resolved.value).digest("hex")}\0`);
+      } else {
+        report(`.${name}.${secret}: ${resolved.error}`);
+        delete out[secret];
+      }
+      (copy as Record<string, unknown>)[name] = out;
+    }
+  }
+  return copy ?? device;
 }

@@ -1,4 +1,4 @@
-import { Id } from "@supervision/firmware-protocols";
+import { checkLinksFitKind, deviceCoreFields, Id, linkFields, MqttSecretHash } from "@supervision/firmware-protocols";
 import { z } from "zod";
 
 /**
@@ -71,26 +71,31 @@ export const Gateway = z.strictObject({
   id: Id,
   site: Id,
   /** The gateway's Ed25519 public key (PEM), from `gateway keys` on the box; batches are verified with it. */
-  publicKey: z.string().includes("BEGIN PUBLIC KEY", { message: "a PEM public key (-----BEGIN PUBLIC KEY-----)" }),
+  publicKey: z.string().max(1024).includes("BEGIN PUBLIC KEY", { message: "a PEM public key (-----BEGIN PUBLIC KEY-----)" }),
+  /** The gateway's X25519 sealing key (PEM), from `gateway keys`: device link secrets are sealed to it. */
+  sealingKey: z.string().max(1024).includes("BEGIN PUBLIC KEY", { message: "a PEM public key (-----BEGIN PUBLIC KEY-----)" }).optional(),
   /** MQTT password for the hub's broker: a scrypt hash (`hub hash-secret`), or `secret` in clear for a lab. */
-  secretHash: z.string().optional(),
-  secret: z.string().optional(),
+  secretHash: z.string().max(256).optional(),
+  secret: z.string().max(256).optional(),
 });
 
-export const Device = z.strictObject({
-  id: Id,
-  kind: z.enum(["keypad", "terminal", "camera"]),
-  site: Id,
-  window: Id.optional(),
-  cameraId: Id.optional(),
-  /** MQTT password for the gateway's broker: a scrypt hash, or `secret` in clear for a lab. */
-  secretHash: z.string().optional(),
-  secret: z.string().optional(),
-  serial: z.strictObject({ port: z.string(), address: z.int().min(1).max(247) }).optional(),
-  onvif: z.strictObject({ url: z.string(), username: z.string().optional(), password: z.string().optional() }).optional(),
-  heartbeatS: z.int().min(5).max(3600).default(60),
-  scale: z.enum(["four", "five"]).default("four"),
-});
+/**
+ * A device: the fields and links of the device catalogue (firmware-protocols/src/devices), plus where it is. Link
+ * secrets (an ONVIF password, a terminal's comm key) are written in clear for a lab, or as `{ env: NAME }` /
+ * `{ file: path }` (relative to the registry folder); the hub seals them to the gateway's sealing key.
+ */
+export const Device = z
+  .strictObject({
+    ...deviceCoreFields,
+    site: Id,
+    window: Id.optional(),
+    /** MQTT password for the gateway's broker: a scrypt hash, or `secret` in clear for a lab. */
+    secretHash: MqttSecretHash.optional(),
+    secret: z.string().min(1).max(256).optional(),
+    scale: z.enum(["four", "five"]).default("four"),
+    ...linkFields("registry"),
+  })
+  .superRefine(checkLinksFitKind);
 
 /** One registry file: every list is optional. */
 export const RegistryFile = z.strictObject({
@@ -119,8 +124,13 @@ export type RegistryFile = z.infer<typeof RegistryFile>;
 
 /** The merged, cross-checked registry. */
 export interface Registry {
-  /** Increases on every successful reload; sent to gateways as the config version. */
+  /**
+   * Sent to gateways as the config version: the newest modification time (ms) of the registry files, kept rising
+   * across restarts by WatchedRegistry. Two hub copies reading the same files agree on it.
+   */
   version: number;
+  /** SHA-256 of the files' content (and of the link secrets they name), set by loadRegistry: equal digests, equal registries. */
+  digest?: string;
   regions: Map<string, Region>;
   towns: Map<string, Town>;
   departments: Map<string, Department>;

@@ -1,6 +1,8 @@
 import {
+  DEVICE_KINDS,
   type DeviceEvent,
   type DeviceKind,
+  eventsOf,
   deviceTopics,
   type EventKind,
   type GatewayDevice,
@@ -8,12 +10,8 @@ import {
   verifySecret,
 } from "@supervision/firmware-protocols";
 
-/** Which event kinds each device kind may publish. */
-const KINDS_BY_DEVICE: Record<DeviceKind, ReadonlySet<EventKind>> = {
-  keypad: new Set(["rating", "heartbeat"]),
-  terminal: new Set(["signin", "heartbeat"]),
-  camera: new Set(["motion", "heartbeat"]),
-};
+/** Which event kinds each device kind may publish: the device kind catalogue's table. */
+const KINDS_BY_DEVICE = new Map<DeviceKind, ReadonlySet<EventKind>>(DEVICE_KINDS.map((kind) => [kind, new Set(eventsOf(kind))]));
 
 export type AccessDecision = { ok: true } | { ok: false; reason: string };
 
@@ -66,7 +64,7 @@ export class DeviceAccess {
     const t = parsed.value;
     if (t.scope !== "dev" || t.type !== "evt") return deny(`devices may not publish to "${topic}"`);
     if (t.deviceId !== deviceId) return deny(`device "${deviceId}" may not publish for device "${t.deviceId}"`);
-    if (!KINDS_BY_DEVICE[device.kind].has(t.kind)) return deny(`a ${device.kind} may not publish ${t.kind} events`);
+    if (!KINDS_BY_DEVICE.get(device.kind)?.has(t.kind)) return deny(`a ${device.kind} may not publish ${t.kind} events`);
     return allow;
   }
 

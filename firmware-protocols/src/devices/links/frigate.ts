@@ -1,0 +1,13 @@
+import { z } from "zod";
+import { defineLink } from "../link.ts";
+
+/** Cameras whose person detection runs in Frigate: the device is Frigate's camera of that name. */
+export const frigateLink = defineLink({
+  name: "frigate",
+  kinds: ["camera"],
+  description: "Frigate NVR: the camera's name in Frigate's configuration",
+  fields: {
+    camera: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a Frigate camera name (letters, digits, _ and -, up to 64)"),
+  },
+  secrets: {},
+});
