@@ -142,7 +142,8 @@ export const upCommand = {
       const keysOut = execFileSync(process.execPath, ["--import", "tsx", GATEWAY_CLI, "keys", "--settings", settingsFile], {
         encoding: "utf8",
       });
-      const publicKeyPem = keysOut.slice(keysOut.indexOf("-----BEGIN")).replace(/^ +/gm, "").trim();
+      // The first PEM block is the signing key (publicKey); the sealing key follows it (no demo device has link secrets).
+      const publicKeyPem = (/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/.exec(keysOut)?.[0] ?? "").replace(/^ +/gm, "").trim();
       return { ...g, devicePort, httpPort, settingsFile, publicKeyPem };
     });
     const registryDir = join(dataDir, "registry");
