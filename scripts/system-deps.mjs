@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 const NEEDS = {
   // binary -> Debian package
   start: { influxd: "influxdb" },
-  test: { influxd: "influxdb", socat: "socat", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", openssl: "openssl" },
+  test: { influxd: "influxdb", socat: "socat", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", openssl: "openssl", ip: "iproute2", unshare: "util-linux" },
   bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto" },
 };
 

@@ -123,6 +123,8 @@ export const MotionEvent = z.strictObject({
   state: z.enum(["start", "end"]),
   /** onvif: the gateway's ONVIF adapter; vmd: the camera's own motion detection over MQTT; pir: a presence sensor; ai: person detection. */
   source: z.enum(["onvif", "vmd", "pir", "ai"]),
+  /** SHA-256 (hex) of the JPEG snapshot the gateway took at this edge and keeps as evidence; it travels in the signed batch. */
+  snapshotSha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits").optional(),
 });
 
 export const HeartbeatEvent = z.strictObject({

@@ -4,3 +4,4 @@ export * from "./mosquitto.ts";
 export * from "./socat.ts";
 export * from "./cpu.ts";
 export * from "./contracts.ts";
+export * from "./netns.ts";
