@@ -151,7 +151,7 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
           town: where.town,
           window: windowId,
         }),
-        fields: { seq: r.seq, rx_ts: r.rxTs, active: r.state === "start" ? 1 : 0 },
+        fields: defined<number | string>({ seq: r.seq, rx_ts: r.rxTs, active: r.state === "start" ? 1 : 0, snapshot_sha256: r.snapshotSha256 }),
       };
     }
     case "heartbeat":
