@@ -117,7 +117,9 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
         devices: () => availability.list(),
         details: status,
         deadLetters: (limit) => parts.deadLetters?.(limit) ?? [],
+        adapterRoute: (path, query) => links.route(path, query),
       },
+      token: settings.http.token,
     });
   } catch (error) {
     await links.stop();

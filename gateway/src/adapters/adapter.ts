@@ -26,6 +26,18 @@ export interface DeviceAdapter {
    * while running (secrets, people). Without it, such a config needs nothing from this adapter.
    */
   configure?(config: GatewayConfig): void;
+  /**
+   * Optional: answers GET requests of the gateway's HTTP API under /api/<adapter name>/ (the API has checked the
+   * caller's token). Undefined: not this adapter's path.
+   */
+  route?(path: string, query: URLSearchParams): HttpAnswer | undefined;
+}
+
+/** An answer of the gateway's HTTP API: JSON for an object, the bytes as they are for a Buffer. */
+export interface HttpAnswer {
+  status: number;
+  body: object | Buffer;
+  headers?: Record<string, string>;
 }
 
 export interface AdapterHealth {

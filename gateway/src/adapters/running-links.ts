@@ -1,7 +1,7 @@
 import type { GatewayConfig } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { ReadingSink } from "../buffer/types.ts";
-import type { AdapterHealth, DeviceAdapter, DeviceLink, DeviceSignals } from "./adapter.ts";
+import type { AdapterHealth, DeviceAdapter, DeviceLink, DeviceSignals, HttpAnswer } from "./adapter.ts";
 
 export interface RunningLinksOptions {
   links: readonly DeviceLink[];
@@ -82,6 +82,15 @@ export class RunningLinks {
   /** The adapter that serves this device, the first in link order. */
   serving(deviceId: string): DeviceAdapter | undefined {
     for (const { adapter } of this.#states) if (adapter?.handles(deviceId)) return adapter;
+    return undefined;
+  }
+
+  /** The answer of the first running adapter that serves this HTTP API path (/api/cameras/...). */
+  route(path: string, query: URLSearchParams): HttpAnswer | undefined {
+    for (const { adapter } of this.#states) {
+      const answer = adapter?.route?.(path, query);
+      if (answer) return answer;
+    }
     return undefined;
   }
 

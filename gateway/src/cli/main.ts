@@ -93,7 +93,8 @@ async function main(argv: string[]): Promise<number> {
 async function fetchJson(settings: Settings, path: string): Promise<unknown> {
   const url = `http://${settings.http.host === "0.0.0.0" ? "127.0.0.1" : settings.http.host}:${settings.http.port}${path}`;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const headers: Record<string, string> = settings.http.token ? { authorization: `Bearer ${settings.http.token}` } : {};
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000), headers });
     return await res.json();
   } catch (e) {
     throw new UsageError(`cannot reach the gateway at ${url} (${(e as Error).message}); is it running? start it with "gateway start"`);

@@ -61,3 +61,39 @@ describe("http api", () => {
     expect((await get("/healthz", { method: "POST", body: "x".repeat(100_000) })).status).toBe(405);
   });
 });
+
+describe("http api with a token", () => {
+  it("asks /api/* for the bearer token (timing-safe), leaves /healthz and /metrics open, and serves adapter routes", async () => {
+    const token = "a-token-of-24-characters";
+    const tokenApi = await startHttpApi({
+      host: "127.0.0.1",
+      port: 0,
+      registry: metrics.registry,
+      token,
+      probe: {
+        brokerListening: () => true,
+        bufferWritable: () => true,
+        devices: () => [],
+        details: () => ({}),
+        deadLetters: () => [],
+        adapterRoute: (path) => (path === "/api/cameras/x" ? { status: 200, body: Buffer.from("jpeg"), headers: { "content-type": "image/jpeg" } } : undefined),
+      },
+    });
+    try {
+      const at = (path: string, auth?: string) => fetch(`http://127.0.0.1:${tokenApi.port}${path}`, auth ? { headers: { authorization: auth } } : {});
+      expect((await at("/healthz")).status).toBe(200);
+      expect((await at("/api/status")).status).toBe(401);
+      expect((await at("/api/status", `Bearer ${token}x`)).status).toBe(401);
+      expect((await at("/api/status", `Basic ${token}`)).status).toBe(401);
+      const refused = await at("/api/cameras/x");
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toEqual({ error: expect.stringMatching(/http\.token.*Authorization: Bearer/) });
+      const ok = await at("/api/cameras/x", `Bearer ${token}`);
+      expect(ok.headers.get("content-type")).toBe("image/jpeg");
+      expect(Buffer.from(await ok.arrayBuffer()).toString()).toBe("jpeg");
+      expect((await at("/api/cameras/y", `Bearer ${token}`)).status).toBe(404);
+    } finally {
+      await tokenApi.close();
+    }
+  });
+});

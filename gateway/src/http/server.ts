@@ -1,5 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
+import { timingSafeEqual } from "node:crypto";
+import type { HttpAnswer } from "../adapters/adapter.ts";
 import type { DeviceAvailability } from "../devices/availability.ts";
 
 /** What the HTTP API reports; the controller supplies it. */
@@ -11,6 +13,8 @@ export interface GatewayProbe {
   details(): object;
   /** The newest refused messages, newest first. */
   deadLetters(limit: number): object[];
+  /** Paths the device adapters serve (/api/cameras/...); undefined when none does. */
+  adapterRoute?(path: string, query: URLSearchParams): HttpAnswer | undefined;
 }
 
 export interface HttpApi {
@@ -19,7 +23,7 @@ export interface HttpApi {
 }
 
 /** Serves /healthz, /metrics and the read-only JSON the CLI shows (/api/status, /api/devices). */
-export async function startHttpApi(opts: { host: string; port: number; probe: GatewayProbe; registry: Registry }): Promise<HttpApi> {
+export async function startHttpApi(opts: { host: string; port: number; probe: GatewayProbe; registry: Registry; token?: string | undefined }): Promise<HttpApi> {
   const { probe, registry } = opts;
   const server: Server = createServer((req, res) => {
     const send = (status: number, body: unknown) => {
@@ -43,12 +47,27 @@ export async function startHttpApi(opts: { host: string; port: number; probe: Ga
       );
       return;
     }
+    if (path.startsWith("/api/") && !tokenOk(req.headers.authorization, opts.token)) {
+      res.setHeader("www-authenticate", 'Bearer realm="gateway"');
+      return send(401, { error: "this API needs the gateway's http.token: send Authorization: Bearer <token>" });
+    }
     if (path === "/api/devices") return send(200, probe.devices());
     if (path === "/api/status") return send(200, probe.details());
     if (path === "/api/dead-letters") {
       const limit = Number(url.searchParams.get("limit") ?? "50");
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return send(400, { error: "limit must be an integer from 1 to 10000" });
       return send(200, probe.deadLetters(limit));
+    }
+    const answer = path.startsWith("/api/") ? probe.adapterRoute?.(path, url.searchParams) : undefined;
+    if (answer) {
+      if (Buffer.isBuffer(answer.body)) {
+        res.writeHead(answer.status, { "content-type": "application/octet-stream", ...answer.headers, "content-length": answer.body.length });
+        res.end(answer.body);
+        return;
+      }
+      res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
+      res.end(JSON.stringify(answer.body));
+      return;
     }
     send(404, { error: `no such path; try /healthz, /metrics, /api/status, /api/devices, /api/dead-letters?limit=N` });
   });
@@ -63,4 +82,12 @@ export async function startHttpApi(opts: { host: string; port: number; probe: Ga
     port: typeof address === "object" && address ? address.port : opts.port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** No token configured: the API is open (it listens on 127.0.0.1 by default). Otherwise a Bearer token must match. */
+function tokenOk(header: string | undefined, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? "")?.[1] ?? "");
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

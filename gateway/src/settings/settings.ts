@@ -28,7 +28,14 @@ export const Settings = z
         caFile: z.string().optional(),
       })
       .prefault({}),
-    http: z.strictObject({ host: z.string().default("127.0.0.1"), port: Port.default(8081) }).prefault({}),
+    http: z
+      .strictObject({
+        host: z.string().default("127.0.0.1"),
+        port: Port.default(8081),
+        /** When set, /api/* needs "Authorization: Bearer <token>" (camera snapshots are evidence: set it when http.host is not loopback). */
+        token: z.string().min(16, "use at least 16 characters").max(256).optional(),
+      })
+      .prefault({}),
     buffer: z
       .strictObject({
         capacityBytes: z

@@ -3,9 +3,11 @@ import { type DeviceCommand, EVENT_SCHEMAS, type GatewayDevice, type Reading } f
 import type { Logger } from "pino";
 import type { ReadingSink } from "../../buffer/types.ts";
 import { SequenceStore } from "../../devices/sequences.ts";
-import type { DeviceAdapter } from "../adapter.ts";
+import type { DeviceAdapter, HttpAnswer } from "../adapter.ts";
 import { CameraLink, type CameraHealth } from "./camera-link.ts";
 import type { EpisodeEdge } from "./episode.ts";
+import { EvidenceStore, type FetchedSnapshot, THIRTY_DAYS_MS } from "./evidence-store.ts";
+import { fetchSnapshot } from "./snapshot.ts";
 
 export type { CameraHealth } from "./camera-link.ts";
 
@@ -22,12 +24,20 @@ export interface OnvifAdapterOptions {
   renewBeforeMs?: number;
   requestTimeoutMs?: number;
   streamCheckMs?: number;
-  /**
-   * Evidence for a motion edge: called before the reading is committed; its answer (a snapshot's SHA-256, hex)
-   * goes into the reading. Bounded by the caller; undefined when there is none.
-   */
-  evidence?: (camera: CameraLink, edge: EpisodeEdge) => Promise<string | undefined>;
+  /** Snapshots at each motion edge, kept in `dataDir/cameras/snapshots`; false: none. */
+  snapshots?: SnapshotSettings | false;
 }
+
+export interface SnapshotSettings {
+  /** Bound of the snapshot folder; the oldest go first (default 1 GiB). */
+  maxBytes?: number;
+  /** Kept this long (default 30 days). */
+  retentionMs?: number;
+  /** How long a camera has to hand over a snapshot before the reading goes without one (default 5 s). */
+  timeoutMs?: number;
+}
+
+const SNAPSHOT_MAX_BYTES = 8 << 20;
 
 type OnvifCamera = GatewayDevice & { onvif: NonNullable<GatewayDevice["onvif"]> };
 const COMMIT_RETRY_MS = 1000;
@@ -46,6 +56,8 @@ export class OnvifAdapter implements DeviceAdapter {
   private readonly queues = new Map<string, Promise<void>>();
   private sink: ReadingSink | undefined;
   private sequences: SequenceStore | undefined;
+  private evidence: EvidenceStore | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
   private running = false;
 
   constructor(private readonly opts: OnvifAdapterOptions) {}
@@ -58,6 +70,12 @@ export class OnvifAdapter implements DeviceAdapter {
     this.sink = sink;
     this.running = true;
     this.sequences = new SequenceStore(join(this.opts.dataDir, "cameras", "sequences.json"));
+    if (this.opts.snapshots !== false) {
+      const s = this.opts.snapshots ?? {};
+      this.evidence = new EvidenceStore(join(this.opts.dataDir, "cameras", "snapshots"), { maxBytes: s.maxBytes ?? 1 << 30, retentionMs: s.retentionMs ?? THIRTY_DAYS_MS });
+      this.retentionTimer = setInterval(() => this.evidence?.enforce(), 3_600_000);
+      this.retentionTimer.unref();
+    }
     for (const device of OnvifAdapter.cameras(this.opts.devices)) {
       const link: CameraLink = new CameraLink({
         device,
@@ -68,7 +86,7 @@ export class OnvifAdapter implements DeviceAdapter {
         renewBeforeMs: this.opts.renewBeforeMs ?? 30_000,
         requestTimeoutMs: this.opts.requestTimeoutMs ?? 10_000,
         streamCheckMs: this.opts.streamCheckMs ?? 60_000,
-        onEdge: (edge) => this.onEdge(device, link, edge),
+        onEdge: (edge) => this.onEdge(device, edge),
         onHealth: (healthy) => this.onHealth(device, link, healthy),
       });
       this.links.set(device.id, link);
@@ -78,6 +96,7 @@ export class OnvifAdapter implements DeviceAdapter {
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.retentionTimer);
     for (const timer of this.heartbeats.values()) clearInterval(timer);
     this.heartbeats.clear();
     await Promise.all([...this.links.values()].map((l) => l.stop()));
@@ -105,10 +124,48 @@ export class OnvifAdapter implements DeviceAdapter {
     return this.links.get(deviceId);
   }
 
-  private onEdge(device: OnvifCamera, link: CameraLink, edge: EpisodeEdge): void {
+  /**
+   * Takes a snapshot of a camera now and keeps it as evidence; resolves with its SHA-256 (hex), or undefined when the
+   * camera has no snapshot URI yet or snapshots are off. Rejects with the camera's reason.
+   */
+  async snapshot(deviceId: string): Promise<string | undefined> {
+    const link = this.links.get(deviceId);
+    if (!link) throw new Error(`${deviceId} is not an ONVIF camera of this gateway`);
+    const uri = link.snapshotUrl();
+    if (!uri || !this.evidence) return undefined;
+    const device = OnvifAdapter.cameras(this.opts.devices).find((d) => d.id === deviceId)!;
+    const timeoutMs = (this.opts.snapshots || {}).timeoutMs ?? 5000;
+    const jpeg = await fetchSnapshot(uri, device.onvif, { timeoutMs, maxBytes: SNAPSHOT_MAX_BYTES });
+    return this.evidence.put(deviceId, Date.now(), jpeg);
+  }
+
+  /**
+   * GET /api/cameras: each camera's health; /api/cameras/snapshots: the kept snapshots; /api/cameras/snapshots/<sha256>:
+   * the JPEG, after checking its bytes against the hash in its name (409 "tampered" when they differ).
+   */
+  route(path: string): HttpAnswer | undefined {
+    if (path === "/api/cameras") return { status: 200, body: this.health() };
+    if (path === "/api/cameras/snapshots") return { status: 200, body: this.evidence?.list() ?? [] };
+    const m = /^\/api\/cameras\/snapshots\/([^/]*)$/.exec(path);
+    if (!m) return undefined;
+    const sha = m[1]!;
+    if (!/^[0-9a-f]{64}$/.test(sha)) return { status: 400, body: { error: "a snapshot is named by its SHA-256: 64 lowercase hex digits" } };
+    const found = this.evidence?.get(sha);
+    if (!found) return { status: 404, body: { error: `no snapshot ${sha} on this gateway (never taken, or past its retention)` } };
+    const { data, ...facts } = found;
+    if (found.tampered) return { status: 409, body: { status: "tampered", ...facts, error: "the kept file does not match the hash recorded in its reading" } };
+    return { status: 200, body: data, headers: { "content-type": "image/jpeg", "x-snapshot-sha256": sha, "x-snapshot-check": "ok", "x-snapshot-device": found.deviceId } };
+  }
+
+  /** A kept snapshot by the hash its reading recorded, checked against that hash. */
+  storedSnapshot(sha256: string): FetchedSnapshot | undefined {
+    return this.evidence?.get(sha256);
+  }
+
+  private onEdge(device: OnvifCamera, edge: EpisodeEdge): void {
     const seq = this.sequences!.take(device.id);
     this.enqueue(device.id, async () => {
-      const sha256 = await this.opts.evidence?.(link, edge).catch((error: Error) => {
+      const sha256 = await this.snapshot(device.id).catch((error: Error) => {
         this.opts.logger.warn({ deviceId: device.id, err: error.message }, "camera snapshot failed; motion reading goes without evidence");
         return undefined;
       });

@@ -58,8 +58,10 @@ export class OnvifReplay {
   readonly counts = new Map<string, number>();
   /** Non-loopback URLs this camera would have handed out (must stay empty). */
   readonly violations: string[] = [];
-  /** Requests refused for credentials. */
+  /** SOAP requests refused for credentials. */
   authFailures = 0;
+  /** Snapshot requests answered with an authentication challenge (401). */
+  snapshotChallenges = 0;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly subscriptions = new Map<string, Subscription>();
@@ -294,7 +296,7 @@ export class OnvifReplay {
   private snapshot(req: IncomingMessage, res: ServerResponse): void {
     this.bump("snapshot");
     if (this.opts.username !== undefined && !this.httpAuthOk(req)) {
-      this.authFailures++;
+      this.snapshotChallenges++;
       const challenge =
         this.opts.snapshotAuth === "basic" ? 'Basic realm="replay"' : `Digest realm="replay", qop="auth", nonce="${this.newNonce()}", algorithm=MD5`;
       res.writeHead(401, { "www-authenticate": challenge }).end();
