@@ -72,6 +72,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
   const links = new RunningLinks({
     links: parts.links ?? DEVICE_LINKS,
     settings,
+    dataDir: settings.dataDir,
     logger,
     signals: {
       status: (deviceId, status) => availability.status(deviceId, status),

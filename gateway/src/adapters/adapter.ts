@@ -62,6 +62,8 @@ export interface LinkContext<S> {
   config: GatewayConfig | undefined;
   logger: Logger;
   signals: DeviceSignals;
+  /** The gateway's data folder, for what a link must keep across restarts (sequence numbers, evidence). */
+  dataDir?: string;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { mqttLink } from "./mqtt/link.ts";
+import { onvifLink } from "./onvif/link.ts";
 import { serialLink } from "./serial/link.ts";
 
 /**
@@ -8,4 +9,5 @@ import { serialLink } from "./serial/link.ts";
 export const DEVICE_LINKS = [
   mqttLink, // MQTT devices through the embedded broker
   serialLink, // RS-485 keypads and terminals polled on the gateway's serial ports
+  onvifLink, // ONVIF IP cameras: motion by PullPoint, health, snapshot evidence
 ] as const;

@@ -11,6 +11,8 @@ export interface RunningLinksOptions {
   sink: ReadingSink;
   signals: DeviceSignals;
   logger: Logger;
+  /** The gateway's data folder, handed to each link (see LinkContext). */
+  dataDir?: string;
 }
 
 interface LinkState {
@@ -128,6 +130,7 @@ export class RunningLinks {
       config,
       logger: logger.child({ component: link.name }),
       signals,
+      ...(this.#opts.dataDir !== undefined ? { dataDir: this.#opts.dataDir } : {}),
     });
     state.adapter = adapter;
     if (!adapter) return;

@@ -3,7 +3,7 @@ import { type DeviceCommand, EVENT_SCHEMAS, type GatewayDevice, type Reading } f
 import type { Logger } from "pino";
 import type { ReadingSink } from "../../buffer/types.ts";
 import { SequenceStore } from "../../devices/sequences.ts";
-import type { DeviceAdapter, HttpAnswer } from "../adapter.ts";
+import type { AdapterHealth, DeviceAdapter, HttpAnswer } from "../adapter.ts";
 import { CameraLink, type CameraHealth } from "./camera-link.ts";
 import type { EpisodeEdge } from "./episode.ts";
 import { EvidenceStore, type FetchedSnapshot, THIRTY_DAYS_MS } from "./evidence-store.ts";
@@ -116,8 +116,18 @@ export class OnvifAdapter implements DeviceAdapter {
     return [...this.links.values()].filter((l) => l.isHealthy()).map((l) => l.deviceId);
   }
 
-  health(): CameraHealth[] {
+  /** Each camera's health: subscription, last pull and event, stream, clock skew, last error. */
+  cameras(): CameraHealth[] {
     return [...this.links.values()].map((l) => ({ ...l.health }));
+  }
+
+  /** Not ok while a camera is unhealthy; the problem names each one and why. */
+  health(): AdapterHealth {
+    const sick = [...this.links.values()].filter((l) => !l.isHealthy());
+    if (sick.length === 0) return { ok: true };
+    const why = (l: CameraLink) =>
+      l.health.lastError ?? (!l.health.subscribed ? "no motion subscription yet" : l.health.streamReachable === false ? "RTSP stream does not answer" : "no answer to PullMessages lately");
+    return { ok: false, problem: sick.map((l) => `${l.deviceId}: ${why(l)}`).join("; ") };
   }
 
   link(deviceId: string): CameraLink | undefined {
@@ -144,7 +154,7 @@ export class OnvifAdapter implements DeviceAdapter {
    * the JPEG, after checking its bytes against the hash in its name (409 "tampered" when they differ).
    */
   route(path: string): HttpAnswer | undefined {
-    if (path === "/api/cameras") return { status: 200, body: this.health() };
+    if (path === "/api/cameras") return { status: 200, body: this.cameras() };
     if (path === "/api/cameras/snapshots") return { status: 200, body: this.evidence?.list() ?? [] };
     const m = /^\/api\/cameras\/snapshots\/([^/]*)$/.exec(path);
     if (!m) return undefined;

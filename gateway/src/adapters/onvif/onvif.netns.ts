@@ -6,7 +6,7 @@ import type { GatewayDevice, Reading } from "@supervision/firmware-protocols";
 import { assertInLoopbackNamespace, installLoopbackGuard } from "@supervision/test-support";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MemorySink } from "../../broker/testing/memory-sink.ts";
+import { MemorySink } from "../testing/memory-sink.ts";
 import { OnvifAdapter, type OnvifAdapterOptions } from "./index.ts";
 import { OnvifReplay, type ReplayOptions } from "./testing/replay-server.ts";
 
@@ -146,7 +146,7 @@ describe("ONVIF adapter against a replayed camera (loopback namespace)", () => {
     expect(beat).toMatchObject({ deviceId: "cam-w01", intervalS: 5 });
     await replay.stop();
     await waitFor("unhealthy", () => adapter.online().length === 0);
-    const health = adapter.health()[0]!;
+    const health = adapter.cameras()[0]!;
     expect(health.subscribed).toBe(false);
     expect(health.lastError).toMatch(/ECONNREFUSED|ECONNRESET|hang up/);
     const beatsWhileDown = sink.readings.filter((r) => r.kind === "heartbeat").length;
@@ -186,8 +186,8 @@ describe("ONVIF adapter against a replayed camera (loopback namespace)", () => {
     });
     await adapter.start(sink);
     cleanups.push(() => adapter.stop());
-    await waitFor("a refusal", () => replay.authFailures > 0 && adapter.health()[0]!.lastError !== null);
-    expect(adapter.health()[0]!.lastError).toMatch(/not authori[sz]ed/i);
+    await waitFor("a refusal", () => replay.authFailures > 0 && adapter.cameras()[0]!.lastError !== null);
+    expect(adapter.cameras()[0]!.lastError).toMatch(/not authori[sz]ed/i);
     expect(adapter.online()).toEqual([]);
     expect(sink.readings).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { assertInLoopbackNamespace, installLoopbackGuard } from "@supervision/te
 import pino from "pino";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { MemorySink } from "../../broker/testing/memory-sink.ts";
+import { MemorySink } from "../testing/memory-sink.ts";
 import { startHttpApi } from "../../http/server.ts";
 import { OnvifAdapter } from "./index.ts";
 import { sha256Hex } from "./snapshot.ts";
