@@ -1,0 +1,127 @@
+import type { KeyObject } from "node:crypto";
+import { loadPublicKey, openBatch } from "@supervision/firmware-protocols";
+import { type DeadLetter, lineMeasurement, summariseReasons } from "../influx/dead-letters.ts";
+import type { Registry } from "../registry/schema.ts";
+import { encodeBatch } from "./batch-readings.ts";
+import { type BatchHeader, CHAIN_LOOKUP_MS, checkChain, GAP_LOOKUP_MS, type GapWatch } from "./chain-check.ts";
+import { type IntegrityKind, integrityAlertPoint, uplinkBatchPoint } from "./points.ts";
+import { Rejection, rejectBatch } from "./rejection.ts";
+import { addPoint, type IngestRuntime, storeAlert, withRetry } from "./runtime.ts";
+import type { LineGroups } from "./writer.ts";
+
+/** Measurements that hold a device's reading (the others are the hub's own records). */
+const READING_MEASUREMENTS: ReadonlySet<string> = new Set(["rating", "signin", "motion", "heartbeat"]);
+
+/**
+ * One gateway batch, from the wire to its ack: `openBatch` with the registry's public key, the readings encoded,
+ * the chain checked against `uplink_batch`, the points written, and only then the `stored` ack.
+ */
+export class BatchIngest {
+  /** Loaded public keys by PEM, so a key is parsed once, and again only when the registry changes it. */
+  private readonly keys = new Map<string, KeyObject>();
+
+  constructor(
+    private readonly rt: IngestRuntime,
+    private readonly gaps: GapWatch,
+  ) {}
+
+  private keyFor(registry: Registry) {
+    return (gatewayId: string): KeyObject | undefined => {
+      const pem = registry.gateways.get(gatewayId)?.publicKey;
+      if (!pem) return undefined;
+      let key = this.keys.get(pem);
+      if (!key) {
+        key = loadPublicKey(pem);
+        this.keys.set(pem, key);
+      }
+      return key;
+    };
+  }
+
+  async handle(gatewayId: string, wire: Buffer): Promise<void> {
+    const { rt } = this;
+    const registry = rt.ctx.registry.current();
+    const opened = openBatch(gatewayId, wire, this.keyFor(registry));
+    if (!opened.ok) {
+      const code = opened.error.code;
+      if (code === "bad_signature" || code === "unknown_gateway")
+        return rejectBatch(rt, gatewayId, wire, new Rejection(code, code, opened.error.message));
+      return rejectBatch(rt, gatewayId, wire, new Rejection("malformed", "malformed", `${code}: ${opened.error.message}`));
+    }
+    const { hash } = opened.value;
+    rt.counters.lastContact.set(gatewayId, rt.ctx.now());
+    // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
+    // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
+    // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
+    const { header, groups, malformed, alerts } = encodeBatch(opened.value.body, registry, rt.ctx.logger);
+    const raised: IntegrityKind[] = [];
+    for (const [kind, detail] of alerts) {
+      addAlert(groups, header, kind, detail);
+      raised.push(kind);
+    }
+
+    const stored = await withRetry(rt, "chain lookup", () =>
+      rt.chain.hashes(gatewayId, header.epoch, [header.seq, header.seq - 1], header.createdAt, CHAIN_LOOKUP_MS),
+    );
+    const sameSeq = stored.get(header.seq);
+    if (sameSeq !== undefined && sameSeq !== hash) {
+      return rejectBatch(
+        rt,
+        gatewayId,
+        wire,
+        new Rejection("altered", "altered", `batch ${header.epoch}/${header.seq} was stored with hash ${sameSeq}; this copy has ${hash}`),
+      );
+    }
+    const replay = sameSeq === hash;
+    if (!replay) {
+      const problem = checkChain(header, stored.get(header.seq - 1));
+      if (problem) return rejectBatch(rt, gatewayId, wire, problem);
+    }
+    if (!replay && header.seq === 1) {
+      const restarted = await withRetry(rt, "epoch lookup", () =>
+        rt.chain.hadOtherEpoch(gatewayId, header.epoch, header.createdAt, GAP_LOOKUP_MS),
+      );
+      if (restarted) {
+        addAlert(groups, header, "chain_restart", `gateway started chain ${header.epoch}`);
+        raised.push("chain_restart");
+      }
+    }
+    addPoint(groups, uplinkBatchPoint(header, hash));
+
+    const { deadLetters } = await rt.writer.write(groups);
+    rt.chain.remember(gatewayId, header.epoch, header.seq, hash);
+    const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;
+    const count = header.readings - malformed - deadReadings;
+    rt.metrics.batches.inc({ result: replay ? "replay" : "stored" });
+    if (replay) rt.counters.replays++;
+    else {
+      rt.counters.batchesStored++;
+      rt.counters.readingsStored += count;
+      rt.metrics.readings.inc(count);
+      for (const kind of raised) rt.metrics.alerts.inc({ kind });
+      if (deadLetters.length > 0) await alertDeadLetters(rt, header, deadLetters);
+    }
+    rt.publishAck({ v: 1, gatewayId, epoch: header.epoch, seq: header.seq, hash, status: "stored" });
+    rt.ctx.events.emit("stored", { gatewayId, count });
+    if (!replay && header.seq > 1 && !stored.has(header.seq - 1)) this.gaps.schedule(header);
+  }
+}
+
+/** The integrity alert of a batch whose points InfluxDB will never store (they are dead letters now). */
+function alertDeadLetters(rt: IngestRuntime, header: BatchHeader, letters: DeadLetter[]): Promise<void> {
+  return storeAlert(rt, {
+    gatewayId: header.gatewayId,
+    kind: "dead_letter",
+    epoch: header.epoch,
+    seq: header.seq,
+    detail: `${letters.length} point(s) of batch ${header.epoch}/${header.seq} can never be stored (${summariseReasons(letters)}); kept as dead letters`,
+    atMs: header.createdAt,
+    discriminator: header.seq,
+  });
+}
+
+/** An alert about a batch, written with it: at its creation time and seq, so a replay rewrites the same point. */
+function addAlert(groups: LineGroups, header: BatchHeader, kind: IntegrityKind, detail: string): void {
+  const { gatewayId, epoch, seq, createdAt } = header;
+  addPoint(groups, integrityAlertPoint({ gatewayId, kind, epoch, seq, detail, atMs: createdAt, discriminator: seq }));
+}

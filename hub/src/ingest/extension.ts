@@ -1,0 +1,135 @@
+import { type BatchAck, gatewayTopics, parseTopic } from "@supervision/firmware-protocols";
+import mqtt, { type MqttClient } from "mqtt";
+import type { HubContext, HubExtension } from "../controller/extension.ts";
+import { RETENTION_MS } from "../influx/setup.ts";
+import { BatchIngest } from "./batch.ts";
+import { ChainStore } from "./chain.ts";
+import { GapWatch } from "./chain-check.ts";
+import { IngestCounters, registerIngestMetrics } from "./metrics.ts";
+import type { IngestRuntime } from "./runtime.ts";
+import { handleGatewayStatus } from "./status-message.ts";
+import { PointWriter, WriterStoppedError } from "./writer.ts";
+
+export interface IngestOptions {
+  brokerUrl: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  /** Shared-subscription group, so N hub copies share the traffic of an external broker. "" subscribes plainly (the embedded aedes broker has no $share). */
+  shareGroup?: string;
+  /** Points per InfluxDB write (default 5000). */
+  writeBatchPoints?: number;
+  clientId?: string;
+  /** How long a missing predecessor may take to arrive before a `gap` alert (default 30 s). */
+  gapGraceMs?: number;
+}
+
+/** The ingest extension: gateway batches and statuses from the broker into InfluxDB (see README.md). */
+export function createIngestExtension(opts: IngestOptions): HubExtension {
+  const shareGroup = opts.shareGroup ?? "hub";
+  const batchPoints = opts.writeBatchPoints ?? 5000;
+  const gapGraceMs = opts.gapGraceMs ?? 30_000;
+
+  let client: MqttClient | undefined;
+  let writer: PointWriter | undefined;
+  let gaps: GapWatch | undefined;
+  let stopping = false;
+  const counters = new IngestCounters();
+
+  function publishAck(ack: BatchAck): void {
+    client?.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack), { qos: 1 });
+  }
+
+  function messageHandler(ctx: HubContext, batches: BatchIngest, rt: IngestRuntime) {
+    return (topic: string, payload: Buffer): void => {
+      const parsed = parseTopic(topic);
+      if (!parsed.ok || parsed.value.scope !== "gw") {
+        ctx.logger.warn({ topic: topic.slice(0, 256) }, "message on an unexpected topic ignored");
+        return;
+      }
+      const { gatewayId, type } = parsed.value;
+      const work =
+        type === "batch" ? batches.handle(gatewayId, payload) : type === "status" ? handleGatewayStatus(rt, gatewayId, payload) : undefined;
+      work?.catch((e: unknown) => {
+        if (e instanceof WriterStoppedError) return; // not acknowledged; the gateway sends it again
+        ctx.logger.error({ err: (e as Error).message, gateway: gatewayId, type }, "message not processed; not acknowledged");
+      });
+    };
+  }
+
+  return {
+    name: "ingest",
+    async start(ctx) {
+      stopping = false;
+      const metrics = registerIngestMetrics(ctx);
+      writer = new PointWriter({
+        write: ctx.writeLines,
+        logger: ctx.logger.child({ component: "ingest-writer" }),
+        batchPoints,
+        retentionMs: RETENTION_MS, // judged by the real clock, as influxd judges it (ctx.now may be a simulated day)
+        onDeadLetter: (letter) => {
+          counters.deadLettersByReason[letter.reason] = (counters.deadLettersByReason[letter.reason] ?? 0) + 1;
+          metrics.deadLetters.inc({ reason: letter.reason, source: letter.context.source });
+        },
+        onWrite: (points, seconds) => {
+          counters.writes++;
+          counters.lastWriteMs = seconds * 1000;
+          metrics.writeSeconds.observe(seconds);
+          metrics.writtenPoints.inc(points);
+        },
+        onInfluxState: (up) => metrics.influxUp.set(up ? 1 : 0),
+      });
+      metrics.influxUp.set(1); // the writer starts assuming InfluxDB is up (ensureDatabase just reached it); it reports changes only
+      const rt: IngestRuntime = {
+        ctx,
+        writer,
+        chain: new ChainStore(ctx.influx, ctx.database),
+        metrics,
+        counters,
+        publishAck,
+        stopping: () => stopping,
+      };
+      gaps = new GapWatch(rt, gapGraceMs);
+      const filter = (f: string) => (shareGroup ? gatewayTopics.shared(shareGroup, f) : f);
+      client = await mqtt.connectAsync(opts.brokerUrl, {
+        username: opts.username,
+        password: opts.password,
+        clientId: opts.clientId ?? `hub-ingest-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+        ...opts.tls,
+        reconnectPeriod: 1000,
+      });
+      client.on("message", messageHandler(ctx, new BatchIngest(rt, gaps), rt));
+      client.on("error", (e) => ctx.logger.warn({ err: e.message }, "ingest mqtt client error"));
+      // Re-subscribe on every connect: a clean session forgets subscriptions.
+      const subscribe = () =>
+        client?.subscribe([filter(gatewayTopics.allBatches), filter(gatewayTopics.allStatus)], { qos: 1 }, (e) => {
+          if (e) ctx.logger.error({ err: e.message }, "ingest could not subscribe");
+        });
+      client.on("connect", subscribe);
+      await client.subscribeAsync([filter(gatewayTopics.allBatches), filter(gatewayTopics.allStatus)], { qos: 1 });
+      ctx.logger.info({ broker: opts.brokerUrl, shareGroup: shareGroup || null }, "ingest started");
+    },
+    async stop() {
+      stopping = true;
+      gaps?.stop();
+      await client?.endAsync();
+      await writer?.stop();
+      client = undefined;
+    },
+    status() {
+      return {
+        batchesStored: counters.batchesStored,
+        readingsStored: counters.readingsStored,
+        replaysAcknowledged: counters.replays,
+        rejected: { ...counters.rejectedByCode },
+        deadLetters: { ...counters.deadLettersByReason },
+        influx: writer?.influxUp === false ? "down" : "up",
+        pendingPoints: writer?.pendingPoints ?? 0,
+        writes: counters.writes,
+        lastWriteMs: Math.round(counters.lastWriteMs * 10) / 10,
+        lastContact: Object.fromEntries([...counters.lastContact].map(([id, ms]) => [id, new Date(ms).toISOString()])),
+        mqtt: client?.connected ? "connected" : "disconnected",
+      };
+    },
+  };
+}
