@@ -8,8 +8,9 @@ import { LineGroups, PointWriter } from "../src/ingest/writer.ts";
 function scripted(answer: (body: string, call: number) => Error | undefined) {
   const calls: string[] = [];
   const write: LineWriter = async (body) => {
-    calls.push(body);
-    const e = answer(body, calls.length);
+    const text = typeof body === "string" ? body : body.join("\n"); // a body in pieces is the pieces, newline-separated
+    calls.push(text);
+    const e = answer(text, calls.length);
     if (e) throw e;
   };
   return { write, calls };

@@ -166,6 +166,42 @@ describe("ingest: signed batches into InfluxDB", () => {
     expect(ingest.status()).toMatchObject({ rejected: { malformed: 4, status: 2 } });
   }, 60_000);
 
+  it("hostile gateway: another site's readings, a malformed one, an oversized field and a future time are each refused alone with their reason", async () => {
+    const { gateway, database, registry, ingest } = await startHub();
+    // A second hall served by another gateway: gw1's key must not speak for it.
+    registry.sites.set("hall2", { id: "hall2", kind: "hall", name: "Hall 2", town: "t1", tz: "Asia/Shanghai", gateway: "gw2" });
+    registry.windows.set("w9", { id: "w9", site: "hall2", name: "Window 9", department: "tax", unattendedAfterMinutes: 30 });
+    registry.devices.set("kp9", { id: "kp9", kind: "keypad", site: "hall2", window: "w9", heartbeatS: 60, scale: "four" });
+    const t = Date.now() - 60_000;
+    const batch = gateway.next([
+      rating(1, t),
+      rating(2, t, { deviceId: "kp9", windowId: "w9" }), // another hall's keypad
+      rating(3, t, { windowId: "w9" }), // its own keypad crediting another hall's window
+      rating(4, t, { outcome: "rated", key: undefined }), // malformed: a rated press without its key
+      rating(5, t, { txnId: "x".repeat(100_000) }), // an oversized string field
+      rating(6, Date.now() + 3_600_000), // an hour ahead of the hub's clock
+      rating(7, t + 1),
+    ]);
+    await gateway.send(batch.wire);
+    const ack = await gateway.waitForAck(storedAck(batch.body.seq));
+    expect(ack).toMatchObject({ status: "stored", hash: batch.hash });
+
+    const stored = await influx.query(`SELECT "seq" FROM "rating"`, database);
+    expect((stored.results[0]?.series?.[0]?.values ?? []).map((v) => v[1]).sort()).toEqual([1, 7]);
+    const byKind = Object.fromEntries((await alerts(database)).map((a) => [a.kind, String(a.detail)]));
+    expect(Object.keys(byKind).sort()).toEqual(["device_time", "malformed", "outside_slice"]);
+    expect(byKind.outside_slice).toContain("2 of 7 readings refused");
+    expect(byKind.outside_slice).toMatch(/"kp9" seq 2: device kp9 belongs to site hall2, not to this gateway's site hall1/);
+    expect(byKind.outside_slice).toMatch(/"kp1" seq 3: window w9 belongs to site hall2/);
+    expect(byKind.malformed).toContain("2 of 7 readings refused");
+    expect(byKind.malformed).toMatch(/seq 4: missing_field: key is required/);
+    expect(byKind.malformed).toMatch(/seq 5: invalid_field: txnId: /);
+    expect(byKind.device_time).toMatch(
+      /1 of 7 readings refused: rating reading "kp1" seq 6: future_timestamp: device time .* ahead of the receiver/,
+    );
+    expect(ingest.status()).toMatchObject({ batchesStored: 1, readingsStored: 2, rejected: {} });
+  }, 60_000);
+
   it("flags a gap only when the predecessor stays missing, and a new epoch as a chain restart", async () => {
     const { gateway, database, privateKeyPem } = await startHub({ gapGraceMs: 500 });
     const t = Date.now() - 60_000;

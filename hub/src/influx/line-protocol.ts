@@ -54,6 +54,13 @@ function quote(text: string): string {
   return `"${text}"`;
 }
 
+/** A tag value as encodePoint writes it (escaped); throws UnwritablePointError where encodePoint would. */
+export const escapeTagValue = (text: string): string => escapeName(text, true);
+/** A string field value as encodePoint writes it. */
+export const quoteFieldValue = quote;
+/** Whether encodePoint accepts a timestamp (decimal nanoseconds that fit InfluxDB's int64). */
+export const isWritableTimestamp = (timestamp: string): boolean => TIMESTAMP.test(timestamp);
+
 function fieldValue(value: FieldValue): string | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? String(value) : undefined; // NaN and ±Inf have no line-protocol form
   if (typeof value === "boolean") return value ? "true" : "false";

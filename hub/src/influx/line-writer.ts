@@ -10,8 +10,14 @@ export interface InfluxWriteTarget {
   password?: string;
 }
 
-/** Writes a body of line-protocol lines (nanosecond timestamps) to a retention policy; resolves once InfluxDB stored them. */
-export type LineWriter = (body: string, retentionPolicy: string, timeoutMs: number) => Promise<void>;
+/**
+ * Lines of line protocol (nanosecond timestamps), newline-separated: one text, or pieces of whole lines sent one
+ * after the other with a newline between them, so a large write never becomes one large string.
+ */
+export type LineBody = string | readonly string[];
+
+/** Writes a body of line-protocol lines to a retention policy; resolves once InfluxDB stored them. */
+export type LineWriter = (body: LineBody, retentionPolicy: string, timeoutMs: number) => Promise<void>;
 
 /** InfluxDB answered, but not 204: `status` tells a refused write (4xx) from an unwell server (5xx). */
 export class InfluxWriteError extends Error {
@@ -36,6 +42,10 @@ export function createLineWriter(target: InfluxWriteTarget): LineWriter {
 
   return (body, retentionPolicy, timeoutMs) =>
     new Promise<void>((resolve, reject) => {
+      const pieces = typeof body === "string" ? [body] : body;
+      let length = 0;
+      for (const piece of pieces) length += Buffer.byteLength(piece);
+      length += Math.max(0, pieces.length - 1);
       const query = new URLSearchParams({ db: target.database, rp: retentionPolicy, precision: "n" });
       const request = transport.request(
         {
@@ -46,7 +56,7 @@ export function createLineWriter(target: InfluxWriteTarget): LineWriter {
           path: `${prefix}/write?${query}`,
           method: "POST",
           auth,
-          headers: { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) },
+          headers: { "content-type": "text/plain; charset=utf-8", "content-length": length },
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -62,6 +72,10 @@ export function createLineWriter(target: InfluxWriteTarget): LineWriter {
       );
       request.setTimeout(timeoutMs, () => request.destroy(new Error(`influxdb did not answer within ${timeoutMs} ms`)));
       request.on("error", reject);
-      request.end(body);
+      pieces.forEach((piece, i) => {
+        if (i > 0) request.write("\n");
+        request.write(piece);
+      });
+      request.end();
     });
 }

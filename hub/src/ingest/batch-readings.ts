@@ -1,9 +1,10 @@
-import type { ReceivedBody } from "@supervision/firmware-protocols";
+import { type CheckedReading, checkDeviceTime, parseReading, type ReceivedBody } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { Registry } from "../registry/schema.ts";
 import type { BatchHeader } from "./chain-check.ts";
-import { type IntegrityKind, readingToPoint } from "./points.ts";
-import { addPoint } from "./runtime.ts";
+import { type IntegrityKind, retentionPolicyFor } from "./points.ts";
+import { readingLine } from "./reading-lines.ts";
+import { outsideSlice } from "./slice-check.ts";
 import { LineGroups } from "./writer.ts";
 
 export interface EncodedBatch {
@@ -12,16 +13,18 @@ export interface EncodedBatch {
   /** The stored readings' lines by policy, compacted. */
   groups: LineGroups;
   /** Readings refused alone (their batch is stored without them). */
-  malformed: number;
+  refused: number;
   /** Integrity alerts the readings raise, by kind, with their detail. */
   alerts: Array<[IntegrityKind, string]>;
 }
 
 /**
  * A batch's readings as lines by policy, with the alerts its readings raise; the header is all that is kept of the
- * body. Each reading is checked alone: a bad one is refused and counted, never its batch.
+ * body. Each reading is checked alone, and a bad one is refused with its reason, never its batch: against its
+ * kind's schema (`malformed`), against the sending gateway's slice of the registry (`outside_slice`), and its
+ * device time against the hub's clock `now` (`device_time`: ahead by more than the allowed skew, or before 2020).
  */
-export function encodeBatch(body: ReceivedBody, registry: Registry, logger: Logger): EncodedBatch {
+export function encodeBatch(body: ReceivedBody, registry: Registry, now: number, logger: Logger): EncodedBatch {
   const { readings, ...rest } = body;
   const header: BatchHeader = { ...rest, readings: readings.length };
   const groups = new LineGroups({
@@ -31,24 +34,83 @@ export function encodeBatch(body: ReceivedBody, registry: Registry, logger: Logg
     seq: header.seq,
     createdAt: header.createdAt,
   });
+  const site = registry.gateways.get(header.gatewayId)?.site;
+  const refusals = new Refusals(readings.length);
   const unknownDevices = new Set<string>();
-  let malformed = 0;
   for (const reading of readings) {
-    const point = readingToPoint(reading, registry);
-    try {
-      if ("error" in point) throw new Error(point.error.message);
-      addPoint(groups, point);
-    } catch (e) {
-      malformed++;
-      logger.warn({ gateway: header.gatewayId, err: (e as Error).message }, "reading not stored");
+    const checked = parseReading(reading);
+    if (!checked.ok) {
+      refusals.add("malformed", reading, `${checked.error.code}: ${checked.error.message}`);
       continue;
     }
-    const device = point.tags?.device;
-    if (device !== undefined && !registry.devices.has(device)) unknownDevices.add(device);
+    const r = checked.value;
+    const foreign = outsideSlice(r, registry, site);
+    if (foreign) {
+      refusals.add("outside_slice", r, foreign);
+      continue;
+    }
+    const timeError = checkDeviceTime(r.ts, { now });
+    if (timeError) {
+      refusals.add("device_time", r, `${timeError.code}: ${timeError.message}`);
+      continue;
+    }
+    try {
+      groups.add(retentionPolicyFor(r.kind), readingLine(r, registry));
+    } catch (e) {
+      refusals.add("malformed", r, `unwritable: ${(e as Error).message}`);
+      continue;
+    }
+    if (!registry.devices.has(r.deviceId)) unknownDevices.add(r.deviceId);
   }
-  const alerts: Array<[IntegrityKind, string]> = [];
+  if (refusals.count > 0)
+    logger.warn({ gateway: header.gatewayId, refused: refusals.count, detail: refusals.summary() }, "readings not stored");
+  const alerts = refusals.alerts();
   if (unknownDevices.size > 0)
-    alerts.push(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
-  if (malformed > 0) alerts.push(["malformed", `${malformed} of ${readings.length} readings are malformed and were not stored`]);
-  return { header, groups: groups.compact(), malformed, alerts };
+    alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
+  return { header, groups: groups.compact(), refused: refusals.count, alerts };
+}
+
+/** Alert details are cut here (integrity_alert keeps 1,024 characters). */
+const DETAIL_CHARS = 1000;
+
+/** The readings of one batch refused so far, by alert kind, each with its reason. */
+class Refusals {
+  count = 0;
+  private readonly byKind = new Map<IntegrityKind, string[]>();
+  private readonly chars = new Map<IntegrityKind, number>();
+
+  constructor(private readonly total: number) {}
+
+  add(kind: IntegrityKind, reading: unknown, reason: string): void {
+    this.count++;
+    const list = this.byKind.get(kind) ?? [];
+    this.byKind.set(kind, list);
+    // Enough to find the reading and say why; the rest of the batch's refusals of this kind are only counted.
+    const chars = this.chars.get(kind) ?? 0;
+    const text = chars < DETAIL_CHARS ? `${describe(reading)}: ${reason.slice(0, 300)}` : "";
+    list.push(text);
+    this.chars.set(kind, chars + text.length + 2);
+  }
+
+  /** One alert per kind: how many of the batch's readings, and each one's reason (as many as fit). */
+  alerts(): Array<[IntegrityKind, string]> {
+    return [...this.byKind].map(([kind, list]) => {
+      const shown = list.filter(Boolean);
+      const more = list.length - shown.length;
+      const text = `${list.length} of ${this.total} readings refused: ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
+      return [kind, text.length > DETAIL_CHARS ? `${text.slice(0, DETAIL_CHARS)}…` : text];
+    });
+  }
+
+  summary(): string {
+    return this.alerts()
+      .map(([kind, text]) => `${kind}: ${text}`)
+      .join(" | ");
+  }
+}
+
+/** kind, device and seq of a reading (maybe hostile), short and printable. */
+function describe(reading: unknown): string {
+  const r = (typeof reading === "object" && reading !== null ? reading : {}) as Partial<CheckedReading> & Record<string, unknown>;
+  return `${String(r.kind).slice(0, 32)} reading ${String(JSON.stringify(r.deviceId)).slice(0, 80)} seq ${String(r.seq).slice(0, 16)}`;
 }

@@ -53,7 +53,7 @@ export class BatchIngest {
     // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
     // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
     // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
-    const { header, groups, malformed, alerts } = encodeBatch(opened.value.body, registry, rt.ctx.logger);
+    const { header, groups, refused, alerts } = encodeBatch(opened.value.body, registry, rt.ctx.now(), rt.ctx.logger);
     const raised: IntegrityKind[] = [];
     for (const [kind, detail] of alerts) {
       addAlert(groups, header, kind, detail);
@@ -91,7 +91,7 @@ export class BatchIngest {
     const { deadLetters } = await rt.writer.write(groups);
     rt.chain.remember(gatewayId, header.epoch, header.seq, hash);
     const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;
-    const count = header.readings - malformed - deadReadings;
+    const count = header.readings - refused - deadReadings;
     rt.metrics.batches.inc({ result: replay ? "replay" : "stored" });
     if (replay) rt.counters.replays++;
     else {

@@ -11,8 +11,10 @@ import type { Registry } from "../registry/schema.ts";
 export type PointError = { code: "malformed"; message: string };
 
 /** A device clock this far ahead of the gateway's receive time cannot be trusted. */
-const CLOCK_AHEAD_SUSPECT_MS = 60_000;
+export const CLOCK_AHEAD_SUSPECT_MS = 60_000;
 const POSITIVE_LEVELS: ReadonlySet<Level> = new Set(["very_satisfied", "satisfied"]);
+export const isPositiveLevel = (level: Level | undefined): boolean => level !== undefined && POSITIVE_LEVELS.has(level);
+export const isNegativeLevel = (level: Level | undefined): boolean => level !== undefined && NEGATIVE_LEVELS.has(level);
 
 export const RETENTION_POLICY: Record<string, "raw" | "health"> = {
   rating: "raw",
@@ -99,8 +101,8 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
           key: r.key,
           txn: r.txnId ?? "",
           rated: rated ? 1 : 0,
-          positive: rated && r.level !== undefined && POSITIVE_LEVELS.has(r.level) ? 1 : 0,
-          negative: rated && r.level !== undefined && NEGATIVE_LEVELS.has(r.level) ? 1 : 0,
+          positive: rated && isPositiveLevel(r.level) ? 1 : 0,
+          negative: rated && isNegativeLevel(r.level) ? 1 : 0,
         }),
       };
     }
@@ -172,7 +174,16 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
 }
 
 export type IntegrityKind =
-  "gap" | "altered" | "bad_signature" | "unknown_gateway" | "chain_restart" | "malformed" | "unknown_device" | "dead_letter";
+  | "gap"
+  | "altered"
+  | "bad_signature"
+  | "unknown_gateway"
+  | "chain_restart"
+  | "malformed"
+  | "unknown_device"
+  | "dead_letter"
+  | "outside_slice"
+  | "device_time";
 
 const msToNs = (ms: number) => `${ms}000000`;
 

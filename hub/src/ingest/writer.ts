@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { InfluxWriteError, type LineWriter } from "../influx/line-writer.ts";
+import { InfluxWriteError, type LineBody, type LineWriter } from "../influx/line-writer.ts";
 import {
   classifyRefusal,
   type DeadLetter,
@@ -12,9 +12,11 @@ import {
 
 /**
  * The encoded points (line protocol) of one unit of work (a gateway batch, a status), by retention policy.
- * `compact()` joins what was added into one string per policy: callers do it before they await anything, so a
- * batch's thousand small strings never outlive the tick that made them (kept across a chain lookup, they were
- * promoted to the old generation and cost more to collect than to make).
+ * `compact()` joins what was added into pieces of up to PIECE_CHARS: callers do it before they await anything, so
+ * a batch's thousand small strings never outlive the tick that made them (kept across a chain lookup, they were
+ * promoted to the old generation and cost more to collect than to make). Never one string per batch or per write:
+ * a string over 128 KiB is a large object to V8, and making one cost more than encoding the thousand points in it
+ * (hub/src/ingest/README.md). A body is its pieces, newline-separated, written one after the other.
  */
 export class LineGroups {
   private readonly byPolicy = new Map<string, string[]>();
@@ -37,14 +39,13 @@ export class LineGroups {
   }
 
   compact(): this {
-    for (const [policy, list] of this.byPolicy) if (list.length > 1) this.byPolicy.set(policy, [list.join("\n")]);
+    for (const [policy, list] of this.byPolicy) this.byPolicy.set(policy, joinInPieces(list));
     return this;
   }
 
-  /** Each policy's text, newline-separated. */
-  bodies(): Map<string, string> {
-    this.compact();
-    return new Map([...this.byPolicy].map(([policy, list]) => [policy, list[0] as string]));
+  /** Each policy's lines, in pieces of whole lines (newline-separated within a piece and between pieces). */
+  bodies(): Map<string, string[]> {
+    return new Map(this.compact().byPolicy);
   }
 
   oldestTimestamp(policy: string): string | undefined {
@@ -52,14 +53,38 @@ export class LineGroups {
   }
 }
 
+/** Below the 128 KiB (64 Ki two-byte characters) at which V8 makes a string a large object. */
+const PIECE_CHARS = 60_000;
+
+/** Consecutive texts (lines or pieces) joined by newlines into pieces of up to PIECE_CHARS (a longer text stays whole). */
+function joinInPieces(texts: readonly string[]): string[] {
+  const pieces: string[] = [];
+  let from = 0;
+  let chars = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const length = (texts[i] as string).length + 1;
+    if (chars + length > PIECE_CHARS && i > from) {
+      pieces.push(i - from === 1 ? (texts[from] as string) : texts.slice(from, i).join("\n"));
+      from = i;
+      chars = 0;
+    }
+    chars += length;
+  }
+  if (texts.length > from) pieces.push(texts.length - from === 1 ? (texts[from] as string) : texts.slice(from).join("\n"));
+  return pieces;
+}
+
+/** The lines of a body's pieces (only where lines must be looked at one by one: retention, isolating a refusal). */
+const linesOf = (pieces: readonly string[]): string[] => pieces.flatMap((piece) => piece.split("\n"));
+
 /** What became of a unit's points: all stored, but for these, kept as dead letters. */
 export interface WriteOutcome {
   deadLetters: DeadLetter[];
 }
 
 interface Unit {
-  /** Each policy's lines joined into one body at once, so the unit holds a few strings while it waits, not thousands. */
-  bodies: Map<string, string>;
+  /** Each policy's lines joined into a few pieces at once, so the unit holds a few strings while it waits, not thousands. */
+  bodies: Map<string, string[]>;
   count: number;
   context: WriteContext;
   deadLetters: DeadLetter[];
@@ -140,7 +165,7 @@ export class PointWriter {
   }
 
   /** Takes the lines InfluxDB would refuse as beyond retention out of `bodies`. Splits a body only when one is there. */
-  private refuseBeyondRetention(lines: LineGroups, bodies: Map<string, string>): DeadLetter[] {
+  private refuseBeyondRetention(lines: LineGroups, bodies: Map<string, string[]>): DeadLetter[] {
     const retention = this.opts.retentionMs;
     if (!retention) return [];
     const letters: DeadLetter[] = [];
@@ -154,7 +179,7 @@ export class PointWriter {
       const cutoff = `${Math.floor(cutoffMs)}000000`;
       if (!nsBefore(oldest, cutoff)) continue;
       const kept: string[] = [];
-      for (const line of body.split("\n")) {
+      for (const line of linesOf(body)) {
         if (!nsBefore(lineTimestamp(line), cutoff)) kept.push(line);
         else
           letters.push({
@@ -165,7 +190,7 @@ export class PointWriter {
             context: lines.context,
           });
       }
-      if (kept.length > 0) bodies.set(policy, kept.join("\n"));
+      if (kept.length > 0) bodies.set(policy, joinInPieces(kept));
       else bodies.delete(policy);
     }
     return letters;
@@ -235,12 +260,11 @@ export class PointWriter {
     for (const unit of units)
       for (const [policy, body] of unit.bodies) {
         const into = merged.get(policy);
-        if (into) into.push(body);
-        else merged.set(policy, [body]);
+        if (into) into.push(...body);
+        else merged.set(policy, [...body]);
       }
     for (const policy of policyOrder(merged.keys())) {
-      const bodies = merged.get(policy) as string[];
-      const refusal = await this.writeUntilAnswered(bodies.length === 1 ? (bodies[0] as string) : bodies.join("\n"), policy);
+      const refusal = await this.writeUntilAnswered(merged.get(policy) as string[], policy);
       if (refusal) return true;
     }
     return false;
@@ -254,7 +278,7 @@ export class PointWriter {
         const body = unit.bodies.get(policy);
         if (body === undefined) continue;
         const refusal = await this.writeUntilAnswered(body, policy);
-        if (refusal) await this.bisect(body.split("\n"), policy, unit, refusal);
+        if (refusal) await this.bisect(linesOf(body), policy, unit, refusal);
       }
   }
 
@@ -283,7 +307,7 @@ export class PointWriter {
    * Writes a body, retrying with backoff while InfluxDB is unavailable. Resolves undefined once stored, or with
    * InfluxDB's refusal when it answered that points of the body can never be stored.
    */
-  private async writeUntilAnswered(body: string, policy: string): Promise<InfluxWriteError | undefined> {
+  private async writeUntilAnswered(body: LineBody, policy: string): Promise<InfluxWriteError | undefined> {
     let backoffMs = 100;
     for (;;) {
       try {

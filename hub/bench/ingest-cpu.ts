@@ -1,0 +1,114 @@
+/**
+ * Where the hub's CPU goes per reading, stage by stage, in one process (no MQTT, no HTTP, no influxd): the bench's
+ * 1,000-reading rating batches opened, checked and encoded as the ingest does, and beside each stage the way it was
+ * done before (README: "Why the hub ratio ...", hub/src/ingest/README.md). No pass/fail; run it to steer.
+ *
+ *   npx tsx hub/bench/ingest-cpu.ts [--batches 60] [--help]
+ */
+import { parseArgs } from "node:util";
+import {
+  type CheckedReading,
+  loadPrivateKey,
+  loadPublicKey,
+  openBatch,
+  parseJsonObject,
+  parseReading,
+  parseReadingWithZod,
+  type Reading,
+  signBatch,
+  splitBatch,
+} from "@supervision/firmware-protocols";
+import { verify } from "node:crypto";
+import { encodePoint, type Point } from "../src/influx/line-protocol.ts";
+import { encodeBatch } from "../src/ingest/batch-readings.ts";
+import { readingToPoint } from "../src/ingest/points.ts";
+import { readingLine } from "../src/ingest/reading-lines.ts";
+import { rating, testRegistry } from "../test/ingest-fixtures.ts";
+import pino from "pino";
+
+const { values: args } = parseArgs({ options: { batches: { type: "string", default: "60" }, help: { type: "boolean", default: false } } });
+if (args.help) {
+  console.log("usage: npx tsx hub/bench/ingest-cpu.ts [--batches N]   (CPU µs per reading of each ingest stage, in this process)");
+  process.exit(0);
+}
+const BATCHES = Number(args.batches);
+const PER_BATCH = 1000;
+const ROUNDS = 5;
+
+const { registry, privateKeyPem } = testRegistry();
+for (let d = 0; d < 50; d++)
+  registry.devices.set(`kp${d}`, { id: `kp${d}`, kind: "keypad", site: "hall1", window: "w1", heartbeatS: 60, scale: "four" });
+const key = loadPublicKey(registry.gateways.get("gw1")?.publicKey as string);
+const signingKey = loadPrivateKey(privateKeyPem);
+const T0 = Date.now() - 86_400_000;
+const wires: Buffer[] = [];
+for (let b = 0; b < BATCHES; b++) {
+  const readings: Reading[] = Array.from({ length: PER_BATCH }, (_, i) =>
+    rating(b * PER_BATCH + i, T0 + b * PER_BATCH + i, { deviceId: `kp${i % 50}` }),
+  );
+  const body = {
+    v: 1 as const,
+    gatewayId: "gw1",
+    epoch: "0123456789abcdef",
+    seq: b + 1,
+    prevHash: "0".repeat(64),
+    createdAt: T0,
+    readings,
+  };
+  wires.push(signBatch(body, signingKey).wire);
+}
+const opened = wires.map((w) => {
+  const o = openBatch("gw1", w, () => key);
+  if (!o.ok) throw new Error(o.error.message);
+  return o.value.body;
+});
+const bodyBytes = wires.map((w) => {
+  const parts = splitBatch(w);
+  if (!parts.ok) throw new Error(parts.error.message);
+  return parts.value;
+});
+const checked = opened.map((b) => b.readings.map((r) => (parseReading(r) as { value: CheckedReading }).value));
+const logger = pino({ level: "silent" });
+
+/** CPU µs per reading of `fn` run once per batch, after a warm-up. */
+function measure(fn: (batch: number) => unknown): number {
+  for (let b = 0; b < BATCHES; b++) fn(b);
+  const start = process.cpuUsage();
+  for (let round = 0; round < ROUNDS; round++) for (let b = 0; b < BATCHES; b++) fn(b);
+  const used = process.cpuUsage(start);
+  return Number(((used.user + used.system) / (ROUNDS * BATCHES * PER_BATCH)).toFixed(2));
+}
+
+const rows = [
+  { stage: "signature (Ed25519 over the body)", now: measure((b) => verify(null, bodyBytes[b]!.bodyBytes, key, bodyBytes[b]!.signature)) },
+  {
+    stage: "body JSON: in pieces (now) | whole (before)",
+    now: measure((b) => openBatch("gw1", wires[b]!, () => key)),
+    before: measure((b) => parseJsonObject(bodyBytes[b]!.bodyBytes, 8 << 20)),
+    note: "now: openBatch in full (signature, hash, JSON, envelope); before: the JSON parse alone",
+  },
+  {
+    stage: "reading checks: compiled (now) | zod (before)",
+    now: measure((b) => opened[b]!.readings.forEach(parseReading)),
+    before: measure((b) => opened[b]!.readings.forEach(parseReadingWithZod)),
+  },
+  {
+    stage: "reading → line: readingLine (now) | readingToPoint + encodePoint (before)",
+    now: measure((b) => checked[b]!.map((r) => readingLine(r, registry))),
+    before: measure((b) => checked[b]!.map((r) => encodePoint(readingToPoint(r, registry) as Point))),
+  },
+  {
+    stage: "lines → write body: pieces (now) | one string (before)",
+    now: measure((b) => {
+      const lines = checked[b]!.map((r) => `${readingLine(r, registry)}\n`);
+      const pieces: string[] = [];
+      for (let i = 0; i < lines.length; i += 250) pieces.push(lines.slice(i, i + 250).join(""));
+      for (const p of pieces) Buffer.from(p);
+    }),
+    before: measure((b) => Buffer.from(checked[b]!.map((r) => readingLine(r, registry)).join("\n"))),
+    note: "both include readingLine",
+  },
+  { stage: "encodeBatch (checks, slice, time, lines, pieces)", now: measure((b) => encodeBatch(opened[b]!, registry, Date.now(), logger)) },
+];
+console.log(`CPU µs per reading, ${BATCHES} batches of ${PER_BATCH} ratings, ${ROUNDS} rounds:`);
+console.table(rows);
