@@ -46,6 +46,7 @@ const validReading = fc
       cameraId: id,
       state: fc.constantFrom("start", "end"),
       source: fc.constantFrom("onvif", "vmd", "pir", "ai"),
+      snapshotSha256: maybe(fc.stringMatching(/^[0-9a-f]{64}$/)),
     }),
     fc.record({
       kind: fc.constant("heartbeat"),
@@ -64,7 +65,7 @@ const validReading = fc
   });
 
 const FIELDS = ["kind", "v", "deviceId", "seq", "ts", "rxTs", "windowId", "clerkId", "txnId", "outcome", "scale", "key", "level"]
-  .concat(["personId", "method", "direction", "location", "cameraId", "state", "source", "intervalS", "uptimeS", "fw", "rssi", "pending"])
+  .concat(["personId", "method", "direction", "location", "cameraId", "state", "source", "snapshotSha256", "intervalS", "uptimeS", "fw", "rssi", "pending"])
   .concat(["extra", "__proto__", "constructor", "toString", ""]);
 /** Values at and past every edge the schemas draw, and of every wrong type. */
 const hostileValue = fc.oneof(

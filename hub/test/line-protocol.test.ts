@@ -4,7 +4,7 @@ import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import fc from "fast-check";
 import { InfluxDB } from "influx";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodePoint, type Point, UnwritablePointError } from "../src/influx/line-protocol.ts";
+import { encodePoint, integerText, type Point, UnwritablePointError } from "../src/influx/line-protocol.ts";
 import { createLineWriter, InfluxWriteError } from "../src/influx/line-writer.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { rating, testRegistry } from "./ingest-fixtures.ts";
@@ -122,6 +122,19 @@ describe("line protocol against a real influxd", () => {
     });
   });
 
+  it("stores a body sent in pieces (with multi-byte text) as the same body sent whole", async () => {
+    const write = createLineWriter({ url: influx.url, database: "by_lines" });
+    const lines = Array.from(
+      { length: 30 },
+      (_, i) => `pieces,tag=t${i % 3} n=${i},text="第${i}号" 17638000001230${String(i).padStart(5, "0")}`,
+    );
+    await write([lines.slice(0, 1).join("\n"), lines.slice(1, 17).join("\n"), lines.slice(17).join("\n")], "autogen", 10_000);
+    const res = await influx.query(`SELECT count("n"), sum("n") FROM "pieces"`, "by_lines");
+    expect(res.results[0]?.series?.[0]?.values?.[0]?.slice(1)).toEqual([30, 435]);
+    const text = await influx.query(`SELECT "text" FROM "pieces" WHERE "n" = 29`, "by_lines");
+    expect(text.results[0]?.series?.[0]?.values?.[0]?.[1]).toBe("第29号");
+  });
+
   it("says why influxd refused a write, and that a closed port is unreachable", async () => {
     const write = createLineWriter({ url: influx.url, database: "by_lines" });
     await write(`conflict f=1 ${T}`, "autogen", 10_000);
@@ -161,5 +174,28 @@ describe("createLineWriter", () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe("integerText", () => {
+  it("writes what String() writes, for every safe integer and anything else", () => {
+    fc.assert(fc.property(fc.maxSafeNat(), (n) => integerText(n) === String(n)));
+    for (const n of [
+      0,
+      1,
+      999_999_999,
+      1e9,
+      1e9 + 1,
+      1_999_999_999,
+      2 ** 31,
+      1_764_000_000_123,
+      2 ** 53 - 1,
+      2 ** 53,
+      1.5e9 + 0.5,
+      -5,
+      -2e9,
+      NaN,
+    ])
+      expect(integerText(n), String(n)).toBe(String(n));
   });
 });

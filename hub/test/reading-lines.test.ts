@@ -58,6 +58,7 @@ const reading = fc.oneof(
     cameraId: ids,
     state: fc.constantFrom("start", "end"),
     source: fc.constantFrom("onvif", "vmd", "pir", "ai"),
+    snapshotSha256: maybe(fc.stringMatching(/^[0-9a-f]{64}$/)),
   }),
   fc.record({
     kind: fc.constant("heartbeat"),

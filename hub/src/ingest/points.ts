@@ -1,5 +1,5 @@
 import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading } from "@supervision/firmware-protocols";
-import type { Point } from "../influx/line-protocol.ts";
+import { integerText, type Point } from "../influx/line-protocol.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
 import type { Registry } from "../registry/schema.ts";
 
@@ -43,7 +43,7 @@ export function retentionPolicyFor(measurement: string): "raw" | "health" {
 export function readingTimestampNs(ts: number, seq: number): string {
   // ms × 1e6 is the ms digits followed by six zeros, so the sum is exact as text (no BigInt on the hot path).
   const sub = seq % 1_000_000;
-  return ts === 0 ? String(sub) : `${ts}${String(sub).padStart(6, "0")}`;
+  return ts === 0 ? String(sub) : `${integerText(ts)}${String(sub).padStart(6, "0")}`;
 }
 
 /**
@@ -153,7 +153,12 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
           town: where.town,
           window: windowId,
         }),
-        fields: defined<number | string>({ seq: r.seq, rx_ts: r.rxTs, active: r.state === "start" ? 1 : 0, snapshot_sha256: r.snapshotSha256 }),
+        fields: defined<number | string>({
+          seq: r.seq,
+          rx_ts: r.rxTs,
+          active: r.state === "start" ? 1 : 0,
+          snapshot_sha256: r.snapshotSha256,
+        }),
       };
     }
     case "heartbeat":

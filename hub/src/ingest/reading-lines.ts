@@ -1,5 +1,5 @@
 import type { CheckedReading } from "@supervision/firmware-protocols";
-import { escapeTagValue, isWritableTimestamp, quoteFieldValue, UnwritablePointError } from "../influx/line-protocol.ts";
+import { escapeTagValue, integerText, isWritableTimestamp, quoteFieldValue, UnwritablePointError } from "../influx/line-protocol.ts";
 import type { Registry } from "../registry/schema.ts";
 import { CLOCK_AHEAD_SUSPECT_MS, isNegativeLevel, isPositiveLevel, readingTimestampNs } from "./points.ts";
 
@@ -25,7 +25,7 @@ export function readingLine(r: CheckedReading, registry: Registry): string {
         `rating${tag(",clerk=", r.clerkId)}${tag(",department=", window?.department)}${tag(",device=", r.deviceId)}` +
         `${tag(",level=", r.level)}${tag(",outcome=", r.outcome)}${tag(",region=", regionOf(registry, town))}` +
         `${tag(",scale=", r.scale)}${tag(",site=", site)}${tag(",town=", town)}${tag(",window=", r.windowId)}` +
-        ` seq=${r.seq},rx_ts=${r.rxTs}${r.key === undefined ? "" : `,key=${r.key}`},txn=${quoteFieldValue(r.txnId ?? "")}` +
+        ` seq=${r.seq},rx_ts=${integerText(r.rxTs)}${r.key === undefined ? "" : `,key=${r.key}`},txn=${quoteFieldValue(r.txnId ?? "")}` +
         `,rated=${rated ? 1 : 0},positive=${rated && isPositiveLevel(r.level) ? 1 : 0},negative=${rated && isNegativeLevel(r.level) ? 1 : 0}` +
         ` ${timestamp}`
       );
@@ -40,7 +40,7 @@ export function readingLine(r: CheckedReading, registry: Registry): string {
         `${tag(",person=", r.personId)}${tag(",region=", regionOf(registry, town))}${tag(",role=", person?.role)}` +
         `${tag(",site=", site)}${tag(",site_kind=", site === undefined ? undefined : registry.sites.get(site)?.kind)}` +
         `${tag(",town=", town)}${tag(",window=", person?.window)}` +
-        ` seq=${r.seq},rx_ts=${r.rxTs},delay_s=${Math.round((r.rxTs - r.ts) / 1000)}` +
+        ` seq=${r.seq},rx_ts=${integerText(r.rxTs)},delay_s=${Math.round((r.rxTs - r.ts) / 1000)}` +
         (location === undefined
           ? ""
           : `,lat=${location.lat},lon=${location.lon}${location.accuracyM === undefined ? "" : `,accuracy_m=${location.accuracyM}`}`) +
@@ -54,7 +54,8 @@ export function readingLine(r: CheckedReading, registry: Registry): string {
       return (
         `motion${tag(",camera=", r.cameraId)}${tag(",device=", r.deviceId)}${tag(",region=", regionOf(registry, town))}` +
         `${tag(",site=", site)}${tag(",source=", r.source)}${tag(",state=", r.state)}${tag(",town=", town)}${tag(",window=", window)}` +
-        ` seq=${r.seq},rx_ts=${r.rxTs},active=${r.state === "start" ? 1 : 0} ${timestamp}`
+        ` seq=${r.seq},rx_ts=${integerText(r.rxTs)},active=${r.state === "start" ? 1 : 0}` +
+        `${r.snapshotSha256 === undefined ? "" : `,snapshot_sha256=${quoteFieldValue(r.snapshotSha256)}`} ${timestamp}`
       );
     }
     case "heartbeat":
