@@ -8,23 +8,26 @@ import type { Registry } from "../registry/schema.ts";
  * reading nowhere else and are judged as before (an `unknown_device` alert for devices).
  */
 export function outsideSlice(r: CheckedReading, registry: Registry, site: string | undefined): string | undefined {
-  const foreign = (what: string, id: string, itsSite: string | undefined) =>
-    itsSite === undefined || itsSite === site
-      ? undefined
-      : `${what} ${id} belongs to site ${itsSite}, not to this gateway's site ${site ?? "(none)"}`;
-  const device = foreign("device", r.deviceId, registry.devices.get(r.deviceId)?.site);
+  const device = foreign(site, "device", r.deviceId, registry.devices.get(r.deviceId)?.site);
   if (device) return device;
   switch (r.kind) {
     case "rating":
       return (
-        foreign("window", r.windowId, registry.windows.get(r.windowId)?.site) ??
-        (r.clerkId === undefined ? undefined : foreign("clerk", r.clerkId, registry.people.get(r.clerkId)?.site))
+        foreign(site, "window", r.windowId, registry.windows.get(r.windowId)?.site) ??
+        (r.clerkId === undefined ? undefined : foreign(site, "clerk", r.clerkId, registry.people.get(r.clerkId)?.site))
       );
     case "signin":
-      return foreign("person", r.personId, registry.people.get(r.personId)?.site);
+      return foreign(site, "person", r.personId, registry.people.get(r.personId)?.site);
     case "motion":
-      return foreign("camera", r.cameraId, registry.devices.get(r.cameraId)?.site);
+      return foreign(site, "camera", r.cameraId, registry.devices.get(r.cameraId)?.site);
     case "heartbeat":
       return undefined;
   }
+}
+
+/** The reason, when the registry places `id` at a site other than the gateway's. */
+function foreign(site: string | undefined, what: string, id: string, itsSite: string | undefined): string | undefined {
+  return itsSite === undefined || itsSite === site
+    ? undefined
+    : `${what} ${id} belongs to site ${itsSite}, not to this gateway's site ${site ?? "(none)"}`;
 }
