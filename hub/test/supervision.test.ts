@@ -12,10 +12,10 @@ import type { HubEvents } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import type { Registry } from "../src/registry/schema.ts";
-import { judgeAttendance } from "../src/supervision/attendance.ts";
+import { judgeAttendance } from "../src/supervision/rules/attendance/judge.ts";
 import { dayKind, periods } from "../src/supervision/calendar.ts";
 import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
-import { unattendedEpisodes } from "../src/supervision/rules.ts";
+import { unattendedEpisodes } from "../src/supervision/rules/unattended/episodes.ts";
 import { judge, type Routes, rulesContext, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";

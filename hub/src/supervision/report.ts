@@ -1,7 +1,8 @@
-import { localTimeToUtc } from "@supervision/firmware-protocols";
 import type { InfluxDB } from "influx";
 import type { Registry } from "../registry/schema.ts";
-import { dayKind, nextDate } from "./calendar.ts";
+import { dayKind, monthRange, nextDate } from "./calendar.ts";
+
+export { monthRange } from "./calendar.ts";
 import type { ScoringRules } from "./settings.ts";
 
 export interface ClerkLine {
@@ -52,12 +53,6 @@ export interface MonthlyReport {
 
 type Row = Record<string, unknown>;
 const ns = (ms: number) => `${ms}000000`;
-
-export function monthRange(month: string, tz: string): { from: number; to: number } {
-  const [y, m] = month.split("-").map(Number) as [number, number];
-  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
-  return { from: localTimeToUtc(`${month}-01`, "00:00", tz), to: localTimeToUtc(`${next}-01`, "00:00", tz) };
-}
 
 /** Working days from `a` to `b` (YYYY-MM-DD, inclusive) under the person's roster. */
 function workingDaysBetween(registry: Registry, personId: string, a: string, b: string): number {

@@ -1,5 +1,5 @@
-import type { Roster } from "../registry/schema.ts";
-import type { Period } from "./calendar.ts";
+import type { Roster } from "../../../registry/schema.ts";
+import type { Period } from "../../calendar.ts";
 
 export interface Signin {
   /** Device time: when it was made, however late it arrived. */
