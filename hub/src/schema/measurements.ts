@@ -36,6 +36,12 @@ export const MEASUREMENTS = {
   },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
   integrity_alert: { policy: "raw", tags: ["gateway", "kind"], fields: ["epoch", "seq", "detail"] },
+  /** A point InfluxDB refused for good (hub/src/influx/dead-letters.ts); `measurement` is the refused point's. */
+  dead_letter: {
+    policy: "raw",
+    tags: ["gateway", "measurement", "reason", "source"],
+    fields: ["epoch", "batch_seq", "policy", "line", "truncated", "detail"],
+  },
 
   // Health (kept 30 days).
   heartbeat: {

@@ -9,4 +9,11 @@ import { unattended } from "./unattended/index.ts";
  * The supervision rules, one line each, in the order their findings are written and announced. A new rule is a
  * folder beside these (README.md + index.ts exporting a `Rule`) and one line here.
  */
-export const RULES: readonly Rule[] = [attendance, unattended, dissatisfaction, satisfaction, equipment];
+// prettier-ignore
+export const RULES: readonly Rule[] = [
+  attendance,
+  unattended,
+  dissatisfaction,
+  satisfaction,
+  equipment,
+];
