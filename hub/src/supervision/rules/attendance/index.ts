@@ -3,7 +3,8 @@ import { schemaPoint } from "../../../schema/index.ts";
 import type { DayContext, DayRule, Findings, OnDuty } from "../rule.ts";
 import { clockSuspect } from "./clock.ts";
 import { ATTENDANCE_DEDUCTION_RULES, attendanceDeductions, proRata } from "./deductions.ts";
-import { judgeAttendance, judgeLeftPost, type Signin } from "./judge.ts";
+import { judgeAttendance, type Signin } from "./judge.ts";
+import { judgeLeftPost } from "./left-post.ts";
 
 /** Each person's sign-ins against their roster, per half day (shift period); see README.md. */
 export const attendance: DayRule = {
