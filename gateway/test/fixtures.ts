@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type GatewayConfig, type GatewayDevice, hashSecret } from "@supervision/firmware-protocols";
 import { freePort } from "@supervision/test-support";
 import { stringify } from "yaml";
@@ -60,7 +61,7 @@ export async function gatewayProcess(opts: {
   /** The program to run: the TypeScript source through tsx (default), or a built bundle (gateway/dist). */
   entry?: string;
 }): Promise<GatewayUnderTest> {
-  const program = opts.entry ? [opts.entry] : ["--import", "tsx", "gateway/src/cli/main.ts"];
+  const program = opts.entry ? [opts.entry] : ["--import", "tsx", fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))];
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const dataDir = join(dir, "data");
   const [devicePort, httpPort] = [await freePort(), await freePort()];
