@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Reading } from "@supervision/firmware-protocols";
 import { INFLUXQL, type Measurement, MEASUREMENT, MEASUREMENTS, measurementsIn, POLICIES, schemaPoint } from "@supervision/hub/schema";
 import { describe, expect, it } from "vitest";
+import { deadLetterPoint } from "../src/influx/dead-letters.ts";
 import { continuousQueries, RETENTION_POLICIES } from "../src/influx/setup.ts";
 import { gatewayHealthPoint, integrityAlertPoint, readingToPoint, retentionPolicyFor, uplinkBatchPoint } from "../src/ingest/points.ts";
 import { rating, testRegistry } from "./ingest-fixtures.ts";
@@ -100,6 +101,16 @@ describe("the ingest writes only what the schema declares", () => {
     ...readings.map((r) => readingToPoint(r, registry)),
     uplinkBatchPoint({ gatewayId: "gw1", epoch: "e", seq: 1, prevHash: "", createdAt: T, readings: 4 }, "h"),
     integrityAlertPoint({ gatewayId: "gw1", kind: "gap", epoch: "e", seq: 1, detail: "d", atMs: T, discriminator: 1 }),
+    deadLetterPoint(
+      {
+        policy: "raw",
+        line: "rating,site=s1 rated=1i 1",
+        reason: "field_type_conflict",
+        detail: "conflict",
+        context: { source: "batch", gatewayId: "gw1", epoch: "e", seq: 1, createdAt: T },
+      },
+      T,
+    ),
     gatewayHealthPoint(
       {
         gatewayId: "gw1",
