@@ -18,6 +18,7 @@ import { encodePoint, type Point } from "../influx/line-protocol.ts";
 import { deadLetterCounter } from "../influx/isolating-write.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
 import type { Registry } from "../registry/schema.ts";
+import { ARRIVAL_FIELDS, Recent } from "./arrivals.ts";
 import { ChainStore } from "./chain.ts";
 import {
   gatewayHealthPoint,
@@ -42,6 +43,8 @@ export interface IngestOptions {
   clientId?: string;
   /** How long a missing predecessor may take to arrive before a `gap` alert (default 30 s). */
   gapGraceMs?: number;
+  /** Reading identities remembered to keep their first receive time (default 1,000,000: about 100 MB at most). */
+  rememberReadings?: number;
 }
 
 const HOUR = 3_600_000;
@@ -79,6 +82,10 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   const gapTimers = new Set<NodeJS.Timeout>();
   const keys = new Map<string, KeyObject>();
   const lastContact = new Map<string, number>();
+  // What this process stored: a replayed batch is acknowledged without a write, a reading that arrives again (in
+  // another batch, e.g. a device resending after its gateway forgot it) keeps its first receive time.
+  const storedBatches = new Recent<string>(100_000);
+  const seenReadings = new Recent<true>(opts.rememberReadings ?? 1_000_000);
   const rejectedByCode: Record<string, number> = {};
   const deadLettersByReason: Record<string, number> = {};
   let rejectionCount = 0;
@@ -176,10 +183,19 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
     }
     const { hash } = opened.value;
     lastContact.set(gatewayId, ctx.now());
+    const batchKey = `${gatewayId}/${opened.value.body.epoch}/${opened.value.body.seq}`;
+    if (storedBatches.get(batchKey) === hash) {
+      // Stored whole by this process (its write resolved): acknowledged again, nothing rewritten.
+      metrics.batches.inc({ result: "replay" });
+      totals.replays++;
+      const { epoch, seq } = opened.value.body;
+      publishAck({ v: 1, gatewayId, epoch, seq, hash, status: "stored" });
+      return;
+    }
     // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
     // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
     // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
-    const { header, groups, malformed, alerts } = encodeBatch(opened.value.body, registry);
+    const { header, groups, malformed, alerts, arrivals } = encodeBatch(opened.value.body, registry);
     const raised: IntegrityKind[] = [];
     for (const [kind, detail] of alerts) {
       addAlert(groups, header, kind, detail);
@@ -215,6 +231,8 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
 
     const { deadLetters } = await (writer as PointWriter).write(groups);
     chain.remember(gatewayId, header.epoch, header.seq, hash);
+    storedBatches.set(batchKey, hash);
+    for (const key of arrivals) seenReadings.set(key, true);
     const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;
     const count = header.readings - malformed - deadReadings;
     metrics.batches.inc({ result: replay ? "replay" : "stored" });
@@ -244,6 +262,18 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
     });
   }
 
+  /**
+   * A reading this process saw before is written without its arrival fields: InfluxDB merges the fields of a
+   * point written again, so the first arrival's receive time stays.
+   */
+  function keepFirstArrival(point: Point, arrivals: string[]): void {
+    if (point.fields.rx_ts === undefined) return;
+    const key = `${point.measurement}/${point.tags?.device ?? ""}/${point.timestamp}`;
+    if (!seenReadings.has(key))
+      arrivals.push(key); // remembered once stored
+    else for (const field of ARRIVAL_FIELDS) delete point.fields[field];
+  }
+
   /** A batch's readings as lines by policy, with the alerts its readings raise; the header is all that is kept of the body. */
   function encodeBatch(body: ReceivedBody, registry: Registry) {
     const { readings, ...rest } = body;
@@ -256,11 +286,13 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       createdAt: header.createdAt,
     });
     const unknownDevices = new Set<string>();
+    const arrivals: string[] = [];
     let malformed = 0;
     for (const reading of readings) {
       const point = readingToPoint(reading, registry);
       try {
         if ("error" in point) throw new Error(point.error.message);
+        keepFirstArrival(point, arrivals);
         addPoint(groups, point);
       } catch (e) {
         malformed++;
@@ -274,7 +306,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
     if (unknownDevices.size > 0)
       alerts.push(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
     if (malformed > 0) alerts.push(["malformed", `${malformed} of ${readings.length} readings are malformed and were not stored`]);
-    return { header, groups: groups.compact(), malformed, alerts };
+    return { header, groups: groups.compact(), malformed, alerts, arrivals };
   }
 
   function addAlert(groups: LineGroups, header: BatchHeader, kind: IntegrityKind, detail: string): void {
