@@ -114,14 +114,6 @@ export interface AnnotationQuery {
   target?: { type: "tags"; tags: string[]; limit: number; matchAny: boolean };
 }
 
-/** `"rp"."name"` for "rp.name" (health series are outside the default policy), `"name"` otherwise. */
-export function measurement(qualified: string): string {
-  return qualified
-    .split(".")
-    .map((part) => `"${part}"`)
-    .join(".");
-}
-
 /** Tag filter for the template variables a dashboard declares; `All` is the regex `.*`. */
 export function tagFilter(tags: readonly string[]): string {
   return tags.map((tag) => `"${tag}" =~ /^$${tag}$/`).join(" AND ");
@@ -196,7 +188,10 @@ export function layout(specs: readonly PanelSpec[]): Panel[] {
 
 const ALL = { text: "All", value: "$__all" };
 
-/** A SHOW TAG VALUES variable, narrowed by the variables before it (region → town → site → window). */
+/**
+ * A SHOW TAG VALUES variable, narrowed by the variables before it (region → town → site → window). `from` is the
+ * measurement as InfluxQL names it (`rating.NAME`, or `gateway_health.FROM` outside the default policy).
+ */
 export function tagVariable(name: string, label: string, from: string, narrowBy: readonly string[] = []): Variable {
   const where = narrowBy.length > 0 ? ` WHERE ${tagFilter(narrowBy)}` : "";
   return {
@@ -204,7 +199,7 @@ export function tagVariable(name: string, label: string, from: string, narrowBy:
     name,
     label,
     datasource: DATASOURCE,
-    query: `SHOW TAG VALUES FROM ${measurement(from)} WITH KEY = "${name}"${where}`,
+    query: `SHOW TAG VALUES FROM ${from} WITH KEY = "${name}"${where}`,
     refresh: 1,
     multi: true,
     includeAll: true,

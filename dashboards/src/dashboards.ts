@@ -1,6 +1,9 @@
 /** The five supervision dashboards. Queries follow hub/SCHEMA.md; `$timeFilter` is Grafana's time range. */
+import { INFLUXQL, type TagOf } from "@supervision/hub/schema";
 import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds } from "./builders.ts";
 import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
+
+const { attendance, card, deduction, gateway_health, heartbeat, integrity_alert, motion, rating, score_monthly, signin } = INFLUXQL;
 
 export const UIDS = {
   centre: "sv-centre",
@@ -10,12 +13,13 @@ export const UIDS = {
   assessment: "sv-assessment",
 } as const;
 
-const PLACE = ["region", "town", "site"] as const;
-const WINDOW = [...PLACE, "window"] as const;
+/** The placement tags every dashboard filters by (the template variables of the same names). */
+const PLACE = ["region", "town", "site"] as const satisfies readonly TagOf<"rating">[];
+const WINDOW = [...PLACE, "window"] as const satisfies readonly TagOf<"rating">[];
 const placeVariables = (m: DashboardMessages) => [
-  tagVariable("region", m.variables.region, "rating"),
-  tagVariable("town", m.variables.town, "rating", ["region"]),
-  tagVariable("site", m.variables.site, "signin", ["region", "town"]),
+  tagVariable("region", m.variables.region, rating.NAME),
+  tagVariable("town", m.variables.town, rating.NAME, ["region"]),
+  tagVariable("site", m.variables.site, signin.NAME, ["region", "town"]),
 ];
 const TODAY = { from: "now/d", to: "now" };
 /** Satisfaction: red below 80 %, yellow below 90 %, like the cards. */
@@ -32,10 +36,10 @@ function centre(m: DashboardMessages): Dashboard {
   const c = m.columns;
   // Each window's last camera state today: 1 someone there, 0 nobody. A window that emptied hours ago keeps its 0
   // (it is the one the rules warn about), and a seated clerk whose camera stays quiet keeps the 1 of the last start.
-  const lastMotion = `SELECT last("active") AS "present" FROM "motion" WHERE ${f} AND $timeFilter GROUP BY "site", "window"`;
+  const lastMotion = `SELECT last(${motion.active}) AS "present" FROM ${motion.NAME} WHERE ${f} AND $timeFilter GROUP BY ${motion.site}, ${motion.window}`;
   // People, not half days: one row per person with the status today, then counted.
   const people = (statuses: string, alias: string) =>
-    `SELECT count("judged") AS "${alias}" FROM (SELECT last("level") AS "judged" FROM "attendance" WHERE ${f} AND "status" =~ /^(${statuses})$/ AND $timeFilter GROUP BY "site", "person")`;
+    `SELECT count("judged") AS "${alias}" FROM (SELECT last(${attendance.level}) AS "judged" FROM ${attendance.NAME} WHERE ${f} AND ${attendance.status} =~ /^(${statuses})$/ AND $timeFilter GROUP BY ${attendance.site}, ${attendance.person})`;
   return dashboard({
     annotationsName: m.annotations.warningsAndCards,
     uid: UIDS.centre,
@@ -69,7 +73,7 @@ function centre(m: DashboardMessages): Dashboard {
       {
         type: "stat",
         ...t.ratings,
-        targets: [target(`SELECT sum("rated") FROM "rating" WHERE ${f} AND $timeFilter`)],
+        targets: [target(`SELECT sum(${rating.rated}) FROM ${rating.NAME} WHERE ${f} AND $timeFilter`)],
         thresholds: thresholds(COLORS.neutral),
         w: 4,
         h: 5,
@@ -77,7 +81,7 @@ function centre(m: DashboardMessages): Dashboard {
       {
         type: "stat",
         ...t.satisfaction,
-        targets: [target(`SELECT sum("positive") * 100 / sum("rated") FROM "rating" WHERE ${f} AND $timeFilter`)],
+        targets: [target(`SELECT sum(${rating.positive}) * 100 / sum(${rating.rated}) FROM ${rating.NAME} WHERE ${f} AND $timeFilter`)],
         unit: "percent",
         decimals: 1,
         min: 0,
@@ -103,7 +107,7 @@ function centre(m: DashboardMessages): Dashboard {
         type: "stat",
         ...t.integrity,
         noValue: "0",
-        targets: [target(`SELECT count("seq") FROM "integrity_alert" WHERE $timeFilter`)],
+        targets: [target(`SELECT count(${integrity_alert.seq}) FROM ${integrity_alert.NAME} WHERE $timeFilter`)],
         thresholds: thresholds(COLORS.green, [1, COLORS.red]),
         w: 4,
         h: 5,
@@ -115,7 +119,7 @@ function centre(m: DashboardMessages): Dashboard {
         // The outer GROUP BY keeps the tags, so each row says who and where, and the hall link has its site.
         targets: [
           target(
-            `SELECT "level" AS "${c.card}", "reasons" AS "${c.reasons}" FROM (SELECT last("level") AS "level", last("reasons") AS "reasons" FROM "card" WHERE ${f} AND $timeFilter GROUP BY "site", "subject_kind", "subject") WHERE "level" > 0 GROUP BY "site", "subject_kind", "subject"`,
+            `SELECT ${card.level} AS "${c.card}", ${card.reasons} AS "${c.reasons}" FROM (SELECT last(${card.level}) AS "level", last(${card.reasons}) AS "reasons" FROM ${card.NAME} WHERE ${f} AND $timeFilter GROUP BY ${card.site}, ${card.subject_kind}, ${card.subject}) WHERE ${card.level} > 0 GROUP BY ${card.site}, ${card.subject_kind}, ${card.subject}`,
             "table",
           ),
         ],
@@ -129,7 +133,7 @@ function centre(m: DashboardMessages): Dashboard {
         ...t.satisfactionByHall,
         targets: [
           target(
-            `SELECT sum("positive") * 100 / sum("rated") AS "${c.satisfaction}" FROM "rating" WHERE ${f} AND $timeFilter GROUP BY "site"`,
+            `SELECT sum(${rating.positive}) * 100 / sum(${rating.rated}) AS "${c.satisfaction}" FROM ${rating.NAME} WHERE ${f} AND $timeFilter GROUP BY ${rating.site}`,
             "table",
           ),
         ],
@@ -157,7 +161,7 @@ function hall(m: DashboardMessages): Dashboard {
     tags: ["hall"],
     time: TODAY,
     refresh: "1m",
-    variables: [...placeVariables(m), tagVariable("window", m.variables.window, "rating", ["site"])],
+    variables: [...placeVariables(m), tagVariable("window", m.variables.window, rating.NAME, ["site"])],
     links: [dashboardLink(m.links.centre, UIDS.centre, m.links.centreTip)],
     panels: [
       {
@@ -165,7 +169,7 @@ function hall(m: DashboardMessages): Dashboard {
         ...t.whoIsThere,
         targets: [
           target(
-            `SELECT last("seq") AS "seq" FROM "signin" WHERE ${f} AND "role" = 'clerk' AND $timeFilter GROUP BY "window", "person", "direction"`,
+            `SELECT last(${signin.seq}) AS "seq" FROM ${signin.NAME} WHERE ${f} AND ${signin.role} = 'clerk' AND $timeFilter GROUP BY ${signin.window}, ${signin.person}, ${signin.direction}`,
             "table",
           ),
         ],
@@ -177,7 +181,7 @@ function hall(m: DashboardMessages): Dashboard {
         ...t.ratingsPerWindow,
         targets: [
           target(
-            `SELECT sum("positive") AS "${c.positive}", sum("negative") AS "${c.negative}", sum("rated") - sum("positive") - sum("negative") AS "${c.neutral}" FROM "rating" WHERE ${f} AND $timeFilter GROUP BY "window", "clerk"`,
+            `SELECT sum(${rating.positive}) AS "${c.positive}", sum(${rating.negative}) AS "${c.negative}", sum(${rating.rated}) - sum(${rating.positive}) - sum(${rating.negative}) AS "${c.neutral}" FROM ${rating.NAME} WHERE ${f} AND $timeFilter GROUP BY ${rating.window}, ${rating.clerk}`,
             "table",
           ),
         ],
@@ -188,7 +192,9 @@ function hall(m: DashboardMessages): Dashboard {
         type: "state-timeline",
         ...t.attendanceTimeline,
         targets: [
-          target(`SELECT last("level") FROM "attendance" WHERE ${f} AND $timeFilter GROUP BY time(30m), "person", "status" fill(none)`),
+          target(
+            `SELECT last(${attendance.level}) FROM ${attendance.NAME} WHERE ${f} AND $timeFilter GROUP BY time(30m), ${attendance.person}, ${attendance.status} fill(none)`,
+          ),
         ],
         thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
         w: 24,
@@ -197,7 +203,11 @@ function hall(m: DashboardMessages): Dashboard {
       {
         type: "timeseries",
         ...t.motionPerCamera,
-        targets: [target(`SELECT sum("active") FROM "motion" WHERE ${f} AND $timeFilter GROUP BY time(15m), "camera" fill(0)`)],
+        targets: [
+          target(
+            `SELECT sum(${motion.active}) FROM ${motion.NAME} WHERE ${f} AND $timeFilter GROUP BY time(15m), ${motion.camera} fill(0)`,
+          ),
+        ],
         unit: "short",
         w: 12,
         h: 8,
@@ -205,7 +215,12 @@ function hall(m: DashboardMessages): Dashboard {
       {
         type: "table",
         ...t.cards,
-        targets: [target(`SELECT "level", "reasons", "color", "subject" FROM "card" WHERE ${tagFilter(PLACE)} AND $timeFilter`, "table")],
+        targets: [
+          target(
+            `SELECT ${card.level}, ${card.reasons}, ${card.color}, ${card.subject} FROM ${card.NAME} WHERE ${tagFilter(PLACE)} AND $timeFilter`,
+            "table",
+          ),
+        ],
         thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
         w: 12,
         h: 8,
@@ -233,7 +248,7 @@ function sites(m: DashboardMessages): Dashboard {
         ...t.signinTimeline,
         targets: [
           target(
-            `SELECT count("seq") FROM "signin" WHERE ${f} AND "role" = 'supervisor' AND $timeFilter GROUP BY time(1h), "site", "person" fill(none)`,
+            `SELECT count(${signin.seq}) FROM ${signin.NAME} WHERE ${f} AND ${signin.role} = 'supervisor' AND $timeFilter GROUP BY time(1h), ${signin.site}, ${signin.person} fill(none)`,
           ),
         ],
         w: 24,
@@ -244,7 +259,7 @@ function sites(m: DashboardMessages): Dashboard {
         ...t.attendanceByStatus,
         targets: [
           target(
-            `SELECT count("level") AS "${c.halfDays}" FROM "attendance" WHERE ${f} AND "role" = 'supervisor' AND $timeFilter GROUP BY "status"`,
+            `SELECT count(${attendance.level}) AS "${c.halfDays}" FROM ${attendance.NAME} WHERE ${f} AND ${attendance.role} = 'supervisor' AND $timeFilter GROUP BY ${attendance.status}`,
             "table",
           ),
         ],
@@ -256,7 +271,7 @@ function sites(m: DashboardMessages): Dashboard {
         ...t.absencesPerSite,
         targets: [
           target(
-            `SELECT count("level") AS "${c.absences}" FROM "attendance" WHERE ${f} AND "role" = 'supervisor' AND "status" = 'absent' AND $timeFilter GROUP BY "site"`,
+            `SELECT count(${attendance.level}) AS "${c.absences}" FROM ${attendance.NAME} WHERE ${f} AND ${attendance.role} = 'supervisor' AND ${attendance.status} = 'absent' AND $timeFilter GROUP BY ${attendance.site}`,
             "table",
           ),
         ],
@@ -267,7 +282,12 @@ function sites(m: DashboardMessages): Dashboard {
       {
         type: "table",
         ...t.lateOffline,
-        targets: [target(`SELECT "delay_s", "person", "device" FROM "signin" WHERE ${f} AND "delay_s" > 300 AND $timeFilter`, "table")],
+        targets: [
+          target(
+            `SELECT ${signin.delay_s}, ${signin.person}, ${signin.device} FROM ${signin.NAME} WHERE ${f} AND ${signin.delay_s} > 300 AND $timeFilter`,
+            "table",
+          ),
+        ],
         unit: "s",
         w: 8,
         h: 6,
@@ -277,7 +297,7 @@ function sites(m: DashboardMessages): Dashboard {
 }
 
 function fleet(m: DashboardMessages): Dashboard {
-  const g = `"site" =~ /^$site$/`;
+  const g = tagFilter(["site"] satisfies TagOf<"gateway_health">[]);
   const t = m.fleet;
   const c = m.columns;
   return dashboard({
@@ -288,14 +308,14 @@ function fleet(m: DashboardMessages): Dashboard {
     tags: ["fleet"],
     time: { from: "now-24h", to: "now" },
     refresh: "1m",
-    variables: [tagVariable("site", m.variables.site, "health.gateway_health")],
+    variables: [tagVariable("site", m.variables.site, gateway_health.FROM)],
     panels: [
       {
         type: "table",
         ...t.gateways,
         targets: [
           target(
-            `SELECT last("online") AS "${c.online}", last("devices_online") AS "${c.devicesOnline}", last("devices_total") AS "${c.devicesTotal}", last("buffer_depth") AS "${c.bufferDepth}", last("oldest_age_s") AS "${c.oldestUnsent}", last("rtt_ms") AS "${c.rtt}" FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY "gateway", "site"`,
+            `SELECT last(${gateway_health.online}) AS "${c.online}", last(${gateway_health.devices_online}) AS "${c.devicesOnline}", last(${gateway_health.devices_total}) AS "${c.devicesTotal}", last(${gateway_health.buffer_depth}) AS "${c.bufferDepth}", last(${gateway_health.oldest_age_s}) AS "${c.oldestUnsent}", last(${gateway_health.rtt_ms}) AS "${c.rtt}" FROM ${gateway_health.FROM} WHERE ${g} AND $timeFilter GROUP BY ${gateway_health.gateway}, ${gateway_health.site}`,
             "table",
           ),
         ],
@@ -308,7 +328,7 @@ function fleet(m: DashboardMessages): Dashboard {
         ...t.bufferDepth,
         targets: [
           target(
-            `SELECT max("buffer_depth") FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY time($__interval), "gateway" fill(none)`,
+            `SELECT max(${gateway_health.buffer_depth}) FROM ${gateway_health.FROM} WHERE ${g} AND $timeFilter GROUP BY time($__interval), ${gateway_health.gateway} fill(none)`,
           ),
         ],
         unit: "short",
@@ -321,7 +341,7 @@ function fleet(m: DashboardMessages): Dashboard {
         ...t.oldestUnsent,
         targets: [
           target(
-            `SELECT max("oldest_age_s") FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY time($__interval), "gateway" fill(none)`,
+            `SELECT max(${gateway_health.oldest_age_s}) FROM ${gateway_health.FROM} WHERE ${g} AND $timeFilter GROUP BY time($__interval), ${gateway_health.gateway} fill(none)`,
           ),
         ],
         unit: "s",
@@ -334,7 +354,7 @@ function fleet(m: DashboardMessages): Dashboard {
         ...t.roundTrip,
         targets: [
           target(
-            `SELECT mean("rtt_ms") FROM "health"."gateway_health" WHERE ${g} AND $timeFilter GROUP BY time($__interval), "gateway" fill(none)`,
+            `SELECT mean(${gateway_health.rtt_ms}) FROM ${gateway_health.FROM} WHERE ${g} AND $timeFilter GROUP BY time($__interval), ${gateway_health.gateway} fill(none)`,
           ),
         ],
         unit: "ms",
@@ -345,7 +365,11 @@ function fleet(m: DashboardMessages): Dashboard {
         type: "state-timeline",
         ...t.devicesOnline,
         // Devices report heartbeats (every 60 s by default): none in a 5-minute slot means the device was silent.
-        targets: [target(`SELECT count("seq") FROM "health"."heartbeat" WHERE ${g} AND $timeFilter GROUP BY time(5m), "device" fill(0)`)],
+        targets: [
+          target(
+            `SELECT count(${heartbeat.seq}) FROM ${heartbeat.FROM} WHERE ${g} AND $timeFilter GROUP BY time(5m), ${heartbeat.device} fill(0)`,
+          ),
+        ],
         thresholds: thresholds(COLORS.red, [1, COLORS.green]),
         w: 12,
         h: 8,
@@ -354,7 +378,10 @@ function fleet(m: DashboardMessages): Dashboard {
         type: "barchart",
         ...t.rejected,
         targets: [
-          target(`SELECT count("seq") AS "${c.rejected}" FROM "integrity_alert" WHERE $timeFilter GROUP BY "gateway", "kind"`, "table"),
+          target(
+            `SELECT count(${integrity_alert.seq}) AS "${c.rejected}" FROM ${integrity_alert.NAME} WHERE $timeFilter GROUP BY ${integrity_alert.gateway}, ${integrity_alert.kind}`,
+            "table",
+          ),
         ],
         thresholds: BAD_COUNT,
         w: 24,
@@ -383,7 +410,7 @@ function assessment(m: DashboardMessages): Dashboard {
         ...t.monthly,
         targets: [
           target(
-            `SELECT last("score") AS "${c.score}", last("deductions") AS "${c.deductions}", last("bonuses") AS "${c.bonuses}" FROM "score_monthly" WHERE ${f} AND $timeFilter GROUP BY "subject_kind", "subject", "department"`,
+            `SELECT last(${score_monthly.score}) AS "${c.score}", last(${score_monthly.deductions}) AS "${c.deductions}", last(${score_monthly.bonuses}) AS "${c.bonuses}" FROM ${score_monthly.NAME} WHERE ${f} AND $timeFilter GROUP BY ${score_monthly.subject_kind}, ${score_monthly.subject}, ${score_monthly.department}`,
             "table",
           ),
         ],
@@ -394,14 +421,23 @@ function assessment(m: DashboardMessages): Dashboard {
       {
         type: "barchart",
         ...t.byRule,
-        targets: [target(`SELECT sum("points") AS "${c.points}" FROM "deduction" WHERE ${f} AND $timeFilter GROUP BY "rule"`, "table")],
+        targets: [
+          target(
+            `SELECT sum(${deduction.points}) AS "${c.points}" FROM ${deduction.NAME} WHERE ${f} AND $timeFilter GROUP BY ${deduction.rule}`,
+            "table",
+          ),
+        ],
         w: 12,
         h: 10,
       },
       {
         type: "timeseries",
         ...t.trend,
-        targets: [target(`SELECT mean("score") FROM "score_monthly" WHERE ${f} AND $timeFilter GROUP BY time(30d), "subject" fill(none)`)],
+        targets: [
+          target(
+            `SELECT mean(${score_monthly.score}) FROM ${score_monthly.NAME} WHERE ${f} AND $timeFilter GROUP BY time(30d), ${score_monthly.subject} fill(none)`,
+          ),
+        ],
         thresholds: SCORE,
         min: 0,
         max: 100,

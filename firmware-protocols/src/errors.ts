@@ -16,6 +16,7 @@ export const PAYLOAD_ERROR_CODES = [
   "device_mismatch", // deviceId in the payload differs from the topic
   "future_timestamp", // device time ahead of the receiver's clock by more than the allowed skew
   "clock_unset", // device time before 2020-01-01: the device clock was never set
+  "login_refused", // an MQTT login with an unknown device, a wrong secret, or a client id that is not the device id
   "beyond_retention", // device time older than the hub keeps readings of its kind (retentionDays of the gateway config)
 ] as const;
 export type PayloadErrorCode = (typeof PAYLOAD_ERROR_CODES)[number];

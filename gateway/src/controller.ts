@@ -1,4 +1,6 @@
+import type { KeyObject } from "node:crypto";
 import type { DeviceEvent, GatewayCommand, GatewayConfig } from "@supervision/firmware-protocols";
+import { openSecret, secretContext } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { AdapterHealth, DeviceLink } from "./adapters/adapter.ts";
 import { DEVICE_LINKS } from "./adapters/index.ts";
@@ -26,6 +28,8 @@ export interface GatewayParts {
   deadLetters?: (limit: number) => object[];
   /** The device links to run; every link in `adapters/index.ts` unless a test picks some. */
   links?: readonly DeviceLink[];
+  /** The gateway's X25519 sealing key: opens the link secrets (camera passwords) the hub sealed to it. */
+  sealingKey?: KeyObject;
 }
 
 /** What /api/status shows and the status report to the hub is built from. */
@@ -73,6 +77,12 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     links: parts.links ?? DEVICE_LINKS,
     settings,
     dataDir: settings.dataDir,
+    openSecret: (deviceId, link, field, sealed) => {
+      if (!parts.sealingKey) throw new Error("this gateway has no sealing key to open its devices' secrets");
+      const opened = openSecret(sealed, parts.sealingKey, secretContext(settings.gatewayId, deviceId, link, field));
+      if (!opened.ok) throw new Error(`${link}.${field} of ${deviceId}: ${opened.error.message}`);
+      return opened.value;
+    },
     logger,
     signals: {
       status: (deviceId, status) => availability.status(deviceId, status),

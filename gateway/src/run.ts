@@ -41,6 +41,7 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
       sink: buffer,
       logger,
       config: lastConfig,
+      sealingKey: keys.sealingPrivateKey,
       bufferStats: () => buffer.stats(),
       uplinkConnected: () => uplink?.connected() ?? false,
       uplinkStatus: () => uplink?.status(),

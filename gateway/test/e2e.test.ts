@@ -15,6 +15,8 @@ import { type StandInHub, startStandInHub } from "../src/uplink/testing/stand-in
 import { type GatewayUnderTest, gatewayProcess, hallConfig, ratingPayload, waitFor } from "./fixtures.ts";
 
 const run = promisify(execFile);
+/** Upper bound per test: each starts gateway processes through tsx and moves thousands of readings; a busy machine is slow. */
+const E2E_TIMEOUT_MS = 300_000;
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
@@ -74,7 +76,7 @@ describe("gateway end to end", () => {
     // refused at connect: a wrong password, an unknown device
     await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.devicePort}`, { clientId: "kp-w1", username: "kp-w1", password: "wrong", reconnectPeriod: 0 })).rejects.toThrow();
     await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${gateway.devicePort}`, { clientId: "kp-x", username: "kp-x", password: "x", reconnectPeriod: 0 })).rejects.toThrow();
-  });
+  }, E2E_TIMEOUT_MS);
 
   it("loses nothing it acknowledged when killed with -9 in the middle of 10,000 QoS 1 readings", async () => {
     const { gateway, hub } = await setup(1);
@@ -138,7 +140,7 @@ describe("gateway end to end", () => {
     expect(new Set(seqs).size).toBe(seqs.length);
     for (const seq of ackedBeforeKill) expect(seqs.includes(seq)).toBe(true);
     expect(seqs.length).toBe(TOTAL);
-  });
+  }, E2E_TIMEOUT_MS);
 
   it("keeps buffering while the hub is unreachable and drains the backlog in order when it returns", async () => {
     const { gateway, hub } = await setup(1);
@@ -163,7 +165,7 @@ describe("gateway end to end", () => {
       const s = (await (await fetch(`http://127.0.0.1:${gateway.httpPort}/api/status`)).json()) as { buffer: { depth: number } };
       return s.buffer.depth === 0;
     });
-  });
+  }, E2E_TIMEOUT_MS);
 
   it("takes a sign-in from a serial terminal to the hub and shows the clerk on the window's MQTT keypad", async () => {
     const line = await startSocatPair();
@@ -182,5 +184,5 @@ describe("gateway end to end", () => {
     expect(terminal.pending(5)).toBe(0);
     await waitFor("the clerk on the keypad", () => shown.some((p) => p.includes("Li Na")));
     expect(JSON.parse(shown.find((p) => p.includes("Li Na"))!)).toMatchObject({ windowId: "w1", clerk: { id: "c1", name: "Li Na", post: "Tax clerk" } });
-  });
+  }, E2E_TIMEOUT_MS);
 });

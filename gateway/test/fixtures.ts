@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type GatewayConfig, type GatewayDevice, hashSecret } from "@supervision/firmware-protocols";
 import { freePort } from "@supervision/test-support";
 import { stringify } from "yaml";
@@ -60,7 +61,7 @@ export async function gatewayProcess(opts: {
   /** The program to run: the TypeScript source through tsx (default), or a built bundle (gateway/dist). */
   entry?: string;
 }): Promise<GatewayUnderTest> {
-  const program = opts.entry ? [opts.entry] : ["--import", "tsx", "gateway/src/cli/main.ts"];
+  const program = opts.entry ? [opts.entry] : ["--import", "tsx", fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))];
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
   const dataDir = join(dir, "data");
   const [devicePort, httpPort] = [await freePort(), await freePort()];
@@ -94,9 +95,11 @@ export async function gatewayProcess(opts: {
         errors = (errors + chunk.toString()).slice(-20_000);
       });
       gateway.child = child;
-      for (let i = 0; ; i++) {
+      // A generous bound: through tsx on a busy shared machine a start can take tens of seconds.
+      const deadline = Date.now() + 120_000;
+      for (;;) {
         if (child.exitCode !== null) throw new Error(`the gateway exited with ${child.exitCode}: ${errors}`);
-        if (i === 300) throw new Error(`the gateway did not answer /healthz within 30 s: ${errors}`);
+        if (Date.now() > deadline) throw new Error(`the gateway did not answer /healthz within 120 s: ${errors}`);
         try {
           if ((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok) return;
         } catch {

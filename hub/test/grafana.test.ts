@@ -176,7 +176,8 @@ describe("grafana provisioning against the API contract", () => {
       color: "yellow",
       reasons: ["late twice", "unattended"],
     });
-    await until(() => server.annotations.length === 2, "two annotations");
+    // The server has both before the extension has read the second answer: wait for its count too.
+    await until(() => server.annotations.length === 2 && ext.status().annotationsPosted === 2, "two annotations posted");
 
     expect(server.annotations[0]).toMatchObject({
       time: 1_700_000_000_000,
@@ -241,7 +242,8 @@ describe("grafana settings and hostile answers", () => {
     await new Promise<void>((resolve) => liar.listen(port, "127.0.0.1", resolve));
     cleanups.push(() => new Promise<void>((resolve) => liar.close(() => resolve())));
     const { ext } = await started(`http://127.0.0.1:${port}`);
-    await until(() => calls >= 2, "two attempts");
+    // The second answer may still be on its way when the server has counted it: wait for the retry state too.
+    await until(() => calls >= 2 && ext.status().state === "retrying", "two attempts, then retrying");
     expect(ext.status().state).toBe("retrying");
     expect(String(ext.status().lastError)).toMatch(/not JSON|500/);
   });

@@ -37,7 +37,7 @@ async function startHub(database: string) {
   const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "hub" });
   await ingest.start(ctx);
   const gateway = await TestGateway.connect(broker.url, "gw1", privateKeyPem);
-  return { ctx, ingest, gateway };
+  return { ctx, ingest, gateway, privateKeyPem };
 }
 
 describe("ingest: points InfluxDB can never store", () => {
@@ -200,5 +200,39 @@ describe("the rules' own writes", () => {
     expect(await ctx.metrics.getSingleMetricAsString("hub_ingest_dead_letters_total")).toContain(
       'hub_ingest_dead_letters_total{reason="field_type_conflict",source="rules"} 1',
     );
+  }, 60_000);
+});
+
+describe("ingest metrics", () => {
+  it("report InfluxDB up from the start and count every integrity alert kind, once (not on replays)", async () => {
+    const database = "counters";
+    const { ctx, ingest, gateway, privateKeyPem } = await startHub(database);
+    const again = await TestGateway.connect(broker.url, "gw1", privateKeyPem);
+    try {
+      expect(await ctx.metrics.getSingleMetricAsString("hub_ingest_influx_up")).toMatch(/^hub_ingest_influx_up 1$/m);
+      const now = Date.now();
+      const b1 = gateway.next([
+        rating(1, now - 5000),
+        { ...rating(2, now - 4000), deviceId: "stranger" },
+        { ...rating(3, now - 3000), level: "delighted" },
+      ]);
+      await gateway.send(b1.wire);
+      await gateway.waitForAck((a) => a.seq === 1);
+      await gateway.send(b1.wire); // a replay raises nothing new
+      await waitFor(() => (gateway.acks.filter((a) => a.seq === 1).length === 2 ? true : undefined), 20_000, "replay ack");
+      // The same gateway on a new chain (a reinstalled gateway): chain_restart.
+      const b2 = again.next([rating(10, now - 2000)]);
+      await again.send(b2.wire);
+      await again.waitForAck((a) => a.seq === 1 && a.epoch === again.epoch);
+      const text = await ctx.metrics.getSingleMetricAsString("hub_ingest_integrity_alerts_total");
+      expect(text).toContain('hub_ingest_integrity_alerts_total{kind="malformed"} 1');
+      expect(text).toContain('hub_ingest_integrity_alerts_total{kind="unknown_device"} 1');
+      expect(text).toContain('hub_ingest_integrity_alerts_total{kind="chain_restart"} 1');
+      expect(ingest.status()).toMatchObject({ readingsStored: 3, replaysAcknowledged: 1 });
+    } finally {
+      await again.close();
+      await gateway.close();
+      await ingest.stop();
+    }
   }, 60_000);
 });

@@ -9,13 +9,19 @@ const hub = (args: string[]) =>
     ),
   );
 
+/**
+ * Each `hub` command spawns node with tsx, which takes 1-2 s on an idle machine and tens of seconds on a loaded shared
+ * one (11-35 s each at a load of 30 on 2 cores): the test waits for the processes, so it gets room, not a sleep.
+ */
+const CLI = { timeout: 300_000 };
+
 describe("supervision commands", () => {
-  it.each(["verify", "dismiss", "entry", "report"])("hub %s --help explains the command", async (name) => {
+  it.each(["verify", "dismiss", "entry", "report"])("hub %s --help explains the command", CLI, async (name) => {
     const result = await hub([name, "--help"]);
     expect(result).toMatchObject({ code: 0, out: expect.stringContaining(`Usage: hub ${name}`) });
   });
 
-  it("name a bad option, a missing argument or an absent hub, and say what to do", async () => {
+  it("name a bad option, a missing argument or an absent hub, and say what to do", CLI, async () => {
     expect(await hub(["verify", "kp1:1", "--by", "Zhou", "--colour", "red"])).toMatchObject({
       code: 2,
       err: expect.stringMatching(/--colour[\s\S]*Usage: hub verify/),

@@ -10,7 +10,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import type { Registry, Roster } from "../src/registry/schema.ts";
-import { clockSuspect } from "../src/supervision/clock.ts";
+import { clockSuspect } from "../src/supervision/rules/attendance/clock.ts";
 import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";

@@ -9,10 +9,11 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import type { Registry, Roster } from "../src/registry/schema.ts";
-import { judgeLeftPost, type Signin } from "../src/supervision/attendance.ts";
+import type { Signin } from "../src/supervision/rules/attendance/judge.ts";
+import { judgeLeftPost } from "../src/supervision/rules/attendance/left-post.ts";
 import { periods } from "../src/supervision/calendar.ts";
 import { SupervisionSettings } from "../src/supervision/index.ts";
-import { attendanceDeductions } from "../src/supervision/rules.ts";
+import { attendanceDeductions } from "../src/supervision/rules/attendance/deductions.ts";
 import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";

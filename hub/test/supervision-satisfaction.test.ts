@@ -13,7 +13,8 @@ import { ensureDatabase } from "../src/influx/setup.ts";
 import type { Registry } from "../src/registry/schema.ts";
 import { SupervisionSettings } from "../src/supervision/index.ts";
 import { monthlyReport, monthRange, renderReport } from "../src/supervision/report.ts";
-import { lowSatisfaction, SatisfactionThresholds, satisfactionWarnings } from "../src/supervision/satisfaction.ts";
+import { satisfactionWarnings } from "../src/supervision/rules/satisfaction/index.ts";
+import { lowSatisfaction, SatisfactionThresholds } from "../src/supervision/rules/satisfaction/tally.ts";
 import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";

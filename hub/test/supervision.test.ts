@@ -12,10 +12,10 @@ import type { HubEvents } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import type { Registry } from "../src/registry/schema.ts";
-import { judgeAttendance } from "../src/supervision/attendance.ts";
+import { judgeAttendance } from "../src/supervision/rules/attendance/judge.ts";
 import { dayKind, periods } from "../src/supervision/calendar.ts";
 import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
-import { unattendedEpisodes } from "../src/supervision/rules.ts";
+import { unattendedEpisodes } from "../src/supervision/rules/unattended/episodes.ts";
 import { judge, type Routes, rulesContext, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";
@@ -299,8 +299,14 @@ describe("supervision calendar and rules (pure)", () => {
   });
 });
 
+/**
+ * Each `hub` command spawns node with tsx, which takes 1-2 s on an idle machine and tens of seconds on a loaded shared
+ * one (11-35 s each at a load of 30 on 2 cores): the test waits for the processes, so it gets room, not a sleep.
+ */
+const CLI = { timeout: 300_000 };
+
 describe("hub verify / dismiss", () => {
-  it("decide a dissatisfied rating through the running hub's HTTP API, and say what is wrong", async () => {
+  it("decide a dissatisfied rating through the running hub's HTTP API, and say what is wrong", CLI, async () => {
     const { execFile } = await import("node:child_process");
     const { HubHttpServer } = await import("../src/http/server.ts");
     const { freePort } = await import("@supervision/test-support");

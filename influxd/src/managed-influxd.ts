@@ -1,11 +1,16 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
  * A local `influxd` (InfluxDB 1.x, Debian's `influxdb` package) that this process owns: its own config,
  * data directory and loopback ports. The hub runs one when no InfluxDB URL is configured; the integration
  * tests run throw-away ones.
+ *
+ * Ownership is explicit, in the data directory: `owner.pid` names the process that runs influxd there (a second
+ * one is refused), `influxd.pid` the influxd it started. An influxd left running by an owner that died (kill -9 of
+ * the hub) is found by its pid file and command line, stopped, and a fresh one started: the new owner never
+ * serves from a process it did not start and could not watch.
  */
 export interface ManagedInfluxdOptions {
   /** Where meta, data and WAL live. Created if missing. */
@@ -18,7 +23,16 @@ export interface ManagedInfluxdOptions {
   /** Called with each line influxd logs, for a caller that wants to show them. */
   onLog?: (line: string) => void;
   startTimeoutMs?: number;
+  /** Restart influxd with backoff when it exits without being asked to (the hub: yes; tests of outages: no). */
+  supervise?: boolean;
+  /** First and longest wait before a restart (default 500 ms, 30 s); it doubles while restarts fail. */
+  restartBackoffMs?: { initial: number; max: number };
+  /** Told every state change, with what happened. */
+  onState?: (state: InfluxdState, detail: string) => void;
 }
+
+/** stopped: not started or stopped on purpose; restarting: exited unasked, a restart is due. */
+export type InfluxdState = "stopped" | "starting" | "running" | "restarting";
 
 export class InfluxdNotInstalledError extends Error {
   constructor(binary: string) {
@@ -29,12 +43,58 @@ export class InfluxdNotInstalledError extends Error {
   }
 }
 
+export class DataDirOwnedError extends Error {}
+
+const OWNER_FILE = "owner.pid";
+const INFLUXD_PID_FILE = "influxd.pid";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The process's command line (Linux /proc), "" when it cannot be read. */
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
+function readPid(path: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(path, "utf8").trim(), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 export class ManagedInfluxd {
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private readonly logTail: string[] = [];
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private startedAt = 0;
+  private ownsDir = false;
+  state: InfluxdState = "stopped";
+  /** Restarts after influxd exited unasked, since this object was made. */
+  restarts = 0;
+  /** What start() found in the data directory: an orphaned influxd it stopped, if any. */
+  orphan: { pid: number; action: "stopped" } | undefined;
 
-  constructor(private readonly opts: ManagedInfluxdOptions) {}
+  constructor(private readonly opts: ManagedInfluxdOptions) {
+    this.backoffMs = opts.restartBackoffMs?.initial ?? 500;
+  }
 
   get url(): string {
     return `http://${this.opts.bindHost ?? "127.0.0.1"}:${this.opts.httpPort}`;
@@ -49,16 +109,62 @@ export class ManagedInfluxd {
     return this.child !== undefined && this.child.exitCode === null;
   }
 
-  /** Starts influxd and resolves once it answers /ping. */
+  private get configPath(): string {
+    return join(this.opts.dataDir, "influxdb.conf");
+  }
+
+  private setState(state: InfluxdState, detail: string): void {
+    this.state = state;
+    this.opts.onState?.(state, detail);
+  }
+
+  /** Takes ownership of the data directory, stops an orphaned influxd of it, starts influxd and resolves once it answers /ping. */
   async start(): Promise<void> {
     const binary = this.opts.binary ?? "influxd";
     if (spawnSync(binary, ["version"], { stdio: "ignore" }).error) throw new InfluxdNotInstalledError(binary);
-    const host = this.opts.bindHost ?? "127.0.0.1";
     const dir = this.opts.dataDir;
     for (const sub of ["meta", "data", "wal"]) mkdirSync(join(dir, sub), { recursive: true });
-    const configPath = join(dir, "influxdb.conf");
+    this.claimDataDir();
+    await this.stopOrphan();
+    this.writeConfig();
+    this.stopping = false;
+    await this.launch();
+  }
+
+  /** owner.pid: refuses a data directory a live process (other than this one) owns; takes over a dead owner's. */
+  private claimDataDir(): void {
+    const path = join(this.opts.dataDir, OWNER_FILE);
+    const owner = readPid(path);
+    if (owner !== undefined && owner !== process.pid && alive(owner) && /node|hub/.test(commandLine(owner))) {
+      throw new DataDirOwnedError(
+        `the influxd data directory ${this.opts.dataDir} belongs to running process ${owner} (another hub?); stop it, or give this hub another dataDir`,
+      );
+    }
+    writeFileSync(path, `${process.pid}\n`);
+    this.ownsDir = true;
+  }
+
+  /** An influxd of this data directory whose owner died: stopped (SIGTERM, then SIGKILL), so one influxd serves it. */
+  private async stopOrphan(): Promise<void> {
+    const pid = readPid(join(this.opts.dataDir, INFLUXD_PID_FILE));
+    if (pid === undefined || !alive(pid) || !commandLine(pid).includes(this.configPath)) return;
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + 15_000;
+    while (alive(pid) && Date.now() < deadline) await sleep(100);
+    if (alive(pid)) process.kill(pid, "SIGKILL");
+    while (alive(pid)) await sleep(50);
+    this.orphan = { pid, action: "stopped" };
+    this.opts.onState?.(
+      this.state,
+      `stopped influxd ${pid} left running in ${this.opts.dataDir} by an owner that is gone; starting a fresh one`,
+    );
+  }
+
+  private writeConfig(): void {
+    const host = this.opts.bindHost ?? "127.0.0.1";
+    const dir = this.opts.dataDir;
     writeFileSync(
-      configPath,
+      this.configPath,
       [
         "reporting-disabled = true",
         `bind-address = "${host}:${this.opts.rpcPort}"`,
@@ -83,9 +189,15 @@ export class ManagedInfluxd {
         "",
       ].join("\n"),
     );
-    const child = spawn(binary, ["-config", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+  }
+
+  /** Spawns influxd and waits for /ping; watches for an exit nobody asked for. */
+  private async launch(): Promise<void> {
+    this.setState("starting", `starting influxd on ${this.url}`);
+    const child = spawn(this.opts.binary ?? "influxd", ["-config", this.configPath], { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    if (child.pid !== undefined) writeFileSync(join(this.opts.dataDir, INFLUXD_PID_FILE), `${child.pid}\n`);
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n")) {
         if (!line) continue;
@@ -96,13 +208,45 @@ export class ManagedInfluxd {
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
-    await this.waitForPing(this.opts.startTimeoutMs ?? 30_000);
+    child.once("exit", (code, signal) => {
+      // Only a running influxd is restarted from here; one that fails to start fails launch(), whose caller decides.
+      const wasRunning = this.state === "running" && this.child === child;
+      if (this.child === child) this.child = undefined;
+      if (this.stopping || !this.opts.supervise || !wasRunning) return;
+      this.scheduleRestart(`influxd exited unasked (${signal ?? `code ${code}`})`);
+    });
+    try {
+      await this.waitForPing(child, this.opts.startTimeoutMs ?? 30_000);
+    } catch (e) {
+      child.kill("SIGKILL");
+      await this.exited;
+      throw e;
+    }
+    this.startedAt = Date.now();
+    this.setState("running", `influxd ${child.pid} answers on ${this.url}`);
   }
 
-  private async waitForPing(timeoutMs: number): Promise<void> {
+  private scheduleRestart(why: string): void {
+    if (this.restartTimer || this.stopping) return;
+    // A run that lasted a minute was healthy: the next restart starts from the shortest wait again.
+    if (Date.now() - this.startedAt > 60_000) this.backoffMs = this.opts.restartBackoffMs?.initial ?? 500;
+    const wait = this.backoffMs;
+    this.backoffMs = Math.min(wait * 2, this.opts.restartBackoffMs?.max ?? 30_000);
+    this.setState("restarting", `${why}; restarting in ${wait} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.restarts++;
+      this.launch().catch((e: Error) => {
+        if (!this.stopping) this.scheduleRestart(`restart failed: ${e.message.split("\n")[0]}`);
+      });
+    }, wait);
+  }
+
+  private async waitForPing(child: ChildProcess, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!this.running) {
+      if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(
           `influxd exited during start (port ${this.opts.httpPort} or ${this.opts.rpcPort} in use?):\n${this.logTail.join("\n")}`,
         );
@@ -113,29 +257,36 @@ export class ManagedInfluxd {
       } catch {
         // not listening yet
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
-    await this.stop();
     throw new Error(`influxd did not answer ${this.url}/ping within ${timeoutMs} ms:\n${this.logTail.join("\n")}`);
   }
 
-  /** Stops influxd: SIGTERM, then SIGKILL after a grace period. */
+  /** Stops influxd: SIGTERM, then SIGKILL after a grace period; gives up the data directory. */
   async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     const child = this.child;
-    if (!child || !this.exited) return;
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child && this.exited && child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       await this.exited;
       clearTimeout(timer);
     }
     this.child = undefined;
+    if (this.ownsDir) {
+      rmSync(join(this.opts.dataDir, INFLUXD_PID_FILE), { force: true });
+      if (readPid(join(this.opts.dataDir, OWNER_FILE)) === process.pid) rmSync(join(this.opts.dataDir, OWNER_FILE), { force: true });
+      this.ownsDir = false;
+    }
+    if (this.state !== "stopped") this.setState("stopped", "influxd stopped");
   }
 
-  /** For tests of outages: stops influxd abruptly, keeping its data for a restart. */
+  /** For tests of outages: stops influxd abruptly, keeping its data for a restart (a supervised one restarts it). */
   async kill(): Promise<void> {
     this.child?.kill("SIGKILL");
     await this.exited;
-    this.child = undefined;
+    if (!this.opts.supervise) this.child = undefined;
   }
 }

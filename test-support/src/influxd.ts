@@ -25,9 +25,25 @@ export interface InfluxQueryResult {
 /** Starts a throw-away influxd on free loopback ports with its own data directory. */
 export async function startInfluxd(): Promise<TestInfluxd> {
   const dataDir = mkdtempSync(join(tmpdir(), "influxd-test-"));
-  const [httpPort, rpcPort] = [await freePort(), await freePort()];
-  const server = new ManagedInfluxd({ dataDir, httpPort, rpcPort });
-  await server.start();
+  let httpPort = 0;
+  let server: ManagedInfluxd;
+  // A port found free can still be taken by another process before influxd binds it (another test suite running
+  // at the same time): then influxd exits at once, and another pair of ports is tried.
+  for (let attempt = 1; ; attempt++) {
+    const rpcPort = await freePort();
+    httpPort = await freePort();
+    server = new ManagedInfluxd({ dataDir, httpPort, rpcPort });
+    try {
+      await server.start();
+      break;
+    } catch (error) {
+      await server.stop();
+      if (attempt === 3 || !String(error).includes("exited during start")) {
+        rmSync(dataDir, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
   return {
     url: server.url,
     port: httpPort,

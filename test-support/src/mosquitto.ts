@@ -7,7 +7,20 @@ import { freePort } from "./ports.ts";
 
 /** A real Debian mosquitto on a free loopback port: anonymous, nothing persisted (a baseline broker and an external broker in tests). */
 export async function startMosquitto(): Promise<{ url: string; port: number; pid: number | undefined; close(): Promise<void> }> {
-  const port = await freePort();
+  // A port found free can still be taken by another process before mosquitto binds it (another test suite running
+  // at the same time): then mosquitto exits at once, and another port is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMosquittoOn(await freePort());
+    } catch (error) {
+      if (attempt === 3 || !(error instanceof MosquittoExited)) throw error;
+    }
+  }
+}
+
+class MosquittoExited extends Error {}
+
+async function startMosquittoOn(port: number): Promise<{ url: string; port: number; pid: number | undefined; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "mosquitto-test-"));
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
@@ -20,8 +33,17 @@ export async function startMosquitto(): Promise<{ url: string; port: number; pid
     }),
   );
   const url = `mqtt://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (!running || i === 100) throw new Error(`mosquitto -c ${conf} did not start on port ${port}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (!running) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new MosquittoExited(`mosquitto -c ${conf} exited at start (port ${port} taken?)`);
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await exited;
+      throw new Error(`mosquitto -c ${conf} did not accept connections on port ${port} within 30 s`);
+    }
     try {
       const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
       await c.endAsync();

@@ -33,7 +33,9 @@ export class SimDevice {
       protocolVersion: 4,
       keepalive: 30,
       reconnectPeriod: 2000,
-      connectTimeout: 10_000,
+      // The gateway checks each device's scrypt password when it connects; a hall's devices connecting at once on a
+      // busy machine wait longer than 10 s for their CONNACK, and a simulator that gives up leaves the hall silent.
+      connectTimeout: 60_000,
       will: {
         topic: deviceTopics.status(id),
         payload: Buffer.from(JSON.stringify({ v: 1, deviceId: id, state: "offline" })),

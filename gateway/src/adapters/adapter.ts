@@ -64,6 +64,8 @@ export interface LinkContext<S> {
   signals: DeviceSignals;
   /** The gateway's data folder, for what a link must keep across restarts (sequence numbers, evidence). */
   dataDir?: string;
+  /** Opens a secret the hub sealed to this gateway for one of this link's devices; throws with the reason (never the secret). */
+  openSecret?: (deviceId: string, field: string, sealed: string) => string;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface RunningLinksOptions {
   logger: Logger;
   /** The gateway's data folder, handed to each link (see LinkContext). */
   dataDir?: string;
+  /** Opens a sealed link secret: (device, link name, field, sealed) → clear text; throws with the reason. */
+  openSecret?: (deviceId: string, link: string, field: string, sealed: string) => string;
 }
 
 interface LinkState {
@@ -131,6 +133,7 @@ export class RunningLinks {
       logger: logger.child({ component: link.name }),
       signals,
       ...(this.#opts.dataDir !== undefined ? { dataDir: this.#opts.dataDir } : {}),
+      ...(this.#opts.openSecret ? { openSecret: (deviceId: string, field: string, sealed: string) => this.#opts.openSecret!(deviceId, link.name, field, sealed) } : {}),
     });
     state.adapter = adapter;
     if (!adapter) return;

@@ -2,8 +2,9 @@ import type { CliCommand } from "./command.ts";
 
 const HELP = `Usage: hub status [--url http://127.0.0.1:8080]
 
-Prints the running hub's status (each extension's state) from its HTTP API. Exit code 1 when the hub is
-unreachable or an extension has failed.`;
+Prints the running hub's status from its HTTP API: each extension's state, and InfluxDB's (reachable; for the
+influxd the hub manages: running / restarting, its pid, restarts, an orphan it stopped). Exit code 1 when the hub
+is unreachable, an extension has failed, or the hub cannot store (InfluxDB down).`;
 
 export const statusCommand: CliCommand = {
   name: "status",

@@ -7,6 +7,7 @@ import { type HubBroker, startHubBroker } from "../broker/index.ts";
 import { createGrafanaExtension } from "../grafana/index.ts";
 import { HubHttpServer } from "../http/server.ts";
 import { ManagedInfluxd } from "@supervision/influxd";
+import { InfluxHealth, type InfluxHealthStatus } from "../influx/health.ts";
 import { ensureDatabase } from "../influx/setup.ts";
 import { createIngestExtension } from "../ingest/index.ts";
 import { createSupervisionExtension } from "../supervision/index.ts";
@@ -28,6 +29,7 @@ interface ExtensionState {
  */
 export class Hub {
   private influxd: ManagedInfluxd | undefined;
+  private influxHealth: InfluxHealth | undefined;
   private broker: HubBroker | undefined;
   private registry: WatchedRegistry | undefined;
   private readonly http: HubHttpServer;
@@ -49,15 +51,30 @@ export class Hub {
     const dataDir = resolve(settings.dataDir);
     let influxUrl = settings.influx.url;
     if (!influxUrl) {
-      this.influxd = new ManagedInfluxd({
-        dataDir: join(dataDir, "influxdb"),
+      const influxdDir = join(dataDir, "influxdb");
+      // Supervised: restarted with backoff when it dies; its state is in /healthz, `hub status` and the metrics.
+      const influxd = new ManagedInfluxd({
+        dataDir: influxdDir,
         httpPort: settings.influx.managedPort,
         rpcPort: settings.influx.managedRpcPort,
+        supervise: true,
+        onState: (state, detail) => this.influxHealth?.onManagedState(state, detail),
       });
-      await this.influxd.start();
-      influxUrl = this.influxd.url;
-      logger.info({ url: influxUrl }, "managed influxd started");
+      this.influxd = influxd;
+      await influxd.start();
+      influxUrl = influxd.url;
+      if (influxd.orphan)
+        logger.warn(
+          { pid: influxd.orphan.pid, dataDir: influxdDir },
+          "an influxd of this data directory was left running by a hub that died; stopped it and started one this hub owns",
+        );
+      logger.info(
+        { url: influxUrl, pid: influxd.pid, dataDir: influxdDir },
+        "managed influxd started (owned: owner.pid and influxd.pid in its data directory)",
+      );
     }
+    this.influxHealth = new InfluxHealth(influxUrl, this.influxd, logger.child({ component: "influx" }), this.metrics);
+    this.influxHealth.start();
     const { influx, writeLines } = influxClient(settings, influxUrl);
     await ensureDatabase(influx, settings.influx.database, logger);
     this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }), {
@@ -133,7 +150,12 @@ export class Hub {
     logger.info({ http: this.httpPort, broker: brokerUrl, influx: influxUrl }, "hub started");
   }
 
-  status(): { ok: boolean; registryVersion: number | undefined; extensions: Record<string, unknown> } {
+  status(): {
+    ok: boolean;
+    registryVersion: number | undefined;
+    influx: InfluxHealthStatus | undefined;
+    extensions: Record<string, unknown>;
+  } {
     const extensions: Record<string, unknown> = {};
     for (const { extension, state, error } of this.extensions) {
       let detail: Record<string, unknown> = {};
@@ -145,8 +167,10 @@ export class Hub {
       extensions[extension.name] = { state, ...(error ? { error } : {}), detail };
     }
     return {
-      ok: this.extensions.every((e) => e.state === "running"),
+      // Not ok while the hub cannot store (InfluxDB silent, the managed influxd down), so /healthz answers 503.
+      ok: this.extensions.every((e) => e.state === "running") && (this.influxHealth?.ok ?? false),
       registryVersion: this.registry?.current().version,
+      influx: this.influxHealth?.status(),
       extensions,
     };
   }
@@ -162,6 +186,7 @@ export class Hub {
         this.logger.error({ err, extension: entry.extension.name }, "extension failed to stop");
       }
     }
+    this.influxHealth?.stop();
     await this.http.close();
     await this.broker?.close();
     this.registry?.close();

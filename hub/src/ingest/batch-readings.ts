@@ -2,7 +2,9 @@ import { type CheckedReading, checkDeviceTime, parseReading, type ReceivedBody }
 import type { Logger } from "pino";
 import type { Registry } from "../registry/schema.ts";
 import type { BatchHeader } from "./chain-check.ts";
-import { type IntegrityKind, retentionPolicyFor } from "./points.ts";
+import { encodePoint, type Point } from "../influx/line-protocol.ts";
+import { ARRIVAL_FIELDS } from "./arrivals.ts";
+import { type IntegrityKind, readingTimestampNs, readingToPoint, retentionPolicyFor } from "./points.ts";
 import { readingLine } from "./reading-lines.ts";
 import { outsideSlice } from "./slice-check.ts";
 import { LineGroups } from "./writer.ts";
@@ -16,6 +18,8 @@ export interface EncodedBatch {
   refused: number;
   /** Integrity alerts the readings raise, by kind, with their detail. */
   alerts: Array<[IntegrityKind, string]>;
+  /** Identities of the readings written with their arrival fields: remembered once the batch is stored. */
+  arrivals: string[];
 }
 
 /**
@@ -24,7 +28,13 @@ export interface EncodedBatch {
  * kind's schema (`malformed`), against the sending gateway's slice of the registry (`outside_slice`), and its
  * device time against the hub's clock `now` (`device_time`: ahead by more than the allowed skew, or before 2020).
  */
-export function encodeBatch(body: ReceivedBody, registry: Registry, now: number, logger: Logger): EncodedBatch {
+export function encodeBatch(
+  body: ReceivedBody,
+  registry: Registry,
+  now: number,
+  logger: Logger,
+  seen: { has(key: string): boolean },
+): EncodedBatch {
   const { readings, ...rest } = body;
   const header: BatchHeader = { ...rest, readings: readings.length };
   const groups = new LineGroups({
@@ -37,6 +47,7 @@ export function encodeBatch(body: ReceivedBody, registry: Registry, now: number,
   const site = registry.gateways.get(header.gatewayId)?.site;
   const refusals = new Refusals(readings.length);
   const unknownDevices = new Set<string>();
+  const arrivals: string[] = [];
   for (const reading of readings) {
     const checked = parseReading(reading);
     if (!checked.ok) {
@@ -55,7 +66,7 @@ export function encodeBatch(body: ReceivedBody, registry: Registry, now: number,
       continue;
     }
     try {
-      groups.add(retentionPolicyFor(r.kind), readingLine(r, registry));
+      groups.add(retentionPolicyFor(r.kind), lineKeepingFirstArrival(r, registry, seen, arrivals));
     } catch (e) {
       refusals.add("malformed", r, `unwritable: ${(e as Error).message}`);
       continue;
@@ -67,7 +78,24 @@ export function encodeBatch(body: ReceivedBody, registry: Registry, now: number,
   const alerts = refusals.alerts();
   if (unknownDevices.size > 0)
     alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
-  return { header, groups: groups.compact(), refused: refusals.count, alerts };
+  return { header, groups: groups.compact(), refused: refusals.count, alerts, arrivals };
+}
+
+/**
+ * A reading this process stored before is written without its arrival fields (hub/SCHEMA.md, "First arrival
+ * wins"): InfluxDB merges the fields of a point written again, so the first arrival's receive time stays. Its
+ * identity is its point's measurement, device and timestamp.
+ */
+function lineKeepingFirstArrival(r: CheckedReading, registry: Registry, seen: { has(key: string): boolean }, arrivals: string[]): string {
+  if (r.kind === "heartbeat") return readingLine(r, registry); // no arrival fields
+  const key = `${r.kind}/${r.deviceId}/${readingTimestampNs(r.ts, r.seq)}`;
+  if (!seen.has(key)) {
+    arrivals.push(key); // remembered once stored
+    return readingLine(r, registry);
+  }
+  const point = readingToPoint(r, registry) as Point;
+  for (const field of ARRIVAL_FIELDS) delete point.fields[field];
+  return encodePoint(point);
 }
 
 /** Alert details are cut here (integrity_alert keeps 1,024 characters). */

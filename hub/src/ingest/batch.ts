@@ -50,10 +50,25 @@ export class BatchIngest {
     }
     const { hash } = opened.value;
     rt.counters.lastContact.set(gatewayId, rt.ctx.now());
+    const batchKey = `${gatewayId}/${opened.value.body.epoch}/${opened.value.body.seq}`;
+    if (rt.storedBatches.get(batchKey) === hash) {
+      // Stored whole by this process (its write resolved): acknowledged again, nothing rewritten.
+      rt.metrics.batches.inc({ result: "replay" });
+      rt.counters.replays++;
+      const { epoch, seq } = opened.value.body;
+      rt.publishAck({ v: 1, gatewayId, epoch, seq, hash, status: "stored" });
+      return;
+    }
     // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
     // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
     // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
-    const { header, groups, refused, alerts } = encodeBatch(opened.value.body, registry, rt.ctx.now(), rt.ctx.logger);
+    const { header, groups, refused, alerts, arrivals } = encodeBatch(
+      opened.value.body,
+      registry,
+      rt.ctx.now(),
+      rt.ctx.logger,
+      rt.seenReadings,
+    );
     const raised: IntegrityKind[] = [];
     for (const [kind, detail] of alerts) {
       addAlert(groups, header, kind, detail);
@@ -90,6 +105,8 @@ export class BatchIngest {
 
     const { deadLetters } = await rt.writer.write(groups);
     rt.chain.remember(gatewayId, header.epoch, header.seq, hash);
+    rt.storedBatches.set(batchKey, hash);
+    for (const key of arrivals) rt.seenReadings.set(key, true);
     const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;
     const count = header.readings - refused - deadReadings;
     rt.metrics.batches.inc({ result: replay ? "replay" : "stored" });

@@ -2,6 +2,7 @@ import { type BatchAck, gatewayTopics, parseTopic } from "@supervision/firmware-
 import mqtt, { type MqttClient } from "mqtt";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
+import { Recent } from "./arrivals.ts";
 import { BatchIngest } from "./batch.ts";
 import { ChainStore } from "./chain.ts";
 import { GapWatch } from "./chain-check.ts";
@@ -22,6 +23,8 @@ export interface IngestOptions {
   clientId?: string;
   /** How long a missing predecessor may take to arrive before a `gap` alert (default 30 s). */
   gapGraceMs?: number;
+  /** Reading identities remembered to keep their first receive time (default 1,000,000: about 100 MB at most). */
+  rememberReadings?: number;
 }
 
 /** The ingest extension: gateway batches and statuses from the broker into InfluxDB (see README.md). */
@@ -35,6 +38,10 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   let gaps: GapWatch | undefined;
   let stopping = false;
   const counters = new IngestCounters();
+  // What this process stored: a replayed batch is acknowledged without a write, a reading that arrives again (in
+  // another batch, e.g. a device resending after its gateway forgot it) keeps its first receive time.
+  const storedBatches = new Recent<string>(100_000);
+  const seenReadings = new Recent<true>(opts.rememberReadings ?? 1_000_000);
 
   function publishAck(ack: BatchAck): void {
     client?.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack), { qos: 1 });
@@ -88,6 +95,8 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         counters,
         publishAck,
         stopping: () => stopping,
+        storedBatches,
+        seenReadings,
       };
       gaps = new GapWatch(rt, gapGraceMs);
       const filter = (f: string) => (shareGroup ? gatewayTopics.shared(shareGroup, f) : f);

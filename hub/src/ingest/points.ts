@@ -2,6 +2,7 @@ import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading } from "@
 import { integerText, type Point } from "../influx/line-protocol.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
 import type { Registry } from "../registry/schema.ts";
+import { MEASUREMENT, MEASUREMENTS } from "../schema/index.ts";
 
 /**
  * Maps one buffered reading to its InfluxDB point per hub/SCHEMA.md. Pure: the point depends only on the
@@ -17,15 +18,15 @@ export const isPositiveLevel = (level: Level | undefined): boolean => level !== 
 export const isNegativeLevel = (level: Level | undefined): boolean => level !== undefined && NEGATIVE_LEVELS.has(level);
 
 export const RETENTION_POLICY: Record<string, "raw" | "health"> = {
-  rating: "raw",
-  signin: "raw",
-  motion: "raw",
-  uplink_batch: "raw",
-  integrity_alert: "raw",
-  dead_letter: "raw",
-  heartbeat: "health",
-  device_status: "health",
-  gateway_health: "health",
+  rating: MEASUREMENTS.rating.policy,
+  signin: MEASUREMENTS.signin.policy,
+  motion: MEASUREMENTS.motion.policy,
+  uplink_batch: MEASUREMENTS.uplink_batch.policy,
+  integrity_alert: MEASUREMENTS.integrity_alert.policy,
+  dead_letter: MEASUREMENTS.dead_letter.policy,
+  heartbeat: MEASUREMENTS.heartbeat.policy,
+  device_status: MEASUREMENTS.device_status.policy,
+  gateway_health: MEASUREMENTS.gateway_health.policy,
 };
 
 /** Days the hub keeps each kind of reading (its policy's duration), sent to gateways so they refuse older ones. */
@@ -81,7 +82,7 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
       const rated = r.outcome === "rated";
       const where = placement(registry, window?.site ?? device?.site);
       return {
-        measurement: "rating",
+        measurement: MEASUREMENT.rating,
         timestamp,
         tags: defined({
           clerk: r.clerkId,
@@ -111,7 +112,7 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
       const siteId = device?.site ?? person?.site;
       const where = placement(registry, siteId);
       return {
-        measurement: "signin",
+        measurement: MEASUREMENT.signin,
         timestamp,
         tags: defined({
           device: r.deviceId,
@@ -141,7 +142,7 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
       const siteId = device?.site ?? (windowId ? registry.windows.get(windowId)?.site : undefined);
       const where = placement(registry, siteId);
       return {
-        measurement: "motion",
+        measurement: MEASUREMENT.motion,
         timestamp,
         tags: defined({
           camera: r.cameraId,
@@ -163,7 +164,7 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
     }
     case "heartbeat":
       return {
-        measurement: "heartbeat",
+        measurement: MEASUREMENT.heartbeat,
         timestamp,
         tags: defined({ device: r.deviceId, device_kind: device?.kind, site: device?.site }),
         fields: defined<number | string>({
@@ -201,7 +202,7 @@ export function uplinkBatchPoint(
   hash: string,
 ): Point {
   return {
-    measurement: "uplink_batch",
+    measurement: MEASUREMENT.uplink_batch,
     timestamp: readingTimestampNs(b.createdAt, b.seq),
     tags: { gateway: b.gatewayId },
     fields: { epoch: b.epoch, seq: b.seq, hash, prev_hash: b.prevHash, readings: b.readings },
@@ -222,7 +223,7 @@ export function integrityAlertPoint(a: {
   discriminator: number;
 }): Point {
   return {
-    measurement: "integrity_alert",
+    measurement: MEASUREMENT.integrity_alert,
     timestamp: readingTimestampNs(a.atMs, a.discriminator),
     tags: { gateway: a.gatewayId, kind: a.kind },
     fields: { epoch: a.epoch, seq: a.seq, detail: a.detail.slice(0, 1024) },
@@ -232,7 +233,7 @@ export function integrityAlertPoint(a: {
 export function gatewayHealthPoint(s: GatewayStatus, registry: Registry, nowMs: number): Point {
   const oldest = s.buffer?.oldestTs;
   return {
-    measurement: "gateway_health",
+    measurement: MEASUREMENT.gateway_health,
     timestamp: msToNs(s.ts ?? nowMs),
     tags: defined({ gateway: s.gatewayId, site: registry.gateways.get(s.gatewayId)?.site }),
     fields: defined<number | string>({

@@ -1,5 +1,6 @@
 import type { BatchAck } from "@supervision/firmware-protocols";
 import type { HubContext } from "../controller/extension.ts";
+import type { Recent } from "./arrivals.ts";
 import type { ChainStore } from "./chain.ts";
 import type { IngestCounters, IngestMetrics } from "./metrics.ts";
 import { integrityAlertPoint, retentionPolicyFor } from "./points.ts";
@@ -15,6 +16,10 @@ export interface IngestRuntime {
   counters: IngestCounters;
   publishAck(ack: BatchAck): void;
   stopping(): boolean;
+  /** Batches this process stored whole, by gateway/epoch/seq → hash (arrivals.ts). */
+  storedBatches: Recent<string>;
+  /** Readings this process stored, by identity: a later arrival keeps the first one's receive time. */
+  seenReadings: Recent<true>;
 }
 
 export type AlertInput = Parameters<typeof integrityAlertPoint>[0];

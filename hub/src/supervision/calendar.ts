@@ -34,3 +34,10 @@ export function periods(roster: Roster, date: string, tz: string): Period[] {
 export function nextDate(date: string): string {
   return new Date(Date.parse(`${date}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
+
+/** A month (YYYY-MM) as UTC milliseconds from its first local midnight in `tz` to the next month's. */
+export function monthRange(month: string, tz: string): { from: number; to: number } {
+  const [y, m] = month.split("-").map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
+  return { from: localTimeToUtc(`${month}-01`, "00:00", tz), to: localTimeToUtc(`${next}-01`, "00:00", tz) };
+}

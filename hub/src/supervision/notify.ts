@@ -5,6 +5,8 @@ import type { IPoint } from "influx";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { WarningEvent } from "../controller/extension.ts";
+import { ns } from "../influx/query.ts";
+import { schemaPoint } from "../schema/index.ts";
 
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day "HH:MM"');
 
@@ -175,12 +177,12 @@ export class Notifier {
           );
         await this.opts
           .record([
-            {
-              measurement: "notification",
-              timestamp: `${now}000000`,
-              tags: { channel: job.channel, status },
-              fields: { target: job.target, message: job.message, attempt: job.attempt, error },
-            },
+            schemaPoint(
+              "notification",
+              ns(now),
+              { channel: job.channel, status },
+              { target: job.target, message: job.message, attempt: job.attempt, error },
+            ),
           ])
           .catch((e: Error) => this.opts.logger.warn({ err: e.message }, "could not record a notification attempt"));
         this.save();

@@ -1,8 +1,13 @@
-import { localTimeToUtc } from "@supervision/firmware-protocols";
 import type { InfluxDB } from "influx";
+import { ns } from "../influx/query.ts";
 import type { Registry } from "../registry/schema.ts";
-import { dayKind, nextDate } from "./calendar.ts";
+import { INFLUXQL } from "../schema/index.ts";
+import { dayKind, monthRange, nextDate } from "./calendar.ts";
 import type { ScoringRules } from "./settings.ts";
+
+export { monthRange } from "./calendar.ts";
+
+const { rating, attendance: attendanceSeries, deduction, warning } = INFLUXQL;
 
 export interface ClerkLine {
   id: string;
@@ -51,13 +56,6 @@ export interface MonthlyReport {
 }
 
 type Row = Record<string, unknown>;
-const ns = (ms: number) => `${ms}000000`;
-
-export function monthRange(month: string, tz: string): { from: number; to: number } {
-  const [y, m] = month.split("-").map(Number) as [number, number];
-  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
-  return { from: localTimeToUtc(`${month}-01`, "00:00", tz), to: localTimeToUtc(`${next}-01`, "00:00", tz) };
-}
 
 /** Working days from `a` to `b` (YYYY-MM-DD, inclusive) under the person's roster. */
 function workingDaysBetween(registry: Registry, personId: string, a: string, b: string): number {
@@ -76,17 +74,23 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
   const range = `time >= ${ns(from)} AND time < ${ns(to)}`;
   const [ratings, byPlace, attendance, deductions, complaints, unattended] = await Promise.all([
     influx.query<Row>(
-      `SELECT sum("rated") AS rated, sum("positive") AS positive, sum("negative") AS negative FROM "raw"."rating" WHERE ${range} GROUP BY "clerk"`,
+      `SELECT sum(${rating.rated}) AS rated, sum(${rating.positive}) AS positive, sum(${rating.negative}) AS negative FROM ${rating.FROM} WHERE ${range} GROUP BY ${rating.clerk}`,
     ),
     influx.query<Row>(
-      `SELECT sum("rated") AS rated, sum("positive") AS positive FROM "raw"."rating" WHERE ${range} GROUP BY "window", "department", "site"`,
+      `SELECT sum(${rating.rated}) AS rated, sum(${rating.positive}) AS positive FROM ${rating.FROM} WHERE ${range} GROUP BY ${rating.window}, ${rating.department}, ${rating.site}`,
     ),
-    influx.query<Row>(`SELECT count("minutes") AS n FROM "raw"."attendance" WHERE ${range} GROUP BY "person", "status"`),
-    influx.query<Row>(`SELECT "subject_kind", "subject", "rule", "points" FROM "raw"."deduction" WHERE ${range}`),
+    influx.query<Row>(
+      `SELECT count(${attendanceSeries.minutes}) AS n FROM ${attendanceSeries.FROM} WHERE ${range} GROUP BY ${attendanceSeries.person}, ${attendanceSeries.status}`,
+    ),
+    influx.query<Row>(
+      `SELECT ${deduction.subject_kind}, ${deduction.subject}, ${deduction.rule}, ${deduction.points} FROM ${deduction.FROM} WHERE ${range}`,
+    ),
     influx.query<Row & { time: { toISOString(): string } }>(
-      `SELECT "subject", "points" FROM "raw"."deduction" WHERE time >= ${ns(from - 40 * 86_400_000)} AND time < ${ns(to)} AND "rule" = 'complaint' AND "subject_kind" != 'window_unit'`,
+      `SELECT ${deduction.subject}, ${deduction.points} FROM ${deduction.FROM} WHERE time >= ${ns(from - 40 * 86_400_000)} AND time < ${ns(to)} AND ${deduction.rule} = 'complaint' AND ${deduction.subject_kind} != 'window_unit'`,
     ),
-    influx.query<Row>(`SELECT count("minutes") AS n FROM "raw"."warning" WHERE ${range} AND "rule" = 'unattended' GROUP BY "subject"`),
+    influx.query<Row>(
+      `SELECT count(${warning.minutes}) AS n FROM ${warning.FROM} WHERE ${range} AND ${warning.rule} = 'unattended' GROUP BY ${warning.subject}`,
+    ),
   ]);
   const sumFor = (kind: string, subject: string, sign: 1 | -1) =>
     deductions

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { NotificationSettings } from "./notify.ts";
-import { SatisfactionThresholds } from "./satisfaction.ts";
+import { SatisfactionThresholds } from "./rules/satisfaction/tally.ts";
 
 /** Points per event: the district rules of the domain brief are the shipped default. */
 export const ScoringRules = z.strictObject({

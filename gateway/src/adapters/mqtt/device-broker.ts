@@ -6,6 +6,7 @@ import {
   type DeviceEvent,
   type DeviceStatus,
   deviceTopics,
+  parseTopic,
   validateDeviceMessage,
   validateDeviceStatus,
   type ValidateOptions,
@@ -68,6 +69,15 @@ export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<Devi
       if (decision.ok && client.id === username) return done(null, true);
       const reason = decision.ok ? `client id "${client.id}" must equal the device id "${username}"` : decision.reason;
       logger.warn({ clientId: client.id, username, reason }, "device refused at connect");
+      // Recorded like any refusal, so a device with a wrong secret shows in `gateway dead-letters` and the metrics.
+      void deadLetter(
+        (username || client.id || "(anonymous)").slice(0, 64),
+        "mqtt:connect",
+        now(),
+        "login_refused",
+        reason,
+        Buffer.alloc(0),
+      ).catch((e: Error) => logger.error({ err: e.message }, "could not record a refused login"));
       const error = new Error(reason) as AuthenticateError;
       error.returnCode = BAD_CREDENTIALS;
       done(error, false);
@@ -97,6 +107,11 @@ export async function startDeviceBroker(opts: DeviceBrokerOptions): Promise<Devi
     const topicDecision = access.authorizePublishTopic(deviceId, packet.topic);
     if (!topicDecision.ok) {
       logger.warn({ deviceId, topic: packet.topic, reason: topicDecision.reason }, "publish refused (acl)");
+      // Outside the v1 tree: bad_topic / unknown_kind; a valid topic this device may not use: acl_denied.
+      const parsedTopic = parseTopic(packet.topic);
+      const code = parsedTopic.ok ? "acl_denied" : parsedTopic.error.code;
+      const bytes = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+      await deadLetter(deviceId, packet.topic.slice(0, 256), now(), code, topicDecision.reason, bytes);
       return new Error(topicDecision.reason);
     }
     const rxTs = now();

@@ -26,6 +26,8 @@ export interface CameraHealth {
 
 export interface CameraLinkOptions {
   device: GatewayDevice & { onvif: NonNullable<GatewayDevice["onvif"]> };
+  /** The camera's password opened from its sealed form, or why it could not be (the link then stays down). */
+  password: { ok: true; value: string | undefined } | { ok: false; reason: string };
   logger: Logger;
   /** Ends an episode this long after the last motion report, for cameras that never send motion-stop. */
   quietMs: number;
@@ -109,8 +111,18 @@ export class CameraLink {
     return this.cam;
   }
 
+  /** The registry's credentials for this camera, password in clear: for requests only, never logged. */
+  credentials(): { username: string | undefined; password: string | undefined } {
+    return { username: this.opts.device.onvif.username, password: this.opts.password.ok ? this.opts.password.value : undefined };
+  }
+
   start(): void {
     this.running = true;
+    if (!this.opts.password.ok) {
+      this.health.lastError = `camera password: ${this.opts.password.reason}`;
+      this.opts.logger.error({ deviceId: this.deviceId, err: this.health.lastError }, "camera not followed");
+      return;
+    }
     this.loop = this.run();
   }
 
@@ -159,8 +171,7 @@ export class CameraLink {
       port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
       path: url.pathname || "/onvif/device_service",
       useSecure: url.protocol === "https:",
-      username: this.opts.device.onvif.username,
-      password: this.opts.device.onvif.password,
+      ...this.credentials(),
       timeout: this.opts.requestTimeoutMs,
       preserveAddress: true,
       autoconnect: false,

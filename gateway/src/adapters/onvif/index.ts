@@ -24,6 +24,8 @@ export interface OnvifAdapterOptions {
   renewBeforeMs?: number;
   requestTimeoutMs?: number;
   streamCheckMs?: number;
+  /** Opens a camera's sealed password (LinkContext.openSecret); without it a camera with a password is not followed. */
+  openSecret?: (deviceId: string, field: string, sealed: string) => string;
   /** Snapshots at each motion edge, kept in `dataDir/cameras/snapshots`; false: none. */
   snapshots?: SnapshotSettings | false;
 }
@@ -79,6 +81,7 @@ export class OnvifAdapter implements DeviceAdapter {
     for (const device of OnvifAdapter.cameras(this.opts.devices)) {
       const link: CameraLink = new CameraLink({
         device,
+        password: this.openPassword(device),
         logger: this.opts.logger,
         quietMs: this.opts.quietMs ?? 120_000,
         backoffMs: this.opts.backoffMs ?? 1000,
@@ -91,6 +94,17 @@ export class OnvifAdapter implements DeviceAdapter {
       });
       this.links.set(device.id, link);
       link.start();
+    }
+  }
+
+  private openPassword(device: OnvifCamera): { ok: true; value: string | undefined } | { ok: false; reason: string } {
+    const sealed = device.onvif.password;
+    if (sealed === undefined) return { ok: true, value: undefined };
+    if (!this.opts.openSecret) return { ok: false, reason: "this gateway cannot open sealed secrets" };
+    try {
+      return { ok: true, value: this.opts.openSecret(device.id, "password", sealed) };
+    } catch (error) {
+      return { ok: false, reason: (error as Error).message };
     }
   }
 
@@ -143,9 +157,8 @@ export class OnvifAdapter implements DeviceAdapter {
     if (!link) throw new Error(`${deviceId} is not an ONVIF camera of this gateway`);
     const uri = link.snapshotUrl();
     if (!uri || !this.evidence) return undefined;
-    const device = OnvifAdapter.cameras(this.opts.devices).find((d) => d.id === deviceId)!;
     const timeoutMs = (this.opts.snapshots || {}).timeoutMs ?? 5000;
-    const jpeg = await fetchSnapshot(uri, device.onvif, { timeoutMs, maxBytes: SNAPSHOT_MAX_BYTES });
+    const jpeg = await fetchSnapshot(uri, link.credentials(), { timeoutMs, maxBytes: SNAPSHOT_MAX_BYTES });
     return this.evidence.put(deviceId, Date.now(), jpeg);
   }
 

@@ -9,7 +9,7 @@ export const onvifLink = {
   section: "onvif" as const,
   settings: OnvifSettings,
   slice: (config: GatewayConfig | undefined) => OnvifAdapter.cameras(config?.devices ?? []).map((d) => [d.id, d.onvif, d.cameraId, d.heartbeatS]),
-  create: ({ settings, config, logger, dataDir }) => {
+  create: ({ settings, config, logger, dataDir, openSecret }) => {
     const cameras = OnvifAdapter.cameras(config?.devices ?? []);
     if (cameras.length === 0) return undefined;
     if (dataDir === undefined) throw new Error("the onvif link needs the gateway's dataDir (sequence numbers, snapshots)");
@@ -17,6 +17,7 @@ export const onvifLink = {
       devices: cameras,
       logger,
       dataDir,
+      ...(openSecret ? { openSecret } : {}),
       quietMs: settings.quietS * 1000,
       renewBeforeMs: settings.renewBeforeS * 1000,
       streamCheckMs: settings.streamCheckS * 1000,

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MemorySink } from "../testing/memory-sink.ts";
 import { OnvifAdapter, type OnvifAdapterOptions } from "./index.ts";
 import { OnvifReplay, type ReplayOptions } from "./testing/replay-server.ts";
+import { testSealing } from "./testing/secrets.ts";
 
 // Runs inside `unshare --net` (gateway/test/netns.test.ts): only loopback exists, and the guard fails the file on
 // any connection attempt elsewhere.
@@ -45,6 +46,8 @@ async function rtspOptionsResponder(): Promise<{ port: number; close(): Promise<
 }
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+// Passwords reach the gateway sealed to its key, as the hub sends them; the adapter opens them through the link context.
+const sealing = testSealing();
 
 async function setup(replayOpts: ReplayOptions = {}, adapterOpts: Partial<OnvifAdapterOptions> = {}, dataDir?: string) {
   const rtsp = await rtspOptionsResponder();
@@ -60,12 +63,12 @@ async function setup(replayOpts: ReplayOptions = {}, adapterOpts: Partial<OnvifA
     kind: "camera",
     windowId: "w01",
     cameraId: "cam-w01",
-    onvif: { url: replay.url, username: "admin", password: "s3cret" },
+    onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w01", "s3cret") },
     heartbeatS: 5,
   };
   const sink = new MemorySink();
   const start = async () => {
-    const adapter = new OnvifAdapter({ devices: [device], logger, dataDir: dir, backoffMs: 100, maxBackoffMs: 400, quietMs: 60_000, ...adapterOpts });
+    const adapter = new OnvifAdapter({ devices: [device], logger, dataDir: dir, openSecret: sealing.open, backoffMs: 100, maxBackoffMs: 400, quietMs: 60_000, ...adapterOpts });
     await adapter.start(sink);
     cleanups.push(() => adapter.stop());
     return adapter;
@@ -169,6 +172,34 @@ describe("ONVIF adapter against a replayed camera (loopback namespace)", () => {
     expect(e!.ts - s!.ts).toBeGreaterThanOrEqual(800);
   });
 
+  it("a password that does not open (sealed to another gateway, or for another camera) keeps the camera down with the reason, never the secret", async () => {
+    const replay = new OnvifReplay({ username: "admin", password: "s3cret" });
+    await replay.start();
+    replays.push(replay);
+    cleanups.push(() => replay.stop());
+    const dir = mkdtempSync(join(tmpdir(), "onvif-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const other = testSealing("gw-other");
+    const adapter = new OnvifAdapter({
+      devices: [
+        { id: "cam-w03", kind: "camera", onvif: { url: replay.url, username: "admin", password: other.seal("cam-w03", "s3cret") }, heartbeatS: 60 },
+        { id: "cam-w04", kind: "camera", onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w03", "s3cret") }, heartbeatS: 60 },
+      ],
+      logger,
+      dataDir: dir,
+      openSecret: sealing.open,
+    });
+    await adapter.start(new MemorySink());
+    cleanups.push(() => adapter.stop());
+    const health = adapter.cameras();
+    for (const h of health) {
+      expect(h.lastError).toMatch(/camera password: .*does not open/);
+      expect(h.lastError).not.toContain("s3cret");
+    }
+    expect(adapter.health()).toMatchObject({ ok: false, problem: expect.stringContaining("cam-w03: camera password") });
+    expect(replay.count("device.GetSystemDateAndTime")).toBe(0);
+  });
+
   it("wrong credentials: no subscription, the reason in the camera's health, and nothing committed", async () => {
     const replay = new OnvifReplay({ username: "admin", password: "right" });
     await replay.start();
@@ -178,8 +209,9 @@ describe("ONVIF adapter against a replayed camera (loopback namespace)", () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const sink = new MemorySink();
     const adapter = new OnvifAdapter({
-      devices: [{ id: "cam-w02", kind: "camera", onvif: { url: replay.url, username: "admin", password: "wrong" }, heartbeatS: 60 }],
+      devices: [{ id: "cam-w02", kind: "camera", onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w02", "wrong") }, heartbeatS: 60 }],
       logger,
+      openSecret: sealing.open,
       dataDir: dir,
       backoffMs: 100,
       maxBackoffMs: 200,

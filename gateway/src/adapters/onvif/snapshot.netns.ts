@@ -11,6 +11,7 @@ import { startHttpApi } from "../../http/server.ts";
 import { OnvifAdapter } from "./index.ts";
 import { sha256Hex } from "./snapshot.ts";
 import { OnvifReplay, type ReplayOptions } from "./testing/replay-server.ts";
+import { testSealing } from "./testing/secrets.ts";
 
 assertInLoopbackNamespace();
 const guard = installLoopbackGuard();
@@ -36,6 +37,7 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000) {
 const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const JPEG = readFileSync(new URL("./testing/fixtures/snapshot.jpg", import.meta.url));
 const TOKEN = "evidence-token-0123456789";
+const sealing = testSealing();
 
 async function setup(replayOpts: ReplayOptions, password = "s3cret") {
   const replay = new OnvifReplay({ username: "admin", password: "s3cret", pullHoldMs: 300, ...replayOpts });
@@ -44,9 +46,9 @@ async function setup(replayOpts: ReplayOptions, password = "s3cret") {
   cleanups.push(() => replay.stop());
   const dir = mkdtempSync(join(tmpdir(), "onvif-snap-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const device: GatewayDevice = { id: "cam-w01", kind: "camera", windowId: "w01", onvif: { url: replay.url, username: "admin", password }, heartbeatS: 60 };
+  const device: GatewayDevice = { id: "cam-w01", kind: "camera", windowId: "w01", onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w01", password) }, heartbeatS: 60 };
   const sink = new MemorySink();
-  const adapter = new OnvifAdapter({ devices: [device], logger, dataDir: dir, backoffMs: 100, maxBackoffMs: 400 });
+  const adapter = new OnvifAdapter({ devices: [device], logger, dataDir: dir, openSecret: sealing.open, backoffMs: 100, maxBackoffMs: 400 });
   await adapter.start(sink);
   cleanups.push(() => adapter.stop());
   const http = await startHttpApi({

@@ -1,0 +1,126 @@
+/**
+ * The InfluxDB schema in one place: every measurement the hub writes or reads, its retention policy, its tags and
+ * its fields. hub/SCHEMA.md documents it (hub/test/schema.test.ts keeps the two in agreement); the ingest, the
+ * supervision rules, the report and the dashboards take their names from here, so a renamed tag fails typecheck
+ * instead of matching nothing at run time.
+ */
+
+export const POLICIES = ["raw", "health", "rollup"] as const;
+export type Policy = (typeof POLICIES)[number];
+
+export interface MeasurementSchema {
+  policy: Policy;
+  tags: readonly string[];
+  fields: readonly string[];
+}
+
+/** Placement tags of everything tied to a site: site → town → region, from the registry. */
+const PLACE = ["region", "town", "site"] as const;
+
+export const MEASUREMENTS = {
+  // Raw readings, as the ingest writes them (hub/src/ingest/points.ts).
+  rating: {
+    policy: "raw",
+    tags: [...PLACE, "window", "department", "clerk", "device", "outcome", "level", "scale"],
+    fields: ["seq", "key", "txn", "rx_ts", "rated", "positive", "negative"],
+  },
+  signin: {
+    policy: "raw",
+    tags: [...PLACE, "site_kind", "person", "role", "window", "device", "method", "direction"],
+    fields: ["seq", "rx_ts", "delay_s", "lat", "lon", "accuracy_m", "time_suspect"],
+  },
+  motion: {
+    policy: "raw",
+    tags: [...PLACE, "window", "device", "camera", "state", "source"],
+    fields: ["seq", "rx_ts", "active"],
+  },
+  uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
+  integrity_alert: { policy: "raw", tags: ["gateway", "kind"], fields: ["epoch", "seq", "detail"] },
+  /** A point InfluxDB refused for good (hub/src/influx/dead-letters.ts); `measurement` is the refused point's. */
+  dead_letter: {
+    policy: "raw",
+    tags: ["gateway", "measurement", "reason", "source"],
+    fields: ["epoch", "batch_seq", "policy", "line", "truncated", "detail"],
+  },
+
+  // Health (kept 30 days).
+  heartbeat: {
+    policy: "health",
+    tags: ["site", "device", "device_kind"],
+    fields: ["seq", "uptime_s", "interval_s", "rssi", "pending", "fw"],
+  },
+  device_status: { policy: "health", tags: ["site", "gateway", "device", "device_kind"], fields: ["online"] },
+  gateway_health: {
+    policy: "health",
+    tags: ["gateway", "site"],
+    fields: [
+      "online",
+      "buffer_depth",
+      "buffer_bytes",
+      "capacity_bytes",
+      "dead_letters",
+      "oldest_age_s",
+      "devices_online",
+      "devices_total",
+      "in_flight",
+      "rtt_ms",
+      "drain_rate",
+      "config_version",
+      "alarms",
+    ],
+  },
+
+  // Derived series, written by the supervision rules (hub/src/supervision).
+  attendance: {
+    policy: "raw",
+    tags: [...PLACE, "site_kind", "person", "role", "window", "status"],
+    fields: ["period", "minutes", "at", "level"],
+  },
+  warning: {
+    policy: "raw",
+    tags: [...PLACE, "category", "subject_kind", "subject", "rule", "severity"],
+    fields: ["active", "message", "minutes", "rate", "rated"],
+  },
+  card: { policy: "raw", tags: [...PLACE, "subject_kind", "subject", "color"], fields: ["level", "reasons"] },
+  dissatisfaction: {
+    policy: "raw",
+    tags: [...PLACE, "window", "department", "clerk", "state"],
+    fields: ["rating_id", "rating_seq", "device", "by", "fault", "decided_at"],
+  },
+  deduction: { policy: "raw", tags: [...PLACE, "subject_kind", "subject", "rule"], fields: ["points", "reason", "entered_by"] },
+  score_daily: {
+    policy: "raw",
+    tags: [...PLACE, "department", "subject_kind", "subject"],
+    fields: ["score", "deductions", "bonuses"],
+  },
+  score_monthly: {
+    policy: "raw",
+    tags: [...PLACE, "department", "subject_kind", "subject"],
+    fields: ["score", "deductions", "bonuses", "month"],
+  },
+  notification: { policy: "raw", tags: ["channel", "status"], fields: ["target", "message", "attempt", "error"] },
+
+  // Rollups, filled by continuous queries (hub/src/influx/setup.ts).
+  rating_1h: {
+    policy: "rollup",
+    tags: [...PLACE, "window", "department", "clerk"],
+    fields: ["rated", "positive", "negative"],
+  },
+  motion_1h: { policy: "rollup", tags: [...PLACE, "window"], fields: ["starts"] },
+  signin_1d: { policy: "rollup", tags: [...PLACE, "role"], fields: ["signins"] },
+} as const satisfies Record<string, MeasurementSchema>;
+
+export type Measurement = keyof typeof MEASUREMENTS;
+export type TagOf<M extends Measurement> = (typeof MEASUREMENTS)[M]["tags"][number];
+export type FieldOf<M extends Measurement> = (typeof MEASUREMENTS)[M]["fields"][number];
+export type ColumnOf<M extends Measurement> = TagOf<M> | FieldOf<M>;
+/** The measurements whose points belong to a site (they carry the `site` tag). */
+export type SitedMeasurement = { [M in Measurement]: "site" extends TagOf<M> ? M : never }[Measurement];
+
+/** Measurement names, for code that names one: `MEASUREMENT.signin` rather than a string that may drift. */
+export const MEASUREMENT = Object.fromEntries(Object.keys(MEASUREMENTS).map((m) => [m, m])) as { readonly [M in Measurement]: M };
+
+/** The measurements a policy holds. */
+export function measurementsIn(policy: Policy): Measurement[] {
+  return (Object.keys(MEASUREMENTS) as Measurement[]).filter((m) => MEASUREMENTS[m].policy === policy);
+}

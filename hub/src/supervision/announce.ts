@@ -1,0 +1,30 @@
+import type { EventEmitter } from "node:events";
+import type { CardEvent, HubEvents, WarningEvent } from "../controller/extension.ts";
+
+/**
+ * Events for what changed since the last run only, so Grafana annotations and notifications are not repeated:
+ * a card when its colour changes (a first card only when it is not green), a warning once.
+ */
+export function createAnnouncer(events: () => EventEmitter<HubEvents>) {
+  const lastCards = new Map<string, string>();
+  const lastWarnings = new Set<string>();
+  return {
+    cards(date: string, cards: CardEvent[]): void {
+      for (const card of cards) {
+        const key = `${date}/${card.subjectKind}/${card.subject}`;
+        if (lastCards.get(key) === card.color) continue;
+        if (lastCards.has(key) || card.color !== "green") events().emit("card", card);
+        lastCards.set(key, card.color);
+      }
+    },
+    warnings(warnings: WarningEvent[]): void {
+      for (const warning of warnings) {
+        const key = `${warning.subject}/${warning.rule}/${warning.ts}`;
+        if (lastWarnings.has(key)) continue;
+        lastWarnings.add(key);
+        events().emit("warning", warning);
+      }
+    },
+  };
+}
+export type Announcer = ReturnType<typeof createAnnouncer>;

@@ -1,0 +1,104 @@
+import type { InfluxDB } from "influx";
+import { lit, ns, type Row } from "../influx/query.ts";
+import type { Site } from "../registry/schema.ts";
+import { INFLUXQL } from "../schema/index.ts";
+
+const { signin, heartbeat, motion, rating, dissatisfaction, deduction, gateway_health, integrity_alert, warning } = INFLUXQL;
+
+/** Asks once, however many rules ask: the rules of a day run together and share the day's queries. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let answer: Promise<T> | undefined;
+  return () => (answer ??= load());
+}
+
+export interface RatingTallyRow {
+  clerk?: string;
+  window?: string;
+  rated: number;
+  positive: number;
+}
+
+/**
+ * The readings of one site's day that rules judge, queried from InfluxDB on first use. Sign-ins, heartbeats and
+ * motion count within the working span (`from`..`to`); ratings, decisions and people's entries for the whole
+ * local day, not only its working hours.
+ */
+export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; to: number; dayFrom: number; dayTo: number }) {
+  const range = `time >= ${ns(span.from)} AND time <= ${ns(span.to)} AND ${signin.site} = ${lit(site.id)}`;
+  const wholeDay = `time >= ${ns(span.dayFrom)} AND time < ${ns(span.dayTo)} AND ${rating.site} = ${lit(site.id)}`;
+  const tallies = new Map<string, Promise<RatingTallyRow[]>>();
+  return {
+    signins: once(() =>
+      influx.query<Row>(
+        `SELECT ${signin.person}, ${signin.device}, ${signin.direction}, ${signin.time_suspect}, ${signin.rx_ts} FROM ${signin.FROM} WHERE ${range}`,
+      ),
+    ),
+    /** The terminals' heartbeats: was a late-received sign-in's terminal connected when it was made? */
+    terminalHeartbeats: once(() =>
+      influx.query<Row>(
+        `SELECT ${heartbeat.device}, ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND ${heartbeat.device_kind} = 'terminal' AND time >= ${ns(span.from)} AND time <= ${ns(span.to)}`,
+      ),
+    ),
+    motion: once(() => influx.query<Row>(`SELECT ${motion.window}, ${motion.active} FROM ${motion.FROM} WHERE ${range}`)),
+    negativeRatings: once(() =>
+      influx.query<Row>(
+        `SELECT ${rating.window}, ${rating.department}, ${rating.clerk}, ${rating.device}, ${rating.seq} FROM ${rating.FROM} WHERE ${wholeDay} AND ${rating.negative} = 1`,
+      ),
+    ),
+    /** Supervisors' decisions on dissatisfied ratings (verified or dismissed). */
+    decisions: once(() =>
+      influx.query<Row>(
+        `SELECT ${dissatisfaction.rating_id}, ${dissatisfaction.fault}, ${dissatisfaction.by}, ${dissatisfaction.state} FROM ${dissatisfaction.FROM} WHERE ${wholeDay} AND ${dissatisfaction.state} != 'to_verify'`,
+      ),
+    ),
+    /** People's entries: deductions and bonuses entered by a person, not computed by the rules. */
+    entries: once(() =>
+      influx.query<Row>(
+        `SELECT ${deduction.subject_kind}, ${deduction.subject}, ${deduction.rule}, ${deduction.points} FROM ${deduction.FROM} WHERE ${wholeDay} AND ${deduction.entered_by} != 'rules'`,
+      ),
+    ),
+    /** Rated and positive ratings per clerk and window from `from` to `to` (ms). */
+    ratingTallies(from: number, to: number): Promise<RatingTallyRow[]> {
+      const key = `${from}/${to}`;
+      let answer = tallies.get(key);
+      if (!answer) {
+        answer = influx.query<RatingTallyRow>(
+          `SELECT sum(${rating.rated}) AS rated, sum(${rating.positive}) AS positive FROM ${rating.FROM} WHERE ${rating.site} = ${lit(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} GROUP BY ${rating.clerk}, ${rating.window}`,
+        );
+        tallies.set(key, answer);
+      }
+      return answer;
+    },
+  };
+}
+export type DayReadings = ReturnType<typeof dayReadings>;
+
+/** The readings a site's state at `now` is judged from (equipment): the last two days of health and alerts. */
+export function siteReadings(influx: InfluxDB, site: Site, now: number) {
+  const since = now - 2 * 86_400_000;
+  return {
+    // Not two last() selectors: with more than one, InfluxQL reports the range's start instead of the point's time.
+    lastGatewayHealth: once(() =>
+      influx.query<Row>(
+        `SELECT ${gateway_health.buffer_depth} AS depth, ${gateway_health.oldest_age_s} AS age FROM ${gateway_health.FROM} WHERE ${gateway_health.gateway} = ${lit(site.gateway)} AND time > ${since}ms ORDER BY time DESC LIMIT 1`,
+      ),
+    ),
+    lastHeartbeats: once(() =>
+      influx.query<Row>(
+        `SELECT last(${heartbeat.interval_s}) AS interval FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND time > ${since}ms GROUP BY ${heartbeat.device}`,
+      ),
+    ),
+    integrityAlerts: once(() =>
+      influx.query<Row>(
+        `SELECT ${integrity_alert.detail}, ${integrity_alert.seq} FROM ${integrity_alert.FROM} WHERE ${integrity_alert.gateway} = ${lit(site.gateway)} AND time > ${now - 86_400_000}ms`,
+      ),
+    ),
+    /** Equipment warnings written by earlier runs, to close the ones that no longer hold. */
+    equipmentWarnings: once(() =>
+      influx.query<Row>(
+        `SELECT ${warning.message}, ${warning.active} FROM ${warning.FROM} WHERE ${warning.site} = ${lit(site.id)} AND ${warning.category} = 'equipment' AND time > ${since}ms GROUP BY ${warning.subject_kind}, ${warning.subject}, ${warning.rule}, ${warning.severity}`,
+      ),
+    ),
+  };
+}
+export type SiteReadings = ReturnType<typeof siteReadings>;

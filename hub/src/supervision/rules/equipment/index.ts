@@ -1,0 +1,87 @@
+import type { WarningEvent } from "../../../controller/extension.ts";
+import type { SiteRule, WarningFinding } from "../rule.ts";
+
+/** A gateway reports every 10 s; silence this long means it is offline. */
+const GATEWAY_SILENCE_MS = 3 * 60_000;
+const BACKLOG_WARN_READINGS = 10_000;
+const BACKLOG_WARN_AGE_S = 15 * 60;
+
+/**
+ * Warnings for field engineers, apart from warnings about people: a gateway or a device gone quiet, a backlog
+ * piling up in a gateway, integrity alerts from the hub. Each is timestamped at the fact it rests on (last
+ * contact, the alert), so re-evaluation rewrites the same point; one that no longer holds is written inactive.
+ * See README.md.
+ */
+export const equipment: SiteRule = {
+  scope: "site",
+  name: "equipment",
+  async judge({ registry, site, now, readings }) {
+    const warnings: WarningEvent[] = [];
+    const add = (subjectKind: "gateway" | "device", subject: string, rule: string, ts: number, message: string) =>
+      warnings.push({ ts, site: site.id, category: "equipment", subjectKind, subject, rule, severity: "warning", active: true, message });
+
+    const gateway = site.gateway;
+    const [health, heartbeats, alerts, open] = await Promise.all([
+      readings.lastGatewayHealth(),
+      readings.lastHeartbeats(),
+      readings.integrityAlerts(),
+      readings.equipmentWarnings(),
+    ]);
+    const last = health[0];
+    if (last && now - last.time.getTime() > GATEWAY_SILENCE_MS)
+      add(
+        "gateway",
+        gateway,
+        "offline",
+        last.time.getTime(),
+        `gateway ${gateway} silent since ${last.time.getTime() ? new Date(last.time.getTime()).toISOString() : "?"}`,
+      );
+    if (last && (Number(last.depth) > BACKLOG_WARN_READINGS || Number(last.age) > BACKLOG_WARN_AGE_S))
+      add(
+        "gateway",
+        gateway,
+        "backlog",
+        last.time.getTime(),
+        `gateway ${gateway} holds ${Number(last.depth)} unsent readings, the oldest ${Math.round(Number(last.age))} s old`,
+      );
+    for (const hb of heartbeats) {
+      const device = String((hb as { device?: string }).device ?? "");
+      if (!registry.devices.has(device)) continue;
+      const silentMs = now - hb.time.getTime();
+      if (silentMs > 2.5 * Number(hb.interval) * 1000)
+        add("device", device, "offline", hb.time.getTime(), `device ${device} silent for ${Math.round(silentMs / 60_000)} min`);
+    }
+    for (const a of alerts)
+      add(
+        "gateway",
+        gateway,
+        "integrity",
+        a.time.getTime(),
+        `integrity alert from ${gateway} (batch ${Number(a.seq)}): ${String(a.detail)}`,
+      );
+
+    const found: WarningFinding[] = warnings.map((event) => ({ event, active: 1 }));
+    // Earlier warnings that no longer hold are closed.
+    for (const o of open) {
+      const tags = o as unknown as { subject_kind: string; subject: string; rule: string };
+      if (Number(o.active) !== 1) continue;
+      const still = warnings.some((w) => w.subject === tags.subject && w.rule === tags.rule && w.ts === o.time.getTime());
+      if (!still)
+        found.push({
+          event: {
+            ts: o.time.getTime(),
+            site: site.id,
+            category: "equipment",
+            subjectKind: tags.subject_kind as "gateway",
+            subject: tags.subject,
+            rule: tags.rule,
+            severity: "warning",
+            active: false,
+            message: String(o.message),
+          },
+          active: 0,
+        });
+    }
+    return { warnings: found };
+  },
+};

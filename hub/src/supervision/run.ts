@@ -1,0 +1,76 @@
+import type { HubContext } from "../controller/extension.ts";
+import { createAnnouncer } from "./announce.ts";
+import { datesToJudge } from "./day.ts";
+import { evaluateDay, evaluateSite } from "./evaluate.ts";
+import { ownsSite } from "./partition.ts";
+import { RULES } from "./rules/index.ts";
+import type { Rule } from "./rules/rule.ts";
+import { monthlyScorePoints } from "./scores.ts";
+import type { SupervisionSettings } from "./settings.ts";
+import { replaceDay, replaceMonth, writeDerived } from "./store.ts";
+
+export interface RunStatus {
+  runAt: number;
+  sites: number;
+  error: string | undefined;
+}
+
+/**
+ * The periodic run: for each site this copy owns, today's and yesterday's outcome recomputed and replaced, the
+ * site rules' warnings written, and the months' scores rewritten. One run at a time.
+ */
+export function createRunner(context: () => HubContext, settings: SupervisionSettings, rules: readonly Rule[] = RULES) {
+  const last: RunStatus = { runAt: 0, sites: 0, error: "" };
+  const announce = createAnnouncer(() => context().events);
+  let running: Promise<void> | undefined;
+
+  async function runOnce(): Promise<void> {
+    const ctx = context();
+    const registry = ctx.registry.current();
+    const now = ctx.now();
+    let sites = 0;
+    for (const site of registry.sites.values()) {
+      if (!ownsSite(site.id, settings.partition)) continue;
+      sites++;
+      const dates = datesToJudge(now, site.tz);
+      for (const date of dates) {
+        const outcome = await evaluateDay(ctx.influx, registry, site, date, now, settings, rules);
+        if (!outcome.span) continue;
+        await replaceDay(ctx, outcome, rules);
+        announce.cards(outcome.date, outcome.cards);
+        announce.warnings(outcome.warnings);
+      }
+      const siteFindings = await evaluateSite(ctx.influx, registry, site, now, settings, rules);
+      await writeDerived(ctx, siteFindings.points);
+      announce.warnings(siteFindings.warnings);
+      for (const month of new Set(dates.map((d) => d.slice(0, 7)))) {
+        const monthly = await monthlyScorePoints(ctx.influx, registry, site, month, settings.scoring.baseline);
+        await replaceMonth(ctx, site.id, monthly.from, monthly.points);
+      }
+    }
+    last.runAt = now;
+    last.sites = sites;
+  }
+
+  return {
+    last: last as Readonly<RunStatus>,
+    /** Runs now; a tick that finds the previous run still going waits for it instead of starting another. */
+    tick(): Promise<void> {
+      running ??= runOnce()
+        .then(() => {
+          last.error = undefined;
+        })
+        .catch((error: Error) => {
+          last.error = error.message;
+          context().logger.warn({ err: error.message }, "supervision run failed; retrying at the next interval");
+        })
+        .finally(() => {
+          running = undefined;
+        });
+      return running;
+    },
+    /** The run in progress, if any (to wait for on stop). */
+    running: () => running,
+  };
+}
+export type Runner = ReturnType<typeof createRunner>;
