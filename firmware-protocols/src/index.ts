@@ -1,4 +1,5 @@
 export * from "./commands.ts";
+export * from "./config-file.ts";
 export * from "./credentials.ts";
 export * from "./devices/index.ts";
 export * from "./envelope.ts";

@@ -12,6 +12,7 @@ import { CommandPlanner, type Outgoing } from "./devices/commands.ts";
 import { observedSink } from "./devices/observed-sink.ts";
 import { createGatewayMetrics } from "./http/metrics.ts";
 import { type HttpApi, startHttpApi } from "./http/server.ts";
+import { ConfigStore } from "./config/store.ts";
 import type { Settings } from "./settings/settings.ts";
 import type { UplinkStatus } from "./uplink/index.ts";
 
@@ -19,7 +20,9 @@ export interface GatewayParts {
   settings: Settings;
   sink: ReadingSink;
   logger: Logger;
-  /** The config to start with: the last one from the hub, or the settings' inline one. */
+  /** The gateway's config path (received → checked → stored → applied); by default one in memory from `config`. */
+  store?: ConfigStore;
+  /** Without a store: the config to start with (else the settings' inline one). */
   config?: GatewayConfig;
   bufferStats?: () => BufferStats;
   uplinkConnected?: () => boolean;
@@ -46,7 +49,10 @@ export interface GatewayState {
 
 export interface RunningGateway {
   readonly httpPort: number;
-  /** A new config from the hub: devices, secrets and people apply at once; only links whose part changed restart. */
+  /**
+   * Offers a config to the config store, which checks it once (an older version or another gateway's is ignored);
+   * devices, secrets and people then apply at once; only links whose part changed restart.
+   */
   applyConfig(config: GatewayConfig): void;
   handleHubCommand(command: GatewayCommand): Promise<void>;
   status(): GatewayState;
@@ -56,7 +62,8 @@ export interface RunningGateway {
 /** Wires the device side of the gateway: device links, availability, commands, metrics and the HTTP API. */
 export async function startGateway(parts: GatewayParts): Promise<RunningGateway> {
   const { settings, sink, logger } = parts;
-  let config = parts.config ?? settings.config;
+  const store = parts.store ?? new ConfigStore({ gatewayId: settings.gatewayId, initial: parts.config ?? settings.config, logger });
+  let config = store.current();
   const availability = new AvailabilityTracker();
   availability.setDevices(config?.devices ?? []);
   const planner = new CommandPlanner(config);
@@ -137,18 +144,18 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     throw error;
   }
 
+  // The last step of the config path: the store has checked and stored `next`.
+  const unsubscribe = store.onApply((next) => {
+    config = next;
+    availability.setDevices(next.devices);
+    planner.setConfig(next);
+    links.apply(next);
+  });
+
   return {
     httpPort: http.port,
     applyConfig(next) {
-      if (config && next.version < config.version) {
-        logger.warn({ have: config.version, got: next.version }, "ignoring an older config");
-        return;
-      }
-      config = next;
-      availability.setDevices(next.devices);
-      planner.setConfig(next);
-      links.apply(next);
-      logger.info({ version: next.version, devices: next.devices.length }, "config applied");
+      store.offer(next);
     },
     async handleHubCommand(command) {
       const result = planner.fromHub(command);
@@ -160,6 +167,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     },
     status,
     async close() {
+      unsubscribe();
       await links.stop();
       await http.close();
     },

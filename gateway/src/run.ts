@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { GatewayConfig, GatewayStatus } from "@supervision/firmware-protocols";
+import type { GatewayStatus } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import { type GatewayBuffer, openBuffer } from "./buffer/index.ts";
+import { ConfigStore } from "./config/store.ts";
 import { type RunningGateway, startGateway } from "./controller.ts";
 import { loadOrCreateKeys } from "./identity/keys.ts";
 import type { Settings } from "./settings/settings.ts";
-import { loadLastConfig, Uplink } from "./uplink/index.ts";
+import { Uplink } from "./uplink/index.ts";
 
 /** How often the gateway reports its health to the hub (and whenever it changes state). */
 const STATUS_INTERVAL_MS = 10_000;
@@ -30,8 +31,16 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
     logger: logger.child({ component: "buffer" }),
   });
   const keys = loadOrCreateKeys(settings.dataDir);
-  const lastConfig: GatewayConfig | undefined = loadLastConfig(settings.dataDir) ?? settings.config;
-  if (!lastConfig) logger.warn("no device config yet: devices are refused until the hub sends this gateway its config");
+  // The one config path: the uplink offers what the hub sends, the store checks and keeps it once, the device side
+  // applies it. The last good config on disk (else the settings' inline one) is where the gateway starts from.
+  const config = new ConfigStore({
+    gatewayId: settings.gatewayId,
+    dataDir: settings.dataDir,
+    sealingKey: keys.sealingPrivateKey,
+    initial: settings.config,
+    logger: logger.child({ component: "config" }),
+  });
+  if (!config.current()) logger.warn("no device config yet: devices are refused until the hub sends this gateway its config");
 
   let uplink: Uplink | undefined = undefined;
   let gateway: RunningGateway;
@@ -40,7 +49,7 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
       settings,
       sink: buffer,
       logger,
-      config: lastConfig,
+      store: config,
       sealingKey: keys.sealingPrivateKey,
       bufferStats: () => buffer.stats(),
       uplinkConnected: () => uplink?.connected() ?? false,
@@ -65,10 +74,10 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
     batchMaxWaitMs: settings.batch.maxWaitMs,
     maxInFlight: settings.batch.maxInFlight,
     dataDir: settings.dataDir,
+    config,
     logger: logger.child({ component: "uplink" }),
   });
   const running = uplink;
-  running.onConfig((config) => gateway.applyConfig(config));
   running.onCommand((command) => {
     gateway.handleHubCommand(command).catch((error: Error) => logger.warn({ err: error }, "hub command failed"));
   });

@@ -43,7 +43,7 @@ describe("hub CLI", () => {
       writeFileSync(join(dir, "hub.yaml"), "http:\n  prot: 1\n");
       const start = await hub("start", "--settings", join(dir, "hub.yaml"));
       expect(start.code).toBe(1);
-      expect(start.stderr).toContain(`${join(dir, "hub.yaml")}:2: http: unknown key(s) prot`);
+      expect(start.stderr).toContain(`${join(dir, "hub.yaml")}:2: http: unknown key(s) "prot"`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -140,7 +140,7 @@ describe("the managed influxd", () => {
     const { registryDir } = await registry("orphan");
     const raw = await settingsFor("orphan", registryDir);
     const settingsFile = join(dir, "orphan", "hub.yaml");
-    writeFileSync(settingsFile, stringify({ ...raw, log: { level: "warn" } }));
+    writeFileSync(settingsFile, stringify({ ...raw, logLevel: "warn" }));
     const influxdDir = join(raw.dataDir, "influxdb");
     let output = "";
     const startHub = async () => {

@@ -48,7 +48,37 @@ describe("loadSettings", () => {
 
   it("names unknown keys", () => {
     const file = settingsFile("influx:\n  databse: x\n");
-    expect(problemsOf(file)).toEqual([`${file}:2: influx: unknown key(s) databse; remove or fix the spelling (see hub/README.md)`]);
+    expect(problemsOf(file)).toEqual([`${file}:2: influx: unknown key(s) "databse"; remove or fix the spelling (see hub/README.md)`]);
+  });
+
+  it("names the new key for a renamed one: the same names as the gateway's", () => {
+    const file = settingsFile("log:\n  level: debug\nbroker:\n  port: 8883\n  tls:\n    cert: /etc/hub/cert.pem\n    key: /etc/hub/key.pem\n");
+    expect(problemsOf(file)).toEqual([
+      `${file}:2: log.level is now logLevel; write logLevel: "debug" (see hub/README.md)`,
+      `${file}:6: broker.tls.cert is now broker.tls.certFile; write broker.tls.certFile: "/etc/hub/cert.pem" (see hub/README.md)`,
+      `${file}:7: broker.tls.key is now broker.tls.keyFile; write broker.tls.keyFile: "/etc/hub/key.pem" (see hub/README.md)`,
+    ]);
+    const settings = loadSettings(settingsFile("logLevel: debug\nbroker:\n  port: 8883\n  tls: { certFile: /etc/hub/cert.pem, keyFile: /etc/hub/key.pem }\n"));
+    expect(settings.logLevel).toBe("debug");
+    expect(settings.broker).toMatchObject({ tls: { certFile: "/etc/hub/cert.pem", keyFile: "/etc/hub/key.pem" } });
+  });
+
+  it("says what is wrong inside the broker's two forms instead of a bare invalid input", () => {
+    const file = settingsFile("broker:\n  prot: 1884\n");
+    expect(problemsOf(file)).toEqual([`${file}:2: broker: unknown key(s) "prot"; remove or fix the spelling (see hub/README.md)`]);
+  });
+
+  it("lists every problem at once and throws the one configuration error type", async () => {
+    const { ConfigError } = await import("@supervision/firmware-protocols");
+    const file = settingsFile("http:\n  port: 0\ninflux:\n  managedPort: x\ndataDir: ''\n");
+    try {
+      loadSettings(file);
+      throw new Error("expected the settings to be rejected");
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const lines = (err as SettingsError).problems.map((p) => Number(p.slice(file.length + 1).split(":")[0]));
+      expect(lines.sort((a, b) => a - b)).toEqual([2, 4, 5]);
+    }
   });
 
   it("reports broken YAML, alias bombs and a missing file clearly", () => {

@@ -31,7 +31,7 @@ describe("Hub with an external InfluxDB", () => {
       http: { port: await freePort() },
       registry: { dir: join(ROOT, "config/registry") },
       dataDir,
-      log: { level: "silent" },
+      logLevel: "silent",
     });
     const stopped: string[] = [];
     const broken: HubExtension = {

@@ -41,7 +41,7 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
         `registry: { dir: ${join(ROOT, "config/registry")} }`,
         `dataDir: ${join(dir, "var")}`,
         "serviceSecret: system-test-service-secret",
-        "log: { level: warn }",
+        "logLevel: warn",
       ].join("\n"),
     );
     let output = "";

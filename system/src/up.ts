@@ -155,11 +155,11 @@ export const upCommand = {
       http: { port: ports["http-port"] },
       registry: { dir: registryDir },
       dataDir: join(dataDir, "hub"),
-      log: { level: "info" },
+      logLevel: "info",
     });
     const tty = process.stdout.isTTY === true;
     let banner = "";
-    const hub = new Hub(settings, pino({ level: settings.log.level }, log("hub")), [
+    const hub = new Hub(settings, pino({ level: settings.logLevel }, log("hub")), [
       createLiveSummary((screen) => process.stdout.write(tty ? `\x1b[2J\x1b[H${banner}\n${screen}\n` : `${screen}\n\n`)),
     ]);
     const children: ManagedChild[] = [];

@@ -24,7 +24,7 @@ describe.each(DEVICE_LINKS.map((link) => [link.name, link] as const))("device li
   it("fills its section with defaults when the settings leave it out, and refuses unknown keys in it", () => {
     expect(link.settings.safeParse(undefined).success).toBe(true);
     expect(() => parseSettings(`gatewayId: gw-1\n${link.section}:\n  no-such-key: 1\n`)).toThrow(
-      new RegExp(`:3: ${link.section}\\.no-such-key: .*spelling`),
+      new RegExp(`:3: ${link.section}: unknown key\\(s\\) "no-such-key"; .*spelling`),
     );
   });
 });

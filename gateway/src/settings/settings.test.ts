@@ -40,8 +40,8 @@ describe("settings", () => {
 
   it("reports a missing gateway id, invalid YAML, duplicate keys and oversized files", () => {
     expect(errorOf(() => parseSettings("logLevel: info\n")).path).toBe("gatewayId");
-    expect(errorOf(() => parseSettings("gatewayId: [\n")).message).toMatch(/not valid YAML/);
-    expect(errorOf(() => parseSettings("gatewayId: a\ngatewayId: b\n")).message).toMatch(/not valid YAML/);
+    expect(errorOf(() => parseSettings("gatewayId: [\n")).message).toMatch(/invalid YAML/);
+    expect(errorOf(() => parseSettings("gatewayId: a\ngatewayId: b\n")).message).toMatch(/invalid YAML/);
     expect(errorOf(() => parseSettings(`gatewayId: a\n#${"x".repeat(2_000_000)}\n`)).message).toMatch(/larger than/);
   });
 
@@ -49,6 +49,15 @@ describe("settings", () => {
     const bomb = `a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n`;
     expect(errorOf(() => parseSettings(bomb))).toBeInstanceOf(SettingsError);
     expect(errorOf(() => parseSettings("- just\n- a list\n")).message).toMatch(/expected object/);
+  });
+
+  it("lists every problem at once, and names the new key for the hub-style log.level", () => {
+    const e = errorOf(() => parseSettings("gatewayId: gw-1\nbroker:\n  port: 0\nhttp:\n  prot: 80\nlog:\n  level: debug\n", "gw.yaml"));
+    expect(e.problems).toEqual([
+      'gw.yaml:7: log.level is now logLevel; write logLevel: "debug" (see gateway/README.md, Settings)',
+      expect.stringMatching(/^gw\.yaml:3: broker\.port: /),
+      'gw.yaml:5: http: unknown key(s) "prot"; remove or fix the spelling (see gateway/README.md, Settings)',
+    ]);
   });
 
   it("loads from a file and says what to do when it is missing", () => {

@@ -1,10 +1,8 @@
 import type { KeyObject } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { join } from "node:path";
 import {
   BatchAck,
   GatewayCommand,
-  GatewayConfig,
+  type GatewayConfig,
   type GatewayStatus,
   gatewayTopics,
   parseJsonObject,
@@ -13,6 +11,9 @@ import {
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { ChainHead, Outbox, SealedBatch } from "../buffer/types.ts";
+import { ConfigStore, MAX_CONFIG_BYTES } from "../config/store.ts";
+
+export { loadLastConfig } from "../config/store.ts";
 
 export interface UplinkOptions {
   outbox: Outbox;
@@ -32,6 +33,8 @@ export interface UplinkOptions {
   /** A batch unanswered this long is sent again (default 30 s). */
   ackTimeoutMs?: number;
   dataDir: string;
+  /** Where a config from the hub goes (checked once, stored once, applied); by default one on dataDir. */
+  config?: ConfigStore;
   logger: Logger;
 }
 
@@ -57,43 +60,15 @@ export interface UplinkStatus {
 
 /** Bytes of reading JSON per batch, well under the hub's 4 MiB batch limit. */
 const BATCH_MAX_BYTES = 3 * 1024 * 1024;
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
 /** A batch the hub refused for a reason the gateway cannot fix by itself is retried this slowly. */
 const REJECTED_RETRY_MS = 60_000;
 const PROGRESS_EVERY_MS = 5000;
-const CONFIG_FILE = "config.json";
 
 interface InFlight {
   batch: SealedBatch;
   sentAt: number;
-}
-
-/** The last good config from the hub, kept on disk so the gateway starts while the hub is unreachable. */
-export function loadLastConfig(dataDir: string): GatewayConfig | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(dataDir, CONFIG_FILE), "utf8");
-  } catch {
-    return undefined;
-  }
-  const json = parseJsonObject(text, MAX_CONFIG_BYTES);
-  const parsed = json.ok ? GatewayConfig.safeParse(json.value) : undefined;
-  return parsed?.success ? parsed.data : undefined;
-}
-
-function saveConfig(dataDir: string, config: GatewayConfig): void {
-  const file = join(dataDir, CONFIG_FILE);
-  const temp = `${file}.tmp`;
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    writeSync(fd, JSON.stringify(config));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file); // atomic: a crash leaves the old config or the new one, never half of one
 }
 
 /**
@@ -122,18 +97,18 @@ export class Uplink {
   private acked = 0;
   private drain: { lastAcked: number; lastAt: number; rate: number } | null = null;
   private lastProgressLog = 0;
-  private config: GatewayConfig | undefined;
-  private configListeners: ((config: GatewayConfig) => void)[] = [];
+  private readonly config: ConfigStore;
   private commandListeners: ((command: GatewayCommand) => void)[] = [];
   private unsubscribeAppend: (() => void) | undefined;
 
   constructor(options: UplinkOptions) {
     this.opts = { batchMaxReadings: 5000, batchMaxWaitMs: 200, maxInFlight: 4, ackTimeoutMs: 30_000, ...options };
-    this.config = loadLastConfig(options.dataDir);
+    this.config = options.config ?? new ConfigStore({ gatewayId: options.gatewayId, dataDir: options.dataDir, logger: options.logger });
   }
 
+  /** Each config from the hub once it is checked and stored (the config store's listeners). */
   onConfig(listener: (config: GatewayConfig) => void): void {
-    this.configListeners.push(listener);
+    this.config.onApply(listener);
   }
 
   onCommand(listener: (command: GatewayCommand) => void): void {
@@ -321,7 +296,7 @@ export class Uplink {
       return;
     }
     if (topic === gatewayTopics.ack(gatewayId)) this.onAck(json.value);
-    else if (topic === gatewayTopics.config(gatewayId)) this.onConfigMessage(json.value);
+    else if (topic === gatewayTopics.config(gatewayId)) this.config.offer(json.value);
     else if (topic === gatewayTopics.command(gatewayId)) {
       const command = GatewayCommand.safeParse(json.value);
       if (!command.success) logger.warn({ error: command.error.issues[0]?.message }, "ignoring an invalid command from the hub");
@@ -374,30 +349,6 @@ export class Uplink {
       );
     }
     this.pump();
-  }
-
-  private onConfigMessage(value: Record<string, unknown>): void {
-    const { logger, gatewayId } = this.opts;
-    const parsed = GatewayConfig.safeParse(value);
-    if (!parsed.success) {
-      logger.warn(
-        { error: parsed.error.issues[0]?.message, path: parsed.error.issues[0]?.path.join(".") },
-        "ignoring an invalid config from the hub; keeping the last good one",
-      );
-      return;
-    }
-    const config = parsed.data;
-    if (config.gatewayId !== gatewayId) {
-      logger.warn({ names: config.gatewayId }, "ignoring a config for another gateway");
-      return;
-    }
-    if (this.config && config.version < this.config.version) {
-      logger.warn({ have: this.config.version, got: config.version }, "ignoring an older config");
-      return;
-    }
-    this.config = config;
-    saveConfig(this.opts.dataDir, config);
-    for (const listener of this.configListeners) listener(config);
   }
 
   /** Once a second: resend what the hub left unanswered, and report drain progress. */

@@ -31,7 +31,7 @@ export const startCommand: CliCommand = {
       console.error(err.message);
       return 1;
     }
-    const logger = pino({ level: settings.log.level });
+    const logger = pino({ level: settings.logLevel });
     const hub = new Hub(settings, logger);
     const stopped = new Promise<void>((resolve) => {
       const stop = (): void => {

@@ -93,7 +93,9 @@ export class Hub {
       this.broker = await startHubBroker({
         port: settings.broker.port,
         host: settings.broker.host,
-        ...(settings.broker.tls ? { tls: { port: settings.broker.port, ...settings.broker.tls } } : {}),
+        ...(settings.broker.tls
+          ? { tls: { port: settings.broker.port, cert: settings.broker.tls.certFile, key: settings.broker.tls.keyFile } }
+          : {}),
         registry: this.registry,
         logger,
         serviceSecret: settings.serviceSecret,

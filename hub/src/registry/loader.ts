@@ -1,34 +1,35 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { DEVICE_KIND_CATALOGUE, DEVICE_LINKS, GatewayConfig, LINK_NAMES, loadSealingPublicKey, SEALED_SECRET_PREFIX } from "@supervision/firmware-protocols";
-import { isNode, LineCounter, parseDocument } from "yaml";
-import type { z } from "zod";
+import {
+  checkConfig,
+  ConfigError,
+  type ConfigProblem,
+  DEVICE_KIND_CATALOGUE,
+  DEVICE_LINKS,
+  formatConfigProblem,
+  GatewayConfig,
+  LINK_NAMES,
+  loadSealingPublicKey,
+  MAX_CONFIG_FILE_BYTES,
+  readConfigFile,
+  SEALED_SECRET_PREFIX,
+} from "@supervision/firmware-protocols";
 import { type Device, type Registry, RegistryFile } from "./schema.ts";
 import { resolveSecret } from "./secrets.ts";
 import { draftSlice, type SecretTools } from "./slice.ts";
 
-/** Registry files are hand-written lists; anything larger is a mistake or an attack. */
-export const MAX_REGISTRY_FILE_BYTES = 1024 * 1024;
+/** Registry files are hand-written lists: the one limit of every configuration file. */
+export const MAX_REGISTRY_FILE_BYTES = MAX_CONFIG_FILE_BYTES;
 
 /** One problem found in the registry, pointing at the file and line to fix. */
-export interface RegistryError {
-  code: "unreadable" | "too_large" | "yaml" | "schema" | "duplicate" | "reference" | "empty" | "secret" | "gateway";
-  file: string;
-  line: number;
-  message: string;
-}
+export type RegistryError = ConfigProblem;
+/** The registry's errors are configuration errors like the settings' (one type, every problem at once). */
+export const RegistryLoadError = ConfigError;
+export type RegistryLoadError = ConfigError;
+export const formatRegistryError = formatConfigProblem;
 
-export class RegistryLoadError extends Error {
-  constructor(readonly errors: RegistryError[]) {
-    super(`registry has ${errors.length} error(s):\n${errors.map(formatRegistryError).join("\n")}`);
-    this.name = "RegistryLoadError";
-  }
-}
-
-export function formatRegistryError(error: RegistryError): string {
-  return `${error.file}:${error.line}: ${error.message}`;
-}
+const REGISTRY_DOCS = { docs: "hub/README.md, Registry format" };
 
 type ListName = keyof RegistryFile;
 const LISTS: ListName[] = ["regions", "towns", "departments", "sites", "windows", "people", "rosters", "gateways", "devices"];
@@ -51,72 +52,19 @@ interface ParsedFile {
 }
 
 function parseFile(file: string, errors: RegistryError[]): ParsedFile | undefined {
-  let text: string;
-  let mtimeMs: number;
-  try {
-    const stat = statSync(file);
-    mtimeMs = stat.mtimeMs;
-    if (stat.size > MAX_REGISTRY_FILE_BYTES) {
-      errors.push({
-        code: "too_large",
-        file,
-        line: 1,
-        message: `file is larger than ${MAX_REGISTRY_FILE_BYTES} bytes; split it into several files`,
-      });
-      return undefined;
-    }
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    errors.push({ code: "unreadable", file, line: 1, message: `cannot read the file (${(err as Error).message}); check its permissions` });
-    return undefined;
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      errors.push({ code: "yaml", file, line: lineCounter.linePos(e.pos[0]).line, message: `invalid YAML: ${e.message.split("\n")[0]}` });
-    }
-    return undefined;
-  }
-  const lineOf = (path: (string | number)[]): number => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return 1;
-  };
-  let data: unknown;
-  try {
-    // maxAliasCount stops "billion laughs" alias bombs from expanding.
-    data = doc.toJS({ maxAliasCount: 50 });
-  } catch (err) {
-    errors.push({ code: "yaml", file, line: 1, message: `${(err as Error).message}; write the values out instead of using aliases` });
-    return undefined;
-  }
-  if (data === null || data === undefined) return { file, mtimeMs, text, entries: [], lineOf };
-  const parsed = RegistryFile.safeParse(data);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) errors.push(schemaError(file, lineOf, issue));
-    return undefined;
-  }
+  const doc = readConfigFile(file, errors, REGISTRY_DOCS);
+  if (!doc) return undefined;
+  const mtimeMs = statSync(file).mtimeMs;
+  if (doc.data === null || doc.data === undefined) return { file, mtimeMs, text: doc.text, entries: [], lineOf: doc.lineOf };
+  const parsed = checkConfig(doc, RegistryFile, errors, REGISTRY_DOCS);
+  if (!parsed) return undefined;
   const entries: Located<unknown>[] = [];
   for (const list of LISTS) {
-    (parsed.data[list] ?? []).forEach((value, index) => {
-      entries.push({ value, file, line: lineOf([list, index]), index, list });
+    (parsed[list] ?? []).forEach((value, index) => {
+      entries.push({ value, file, line: doc.lineOf([list, index]), index, list });
     });
   }
-  return { file, mtimeMs, text, entries, lineOf };
-}
-
-function schemaError(file: string, lineOf: (path: (string | number)[]) => number, issue: z.core.$ZodIssue): RegistryError {
-  const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-  const where = path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
-  let message = issue.message;
-  if (issue.code === "unrecognized_keys") {
-    message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}; remove or fix the spelling`;
-    return { code: "schema", file, line: lineOf([...path, issue.keys[0] ?? ""]), message: where ? `${where}: ${message}` : message };
-  }
-  return { code: "schema", file, line: lineOf(path), message: `${where || "(top level)"}: ${message}` };
+  return { file, mtimeMs, text: doc.text, entries, lineOf: doc.lineOf };
 }
 
 function known(ids: Iterable<string>): string {

@@ -32,7 +32,7 @@ export const MEASUREMENTS = {
   motion: {
     policy: "raw",
     tags: [...PLACE, "window", "device", "camera", "state", "source"],
-    fields: ["seq", "rx_ts", "active"],
+    fields: ["seq", "rx_ts", "active", "snapshot_sha256"],
   },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
   integrity_alert: { policy: "raw", tags: ["gateway", "kind"], fields: ["epoch", "seq", "detail"] },

@@ -39,7 +39,15 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
         `SELECT ${heartbeat.device}, ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND ${heartbeat.device_kind} = 'terminal' AND time >= ${ns(span.from)} AND time <= ${ns(span.to)}`,
       ),
     ),
-    motion: once(() => influx.query<Row>(`SELECT ${motion.window}, ${motion.active} FROM ${motion.FROM} WHERE ${range}`)),
+    motion: once(() => influx.query<Row>(`SELECT ${motion.window}, ${motion.device}, ${motion.active}, ${motion.snapshot_sha256} FROM ${motion.FROM} WHERE ${range}`)),
+    /** Cameras' heartbeats from an hour before the span: was a window's camera up when nobody was seen? */
+    cameraHeartbeats: once(() =>
+      influx.query<Row>(
+        `SELECT ${heartbeat.device}, ${heartbeat.interval_s} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND ${heartbeat.device_kind} = 'camera' AND time >= ${ns(span.from - 3_600_000)} AND time <= ${ns(span.to)}`,
+      ),
+    ),
+    /** Ratings at the windows in the working span: a clerk serving citizens is at the window, moving or not. */
+    windowRatings: once(() => influx.query<Row>(`SELECT ${rating.window}, ${rating.seq} FROM ${rating.FROM} WHERE ${range}`)),
     negativeRatings: once(() =>
       influx.query<Row>(
         `SELECT ${rating.window}, ${rating.department}, ${rating.clerk}, ${rating.device}, ${rating.seq} FROM ${rating.FROM} WHERE ${wholeDay} AND ${rating.negative} = 1`,

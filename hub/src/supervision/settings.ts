@@ -1,3 +1,4 @@
+import { UnattendedSettings } from "./rules/unattended/settings.ts";
 import { z } from "zod";
 import { NotificationSettings } from "./notify.ts";
 import { SatisfactionThresholds } from "./rules/satisfaction/tally.ts";
@@ -38,6 +39,8 @@ export const SupervisionSettings = z.strictObject({
     })
     .prefault({}),
   scoring: ScoringRules.prefault({}),
+  /** The unattended-window rule: what counts as someone at the window besides motion, and its cool-down. */
+  unattended: UnattendedSettings,
   /** Satisfaction rates (per clerk and window, day and month so far) below which the rules warn. */
   satisfaction: SatisfactionThresholds.prefault({}),
   notifications: NotificationSettings.prefault({}),

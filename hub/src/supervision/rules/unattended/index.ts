@@ -1,13 +1,23 @@
 import type { DayRule, Findings } from "../rule.ts";
-import { type MotionEvent, unattendedEpisodes } from "./episodes.ts";
+import { cameraUp, fusedEpisodes, type MotionEvent } from "./episodes.ts";
 
-/** A window with nobody seen (no motion in progress) during its clerks' working hours; see README.md. */
+const hhmm = (ts: number) => new Date(ts).toISOString().slice(11, 16);
+
+/**
+ * A window with nobody seen during its clerks' working hours, judged from what cameras can really tell: motion,
+ * keypad ratings and sign-ins at the window, and only while the window's camera could see; see README.md.
+ */
 export const unattended: DayRule = {
   scope: "day",
   name: "unattended",
   deductionRules: ["unattended"],
   async judge(ctx) {
-    const motionRows = await ctx.readings.motion();
+    const [motionRows, heartbeatRows, ratingRows, signinRows] = await Promise.all([
+      ctx.readings.motion(),
+      ctx.readings.cameraHeartbeats(),
+      ctx.readings.windowRatings(),
+      ctx.readings.signins(),
+    ]);
     const { settings, now } = ctx;
     const findings: Required<Pick<Findings, "warnings" | "deductions" | "judged">> = { warnings: [], deductions: [], judged: [] };
     for (const w of ctx.windows) {
@@ -15,26 +25,53 @@ export const unattended: DayRule = {
       const staff = ctx.people.find((p) => p.window === w.id && ctx.onDuty.has(p.id));
       if (!staff) continue;
       const ps = ctx.onDuty.get(staff.id)!.periods;
-      const motion: MotionEvent[] = motionRows
-        .filter((r) => r.window === w.id)
-        .map((r) => ({ ts: r.time.getTime(), active: Number(r.active) === 1 }));
-      const episodes = unattendedEpisodes(ps, motion, w.unattendedAfterMinutes, now);
+      const windowMotion = motionRows.filter((r) => r.window === w.id);
+      const motion: MotionEvent[] = windowMotion.map((r) => ({ ts: r.time.getTime(), active: Number(r.active) === 1 }));
+      const cameras = [...ctx.registry.devices.values()].filter((d) => d.kind === "camera" && d.window === w.id).map((d) => d.id);
+      const up = cameraUp(
+        heartbeatRows.filter((h) => cameras.includes(String(h.device))).map((h) => ({ ts: h.time.getTime(), intervalS: Number(h.interval_s) || 60 })),
+        motion.map((m) => m.ts),
+        { from: 0, to: Number.MAX_SAFE_INTEGER },
+      );
+      const clerks = new Set(ctx.people.filter((p) => p.window === w.id).map((p) => p.id));
+      const activity = [
+        ...ratingRows.filter((r) => r.window === w.id).map((r) => r.time.getTime()),
+        ...signinRows.filter((s) => clerks.has(String(s.person)) && s.direction === "in").map((s) => s.time.getTime()),
+      ];
+      const { episodes, blind } = fusedEpisodes({
+        periods: ps,
+        motion,
+        up,
+        activity,
+        minutes: w.unattendedAfterMinutes,
+        activityMinutes: settings.unattended.activityMinutes,
+        cooldownMinutes: settings.unattended.cooldownMinutes,
+        now,
+      });
+      const workEnd = Math.min(now, ps[ps.length - 1]!.end);
+      // No motion data because the camera was offline or is missing: an equipment fault, never a penalty.
+      for (const b of blind) {
+        const subject = cameras[0] ?? w.id;
+        const message =
+          cameras.length === 0
+            ? `window ${w.name} has no camera: it cannot be judged unattended from ${hhmm(b.from)} to ${hhmm(b.to)} UTC; register its camera`
+            : `camera ${cameras.join(", ")} of window ${w.name} sent nothing from ${hhmm(b.from)} to ${hhmm(b.to)} UTC: the window is not judged unattended then; check the camera`;
+        findings.warnings.push({
+          event: { ts: b.from, site: ctx.site.id, category: "equipment", subjectKind: cameras.length === 0 ? "window" : "device", subject, rule: "camera_offline", severity: "warning", active: true, message },
+          active: b.to < workEnd ? 0 : 1,
+          figures: { minutes: Math.round((b.to - b.from) / 60_000) },
+        });
+      }
       episodes.forEach((e, i) => {
         const severity = i + 1 >= settings.cards.redAfter ? "escalation" : "warning";
-        const message = `window ${w.name} unattended for ${e.minutes} min`;
+        // The evidence: the snapshot taken when the last motion before the stretch ended.
+        const evidence = windowMotion
+          .filter((r) => r.time.getTime() <= e.from && typeof r.snapshot_sha256 === "string")
+          .sort((a, b) => b.time.getTime() - a.time.getTime())[0]?.snapshot_sha256 as string | undefined;
+        const message = `window ${w.name} unattended for ${e.minutes} min${evidence ? ` (snapshot sha256 ${evidence})` : ""}`;
         findings.warnings.push({
-          event: {
-            ts: e.from,
-            site: ctx.site.id,
-            category: "people",
-            subjectKind: "window",
-            subject: w.id,
-            rule: "unattended",
-            severity,
-            active: true,
-            message,
-          },
-          active: e.to < Math.min(now, ps[ps.length - 1]!.end) ? 0 : 1,
+          event: { ts: e.from, site: ctx.site.id, category: "people", subjectKind: "window", subject: w.id, rule: "unattended", severity, active: true, message },
+          active: e.to < workEnd ? 0 : 1,
           figures: { minutes: e.minutes },
         });
         findings.deductions.push({
@@ -51,7 +88,7 @@ export const unattended: DayRule = {
         subject: w.id,
         scoredAs: "window_unit",
         department: w.department,
-        faults: episodes.map((e) => `unattended ${e.minutes} min from ${new Date(e.from).toISOString().slice(11, 16)} UTC`),
+        faults: episodes.map((e) => `unattended ${e.minutes} min from ${hhmm(e.from)} UTC`),
       });
     }
     return findings;
