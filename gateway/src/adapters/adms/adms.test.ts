@@ -326,7 +326,7 @@ describe("ADMS push adapter, hostile input", () => {
       ["GET /iclock/cdata?options=all", 400, /SN missing/],
       ["GET /iclock/cdata?SN=../../etc/passwd", 400, /SN missing or not a serial/],
       ["GET /iclock/cdata?SN=%ZZ%00", 400, /SN missing/],
-      [`GET /iclock/cdata?SN=${"A".repeat(40)}`, 400, /SN missing/],
+      [`GET /iclock/cdata?SN=${"A".repeat(70)}`, 400, /SN missing/],
       ["GET /iclock/shell?SN=BOCK200961014", 404, /not an ADMS path/],
       ["GET /admin", 404, /not an ADMS path/],
       [`DELETE /iclock/cdata?SN=${SERIAL}`, 405, /DELETE is not served/],
