@@ -114,6 +114,12 @@ export const SigninEvent = z.strictObject({
       accuracyM: z.number().min(0).max(100000).optional(),
     })
     .optional(),
+  /**
+   * Set by a gateway for a terminal that cannot report its own clock (ZKTeco ADMS push): how far the terminal's
+   * clock was found off when it sent this sign-in, seconds (terminal minus gateway; negative = behind). `ts` stays
+   * the terminal's time; the hub flags the sign-in for review when this is beyond its tolerance.
+   */
+  clockOffsetS: z.int().min(-10 * 365 * 86400).max(10 * 365 * 86400).optional(),
 });
 
 export const MotionEvent = z.strictObject({

@@ -8,6 +8,9 @@ import { Id } from "./events.ts";
  * The gateway keeps the last good one on disk so it starts even when the hub is unreachable.
  */
 
+/** A person's number on sign-in terminals (ADMS `PIN`): digits, as terminals enrol them. */
+export const TerminalPin = z.string().regex(/^[0-9]{1,9}$/, "a terminal PIN: 1 to 9 digits");
+
 export const GatewayConfig = z.strictObject({
   v: z.literal(1),
   gatewayId: Id,
@@ -23,7 +26,8 @@ export const GatewayConfig = z.strictObject({
   devices: z.array(GatewayDevice).max(5000),
   windows: z.array(z.strictObject({ id: Id, name: z.string().max(128), departmentId: Id })).max(1000),
   /** Clerks and supervisors who may sign in at this site, for the keypad display. */
-  people: z.array(Clerk.extend({ windowId: Id.optional() })).max(10000),
+  /** `pin`: the person's number on the site's sign-in terminals (ADMS). */
+  people: z.array(Clerk.extend({ windowId: Id.optional(), pin: TerminalPin.optional() })).max(10000),
   /** Days the hub keeps readings of each kind: the gateway refuses older ones (`beyond_retention`). Absent: no limit. */
   retentionDays: z
     .strictObject({

@@ -12,3 +12,4 @@ export * from "./topics.ts";
 export * from "./validate.ts";
 export * from "./time.ts";
 export * from "./serial/index.ts";
+export * from "./gbk.ts";

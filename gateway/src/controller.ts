@@ -126,13 +126,17 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       host: settings.http.host,
       port: settings.http.port,
       registry: metrics.registry,
+      moreMetrics: () => links.adapters().flatMap((a) => (a.metrics ? [a.metrics] : [])),
       probe: {
         brokerListening: () => links.essentialHealthy(),
         bufferWritable: () => {
           const stats = parts.bufferStats?.();
           return stats === undefined || stats.bytes < stats.capacityBytes;
         },
-        devices: () => availability.list(),
+        devices: () => [
+          ...availability.list(),
+          ...links.adapters().flatMap((a) => a.refusedDevices?.() ?? []).map((d) => ({ ...d, online: false, connected: false, refused: d.reason })),
+        ],
         details: status,
         deadLetters: (limit) => parts.deadLetters?.(limit) ?? [],
         adapterRoute: (path, query) => links.route(path, query),

@@ -81,6 +81,11 @@ describe("readingToPoint", () => {
     });
     const ahead = readingToPoint({ ...r, rxTs: T - 120_000 } as Reading, registry);
     expect(ahead).toMatchObject({ fields: { time_suspect: true } });
+    // An ADMS terminal found 6 hours behind: its time is kept, the offset recorded, the sign-in flagged.
+    const behind = readingToPoint({ ...r, clockOffsetS: -21_600 } as Reading, registry);
+    expect(behind).toMatchObject({ timestamp: `${T}000005`, fields: { clock_offset_s: -21_600, time_suspect: true } });
+    const slight = readingToPoint({ ...r, clockOffsetS: 30 } as Reading, registry);
+    expect(slight).toMatchObject({ fields: { clock_offset_s: 30, time_suspect: false } });
   });
 
   it("maps motion and heartbeat; heartbeat goes to the health policy", () => {

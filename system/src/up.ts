@@ -28,6 +28,8 @@ Options:
   --hall-http-port <n>   hall gateway's HTTP port               (default 8081)
   --site-port <n>        site gateway's device broker port      (default 1885)
   --site-http-port <n>   site gateway's HTTP port               (default 8082)
+  --site-adms-port <n>   site gateway's ADMS push server, where the site's ZKTeco terminal sends its punches
+                         (default 8089)
   --speed <n>            simulated seconds per real second      (default 60)
   --seed <n>             simulation seed                        (default 1)
   --no-sim               start no simulators (connect real devices to the gateways)
@@ -42,6 +44,7 @@ const PORT_FLAGS = {
   "hall-http-port": 8081,
   "site-port": 1885,
   "site-http-port": 8082,
+  "site-adms-port": 8089,
 } as const;
 type PortFlag = keyof typeof PORT_FLAGS;
 
@@ -136,6 +139,8 @@ export const upCommand = {
           dataDir: join(dataDir, g.gatewayId),
           broker: { host: "0.0.0.0", port: devicePort },
           http: { host: "127.0.0.1", port: httpPort },
+          // The construction site's sign-in terminal is a ZKTeco one pushing over HTTP (ADMS).
+          ...(g.kind === "site" ? { adms: { host: "0.0.0.0", port: ports["site-adms-port"] } } : {}),
           hub: { url: `mqtt://127.0.0.1:${ports["broker-port"]}`, password: g.secret },
         }),
       );
@@ -187,6 +192,7 @@ export const upCommand = {
         for (const g of gateways) {
           const out = log(`sim-${g.kind}`);
           const simArgs = ["--broker", `mqtt://127.0.0.1:${g.devicePort}`, "--site", g.kind, "--speed", String(speed), "--seed", String(values.seed)];
+          if (g.kind === "site") simArgs.push("--adms", `http://127.0.0.1:${ports["site-adms-port"]}`);
           simArgs.push("--state", join(dataDir, `sim-${g.kind}.seq.json`));
           children.push(startChild(`sim-${g.kind}`, SIM_CLI, simArgs, (l) => out.write(`${l}\n`)));
         }
@@ -203,7 +209,7 @@ export const upCommand = {
       `  hub HTTP API      http://127.0.0.1:${hub.httpPort}/healthz  /metrics  /api/status`,
       ...gateways.map(
         (g) =>
-          `  ${`${g.kind} gateway`.padEnd(17)} devices mqtt://127.0.0.1:${g.devicePort}  HTTP http://127.0.0.1:${g.httpPort}/api/status  (${g.gatewayId})`,
+          `  ${`${g.kind} gateway`.padEnd(17)} devices mqtt://127.0.0.1:${g.devicePort}${g.kind === "site" ? `  ADMS terminals http://127.0.0.1:${ports["site-adms-port"]}` : ""}  HTTP http://127.0.0.1:${g.httpPort}/api/status  (${g.gatewayId})`,
       ),
       `  simulators        ${values["no-sim"] ? "off (--no-sim)" : `a working day at ${speed}x, seed ${values.seed}`}`,
       `  registry          ${registryDir}    logs ${logDir}/`,

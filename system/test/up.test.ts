@@ -50,6 +50,8 @@ async function ports(): Promise<string[]> {
     String(await freePort()),
     "--site-http-port",
     String(await freePort()),
+    "--site-adms-port",
+    String(await freePort()),
   ];
 }
 
@@ -96,6 +98,16 @@ describe("supervision up (npm start)", () => {
     expect(Date.now() - started).toBeLessThan(60_000);
     const signins = await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.signin GROUP BY site")}`)).text();
     expect(signins).toContain("hall-demo");
+    // The construction site signs in at its ZKTeco terminal, over ADMS push to the site gateway.
+    expect(up.output()).toMatch(new RegExp(`site gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--site-port")}  ADMS terminals http://127\\.0\\.0\\.1:${flag("--site-adms-port")}`));
+    const siteSignins = async () => {
+      const q = encodeURIComponent("SELECT count(seq) FROM raw.signin WHERE device = 'term-site-demo'");
+      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`)).json()) as { results: { series?: { values: [string, number][] }[] }[] };
+      return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
+    };
+    await expect.poll(siteSignins, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);
+    const terminals = (await (await fetch(`http://127.0.0.1:${flag("--site-http-port")}/api/terminals`)).json()) as { serial: string; lastContact: number | null }[];
+    expect(terminals).toEqual([expect.objectContaining({ serial: "SITEDEMO0001", lastContact: expect.any(Number) })]);
     expect((await fetch(`http://127.0.0.1:${flag("--http-port")}/healthz`)).status).toBe(200);
     for (const port of [flag("--hall-http-port"), flag("--site-http-port")]) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     await expect.poll(() => up.output(), { timeout: 30_000, interval: 300 }).toMatch(/hall-demo +hall +\d+\/17/);

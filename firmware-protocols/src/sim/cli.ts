@@ -10,6 +10,7 @@ import { SimDevice } from "./device.ts";
 import { backfill, LivePlayer, type PlayedDevice, SeqStore, toPayload } from "./player.ts";
 import { DEMO_SCENARIOS, type Scenario } from "./scenario.ts";
 import { SerialDeviceSimulator } from "./serial-device.ts";
+import { AdmsTerminalSimulator } from "./adms-terminal.ts";
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -29,6 +30,8 @@ Options:
   --state <file>       device sequence numbers, kept across runs  (default var/sim/<site>.seq.json)
   --serial <path>      play the keypads and terminals on this RS-485 serial port instead of MQTT (bus addresses
                        1, 2, ... in the scenario's device order, printed at start; cameras stay on MQTT)
+  --adms <url>         play the scenario's ZKTeco terminals (devices with adms) over ADMS push at this server,
+                       e.g. http://127.0.0.1:8089 (the gateway's adms.port); people sign in with their PIN
   --help               this text`;
 
 class UsageError extends Error {}
@@ -46,6 +49,7 @@ function parse(argv: string[]) {
       backfill: { type: "string" },
       state: { type: "string" },
       serial: { type: "string" },
+      adms: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -56,6 +60,8 @@ function parse(argv: string[]) {
   if (!(speed >= 1 && speed <= 100_000)) throw new UsageError(`--speed must be a number from 1 to 100000, got "${values.speed}"`);
   if (!Number.isInteger(devices) || devices < 0 || devices > 10_000)
     throw new UsageError(`--devices must be an integer from 0 to 10000, got "${values.devices}"`);
+  if (values.adms !== undefined && !/^https?:\/\/[^/]+$/.test(values.adms))
+    throw new UsageError(`--adms must be the gateway's ADMS server as http(s)://host:port, got "${values.adms}"`);
   if (!/^mqtts?:\/\/[^/]+/.test(values.broker)) throw new UsageError(`--broker must be an mqtt:// or mqtts:// URL, got "${values.broker}"`);
   if (values.backfill !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(values.backfill) || Number.isNaN(Date.parse(values.backfill))))
     throw new UsageError(`--backfill must be a date YYYY-MM-DD, got "${values.backfill}"`);
@@ -97,8 +103,24 @@ async function main(argv: string[]): Promise<number> {
     onBus.forEach((d, i) => devices.set(d.id, bus!.device(i + 1)));
     console.log(`on ${opts.serial}: ${onBus.map((d, i) => `${d.id}@${i + 1}`).join(" ")} (give the registry these serial addresses)`);
   }
+  const terminals: AdmsTerminalSimulator[] = [];
+  const overAdms = opts.adms ? scenario.devices.filter((d) => d.adms && !onBus.includes(d)) : [];
+  for (const spec of overAdms) {
+    const terminal = new AdmsTerminalSimulator({
+      url: opts.adms!,
+      serial: spec.adms!.serial,
+      tz,
+      pins: new Map(scenario.people.filter((p) => p.pin).map((p) => [p.id, p.pin!])),
+      // A past day (backfill, or catching up on today) plays the terminal as offline until then: its punches arrive
+      // as one backlog after the handshake, then live ones, as from a terminal whose clock is right.
+      offlineBeforeMs: 2 * 60_000,
+    });
+    devices.set(spec.id, terminal);
+    terminals.push(terminal);
+  }
+  if (overAdms.length > 0) console.log(`over ADMS at ${opts.adms}: ${overAdms.map((d) => `${d.id} (serial ${d.adms!.serial})`).join(" ")}`);
   const clerkOf = new Map(scenario.people.filter((p) => p.windowId).map((p) => [p.windowId!, p.id]));
-  for (const spec of scenario.devices.filter((d) => !onBus.includes(d))) {
+  for (const spec of scenario.devices.filter((d) => !onBus.includes(d) && !overAdms.includes(d))) {
     const simDevice = new SimDevice(spec, opts.broker, (device, command) => {
       // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied.
       if (command.name !== "prompt" || device.spec.kind !== "keypad") return;
@@ -122,6 +144,12 @@ async function main(argv: string[]): Promise<number> {
     devices.set(spec.id, simDevice);
     mqttDevices.push(simDevice);
   }
+  // Terminals handshake in the background (retrying while the gateway is not up yet); a refused serial ends the run.
+  for (const t of terminals)
+    t.start().catch((error: Error) => {
+      console.error(`sim: ${error.message}`);
+      process.exit(2);
+    });
   try {
     await Promise.all(mqttDevices.map((d) => d.connect()));
   } catch (error) {
@@ -135,6 +163,9 @@ async function main(argv: string[]): Promise<number> {
     // Serial devices hand over what they hold when the gateway polls: wait for that before leaving.
     while (bus && onBus.some((_, i) => bus!.pending(i + 1) > 0)) await new Promise((r) => setTimeout(r, 200));
     await bus?.close();
+    // Terminals keep their punches until acknowledged: give them a moment to hand over what they hold.
+    for (let i = 0; i < 50 && terminals.some((t) => t.pending() > 0); i++) await new Promise((r) => setTimeout(r, 200));
+    await Promise.all(terminals.map((t) => t.stop()));
     await Promise.all(mqttDevices.map((d) => d.close().catch(() => undefined)));
   };
 

@@ -3,3 +3,4 @@ export { SimDevice, type SimDeviceSpec } from "./device.ts";
 export { backfill, LivePlayer, type PlayedDevice, type Progress, SeqStore, toPayload } from "./player.ts";
 export { DEMO_SCENARIOS, demoHallScenario, demoSiteScenario, type Scenario } from "./scenario.ts";
 export { SerialDeviceSimulator } from "./serial-device.ts";
+export { AdmsTerminalSimulator, type AdmsTerminalOptions } from "./adms-terminal.ts";

@@ -8,8 +8,10 @@ export interface Scenario {
   gatewayId: string;
   departments: { id: string; name: string }[];
   windows: { id: string; name: string; departmentId: string }[];
-  people: { id: string; name: string; role: "clerk" | "supervisor"; post: string; photoUrl?: string; windowId?: string }[];
-  devices: { id: string; kind: DeviceKind; windowId?: string; cameraId?: string; secret: string; heartbeatS: number }[];
+  /** `pin`: the person's number on the site's ADMS terminals. */
+  people: { id: string; name: string; role: "clerk" | "supervisor"; post: string; photoUrl?: string; windowId?: string; pin?: string }[];
+  /** `adms`: a ZKTeco terminal that pushes over HTTP (ADMS) instead of speaking MQTT; `serial` is its serial number. */
+  devices: { id: string; kind: DeviceKind; windowId?: string; cameraId?: string; secret: string; heartbeatS: number; adms?: { serial: string } }[];
   roster: { shifts: { start: string; end: string }[]; graceMinutes: number; workingDays: string[] };
   behaviour: {
     /** Chance that a person is absent for the day. */
@@ -92,7 +94,10 @@ export const demoHallScenario: Scenario = {
   },
 };
 
-/** The demo construction site: four project supervisors signing in at one site terminal with GPS. */
+/**
+ * The demo construction site: four project supervisors signing in at the site's ZKTeco terminal, which pushes over
+ * HTTP (ADMS) to the site gateway; played over MQTT (with GPS) when the simulator is not given an ADMS server.
+ */
 export const demoSiteScenario: Scenario = {
   site: { id: "site-demo", kind: "site", name: "Riverside Metro Station Site", tz: "Asia/Shanghai", lat: 31.2304, lon: 121.4737 },
   region: { id: "east", name: "East Region" },
@@ -105,8 +110,8 @@ export const demoSiteScenario: Scenario = {
     ["Zhou Qiang", "Safety supervisor"],
     ["Wu Tao", "Quality supervisor"],
     ["Xu Ming", "Site supervisor"],
-  ].map(([name, post], i) => ({ id: `sup-${pad(i + 1)}`, name: name!, role: "supervisor" as const, post: post! })),
-  devices: [{ id: "term-site-demo", kind: "terminal", secret: "demo-term-site-demo", heartbeatS: 60 }],
+  ].map(([name, post], i) => ({ id: `sup-${pad(i + 1)}`, name: name!, role: "supervisor" as const, post: post!, pin: String(i + 1) })),
+  devices: [{ id: "term-site-demo", kind: "terminal", secret: "demo-term-site-demo", heartbeatS: 60, adms: { serial: "SITEDEMO0001" } }],
   roster: { shifts: [{ start: "08:00", end: "17:00" }], graceMinutes: 5, workingDays: WORKDAYS },
   behaviour: {
     absentRate: 0.05,

@@ -1,5 +1,6 @@
 import type { DeviceCommand, DeviceStatus, GatewayConfig } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import type { z } from "zod";
 import type { ReadingSink } from "../buffer/types.ts";
 
@@ -31,6 +32,10 @@ export interface DeviceAdapter {
    * caller's token). Undefined: not this adapter's path.
    */
   route?(path: string, query: URLSearchParams): HttpAnswer | undefined;
+  /** Metrics of its own (e.g. `gateway_adms_*`), served on the gateway's /metrics. */
+  readonly metrics?: Registry;
+  /** Devices that called and were refused as unknown (e.g. an ADMS serial not in the registry), for `gateway devices`. */
+  refusedDevices?(): RefusedDevice[];
 }
 
 /** An answer of the gateway's HTTP API: JSON for an object, the bytes as they are for a Buffer. */
@@ -38,6 +43,15 @@ export interface HttpAnswer {
   status: number;
   body: object | Buffer;
   headers?: Record<string, string>;
+}
+
+/** A device that is not in the config but tried to reach the gateway. */
+export interface RefusedDevice {
+  /** How it named itself, with its link, e.g. "adms:BOCK200961014". */
+  deviceId: string;
+  lastSeen: number;
+  requests: number;
+  reason: string;
 }
 
 export interface AdapterHealth {

@@ -98,6 +98,11 @@ export class RunningLinks {
     return undefined;
   }
 
+  /** The running adapters, in link order. */
+  adapters(): DeviceAdapter[] {
+    return this.#states.flatMap((s) => (s.adapter ? [s.adapter] : []));
+  }
+
   /** Devices any link currently hears from. */
   online(): string[] {
     return this.#states.flatMap((s) => s.adapter?.online() ?? []);

@@ -74,6 +74,54 @@ describe("gateway CLI", () => {
     }
   }, TEST_TIMEOUT_MS);
 
+  it("lists ADMS terminals and refused unknown serials from a running gateway", async () => {
+    const port = await freePort();
+    const file = settingsFile(`gatewayId: gw-1\nhttp:\n  port: ${port}\n`);
+    expect((await cli(["terminals", "--help"])).out).toMatch(/gateway terminals .*\n.*serial, device id, model and firmware/);
+    const now = Date.now();
+    const api = await startHttpApi({
+      host: "127.0.0.1",
+      port,
+      registry: new Registry(),
+      probe: {
+        brokerListening: () => true,
+        bufferWritable: () => true,
+        devices: () => [
+          { deviceId: "adms:XYZ0000001", online: false, connected: false, lastSeen: now, requests: 12, refused: "unknown ADMS terminal serial XYZ0000001: refused" },
+        ],
+        adapterRoute: (path: string) => (path === "/api/adms/terminals" ? { status: 200, body: [
+          {
+            serial: "BOCK200961014",
+            deviceId: "term-site-1",
+            model: "SpeedFace-V5L",
+            firmware: "ZAM180-NF-Ver1.1.17",
+            lastContact: now - 5_000,
+            online: true,
+            punchesToday: 3,
+            pendingCommands: ["DATA UPDATE USERINFO PIN=4 Name=李四 Pri=0"],
+            failedCommands: [{ id: 7, command: "DATA UPDATE USERINFO PIN=9 Name=X Pri=0", state: "refused", returnCode: -1002, meaning: "command syntax refused by the terminal" }],
+            clockOffsetS: -21600,
+            clockFlagged: true,
+            unknownPins: ["777"],
+          },
+        ] } : undefined),
+        details: () => ({ gatewayId: "gw-1" }),
+        deadLetters: () => [],
+      },
+    });
+    try {
+      const out = (await cli(["terminals", "--settings", file])).out;
+      expect(out).toMatch(/BOCK200961014 +term-site-1 +online  last contact \d+ (s|min) ago/);
+      expect(out).toContain("model SpeedFace-V5L, firmware ZAM180-NF-Ver1.1.17; punches today 3; clock -21600 s FLAGGED");
+      expect(out).toContain("commands waiting: 1 (DATA UPDATE USERINFO PIN=4 Name=李四 Pri=0)");
+      expect(out).toContain("REFUSED #7 DATA UPDATE USERINFO PIN=9 Name=X Pri=0: Return=-1002, command syntax refused by the terminal");
+      expect(out).toContain("PINs the registry does not know (kept for review): 777");
+      expect((await cli(["devices", "--settings", file])).out).toMatch(/adms:XYZ0000001 +REFUSED 12 requests, last .*unknown ADMS terminal serial XYZ0000001/);
+    } finally {
+      await api.close();
+    }
+  }, 180_000);
+
   it("doctor reports ports, disk, clock and the hub, and says what to fix", async () => {
     const hub = createServer().listen(0, "127.0.0.1");
     await new Promise((r) => hub.once("listening", r));

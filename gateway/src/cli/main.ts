@@ -16,7 +16,8 @@ Commands:
   keys          print this gateway's public keys (created on first use) for the hub's registry
   dead-letters  the newest refused device messages with their reasons, from the running gateway
   status     summary of devices and gateway state, from the running gateway's HTTP API
-  devices    one line per configured device: online/offline, connected, last seen
+  devices    one line per configured device: online/offline, connected, last seen; refused unknown devices
+  terminals  ADMS sign-in terminals: serial, model, firmware, last contact, punches today, commands, clock
   doctor     checks the settings file, ports, disk space and says what to fix
   help       this text
 
@@ -31,7 +32,10 @@ const COMMAND_HELP: Record<string, string> = {
   "dead-letters":
     "gateway dead-letters [--settings file] [--limit N]\n  Lists the newest refused device messages (default 50): time, device, reason code, message, source topic.",
   status: "gateway status [--settings file]\n  Asks the running gateway (http.host:http.port from the settings) for its state.",
-  devices: "gateway devices [--settings file]\n  Lists devices with availability, from the running gateway.",
+  devices:
+    "gateway devices [--settings file]\n  Lists devices with availability, from the running gateway, then devices that called and were refused\n  (an ADMS terminal whose serial number is not in the registry).",
+  terminals:
+    "gateway terminals [--settings file]\n  Lists the ZKTeco ADMS terminals of this gateway, from the running gateway: serial, device id, model and firmware\n  (from the terminal's INFO), last contact, punches today, commands waiting for the terminal, commands it\n  refused (with the vendor's return code), and its clock offset (FLAGGED when off: being set, punches kept for review).",
   doctor:
     "gateway doctor [--settings file]\n  Validates the settings, checks that the device broker and HTTP ports are free or served by this gateway, that the data dir's disk\n  has room, that the clock is set and that the hub accepts connections; says what to fix.",
 };
@@ -82,6 +86,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "devices":
       console.log(formatDevices(await fetchJson(settings, "/api/devices")));
+      return 0;
+    case "terminals":
+      console.log(formatTerminals(await fetchJson(settings, "/api/adms/terminals")));
       return 0;
     case "doctor":
       return doctor(settings, values.settings);
@@ -136,13 +143,50 @@ function formatAge(ms: number): string {
 }
 
 function formatDevices(devices: unknown): string {
-  const rows = devices as { deviceId: string; online: boolean; connected: boolean; lastSeen: number | null }[];
+  const rows = devices as { deviceId: string; online: boolean; connected: boolean; lastSeen: number | null; refused?: string; requests?: number }[];
   if (rows.length === 0) return "no devices configured";
   return rows
-    .map(
-      (d) =>
-        `${d.deviceId.padEnd(24)} ${d.online ? "online " : "offline"} ${d.connected ? "connected   " : "disconnected"} ${d.lastSeen ? new Date(d.lastSeen).toISOString() : "never seen"}`,
+    .map((d) =>
+      d.refused
+        ? `${d.deviceId.padEnd(24)} REFUSED ${d.requests ?? 0} requests, last ${d.lastSeen ? new Date(d.lastSeen).toISOString() : "?"}: ${d.refused}`
+        : `${d.deviceId.padEnd(24)} ${d.online ? "online " : "offline"} ${d.connected ? "connected   " : "disconnected"} ${d.lastSeen ? new Date(d.lastSeen).toISOString() : "never seen"}`,
     )
+    .join("\n");
+}
+
+interface TerminalRow {
+  serial: string;
+  deviceId: string;
+  model: string | null;
+  firmware: string | null;
+  lastContact: number | null;
+  online: boolean;
+  punchesToday: number;
+  pendingCommands: string[];
+  failedCommands: { id: number; command: string; returnCode: number | null; meaning: string }[];
+  clockOffsetS: number | null;
+  clockFlagged: boolean;
+  unknownPins: string[];
+}
+
+/** One block per terminal: what a field engineer checks when sign-ins do not arrive. */
+function formatTerminals(rows: unknown, now = Date.now()): string {
+  // No ADMS link running: the gateway answers this path with its 404.
+  if (!Array.isArray(rows) || rows.length === 0) return "no ADMS terminals on this gateway: the registry names none (devices[].adms.serialNumber)";
+  return (rows as TerminalRow[])
+    .map((t) => {
+      const clock =
+        t.clockOffsetS === null ? "not measured yet" : `${t.clockOffsetS >= 0 ? "+" : ""}${t.clockOffsetS} s${t.clockFlagged ? " FLAGGED: being set, its punches go to review" : ""}`;
+      const lines = [
+        `${t.serial.padEnd(16)} ${t.deviceId.padEnd(20)} ${t.online ? "online " : "offline"} last contact ${t.lastContact ? `${formatAge(now - t.lastContact)} ago` : "never"}`,
+        `  model ${t.model ?? "?"}, firmware ${t.firmware ?? "?"}; punches today ${t.punchesToday}; clock ${clock}`,
+        `  commands waiting: ${t.pendingCommands.length === 0 ? "none" : `${t.pendingCommands.length} (${t.pendingCommands.slice(0, 3).join("; ")}${t.pendingCommands.length > 3 ? "; ..." : ""})`}`,
+      ];
+      for (const f of t.failedCommands.slice(0, 5))
+        lines.push(`  REFUSED #${f.id} ${f.command}: ${f.returnCode === null ? "" : `Return=${f.returnCode}, `}${f.meaning}`);
+      if (t.unknownPins.length > 0) lines.push(`  PINs the registry does not know (kept for review): ${t.unknownPins.join(", ")}`);
+      return lines.join("\n");
+    })
     .join("\n");
 }
 

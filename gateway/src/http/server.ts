@@ -8,7 +8,8 @@ import type { DeviceAvailability } from "../devices/availability.ts";
 export interface GatewayProbe {
   brokerListening(): boolean;
   bufferWritable(): boolean;
-  devices(): DeviceAvailability[];
+  /** Configured devices, then devices that tried to reach the gateway and were refused as unknown. */
+  devices(): (DeviceAvailability | (DeviceAvailability & { refused: string; requests: number }))[];
   /** Free-form details for `gateway status` (buffer stats, uplink state). */
   details(): object;
   /** The newest refused messages, newest first. */
@@ -23,7 +24,15 @@ export interface HttpApi {
 }
 
 /** Serves /healthz, /metrics and the read-only JSON the CLI shows (/api/status, /api/devices). */
-export async function startHttpApi(opts: { host: string; port: number; probe: GatewayProbe; registry: Registry; token?: string | undefined }): Promise<HttpApi> {
+export async function startHttpApi(opts: {
+  host: string;
+  port: number;
+  probe: GatewayProbe;
+  registry: Registry;
+  token?: string | undefined;
+  /** Registries of the running device links (they come and go with config changes), served after the gateway's. */
+  moreMetrics?: () => Registry[];
+}): Promise<HttpApi> {
   const { probe, registry } = opts;
   const server: Server = createServer((req, res) => {
     const send = (status: number, body: unknown) => {
@@ -38,7 +47,9 @@ export async function startHttpApi(opts: { host: string; port: number; probe: Ga
       return send(checks.brokerListening && checks.bufferWritable ? 200 : 503, checks);
     }
     if (path === "/metrics") {
-      registry.metrics().then(
+      Promise.all([registry, ...(opts.moreMetrics?.() ?? [])].map((r) => r.metrics()))
+        .then((texts) => texts.join("\n"))
+        .then(
         (text) => {
           res.writeHead(200, { "content-type": registry.contentType });
           res.end(text);

@@ -133,7 +133,9 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
           lat: r.location?.lat,
           lon: r.location?.lon,
           accuracy_m: r.location?.accuracyM,
-          time_suspect: r.ts - r.rxTs > CLOCK_AHEAD_SUSPECT_MS,
+          clock_offset_s: r.clockOffsetS,
+          // Ahead of its receipt, or made on a terminal whose gateway found its clock off (ADMS terminals).
+          time_suspect: r.ts - r.rxTs > CLOCK_AHEAD_SUSPECT_MS || Math.abs(r.clockOffsetS ?? 0) * 1000 > CLOCK_AHEAD_SUSPECT_MS,
         }),
       };
     }

@@ -32,6 +32,7 @@ export function registryFromScenario(scenario: Scenario, gateway: { secret: stri
       site: scenario.site.id,
       ...(p.windowId ? { window: p.windowId } : {}),
       roster: rosterId,
+      ...(p.pin ? { pin: p.pin } : {}),
     })),
     gateways: [{ id: scenario.gatewayId, site: scenario.site.id, secret: gateway.secret, publicKey: gateway.publicKeyPem }],
     devices: scenario.devices.map((d) => ({
@@ -41,6 +42,7 @@ export function registryFromScenario(scenario: Scenario, gateway: { secret: stri
       ...(d.windowId ? { window: d.windowId } : {}),
       ...(d.cameraId ? { cameraId: d.cameraId } : {}),
       secret: d.secret,
+      ...(d.adms ? { adms: { serialNumber: d.adms.serial } } : {}),
       heartbeatS: d.heartbeatS,
       scale: "four",
     })),

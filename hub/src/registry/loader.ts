@@ -189,19 +189,33 @@ export function loadRegistry(dir: string): Registry {
   for (const r of registry.rosters.values()) {
     for (const e of r.exceptions) ref(r, "exceptions.person", e.person, registry.people, "person");
   }
+  const pinOwner = new Map<string, string>();
   for (const p of registry.people.values()) {
     ref(p, "site", p.site, registry.sites, "site");
     ref(p, "roster", p.roster, registry.rosters, "roster");
     ref(p, "window", p.window, registry.windows, "window");
     const w = p.window ? registry.windows.get(p.window) : undefined;
     if (w && w.site !== p.site) mismatch(p, `.window "${w.id}" belongs to site "${w.site}", not "${p.site}"`);
+    if (p.pin !== undefined) {
+      const key = `${p.site}\t${p.pin}`;
+      const other = pinOwner.get(key);
+      if (other) mismatch(p, `.pin "${p.pin}" is already ${other}'s at site "${p.site}"; a terminal PIN names one person per site`);
+      else pinOwner.set(key, p.id);
+    }
   }
+  const serialOwner = new Map<string, string>();
   for (const d of registry.devices.values()) {
     ref(d, "site", d.site, registry.sites, "site");
     ref(d, "window", d.window, registry.windows, "window");
     const w = d.window ? registry.windows.get(d.window) : undefined;
     if (w && w.site !== d.site) mismatch(d, `.window "${w.id}" belongs to site "${w.site}", not "${d.site}"`);
     if (DEVICE_KIND_CATALOGUE[d.kind].window === "required" && !d.window) mismatch(d, `: ${d.kind} "${d.id}" needs a window`);
+    if (d.adms) {
+      const other = serialOwner.get(d.adms.serialNumber);
+      if (other) mismatch(d, `.adms.serialNumber "${d.adms.serialNumber}" is already terminal "${other}"'s; a serial number names one terminal`);
+      else serialOwner.set(d.adms.serialNumber, d.id);
+      if (d.adms.timeZone !== undefined && !validZone(d.adms.timeZone)) mismatch(d, `.adms.timeZone "${d.adms.timeZone}" is not an IANA time zone (e.g. Asia/Shanghai)`);
+    }
   }
 
   // Gateway sealing keys, and link secrets resolved to their values (which go into the digest: a changed secret
@@ -273,4 +287,13 @@ function resolveLinkSecrets(device: Device, dir: string, report: (message: strin
     }
   }
   return copy ?? device;
+}
+
+function validZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,4 @@
-import { checkLinksFitKind, deviceCoreFields, Id, linkFields, MqttSecretHash } from "@supervision/firmware-protocols";
+import { checkLinksFitKind, deviceCoreFields, Id, linkFields, MqttSecretHash, TerminalPin } from "@supervision/firmware-protocols";
 import { z } from "zod";
 
 /**
@@ -47,6 +47,8 @@ export const Person = z.strictObject({
   /** A clerk's usual window. */
   window: Id.optional(),
   roster: Id,
+  /** The person's number on the site's sign-in terminals (ADMS PIN); unique within the site. */
+  pin: TerminalPin.optional(),
 });
 
 export const Shift = z.strictObject({ start: HHMM, end: HHMM });

@@ -92,6 +92,7 @@ export function draftSlice(registry: Registry, gatewayId: string, tools: SecretT
       post: p.post,
       ...(p.photoUrl ? { photoUrl: p.photoUrl } : {}),
       ...(p.window ? { windowId: p.window } : {}),
+      ...(p.pin ? { pin: p.pin } : {}),
     }));
   return {
     v: 1,
