@@ -96,7 +96,9 @@ describe("hub CLI", () => {
       const bad = await hub("registry", "check", dir);
       expect(bad.code).toBe(1);
       expect(bad.stderr).toMatch(new RegExp(`${join(dir, "cams.yaml")}:2: devices\\[0\\]\\.serial\\.port: .*256`));
-      expect(bad.stderr).toContain(`${join(dir, "cams.yaml")}:3: devices[1].onvif: "onvif" is a link for camera devices, not a keypad; a keypad may use: serial`);
+      expect(bad.stderr).toContain(
+        `${join(dir, "cams.yaml")}:3: devices[1].onvif: "onvif" is a link for camera devices, not a keypad; a keypad may use: serial`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

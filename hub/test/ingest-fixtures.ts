@@ -1,5 +1,8 @@
 import { type KeyObject, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type BatchAck,
   GENESIS_HASH,
@@ -76,7 +79,7 @@ export function testContext(registry: Registry, influxUrl: string, database = "s
     http: { add: () => {} },
     events: new EventEmitter<HubEvents>(),
     now: () => Date.now(),
-    dataDir: "/tmp",
+    dataDir: mkdtempSync(join(tmpdir(), "ingest-test-")),
   };
 }
 

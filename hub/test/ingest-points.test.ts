@@ -106,7 +106,9 @@ describe("readingToPoint", () => {
       fields: { active: 1 },
     });
     const sha = "a".repeat(64);
-    expect(readingToPoint({ ...m, state: "end", snapshotSha256: sha } as Reading, registry)).toMatchObject({ fields: { active: 0, snapshot_sha256: sha } });
+    expect(readingToPoint({ ...m, state: "end", snapshotSha256: sha } as Reading, registry)).toMatchObject({
+      fields: { active: 0, snapshot_sha256: sha },
+    });
     expect(readingToPoint({ ...m, snapshotSha256: "not-a-hash" } as Reading, registry)).toHaveProperty("error");
     const h = { kind: "heartbeat", v: 1, deviceId: "kp1", seq: 9, ts: T, rxTs: T, intervalS: 60, uptimeS: 100, rssi: -50 } as Reading;
     expect(readingToPoint(h, registry)).toMatchObject({

@@ -36,7 +36,11 @@ const sealing = generateSealingKeys();
 /** The example gateway with a sealing key: the example file with the key added under its public key. */
 function withSealingKey(dir: string, pem = sealing.publicKeyPem): void {
   const file = join(dir, "example.yaml");
-  const indented = pem.trim().split("\n").map((l) => `      ${l}`).join("\n");
+  const indented = pem
+    .trim()
+    .split("\n")
+    .map((l) => `      ${l}`)
+    .join("\n");
   writeFileSync(file, readFileSync(file, "utf8").replace("    publicKey: |", `    sealingKey: |\n${indented}\n    publicKey: |`));
 }
 
@@ -56,7 +60,9 @@ describe("registry devices from the device catalogue", () => {
     );
     expect(errors).toEqual([
       expect.stringMatching(/^z\.yaml:2: devices\[0\]\.serial\.port: .*256/),
-      expect.stringMatching(/^z\.yaml:3: devices\[1\]\.onvif: "onvif" is a link for camera devices, not a keypad; a keypad may use: serial$/),
+      expect.stringMatching(
+        /^z\.yaml:3: devices\[1\]\.onvif: "onvif" is a link for camera devices, not a keypad; a keypad may use: serial$/,
+      ),
       expect.stringMatching(/^z\.yaml:4: devices\[2\]\.onvif\.url: an http:\/\/ or https:\/\/ URL/),
       expect.stringMatching(/^z\.yaml:5: devices\[3\]\.adms\.serialNumber: the terminal's serial number/),
       expect.stringMatching(/^z\.yaml:6: devices\[4\]\.serial\.address: /),
@@ -123,9 +129,7 @@ describe("registry devices from the device catalogue", () => {
       ].join("\n"),
     });
     const errors = errorsOf(dir);
-    expect(errors).toEqual([
-      expect.stringMatching(/^cams\.yaml:5: devices\[3\]\.adms\.commKey: /),
-    ]);
+    expect(errors).toEqual([expect.stringMatching(/^cams\.yaml:5: devices\[3\]\.adms\.commKey: /)]);
     rmSync(join(dir, "cams.yaml"));
     writeFileSync(
       join(dir, "cams.yaml"),
@@ -149,9 +153,16 @@ describe("registry devices from the device catalogue", () => {
 
   it("refuses a sealing key that is not an X25519 public key", () => {
     const dir = registryDir();
-    const signingKey = readFileSync(EXAMPLE, "utf8").split("publicKey: |\n")[1]!.split("\n").slice(0, 3).map((l) => l.trim()).join("\n");
+    const signingKey = readFileSync(EXAMPLE, "utf8")
+      .split("publicKey: |\n")[1]!
+      .split("\n")
+      .slice(0, 3)
+      .map((l) => l.trim())
+      .join("\n");
     withSealingKey(dir, signingKey);
-    expect(errorsOf(dir)).toEqual([expect.stringMatching(/^example\.yaml:\d+: gateways\[0\]\.sealingKey: a ed25519 key, not the gateway's X25519 sealing key/)]);
+    expect(errorsOf(dir)).toEqual([
+      expect.stringMatching(/^example\.yaml:\d+: gateways\[0\]\.sealingKey: a ed25519 key, not the gateway's X25519 sealing key/),
+    ]);
   });
 });
 
@@ -177,7 +188,9 @@ describe("registry versions", () => {
       expect(a.current().version).toBe(b.current().version);
       const first = a.current().version;
       writeFileSync(join(dir, "more.yaml"), "departments:\n  - { id: permits, name: Permits }\n");
-      await expect.poll(() => a.current().departments.has("permits") && b.current().departments.has("permits"), { timeout: 10_000 }).toBe(true);
+      await expect
+        .poll(() => a.current().departments.has("permits") && b.current().departments.has("permits"), { timeout: 10_000 })
+        .toBe(true);
       expect(a.current().version).toBeGreaterThan(first);
       expect(a.current().version).toBe(b.current().version);
       // A third copy started now, without any state of its own, agrees too.

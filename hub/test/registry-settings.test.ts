@@ -52,13 +52,17 @@ describe("loadSettings", () => {
   });
 
   it("names the new key for a renamed one: the same names as the gateway's", () => {
-    const file = settingsFile("log:\n  level: debug\nbroker:\n  port: 8883\n  tls:\n    cert: /etc/hub/cert.pem\n    key: /etc/hub/key.pem\n");
+    const file = settingsFile(
+      "log:\n  level: debug\nbroker:\n  port: 8883\n  tls:\n    cert: /etc/hub/cert.pem\n    key: /etc/hub/key.pem\n",
+    );
     expect(problemsOf(file)).toEqual([
       `${file}:2: log.level is now logLevel; write logLevel: "debug" (see hub/README.md)`,
       `${file}:6: broker.tls.cert is now broker.tls.certFile; write broker.tls.certFile: "/etc/hub/cert.pem" (see hub/README.md)`,
       `${file}:7: broker.tls.key is now broker.tls.keyFile; write broker.tls.keyFile: "/etc/hub/key.pem" (see hub/README.md)`,
     ]);
-    const settings = loadSettings(settingsFile("logLevel: debug\nbroker:\n  port: 8883\n  tls: { certFile: /etc/hub/cert.pem, keyFile: /etc/hub/key.pem }\n"));
+    const settings = loadSettings(
+      settingsFile("logLevel: debug\nbroker:\n  port: 8883\n  tls: { certFile: /etc/hub/cert.pem, keyFile: /etc/hub/key.pem }\n"),
+    );
     expect(settings.logLevel).toBe("debug");
     expect(settings.broker).toMatchObject({ tls: { certFile: "/etc/hub/cert.pem", keyFile: "/etc/hub/key.pem" } });
   });

@@ -105,14 +105,25 @@ describe("loadRegistry", () => {
     ].join("\n");
     const errors = errorsOf(registryDir({ "z.yaml": extra }));
     expect(errors).toContain('z.yaml:3: people[1].pin "7" is already c3\'s at site "hall-1"; a terminal PIN names one person per site');
-    expect(errors).toContain('z.yaml:6: devices[1].adms.serialNumber "BOCK200961014" is already terminal "term-a"\'s; a serial number names one terminal');
+    expect(errors).toContain(
+      'z.yaml:6: devices[1].adms.serialNumber "BOCK200961014" is already terminal "term-a"\'s; a serial number names one terminal',
+    );
     expect(errors).toContain('z.yaml:6: devices[1].adms.timeZone "Mars/Olympus" is not an IANA time zone (e.g. Asia/Shanghai)');
-    const keypad = errorsOf(registryDir({ "z.yaml": "devices:\n  - { id: kp-x, kind: keypad, site: hall-1, window: w1, adms: { serialNumber: KP1 } }\n" }));
+    const keypad = errorsOf(
+      registryDir({ "z.yaml": "devices:\n  - { id: kp-x, kind: keypad, site: hall-1, window: w1, adms: { serialNumber: KP1 } }\n" }),
+    );
     expect(keypad).toEqual([expect.stringMatching(/^z\.yaml:2: .*"adms" is a link for terminal devices, not a keypad/)]);
-    const badSerial = errorsOf(registryDir({ "z.yaml": 'devices:\n  - { id: term-c, kind: terminal, site: hall-1, adms: { serialNumber: "bad serial!" } }\n' }));
+    const badSerial = errorsOf(
+      registryDir({ "z.yaml": 'devices:\n  - { id: term-c, kind: terminal, site: hall-1, adms: { serialNumber: "bad serial!" } }\n' }),
+    );
     expect(badSerial).toEqual([expect.stringMatching(/^z\.yaml:2: .*serial number/)]);
 
-    const good = ["people:", '  - { id: c3, name: 张三, role: clerk, site: hall-1, window: w1, roster: office, pin: "7" }', "devices:", "  - { id: term-a, kind: terminal, site: hall-1, adms: { serialNumber: BOCK200961014, timeZone: Asia/Urumqi } }"].join("\n");
+    const good = [
+      "people:",
+      '  - { id: c3, name: 张三, role: clerk, site: hall-1, window: w1, roster: office, pin: "7" }',
+      "devices:",
+      "  - { id: term-a, kind: terminal, site: hall-1, adms: { serialNumber: BOCK200961014, timeZone: Asia/Urumqi } }",
+    ].join("\n");
     const slice = GatewayConfig.parse(sliceFor(loadRegistry(registryDir({ "z.yaml": good })), "gw-hall-1"));
     expect(slice.devices.find((d) => d.id === "term-a")?.adms).toEqual({ serialNumber: "BOCK200961014", timeZone: "Asia/Urumqi" });
     expect(slice.people.find((p) => p.id === "c3")?.pin).toBe("7");

@@ -1,6 +1,8 @@
 /** One way for the supervision tests to give the rules a hub context, run them, and load readings. */
 import { EventEmitter } from "node:events";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Reading } from "@supervision/firmware-protocols";
 import type { InfluxDB, IPoint } from "influx";
 import pino from "pino";
@@ -36,7 +38,8 @@ export function rulesContext(o: RulesOptions): HubContext {
     http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
     events: o.events ?? new EventEmitter<HubEvents>(),
     now: () => o.now,
-    dataDir: o.dataDir ?? tmpdir(),
+    // A folder of its own: the notification outbox lives there, and two runs of the suite must not share it.
+    dataDir: o.dataDir ?? mkdtempSync(join(tmpdir(), "supervision-test-")),
   };
 }
 

@@ -3,6 +3,9 @@
  * next run that succeeds clears it.
  */
 import { EventEmitter } from "node:events";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort, startInfluxd } from "@supervision/test-support";
 import { InfluxDB } from "influx";
 import pino from "pino";
@@ -55,7 +58,7 @@ describe("supervision health", () => {
       http: { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) },
       events: new EventEmitter<HubEvents>(),
       now: () => now,
-      dataDir: "/tmp",
+      dataDir: mkdtempSync(join(tmpdir(), "supervision-metrics-")),
     });
     const run = () => routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
     const value = async (name: string) => (await metrics.getSingleMetric(name)!.get()).values;

@@ -35,7 +35,12 @@ describe("site presence (logic; not yet a registered rule)", () => {
       { from: 200, to: 300 },
       { from: 400, to: 500 },
     ];
-    expect(missedCheckins({ kind: "daily", windows }, [{ date: "d", ts: 50 }, { date: "d", ts: 450 }])).toBe(1);
+    expect(
+      missedCheckins({ kind: "daily", windows }, [
+        { date: "d", ts: 50 },
+        { date: "d", ts: 450 },
+      ]),
+    ).toBe(1);
     expect(missedCheckins({ kind: "daily", windows }, [])).toBe(3);
   });
 });

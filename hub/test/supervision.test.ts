@@ -404,7 +404,9 @@ describe("equipment warnings", () => {
     await runRules(now, events as never);
     // Other days of this file have a clerk on duty and no camera data: the unattended rule's camera_offline
     // warnings (tested in unattended-cameras.test.ts) are not this rule's.
-    const equipment = await rows(`SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline'`);
+    const equipment = await rows(
+      `SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline'`,
+    );
     expect(equipment.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual([
       "gw-1:backlog:1",
       "gw-1:offline:1",
@@ -419,7 +421,9 @@ describe("equipment warnings", () => {
 
     await influx.writePoints([health(now + 60_000, 0, 0), heartbeat("kp1", now + 60_000)], { retentionPolicy: "health", precision: "n" });
     await runRules(now + 90_000);
-    const after = await rows(`SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline'`);
+    const after = await rows(
+      `SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline'`,
+    );
     expect(after.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual(["gw-1:backlog:0", "gw-1:offline:0", "kp1:offline:0"]);
   });
 });

@@ -40,23 +40,40 @@ const registry: Registry = {
   towns: new Map([["riverside", { id: "riverside", name: "Riverside", region: "east" }]]),
   departments: new Map([["tax", { id: "tax", name: "Tax" }]]),
   sites: new Map([["hall-1", { id: "hall-1", kind: "hall", name: "Hall", town: "riverside", tz: TZ, gateway: "gw-1" }]]),
-  windows: new Map(windows.map((w, i) => [w, { id: w, site: "hall-1", name: `Window ${i + 1}`, department: "tax", unattendedAfterMinutes: 30 }])),
+  windows: new Map(
+    windows.map((w, i) => [w, { id: w, site: "hall-1", name: `Window ${i + 1}`, department: "tax", unattendedAfterMinutes: 30 }]),
+  ),
   people: new Map(
-    windows.map((w, i) => [`c${i + 1}`, { id: `c${i + 1}`, name: `Clerk ${i + 1}`, role: "clerk" as const, post: "clerk", site: "hall-1", window: w, roster: "office" }]),
+    windows.map((w, i) => [
+      `c${i + 1}`,
+      { id: `c${i + 1}`, name: `Clerk ${i + 1}`, role: "clerk" as const, post: "clerk", site: "hall-1", window: w, roster: "office" },
+    ]),
   ),
   rosters: new Map([["office", office]]),
   gateways: new Map(),
   devices: new Map<string, unknown>([
     ["term1", { id: "term1", kind: "terminal", site: "hall-1", heartbeatS: 60, scale: "four" }],
     ...windows.flatMap((w, i): [string, unknown][] => [
-      [`cam${i + 1}`, { id: `cam${i + 1}`, kind: "camera", site: "hall-1", window: w, cameraId: `cam${i + 1}`, heartbeatS: 300, scale: "four" }],
+      [
+        `cam${i + 1}`,
+        { id: `cam${i + 1}`, kind: "camera", site: "hall-1", window: w, cameraId: `cam${i + 1}`, heartbeatS: 300, scale: "four" },
+      ],
       [`kp${i + 1}`, { id: `kp${i + 1}`, kind: "keypad", site: "hall-1", window: w, heartbeatS: 60, scale: "four" }],
     ]),
   ]) as Registry["devices"],
 };
 
 let seq = 0;
-const signin = (person: string, ts: number, direction: "in" | "out"): Reading => ({ kind: "signin", deviceId: "term1", seq: ++seq, ts, rxTs: ts, personId: person, method: "card", direction });
+const signin = (person: string, ts: number, direction: "in" | "out"): Reading => ({
+  kind: "signin",
+  deviceId: "term1",
+  seq: ++seq,
+  ts,
+  rxTs: ts,
+  personId: person,
+  method: "card",
+  direction,
+});
 const motion = (cam: string, ts: number, state: "start" | "end", sha?: string): Reading => ({
   kind: "motion",
   deviceId: cam,
@@ -70,7 +87,8 @@ const motion = (cam: string, ts: number, state: "start" | "end", sha?: string): 
 });
 const heartbeats = (cam: string, from: string, to: string): Reading[] => {
   const out: Reading[] = [];
-  for (let t = at(from); t <= at(to); t += 5 * 60_000) out.push({ kind: "heartbeat", deviceId: cam, seq: ++seq, ts: t, rxTs: t, intervalS: 300, uptimeS: 1 });
+  for (let t = at(from); t <= at(to); t += 5 * 60_000)
+    out.push({ kind: "heartbeat", deviceId: cam, seq: ++seq, ts: t, rxTs: t, intervalS: 300, uptimeS: 1 });
   return out;
 };
 const rating = (kp: string, window: string, clerk: string, ts: number): Reading => ({
@@ -98,7 +116,12 @@ beforeAll(async () => {
   influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
   await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
   const readings: Reading[] = [
-    ...["c1", "c2", "c3"].flatMap((c) => [signin(c, at("08:55"), "in"), signin(c, at("12:01"), "out"), signin(c, at("13:25"), "in"), signin(c, at("17:35"), "out")]),
+    ...["c1", "c2", "c3"].flatMap((c) => [
+      signin(c, at("08:55"), "in"),
+      signin(c, at("12:01"), "out"),
+      signin(c, at("13:25"), "in"),
+      signin(c, at("17:35"), "out"),
+    ]),
     // Window 1: its camera goes offline at 10:00 (no heartbeat, no motion after): an equipment fault.
     ...heartbeats("cam1", "08:50", "10:00"),
     motion("cam1", at("08:58"), "start"),
@@ -115,10 +138,27 @@ beforeAll(async () => {
     ...heartbeats("cam3", "08:50", "17:40"),
     motion("cam3", at("08:58"), "start"),
     motion("cam3", at("09:30"), "end"),
-    ...["09:40", "09:55", "10:10", "10:25", "10:40", "10:55", "11:10", "11:25", "11:40", "11:55"].map((t) => rating("kp3", "w3", "c3", at(t))),
-    ...["13:35", "13:50", "14:05", "14:20", "14:35", "14:50", "15:05", "15:20", "15:35", "15:50", "16:05", "16:20", "16:35", "16:50", "17:05", "17:20"].map((t) =>
+    ...["09:40", "09:55", "10:10", "10:25", "10:40", "10:55", "11:10", "11:25", "11:40", "11:55"].map((t) =>
       rating("kp3", "w3", "c3", at(t)),
     ),
+    ...[
+      "13:35",
+      "13:50",
+      "14:05",
+      "14:20",
+      "14:35",
+      "14:50",
+      "15:05",
+      "15:20",
+      "15:35",
+      "15:50",
+      "16:05",
+      "16:20",
+      "16:35",
+      "16:50",
+      "17:05",
+      "17:20",
+    ].map((t) => rating("kp3", "w3", "c3", at(t))),
   ];
   await writeReadings(influx, registry, readings);
 });
@@ -134,7 +174,9 @@ describe("unattended windows judged from what cameras can tell (scripted day, re
     const deductions = await rows(`SELECT "subject", "rule", "points" FROM "raw"."deduction" WHERE ${ON_DAY}`);
     expect(deductions.map((d) => `${d.subject}:${d.rule}:${d.points}`)).toEqual(["w2:unattended:-5"]);
 
-    const warnings = await rows(`SELECT "subject", "rule", "category", "minutes", "message" FROM "raw"."warning" WHERE ${ON_DAY} ORDER BY time`);
+    const warnings = await rows(
+      `SELECT "subject", "rule", "category", "minutes", "message" FROM "raw"."warning" WHERE ${ON_DAY} ORDER BY time`,
+    );
     const unattended = warnings.filter((w) => w.rule === "unattended");
     expect(unattended).toMatchObject([{ subject: "w2", category: "people", minutes: 40 }]);
     expect(String(unattended[0]!.message)).toContain(`snapshot sha256 ${SHA}`);
