@@ -1,7 +1,6 @@
 import type { InfluxDB } from "influx";
 import { influxClient } from "../influx/client.ts";
-import { loadSettings, SettingsError } from "../settings/index.ts";
-import type { CliCommand } from "./command.ts";
+import { type CliCommand, helpOrSettings } from "./command.ts";
 
 const HELP = `Usage: hub gateways [--settings config/hub.yaml]
 
@@ -52,24 +51,9 @@ export const gatewaysCommand: CliCommand = {
   name: "gateways",
   summary: "each gateway's last contact, backlog and integrity state",
   async run(args) {
-    if (args.includes("--help") || args.includes("-h")) {
-      console.log(HELP);
-      return 0;
-    }
-    let file = "config/hub.yaml";
-    if (args.length === 2 && args[0] === "--settings" && args[1]) file = args[1];
-    else if (args.length > 0) {
-      console.error(`hub gateways: unexpected arguments ${args.join(" ")}.\n\n${HELP}`);
-      return 2;
-    }
-    let settings: ReturnType<typeof loadSettings>;
-    try {
-      settings = loadSettings(file);
-    } catch (err) {
-      if (!(err instanceof SettingsError)) throw err;
-      console.error(err.message);
-      return 1;
-    }
+    const loaded = helpOrSettings("gateways", args, HELP);
+    if ("exitCode" in loaded) return loaded.exitCode;
+    const { settings } = loaded;
     const { influx, url } = influxClient(settings);
     let rows: GatewayRow[];
     try {

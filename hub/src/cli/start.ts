@@ -1,7 +1,6 @@
 import pino from "pino";
 import { Hub } from "../controller/hub.ts";
-import { loadSettings, SettingsError } from "../settings/index.ts";
-import type { CliCommand } from "./command.ts";
+import { type CliCommand, helpOrSettings } from "./command.ts";
 
 const HELP = `Usage: hub start [--settings <file>]
 
@@ -13,24 +12,9 @@ export const startCommand: CliCommand = {
   name: "start",
   summary: "run the hub (hub start --settings config/hub.yaml)",
   async run(args) {
-    if (args.includes("--help") || args.includes("-h")) {
-      console.log(HELP);
-      return 0;
-    }
-    let file = "config/hub.yaml";
-    if (args.length === 2 && args[0] === "--settings" && args[1]) file = args[1];
-    else if (args.length > 0) {
-      console.error(`hub start: unexpected arguments ${args.join(" ")}.\n\n${HELP}`);
-      return 2;
-    }
-    let settings: ReturnType<typeof loadSettings>;
-    try {
-      settings = loadSettings(file);
-    } catch (err) {
-      if (!(err instanceof SettingsError)) throw err;
-      console.error(err.message);
-      return 1;
-    }
+    const loaded = helpOrSettings("start", args, HELP);
+    if ("exitCode" in loaded) return loaded.exitCode;
+    const { settings } = loaded;
     const logger = pino({ level: settings.logLevel });
     const hub = new Hub(settings, logger);
     const stopped = new Promise<void>((resolve) => {
