@@ -140,7 +140,7 @@ export const upCommand = {
           broker: { host: "0.0.0.0", port: devicePort },
           http: { host: "127.0.0.1", port: httpPort },
           // The construction site's sign-in terminal is a ZKTeco one pushing over HTTP (ADMS).
-          ...(g.kind === "site" ? { adms: { host: "0.0.0.0", port: ports["site-adms-port"] } } : {}),
+          ...(g.kind === "site" ? { adms: { host: "127.0.0.1", port: ports["site-adms-port"] } } : {}),
           hub: { url: `mqtt://127.0.0.1:${ports["broker-port"]}`, password: g.secret },
         }),
       );

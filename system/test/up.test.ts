@@ -106,7 +106,7 @@ describe("supervision up (npm start)", () => {
       return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
     };
     await expect.poll(siteSignins, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);
-    const terminals = (await (await fetch(`http://127.0.0.1:${flag("--site-http-port")}/api/terminals`)).json()) as { serial: string; lastContact: number | null }[];
+    const terminals = (await (await fetch(`http://127.0.0.1:${flag("--site-http-port")}/api/adms/terminals`)).json()) as { serial: string; lastContact: number | null }[];
     expect(terminals).toEqual([expect.objectContaining({ serial: "SITEDEMO0001", lastContact: expect.any(Number) })]);
     expect((await fetch(`http://127.0.0.1:${flag("--http-port")}/healthz`)).status).toBe(200);
     for (const port of [flag("--hall-http-port"), flag("--site-http-port")]) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
