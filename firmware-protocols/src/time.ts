@@ -30,6 +30,11 @@ export function localTimeToUtc(date: string, hhmm: string, tz: string): number {
   return guess;
 }
 
+/** The zone's offset from UTC at instant `t`, ms (whole seconds, as the zone database keeps them). */
+export function zoneOffsetMs(t: number, tz: string): number {
+  return wallClockAsUtc(t, tz) - Math.floor(t / 1000) * 1000;
+}
+
 /** The local calendar date (YYYY-MM-DD) of `t` in `tz`. */
 export function localDate(t: number, tz: string): string {
   return new Date(wallClockAsUtc(t, tz)).toISOString().slice(0, 10);

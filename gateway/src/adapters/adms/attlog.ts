@@ -1,4 +1,4 @@
-import type { SigninEvent } from "@supervision/firmware-protocols";
+import { type SigninEvent, zoneOffsetMs } from "@supervision/firmware-protocols";
 
 /**
  * ATTLOG lines (one punch a line): `PIN<TAB>YYYY-MM-DD hh:mm:ss<TAB>status<TAB>verify<TAB>workcode<TAB>...`, CR LF
@@ -23,7 +23,8 @@ const SMALL_INT = /^\d{1,3}$/;
 /** Parses one ATTLOG line (without its line end). */
 export function parseAttlogLine(line: string): LineResult {
   const fields = line.split("\t");
-  if (fields.length < 4) return { ok: false, reason: `expected at least 4 tab-separated fields (PIN, time, status, verify), got ${fields.length}` };
+  if (fields.length < 4)
+    return { ok: false, reason: `expected at least 4 tab-separated fields (PIN, time, status, verify), got ${fields.length}` };
   const [pin, local, status, verify] = fields as [string, string, string, string];
   if (!PIN.test(pin)) return { ok: false, reason: `PIN ${JSON.stringify(pin.slice(0, 40))} is not 1 to 24 letters or digits` };
   const m = LOCAL_TIME.exec(local);
@@ -33,8 +34,10 @@ export function parseAttlogLine(line: string): LineResult {
   if (probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
     return { ok: false, reason: `time "${local}" is not a real date and time` };
   }
-  if (!SMALL_INT.test(status) || Number(status) > 255) return { ok: false, reason: `status ${JSON.stringify(status.slice(0, 20))} is not 0 to 255` };
-  if (!SMALL_INT.test(verify) || Number(verify) > 255) return { ok: false, reason: `verify mode ${JSON.stringify(verify.slice(0, 20))} is not 0 to 255` };
+  if (!SMALL_INT.test(status) || Number(status) > 255)
+    return { ok: false, reason: `status ${JSON.stringify(status.slice(0, 20))} is not 0 to 255` };
+  if (!SMALL_INT.test(verify) || Number(verify) > 255)
+    return { ok: false, reason: `verify mode ${JSON.stringify(verify.slice(0, 20))} is not 0 to 255` };
   return { ok: true, punch: { pin, local, status: Number(status), verify: Number(verify) } };
 }
 
@@ -92,25 +95,7 @@ export function terminalTimeToUtc(local: string, tz: string): number {
   return guess;
 }
 
-/** The zone's offset from UTC at instant `t`, ms. */
-export function zoneOffsetMs(t: number, tz: string): number {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    })
-      .formatToParts(new Date(t))
-      .map((p) => [p.type, Number(p.value)]),
-  );
-  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
-  return wall - Math.floor(t / 1000) * 1000;
-}
+export { zoneOffsetMs };
 
 /** The wall-clock time of `t` in `tz` as a terminal writes it, "YYYY-MM-DD hh:mm:ss". */
 export function utcToTerminalTime(t: number, tz: string): string {
