@@ -14,6 +14,7 @@ import { judgeLeftPost } from "../src/supervision/rules/attendance/left-post.ts"
 import { periods } from "../src/supervision/calendar.ts";
 import { SupervisionSettings } from "../src/supervision/index.ts";
 import { attendanceDeductions } from "../src/supervision/rules/attendance/deductions.ts";
+import { supervisionTexts } from "../src/supervision/messages.ts";
 import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";
@@ -48,7 +49,7 @@ describe("leaving the post (pure)", () => {
       s("12:01", "out"),
     ]);
     expect(judged).toEqual([{ period: 0, status: "left_post", minutes: 42, at: at("10:00") }]);
-    expect(attendanceDeductions("c1", "clerk", judged, scoring)).toEqual([
+    expect(attendanceDeductions("c1", "clerk", judged, scoring, supervisionTexts("en"))).toEqual([
       { subjectKind: "clerk", subject: "c1", rule: "left_post", points: -2, at: at("10:00"), reason: "left the post for 42 min" },
     ]);
   });
@@ -73,10 +74,9 @@ describe("leaving the post (pure)", () => {
   });
 });
 
-describe("leaving the post on a scripted day", () => {
-  let influxd: TestInfluxd;
-  let influx: InfluxDB;
-  const registry = {
+/** One hall, one window, one clerk, a terminal and a camera at the window. */
+function leftPostRegistry(): Registry {
+  return {
     version: 1,
     regions: new Map([["east", { id: "east", name: "East" }]]),
     towns: new Map([["riverside", { id: "riverside", name: "Riverside", region: "east" }]]),
@@ -93,6 +93,12 @@ describe("leaving the post on a scripted day", () => {
       ["cam1", { id: "cam1", kind: "camera", site: "hall-1", window: "w1", cameraId: "cam1", heartbeatS: 60, scale: "four" }],
     ]),
   } as Registry;
+}
+
+describe("leaving the post on a scripted day", () => {
+  let influxd: TestInfluxd;
+  let influx: InfluxDB;
+  const registry = leftPostRegistry();
 
   beforeAll(async () => {
     influxd = await startInfluxd();
@@ -150,10 +156,54 @@ describe("leaving the post on a scripted day", () => {
     const cards = await influx.query<{ subject: string; color: string; reasons: string }>(
       `SELECT "subject", "color", "reasons" FROM "raw"."card" WHERE ${day} AND "subject" = 'c1'`,
     );
-    expect(cards.map((c) => `${c.color}:${c.reasons}`)).toEqual(["yellow:left post (half day 1)"]);
+    expect(cards.map((c) => `${c.color}:${c.reasons}`)).toEqual(["yellow:上午离岗（10:00）"]);
     const scores = await influx.query<{ subject: string; score: number }>(
       `SELECT "subject", "score" FROM "raw"."score_daily" WHERE ${day}`,
     );
     expect(Object.fromEntries(scores.map((s) => [s.subject, s.score]))).toEqual({ c1: 98, w1: 100 });
+  });
+});
+
+describe("the window unit's pro-rata share counts the clerk's month, not each day alone", () => {
+  let influxd: TestInfluxd;
+  let influx: InfluxDB;
+  const DAYS = ["2026-11-16", "2026-11-17", "2026-11-18"]; // Monday to Wednesday
+  const registry = leftPostRegistry();
+
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
+    await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
+    let seq = 0;
+    const readings: Reading[] = [];
+    // Each day on time, but away from 10:00 to 10:35: -2 points a day for leaving the post.
+    for (const date of DAYS)
+      for (const [hhmm, direction] of [
+        ["08:58", "in"],
+        ["10:00", "out"],
+        ["10:35", "in"],
+        ["12:01", "out"],
+        ["13:28", "in"],
+        ["17:32", "out"],
+      ] as const) {
+        const ts = localTimeToUtc(date, hhmm, TZ);
+        readings.push({ kind: "signin", deviceId: "term1", seq: ++seq, ts, rxTs: ts, personId: "c1", method: "card", direction });
+      }
+    await writeReadings(influx, registry, readings);
+  });
+  afterAll(() => influxd.close());
+
+  it("charges the unit -2 on the day the clerk's month reaches 5 lost points, once, whatever the reruns", async () => {
+    for (const date of DAYS) await judge({ influx, registry, now: localTimeToUtc(date, "18:00", TZ), times: 2 });
+    const rows = await influx.query<{ subject: string; points: number; reason: string }>(
+      `SELECT "subject", "points", "reason" FROM "raw"."deduction" WHERE "rule" = 'pro_rata'`,
+    );
+    // 2 + 2 + 2 = 6 points lost by Wednesday: one share of 5, charged on Wednesday; none on Monday or Tuesday.
+    expect(rows.map((r) => [r.time.toISOString().slice(0, 10), r.subject, r.points])).toEqual([["2026-11-18", "w1", -2]]);
+    expect(rows[0]!.reason).toBe("窗口工作人员 Li Na 本日扣 2 分，本月累计扣 6 分，窗口单位连带扣分");
+    const scores = await influx.query<{ subject: string; score: number }>(
+      `SELECT "subject", "score" FROM "raw"."score_daily" WHERE "subject" = 'w1'`,
+    );
+    expect(scores.map((s) => s.score)).toEqual([100, 100, 98]);
   });
 });

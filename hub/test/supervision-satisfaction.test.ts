@@ -117,7 +117,7 @@ describe("satisfaction warnings from InfluxDB", () => {
       "satisfaction_month:clerk:c1",
       "satisfaction_month:window:w1",
     ]);
-    expect(warnings.find((w) => w.subject === "c1")!.message).toBe("clerk Li Na: 60.0% satisfied of 10 ratings today, below 90%");
+    expect(warnings.find((w) => w.subject === "c1")!.message).toBe("工作人员「Li Na」今日满意率 60.0%（共 10 次评价），低于 90%");
     expect(
       points.every(
         (p) =>
@@ -134,8 +134,8 @@ describe("satisfaction warnings from InfluxDB", () => {
   it("a good day in a poor month warns for the month only", async () => {
     const { warnings } = await satisfactionWarnings(influx, registry, site, span("2026-11-17", "2026-11-18"), thresholds);
     expect(warnings.map((w) => `${w.rule}:${w.subject}:${w.message}`).sort()).toEqual([
-      "satisfaction_month:c1:clerk Li Na: 80.0% satisfied of 20 ratings this month, below 90%",
-      "satisfaction_month:w1:window Window 1: 80.0% satisfied of 20 ratings this month, below 90%",
+      "satisfaction_month:c1:工作人员「Li Na」本月满意率 80.0%（共 20 次评价），低于 90%",
+      "satisfaction_month:w1:窗口「Window 1」本月满意率 80.0%（共 20 次评价），低于 90%",
     ]);
   });
 

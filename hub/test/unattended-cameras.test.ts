@@ -179,7 +179,7 @@ describe("unattended windows judged from what cameras can tell (scripted day, re
     );
     const unattended = warnings.filter((w) => w.rule === "unattended");
     expect(unattended).toMatchObject([{ subject: "w2", category: "people", minutes: 40 }]);
-    expect(String(unattended[0]!.message)).toContain(`snapshot sha256 ${SHA}`);
+    expect(String(unattended[0]!.message)).toBe(`窗口「Window 2」无人值守 40 分钟（抓拍 SHA-256 ${SHA}）`);
     const offline = warnings.filter((w) => w.rule === "camera_offline");
     // From 10:12:30 (the last heartbeat's 2.5 intervals) to the morning's end, and the whole afternoon.
     expect(offline.map((w) => [w.subject, w.category, w.minutes])).toEqual([
@@ -191,7 +191,8 @@ describe("unattended windows judged from what cameras can tell (scripted day, re
       ["cam1", "equipment"],
       ["cam1", "equipment"],
     ]);
-    expect(offlineEvents[0]!.message).toMatch(/camera cam1 of window Window 1 sent nothing from 02:12 to 04:00 UTC/);
+    // In Chinese by default, with the hall's local time (02:12 UTC is 10:12 in Shanghai).
+    expect(offlineEvents[0]!.message).toBe("窗口「Window 1」的摄像机 cam1 在 10:12–12:00 无数据：该时段不判无人值守，请检查摄像机");
 
     const cards = await rows(`SELECT "level", "subject", "color" FROM "raw"."card" WHERE ${ON_DAY}`);
     const color = Object.fromEntries(cards.map((c) => [c.subject, c.color]));

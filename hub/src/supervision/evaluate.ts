@@ -10,6 +10,7 @@ import type { DayContext, DayRule, DaySpan, Deduction, Findings, Judged, Rule, S
 import { dailyScorePoint, deductionPoint, type Entry } from "./scores.ts";
 import type { SupervisionSettings } from "./settings.ts";
 import { warningPoint } from "./warnings.ts";
+import { supervisionTexts } from "./messages.ts";
 
 export interface DayOutcome {
   site: string;
@@ -52,6 +53,7 @@ export async function evaluateDay(
     place: placementOf(registry, site),
     now,
     settings,
+    text: supervisionTexts(settings.locale, site.tz),
     date,
     span,
     people: [...registry.people.values()].filter((p) => p.site === site.id),
@@ -109,7 +111,11 @@ export async function evaluateSite(
 ): Promise<{ points: SchemaPoint[]; warnings: WarningEvent[] }> {
   const place = placementOf(registry, site);
   const readings = siteReadings(influx, site, now);
-  const findings = await Promise.all(siteRules(rules).map((r) => r.judge({ registry, site, place, now, settings, readings })));
+  const findings = await Promise.all(
+    siteRules(rules).map((r) =>
+      r.judge({ registry, site, place, now, settings, text: supervisionTexts(settings.locale, site.tz), readings }),
+    ),
+  );
   const found = findings.flatMap((f) => f.warnings ?? []);
   return { points: found.map((w) => warningPoint(place, w)), warnings: found.filter((w) => w.event.active).map((w) => w.event) };
 }

@@ -39,7 +39,11 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
         `SELECT ${heartbeat.device}, ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND ${heartbeat.device_kind} = 'terminal' AND time >= ${ns(span.from)} AND time <= ${ns(span.to)}`,
       ),
     ),
-    motion: once(() => influx.query<Row>(`SELECT ${motion.window}, ${motion.device}, ${motion.active}, ${motion.snapshot_sha256} FROM ${motion.FROM} WHERE ${range}`)),
+    motion: once(() =>
+      influx.query<Row>(
+        `SELECT ${motion.window}, ${motion.device}, ${motion.active}, ${motion.snapshot_sha256} FROM ${motion.FROM} WHERE ${range}`,
+      ),
+    ),
     /** Cameras' heartbeats from an hour before the span: was a window's camera up when nobody was seen? */
     cameraHeartbeats: once(() =>
       influx.query<Row>(
@@ -65,6 +69,16 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
         `SELECT ${deduction.subject_kind}, ${deduction.subject}, ${deduction.rule}, ${deduction.points} FROM ${deduction.FROM} WHERE ${wholeDay} AND ${deduction.entered_by} != 'rules'`,
       ),
     ),
+    /**
+     * Points each person lost from `from` to `to` (ms) through the rules named: the month so far before the day
+     * judged, for shares that count a month's losses (a window unit's pro-rata deduction).
+     */
+    lossesBefore(rules: readonly string[], from: number, to: number): Promise<Row[]> {
+      const names = rules.map((r) => r.replace(/[^a-z_]/g, "")).join("|");
+      return influx.query<Row>(
+        `SELECT sum(${deduction.points}) AS points FROM ${deduction.FROM} WHERE ${deduction.site} = ${lit(site.id)} AND ${deduction.rule} =~ /^(${names})$/ AND ${deduction.points} < 0 AND time >= ${ns(from)} AND time < ${ns(to)} GROUP BY ${deduction.subject}`,
+      );
+    },
     /** Rated and positive ratings per clerk and window from `from` to `to` (ms). */
     ratingTallies(from: number, to: number): Promise<RatingTallyRow[]> {
       const key = `${from}/${to}`;

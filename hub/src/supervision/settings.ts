@@ -1,5 +1,6 @@
 import { UnattendedSettings } from "./rules/unattended/settings.ts";
 import { z } from "zod";
+import { DEFAULT_LOCALE, LOCALES } from "@supervision/dashboards";
 import { NotificationSettings } from "./notify.ts";
 import { SatisfactionThresholds } from "./rules/satisfaction/tally.ts";
 
@@ -22,6 +23,8 @@ export type ScoringRules = z.infer<typeof ScoringRules>;
 
 export const SupervisionSettings = z.strictObject({
   enabled: z.boolean().default(true),
+  /** Language of warning messages, card and deduction reasons: simplified Chinese (default) or English. */
+  locale: z.enum(LOCALES).default(DEFAULT_LOCALE),
   /** How often today's outcome is recomputed from InfluxDB. */
   intervalMs: z.int().min(1000).max(3_600_000).default(60_000),
   /** Sign-ins this long before a shift's start still count for it. */

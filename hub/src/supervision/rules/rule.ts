@@ -4,6 +4,7 @@ import type { SchemaPoint, SitedMeasurement } from "../../schema/index.ts";
 import type { Period } from "../calendar.ts";
 import type { DayReadings, SiteReadings } from "../readings.ts";
 import type { SupervisionSettings } from "../settings.ts";
+import type { SupervisionTexts } from "../messages.ts";
 
 /**
  * The one interface between the evaluator and a rule. A rule reads a context (registry, calendar, readings the
@@ -70,6 +71,8 @@ export interface SiteContext {
   readonly place: Placement;
   readonly now: number;
   readonly settings: SupervisionSettings;
+  /** The texts a person reads, in the configured language, with times in the site's zone. */
+  readonly text: SupervisionTexts;
   readonly readings: SiteReadings;
 }
 

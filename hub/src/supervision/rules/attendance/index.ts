@@ -2,9 +2,10 @@ import { ns, type Row } from "../../../influx/query.ts";
 import { schemaPoint } from "../../../schema/index.ts";
 import type { DayContext, DayRule, Findings, OnDuty } from "../rule.ts";
 import { clockSuspect } from "./clock.ts";
-import { ATTENDANCE_DEDUCTION_RULES, attendanceDeductions, proRata } from "./deductions.ts";
-import { judgeAttendance, type Signin } from "./judge.ts";
+import { ATTENDANCE_DEDUCTION_RULES, attendanceDeductions, PERSONAL_ATTENDANCE_RULES, proRata } from "./deductions.ts";
+import { judgeAttendance, type Judgement, type Signin } from "./judge.ts";
 import { judgeLeftPost } from "./left-post.ts";
+import type { AttendanceFault } from "../../messages.ts";
 
 /** Each person's sign-ins against their roster, per half day (shift period); see README.md. */
 export const attendance: DayRule = {
@@ -13,11 +14,16 @@ export const attendance: DayRule = {
   deductionRules: ATTENDANCE_DEDUCTION_RULES,
   replaces: [{ measurement: "attendance", span: "working" }],
   async judge(ctx) {
-    const [signinRows, heartbeatRows] = await Promise.all([ctx.readings.signins(), ctx.readings.terminalHeartbeats()]);
+    const [signinRows, heartbeatRows, lossRows] = await Promise.all([
+      ctx.readings.signins(),
+      ctx.readings.terminalHeartbeats(),
+      ctx.readings.lossesBefore(PERSONAL_ATTENDANCE_RULES, ctx.span.monthFrom, ctx.span.dayFrom),
+    ]);
+    const lostThisMonth = new Map(lossRows.map((r) => [String(r.subject), -Number(r.points)]));
     const findings: Required<Pick<Findings, "records" | "deductions" | "judged">> = { records: [], deductions: [], judged: [] };
     for (const person of ctx.people) {
       const duty = ctx.onDuty.get(person.id);
-      if (duty) judgePerson(ctx, duty, signinRows, heartbeatRows, findings);
+      if (duty) judgePerson(ctx, duty, signinRows, heartbeatRows, lostThisMonth.get(person.id) ?? 0, findings);
     }
     return findings;
   },
@@ -28,6 +34,7 @@ function judgePerson(
   { person, roster, periods }: OnDuty,
   signinRows: Row[],
   heartbeatRows: Row[],
+  lostBeforeToday: number,
   findings: Required<Pick<Findings, "records" | "deductions" | "judged">>,
 ): void {
   const { settings, registry } = ctx;
@@ -60,10 +67,10 @@ function judgePerson(
       ),
     );
   }
-  const personal = attendanceDeductions(person.id, person.role, judgements, settings.scoring);
+  const personal = attendanceDeductions(person.id, person.role, judgements, settings.scoring, ctx.text);
   findings.deductions.push(...personal);
   if (person.window && personal.length > 0) {
-    const share = proRata(personal, person.window, settings.scoring, periods[0]!.start);
+    const share = proRata(personal, person.window, settings.scoring, periods[0]!.start, lostBeforeToday, person.name, ctx.text);
     if (share) findings.deductions.push(share);
   }
   findings.judged.push({
@@ -72,7 +79,7 @@ function judgePerson(
     scoredAs: person.role,
     department: person.window ? (registry.windows.get(person.window)?.department ?? "") : "",
     faults: judgements
-      .filter((j) => j.status !== "on_time" && j.status !== "review")
-      .map((j) => `${j.status.replace("_", " ")} (half day ${j.period + 1})`),
+      .filter((j): j is Judgement & { status: AttendanceFault } => j.status !== "on_time" && j.status !== "review")
+      .map((j) => ctx.text.attendanceFault({ status: j.status, halfDay: j.period + 1, at: j.at })),
   });
 }

@@ -40,7 +40,7 @@ export const dissatisfaction: DayRule = {
           rule: unit ? "dissatisfied_unit" : "dissatisfied_clerk",
           points: unit ? scoring.dissatisfiedUnit : scoring.dissatisfiedClerk,
           at: r.time.getTime(),
-          reason: `dissatisfied rating ${id} verified by ${decision.by}`,
+          reason: ctx.text.dissatisfiedVerified({ rating: id, by: String(decision.by) }),
         });
       }
     }

@@ -15,7 +15,7 @@ const BACKLOG_WARN_AGE_S = 15 * 60;
 export const equipment: SiteRule = {
   scope: "site",
   name: "equipment",
-  async judge({ registry, site, now, readings }) {
+  async judge({ registry, site, now, readings, text }) {
     const warnings: WarningEvent[] = [];
     const add = (subjectKind: "gateway" | "device", subject: string, rule: string, ts: number, message: string) =>
       warnings.push({ ts, site: site.id, category: "equipment", subjectKind, subject, rule, severity: "warning", active: true, message });
@@ -29,27 +29,21 @@ export const equipment: SiteRule = {
     ]);
     const last = health[0];
     if (last && now - last.time.getTime() > GATEWAY_SILENCE_MS)
-      add(
-        "gateway",
-        gateway,
-        "offline",
-        last.time.getTime(),
-        `gateway ${gateway} silent since ${last.time.getTime() ? new Date(last.time.getTime()).toISOString() : "?"}`,
-      );
+      add("gateway", gateway, "offline", last.time.getTime(), text.gatewaySilent({ gateway, since: last.time.getTime() }));
     if (last && (Number(last.depth) > BACKLOG_WARN_READINGS || Number(last.age) > BACKLOG_WARN_AGE_S))
       add(
         "gateway",
         gateway,
         "backlog",
         last.time.getTime(),
-        `gateway ${gateway} holds ${Number(last.depth)} unsent readings, the oldest ${Math.round(Number(last.age))} s old`,
+        text.gatewayBacklog({ gateway, depth: Number(last.depth), ageS: Math.round(Number(last.age)) }),
       );
     for (const hb of heartbeats) {
       const device = String((hb as { device?: string }).device ?? "");
       if (!registry.devices.has(device)) continue;
       const silentMs = now - hb.time.getTime();
       if (silentMs > 2.5 * Number(hb.interval) * 1000)
-        add("device", device, "offline", hb.time.getTime(), `device ${device} silent for ${Math.round(silentMs / 60_000)} min`);
+        add("device", device, "offline", hb.time.getTime(), text.deviceSilent({ device, minutes: Math.round(silentMs / 60_000) }));
     }
     for (const a of alerts)
       add(
@@ -57,7 +51,7 @@ export const equipment: SiteRule = {
         gateway,
         "integrity",
         a.time.getTime(),
-        `integrity alert from ${gateway} (batch ${Number(a.seq)}): ${String(a.detail)}`,
+        text.integrityAlert({ gateway, seq: Number(a.seq), detail: String(a.detail) }),
       );
 
     const found: WarningFinding[] = warnings.map((event) => ({ event, active: 1 }));

@@ -3,6 +3,7 @@ import type { Registry, Site } from "../../../registry/schema.ts";
 import type { SchemaPoint } from "../../../schema/index.ts";
 import { dayReadings } from "../../readings.ts";
 import { warningPoint } from "../../warnings.ts";
+import { supervisionTexts, type SupervisionTexts } from "../../messages.ts";
 import type { DayRule, Placement, WarningFinding } from "../rule.ts";
 import { lowSatisfaction, type SatisfactionThresholds, type Tally, talliesOf } from "./tally.ts";
 
@@ -27,6 +28,7 @@ export const satisfaction: DayRule = {
         { day: talliesOf(day), month: talliesOf(month) },
         span.to,
         ctx.settings.satisfaction,
+        ctx.text,
       ),
     };
   },
@@ -38,15 +40,23 @@ function satisfactionFindings(
   tallies: { day: Tally[]; month: Tally[] },
   at: number,
   thresholds: SatisfactionThresholds,
+  text: SupervisionTexts,
 ): WarningFinding[] {
   const out: WarningFinding[] = [];
   for (const [rule, label, list] of [
-    ["satisfaction_day", "today", tallies.day],
-    ["satisfaction_month", "this month", tallies.month],
+    ["satisfaction_day", "day", tallies.day],
+    ["satisfaction_month", "month", tallies.month],
   ] as const) {
     for (const low of lowSatisfaction(list, thresholds)) {
       const name = low.subjectKind === "clerk" ? registry.people.get(low.subject)?.name : registry.windows.get(low.subject)?.name;
-      const message = `${low.subjectKind} ${name ?? low.subject}: ${(low.rate * 100).toFixed(1)}% satisfied of ${low.rated} ratings ${label}, below ${(thresholds.warnBelow * 100).toFixed(0)}%`;
+      const message = text.satisfactionLow({
+        subjectKind: low.subjectKind,
+        subject: name ?? low.subject,
+        rate: low.rate,
+        rated: low.rated,
+        period: label,
+        below: thresholds.warnBelow,
+      });
       out.push({
         event: {
           ts: at,
@@ -82,13 +92,14 @@ export async function satisfactionWarnings(
   site: Site,
   span: SatisfactionSpan,
   thresholds: SatisfactionThresholds,
+  text: SupervisionTexts = supervisionTexts(undefined, site.tz),
 ): Promise<{ points: SchemaPoint[]; warnings: WarningFinding["event"][] }> {
   const readings = dayReadings(influx, site, { from: span.dayFrom, to: span.dayTo, ...span });
   const [day, month] = await Promise.all([
     readings.ratingTallies(span.dayFrom, span.dayTo),
     readings.ratingTallies(span.monthFrom, span.dayTo),
   ]);
-  const findings = satisfactionFindings(registry, site, { day: talliesOf(day), month: talliesOf(month) }, span.at, thresholds);
+  const findings = satisfactionFindings(registry, site, { day: talliesOf(day), month: talliesOf(month) }, span.at, thresholds, text);
   const place: Placement = { region: registry.towns.get(site.town)?.region ?? "", town: site.town, site: site.id };
   return { points: findings.map((f) => warningPoint(place, f)), warnings: findings.map((f) => f.event) };
 }

@@ -80,7 +80,10 @@ export function subtract(a: Interval, cut: Interval[]): Interval[] {
  */
 export function cameraUp(heartbeats: { ts: number; intervalS: number }[], motionTs: number[], span: Interval): Interval[] {
   if (heartbeats.length === 0) return motionTs.length > 0 ? [{ ...span }] : [];
-  return union([...heartbeats.map((h) => ({ from: h.ts, to: h.ts + 2.5 * h.intervalS * 1000 })), ...motionTs.map((t) => ({ from: t, to: t + 1 }))]);
+  return union([
+    ...heartbeats.map((h) => ({ from: h.ts, to: h.ts + 2.5 * h.intervalS * 1000 })),
+    ...motionTs.map((t) => ({ from: t, to: t + 1 })),
+  ]);
 }
 
 export interface FusedInput {

@@ -1,8 +1,6 @@
 import type { DayRule, Findings } from "../rule.ts";
 import { cameraUp, fusedEpisodes, type MotionEvent } from "./episodes.ts";
 
-const hhmm = (ts: number) => new Date(ts).toISOString().slice(11, 16);
-
 /**
  * A window with nobody seen during its clerks' working hours, judged from what cameras can really tell: motion,
  * keypad ratings and sign-ins at the window, and only while the window's camera could see; see README.md.
@@ -18,7 +16,7 @@ export const unattended: DayRule = {
       ctx.readings.windowRatings(),
       ctx.readings.signins(),
     ]);
-    const { settings, now } = ctx;
+    const { settings, now, text } = ctx;
     const findings: Required<Pick<Findings, "warnings" | "deductions" | "judged">> = { warnings: [], deductions: [], judged: [] };
     for (const w of ctx.windows) {
       // Working hours are the periods of the window's clerks.
@@ -29,7 +27,9 @@ export const unattended: DayRule = {
       const motion: MotionEvent[] = windowMotion.map((r) => ({ ts: r.time.getTime(), active: Number(r.active) === 1 }));
       const cameras = [...ctx.registry.devices.values()].filter((d) => d.kind === "camera" && d.window === w.id).map((d) => d.id);
       const up = cameraUp(
-        heartbeatRows.filter((h) => cameras.includes(String(h.device))).map((h) => ({ ts: h.time.getTime(), intervalS: Number(h.interval_s) || 60 })),
+        heartbeatRows
+          .filter((h) => cameras.includes(String(h.device)))
+          .map((h) => ({ ts: h.time.getTime(), intervalS: Number(h.interval_s) || 60 })),
         motion.map((m) => m.ts),
         { from: 0, to: Number.MAX_SAFE_INTEGER },
       );
@@ -54,10 +54,20 @@ export const unattended: DayRule = {
         const subject = cameras[0] ?? w.id;
         const message =
           cameras.length === 0
-            ? `window ${w.name} has no camera: it cannot be judged unattended from ${hhmm(b.from)} to ${hhmm(b.to)} UTC; register its camera`
-            : `camera ${cameras.join(", ")} of window ${w.name} sent nothing from ${hhmm(b.from)} to ${hhmm(b.to)} UTC: the window is not judged unattended then; check the camera`;
+            ? text.windowWithoutCamera({ window: w.name, from: b.from, to: b.to })
+            : text.cameraSilent({ cameras: cameras.join(", "), window: w.name, from: b.from, to: b.to });
         findings.warnings.push({
-          event: { ts: b.from, site: ctx.site.id, category: "equipment", subjectKind: cameras.length === 0 ? "window" : "device", subject, rule: "camera_offline", severity: "warning", active: true, message },
+          event: {
+            ts: b.from,
+            site: ctx.site.id,
+            category: "equipment",
+            subjectKind: cameras.length === 0 ? "window" : "device",
+            subject,
+            rule: "camera_offline",
+            severity: "warning",
+            active: true,
+            message,
+          },
           active: b.to < workEnd ? 0 : 1,
           figures: { minutes: Math.round((b.to - b.from) / 60_000) },
         });
@@ -68,9 +78,19 @@ export const unattended: DayRule = {
         const evidence = windowMotion
           .filter((r) => r.time.getTime() <= e.from && typeof r.snapshot_sha256 === "string")
           .sort((a, b) => b.time.getTime() - a.time.getTime())[0]?.snapshot_sha256 as string | undefined;
-        const message = `window ${w.name} unattended for ${e.minutes} min${evidence ? ` (snapshot sha256 ${evidence})` : ""}`;
+        const message = text.unattended({ window: w.name, minutes: e.minutes, ...(evidence ? { snapshot: evidence } : {}) });
         findings.warnings.push({
-          event: { ts: e.from, site: ctx.site.id, category: "people", subjectKind: "window", subject: w.id, rule: "unattended", severity, active: true, message },
+          event: {
+            ts: e.from,
+            site: ctx.site.id,
+            category: "people",
+            subjectKind: "window",
+            subject: w.id,
+            rule: "unattended",
+            severity,
+            active: true,
+            message,
+          },
           active: e.to < workEnd ? 0 : 1,
           figures: { minutes: e.minutes },
         });
@@ -88,7 +108,7 @@ export const unattended: DayRule = {
         subject: w.id,
         scoredAs: "window_unit",
         department: w.department,
-        faults: episodes.map((e) => `unattended ${e.minutes} min from ${hhmm(e.from)} UTC`),
+        faults: episodes.map((e) => text.unattendedFault({ minutes: e.minutes, from: e.from })),
       });
     }
     return findings;

@@ -1,0 +1,131 @@
+import { DEFAULT_LOCALE, type Locale } from "@supervision/dashboards";
+
+/**
+ * Every text the supervision rules write for a person to read (warning messages, card reasons, deduction
+ * reasons), in one catalogue: simplified Chinese by default, English by `supervision.locale: en`. Times are the
+ * site's local time (a card that says 01:00 UTC for a 09:00 lateness in Beijing misleads the centre). A missing
+ * translation is a type error.
+ */
+export interface SupervisionTexts {
+  readonly locale: Locale;
+  /** HH:MM in the site's zone. */
+  time(ts: number): string;
+  /** YYYY-MM-DD HH:MM in the site's zone. */
+  dateTime(ts: number): string;
+  unattended(p: { window: string; minutes: number; snapshot?: string }): string;
+  unattendedFault(p: { minutes: number; from: number }): string;
+  windowWithoutCamera(p: { window: string; from: number; to: number }): string;
+  cameraSilent(p: { cameras: string; window: string; from: number; to: number }): string;
+  attendance(p: { status: AttendanceFault; minutes: number; halfDay: number }): string;
+  attendanceFault(p: { status: AttendanceFault; halfDay: number; at: number }): string;
+  proRata(p: { clerk: string; lostToday: number; lostMonth: number }): string;
+  dissatisfiedVerified(p: { rating: string; by: string }): string;
+  satisfactionLow(p: {
+    subjectKind: "clerk" | "window";
+    subject: string;
+    rate: number;
+    rated: number;
+    period: "day" | "month";
+    below: number;
+  }): string;
+  gatewaySilent(p: { gateway: string; since: number }): string;
+  gatewayBacklog(p: { gateway: string; depth: number; ageS: number }): string;
+  deviceSilent(p: { device: string; minutes: number }): string;
+  integrityAlert(p: { gateway: string; seq: number; detail: string }): string;
+}
+
+export type AttendanceFault = "late" | "early_leave" | "absent" | "left_post";
+
+type Catalogue = Omit<SupervisionTexts, "locale" | "time" | "dateTime">;
+
+const percent = (rate: number) => `${(rate * 100).toFixed(1)}%`;
+
+function zhCN(t: (ts: number) => string, dt: (ts: number) => string): Catalogue {
+  const status = { late: "迟到", early_leave: "早退", absent: "缺勤", left_post: "离岗" } as const;
+  const halfDay = (n: number) => (n === 1 ? "上午" : n === 2 ? "下午" : `第${n}个时段`);
+  return {
+    unattended: ({ window, minutes, snapshot }) =>
+      `窗口「${window}」无人值守 ${minutes} 分钟${snapshot ? `（抓拍 SHA-256 ${snapshot}）` : ""}`,
+    unattendedFault: ({ minutes, from }) => `${t(from)} 起无人值守 ${minutes} 分钟`,
+    windowWithoutCamera: ({ window, from, to }) =>
+      `窗口「${window}」未登记摄像机：${t(from)}–${t(to)} 无法判断是否无人值守，请登记其摄像机`,
+    cameraSilent: ({ cameras, window, from, to }) =>
+      `窗口「${window}」的摄像机 ${cameras} 在 ${t(from)}–${t(to)} 无数据：该时段不判无人值守，请检查摄像机`,
+    attendance: ({ status: s, minutes, halfDay: n }) =>
+      s === "absent" ? `${halfDay(n)}缺勤` : s === "left_post" ? `离岗 ${minutes} 分钟` : `${status[s]} ${minutes} 分钟`,
+    attendanceFault: ({ status: s, halfDay: n, at }) => `${halfDay(n)}${status[s]}（${t(at)}）`,
+    proRata: ({ clerk, lostToday, lostMonth }) =>
+      `窗口工作人员 ${clerk} 本日扣 ${lostToday} 分，本月累计扣 ${lostMonth} 分，窗口单位连带扣分`,
+    dissatisfiedVerified: ({ rating, by }) => `不满意评价 ${rating} 经 ${by} 核实`,
+    satisfactionLow: ({ subjectKind, subject, rate, rated, period, below }) =>
+      `${subjectKind === "clerk" ? "工作人员" : "窗口"}「${subject}」${period === "day" ? "今日" : "本月"}满意率 ${percent(rate)}（共 ${rated} 次评价），低于 ${(below * 100).toFixed(0)}%`,
+    gatewaySilent: ({ gateway, since }) => `网关 ${gateway} 自 ${dt(since)} 起无联系`,
+    gatewayBacklog: ({ gateway, depth, ageS }) => `网关 ${gateway} 积压 ${depth} 条未上传数据，最早的已等待 ${ageS} 秒`,
+    deviceSilent: ({ device, minutes }) => `设备 ${device} 已 ${minutes} 分钟无心跳`,
+    integrityAlert: ({ gateway, seq, detail }) => `网关 ${gateway} 的数据完整性告警（批次 ${seq}）：${detail}`,
+  };
+}
+
+function en(t: (ts: number) => string, dt: (ts: number) => string): Catalogue {
+  const words = { late: "late", early_leave: "early leave", absent: "absent", left_post: "left the post" } as const;
+  return {
+    unattended: ({ window, minutes, snapshot }) =>
+      `window ${window} unattended for ${minutes} min${snapshot ? ` (snapshot sha256 ${snapshot})` : ""}`,
+    unattendedFault: ({ minutes, from }) => `unattended ${minutes} min from ${t(from)}`,
+    windowWithoutCamera: ({ window, from, to }) =>
+      `window ${window} has no camera: it cannot be judged unattended from ${t(from)} to ${t(to)}; register its camera`,
+    cameraSilent: ({ cameras, window, from, to }) =>
+      `camera ${cameras} of window ${window} sent nothing from ${t(from)} to ${t(to)}: the window is not judged unattended then; check the camera`,
+    attendance: ({ status, minutes, halfDay }) =>
+      status === "absent"
+        ? `absent for half day ${halfDay}`
+        : status === "left_post"
+          ? `left the post for ${minutes} min`
+          : `${words[status]} by ${minutes} min`,
+    attendanceFault: ({ status, halfDay, at }) => `${words[status]} (half day ${halfDay}, ${t(at)})`,
+    proRata: ({ clerk, lostToday, lostMonth }) => `clerk ${clerk} lost ${lostToday} points today, ${lostMonth} this month`,
+    dissatisfiedVerified: ({ rating, by }) => `dissatisfied rating ${rating} verified by ${by}`,
+    satisfactionLow: ({ subjectKind, subject, rate, rated, period, below }) =>
+      `${subjectKind} ${subject}: ${percent(rate)} satisfied of ${rated} ratings ${period === "day" ? "today" : "this month"}, below ${(below * 100).toFixed(0)}%`,
+    gatewaySilent: ({ gateway, since }) => `gateway ${gateway} silent since ${dt(since)}`,
+    gatewayBacklog: ({ gateway, depth, ageS }) => `gateway ${gateway} holds ${depth} unsent readings, the oldest ${ageS} s old`,
+    deviceSilent: ({ device, minutes }) => `device ${device} silent for ${minutes} min`,
+    integrityAlert: ({ gateway, seq, detail }) => `integrity alert from ${gateway} (batch ${seq}): ${detail}`,
+  };
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+function format(tz: string, withDate: boolean): Intl.DateTimeFormat {
+  const key = `${tz}/${withDate}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", {
+      timeZone: tz,
+      hourCycle: "h23",
+      hour: "2-digit",
+      minute: "2-digit",
+      ...(withDate ? { year: "numeric", month: "2-digit", day: "2-digit" } : {}),
+    });
+    formats.set(key, f);
+  }
+  return f;
+}
+
+function localTime(tz: string, ts: number, withDate: boolean): string {
+  if (!Number.isFinite(ts)) return "?";
+  const parts = Object.fromEntries(
+    format(tz, withDate)
+      .formatToParts(new Date(ts))
+      .map((p) => [p.type, p.value]),
+  );
+  const hm = `${parts.hour}:${parts.minute}`;
+  return withDate ? `${parts.year}-${parts.month}-${parts.day} ${hm}` : hm;
+}
+
+/** The rules' texts in `locale`, with times in the zone `tz` (a site's IANA zone). */
+export function supervisionTexts(locale: Locale = DEFAULT_LOCALE, tz = "UTC"): SupervisionTexts {
+  const time = (ts: number) => localTime(tz, ts, false);
+  const dateTime = (ts: number) => localTime(tz, ts, true);
+  const catalogue = locale === "en" ? en(time, dateTime) : zhCN(time, dateTime);
+  return { locale, time, dateTime, ...catalogue };
+}
