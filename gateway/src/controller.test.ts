@@ -54,6 +54,20 @@ describe("gateway controller", () => {
     await terminal.endAsync();
   });
 
+  it("stores a rating with the clerk signed in at its window, not the clerk its keypad claims", async () => {
+    const keypad = await connect("kp-1", "kp");
+    const signedInAt = sink.readings.find((r) => r.kind === "signin")?.ts as number;
+    const rating = { v: 1, deviceId: "kp-1", windowId: "w1", outcome: "rated", scale: "four", key: 1, level: "very_satisfied" };
+    const send = (fields: Record<string, unknown>) => keypad.publishAsync("sv/v1/dev/kp-1/evt/rating", JSON.stringify({ ...rating, ...fields }), { qos: 1 });
+    await send({ seq: 21, ts: signedInAt + 1000, clerkId: "p-9" }); // claims another clerk
+    await send({ seq: 22, ts: signedInAt + 2000 }); // names nobody
+    await send({ seq: 23, ts: signedInAt - 60_000, clerkId: "p-9" }); // before any sign-in the gateway saw: left to the hub
+    await expect.poll(() => sink.readings.filter((r) => r.kind === "rating").length, { timeout: 10_000 }).toBe(3);
+    const clerks = Object.fromEntries(sink.readings.flatMap((r) => (r.kind === "rating" ? [[r.seq, r.clerkId]] : [])));
+    expect(clerks).toEqual({ 21: "p-1", 22: "p-1", 23: "p-9" });
+    await keypad.endAsync();
+  });
+
   it("forwards valid hub commands and answers clock errors with a time command", async () => {
     const keypad = await connect("kp-1", "kp");
     await keypad.subscribeAsync("sv/v1/dev/kp-1/cmd/+", { qos: 1 });

@@ -10,6 +10,7 @@ import { AvailabilityTracker } from "./devices/availability.ts";
 import { deliverCommand } from "./devices/command-delivery.ts";
 import { CommandPlanner, type Outgoing } from "./devices/commands.ts";
 import { observedSink } from "./devices/observed-sink.ts";
+import { clerkCheckedSink, WindowClerks } from "./devices/window-clerks.ts";
 import { createGatewayMetrics } from "./http/metrics.ts";
 import { type HttpApi, startHttpApi } from "./http/server.ts";
 import { ConfigStore } from "./config/store.ts";
@@ -67,6 +68,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
   const availability = new AvailabilityTracker();
   availability.setDevices(config?.devices ?? []);
   const planner = new CommandPlanner(config);
+  const windowClerks = new WindowClerks(config);
 
   const send = (messages: Outgoing[]) => {
     for (const m of messages) {
@@ -96,7 +98,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       connected: (deviceId, connected) => availability.connected(deviceId, connected),
     },
     // Every link's readings and refusals take the same path: metrics, availability, commands back to devices.
-    sink: observedSink(sink, {
+    sink: observedSink(clerkCheckedSink(sink, windowClerks, logger), {
       committed(event: DeviceEvent, stored) {
         metrics.accepted.inc({ kind: event.kind, result: stored });
         availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
@@ -153,6 +155,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     config = next;
     availability.setDevices(next.devices);
     planner.setConfig(next);
+    windowClerks.setConfig(next);
     links.apply(next);
   });
 

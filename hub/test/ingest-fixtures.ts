@@ -150,7 +150,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
 /** Every point of every measurement in every policy, in a stable order: two dumps are equal iff the data is. */
 export async function dumpDatabase(influx: TestInfluxd, database: string): Promise<string> {
   const out: string[] = [];
-  for (const rp of ["raw", "health"]) {
+  for (const rp of ["raw", "health", "chain"]) {
     const res = await influx.query(`SELECT * FROM "${rp}"./.*/ GROUP BY *`, database);
     for (const s of res.results[0]?.series ?? []) out.push(JSON.stringify([rp, s.name, s.tags, s.columns, s.values]));
   }

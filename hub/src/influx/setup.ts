@@ -6,6 +6,8 @@ export const RETENTION_POLICIES = [
   { name: "raw", duration: "1095d", isDefault: true },
   { name: "health", duration: "30d", isDefault: false },
   { name: "rollup", duration: "INF", isDefault: false },
+  // Each gateway's hash chain, timestamped by sequence number (hub/SCHEMA.md, batch_chain): kept for ever.
+  { name: "chain", duration: "INF", isDefault: false },
 ] as const;
 
 /** How long each policy keeps points, in ms (Infinity for INF): the ingest refuses older points before InfluxDB would. */

@@ -6,7 +6,7 @@ import { encodePoint, type Point } from "../influx/line-protocol.ts";
 import { ARRIVAL_FIELDS } from "./arrivals.ts";
 import { type IntegrityKind, readingTimestampNs, readingToPoint, retentionPolicyFor } from "./points.ts";
 import { readingLine } from "./reading-lines.ts";
-import { outsideSlice } from "./slice-check.ts";
+import { clerkMismatch, outsideSlice } from "./slice-check.ts";
 import { LineGroups } from "./writer.ts";
 
 export interface EncodedBatch {
@@ -58,6 +58,11 @@ export function encodeBatch(
     const foreign = outsideSlice(r, registry, site);
     if (foreign) {
       refusals.add("outside_slice", r, foreign);
+      continue;
+    }
+    const credit = clerkMismatch(r, registry);
+    if (credit) {
+      refusals.add("clerk_mismatch", r, credit);
       continue;
     }
     const timeError = checkDeviceTime(r.ts, { now });

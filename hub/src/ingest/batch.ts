@@ -3,7 +3,8 @@ import { loadPublicKey, openBatch } from "@supervision/firmware-protocols";
 import { type DeadLetter, lineMeasurement, summariseReasons } from "../influx/dead-letters.ts";
 import type { Registry } from "../registry/schema.ts";
 import { encodeBatch } from "./batch-readings.ts";
-import { type BatchHeader, CHAIN_LOOKUP_MS, checkChain, GAP_LOOKUP_MS, type GapWatch } from "./chain-check.ts";
+import { batchChainPoint } from "./chain.ts";
+import { type BatchHeader, checkChain, type GapWatch } from "./chain-check.ts";
 import { type IntegrityKind, integrityAlertPoint, uplinkBatchPoint } from "./points.ts";
 import { Rejection, rejectBatch } from "./rejection.ts";
 import { addPoint, type IngestRuntime, storeAlert, withRetry } from "./runtime.ts";
@@ -75,10 +76,11 @@ export class BatchIngest {
       raised.push(kind);
     }
 
+    // The chain by (epoch, seq): the stored copy of this seq and its neighbours, whatever the creation time says.
     const stored = await withRetry(rt, "chain lookup", () =>
-      rt.chain.hashes(gatewayId, header.epoch, [header.seq, header.seq - 1], header.createdAt, CHAIN_LOOKUP_MS),
+      rt.chain.links(gatewayId, header.epoch, [header.seq - 1, header.seq, header.seq + 1]),
     );
-    const sameSeq = stored.get(header.seq);
+    const sameSeq = stored.get(header.seq)?.hash;
     if (sameSeq !== undefined && sameSeq !== hash) {
       return rejectBatch(
         rt,
@@ -89,22 +91,21 @@ export class BatchIngest {
     }
     const replay = sameSeq === hash;
     if (!replay) {
-      const problem = checkChain(header, stored.get(header.seq - 1));
+      const problem = checkChain(header, hash, stored.get(header.seq - 1), stored.get(header.seq + 1));
       if (problem) return rejectBatch(rt, gatewayId, wire, problem);
     }
     if (!replay && header.seq === 1) {
-      const restarted = await withRetry(rt, "epoch lookup", () =>
-        rt.chain.hadOtherEpoch(gatewayId, header.epoch, header.createdAt, GAP_LOOKUP_MS),
-      );
+      const restarted = await withRetry(rt, "epoch lookup", () => rt.chain.hadOtherEpoch(gatewayId, header.epoch));
       if (restarted) {
         addAlert(groups, header, "chain_restart", `gateway started chain ${header.epoch}`);
         raised.push("chain_restart");
       }
     }
     addPoint(groups, uplinkBatchPoint(header, hash));
+    addPoint(groups, batchChainPoint(header, hash)); // policy chain: written last, once the rest is stored
 
     const { deadLetters } = await rt.writer.write(groups);
-    rt.chain.remember(gatewayId, header.epoch, header.seq, hash);
+    rt.chain.remember(gatewayId, header.epoch, header.seq, { hash, prevHash: header.prevHash });
     rt.storedBatches.set(batchKey, hash);
     for (const key of arrivals) rt.seenReadings.set(key, true);
     const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;

@@ -1,25 +1,31 @@
 import { GENESIS_HASH, type ReceivedBody } from "@supervision/firmware-protocols";
+import type { ChainLink } from "./chain.ts";
 import { Rejection } from "./rejection.ts";
 import { type IngestRuntime, storeAlert } from "./runtime.ts";
 
 /** What is kept of a batch body once its readings are encoded: the chain fields and how many readings it held. */
 export type BatchHeader = Omit<ReceivedBody, "readings"> & { readings: number };
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-/** Window around a batch's creation time in which its predecessor is looked up first; the gap re-check looks wider. */
-export const CHAIN_LOOKUP_MS = 6 * HOUR;
-export const GAP_LOOKUP_MS = 30 * DAY;
-
-/** The chain link to the predecessor, when it is known; an unknown predecessor is judged later (GapWatch). */
-export function checkChain(body: BatchHeader, prevStored: string | undefined): Rejection | undefined {
+/**
+ * The batch's links to its stored neighbours: seq 1 starts from the genesis hash, the stored predecessor's hash is the
+ * batch's prevHash, and a stored successor names this batch's hash. A re-signed batch slipped into a gap or ahead of
+ * batches stored after it is refused here, whatever its creation time says. An unknown predecessor is judged later
+ * (GapWatch).
+ */
+export function checkChain(body: BatchHeader, hash: string, prev: ChainLink | undefined, next: ChainLink | undefined): Rejection | undefined {
   if (body.seq === 1 && body.prevHash !== GENESIS_HASH)
     return new Rejection("altered", "altered", `batch ${body.epoch}/1 must start from the genesis hash`);
-  if (prevStored !== undefined && prevStored !== body.prevHash)
+  if (prev !== undefined && prev.hash !== body.prevHash)
     return new Rejection(
       "altered",
       "altered",
-      `batch ${body.epoch}/${body.seq} names prevHash ${body.prevHash}; stored ${body.seq - 1} has ${prevStored}`,
+      `batch ${body.epoch}/${body.seq} names prevHash ${body.prevHash}; stored ${body.seq - 1} has ${prev.hash}`,
+    );
+  if (next !== undefined && next.prevHash !== hash)
+    return new Rejection(
+      "altered",
+      "altered",
+      `batch ${body.epoch}/${body.seq} has hash ${hash}; stored ${body.seq + 1} names ${next.prevHash} as its predecessor`,
     );
   return undefined;
 }
@@ -39,7 +45,7 @@ export class GapWatch {
     const timer = setTimeout(async () => {
       this.timers.delete(timer);
       try {
-        const prev = await rt.chain.hashes(body.gatewayId, body.epoch, [body.seq - 1], body.createdAt, GAP_LOOKUP_MS);
+        const prev = await rt.chain.links(body.gatewayId, body.epoch, [body.seq - 1]);
         if (prev.has(body.seq - 1)) return;
         await storeAlert(rt, {
           gatewayId: body.gatewayId,

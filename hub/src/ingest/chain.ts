@@ -1,12 +1,18 @@
 import { type InfluxDB, escape as influxEscape } from "influx";
+import type { Point } from "../influx/line-protocol.ts";
+import { MEASUREMENT } from "../schema/index.ts";
+
+/** One stored link of a gateway's chain: the batch's hash and the hash it named as its predecessor. */
+export interface ChainLink {
+  hash: string;
+  prevHash: string;
+}
 
 interface Lookup {
   gatewayId: string;
   epoch: string;
   seqs: number[];
-  fromMs: number;
-  toMs: number;
-  resolve(rows: Map<number, string>): void;
+  resolve(rows: Map<number, ChainLink>): void;
   reject(error: Error): void;
 }
 
@@ -14,13 +20,31 @@ interface Lookup {
 const LOOKUPS_PER_QUERY = 100;
 
 /**
- * Reads the hash chain back from the `uplink_batch` measurement, which all hub copies share. A small cache
- * of stored (epoch, seq) → hash saves queries; it only holds facts already in InfluxDB, so copies stay stateless.
- * Lookups that arrive while a query is out share the next one: with many batches in flight from many gateways,
- * one query per batch cost influxd as much CPU as storing the batch's readings.
+ * The `batch_chain` point of a stored batch (hub/SCHEMA.md): in the `chain` policy, which never expires, timestamped
+ * by its sequence number (seq ns after 1970), tagged with gateway and epoch. Its identity is (gateway, epoch, seq)
+ * whatever the batch's creation time says, so a back-dated copy finds the original, after any restart and from any
+ * hub copy; and every lookup reads one shard.
+ */
+export function batchChainPoint(
+  b: { gatewayId: string; epoch: string; seq: number; prevHash: string; createdAt: number; readings: number },
+  hash: string,
+): Point {
+  return {
+    measurement: MEASUREMENT.batch_chain,
+    timestamp: String(b.seq),
+    tags: { epoch: b.epoch, gateway: b.gatewayId },
+    fields: { seq: b.seq, hash, prev_hash: b.prevHash, created_at: b.createdAt, readings: b.readings },
+  };
+}
+
+/**
+ * Reads each gateway's hash chain back from `chain.batch_chain`, which all hub copies share, by (epoch, seq). A small
+ * cache of stored links saves queries; it only holds facts already in InfluxDB, so copies stay stateless. Lookups that
+ * arrive while a query is out share the next one: with many batches in flight from many gateways, one query per
+ * batch cost influxd as much CPU as storing the batch's readings.
  */
 export class ChainStore {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, ChainLink>();
   private pending: Lookup[] = [];
   private querying = false;
 
@@ -34,35 +58,31 @@ export class ChainStore {
     return `${gatewayId}/${epoch}/${seq}`;
   }
 
-  remember(gatewayId: string, epoch: string, seq: number, hash: string): void {
+  remember(gatewayId: string, epoch: string, seq: number, link: ChainLink): void {
     const key = ChainStore.key(gatewayId, epoch, seq);
     this.cache.delete(key);
-    this.cache.set(key, hash);
+    this.cache.set(key, link);
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
   }
 
-  /**
-   * Stored hashes of seqs of one epoch, looked up among batches created within `windowMs` of `aroundMs`
-   * (a batch's predecessor and its replays were created close to it; the window keeps the scan small; lookups
-   * sharing a query scan the union of their windows, which finds the same rows).
-   */
-  async hashes(gatewayId: string, epoch: string, seqs: number[], aroundMs: number, windowMs: number): Promise<Map<number, string>> {
-    const found = new Map<number, string>();
+  /** The stored links of these seqs of one epoch (those not stored are absent from the map). */
+  async links(gatewayId: string, epoch: string, seqs: number[]): Promise<Map<number, ChainLink>> {
+    const found = new Map<number, ChainLink>();
     const missing: number[] = [];
     for (const seq of seqs) {
-      const hash = this.cache.get(ChainStore.key(gatewayId, epoch, seq));
-      if (hash === undefined) missing.push(seq);
-      else found.set(seq, hash);
+      if (seq < 1) continue;
+      const link = this.cache.get(ChainStore.key(gatewayId, epoch, seq));
+      if (link === undefined) missing.push(seq);
+      else found.set(seq, link);
     }
     if (missing.length === 0) return found;
-    const fromMs = Math.max(0, aroundMs - windowMs);
-    const rows = await new Promise<Map<number, string>>((resolve, reject) => {
-      this.pending.push({ gatewayId, epoch, seqs: missing, fromMs, toMs: aroundMs + windowMs, resolve, reject });
+    const rows = await new Promise<Map<number, ChainLink>>((resolve, reject) => {
+      this.pending.push({ gatewayId, epoch, seqs: missing, resolve, reject });
       if (!this.querying) void this.drain();
     });
-    for (const [seq, hash] of rows) {
-      found.set(seq, hash);
-      this.remember(gatewayId, epoch, seq, hash);
+    for (const [seq, link] of rows) {
+      found.set(seq, link);
+      this.remember(gatewayId, epoch, seq, link);
     }
     return found;
   }
@@ -76,10 +96,10 @@ export class ChainStore {
         try {
           const rows = await this.query(group);
           for (const lookup of group) {
-            const mine = new Map<number, string>();
+            const mine = new Map<number, ChainLink>();
             for (const row of rows)
               if (row.gateway === lookup.gatewayId && row.epoch === lookup.epoch && lookup.seqs.includes(row.seq))
-                mine.set(row.seq, row.hash);
+                mine.set(row.seq, { hash: row.hash, prevHash: row.prev_hash });
             lookup.resolve(mine);
           }
         } catch (e) {
@@ -91,26 +111,24 @@ export class ChainStore {
     }
   }
 
-  private query(group: Lookup[]): Promise<Array<{ gateway: string; epoch: string; seq: number; hash: string }>> {
+  private query(group: Lookup[]): Promise<Array<{ gateway: string; epoch: string; seq: number; hash: string; prev_hash: string }>> {
     const lit = influxEscape.stringLit;
+    // InfluxQL allows time only at the top level (not inside OR): each lookup names its seqs as a field condition.
     const conditions = group.map(
-      (l) =>
-        `("gateway" = ${lit(l.gatewayId)} AND "epoch" = ${lit(l.epoch)} AND (${l.seqs.map((s) => `"seq" = ${Math.trunc(s)}`).join(" OR ")}))`,
+      (l) => `("gateway" = ${lit(l.gatewayId)} AND "epoch" = ${lit(l.epoch)} AND (${l.seqs.map((s) => `"seq" = ${Math.trunc(s)}`).join(" OR ")}))`,
     );
-    const fromMs = Math.min(...group.map((l) => l.fromMs));
-    const toMs = Math.max(...group.map((l) => l.toMs));
+    const seqs = group.flatMap((l) => l.seqs);
     return this.influx.query(
-      `SELECT "seq", "hash", "epoch", "gateway" FROM "raw"."uplink_batch" WHERE (${conditions.join(" OR ")})` +
-        ` AND time >= ${fromMs}ms AND time <= ${toMs}ms`,
+      `SELECT "seq", "hash", "prev_hash", "epoch", "gateway" FROM "chain"."batch_chain" WHERE (${conditions.join(" OR ")})` +
+        ` AND time >= ${Math.trunc(Math.min(...seqs))} AND time <= ${Math.trunc(Math.max(...seqs))}`,
       { database: this.database },
     );
   }
 
-  /** Whether the gateway stored batches of another epoch before `beforeMs` (within `windowMs`). */
-  async hadOtherEpoch(gatewayId: string, epoch: string, beforeMs: number, windowMs: number): Promise<boolean> {
+  /** Whether the gateway stored batches of any other epoch (a new epoch is then a chain restart). */
+  async hadOtherEpoch(gatewayId: string, epoch: string): Promise<boolean> {
     const rows = await this.influx.query(
-      `SELECT "seq" FROM "raw"."uplink_batch" WHERE "gateway" = ${influxEscape.stringLit(gatewayId)} AND "epoch" != ${influxEscape.stringLit(epoch)}` +
-        ` AND time >= ${Math.max(0, beforeMs - windowMs)}ms AND time <= ${beforeMs}ms LIMIT 1`,
+      `SELECT "seq" FROM "chain"."batch_chain" WHERE "gateway" = ${influxEscape.stringLit(gatewayId)} AND "epoch" != ${influxEscape.stringLit(epoch)} LIMIT 1`,
       { database: this.database },
     );
     return rows.length > 0;

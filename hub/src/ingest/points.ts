@@ -17,13 +17,14 @@ const POSITIVE_LEVELS: ReadonlySet<Level> = new Set(["very_satisfied", "satisfie
 export const isPositiveLevel = (level: Level | undefined): boolean => level !== undefined && POSITIVE_LEVELS.has(level);
 export const isNegativeLevel = (level: Level | undefined): boolean => level !== undefined && NEGATIVE_LEVELS.has(level);
 
-export const RETENTION_POLICY: Record<string, "raw" | "health"> = {
+export const RETENTION_POLICY: Record<string, "raw" | "health" | "chain"> = {
   rating: MEASUREMENTS.rating.policy,
   signin: MEASUREMENTS.signin.policy,
   motion: MEASUREMENTS.motion.policy,
   uplink_batch: MEASUREMENTS.uplink_batch.policy,
   integrity_alert: MEASUREMENTS.integrity_alert.policy,
   dead_letter: MEASUREMENTS.dead_letter.policy,
+  batch_chain: MEASUREMENTS.batch_chain.policy,
   heartbeat: MEASUREMENTS.heartbeat.policy,
   device_status: MEASUREMENTS.device_status.policy,
   gateway_health: MEASUREMENTS.gateway_health.policy,
@@ -36,7 +37,7 @@ export function readingRetentionDays(): Record<"rating" | "signin" | "motion" | 
 }
 
 /** The policy a measurement is written to (raw unless SCHEMA.md says health). */
-export function retentionPolicyFor(measurement: string): "raw" | "health" {
+export function retentionPolicyFor(measurement: string): "raw" | "health" | "chain" {
   return RETENTION_POLICY[measurement] ?? "raw";
 }
 
@@ -191,6 +192,7 @@ export type IntegrityKind =
   | "unknown_device"
   | "dead_letter"
   | "outside_slice"
+  | "clerk_mismatch"
   | "device_time";
 
 const msToNs = (ms: number) => `${ms}000000`;

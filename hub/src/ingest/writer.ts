@@ -366,9 +366,13 @@ export class PointWriter {
   }
 }
 
-/** health (and any other policy) before raw: a batch's uplink_batch point is the last line of its raw body. */
+/**
+ * health (and any other policy) before raw, chain last: a batch's batch_chain point, which says to every hub copy
+ * that the batch is stored, is written only after all its other points.
+ */
+const LATER: Readonly<Record<string, number>> = { raw: 1, chain: 2 };
 function policyOrder(policies: Iterable<string>): string[] {
-  return [...policies].sort((a, b) => (a === "raw" ? 1 : b === "raw" ? -1 : a.localeCompare(b)));
+  return [...policies].sort((a, b) => (LATER[a] ?? 0) - (LATER[b] ?? 0) || a.localeCompare(b));
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -5,7 +5,7 @@
  * instead of matching nothing at run time.
  */
 
-export const POLICIES = ["raw", "health", "rollup"] as const;
+export const POLICIES = ["raw", "health", "rollup", "chain"] as const;
 export type Policy = (typeof POLICIES)[number];
 
 export interface MeasurementSchema {
@@ -35,6 +35,8 @@ export const MEASUREMENTS = {
     fields: ["seq", "rx_ts", "active", "snapshot_sha256"],
   },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
+  /** Each gateway's hash chain by (epoch, seq), whatever the batches' creation times say (policy chain, never expires). */
+  batch_chain: { policy: "chain", tags: ["gateway", "epoch"], fields: ["seq", "hash", "prev_hash", "created_at", "readings"] },
   integrity_alert: { policy: "raw", tags: ["gateway", "kind"], fields: ["epoch", "seq", "detail"] },
   /** A point InfluxDB refused for good (hub/src/influx/dead-letters.ts); `measurement` is the refused point's. */
   dead_letter: {
