@@ -38,7 +38,8 @@ async function startIngest(fixture: ReturnType<typeof testRegistry>, database: s
 }
 
 const values = async (database: string, q: string) => (await influx.query(q, database)).results[0]?.series?.[0]?.values ?? [];
-const alertKinds = async (database: string) => (await values(database, `SELECT "kind", "seq" FROM "integrity_alert"`)).map((v) => [v[1], v[2]]);
+const alertKinds = async (database: string) =>
+  (await values(database, `SELECT "kind", "seq" FROM "integrity_alert"`)).map((v) => [v[1], v[2]]);
 
 /** A batch signed with the gateway's real key, with whatever seq, predecessor and creation time the forger chooses. */
 function forge(privateKeyPem: string, fields: { epoch: string; seq: number; prevHash: string; createdAt: number; readings: Reading[] }) {

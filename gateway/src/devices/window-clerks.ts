@@ -1,4 +1,4 @@
-import type { GatewayConfig, Reading } from "@supervision/firmware-protocols";
+import type { DeviceEvent, GatewayConfig, Reading } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { DeadLetter, ReadingSink } from "../buffer/types.ts";
 
@@ -38,7 +38,7 @@ export class WindowClerks {
     this.byWindow.set(windowId, changes);
     const current = this.at(windowId, ts);
     // A sign-out ends only its own clerk's session; "in" starts one (taking over from whoever was there).
-    const clerkId = direction === "out" ? (current === personId ? null : current ?? null) : personId;
+    const clerkId = direction === "out" ? (current === personId ? null : (current ?? null)) : personId;
     let i = changes.length;
     while (i > 0 && (changes[i - 1] as Change).ts > ts) i--;
     changes.splice(i, 0, { ts, clerkId });
@@ -62,12 +62,14 @@ export function clerkCheckedSink(sink: ReadingSink, clerks: WindowClerks, logger
   return {
     async append(reading: Reading) {
       let toStore = reading;
-      if (reading.kind === "rating") {
-        const signedIn = clerks.at(reading.windowId, reading.ts);
-        const claimed = reading.clerkId ?? null;
+      // Links append only events they validated against the v1 schemas (as observedSink reads them).
+      const event = reading as unknown as DeviceEvent;
+      if (event.kind === "rating") {
+        const signedIn = clerks.at(event.windowId, event.ts);
+        const claimed = event.clerkId ?? null;
         if (signedIn !== undefined && signedIn !== claimed) {
           logger.warn(
-            { deviceId: reading.deviceId, seq: reading.seq, windowId: reading.windowId, claimed, signedIn },
+            { deviceId: event.deviceId, seq: event.seq, windowId: event.windowId, claimed, signedIn },
             "rating names another clerk than the one signed in at its window; stored with the clerk signed in",
           );
           const { clerkId: _claimed, ...rest } = reading;
@@ -75,7 +77,7 @@ export function clerkCheckedSink(sink: ReadingSink, clerks: WindowClerks, logger
         }
       }
       const stored = await sink.append(toStore);
-      if (reading.kind === "signin" && stored === "stored") clerks.signin(reading.personId, reading.direction, reading.ts);
+      if (event.kind === "signin" && stored === "stored") clerks.signin(event.personId, event.direction, event.ts);
       return stored;
     },
     deadLetter(entry: DeadLetter) {

@@ -12,7 +12,12 @@ export type BatchHeader = Omit<ReceivedBody, "readings"> & { readings: number };
  * batches stored after it is refused here, whatever its creation time says. An unknown predecessor is judged later
  * (GapWatch).
  */
-export function checkChain(body: BatchHeader, hash: string, prev: ChainLink | undefined, next: ChainLink | undefined): Rejection | undefined {
+export function checkChain(
+  body: BatchHeader,
+  hash: string,
+  prev: ChainLink | undefined,
+  next: ChainLink | undefined,
+): Rejection | undefined {
   if (body.seq === 1 && body.prevHash !== GENESIS_HASH)
     return new Rejection("altered", "altered", `batch ${body.epoch}/1 must start from the genesis hash`);
   if (prev !== undefined && prev.hash !== body.prevHash)

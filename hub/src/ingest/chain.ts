@@ -115,7 +115,8 @@ export class ChainStore {
     const lit = influxEscape.stringLit;
     // InfluxQL allows time only at the top level (not inside OR): each lookup names its seqs as a field condition.
     const conditions = group.map(
-      (l) => `("gateway" = ${lit(l.gatewayId)} AND "epoch" = ${lit(l.epoch)} AND (${l.seqs.map((s) => `"seq" = ${Math.trunc(s)}`).join(" OR ")}))`,
+      (l) =>
+        `("gateway" = ${lit(l.gatewayId)} AND "epoch" = ${lit(l.epoch)} AND (${l.seqs.map((s) => `"seq" = ${Math.trunc(s)}`).join(" OR ")}))`,
     );
     const seqs = group.flatMap((l) => l.seqs);
     return this.influx.query(
