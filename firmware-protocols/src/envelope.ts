@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { z } from "zod";
 import type { PayloadError } from "./errors.ts";
-import { HeartbeatEvent, Id, MotionEvent, RatingEvent, ratingRules, SigninEvent } from "./events.ts";
+import { HeartbeatEvent, Id, ItemEvent, itemRules, MotionEvent, QueueEvent, queueRules, RatingEvent, ratingRules, SigninEvent } from "./events.ts";
 import { err, ok, type Result } from "./result.ts";
 import { EVENT_KINDS, type EventKind } from "./topics.ts";
 import { parseBatchJson } from "./batch-json.ts";
@@ -52,6 +52,8 @@ export const READING_SCHEMAS = {
   signin: z.strictObject({ ...SigninEvent.shape, ...readingFields("signin") }),
   motion: z.strictObject({ ...MotionEvent.shape, ...readingFields("motion") }),
   heartbeat: z.strictObject({ ...HeartbeatEvent.shape, ...readingFields("heartbeat") }),
+  item: z.strictObject({ ...ItemEvent.shape, ...readingFields("item") }).check(itemRules),
+  queue: z.strictObject({ ...QueueEvent.shape, ...readingFields("queue") }).check(queueRules),
 } as const satisfies Record<EventKind, z.ZodType>;
 
 export type CheckedReading = { [K in EventKind]: z.infer<(typeof READING_SCHEMAS)[K]> }[EventKind];

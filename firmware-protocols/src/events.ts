@@ -144,24 +144,135 @@ export const HeartbeatEvent = z.strictObject({
   pending: z.int().min(0).optional(),
 });
 
+/** An application's number in its department's approval system (the same in the hall and centrally). */
+export const ApplicationNo = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$/, "letters, digits, '_', '.', '-', '/'; 1 to 64 characters");
+/** An approval item's unique code in the catalogue of powers (the registry's `items[].code`). */
+export const ItemCode = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, '_', '.', '-'; 1 to 64 characters");
+
+export const ITEM_EVENT_TYPES = ["accepted", "step", "suspended", "resumed", "completed"] as const;
+
+/** The fields the item rules read. */
+interface ItemRuleFields {
+  type: (typeof ITEM_EVENT_TYPES)[number];
+  applicantType?: string | undefined;
+  step?: string | undefined;
+  handler?: string | undefined;
+  result?: string | undefined;
+  outcome?: "approved" | "refused" | undefined;
+  reason?: string | undefined;
+}
+
+/** What an item event must hold for its type: a step names who did what, a refusal its written reason. */
+export function itemRules(ctx: z.core.ParsePayload<ItemRuleFields>): void {
+  const e = ctx.value;
+  const need = (field: keyof ItemRuleFields, why: string) => {
+    if (e[field] === undefined)
+      ctx.issues.push({ code: "invalid_type", expected: "string", input: undefined, path: [field], message: `${field} is required ${why}` });
+  };
+  const forbid = (field: keyof ItemRuleFields, why: string) => {
+    if (e[field] !== undefined) ctx.issues.push({ code: "custom", input: e[field], path: [field], message: `${field} ${why}` });
+  };
+  if (e.type === "accepted") need("applicantType", "when an application is accepted");
+  if (e.type === "step") {
+    need("step", "for a step");
+    need("handler", "for a step");
+    need("result", "for a step");
+  }
+  if (e.type === "completed") {
+    need("outcome", "when an application is completed (approved or refused)");
+    if (e.outcome === "refused") need("reason", "for a refusal (the written reason the applicant receives)");
+  } else {
+    forbid("outcome", "is only for type completed");
+  }
+}
+
+/**
+ * An approval item's event: an application accepted, each step of its handling, its clock stopped and restarted,
+ * its completion. From a hall's queue and counter system (device kind `queue`) or a department's approval system
+ * (through the hub's API, where `deviceId` is the system's id).
+ */
+export const ItemEvent = z
+  .strictObject({
+    ...common,
+    type: z.enum(ITEM_EVENT_TYPES),
+    applicationNo: ApplicationNo,
+    itemCode: ItemCode,
+    /** Where it was accepted, when at a hall window. */
+    windowId: Id.optional(),
+    clerkId: Id.optional(),
+    applicantType: z.enum(["person", "company"]).optional(),
+    /** A step's name (e.g. 受理, 审核, 决定); suspended / resumed name the step during which the clock stopped. */
+    step: z.string().min(1).max(64).optional(),
+    /** Who did the step (a name or an id in the approval system). */
+    handler: z.string().min(1).max(64).optional(),
+    /** The step's result as the system records it (e.g. pass, return, forward). */
+    result: z.string().min(1).max(64).optional(),
+    outcome: z.enum(["approved", "refused"]).optional(),
+    /** A refusal's written reason; a suspension's reason (e.g. materials to complete). */
+    reason: z.string().min(1).max(512).optional(),
+    /** The hall transaction (the queue system's) this event belongs to. */
+    txnId: z.string().min(1).max(64).optional(),
+  })
+  .check(itemRules);
+
+export const QUEUE_EVENT_TYPES = ["ticket", "called", "started", "finished"] as const;
+
+/** What a queue event must hold: a ticket is taken in the hall; everything after happens at a window. */
+export function queueRules(ctx: z.core.ParsePayload<{ type: (typeof QUEUE_EVENT_TYPES)[number]; windowId?: string | undefined }>): void {
+  if (ctx.value.type !== "ticket" && ctx.value.windowId === undefined)
+    ctx.issues.push({
+      code: "invalid_type",
+      expected: "string",
+      input: undefined,
+      path: ["windowId"],
+      message: `windowId is required when a ticket is ${ctx.value.type}`,
+    });
+}
+
+/**
+ * A hall's queue and counter system: a ticket taken, called to a window, its service started and finished. The
+ * transaction id ties the ticket's events together and, when it finishes, the rating the window's keypad asks for.
+ */
+export const QueueEvent = z
+  .strictObject({
+    ...common,
+    type: z.enum(QUEUE_EVENT_TYPES),
+    /** The ticket number shown to the citizen (e.g. A023). */
+    ticket: z.string().min(1).max(16),
+    /** The transaction: unique per ticket (e.g. the date and the ticket). */
+    txnId: z.string().min(1).max(64),
+    windowId: Id.optional(),
+    clerkId: Id.optional(),
+    /** The application the transaction accepted or served, when there is one. */
+    applicationNo: ApplicationNo.optional(),
+    itemCode: ItemCode.optional(),
+  })
+  .check(queueRules);
+
 export const EVENT_SCHEMAS = {
   rating: RatingEvent,
   signin: SigninEvent,
   motion: MotionEvent,
   heartbeat: HeartbeatEvent,
+  item: ItemEvent,
+  queue: QueueEvent,
 } as const satisfies Record<EventKind, z.ZodType>;
 
 export type RatingEvent = z.infer<typeof RatingEvent>;
 export type SigninEvent = z.infer<typeof SigninEvent>;
 export type MotionEvent = z.infer<typeof MotionEvent>;
 export type HeartbeatEvent = z.infer<typeof HeartbeatEvent>;
+export type ItemEvent = z.infer<typeof ItemEvent>;
+export type QueueEvent = z.infer<typeof QueueEvent>;
 
 /** A validated event with its kind attached: what the gateway buffers. */
 export type DeviceEvent =
   | ({ kind: "rating" } & RatingEvent)
   | ({ kind: "signin" } & SigninEvent)
   | ({ kind: "motion" } & MotionEvent)
-  | ({ kind: "heartbeat" } & HeartbeatEvent);
+  | ({ kind: "heartbeat" } & HeartbeatEvent)
+  | ({ kind: "item" } & ItemEvent)
+  | ({ kind: "queue" } & QueueEvent);
 
 /** Device availability, published retained on sv/v1/dev/{id}/status and set as the device's last will. */
 export const DeviceStatus = z.strictObject({

@@ -35,6 +35,8 @@ export const GatewayConfig = z.strictObject({
       signin: z.int().min(1).max(36_500).optional(),
       motion: z.int().min(1).max(36_500).optional(),
       heartbeat: z.int().min(1).max(36_500).optional(),
+      item: z.int().min(1).max(36_500).optional(),
+      queue: z.int().min(1).max(36_500).optional(),
     })
     .optional(),
 });

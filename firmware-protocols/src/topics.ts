@@ -1,7 +1,7 @@
 /**
  * The v1 MQTT topic tree. Devices talk to their hall's gateway; gateways talk to the hub.
  *
- *   sv/v1/dev/{deviceId}/evt/{kind}     device → gateway   QoS 1   events (rating, signin, motion, heartbeat)
+ *   sv/v1/dev/{deviceId}/evt/{kind}     device → gateway   QoS 1   events (rating, signin, motion, heartbeat, item, queue)
  *   sv/v1/dev/{deviceId}/status         device → gateway   QoS 1   retained availability; also the device's last will
  *   sv/v1/dev/{deviceId}/cmd/{name}     gateway → device   QoS 1   commands (display, prompt, time, config)
  *
@@ -13,7 +13,7 @@
  */
 export const TOPIC_ROOT = "sv/v1";
 
-export const EVENT_KINDS = ["rating", "signin", "motion", "heartbeat"] as const;
+export const EVENT_KINDS = ["rating", "signin", "motion", "heartbeat", "item", "queue"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export const COMMAND_NAMES = ["display", "prompt", "time", "config"] as const;

@@ -11,7 +11,7 @@ import { COMMANDS, decodeEventFrame, encodeCommandFrame, encodeEventFrame, encod
 const NOW = Date.UTC(2026, 10, 23, 2, 0, 0);
 const TS = NOW - 60_000;
 /** Days the hub keeps each kind (what a gateway config's retentionDays says). */
-const RETENTION_DAYS = { rating: 1095, signin: 1095, motion: 1095, heartbeat: 30 };
+const RETENTION_DAYS = { rating: 1095, signin: 1095, motion: 1095, heartbeat: 30, item: 1095, queue: 1095 };
 const dir = import.meta.dirname;
 
 type Mqtt = { name: string; topic: string; payload: string };
@@ -19,6 +19,8 @@ const rating = { v: 1, deviceId: "kp-w01", seq: 101, ts: TS, windowId: "w01", cl
 const signin = { v: 1, deviceId: "term-1", seq: 7, ts: TS, personId: "clerk-01", method: "card", direction: "in" };
 const motion = { v: 1, deviceId: "cam-w01", seq: 9, ts: TS, cameraId: "cam-w01", state: "start", source: "onvif" };
 const heartbeat = { v: 1, deviceId: "kp-w01", seq: 102, ts: TS, intervalS: 60, uptimeS: 86400 };
+const accepted = { v: 1, deviceId: "qs-hall-1", seq: 5, ts: TS, type: "accepted", applicationNo: "XK2026-000123", itemCode: "330100-XK-0001", windowId: "w01", clerkId: "clerk-01", applicantType: "company", txnId: "T-20261123-A023" };
+const queue = { v: 1, deviceId: "qs-hall-1", seq: 6, ts: TS, type: "finished", ticket: "A023", txnId: "T-20261123-A023", windowId: "w01", clerkId: "clerk-01", applicationNo: "XK2026-000123", itemCode: "330100-XK-0001" };
 const t = (id: string, kind: string) => `sv/v1/dev/${id}/evt/${kind}`;
 const j = (o: unknown) => JSON.stringify(o);
 const without = (o: Record<string, unknown>, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
@@ -36,6 +38,23 @@ const mqttCases: Mqtt[] = [
   { name: "motion end from the camera's own detection", topic: t("cam-w01", "motion"), payload: j({ ...motion, state: "end", source: "vmd" }) },
   { name: "heartbeat, minimal", topic: t("kp-w01", "heartbeat"), payload: j(heartbeat) },
   { name: "heartbeat, every field", topic: t("kp-w01", "heartbeat"), payload: j({ ...heartbeat, fw: "2.1.0", rssi: -61, pending: 3 }) },
+  { name: "item accepted at a hall window", topic: t("qs-hall-1", "item"), payload: j(accepted) },
+  { name: "item step with its handler and result", topic: t("qs-hall-1", "item"), payload: j({ ...without(without(without(accepted, "windowId"), "clerkId"), "applicantType"), seq: 7, type: "step", step: "审核", handler: "王审", result: "pass" }) },
+  { name: "item suspended while the applicant completes the materials", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), seq: 8, type: "suspended", step: "审核", reason: "补正材料" }) },
+  { name: "item resumed", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), seq: 9, type: "resumed", step: "审核" }) },
+  { name: "item completed, approved", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), seq: 10, type: "completed", outcome: "approved" }) },
+  { name: "item completed, refused with its reason", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), seq: 11, type: "completed", outcome: "refused", reason: "材料不符合法定形式" }) },
+  { name: "item refused without a reason", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), seq: 12, type: "completed", outcome: "refused" }) },
+  { name: "item completed without an outcome", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), seq: 13, type: "completed" }) },
+  { name: "item step without its handler", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), seq: 14, type: "step", step: "审核", result: "pass" }) },
+  { name: "item accepted without the applicant type", topic: t("qs-hall-1", "item"), payload: j(without(accepted, "applicantType")) },
+  { name: "an outcome on an item step", topic: t("qs-hall-1", "item"), payload: j({ ...without(accepted, "applicantType"), type: "step", step: "审核", handler: "王审", result: "pass", outcome: "approved" }) },
+  { name: "item with an unknown type", topic: t("qs-hall-1", "item"), payload: j({ ...accepted, type: "withdrawn" }) },
+  { name: "application number with a space", topic: t("qs-hall-1", "item"), payload: j({ ...accepted, applicationNo: "XK 2026" }) },
+  { name: "queue ticket taken", topic: t("qs-hall-1", "queue"), payload: j({ ...without(without(without(without(queue, "windowId"), "clerkId"), "applicationNo"), "itemCode"), type: "ticket" }) },
+  { name: "queue ticket called to a window", topic: t("qs-hall-1", "queue"), payload: j({ ...without(without(queue, "applicationNo"), "itemCode"), type: "called" }) },
+  { name: "queue service finished with its application", topic: t("qs-hall-1", "queue"), payload: j(queue) },
+  { name: "queue service started without a window", topic: t("qs-hall-1", "queue"), payload: j({ ...without(queue, "windowId"), type: "started" }) },
   { name: "not JSON", topic: t("kp-w01", "rating"), payload: "{\"v\":1,\"deviceId\":" },
   { name: "JSON but not an object", topic: t("kp-w01", "rating"), payload: "[1,2,3]" },
   { name: "protocol version 2", topic: t("kp-w01", "rating"), payload: j({ ...rating, v: 2 }) },

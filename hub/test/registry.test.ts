@@ -170,7 +170,7 @@ describe("sliceFor", () => {
     const registry = loadRegistry(registryDir());
     const slice = sliceFor(registry, "gw-hall-1");
     expect(GatewayConfig.parse(slice)).toEqual(slice);
-    expect(slice.retentionDays).toEqual({ rating: 1095, signin: 1095, motion: 1095, heartbeat: 30 });
+    expect(slice.retentionDays).toEqual({ rating: 1095, signin: 1095, motion: 1095, heartbeat: 30, item: 1095, queue: 1095 });
     expect(slice.site).toEqual({ id: "hall-1", name: "Riverside Service Hall", kind: "hall", tz: "Asia/Shanghai" });
     expect(slice.windows).toEqual([
       { id: "w1", name: "Window 1", departmentId: "tax" },

@@ -11,6 +11,8 @@ export const DEVICE_KIND_CATALOGUE = {
   terminal: { events: ["signin", "heartbeat"], window: "none" },
   /** A camera watching a window: motion and presence. */
   camera: { events: ["motion", "heartbeat"], window: "optional" },
+  /** A hall's queue and counter system: tickets, calls and services at the windows, and the applications they accept. */
+  queue: { events: ["queue", "item", "heartbeat"], window: "none" },
 } as const satisfies Record<string, { events: readonly EventKind[]; window: "required" | "optional" | "none" }>;
 
 export type DeviceKind = keyof typeof DEVICE_KIND_CATALOGUE;

@@ -17,7 +17,8 @@ const METHODS = ["card", "face", "fingerprint", "pin"] as const;
 const DIRECTIONS = ["in", "out"] as const;
 const MOTION_STATES = ["end", "start"] as const;
 const SOURCES = ["onvif", "vmd", "pir", "ai"] as const;
-const EVENT_COMMAND: Record<EventKind, number> = { rating: COMMANDS.rating, signin: COMMANDS.signin, motion: COMMANDS.motion, heartbeat: COMMANDS.heartbeat };
+/** Queue systems and approval items are networked systems: they have no serial frames. */
+const EVENT_COMMAND: Partial<Record<EventKind, number>> = { rating: COMMANDS.rating, signin: COMMANDS.signin, motion: COMMANDS.motion, heartbeat: COMMANDS.heartbeat };
 const COMMAND_EVENT = new Map(Object.entries(EVENT_COMMAND).map(([kind, code]) => [code, kind as EventKind]));
 
 class Writer {
@@ -91,6 +92,8 @@ const pick = <T>(list: readonly T[], i: number): T | string => list[i] ?? `#${i}
 const optional = (s: string) => (s === "" ? undefined : s);
 
 export function encodeEventFrame(event: DeviceEvent, address: number, linkSeq: number): Buffer {
+  const command = EVENT_COMMAND[event.kind];
+  if (command === undefined) throw new RangeError(`${event.kind} events have no serial frame (PROTOCOL.md 3.2); send them over MQTT`);
   const w = new Writer();
   w.u32(event.seq);
   w.time(event.ts);
@@ -128,7 +131,7 @@ export function encodeEventFrame(event: DeviceEvent, address: number, linkSeq: n
       w.str(event.fw);
       break;
   }
-  return encodeFrame({ address, command: EVENT_COMMAND[event.kind] as Frame["command"], seq: linkSeq, payload: w.done() });
+  return encodeFrame({ address, command: command as Frame["command"], seq: linkSeq, payload: w.done() });
 }
 
 /** Decodes an event frame from the device at `deviceId` and validates it like an MQTT payload. Never throws. */

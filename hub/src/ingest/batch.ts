@@ -11,7 +11,7 @@ import { addPoint, type IngestRuntime, storeAlert, withRetry } from "./runtime.t
 import type { LineGroups } from "./writer.ts";
 
 /** Measurements that hold a device's reading (the others are the hub's own records). */
-const READING_MEASUREMENTS: ReadonlySet<string> = new Set(["rating", "signin", "motion", "heartbeat"]);
+const READING_MEASUREMENTS: ReadonlySet<string> = new Set(["rating", "signin", "motion", "heartbeat", "item_event", "queue_event"]);
 
 /**
  * One gateway batch, from the wire to its ack: `openBatch` with the registry's public key, the readings encoded,

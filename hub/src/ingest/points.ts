@@ -26,14 +26,23 @@ export const RETENTION_POLICY: Record<string, "raw" | "health" | "chain"> = {
   dead_letter: MEASUREMENTS.dead_letter.policy,
   batch_chain: MEASUREMENTS.batch_chain.policy,
   heartbeat: MEASUREMENTS.heartbeat.policy,
+  item: MEASUREMENTS.item_event.policy,
+  queue: MEASUREMENTS.queue_event.policy,
   device_status: MEASUREMENTS.device_status.policy,
   gateway_health: MEASUREMENTS.gateway_health.policy,
 };
 
 /** Days the hub keeps each kind of reading (its policy's duration), sent to gateways so they refuse older ones. */
-export function readingRetentionDays(): Record<"rating" | "signin" | "motion" | "heartbeat", number> {
+export function readingRetentionDays(): Record<"rating" | "signin" | "motion" | "heartbeat" | "item" | "queue", number> {
   const days = (measurement: string) => Math.floor((RETENTION_MS[retentionPolicyFor(measurement)] ?? Infinity) / 86_400_000);
-  return { rating: days("rating"), signin: days("signin"), motion: days("motion"), heartbeat: days("heartbeat") };
+  return {
+    rating: days("rating"),
+    signin: days("signin"),
+    motion: days("motion"),
+    heartbeat: days("heartbeat"),
+    item: days("item"),
+    queue: days("queue"),
+  };
 }
 
 /** The policy a measurement is written to (raw unless SCHEMA.md says health). */
@@ -179,6 +188,61 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
           fw: r.fw,
         }),
       };
+    case "item": {
+      const item = registry.items?.get(r.itemCode);
+      const where = placement(registry, item?.site);
+      return {
+        measurement: MEASUREMENT.item_event,
+        timestamp,
+        tags: defined({
+          department: item?.department,
+          device: r.deviceId,
+          item: r.itemCode,
+          outcome: r.outcome,
+          region: where.region,
+          site: where.site,
+          town: where.town,
+          type: r.type,
+        }),
+        fields: defined<number | string>({
+          seq: r.seq,
+          rx_ts: r.rxTs,
+          application: r.applicationNo,
+          window: r.windowId,
+          clerk: r.clerkId,
+          applicant: r.applicantType,
+          step: r.step,
+          handler: r.handler,
+          result: r.result,
+          reason: r.reason,
+          txn: r.txnId,
+        }),
+      };
+    }
+    case "queue": {
+      const where = placement(registry, device?.site ?? (r.windowId ? registry.windows.get(r.windowId)?.site : undefined));
+      return {
+        measurement: MEASUREMENT.queue_event,
+        timestamp,
+        tags: defined({
+          device: r.deviceId,
+          region: where.region,
+          site: where.site,
+          town: where.town,
+          type: r.type,
+          window: r.windowId,
+        }),
+        fields: defined<number | string>({
+          seq: r.seq,
+          rx_ts: r.rxTs,
+          ticket: r.ticket,
+          txn: r.txnId,
+          clerk: r.clerkId,
+          application: r.applicationNo,
+          item: r.itemCode,
+        }),
+      };
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 import type { CheckedReading } from "@supervision/firmware-protocols";
 import { escapeTagValue, integerText, isWritableTimestamp, quoteFieldValue, UnwritablePointError } from "../influx/line-protocol.ts";
 import type { Registry } from "../registry/schema.ts";
-import { CLOCK_AHEAD_SUSPECT_MS, isNegativeLevel, isPositiveLevel, readingTimestampNs } from "./points.ts";
+import { encodePoint } from "../influx/line-protocol.ts";
+import { CLOCK_AHEAD_SUSPECT_MS, isNegativeLevel, isPositiveLevel, readingTimestampNs, readingToPoint } from "./points.ts";
 
 /**
  * A checked reading straight to its line of line protocol: the line `encodePoint(readingToPoint(reading))` gives,
@@ -64,6 +65,13 @@ export function readingLine(r: CheckedReading, registry: Registry): string {
         ` seq=${r.seq},uptime_s=${r.uptimeS},interval_s=${r.intervalS}${r.rssi === undefined ? "" : `,rssi=${r.rssi}`}` +
         `${r.pending === undefined ? "" : `,pending=${r.pending}`}${r.fw === undefined ? "" : `,fw=${quoteFieldValue(r.fw)}`} ${timestamp}`
       );
+    case "item":
+    case "queue": {
+      // Few per hall and day: the readable point is fast enough.
+      const point = readingToPoint(r, registry);
+      if ("error" in point) throw new UnwritablePointError(point.error.message);
+      return encodePoint(point);
+    }
   }
 }
 

@@ -29,6 +29,13 @@ export function outsideSlice(r: CheckedReading, registry: Registry, site: string
       );
     case "heartbeat":
       return undefined;
+    case "item":
+      return (
+        (r.windowId === undefined ? undefined : foreign(site, "window", r.windowId, registry.windows.get(r.windowId)?.site)) ??
+        foreign(site, "item", r.itemCode, registry.items?.get(r.itemCode)?.site)
+      );
+    case "queue":
+      return r.windowId === undefined ? undefined : foreign(site, "window", r.windowId, registry.windows.get(r.windowId)?.site);
   }
 }
 

@@ -32,7 +32,9 @@ export const formatRegistryError = formatConfigProblem;
 const REGISTRY_DOCS = { docs: "hub/README.md, Registry format" };
 
 type ListName = keyof RegistryFile;
-const LISTS: ListName[] = ["regions", "towns", "departments", "sites", "windows", "people", "rosters", "gateways", "devices"];
+const LISTS: ListName[] = ["regions", "towns", "departments", "sites", "windows", "people", "rosters", "gateways", "devices", "items", "approvalSystems"];
+/** Items are known by their catalogue code; everything else by its id. */
+const keyOf = (list: ListName, value: unknown): string => (list === "items" ? (value as { code: string }).code : (value as { id: string }).id);
 
 /** Where each entity came from, so cross-file errors can still point at a line. */
 interface Located<T> {
@@ -117,7 +119,7 @@ export function loadRegistry(dir: string): Registry {
     newest = Math.max(newest, file.mtimeMs);
   }
 
-  const registry: Registry = {
+  const registry: Required<Registry> = {
     version: Math.floor(newest),
     digest: "",
     regions: new Map(),
@@ -129,12 +131,14 @@ export function loadRegistry(dir: string): Registry {
     rosters: new Map(),
     gateways: new Map(),
     devices: new Map(),
+    items: new Map(),
+    approvalSystems: new Map(),
   };
   const origin = new Map<unknown, Located<unknown>>();
   for (const file of files) {
     for (const entry of file.entries) {
       const map = registry[entry.list] as Map<string, unknown>;
-      const id = (entry.value as { id: string }).id;
+      const id = keyOf(entry.list, entry.value);
       const earlier = map.get(id);
       if (earlier !== undefined) {
         const first = origin.get(earlier);
@@ -142,7 +146,7 @@ export function loadRegistry(dir: string): Registry {
           code: "duplicate",
           file: entry.file,
           line: entry.line,
-          message: `${entry.list}[${entry.index}].id "${id}" is already defined at ${first ? `${basename(first.file)}:${first.line}` : "another file"}; ids must be unique`,
+          message: `${entry.list}[${entry.index}].${entry.list === "items" ? "code" : "id"} "${id}" is already defined at ${first ? `${basename(first.file)}:${first.line}` : "another file"}; ids must be unique`,
         });
         continue;
       }
@@ -217,6 +221,17 @@ export function loadRegistry(dir: string): Registry {
       if (d.adms.timeZone !== undefined && !validZone(d.adms.timeZone)) mismatch(d, `.adms.timeZone "${d.adms.timeZone}" is not an IANA time zone (e.g. Asia/Shanghai)`);
     }
   }
+
+  for (const i of registry.items.values()) {
+    ref(i, "department", i.department, registry.departments, "department");
+    ref(i, "site", i.site, registry.sites, "site");
+    ref(i, "calendar", i.calendar, registry.rosters, "roster", " (the roster whose working days and holidays the item's clock counts)");
+    ref(i, "handler.person", i.handler.person, registry.people, "person");
+    ref(i, "head.person", i.head.person, registry.people, "person");
+    const site = registry.sites.get(i.site);
+    if (site && site.kind !== "hall") mismatch(i, `.site "${i.site}" is a construction site; approval items are handled at a hall`);
+  }
+  for (const a of registry.approvalSystems.values()) ref(a, "department", a.department, registry.departments, "department");
 
   // Gateway sealing keys, and link secrets resolved to their values (which go into the digest: a changed secret
   // file changes the registry).

@@ -1,4 +1,4 @@
-import { checkLinksFitKind, deviceCoreFields, Id, linkFields, MqttSecretHash, TerminalPin } from "@supervision/firmware-protocols";
+import { checkLinksFitKind, deviceCoreFields, Id, ItemCode, linkFields, MqttSecretHash, TerminalPin } from "@supervision/firmware-protocols";
 import { z } from "zod";
 
 /**
@@ -99,6 +99,55 @@ export const Device = z
   })
   .superRefine(checkLinksFitKind);
 
+/** A time limit: days, counted as working days on the item's calendar, or as calendar days where the law says so. */
+export const TimeLimit = z.strictObject({
+  days: z.int().min(1).max(3650),
+  unit: z.enum(["working", "calendar"]).default("working"),
+});
+
+/** Someone notified about an item: a name, and the phone number SMS channels send to. */
+export const Contact = z.strictObject({
+  name: z.string().min(1).max(64),
+  phone: z.string().regex(/^\+?[0-9][0-9 -]{2,19}$/, 'a phone number, e.g. "+8613800000001"').optional(),
+  /** The registry person, when the contact is one. */
+  person: Id.optional(),
+});
+
+/**
+ * An approval item of the catalogue of powers: its unique code, its department, where it is handled and counted,
+ * its legal and promised time limits, its fee, whether several departments approve it jointly, and who is
+ * reminded (the handler) and who receives escalations (the department head).
+ */
+export const Item = z
+  .strictObject({
+    code: ItemCode,
+    name: z.string().min(1).max(128),
+    department: Id,
+    /** The hall where it is handled: its counts, and its zone for the deadline. */
+    site: Id,
+    /** The roster whose working days, holidays and make-up days are the item's working-day clock (the hall's calendar). */
+    calendar: Id,
+    legalLimit: TimeLimit,
+    promisedLimit: TimeLimit,
+    /** Fee in yuan (0: free of charge). */
+    fee: z.number().min(0).max(10_000_000).default(0),
+    /** Joint approval: several departments handle it in parallel. */
+    joint: z.boolean().default(false),
+    handler: Contact,
+    head: Contact,
+  })
+  .refine((i) => i.promisedLimit.unit !== i.legalLimit.unit || i.promisedLimit.days <= i.legalLimit.days, {
+    message: "promisedLimit.days is more than legalLimit.days; the promise may only shorten the legal limit",
+    path: ["promisedLimit", "days"],
+  });
+
+/** A department's approval system that reports items through the hub's API, with the API token named after its id. */
+export const ApprovalSystem = z.strictObject({
+  id: Id,
+  name: z.string().min(1).max(128),
+  department: Id,
+});
+
 /** One registry file: every list is optional. */
 export const RegistryFile = z.strictObject({
   regions: z.array(Region).optional(),
@@ -110,6 +159,8 @@ export const RegistryFile = z.strictObject({
   rosters: z.array(Roster).optional(),
   gateways: z.array(Gateway).optional(),
   devices: z.array(Device).optional(),
+  items: z.array(Item).optional(),
+  approvalSystems: z.array(ApprovalSystem).optional(),
 });
 
 export type Region = z.infer<typeof Region>;
@@ -123,6 +174,10 @@ export type Roster = z.infer<typeof Roster>;
 export type Gateway = z.infer<typeof Gateway>;
 export type Device = z.infer<typeof Device>;
 export type RegistryFile = z.infer<typeof RegistryFile>;
+export type TimeLimit = z.infer<typeof TimeLimit>;
+export type Contact = z.infer<typeof Contact>;
+export type Item = z.infer<typeof Item>;
+export type ApprovalSystem = z.infer<typeof ApprovalSystem>;
 
 /** The merged, cross-checked registry. */
 export interface Registry {
@@ -142,4 +197,7 @@ export interface Registry {
   rosters: Map<string, Roster>;
   gateways: Map<string, Gateway>;
   devices: Map<string, Device>;
+  /** The item catalogue by code (absent in registries built by hand, e.g. in tests: no items). */
+  items?: Map<string, Item>;
+  approvalSystems?: Map<string, ApprovalSystem>;
 }

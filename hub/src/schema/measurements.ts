@@ -34,6 +34,18 @@ export const MEASUREMENTS = {
     tags: [...PLACE, "window", "device", "camera", "state", "source"],
     fields: ["seq", "rx_ts", "active", "snapshot_sha256"],
   },
+  /** An approval item's event (from a hall's queue system or a department's approval system); placed by the item's catalogue entry. */
+  item_event: {
+    policy: "raw",
+    tags: [...PLACE, "department", "item", "device", "type", "outcome"],
+    fields: ["seq", "rx_ts", "application", "window", "clerk", "applicant", "step", "handler", "result", "reason", "txn"],
+  },
+  /** A hall's queue and counter system: a ticket taken, called, its service started and finished. */
+  queue_event: {
+    policy: "raw",
+    tags: [...PLACE, "window", "device", "type"],
+    fields: ["seq", "rx_ts", "ticket", "txn", "clerk", "application", "item"],
+  },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
   /** Each gateway's hash chain by (epoch, seq), whatever the batches' creation times say (policy chain, never expires). */
   batch_chain: { policy: "chain", tags: ["gateway", "epoch"], fields: ["seq", "hash", "prev_hash", "created_at", "readings"] },

@@ -14,6 +14,11 @@ export type DayKind = { working: true } | { working: false; reason: "weekend" | 
 export function dayKind(roster: Roster, person: Person, date: string): DayKind {
   const leave = roster.exceptions.find((e) => e.person === person.id && e.from <= date && date <= e.to);
   if (leave) return { working: false, reason: leave.reason };
+  return calendarDayKind(roster, date);
+}
+
+/** Whether local `date` is a working day of the roster's calendar (its weekdays, holidays and make-up days), for anyone. */
+export function calendarDayKind(roster: Roster, date: string): DayKind {
   if (roster.holidays.includes(date)) return { working: false, reason: "holiday" };
   if (roster.workdays.includes(date)) return { working: true };
   return roster.workingDays.includes(weekday(date) as Roster["workingDays"][number])
