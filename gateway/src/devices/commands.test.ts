@@ -39,6 +39,19 @@ describe("command planner", () => {
     expect(planner.afterEvent(signin("nobody", "in"))).toEqual([]);
   });
 
+  it("prompts the window's keypad for a rating when the queue system reports its transaction finished, and only then", () => {
+    const queue = (type: "ticket" | "called" | "started" | "finished", windowId?: string) =>
+      ({ kind: "queue", v: 1, deviceId: "qs-1", seq: 1, ts: 1, type, ticket: "A023", txnId: "T-A023", windowId, clerkId: "p-1" }) as const;
+    const [msg, ...more] = planner.afterEvent(queue("finished", "w1"));
+    expect(more).toEqual([]);
+    expect(msg?.topic).toBe("sv/v1/dev/kp-1/cmd/prompt");
+    const payload = JSON.parse(msg?.payload ?? "");
+    expect(COMMAND_SCHEMAS.prompt.safeParse(payload).success).toBe(true);
+    expect(payload).toMatchObject({ windowId: "w1", txnId: "T-A023", clerkId: "p-1", timeoutS: 60 });
+    expect(planner.afterEvent(queue("started", "w1"))).toEqual([]);
+    expect(planner.afterEvent(queue("finished", "w9"))).toEqual([]); // no keypad at that window
+  });
+
   it("answers clock errors with a valid time command and nothing else", () => {
     const [msg] = planner.afterRejection("kp-1", "clock_unset");
     expect(msg?.topic).toBe("sv/v1/dev/kp-1/cmd/time");

@@ -17,6 +17,9 @@ export interface Outgoing {
 
 export type CommandResult = { ok: true; message: Outgoing } | { ok: false; error: PayloadError };
 
+/** How long a keypad waits for the citizen's key after a transaction ends before it reports a timeout. */
+export const PROMPT_TIMEOUT_S = 60;
+
 /** Validation errors that a `time` command can cure. */
 const CLOCK_ERRORS: ReadonlySet<string> = new Set(["clock_unset", "future_timestamp"]);
 
@@ -34,8 +37,18 @@ export class CommandPlanner {
     this.config = config;
   }
 
-  /** A clerk signing in (or out) at a terminal updates their window's keypad display. */
+  /**
+   * A clerk signing in (or out) at a terminal updates their window's keypad display; a transaction the hall's queue
+   * system reports finished at a window makes that window's keypad ask for a rating carrying the transaction id.
+   */
   afterEvent(event: DeviceEvent): Outgoing[] {
+    if (event.kind === "queue" && event.type === "finished" && event.windowId && this.config) {
+      const windowId = event.windowId;
+      const prompt = dropUndefined({ windowId, txnId: event.txnId, clerkId: event.clerkId, timeoutS: PROMPT_TIMEOUT_S });
+      return this.config.devices
+        .filter((d) => d.kind === "keypad" && d.windowId === windowId)
+        .map((keypad) => this.#message(keypad.id, "prompt", prompt));
+    }
     if (event.kind !== "signin" || !this.config) return [];
     const person = this.config.people.find((p) => p.id === event.personId);
     if (!person?.windowId) return [];
@@ -65,7 +78,7 @@ export class CommandPlanner {
     return { ok: true, message: { topic: deviceTopics.command(command.deviceId, command.name), payload: JSON.stringify(parsed.data) } };
   }
 
-  #message(deviceId: string, name: "display" | "time", fields: Record<string, unknown>): Outgoing {
+  #message(deviceId: string, name: "display" | "time" | "prompt", fields: Record<string, unknown>): Outgoing {
     const payload = { v: 1, cmdId: randomUUID(), ts: this.now(), ...fields };
     return { topic: deviceTopics.command(deviceId, name), payload: JSON.stringify(payload) };
   }
