@@ -55,7 +55,9 @@ describe("deadlines on working days", () => {
   it("a suspension over a weekend counts only its working days; an open one stops the clock", () => {
     const overWeekend = [{ from: at("2026-04-10", "16:00"), to: at("2026-04-14", "09:00") }]; // Fri, Mon
     expect(deadline(clock, item.promisedLimit, at("2026-04-08", "10:00"), overWeekend)?.suspended).toBe(2);
-    expect(deadline(clock, item.promisedLimit, at("2026-04-08", "10:00"), [{ from: at("2026-04-09", "10:00"), to: undefined }])).toBeUndefined();
+    expect(
+      deadline(clock, item.promisedLimit, at("2026-04-08", "10:00"), [{ from: at("2026-04-09", "10:00"), to: undefined }]),
+    ).toBeUndefined();
   });
 
   it("calendar-day limits count every day; make-up working days count as working days", () => {
@@ -95,9 +97,17 @@ describe("cases from item events", () => {
     const open = buildCases(registry, events, at("2026-04-13", "10:00")).cases[0]!;
     expect(open).toMatchObject({ state: "in_progress", handler: "王审", left: 1, overdueDays: 0, timeliness: "on_time" });
     expect(open.due?.dueDate).toBe("2026-04-13");
-    const late = buildCases(registry, [...events, ev("completed", at("2026-04-15", "10:00"), { outcome: "approved" })], at("2026-04-20", "10:00"));
+    const late = buildCases(
+      registry,
+      [...events, ev("completed", at("2026-04-15", "10:00"), { outcome: "approved" })],
+      at("2026-04-20", "10:00"),
+    );
     expect(late.cases[0]).toMatchObject({ state: "completed", timeliness: "overdue", overdueDays: 2 });
-    const early = buildCases(registry, [...events, ev("completed", at("2026-04-10", "10:00"), { outcome: "approved" })], at("2026-04-20", "10:00"));
+    const early = buildCases(
+      registry,
+      [...events, ev("completed", at("2026-04-10", "10:00"), { outcome: "approved" })],
+      at("2026-04-20", "10:00"),
+    );
     expect(early.cases[0]).toMatchObject({ timeliness: "early", left: 2 });
   });
 

@@ -41,7 +41,9 @@ const BASE: Record<string, string> = {
 const item = (code: string, extra = "") => {
   const fields = { ...BASE };
   for (const [, key, value] of extra.matchAll(/, (\w+): ((?:\{[^}]*\})|[^,]+)/g)) fields[key!] = value!;
-  return `  - { code: "${code}", ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join(", ")} }\n`;
+  return `  - { code: "${code}", ${Object.entries(fields)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ")} }\n`;
 };
 
 describe("the item catalogue in the registry", () => {
