@@ -53,10 +53,26 @@ export interface Panel {
       color?: { mode: "thresholds" | "palette-classic" | "fixed"; fixedColor?: string };
       links?: PanelLink[];
       noValue?: string;
+      mappings?: ValueMapping[];
     };
     overrides: [];
   };
   options: Record<string, unknown>;
+}
+
+/** A value shown as a text (and colour): the data's stable English words, read in the dashboard's language. */
+export interface ValueMapping {
+  type: "value";
+  options: Record<string, { text: string; color?: string; index: number }>;
+}
+
+/** One value mapping from `value → [text, colour?]`, in the order given. */
+export function valueMapping(texts: Record<string, readonly [string, string?]>): ValueMapping {
+  const options: ValueMapping["options"] = {};
+  Object.entries(texts).forEach(([value, [text, color]], index) => {
+    options[value] = color === undefined ? { text, index } : { text, color, index };
+  });
+  return { type: "value", options };
 }
 
 export interface Variable {
@@ -141,6 +157,7 @@ export interface PanelSpec {
   links?: PanelLink[];
   /** What a stat shows when its query finds nothing: "0" for counts of people or windows, never "No data". */
   noValue?: string;
+  mappings?: ValueMapping[];
   options?: Record<string, unknown>;
   w: number;
   h: number;
@@ -171,6 +188,7 @@ export function layout(specs: readonly PanelSpec[]): Panel[] {
     }
     if (spec.links !== undefined) defaults.links = spec.links;
     if (spec.noValue !== undefined) defaults.noValue = spec.noValue;
+    if (spec.mappings !== undefined) defaults.mappings = spec.mappings;
     const panel: Panel = {
       id: index + 1,
       type: spec.type,

@@ -1,9 +1,10 @@
 /** The five supervision dashboards. Queries follow hub/SCHEMA.md; `$timeFilter` is Grafana's time range. */
 import { INFLUXQL, type TagOf } from "@supervision/hub/schema";
-import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds } from "./builders.ts";
+import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds, valueMapping } from "./builders.ts";
 import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
 
-const { attendance, card, deduction, gateway_health, heartbeat, integrity_alert, motion, rating, score_monthly, signin } = INFLUXQL;
+const { attendance, card, deduction, gateway_health, heartbeat, integrity_alert, motion, rating, score_monthly, signin, warning } =
+  INFLUXQL;
 
 export const UIDS = {
   centre: "sv-centre",
@@ -126,6 +127,48 @@ function centre(m: DashboardMessages): Dashboard {
         thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
         links: [hallLink(m)],
         w: 12,
+        h: 10,
+      },
+      {
+        type: "stat",
+        ...t.warningsWaiting,
+        noValue: "0",
+        // Every warning point is one warning (its series and start time); its handling state is written on it.
+        targets: [
+          target(
+            `SELECT count(${warning.handling_overdue}) AS "${c.waiting}" FROM ${warning.NAME} WHERE ${f} AND ${warning.handling} =~ /^(open|acknowledged)$/ AND $timeFilter`,
+            "time_series",
+            "A",
+          ),
+          target(
+            `SELECT count(${warning.handling_overdue}) AS "${c.overdue}" FROM ${warning.NAME} WHERE ${f} AND ${warning.handling_overdue} = 1 AND $timeFilter`,
+            "time_series",
+            "B",
+          ),
+        ],
+        thresholds: BAD_COUNT,
+        w: 6,
+        h: 10,
+      },
+      {
+        type: "table",
+        ...t.warnings,
+        targets: [
+          target(
+            `SELECT ${warning.message} AS "${c.warning}", ${warning.handling} AS "${c.handling}", ${warning.handled_by} AS "${c.handledBy}", ${warning.handling_overdue} AS "${c.overdue}" FROM ${warning.NAME} WHERE ${f} AND ${warning.handling} != 'closed' AND $timeFilter GROUP BY ${warning.site}, ${warning.subject_kind}, ${warning.subject}, ${warning.rule}, ${warning.severity}`,
+            "table",
+          ),
+        ],
+        mappings: [
+          valueMapping({
+            open: [m.handlingStates.open, COLORS.red],
+            acknowledged: [m.handlingStates.acknowledged, COLORS.yellow],
+            handled: [m.handlingStates.handled, COLORS.green],
+            closed: [m.handlingStates.closed],
+          }),
+        ],
+        links: [hallLink(m)],
+        w: 18,
         h: 10,
       },
       {

@@ -49,6 +49,11 @@ export interface DashboardMessages {
     points: string;
     card: string;
     reasons: string;
+    warning: string;
+    handling: string;
+    handledBy: string;
+    overdue: string;
+    waiting: string;
   };
   centre: {
     title: string;
@@ -60,6 +65,8 @@ export interface DashboardMessages {
     lateAbsent: PanelText;
     integrity: PanelText;
     cards: PanelText;
+    warningsWaiting: PanelText;
+    warnings: PanelText;
     satisfactionByHall: PanelText;
   };
   hall: {
@@ -97,6 +104,8 @@ export interface DashboardMessages {
     trend: PanelText;
   };
   annotations: { warningsAndCards: string };
+  /** The hub's handling states of a warning (hub/src/supervision/handling.ts), as a person reads them. */
+  handlingStates: { open: string; acknowledged: string; handled: string; closed: string };
 }
 
 const zh: DashboardMessages = {
@@ -134,6 +143,11 @@ const zh: DashboardMessages = {
     points: "分值",
     card: "警示牌",
     reasons: "原因",
+    warning: "预警内容",
+    handling: "处置状态",
+    handledBy: "处置人",
+    overdue: "逾期未处置",
+    waiting: "待处置",
   },
   centre: {
     title: "电子监察中心",
@@ -148,6 +162,8 @@ const zh: DashboardMessages = {
     lateAbsent: { title: "今日迟到、缺勤、早退离岗人数", description: "按人计，不按半天计。" },
     integrity: { title: "今日数据完整性告警", description: "网关上传批次的缺号、篡改或签名错误。" },
     cards: { title: "今日黄牌和红牌", description: "每个对象今天的警示牌：谁、在哪里、为什么。" },
+    warningsWaiting: { title: "今日待处置预警", description: "尚未处置的预警条数，以及超过处置时限的条数。" },
+    warnings: { title: "今日预警及处置", description: "今天的预警：内容、处置状态、处置人；已办结的不再显示。" },
     satisfactionByHall: { title: "今日各大厅满意率" },
   },
   hall: {
@@ -185,6 +201,7 @@ const zh: DashboardMessages = {
     trend: { title: "各月得分趋势" },
   },
   annotations: { warningsAndCards: "监察预警和警示牌" },
+  handlingStates: { open: "待处理", acknowledged: "已知悉", handled: "已处置", closed: "已办结" },
 };
 
 const en: DashboardMessages = {
@@ -222,6 +239,11 @@ const en: DashboardMessages = {
     points: "points",
     card: "card",
     reasons: "reasons",
+    warning: "warning",
+    handling: "handling",
+    handledBy: "handled by",
+    overdue: "overdue",
+    waiting: "waiting",
   },
   centre: {
     title: "Supervision centre",
@@ -236,6 +258,14 @@ const en: DashboardMessages = {
     lateAbsent: { title: "Late, absent, left early or left post today", description: "People, not half days." },
     integrity: { title: "Integrity alerts today", description: "Gaps, altered or badly signed batches from gateways." },
     cards: { title: "Yellow and red cards today", description: "Each subject's card today: who, where and why." },
+    warningsWaiting: {
+      title: "Warnings waiting for handling today",
+      description: "Warnings not yet handled, and those past their handling limit.",
+    },
+    warnings: {
+      title: "Warnings today and their handling",
+      description: "Today's warnings: what, handling state, who handled it; closed ones drop off.",
+    },
     satisfactionByHall: { title: "Satisfaction by hall today" },
   },
   hall: {
@@ -285,6 +315,7 @@ const en: DashboardMessages = {
     trend: { title: "Score trend across months" },
   },
   annotations: { warningsAndCards: "Supervision warnings and cards" },
+  handlingStates: { open: "open", acknowledged: "acknowledged", handled: "handled", closed: "closed" },
 };
 
 const CATALOGUE: Record<Locale, DashboardMessages> = { "zh-CN": zh, en };

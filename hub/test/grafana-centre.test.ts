@@ -36,6 +36,13 @@ const card = (subjectKind: string, subject: string, color: string, level: number
   timestamp: NOW - minutesAgo * MIN,
 });
 
+const warning = (subject: string, handling: string, overdue: 0 | 1, minutesAgo: number, handledBy = ""): IPoint => ({
+  measurement: "warning",
+  tags: { ...PLACE, site: "hall-1", category: "people", subject_kind: "window", subject, rule: "unattended", severity: "warning" },
+  fields: { active: 1, message: `窗口 ${subject} 无人值守`, handling, handled_by: handledBy, handling_overdue: overdue },
+  timestamp: NOW - minutesAgo * MIN,
+});
+
 /**
  * Windows of hall-1: w1 staffed (motion 5 minutes ago), w2 left 10 minutes ago, w3 left 20 minutes ago, w4 left
  * three hours ago, w5 a seated clerk whose camera has said nothing since the start 40 minutes ago.
@@ -69,6 +76,14 @@ function situation(): IPoint[] {
     card("clerk", "p1", "green", 0, "", 230),
     card("clerk", "p7", "red", 2, "yesterday", 26 * 60),
     card("clerk", "p8", "red", 2, "long ago", 60 * 24 * 60),
+    // Warnings today: w2 open and past its limit, w3 open within it, w4 acknowledged, w5 handled, w6 closed;
+    // yesterday's open one is not today's.
+    warning("w2", "open", 1, 50),
+    warning("w3", "open", 0, 10),
+    warning("w4", "acknowledged", 0, 40, "王主任"),
+    warning("w5", "handled", 0, 45, "王主任"),
+    warning("w6", "closed", 0, 47, "王主任"),
+    warning("w7", "open", 1, 26 * 60),
   ];
 }
 
@@ -130,6 +145,44 @@ describe("the big screen at a scripted moment", () => {
       { site: "hall-1", subject_kind: "clerk", subject: "p2", card: 2, reasons: "缺勤 2 个半天" },
       { site: "hall-1", subject_kind: "window", subject: "w2", card: 1, reasons: "无人 40 分钟" },
     ]);
+  });
+});
+
+describe("warnings and their handling on the big screen", () => {
+  it("counts today's warnings not yet handled, and those past their limit", async () => {
+    expect(await statNumbers("Warnings waiting for handling today")).toEqual({ waiting: 3, overdue: 1 });
+  });
+
+  it("lists today's warnings that are not closed, with their state and who handled them, newest first", async () => {
+    const series = await rows(centrePanel("Warnings today and their handling").targets[0]?.query ?? "");
+    const shown = series
+      .map((s) => ({
+        subject: s.tags?.subject,
+        warning: s.values[0]?.[1],
+        handling: s.values[0]?.[2],
+        by: s.values[0]?.[3],
+        overdue: s.values[0]?.[4],
+      }))
+      .sort((a, b) => String(a.subject).localeCompare(String(b.subject)));
+    expect(shown).toEqual([
+      { subject: "w2", warning: "窗口 w2 无人值守", handling: "open", by: "", overdue: 1 },
+      { subject: "w3", warning: "窗口 w3 无人值守", handling: "open", by: "", overdue: 0 },
+      { subject: "w4", warning: "窗口 w4 无人值守", handling: "acknowledged", by: "王主任", overdue: 0 },
+      { subject: "w5", warning: "窗口 w5 无人值守", handling: "handled", by: "王主任", overdue: 0 },
+    ]);
+  });
+
+  it("shows the handling states in Chinese", () => {
+    const panel = allDashboards()
+      .find((d) => d.uid === UIDS.centre)
+      ?.panels.find((p) => p.title === "今日预警及处置");
+    const options = panel?.fieldConfig.defaults.mappings?.[0]?.options ?? {};
+    expect(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, v.text]))).toEqual({
+      open: "待处理",
+      acknowledged: "已知悉",
+      handled: "已处置",
+      closed: "已办结",
+    });
   });
 });
 

@@ -93,7 +93,12 @@ export const MEASUREMENTS = {
   warning: {
     policy: "raw",
     tags: [...PLACE, "category", "subject_kind", "subject", "rule", "severity"],
-    fields: ["active", "message", "minutes", "rate", "rated"],
+    fields: ["active", "message", "minutes", "rate", "rated", "handling", "handled_by", "handling_overdue"],
+  },
+  warning_action: {
+    policy: "raw",
+    tags: [...PLACE, "rule", "subject_kind", "subject", "action"],
+    fields: ["warning_ts", "by", "role", "note"],
   },
   card: { policy: "raw", tags: [...PLACE, "subject_kind", "subject", "color"], fields: ["level", "reasons"] },
   dissatisfaction: {

@@ -9,7 +9,8 @@ import { RULES } from "./rules/index.ts";
 import type { DayContext, DayRule, DaySpan, Deduction, Findings, Judged, Rule, SiteRule } from "./rules/rule.ts";
 import { dailyScorePoint, deductionPoint, type Entry } from "./scores.ts";
 import type { SupervisionSettings } from "./settings.ts";
-import { warningPoint } from "./warnings.ts";
+import { type HandlingView, warningPoint } from "./warnings.ts";
+import { handlingOf } from "./handling.ts";
 import { supervisionTexts } from "./messages.ts";
 
 export interface DayOutcome {
@@ -61,22 +62,26 @@ export async function evaluateDay(
     onDuty,
     readings: dayReadings(influx, site, span),
   };
-  const [findings, entryRows] = await Promise.all([Promise.all(dayRules(rules).map((r) => r.judge(ctx))), ctx.readings.entries()]);
+  const [findings, entryRows, actionRows] = await Promise.all([
+    Promise.all(dayRules(rules).map((r) => r.judge(ctx))),
+    ctx.readings.entries(),
+    ctx.readings.warningActions(),
+  ]);
   const entries: Entry[] = entryRows.map((r) => ({
     subjectKind: String(r.subject_kind),
     subject: String(r.subject),
     points: Number(r.points),
   }));
-  compose(outcome, ctx, findings, entries);
+  compose(outcome, ctx, findings, entries, { of: handlingOf(site.id, actionRows), now, limits: settings.handling });
   return outcome;
 }
 
-function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], entries: Entry[]): void {
+function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], entries: Entry[], handling: HandlingView): void {
   const { place, span, settings } = ctx;
   for (const f of findings) outcome.points.push(...(f.records ?? []));
   for (const f of findings)
     for (const w of f.warnings ?? []) {
-      outcome.points.push(warningPoint(place, w));
+      outcome.points.push(warningPoint(place, w, handling));
       if (w.event.active) outcome.warnings.push(w.event);
     }
   for (const f of findings) outcome.deductions.push(...(f.deductions ?? []));
@@ -111,11 +116,12 @@ export async function evaluateSite(
 ): Promise<{ points: SchemaPoint[]; warnings: WarningEvent[] }> {
   const place = placementOf(registry, site);
   const readings = siteReadings(influx, site, now);
-  const findings = await Promise.all(
-    siteRules(rules).map((r) =>
-      r.judge({ registry, site, place, now, settings, text: supervisionTexts(settings.locale, site.tz), readings }),
-    ),
-  );
+  const text = supervisionTexts(settings.locale, site.tz);
+  const [findings, actionRows] = await Promise.all([
+    Promise.all(siteRules(rules).map((r) => r.judge({ registry, site, place, now, settings, text, readings }))),
+    readings.warningActions(),
+  ]);
+  const handling: HandlingView = { of: handlingOf(site.id, actionRows), now, limits: settings.handling };
   const found = findings.flatMap((f) => f.warnings ?? []);
-  return { points: found.map((w) => warningPoint(place, w)), warnings: found.filter((w) => w.event.active).map((w) => w.event) };
+  return { points: found.map((w) => warningPoint(place, w, handling)), warnings: found.filter((w) => w.event.active).map((w) => w.event) };
 }

@@ -3,7 +3,14 @@ import { lit, ns, type Row } from "../influx/query.ts";
 import type { Site } from "../registry/schema.ts";
 import { INFLUXQL } from "../schema/index.ts";
 
-const { signin, heartbeat, motion, rating, dissatisfaction, deduction, gateway_health, integrity_alert, warning } = INFLUXQL;
+const { signin, heartbeat, motion, rating, dissatisfaction, deduction, gateway_health, integrity_alert, warning, warning_action } =
+  INFLUXQL;
+
+/** The centre's handling steps on the site's warnings raised since `since` (ms). */
+const warningActions = (influx: InfluxDB, site: Site, since: number) =>
+  influx.query<Row>(
+    `SELECT ${warning_action.rule}, ${warning_action.subject}, ${warning_action.action}, ${warning_action.warning_ts}, ${warning_action.by}, ${warning_action.note} FROM ${warning_action.FROM} WHERE ${warning_action.site} = ${lit(site.id)} AND time >= ${ns(since)}`,
+  );
 
 /** Asks once, however many rules ask: the rules of a day run together and share the day's queries. */
 function once<T>(load: () => Promise<T>): () => Promise<T> {
@@ -63,6 +70,8 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
         `SELECT ${dissatisfaction.rating_id}, ${dissatisfaction.fault}, ${dissatisfaction.by}, ${dissatisfaction.state} FROM ${dissatisfaction.FROM} WHERE ${wholeDay} AND ${dissatisfaction.state} != 'to_verify'`,
       ),
     ),
+    /** The centre's handling of the day's warnings. */
+    warningActions: once(() => warningActions(influx, site, span.dayFrom)),
     /** People's entries: deductions and bonuses entered by a person, not computed by the rules. */
     entries: once(() =>
       influx.query<Row>(
@@ -115,6 +124,8 @@ export function siteReadings(influx: InfluxDB, site: Site, now: number) {
         `SELECT ${integrity_alert.detail}, ${integrity_alert.seq} FROM ${integrity_alert.FROM} WHERE ${integrity_alert.gateway} = ${lit(site.gateway)} AND time > ${now - 86_400_000}ms`,
       ),
     ),
+    /** The centre's handling of the warnings of the last two days. */
+    warningActions: once(() => warningActions(influx, site, since)),
     /** Equipment warnings written by earlier runs, to close the ones that no longer hold. */
     equipmentWarnings: once(() =>
       influx.query<Row>(

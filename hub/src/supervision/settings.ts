@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_LOCALE, LOCALES } from "@supervision/dashboards";
 import { NotificationSettings } from "./notify.ts";
 import { SatisfactionThresholds } from "./rules/satisfaction/tally.ts";
+import { HandlingSettings } from "./handling.ts";
 
 /** Points per event: the district rules of the domain brief are the shipped default. */
 export const ScoringRules = z.strictObject({
@@ -47,6 +48,8 @@ export const SupervisionSettings = z.strictObject({
   /** Satisfaction rates (per clerk and window, day and month so far) below which the rules warn. */
   satisfaction: SatisfactionThresholds.prefault({}),
   notifications: NotificationSettings.prefault({}),
+  /** How soon the centre must acknowledge and handle a warning before it shows as overdue. */
+  handling: HandlingSettings.prefault({}),
   /** Several hub copies: each judges the sites whose hash falls in its partition, so no site is judged twice. */
   partition: z
     .strictObject({ index: z.int().min(0), count: z.int().min(1).max(1000) })
