@@ -11,3 +11,5 @@ export { registryFromScenario } from "./registry/from-scenario.ts";
 export { ensureDatabase } from "./influx/setup.ts";
 export { readingToPoint } from "./ingest/points.ts";
 export { FOLDER_UID } from "./grafana/provision.ts";
+export { PUBLIC, requireRole, ROLES } from "./http/auth.ts";
+export type { Access, Identity, Role } from "./http/auth.ts";

@@ -22,17 +22,19 @@ describe("supervision commands", () => {
   });
 
   it("name a bad option, a missing argument or an absent hub, and say what to do", CLI, async () => {
-    expect(await hub(["verify", "kp1:1", "--by", "Zhou", "--colour", "red"])).toMatchObject({
+    expect(await hub(["verify", "kp1:1", "--colour", "red"])).toMatchObject({
       code: 2,
       err: expect.stringMatching(/--colour[\s\S]*Usage: hub verify/),
     });
-    expect(await hub(["entry", "--person", "c1", "--window", "w1", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({
+    expect(await hub(["entry", "--person", "c1", "--window", "w1", "--rule", "thanks"])).toMatchObject({
       code: 2,
       err: expect.stringMatching(/one of --person or --window/),
     });
     expect(await hub(["report", "--month", "2026-13"])).toMatchObject({ code: 2, err: expect.stringMatching(/--month YYYY-MM/) });
     const port = await freePort();
-    expect(await hub(["dismiss", "kp1:1", "--by", "Zhou", "--url", `http://127.0.0.1:${port}`])).toMatchObject({
+    expect(
+      await hub(["dismiss", "kp1:1", "--token", "hubtk_some-token-of-an-absent-hub", "--url", `http://127.0.0.1:${port}`]),
+    ).toMatchObject({
       code: 1,
       err: expect.stringMatching(/no hub answers[\s\S]*hub start/),
     });

@@ -205,10 +205,12 @@ describe("supervision rules on a scripted day", () => {
     const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
     await extension.start(context(at("18:00")));
     const verify = routes.get("POST /api/dissatisfaction/:id/verify")!;
-    expect((await verify({ params: { id: "nope" }, query: new URLSearchParams(), body: { by: "x" } })).status).toBe(400);
-    expect((await verify({ params: { id }, query: new URLSearchParams(), body: {} })).status).toBe(400);
-    expect((await verify({ params: { id: "kp1:99999" }, query: new URLSearchParams(), body: { by: "Zhou" } })).status).toBe(404);
-    expect(await verify({ params: { id }, query: new URLSearchParams(), body: { by: "Supervisor Zhou" } })).toMatchObject({
+    const zhou = { name: "Supervisor Zhou", role: "operator" as const };
+    expect((await verify({ params: { id: "nope" }, query: new URLSearchParams(), body: {}, identity: zhou })).status).toBe(400);
+    expect((await verify({ params: { id }, query: new URLSearchParams(), body: {} })).status).toBe(401);
+    expect((await verify({ params: { id }, query: new URLSearchParams(), body: { by: "x" }, identity: zhou })).status).toBe(400);
+    expect((await verify({ params: { id: "kp1:99999" }, query: new URLSearchParams(), body: {}, identity: zhou })).status).toBe(404);
+    expect(await verify({ params: { id }, query: new URLSearchParams(), body: {}, identity: zhou })).toMatchObject({
       status: 200,
       body: { state: "verified" },
     });
@@ -313,30 +315,60 @@ describe("hub verify / dismiss", () => {
     const friday = "2026-11-20";
     const reading = rating(at("10:00", friday), "dissatisfied", 4);
     await influx.writePoints([readingToPoint(reading, registry) as IPoint], { retentionPolicy: "raw", precision: "n" });
-    const http = new HubHttpServer(pino({ level: "silent" }));
+    const { ApiTokens } = await import("../src/http/auth.ts");
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "hub-api-tokens-"));
+    const tokenFile = join(dir, "api-tokens.json");
+    const tokens = new ApiTokens([
+      { name: "Supervisor Zhou", role: "operator", token: "zhou-operator-token-0123456789abcdef" },
+      { name: "Zhou", role: "operator", token: "zhou2-operator-token-0123456789abcdef" },
+      { name: "Wang", role: "viewer", token: "wang-viewer-token-0123456789abcdef" },
+    ]);
+    tokens.save(tokenFile);
+    const http = new HubHttpServer(pino({ level: "silent" }), { tokens: { current: () => tokens } });
     const port = await http.listen(await freePort(), "127.0.0.1");
     const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
     await extension.start({ ...context(at("18:00", friday)), http });
-    const hub = (args: string[]) =>
+    const hub = (args: string[], as = "Supervisor Zhou") =>
       new Promise<{ code: number; out: string; err: string }>((resolve) =>
         execFile(
           process.execPath,
-          ["--import", "tsx", "hub/src/cli/main.ts", ...args, "--url", `http://127.0.0.1:${port}`],
+          ["--import", "tsx", "hub/src/cli/main.ts", ...args, "--url", `http://127.0.0.1:${port}`, "--token-file", tokenFile, "--as", as],
+          { env: { ...process.env, HUB_API_TOKEN: "" } },
           (error, out, err) => resolve({ code: error ? Number(error.code) : 0, out, err }),
         ),
       );
     try {
       const id = `kp1:${reading.seq}`;
-      expect(await hub(["dismiss", id])).toMatchObject({ code: 2, err: expect.stringMatching(/--by/) });
-      expect(await hub(["verify", "kp1:424242", "--by", "Zhou"])).toMatchObject({
+      // Without a token, with a wrong one, a viewer's, or with a typed name: refused, and nothing is written.
+      const url = `http://127.0.0.1:${port}/api/dissatisfaction/${id}/verify`;
+      const anonymous = await fetch(url, { method: "POST", body: "{}" });
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.json()).toMatchObject({ code: "unauthenticated", error: expect.stringMatching(/API token is required/) });
+      const wrong = await fetch(url, { method: "POST", body: "{}", headers: { authorization: "Bearer not-a-token-of-this-hub-at-all" } });
+      expect(wrong.status).toBe(401);
+      expect(await hub(["dismiss", id], "Wang")).toMatchObject({ code: 1, err: expect.stringMatching(/needs the operator role; "Wang" is viewer/) });
+      const forged = await fetch(`http://127.0.0.1:${port}/api/entries`, {
+        method: "POST",
+        body: JSON.stringify({ person: "c1", rule: "thanks", by: "Somebody Else" }),
+        headers: { authorization: "Bearer zhou-operator-token-0123456789abcdef" },
+      });
+      expect(forged.status).toBe(400);
+      expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "entered_by" != 'rules'`)).toHaveLength(0);
+      expect(await rows(`SELECT "by" FROM "raw"."dissatisfaction" WHERE "rating_id" = '${id}' AND "state" != 'to_verify'`)).toHaveLength(0);
+
+      expect(await hub(["dismiss", id], "nobody")).toMatchObject({ code: 1, err: expect.stringMatching(/no token named "nobody"/) });
+      expect(await hub(["verify", "kp1:424242"])).toMatchObject({
         code: 1,
         err: expect.stringMatching(/no dissatisfied rating/),
       });
-      expect(await hub(["verify", id, "--by", "Zhou", "--fault", "window"])).toMatchObject({
+      expect(await hub(["verify", id, "--fault", "window"])).toMatchObject({
         code: 1,
         err: expect.stringMatching(/"fault" is "clerk" or "unit"/),
       });
-      expect(await hub(["dismiss", id, "--by", "Supervisor Zhou"])).toMatchObject({
+      expect(await hub(["dismiss", id])).toMatchObject({
         code: 0,
         out: expect.stringMatching(/dismissed by Supervisor Zhou/),
       });
@@ -348,22 +380,22 @@ describe("hub verify / dismiss", () => {
 
       // People's entries: thanks (+2 by default) and a complaint that needs its points.
       expect(
-        await hub(["entry", "--person", "c1", "--rule", "thanks", "--by", "Supervisor Zhou", "--note", "letter of thanks"]),
+        await hub(["entry", "--person", "c1", "--rule", "thanks", "--note", "letter of thanks"]),
       ).toMatchObject({ code: 0, out: expect.stringMatching(/thanks for c1: 2 points/) });
-      expect(await hub(["entry", "--person", "c1", "--rule", "complaint", "--by", "Zhou"])).toMatchObject({
+      expect(await hub(["entry", "--person", "c1", "--rule", "complaint"], "Zhou")).toMatchObject({
         code: 1,
         err: expect.stringMatching(/"points"/),
       });
-      expect(await hub(["entry", "--window", "w1", "--rule", "complaint", "--points=-3", "--by", "Zhou"])).toMatchObject({ code: 0 });
-      expect(await hub(["entry", "--person", "nobody", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({
+      expect(await hub(["entry", "--window", "w1", "--rule", "complaint", "--points=-3"], "Zhou")).toMatchObject({ code: 0 });
+      expect(await hub(["entry", "--person", "nobody", "--rule", "thanks"], "Zhou")).toMatchObject({
         code: 1,
         err: expect.stringMatching(/no person "nobody"/),
       });
-      expect(await hub(["entry", "--person", "c1", "--rule", "late", "--points", "5", "--by", "Zhou"])).toMatchObject({
+      expect(await hub(["entry", "--person", "c1", "--rule", "late", "--points", "5"], "Zhou")).toMatchObject({
         code: 1,
         err: expect.stringMatching(/not one the rules compute/),
       });
-      expect(await hub(["entry", "--rule", "thanks", "--by", "Zhou"])).toMatchObject({ code: 2 });
+      expect(await hub(["entry", "--rule", "thanks"], "Zhou")).toMatchObject({ code: 2 });
       const entries = await rows(`SELECT "points", "entered_by", "subject", "rule" FROM "raw"."deduction" WHERE "entered_by" != 'rules'`);
       expect(entries.map((e) => `${e.subject}:${e.rule}:${e.points}:${e.entered_by}`).sort()).toEqual([
         "c1:thanks:2:Supervisor Zhou",
@@ -377,6 +409,7 @@ describe("hub verify / dismiss", () => {
     } finally {
       await extension.stop();
       await http.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startInfluxd, type TestInfluxd } from "@supervision/test-support";
@@ -68,11 +68,17 @@ describe("Hub with an external InfluxDB", () => {
         expect(health.extensions.echo).toEqual({ state: "running", detail: { echoed: true } });
         expect(health.extensions.ingest?.state).toBe("running");
 
-        const echoed = await fetch(`${base}/api/echo/a%20b`, { method: "POST", body: JSON.stringify({ n: 1 }) });
+        // A route added without an access rule: a POST needs an administrator's token (the one generated at first start).
+        const { tokens } = JSON.parse(readFileSync(join(dataDir, "secrets/api-tokens.json"), "utf8")) as { tokens: { token: string }[] };
+        const headers = { authorization: `Bearer ${tokens[0]!.token}` };
+        expect((await fetch(`${base}/api/echo/a%20b`, { method: "POST", body: JSON.stringify({ n: 1 }) })).status).toBe(401);
+        const echoed = await fetch(`${base}/api/echo/a%20b`, { method: "POST", body: JSON.stringify({ n: 1 }), headers });
         expect(await echoed.json()).toEqual({ id: "a b", body: { n: 1 } });
-        const hostile = await fetch(`${base}/api/echo/x`, { method: "POST", body: "{not json" });
+        const hostile = await fetch(`${base}/api/echo/x`, { method: "POST", body: "{not json", headers });
         expect(hostile.status).toBe(400);
-        const oversized = await fetch(`${base}/api/echo/x`, { method: "POST", body: "x".repeat(100 * 1024) }).catch(() => undefined);
+        const oversized = await fetch(`${base}/api/echo/x`, { method: "POST", body: "x".repeat(100 * 1024), headers }).catch(
+          () => undefined,
+        );
         expect(oversized === undefined || oversized.status === 413).toBe(true);
 
         // `hub gateways` reads the latest gateway_health point and counts integrity alerts.

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -29,7 +29,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
-  it("serves /healthz, /metrics and gateway configs, and stops cleanly on SIGINT", { timeout: 60_000 }, async () => {
+  it("serves /healthz, /metrics and gateway configs, and stops cleanly on SIGINT", { timeout: 120_000 }, async () => {
     const [influxPort, rpcPort, brokerPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const settingsFile = join(dir, "hub.yaml");
     writeFileSync(
@@ -40,7 +40,6 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
         `http: { port: ${httpPort} }`,
         `registry: { dir: ${join(ROOT, "config/registry")} }`,
         `dataDir: ${join(dir, "var")}`,
-        "serviceSecret: system-test-service-secret",
         "logLevel: warn",
       ].join("\n"),
     );
@@ -66,6 +65,51 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
     });
     expect(await (await fetch(`${base}/metrics`)).text()).toContain("process_cpu_user_seconds_total");
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+
+    // Secrets generated at first start, readable by the hub's user only.
+    const secrets = join(dir, "var/secrets");
+    expect(statSync(join(secrets, "api-tokens.json")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(secrets, "broker-service.secret")).mode & 0o777).toBe(0o600);
+    const admin = (
+      JSON.parse(readFileSync(join(secrets, "api-tokens.json"), "utf8")) as { tokens: { name: string; role: string; token: string }[] }
+    ).tokens[0]!;
+    expect(admin).toMatchObject({ name: "admin", role: "administrator" });
+
+    // The API: no token 401, a wrong one 401, the generated administrator's 200; a viewer may read but not run rules.
+    const anonymous = await fetch(`${base}/api/status`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toBe('Bearer realm="hub"');
+    expect(await anonymous.json()).toMatchObject({ code: "unauthenticated" });
+    expect((await fetch(`${base}/api/status`, { headers: { authorization: "Bearer change-me-hub-service-secret" } })).status).toBe(401);
+    const asAdmin = { authorization: `Bearer ${admin.token}` };
+    expect((await fetch(`${base}/api/status`, { headers: asAdmin })).status).toBe(200);
+    expect(await (await fetch(`${base}/api/whoami`, { headers: asAdmin })).json()).toEqual({ name: "admin", role: "administrator" });
+    const cli = (args: string[]) => promisify(execFile)(TSX, [join(ROOT, "hub/src/cli/main.ts"), ...args], { cwd: ROOT });
+    const added = await cli(["token", "add", "Wang Fang", "--role", "viewer", "--settings", settingsFile]);
+    const viewerToken = added.stdout.trim().split("\n").at(-1)!;
+    expect(viewerToken).toMatch(/^hubtk_/);
+    expect(statSync(join(secrets, "api-tokens.json")).mode & 0o777).toBe(0o600);
+    // The running hub picks the new token up without a restart.
+    await expect
+      .poll(async () => (await fetch(`${base}/api/whoami`, { headers: { authorization: `Bearer ${viewerToken}` } })).status, {
+        timeout: 10_000,
+      })
+      .toBe(200);
+    const run = await fetch(`${base}/api/supervision/run`, { method: "POST", headers: { authorization: `Bearer ${viewerToken}` } });
+    expect(run.status).toBe(403);
+    expect(await run.json()).toMatchObject({
+      code: "forbidden",
+      error: expect.stringMatching(/needs the operator role; "Wang Fang" is viewer/),
+    });
+    expect((await cli(["token", "list", "--settings", settingsFile])).stdout).toMatch(/admin\s+administrator\nWang Fang\s+viewer/);
+    expect((await cli(["token", "list", "--settings", settingsFile])).stdout).not.toContain("hubtk_");
+
+    // The broker: anonymous and the old default service password are refused.
+    for (const credentials of [{}, { username: "hub", password: "change-me-hub-service-secret" }, { username: "hub", password: "" }]) {
+      await expect(
+        mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`, { ...credentials, reconnectPeriod: 0, connectTimeout: 10_000 }),
+      ).rejects.toThrow(/Bad username or password|Not authorized/);
+    }
 
     // The influxd the hub manages answers and has the database.
     const dbs = await (await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).text();

@@ -206,7 +206,7 @@ export const upCommand = {
       "The system is up:",
       `  InfluxDB          http://127.0.0.1:${ports["influx-port"]}  (database supervision, data in ${settings.dataDir}/influxdb)`,
       `  hub broker        mqtt://127.0.0.1:${ports["broker-port"]}  (gateways log in with their registry secret)`,
-      `  hub HTTP API      http://127.0.0.1:${hub.httpPort}/healthz  /metrics  /api/status`,
+      `  hub HTTP API      http://127.0.0.1:${hub.httpPort}/healthz  /metrics  /api/status  (tokens: ${join(settings.dataDir, "secrets/api-tokens.json")})`,
       ...gateways.map(
         (g) =>
           `  ${`${g.kind} gateway`.padEnd(17)} devices mqtt://127.0.0.1:${g.devicePort}${g.kind === "site" ? `  ADMS terminals http://127.0.0.1:${ports["site-adms-port"]}` : ""}  HTTP http://127.0.0.1:${g.httpPort}/api/status  (${g.gatewayId})`,

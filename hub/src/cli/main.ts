@@ -4,9 +4,10 @@ import { hashSecretCommand } from "./hash-secret.ts";
 import { registryCommand } from "./registry.ts";
 import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
+import { tokenCommand } from "./token.ts";
 import { supervisionCommands } from "../supervision/cli.ts";
 
-const commands: CliCommand[] = [startCommand, statusCommand, gatewaysCommand, registryCommand, hashSecretCommand, ...supervisionCommands];
+const commands: CliCommand[] = [startCommand, statusCommand, gatewaysCommand, registryCommand, hashSecretCommand, tokenCommand, ...supervisionCommands];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

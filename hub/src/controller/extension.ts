@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { LineWriter } from "../influx/line-writer.ts";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Registry } from "../registry/schema.ts";
+import type { Access, Identity } from "../http/auth.ts";
 
 /**
  * The hub is a controller that starts extensions (ingest, supervision rules, Grafana provisioning, ...), the
@@ -69,6 +70,8 @@ export interface HttpRequest {
   query: URLSearchParams;
   /** Parsed JSON body (POST), undefined when there is none. */
   body: unknown;
+  /** Who called: set on every route that needs a role (what a write records as who did it); absent on PUBLIC ones. */
+  identity?: Identity;
 }
 
 export interface HttpResponse {
@@ -79,8 +82,12 @@ export interface HttpResponse {
 }
 
 export interface HttpRoutes {
-  /** Registers a handler; `path` may hold `:name` parameters, e.g. `/api/dissatisfaction/:id/verify`. */
-  add(method: "GET" | "POST", path: string, handler: (req: HttpRequest) => Promise<HttpResponse>): void;
+  /**
+   * Registers a handler; `path` may hold `:name` parameters, e.g. `/api/dissatisfaction/:id/verify`. `access` is
+   * `requireRole("viewer" | "operator" | "administrator")` or `PUBLIC` (from `@supervision/hub`); without it a GET
+   * needs a viewer token and a POST an administrator one. Anonymous or unknown tokens get 401, a lower role 403.
+   */
+  add(method: "GET" | "POST", path: string, handler: (req: HttpRequest) => Promise<HttpResponse>, access?: Access): void;
 }
 
 export interface HubExtension {

@@ -6,6 +6,8 @@ import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client"
 import { type HubBroker, startHubBroker } from "../broker/index.ts";
 import { createGrafanaExtension } from "../grafana/index.ts";
 import { HubHttpServer } from "../http/server.ts";
+import { ApiTokens, PUBLIC, requireRole, WatchedApiTokens } from "../http/auth.ts";
+import { hubSecrets } from "../secrets/hub-secrets.ts";
 import { ManagedInfluxd } from "@supervision/influxd";
 import { InfluxHealth, type InfluxHealthStatus } from "../influx/health.ts";
 import { ensureDatabase } from "../influx/setup.ts";
@@ -35,6 +37,7 @@ export class Hub {
   private readonly http: HubHttpServer;
   private readonly extensions: ExtensionState[] = [];
   private readonly metrics = new MetricsRegistry();
+  private apiTokens: WatchedApiTokens | undefined;
   httpPort = 0;
 
   constructor(
@@ -43,12 +46,28 @@ export class Hub {
     /** Extra extensions (e.g. supervision) appended after the built-in ones. */
     private readonly extra: HubExtension[] = [],
   ) {
-    this.http = new HubHttpServer(logger.child({ component: "http" }));
+    this.http = new HubHttpServer(logger.child({ component: "http" }), {
+      tokens: {
+        current: () => {
+          if (!this.apiTokens) throw new Error("the API tokens are read at start");
+          return this.apiTokens.current();
+        },
+      },
+      ...(settings.http.tls ? { tls: settings.http.tls } : {}),
+    });
   }
 
   async start(): Promise<void> {
     const { settings, logger } = this;
     const dataDir = resolve(settings.dataDir);
+    // Every secret is given in the settings or generated here at first start (mode 0600): none has a default.
+    const secrets = hubSecrets(settings, dataDir);
+    const tokensFile = secrets.apiTokensFile;
+    const { tokens, created } = ApiTokens.loadOrCreate(tokensFile);
+    if (created) logger.info({ file: tokensFile }, "generated the API token file with an administrator token named admin (mode 0600)");
+    this.apiTokens = new WatchedApiTokens(tokensFile, tokens, (err) =>
+      logger.error({ file: tokensFile, error: err.message }, "API token file not reloaded; the last good tokens stay in force"),
+    );
     let influxUrl = settings.influx.url;
     if (!influxUrl) {
       const influxdDir = join(dataDir, "influxdb");
@@ -90,6 +109,7 @@ export class Hub {
       credentials = { username: settings.broker.username, password: settings.broker.password };
       shareGroup = settings.broker.shareGroup;
     } else {
+      const serviceSecret = secrets.serviceSecret();
       this.broker = await startHubBroker({
         port: settings.broker.port,
         host: settings.broker.host,
@@ -98,23 +118,31 @@ export class Hub {
           : {}),
         registry: this.registry,
         logger,
-        serviceSecret: settings.serviceSecret,
+        serviceSecret,
       });
       brokerUrl = `mqtt://127.0.0.1:${settings.broker.port}`;
-      credentials = { username: "hub", password: settings.serviceSecret };
+      credentials = { username: "hub", password: serviceSecret };
     }
 
     collectDefaultMetrics({ register: this.metrics });
-    this.http.add("GET", "/healthz", async () => {
-      const status = this.status();
-      return { status: status.ok ? 200 : 503, body: status };
-    });
-    this.http.add("GET", "/metrics", async () => ({
-      status: 200,
-      body: await this.metrics.metrics(),
-      contentType: this.metrics.contentType,
-    }));
-    this.http.add("GET", "/api/status", async () => ({ status: 200, body: this.status() }));
+    // Open: probes and Prometheus call them without a token; they change nothing and carry no secrets.
+    this.http.add(
+      "GET",
+      "/healthz",
+      async () => {
+        const status = this.status();
+        return { status: status.ok ? 200 : 503, body: status };
+      },
+      PUBLIC,
+    );
+    this.http.add(
+      "GET",
+      "/metrics",
+      async () => ({ status: 200, body: await this.metrics.metrics(), contentType: this.metrics.contentType }),
+      PUBLIC,
+    );
+    this.http.add("GET", "/api/status", async () => ({ status: 200, body: this.status() }), requireRole("viewer"));
+    this.http.add("GET", "/api/whoami", async (req) => ({ status: 200, body: req.identity }), requireRole("viewer"));
     this.httpPort = await this.http.listen(settings.http.port, settings.http.host);
 
     const ctx: HubContext = {

@@ -9,7 +9,8 @@ const BrokerSettings = z.union([
   z.strictObject({
     /** The embedded broker gateways connect to: 1884 plain, or 8883 with TLS. */
     port: Port.default(1884),
-    host: z.string().default("0.0.0.0"),
+    /** Loopback by default: give the address gateways reach (e.g. 0.0.0.0) when they run on other machines. */
+    host: z.string().default("127.0.0.1"),
     /** PEM files; the same key names as the gateway's broker.tls. */
     tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
   }),
@@ -36,9 +37,21 @@ export const HubSettings = z.strictObject({
     })
     .prefault({}),
   broker: BrokerSettings.prefault({}),
-  /** Secret the hub's own MQTT clients log in with (username "hub"). */
-  serviceSecret: z.string().min(16, "at least 16 characters").default("change-me-hub-service-secret"),
-  http: z.strictObject({ port: Port.default(8080), host: z.string().default("127.0.0.1") }).prefault({}),
+  /**
+   * Secret the hub's own MQTT clients log in with at the embedded broker (username "hub"). Absent: generated at
+   * first start into dataDir/secrets/broker-service.secret (mode 0600) and reused.
+   */
+  serviceSecret: z.string().min(16, "at least 16 characters").optional(),
+  http: z
+    .strictObject({
+      port: Port.default(8080),
+      host: z.string().default("127.0.0.1"),
+      /** API tokens (name, role, token); absent: dataDir/secrets/api-tokens.json, generated at first start (mode 0600). */
+      tokensFile: z.string().min(1).optional(),
+      /** PEM files: the API speaks HTTPS. */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    })
+    .prefault({}),
   registry: z.strictObject({ dir: z.string().min(1).default("config/registry") }).prefault({}),
   dataDir: z.string().min(1).default("var/hub"),
   /** The supervision rules: intervals, cards, scoring (hub/src/supervision/README.md). */

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { API_HELP, API_OPTIONS, type ApiOptionValues, callApi, DEFAULT_URL } from "../cli/api.ts";
 import type { CliCommand } from "../cli/command.ts";
 import { influxClient } from "../influx/client.ts";
 import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
@@ -7,34 +8,20 @@ import type { Registry } from "../registry/schema.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
 import { type MonthlyReport, monthlyReport, renderReport } from "./report.ts";
 
-const DEFAULT_URL = "http://127.0.0.1:8080";
-
-/** POSTs to the running hub's API; prints `done(answer)` or the hub's error. Resolves to the exit code. */
+/** POSTs to the running hub's API with a token; prints `done(answer)` or the hub's error. Resolves to the exit code. */
 async function post(
   name: string,
-  base: string,
+  values: ApiOptionValues,
   path: string,
   body: unknown,
   done: (answer: Record<string, unknown>) => string,
 ): Promise<number> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, base), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch (error) {
-    console.error(`hub ${name}: no hub answers at ${base} (${(error as Error).message}); start it with "hub start" or pass --url`);
+  const result = await callApi(values, "POST", path, body);
+  if (!result.ok) {
+    console.error(`hub ${name}: ${result.error}`);
     return 1;
   }
-  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) {
-    console.error(`hub ${name}: ${String(answer.error ?? `HTTP ${res.status}`)}`);
-    return 1;
-  }
-  console.log(done(answer));
+  console.log(done(result.answer));
   return 0;
 }
 
@@ -48,17 +35,20 @@ function parsed<T>(name: string, help: string, parse: () => T): T | undefined {
   }
 }
 
-const common = { url: { type: "string", default: DEFAULT_URL }, help: { type: "boolean", short: "h" } } as const;
+const common = { ...API_OPTIONS, help: { type: "boolean", short: "h" } } as const;
 
 function decision(name: "verify" | "dismiss"): CliCommand {
-  const HELP = `Usage: hub ${name} <device>:<seq> --by <name> ${name === "verify" ? "[--fault clerk|unit] " : ""}[--url ${DEFAULT_URL}]
+  const HELP = `Usage: hub ${name} <device>:<seq> ${name === "verify" ? "[--fault clerk|unit] " : ""}[--url ${DEFAULT_URL}] [--token T | --token-file F [--as NAME]]
 
 ${
   name === "verify"
     ? "Confirms a dissatisfied rating after checking it: it then costs the clerk 2 points (--fault clerk, the default)\nor the window unit 10 (--fault unit)."
     : "Dismisses a dissatisfied rating after checking it: it costs nothing."
 } The rating is named by its keypad and sequence number, as the
-"dissatisfaction" series and the Hall dashboard show it. Who decided is recorded.`;
+"dissatisfaction" series and the Hall dashboard show it. Who decided is recorded: the name of the API token
+(an operator's or administrator's).
+
+${API_HELP}`;
   return {
     name,
     summary: `${name} a dissatisfied rating (${name === "verify" ? "it then costs points" : "it costs nothing"})`,
@@ -67,7 +57,7 @@ ${
         parseArgs({
           args,
           allowPositionals: true,
-          options: { ...common, by: { type: "string" }, fault: { type: "string", default: "clerk" } },
+          options: { ...common, fault: { type: "string", default: "clerk" } },
         }),
       );
       if (!result) return 2;
@@ -76,28 +66,31 @@ ${
         console.log(HELP);
         return 0;
       }
-      if (positionals.length !== 1 || values.by === undefined) {
-        console.error(`hub ${name}: give the rating as <device>:<seq> and who decides with --by.\n\n${HELP}`);
+      if (positionals.length !== 1) {
+        console.error(`hub ${name}: give the rating as <device>:<seq>.\n\n${HELP}`);
         return 2;
       }
       const id = positionals[0]!;
       return post(
         name,
-        values.url,
+        values,
         `/api/dissatisfaction/${encodeURIComponent(id)}/${name}`,
-        { by: values.by, fault: values.fault },
-        (a) => `${id}: ${String(a.state)} by ${values.by}`,
+        { fault: values.fault },
+        (a) => `${id}: ${String(a.state)} by ${String(a.by)}`,
       );
     },
   };
 }
 
-const ENTRY_HELP = `Usage: hub entry (--person <id> | --window <id>) --rule <name> --by <name> [--points N] [--note TEXT] [--url URL]
+const ENTRY_HELP = `Usage: hub entry (--person <id> | --window <id>) --rule <name> [--points N] [--note TEXT] [--url URL] [--token T]
 
 Records what a person observed and the devices cannot: written thanks (--rule thanks, +2 by default), a
 complaint, smoking at the window, dozing... (--points required for those; write a negative one as --points=-3),
 for a clerk or supervisor
-(--person) or a window unit (--window). Who entered it is recorded; it counts in that day's and month's scores.`;
+(--person) or a window unit (--window). Who entered it is recorded (the API token's name, an operator's or
+administrator's); it counts in that day's and month's scores.
+
+${API_HELP}`;
 
 const entryCommand: CliCommand = {
   name: "entry",
@@ -111,7 +104,6 @@ const entryCommand: CliCommand = {
           person: { type: "string" },
           window: { type: "string" },
           rule: { type: "string" },
-          by: { type: "string" },
           points: { type: "string" },
           note: { type: "string" },
         },
@@ -123,24 +115,23 @@ const entryCommand: CliCommand = {
       console.log(ENTRY_HELP);
       return 0;
     }
-    if (!values.person === !values.window || values.rule === undefined || values.by === undefined) {
-      console.error(`hub entry: give one of --person or --window, and --rule and --by.\n\n${ENTRY_HELP}`);
+    if (!values.person === !values.window || values.rule === undefined) {
+      console.error(`hub entry: give one of --person or --window, and --rule.\n\n${ENTRY_HELP}`);
       return 2;
     }
     const body = {
       person: values.person,
       window: values.window,
       rule: values.rule,
-      by: values.by,
       points: values.points === undefined ? undefined : Number(values.points),
       note: values.note,
     };
     return post(
       "entry",
-      values.url,
+      values,
       "/api/entries",
       body,
-      (a) => `${values.rule} for ${String(a.subject)}: ${String(a.points)} points, entered by ${values.by}`,
+      (a) => `${values.rule} for ${String(a.subject)}: ${String(a.points)} points, entered by ${String(a.by)}`,
     );
   },
 };

@@ -17,10 +17,12 @@ export async function decide(
 ): Promise<HttpResponse> {
   const id = req.params.id ?? "";
   const body = (req.body ?? {}) as { by?: unknown; fault?: unknown };
+  // Who decided is the caller's API token, never a name typed into the request.
+  const by = req.identity?.name;
+  if (by === undefined) return { status: 401, body: { error: "an operator's API token is required", code: "unauthenticated" } };
+  if (body.by !== undefined) return { status: 400, body: { error: '"by" is not accepted: who decides is the name of the API token used' } };
   const match = /^([a-z0-9][a-z0-9_.-]{0,63}):(\d{1,10})$/.exec(id);
   if (!match) return { status: 400, body: { error: 'id is "<device>:<seq>" of a dissatisfied rating' } };
-  if (typeof body.by !== "string" || body.by.trim() === "" || body.by.length > 64)
-    return { status: 400, body: { error: '"by": who decides (1 to 64 characters) is required' } };
   const fault = body.fault ?? "clerk";
   if (fault !== "clerk" && fault !== "unit") return { status: 400, body: { error: '"fault" is "clerk" or "unit"' } };
   const rows = await ctx.influx.query<{
@@ -48,9 +50,9 @@ export async function decide(
       clerk: found.clerk ?? "",
       state,
     },
-    { rating_id: id, rating_seq: Number(match[2]), device: match[1]!, by: body.by.trim(), fault, decided_at: ctx.now() },
+    { rating_id: id, rating_seq: Number(match[2]), device: match[1]!, by, fault, decided_at: ctx.now() },
   );
   await writeDerived(ctx, [point]);
   await rerun();
-  return { status: 200, body: { id, state, by: body.by.trim(), fault } };
+  return { status: 200, body: { id, state, by, fault } };
 }

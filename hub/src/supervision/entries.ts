@@ -19,7 +19,11 @@ export async function enter(
   const body = (req.body ?? {}) as Record<string, unknown>;
   const registry = ctx.registry.current();
   const rule = typeof body.rule === "string" ? body.rule : "";
-  const by = typeof body.by === "string" ? body.by.trim() : "";
+  // Who entered it is the caller's API token, never a name typed into the request.
+  const by = req.identity?.name;
+  if (by === undefined) return { status: 401, body: { error: "an operator's API token is required", code: "unauthenticated" } };
+  if (body.by !== undefined)
+    return { status: 400, body: { error: '"by" is not accepted: who enters it is the name of the API token used' } };
   if ((typeof body.person === "string") === (typeof body.window === "string"))
     return { status: 400, body: { error: 'give "person" or "window"' } };
   const subject = String(body.person ?? body.window);
@@ -30,7 +34,6 @@ export async function enter(
   if (!kind || !siteId) return { status: 404, body: { error: `no ${body.window ? "window" : "person"} "${subject}" in the registry` } };
   if (!/^[a-z][a-z_]{1,31}$/.test(rule) || derivedRules.includes(rule))
     return { status: 400, body: { error: '"rule": a name such as thanks, complaint, smoking, dozing (not one the rules compute)' } };
-  if (by === "" || by.length > 64) return { status: 400, body: { error: '"by": who enters it (1 to 64 characters) is required' } };
   const points = body.points === undefined && rule === "thanks" ? scoring.thanks : body.points;
   if (typeof points !== "number" || !Number.isFinite(points) || Math.abs(points) > 100)
     return { status: 400, body: { error: '"points": a number from -100 to 100 (thanks defaults to the scoring rule)' } };

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { decide } from "./decisions.ts";
+import { requireRole } from "../http/auth.ts";
 import { enter } from "./entries.ts";
 import { derivedDeductionRules } from "./evaluate.ts";
 import { registerSupervisionMetrics } from "./metrics.ts";
@@ -45,13 +46,19 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       });
       ctx.events.on("warning", (warning) => n.notify(warning));
       n.start();
-      ctx.http.add("POST", "/api/dissatisfaction/:id/verify", (req) => decide(ctx, req, "verified", runner.tick));
-      ctx.http.add("POST", "/api/dissatisfaction/:id/dismiss", (req) => decide(ctx, req, "dismissed", runner.tick));
-      ctx.http.add("POST", "/api/entries", (req) => enter(ctx, req, settings.scoring, derivedRules, runner.tick));
-      ctx.http.add("POST", "/api/supervision/run", async () => {
-        await runner.tick();
-        return { status: 200, body: { ...runner.last } };
-      });
+      const operator = requireRole("operator");
+      ctx.http.add("POST", "/api/dissatisfaction/:id/verify", (req) => decide(ctx, req, "verified", runner.tick), operator);
+      ctx.http.add("POST", "/api/dissatisfaction/:id/dismiss", (req) => decide(ctx, req, "dismissed", runner.tick), operator);
+      ctx.http.add("POST", "/api/entries", (req) => enter(ctx, req, settings.scoring, derivedRules, runner.tick), operator);
+      ctx.http.add(
+        "POST",
+        "/api/supervision/run",
+        async () => {
+          await runner.tick();
+          return { status: 200, body: { ...runner.last } };
+        },
+        operator,
+      );
       timer = setInterval(() => void runner.tick(), settings.intervalMs);
       void runner.tick();
     },
