@@ -349,7 +349,10 @@ describe("hub verify / dismiss", () => {
       expect(await anonymous.json()).toMatchObject({ code: "unauthenticated", error: expect.stringMatching(/API token is required/) });
       const wrong = await fetch(url, { method: "POST", body: "{}", headers: { authorization: "Bearer not-a-token-of-this-hub-at-all" } });
       expect(wrong.status).toBe(401);
-      expect(await hub(["dismiss", id], "Wang")).toMatchObject({ code: 1, err: expect.stringMatching(/needs the operator role; "Wang" is viewer/) });
+      expect(await hub(["dismiss", id], "Wang")).toMatchObject({
+        code: 1,
+        err: expect.stringMatching(/needs the operator role; "Wang" is viewer/),
+      });
       const forged = await fetch(`http://127.0.0.1:${port}/api/entries`, {
         method: "POST",
         body: JSON.stringify({ person: "c1", rule: "thanks", by: "Somebody Else" }),
@@ -379,9 +382,10 @@ describe("hub verify / dismiss", () => {
       ).toHaveLength(0);
 
       // People's entries: thanks (+2 by default) and a complaint that needs its points.
-      expect(
-        await hub(["entry", "--person", "c1", "--rule", "thanks", "--note", "letter of thanks"]),
-      ).toMatchObject({ code: 0, out: expect.stringMatching(/thanks for c1: 2 points/) });
+      expect(await hub(["entry", "--person", "c1", "--rule", "thanks", "--note", "letter of thanks"])).toMatchObject({
+        code: 0,
+        out: expect.stringMatching(/thanks for c1: 2 points/),
+      });
       expect(await hub(["entry", "--person", "c1", "--rule", "complaint"], "Zhou")).toMatchObject({
         code: 1,
         err: expect.stringMatching(/"points"/),

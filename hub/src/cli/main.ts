@@ -7,7 +7,15 @@ import { statusCommand } from "./status.ts";
 import { tokenCommand } from "./token.ts";
 import { supervisionCommands } from "../supervision/cli.ts";
 
-const commands: CliCommand[] = [startCommand, statusCommand, gatewaysCommand, registryCommand, hashSecretCommand, tokenCommand, ...supervisionCommands];
+const commands: CliCommand[] = [
+  startCommand,
+  statusCommand,
+  gatewaysCommand,
+  registryCommand,
+  hashSecretCommand,
+  tokenCommand,
+  ...supervisionCommands,
+];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
