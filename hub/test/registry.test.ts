@@ -67,6 +67,48 @@ describe("loadRegistry", () => {
     expect(errors[1]).toMatch(/^bad\.yaml:7: towns\[0\]\.name: /);
   });
 
+  it("loads a site's location and contacts and a roster's check-ins, and reports bad ones at their lines", () => {
+    const registry = loadRegistry(registryDir());
+    expect(registry.sites.get("hall-1")?.location).toEqual({ lat: 31.2304, lon: 121.4737, radiusM: 200 });
+    expect(registry.sites.get("hall-1")?.contacts).toEqual([{ name: "Zhang Min", phone: "+86 138 0000 0000" }]);
+    expect(registry.rosters.get("chief-weekly")?.checkins).toEqual({ perWeek: 3 });
+    const errors = errorsOf(
+      registryDir(
+        {
+          "bad.yaml": [
+            "regions: [{ id: r, name: R }]",
+            "towns: [{ id: t, name: T, region: r }]",
+            "sites:",
+            "  - id: s",
+            "    kind: site",
+            "    name: S",
+            "    town: t",
+            "    gateway: g",
+            "    location: { lat: 91, lon: 121.4, radiusM: 200 }",
+            "    contacts: [{ name: Boss, phone: call-me }]",
+            "rosters:",
+            "  - id: chief",
+            '    shifts: [{ start: "08:00", end: "18:00" }]',
+            "    checkins: { perWeek: 9 }",
+            "  - id: chief2",
+            '    shifts: [{ start: "08:00", end: "18:00" }]',
+            '    checkins: { windows: [{ from: "12:00", to: "11:00" }] }',
+            "  - id: chief3",
+            '    shifts: [{ start: "08:00", end: "18:00" }]',
+            "    checkins: { perWeek: 2, windows: [] }",
+          ].join("\n"),
+        },
+        false,
+      ),
+    );
+    expect(errors).toHaveLength(5);
+    expect(errors[0]).toMatch(/^bad\.yaml:9: sites\[0\]\.location\.lat: /);
+    expect(errors[1]).toMatch(/^bad\.yaml:10: sites\[0\]\.contacts\[0\]\.phone: .*a phone number/);
+    expect(errors[2]).toMatch(/^bad\.yaml:14: rosters\[0\]\.checkins/);
+    expect(errors[3]).toMatch(/^bad\.yaml:17: rosters\[1\]\.checkins.*from is before its to/);
+    expect(errors[4]).toMatch(/^bad\.yaml:20: rosters\[2\]\.checkins/);
+  });
+
   it("reports an unknown top-level list", () => {
     expect(errorsOf(registryDir({ "bad.yaml": "halls: []\n" }, false))[0]).toMatch(/^bad\.yaml:1: unknown key\(s\) "halls"/);
   });
@@ -82,7 +124,7 @@ describe("loadRegistry", () => {
         ].join("\n"),
       }),
     );
-    expect(errors).toContain('z.yaml:2: people[0].roster "night" is not a roster; known: office');
+    expect(errors).toContain('z.yaml:2: people[0].roster "night" is not a roster; known: office, chief-weekly');
     expect(errors).toContain('z.yaml:4: devices[0].site "hall-9" is not a site; known: hall-1');
     expect(errors).toContain('z.yaml:4: devices[0].window "w2" belongs to site "hall-1", not "hall-9"');
   });

@@ -15,6 +15,12 @@ export const Region = z.strictObject({ id: Id, name: z.string().min(1).max(128) 
 export const Town = z.strictObject({ id: Id, name: z.string().min(1).max(128), region: Id });
 export const Department = z.strictObject({ id: Id, name: z.string().min(1).max(128) });
 
+/** A person to notify: a name for the message, a phone number the SMS channels send to. */
+export const Contact = z.strictObject({
+  name: z.string().min(1).max(64),
+  phone: z.string().regex(/^\+?[0-9][0-9 -]{2,19}$/, 'a phone number ("+86 138 0000 0000" or "13800000000")'),
+});
+
 export const Site = z.strictObject({
   id: Id,
   /** hall: a government service hall; site: a construction site. */
@@ -25,6 +31,17 @@ export const Site = z.strictObject({
   tz: z.string().min(1).max(64).default("Asia/Shanghai"),
   /** The gateway that serves this site. */
   gateway: Id,
+  /** Where the site is: a sign-in whose GPS fix lies further than `radiusM` from here is flagged (site-presence rule). */
+  location: z
+    .strictObject({
+      lat: z.number().min(-90).max(90),
+      lon: z.number().min(-180).max(180),
+      /** Metres around the centre that count as on site (a construction site's fence plus GPS slack). */
+      radiusM: z.int().min(10).max(50_000),
+    })
+    .optional(),
+  /** Who is notified of warnings about the site's people (an absent or late supervisor): the person responsible. */
+  contacts: z.array(Contact).max(20).optional(),
 });
 
 export const Window = z.strictObject({
@@ -53,6 +70,23 @@ export const Person = z.strictObject({
 
 export const Shift = z.strictObject({ start: HHMM, end: HHMM });
 
+/**
+ * Check-ins a roster asks for beyond its shifts (chief supervisors who run several projects): `perWeek` days of the
+ * week with a sign-in at the site, or a sign-in inside each of the day's `windows` (local times, e.g. before 08:30,
+ * at midday, late afternoon). Each one missed counts as missing from post (site-presence rule).
+ */
+export const Checkins = z.union([
+  z.strictObject({ perWeek: z.int().min(1).max(7) }),
+  z.strictObject({
+    windows: z
+      .array(
+        z.strictObject({ from: HHMM, to: HHMM }).refine((w) => w.from < w.to, { message: "a check-in window's from is before its to (same day)" }),
+      )
+      .min(1)
+      .max(8),
+  }),
+]);
+
 export const Roster = z.strictObject({
   id: Id,
   /** Working periods of a day; an end before its start runs past midnight. Each period is a half day for absence. */
@@ -67,6 +101,8 @@ export const Roster = z.strictObject({
   workdays: z.array(ISODate).default([]),
   /** Per-person exceptions such as leave: nobody is judged absent on these days. */
   exceptions: z.array(z.strictObject({ person: Id, from: ISODate, to: ISODate, reason: z.string().min(1).max(128) })).default([]),
+  /** Check-ins instead of per-shift attendance: the people on this roster are judged by them, not late/absent per shift. */
+  checkins: Checkins.optional(),
 });
 
 export const Gateway = z.strictObject({
@@ -166,7 +202,9 @@ export const RegistryFile = z.strictObject({
 export type Region = z.infer<typeof Region>;
 export type Town = z.infer<typeof Town>;
 export type Department = z.infer<typeof Department>;
+export type Contact = z.infer<typeof Contact>;
 export type Site = z.infer<typeof Site>;
+export type Checkins = z.infer<typeof Checkins>;
 export type Window = z.infer<typeof Window>;
 export type Person = z.infer<typeof Person>;
 export type Shift = z.infer<typeof Shift>;
