@@ -3,7 +3,7 @@ import { INFLUXQL, type TagOf } from "@supervision/hub/schema";
 import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds, valueMapping } from "./builders.ts";
 import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
 
-const { attendance, card, deduction, gateway_health, heartbeat, integrity_alert, motion, rating, score_monthly, signin, warning } =
+const { attendance, card, deduction, gateway_health, heartbeat, integrity_alert, motion, rating, score_monthly, signin, site_presence, warning } =
   INFLUXQL;
 
 export const UIDS = {
@@ -333,6 +333,35 @@ function sites(m: DashboardMessages): Dashboard {
         ],
         unit: "s",
         w: 8,
+        h: 6,
+      },
+      {
+        type: "barchart",
+        ...t.presencePerSite,
+        targets: [
+          target(
+            `SELECT sum(${site_presence.count}) AS "${c.outsideRadius}" FROM ${site_presence.NAME} WHERE ${f} AND ${site_presence.finding} = 'outside_radius' AND $timeFilter GROUP BY ${site_presence.site}`,
+            "table",
+          ),
+          target(
+            `SELECT sum(${site_presence.count}) AS "${c.missedCheckins}" FROM ${site_presence.NAME} WHERE ${f} AND ${site_presence.finding} = 'missed_checkin' AND $timeFilter GROUP BY ${site_presence.site}`,
+            "table",
+          ),
+        ],
+        thresholds: BAD_COUNT,
+        w: 12,
+        h: 6,
+      },
+      {
+        type: "table",
+        ...t.outsideSignins,
+        targets: [
+          target(
+            `SELECT ${site_presence.person}, ${site_presence.distance_m} AS "${c.distance}", ${site_presence.beyond_m} AS "${c.beyond}" FROM ${site_presence.NAME} WHERE ${f} AND ${site_presence.finding} = 'outside_radius' AND $timeFilter`,
+            "table",
+          ),
+        ],
+        w: 12,
         h: 6,
       },
     ],

@@ -49,6 +49,10 @@ export interface DashboardMessages {
     points: string;
     card: string;
     reasons: string;
+    outsideRadius: string;
+    missedCheckins: string;
+    distance: string;
+    beyond: string;
     warning: string;
     handling: string;
     handledBy: string;
@@ -85,6 +89,8 @@ export interface DashboardMessages {
     attendanceByStatus: PanelText;
     absencesPerSite: PanelText;
     lateOffline: PanelText;
+    presencePerSite: PanelText;
+    outsideSignins: PanelText;
   };
   fleet: {
     title: string;
@@ -143,6 +149,10 @@ const zh: DashboardMessages = {
     points: "分值",
     card: "警示牌",
     reasons: "原因",
+    outsideRadius: "范围外签到",
+    missedCheckins: "未到场签到",
+    distance: "距离（米）",
+    beyond: "超出（米）",
     warning: "预警内容",
     handling: "处置状态",
     handledBy: "处置人",
@@ -182,6 +192,11 @@ const zh: DashboardMessages = {
     attendanceByStatus: { title: "监理考勤情况", description: "准时与迟到、早退、缺勤的半天数。" },
     absencesPerSite: { title: "各工地缺勤次数" },
     lateOffline: { title: "离线终端迟到上传的签到", description: "签到后超过 5 分钟才到达中心的记录。" },
+    presencePerSite: {
+      title: "各工地范围外签到和未到场签到",
+      description: "GPS 位置在工地登记半径之外的签到次数，以及按签到要求（每周几天或每天几个时段）缺少的到场签到次数。",
+    },
+    outsideSignins: { title: "范围外签到明细", description: "谁在什么时候、离工地多远签到（已扣除定位误差）。" },
   },
   fleet: {
     title: "网关运行",
@@ -239,6 +254,10 @@ const en: DashboardMessages = {
     points: "points",
     card: "card",
     reasons: "reasons",
+    outsideRadius: "outside radius",
+    missedCheckins: "missed check-ins",
+    distance: "distance m",
+    beyond: "beyond m",
     warning: "warning",
     handling: "handling",
     handledBy: "handled by",
@@ -290,6 +309,12 @@ const en: DashboardMessages = {
       title: "Late sign-ins from offline terminals",
       description: "Sign-ins that reached the hub more than 5 minutes after they happened.",
     },
+    presencePerSite: {
+      title: "Sign-ins outside the site and missed check-ins per site",
+      description:
+        "Sign-ins whose GPS fix lies outside the site's registered radius, and check-ins missed against the roster's rule (days a week or set times a day).",
+    },
+    outsideSignins: { title: "Sign-ins outside the site", description: "Who signed in when, and how far from the site (after the fix's own error)." },
   },
   fleet: {
     title: "Gateway fleet",

@@ -192,6 +192,18 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       fields: { level: 2 },
     },
     {
+      measurement: "site_presence",
+      timestamp: ago(185),
+      tags: { ...place, site: "site-a", person: "s1", role: "supervisor", finding: "outside_radius" },
+      fields: { count: 1, required: 0, distance_m: 500, beyond_m: 300, accuracy_m: 0 },
+    },
+    {
+      measurement: "site_presence",
+      timestamp: ago(180),
+      tags: { ...place, site: "site-a", person: "s1", role: "supervisor", finding: "missed_checkin" },
+      fields: { count: 1, required: 3, distance_m: 0, beyond_m: 0, accuracy_m: 0 },
+    },
+    {
       measurement: "warning",
       timestamp: ago(10),
       tags: {

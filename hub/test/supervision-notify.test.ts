@@ -106,9 +106,39 @@ describe("notifications", () => {
     expect(sms.received.map((r) => r.body.to)).toEqual(["+8613800000001", "+8613800000001", "+8613800000002"]);
     expect(sms.received[2]!.body.text).toMatch(/\[escalation\] hall-1: window 1 unattended a third time/);
     clock.now += 61 * 60_000;
-    n.notify(warning());
+    n.notify(warning()); // the same episode announced again: already handled
+    n.notify(warning({ ts: 3_600_000 })); // a new episode, past the de-duplication period
     await n.deliver();
     expect(sms.received).toHaveLength(4);
+  });
+
+  it("sends a warning about a site's people to its registry contacts too, and never twice across a restart", async () => {
+    const sms = await receiver();
+    cleanups.push(sms.close);
+    const clock = { now: NOON };
+    const settings = { channels: [{ name: "duty", kind: "sms", url: `${sms.url}/send`, to: ["+8613800000001"] }] };
+    const absent = warning({
+      subjectKind: "supervisor",
+      subject: "sup-01",
+      rule: "supervisor_absent",
+      ts: NOON - 4 * 3_600_000,
+      message: "工地：监理 孙浩 缺勤",
+      contacts: [
+        { name: "Zhang Min", phone: "+8613800000009" },
+        { name: "Duty", phone: "+8613800000001" },
+      ],
+    });
+    const first = notifier(settings, clock);
+    first.n.notify(absent);
+    await first.n.deliver();
+    expect(sms.received.map((r) => r.body.to)).toEqual(["+8613800000001", "+8613800000009"]);
+    expect(sms.received[0]!.body.text).toContain("缺勤");
+    clock.now += 2 * 3_600_000; // past the de-duplication period, as after a restart later in the day
+    const second = notifier(settings, clock, first.dir);
+    second.n.notify(absent);
+    await second.n.deliver();
+    expect(second.n.pending()).toBe(0);
+    expect(sms.received).toHaveLength(2);
   });
 
   it("holds plain warnings through a quiet period, but not escalations", async () => {

@@ -2,7 +2,17 @@ import type { DeviceKind } from "../devices/kinds.ts";
 
 /** A hall or construction site to simulate: what the registry holds about it, plus how its people behave. */
 export interface Scenario {
-  site: { id: string; kind: "hall" | "site"; name: string; tz: string; lat?: number; lon?: number };
+  /** `radiusM` around `lat`/`lon` counts as on site; `contacts` are notified of warnings about the site's people. */
+  site: {
+    id: string;
+    kind: "hall" | "site";
+    name: string;
+    tz: string;
+    lat?: number;
+    lon?: number;
+    radiusM?: number;
+    contacts?: { name: string; phone: string }[];
+  };
   region: { id: string; name: string };
   town: { id: string; name: string };
   gatewayId: string;
@@ -11,7 +21,15 @@ export interface Scenario {
   /** `pin`: the person's number on the site's ADMS terminals. */
   people: { id: string; name: string; role: "clerk" | "supervisor"; post: string; photoUrl?: string; windowId?: string; pin?: string }[];
   /** `adms`: a ZKTeco terminal that pushes over HTTP (ADMS) instead of speaking MQTT; `serial` is its serial number. */
-  devices: { id: string; kind: DeviceKind; windowId?: string; cameraId?: string; secret: string; heartbeatS: number; adms?: { serial: string } }[];
+  devices: {
+    id: string;
+    kind: DeviceKind;
+    windowId?: string;
+    cameraId?: string;
+    secret: string;
+    heartbeatS: number;
+    adms?: { serial: string };
+  }[];
   roster: { shifts: { start: string; end: string }[]; graceMinutes: number; workingDays: string[] };
   behaviour: {
     /** Chance that a person is absent for the day. */
@@ -99,7 +117,16 @@ export const demoHallScenario: Scenario = {
  * HTTP (ADMS) to the site gateway; played over MQTT (with GPS) when the simulator is not given an ADMS server.
  */
 export const demoSiteScenario: Scenario = {
-  site: { id: "site-demo", kind: "site", name: "Riverside Metro Station Site", tz: "Asia/Shanghai", lat: 31.2304, lon: 121.4737 },
+  site: {
+    id: "site-demo",
+    kind: "site",
+    name: "Riverside Metro Station Site",
+    tz: "Asia/Shanghai",
+    lat: 31.2304,
+    lon: 121.4737,
+    radiusM: 300,
+    contacts: [{ name: "Zhang Min (project owner)", phone: "+86 138 0000 0000" }],
+  },
   region: { id: "east", name: "East Region" },
   town: { id: "riverside", name: "Riverside" },
   gatewayId: "gw-site-demo",

@@ -54,6 +54,8 @@ export interface WarningEvent {
   severity: "warning" | "escalation";
   active: boolean;
   message: string;
+  /** People responsible to notify besides the channels' own targets (the site's registry contacts). */
+  contacts?: { name: string; phone: string }[];
 }
 
 export interface CardEvent {

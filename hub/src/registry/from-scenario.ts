@@ -9,8 +9,27 @@ export function registryFromScenario(scenario: Scenario, gateway: { secret: stri
     regions: [scenario.region],
     towns: [{ ...scenario.town, region: scenario.region.id }],
     departments: scenario.departments,
-    sites: [{ id: scenario.site.id, kind: scenario.site.kind, name: scenario.site.name, town: scenario.town.id, tz: scenario.site.tz, gateway: scenario.gatewayId }],
-    windows: scenario.windows.map((w) => ({ id: w.id, site: scenario.site.id, name: w.name, department: w.departmentId, unattendedAfterMinutes: 30 })),
+    sites: [
+      {
+        id: scenario.site.id,
+        kind: scenario.site.kind,
+        name: scenario.site.name,
+        town: scenario.town.id,
+        tz: scenario.site.tz,
+        gateway: scenario.gatewayId,
+        ...(scenario.site.lat !== undefined && scenario.site.lon !== undefined
+          ? { location: { lat: scenario.site.lat, lon: scenario.site.lon, radiusM: scenario.site.radiusM ?? 300 } }
+          : {}),
+        ...(scenario.site.contacts ? { contacts: scenario.site.contacts } : {}),
+      },
+    ],
+    windows: scenario.windows.map((w) => ({
+      id: w.id,
+      site: scenario.site.id,
+      name: w.name,
+      department: w.departmentId,
+      unattendedAfterMinutes: 30,
+    })),
     rosters: [
       {
         id: rosterId,

@@ -216,9 +216,11 @@ export function loadRegistry(dir: string): Registry {
     if (DEVICE_KIND_CATALOGUE[d.kind].window === "required" && !d.window) mismatch(d, `: ${d.kind} "${d.id}" needs a window`);
     if (d.adms) {
       const other = serialOwner.get(d.adms.serialNumber);
-      if (other) mismatch(d, `.adms.serialNumber "${d.adms.serialNumber}" is already terminal "${other}"'s; a serial number names one terminal`);
+      if (other)
+        mismatch(d, `.adms.serialNumber "${d.adms.serialNumber}" is already terminal "${other}"'s; a serial number names one terminal`);
       else serialOwner.set(d.adms.serialNumber, d.id);
-      if (d.adms.timeZone !== undefined && !validZone(d.adms.timeZone)) mismatch(d, `.adms.timeZone "${d.adms.timeZone}" is not an IANA time zone (e.g. Asia/Shanghai)`);
+      if (d.adms.timeZone !== undefined && !validZone(d.adms.timeZone))
+        mismatch(d, `.adms.timeZone "${d.adms.timeZone}" is not an IANA time zone (e.g. Asia/Shanghai)`);
     }
   }
 
@@ -243,7 +245,9 @@ export function loadRegistry(dir: string): Registry {
   for (const [id, d] of registry.devices) {
     const gateway = registry.gateways.get(registry.sites.get(d.site)?.gateway ?? "");
     const secrets = LINK_NAMES.flatMap((name) =>
-      DEVICE_LINKS[name].secretNames.filter((s) => (d[name] as Record<string, unknown> | undefined)?.[s] !== undefined).map((s) => `${name}.${s}`),
+      DEVICE_LINKS[name].secretNames
+        .filter((s) => (d[name] as Record<string, unknown> | undefined)?.[s] !== undefined)
+        .map((s) => `${name}.${s}`),
     );
     if (gateway && !gateway.sealingKey && secrets.length > 0) {
       mismatch(
@@ -251,7 +255,12 @@ export function loadRegistry(dir: string): Registry {
         `: gateway "${gateway.id}" has no sealingKey to seal ${secrets.join(", ")} to; run \`gateway keys\` on ${gateway.id} and add the sealing key it prints to its registry entry (sealingKey)`,
       );
     }
-    const resolved = resolveLinkSecrets(d, dir, (message) => mismatch(d, message), (text) => digest.update(text));
+    const resolved = resolveLinkSecrets(
+      d,
+      dir,
+      (message) => mismatch(d, message),
+      (text) => digest.update(text),
+    );
     if (resolved !== d) {
       registry.devices.set(id, resolved);
       origin.set(resolved, origin.get(d)!);
@@ -270,7 +279,10 @@ export function loadRegistry(dir: string): Registry {
       const item = typeof index === "number" ? listed?.[index] : undefined;
       const entity = item ? registry[list as "devices" | "windows" | "people"].get(item.id) : registry.sites.get(g.site);
       const field = item ? rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("") : issue.path.join(".");
-      mismatch(entity, `${field}: gateway "${g.id}" would refuse this: ${issue.message}; fix the value (the device catalogue is firmware-protocols/src/devices)`);
+      mismatch(
+        entity,
+        `${field}: gateway "${g.id}" would refuse this: ${issue.message}; fix the value (the device catalogue is firmware-protocols/src/devices)`,
+      );
     }
   }
 

@@ -80,7 +80,9 @@ export const Checkins = z.union([
   z.strictObject({
     windows: z
       .array(
-        z.strictObject({ from: HHMM, to: HHMM }).refine((w) => w.from < w.to, { message: "a check-in window's from is before its to (same day)" }),
+        z
+          .strictObject({ from: HHMM, to: HHMM })
+          .refine((w) => w.from < w.to, { message: "a check-in window's from is before its to (same day)" }),
       )
       .min(1)
       .max(8),

@@ -18,13 +18,18 @@ export function resolveSecret(source: SecretSource, registryDir: string): { ok: 
   } else {
     const file = isAbsolute(source.file) ? source.file : join(registryDir, source.file);
     try {
-      if (statSync(file).size > MAX_SECRET_BYTES + 2) return { ok: false, error: `${file} is larger than a secret (${MAX_SECRET_BYTES} bytes)` };
+      if (statSync(file).size > MAX_SECRET_BYTES + 2)
+        return { ok: false, error: `${file} is larger than a secret (${MAX_SECRET_BYTES} bytes)` };
       value = readFileSync(file, "utf8").replace(/\r?\n$/, "");
     } catch (err) {
-      return { ok: false, error: `cannot read the secret file ${file} (${(err as NodeJS.ErrnoException).code ?? "error"}); check the path and its permissions` };
+      return {
+        ok: false,
+        error: `cannot read the secret file ${file} (${(err as NodeJS.ErrnoException).code ?? "error"}); check the path and its permissions`,
+      };
     }
   }
   const bytes = Buffer.byteLength(value);
-  if (bytes === 0 || bytes > MAX_SECRET_BYTES) return { ok: false, error: `a secret must be 1 to ${MAX_SECRET_BYTES} bytes, this one is ${bytes}` };
+  if (bytes === 0 || bytes > MAX_SECRET_BYTES)
+    return { ok: false, error: `a secret must be 1 to ${MAX_SECRET_BYTES} bytes, this one is ${bytes}` };
   return { ok: true, value };
 }

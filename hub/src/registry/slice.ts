@@ -46,7 +46,12 @@ export const realSecretTools: SecretTools = {
 };
 
 /** A device in the form its gateway receives: MQTT secret hashed, link secrets sealed to the gateway's key. */
-export function gatewayDevice(device: Device, gatewayId: string, sealingKey: string | undefined, tools: SecretTools): z.input<typeof GatewayDevice> {
+export function gatewayDevice(
+  device: Device,
+  gatewayId: string,
+  sealingKey: string | undefined,
+  tools: SecretTools,
+): z.input<typeof GatewayDevice> {
   const secretHash = device.secretHash ?? (device.secret ? tools.hash(device.secret) : undefined);
   const links: Record<string, Record<string, unknown>> = {};
   for (const name of LINK_NAMES) {
@@ -80,7 +85,9 @@ export function draftSlice(registry: Registry, gatewayId: string, tools: SecretT
   if (!gateway) throw new Error(`gateway "${gatewayId}" is not in the registry; known: ${[...registry.gateways.keys()].join(", ")}`);
   const site = registry.sites.get(gateway.site);
   if (!site) throw new Error(`gateway "${gatewayId}" serves unknown site "${gateway.site}"`);
-  const devices = [...registry.devices.values()].filter((d) => d.site === site.id).map((d) => gatewayDevice(d, gatewayId, gateway.sealingKey, tools));
+  const devices = [...registry.devices.values()]
+    .filter((d) => d.site === site.id)
+    .map((d) => gatewayDevice(d, gatewayId, gateway.sealingKey, tools));
   const windows = [...registry.windows.values()]
     .filter((w) => w.site === site.id)
     .map((w) => ({ id: w.id, name: w.name, departmentId: w.department }));
@@ -114,7 +121,9 @@ export function sliceFor(registry: Registry, gatewayId: string, tools: SecretToo
   const parsed = GatewayConfig.safeParse(draftSlice(registry, gatewayId, tools));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`the slice for gateway "${gatewayId}" would be refused by it: ${issue?.path.join(".")}: ${issue?.message} (run hub registry check)`);
+    throw new Error(
+      `the slice for gateway "${gatewayId}" would be refused by it: ${issue?.path.join(".")}: ${issue?.message} (run hub registry check)`,
+    );
   }
   return parsed.data;
 }

@@ -26,7 +26,9 @@ function readState(file: string | undefined): VersionState | undefined {
   if (!file) return undefined;
   try {
     const value = JSON.parse(readFileSync(file, "utf8")) as Partial<VersionState>;
-    return Number.isSafeInteger(value.version) && typeof value.digest === "string" ? { version: value.version!, digest: value.digest } : undefined;
+    return Number.isSafeInteger(value.version) && typeof value.digest === "string"
+      ? { version: value.version!, digest: value.digest }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -101,6 +101,12 @@ export const MEASUREMENTS = {
     fields: ["warning_ts", "by", "role", "note"],
   },
   card: { policy: "raw", tags: [...PLACE, "subject_kind", "subject", "color"], fields: ["level", "reasons"] },
+  /** Site presence (hub/src/supervision/rules/site-presence): a sign-in outside the site's radius, missed check-ins. */
+  site_presence: {
+    policy: "raw",
+    tags: [...PLACE, "person", "role", "finding"],
+    fields: ["count", "required", "distance_m", "beyond_m", "accuracy_m"],
+  },
   dissatisfaction: {
     policy: "raw",
     tags: [...PLACE, "window", "department", "clerk", "state"],

@@ -140,7 +140,8 @@ const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.htm
 
 Writes the month's assessment as a printable HTML page: clerk scores as a chart, and per clerk the ratings,
 satisfaction rate, attendance, deductions, bonuses and score (with the award exclusion for two complaints within
-22 working days), per window unit the unattended periods and score, and the deductions by rule. Reads the
+22 working days), per window unit the unattended periods and score, per construction site the sign-ins made
+outside its radius and the check-ins missed, and the deductions by rule. Reads the
 InfluxDB and registry of the settings file (the running hub's managed InfluxDB by default).`;
 
 const reportCommand: CliCommand = {
@@ -188,7 +189,7 @@ const reportCommand: CliCommand = {
     }
     const out = values.out ?? `report-${values.month}.html`;
     writeFileSync(out, renderReport(report, registry));
-    console.log(`wrote ${out}: ${report.clerks.length} clerks, ${report.units.length} window units`);
+    console.log(`wrote ${out}: ${report.clerks.length} clerks, ${report.units.length} window units, ${report.sites.length} sites judged by presence`);
     return 0;
   },
 };

@@ -82,7 +82,9 @@ function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], ent
   for (const f of findings)
     for (const w of f.warnings ?? []) {
       outcome.points.push(warningPoint(place, w, handling));
-      if (w.event.active) outcome.warnings.push(w.event);
+      // Warnings about people go to the site's contacts too (the person responsible, from the registry).
+      const contacts = w.event.category === "people" ? ctx.site.contacts : undefined;
+      if (w.event.active) outcome.warnings.push(contacts?.length ? { ...w.event, contacts } : w.event);
     }
   for (const f of findings) outcome.deductions.push(...(f.deductions ?? []));
   for (const d of outcome.deductions) outcome.points.push(deductionPoint(place, d));

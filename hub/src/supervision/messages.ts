@@ -32,6 +32,12 @@ export interface SupervisionTexts {
   gatewayBacklog(p: { gateway: string; depth: number; ageS: number }): string;
   deviceSilent(p: { device: string; minutes: number }): string;
   integrityAlert(p: { gateway: string; seq: number; detail: string }): string;
+  /** A site supervisor late or absent (attendance): what the person responsible is sent. */
+  supervisorLate(p: { site: string; name: string; start: number; at: number; minutes: number }): string;
+  supervisorAbsent(p: { site: string; name: string; start: number }): string;
+  /** A check-in missed (site-presence): a set time of the day, or the week's tally. */
+  missedCheckinWindow(p: { site: string; name: string; from: string; to: string }): string;
+  missedCheckinWeek(p: { site: string; name: string; done: number; required: number; missed: number }): string;
 }
 
 export type AttendanceFault = "late" | "early_leave" | "absent" | "left_post";
@@ -63,6 +69,11 @@ function zhCN(t: (ts: number) => string, dt: (ts: number) => string): Catalogue 
     gatewayBacklog: ({ gateway, depth, ageS }) => `网关 ${gateway} 积压 ${depth} 条未上传数据，最早的已等待 ${ageS} 秒`,
     deviceSilent: ({ device, minutes }) => `设备 ${device} 已 ${minutes} 分钟无心跳`,
     integrityAlert: ({ gateway, seq, detail }) => `网关 ${gateway} 的数据完整性告警（批次 ${seq}）：${detail}`,
+    supervisorLate: ({ site, name, start, at, minutes }) => `${site}：监理 ${name} 迟到 ${minutes} 分钟（应 ${t(start)} 到岗，${t(at)} 签到）`,
+    supervisorAbsent: ({ site, name, start }) => `${site}：监理 ${name} 缺勤（${t(start)} 开始的班次没有有效签到）`,
+    missedCheckinWindow: ({ site, name, from, to }) => `${site}：${name} 未在 ${from}–${to} 到场签到，计为脱岗`,
+    missedCheckinWeek: ({ site, name, done, required, missed }) =>
+      `${site}：${name} 本周到场签到 ${done} 天，要求 ${required} 天，缺 ${missed} 次，计为脱岗`,
   };
 }
 
@@ -91,6 +102,13 @@ function en(t: (ts: number) => string, dt: (ts: number) => string): Catalogue {
     gatewayBacklog: ({ gateway, depth, ageS }) => `gateway ${gateway} holds ${depth} unsent readings, the oldest ${ageS} s old`,
     deviceSilent: ({ device, minutes }) => `device ${device} silent for ${minutes} min`,
     integrityAlert: ({ gateway, seq, detail }) => `integrity alert from ${gateway} (batch ${seq}): ${detail}`,
+    supervisorLate: ({ site, name, start, at, minutes }) =>
+      `${site}: supervisor ${name} late by ${minutes} min (due ${t(start)}, signed in ${t(at)})`,
+    supervisorAbsent: ({ site, name, start }) => `${site}: supervisor ${name} absent (no valid sign-in for the shift from ${t(start)})`,
+    missedCheckinWindow: ({ site, name, from, to }) =>
+      `${site}: ${name} did not check in on site between ${from} and ${to}; counted as missing from post`,
+    missedCheckinWeek: ({ site, name, done, required, missed }) =>
+      `${site}: ${name} checked in on ${done} day(s) this week of ${required} required; ${missed} missed, counted as missing from post`,
   };
 }
 

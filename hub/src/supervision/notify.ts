@@ -60,6 +60,8 @@ interface Job {
 export class Notifier {
   private jobs: Job[] = [];
   private readonly sentAt = new Map<string, number>();
+  /** Episodes (a warning and its start) already handled, kept on disk: a restarted hub announces today's again. */
+  private readonly episodes = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   readonly counts = { sent: 0, failed: 0, gaveUp: 0 };
@@ -80,6 +82,25 @@ export class Notifier {
     } catch {
       this.jobs = [];
     }
+    try {
+      const sent = JSON.parse(readFileSync(this.sentFile, "utf8")) as { sentAt?: [string, number][]; episodes?: [string, number][] };
+      for (const [k, v] of sent.sentAt ?? []) if (typeof k === "string" && typeof v === "number") this.sentAt.set(k, v);
+      for (const [k, v] of sent.episodes ?? []) if (typeof k === "string" && typeof v === "number") this.episodes.set(k, v);
+    } catch {
+      // No file yet (or an unreadable one): nothing was sent by this data folder.
+    }
+  }
+
+  private get sentFile(): string {
+    return join(this.opts.dataDir, "notification-sent.json");
+  }
+
+  /** What was sent, for the next start; entries older than a week are dropped (the rules re-judge two days). */
+  private saveSent(now: number): void {
+    for (const [k, at] of this.episodes) if (now - at > 7 * 86_400_000) this.episodes.delete(k);
+    for (const [k, at] of this.sentAt) if (now - at > Math.max(this.settings.dedupMinutes * 60_000, 86_400_000)) this.sentAt.delete(k);
+    writeFileSync(`${this.sentFile}.tmp`, JSON.stringify({ sentAt: [...this.sentAt], episodes: [...this.episodes] }));
+    renameSync(`${this.sentFile}.tmp`, this.sentFile);
   }
 
   private get file(): string {
@@ -109,15 +130,31 @@ export class Notifier {
     if (!warning.active || this.settings.channels.length === 0) return;
     const now = this.opts.now();
     const key = `${warning.site}/${warning.subject}/${warning.rule}/${warning.severity}`;
+    const episode = `${key}/${warning.ts}`;
+    if (this.episodes.has(episode)) return;
+    this.episodes.set(episode, now);
     const last = this.sentAt.get(key);
-    if (last !== undefined && now - last < this.settings.dedupMinutes * 60_000) return;
+    if (last !== undefined && now - last < this.settings.dedupMinutes * 60_000) {
+      this.saveSent(now);
+      return;
+    }
     this.sentAt.set(key, now);
+    this.saveSent(now);
     const dueAt = warning.severity === "escalation" ? now : this.quietUntil(now, this.opts.tzOf(warning.site));
     const message = `[${warning.severity}] ${warning.site}: ${warning.message}`;
     const body = { ...warning, text: message };
     for (const channel of this.settings.channels) {
+      // SMS: the channel's numbers, the site's contacts for a warning about its people, and escalation contacts.
       const targets =
-        channel.kind === "webhook" ? [channel.url] : [...channel.to, ...(warning.severity === "escalation" ? channel.escalateTo : [])];
+        channel.kind === "webhook"
+          ? [channel.url]
+          : [
+              ...new Set([
+                ...channel.to,
+                ...(warning.contacts ?? []).map((c) => c.phone),
+                ...(warning.severity === "escalation" ? channel.escalateTo : []),
+              ]),
+            ];
       for (const target of targets)
         this.jobs.push({ id: `${key}/${now}/${channel.name}/${target}`, channel: channel.name, target, body, message, attempt: 0, dueAt });
     }

@@ -34,12 +34,25 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
   const range = `time >= ${ns(span.from)} AND time <= ${ns(span.to)} AND ${signin.site} = ${lit(site.id)}`;
   const wholeDay = `time >= ${ns(span.dayFrom)} AND time < ${ns(span.dayTo)} AND ${rating.site} = ${lit(site.id)}`;
   const tallies = new Map<string, Promise<RatingTallyRow[]>>();
+  const between = new Map<string, Promise<Row[]>>();
   return {
     signins: once(() =>
       influx.query<Row>(
-        `SELECT ${signin.person}, ${signin.device}, ${signin.direction}, ${signin.time_suspect}, ${signin.rx_ts} FROM ${signin.FROM} WHERE ${range}`,
+        `SELECT ${signin.person}, ${signin.device}, ${signin.direction}, ${signin.time_suspect}, ${signin.rx_ts}, ${signin.lat}, ${signin.lon}, ${signin.accuracy_m} FROM ${signin.FROM} WHERE ${range}`,
       ),
     ),
+    /** The site's sign-ins (with GPS) from `from` to `to` (ms), beyond the day: a week's check-ins. */
+    signinsBetween(from: number, to: number): Promise<Row[]> {
+      const key = `${from}/${to}`;
+      let answer = between.get(key);
+      if (!answer) {
+        answer = influx.query<Row>(
+          `SELECT ${signin.person}, ${signin.direction}, ${signin.lat}, ${signin.lon}, ${signin.accuracy_m} FROM ${signin.FROM} WHERE ${signin.site} = ${lit(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)}`,
+        );
+        between.set(key, answer);
+      }
+      return answer;
+    },
     /** The terminals' heartbeats: was a late-received sign-in's terminal connected when it was made? */
     terminalHeartbeats: once(() =>
       influx.query<Row>(

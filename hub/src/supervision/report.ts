@@ -7,7 +7,7 @@ import type { ScoringRules } from "./settings.ts";
 
 export { monthRange } from "./calendar.ts";
 
-const { rating, attendance: attendanceSeries, deduction, warning } = INFLUXQL;
+const { rating, attendance: attendanceSeries, deduction, warning, site_presence } = INFLUXQL;
 
 export interface ClerkLine {
   id: string;
@@ -45,6 +45,14 @@ export interface RateLine {
   satisfaction: number | null;
 }
 
+/** What a site's sign-ins proved in the month (site-presence rule): sign-ins outside its radius, check-ins missed. */
+export interface SiteLine {
+  id: string;
+  name: string;
+  outsideRadius: number;
+  missedCheckins: number;
+}
+
 export interface MonthlyReport {
   month: string;
   from: number;
@@ -52,6 +60,8 @@ export interface MonthlyReport {
   clerks: ClerkLine[];
   units: UnitLine[];
   rates: RateLine[];
+  /** Sites with a location or a check-in rule to judge by, in registry order. */
+  sites: SiteLine[];
   byRule: { rule: string; count: number; points: number }[];
 }
 
@@ -72,7 +82,7 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
   const tz = [...registry.sites.values()][0]?.tz ?? "UTC";
   const { from, to } = monthRange(month, tz);
   const range = `time >= ${ns(from)} AND time < ${ns(to)}`;
-  const [ratings, byPlace, attendance, deductions, complaints, unattended] = await Promise.all([
+  const [ratings, byPlace, attendance, deductions, complaints, unattended, presence] = await Promise.all([
     influx.query<Row>(
       `SELECT sum(${rating.rated}) AS rated, sum(${rating.positive}) AS positive, sum(${rating.negative}) AS negative FROM ${rating.FROM} WHERE ${range} GROUP BY ${rating.clerk}`,
     ),
@@ -90,6 +100,9 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
     ),
     influx.query<Row>(
       `SELECT count(${warning.minutes}) AS n FROM ${warning.FROM} WHERE ${range} AND ${warning.rule} = 'unattended' GROUP BY ${warning.subject}`,
+    ),
+    influx.query<Row>(
+      `SELECT sum(${site_presence.count}) AS n FROM ${site_presence.FROM} WHERE ${range} GROUP BY ${site_presence.site}, ${site_presence.finding}`,
     ),
   ]);
   const sumFor = (kind: string, subject: string, sign: 1 | -1) =>
@@ -159,6 +172,11 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
       rates.set(`${level}/${id}`, line);
     }
   }
+  const presenceOf = (site: string, finding: string) => Number(presence.find((p) => p.site === site && p.finding === finding)?.n ?? 0);
+  const checkinRosters = new Set([...registry.rosters.values()].filter((r) => r.checkins).map((r) => r.id));
+  const judgedSites = [...registry.sites.values()].filter(
+    (site) => site.location || [...registry.people.values()].some((p) => p.site === site.id && checkinRosters.has(p.roster)),
+  );
   return {
     month,
     from,
@@ -166,6 +184,12 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
     clerks,
     units,
     rates: [...rates.values()],
+    sites: judgedSites.map((site) => ({
+      id: site.id,
+      name: site.name,
+      outsideRadius: presenceOf(site.id, "outside_radius"),
+      missedCheckins: presenceOf(site.id, "missed_checkin"),
+    })),
     byRule: [...rules].map(([rule, v]) => ({ rule, ...v })).sort((a, b) => a.rule.localeCompare(b.rule)),
   };
 }
@@ -225,6 +249,10 @@ ${report.units.map((u) => row([esc(u.name), dept(u.department), u.unattended, u.
 <h2>Satisfaction by window, department and hall</h2>
 <table><tr><th>Level</th><th>Name</th><th>Ratings</th><th>Satisfied</th><th>Rate</th></tr>
 ${report.rates.map((r) => row([r.level === "site" ? "hall / site" : r.level, esc(r.name), r.rated, r.positive, pct(r.satisfaction)])).join("\n")}
+</table>
+<h2>Site presence: sign-ins outside the site, missed check-ins</h2>
+<table><tr><th>Site</th><th>Sign-ins outside the radius</th><th>Missed check-ins</th></tr>
+${report.sites.map((x) => row([esc(x.name), x.outsideRadius, x.missedCheckins])).join("\n")}
 </table>
 <h2>Deductions and bonuses by rule</h2>
 <table><tr><th>Rule</th><th>Cases</th><th>Points</th></tr>

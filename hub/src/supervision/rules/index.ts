@@ -3,6 +3,7 @@ import { dissatisfaction } from "./dissatisfaction/index.ts";
 import { equipment } from "./equipment/index.ts";
 import type { Rule } from "./rule.ts";
 import { satisfaction } from "./satisfaction/index.ts";
+import { sitePresence } from "./site-presence/index.ts";
 import { unattended } from "./unattended/index.ts";
 
 /**
@@ -12,6 +13,7 @@ import { unattended } from "./unattended/index.ts";
 // prettier-ignore
 export const RULES: readonly Rule[] = [
   attendance,
+  sitePresence,
   unattended,
   dissatisfaction,
   satisfaction,

@@ -1,6 +1,8 @@
 import { ns, type Row } from "../../../influx/query.ts";
 import { schemaPoint } from "../../../schema/index.ts";
+import { localDate } from "@supervision/firmware-protocols";
 import type { DayContext, DayRule, Findings, OnDuty } from "../rule.ts";
+import { signedInOutside } from "../site-presence/geofence.ts";
 import { clockSuspect } from "./clock.ts";
 import { ATTENDANCE_DEDUCTION_RULES, attendanceDeductions, PERSONAL_ATTENDANCE_RULES, proRata } from "./deductions.ts";
 import { judgeAttendance, type Judgement, type Signin } from "./judge.ts";
@@ -20,14 +22,17 @@ export const attendance: DayRule = {
       ctx.readings.lossesBefore(PERSONAL_ATTENDANCE_RULES, ctx.span.monthFrom, ctx.span.dayFrom),
     ]);
     const lostThisMonth = new Map(lossRows.map((r) => [String(r.subject), -Number(r.points)]));
-    const findings: Required<Pick<Findings, "records" | "deductions" | "judged">> = { records: [], deductions: [], judged: [] };
+    const findings: AttendanceFindings = { records: [], deductions: [], judged: [], warnings: [] };
     for (const person of ctx.people) {
       const duty = ctx.onDuty.get(person.id);
-      if (duty) judgePerson(ctx, duty, signinRows, heartbeatRows, lostThisMonth.get(person.id) ?? 0, findings);
+      // A roster of check-ins (chief supervisors) is judged by the site-presence rule instead of per shift.
+      if (duty && !duty.roster.checkins) judgePerson(ctx, duty, signinRows, heartbeatRows, lostThisMonth.get(person.id) ?? 0, findings);
     }
     return findings;
   },
 };
+
+type AttendanceFindings = Required<Pick<Findings, "records" | "deductions" | "judged" | "warnings">>;
 
 function judgePerson(
   ctx: DayContext,
@@ -35,7 +40,7 @@ function judgePerson(
   signinRows: Row[],
   heartbeatRows: Row[],
   lostBeforeToday: number,
-  findings: Required<Pick<Findings, "records" | "deductions" | "judged">>,
+  findings: AttendanceFindings,
 ): void {
   const { settings, registry } = ctx;
   const signins: Signin[] = signinRows
@@ -48,7 +53,8 @@ function judgePerson(
       return {
         ts,
         direction: r.direction === "out" ? "out" : "in",
-        suspect: clockSuspect(stamp, heartbeats, settings.clockToleranceMinutes * 60_000, heartbeatWindowMs),
+        // A sign-in made outside the site's radius proves nothing about being there: reviewed, never on time.
+        suspect: clockSuspect(stamp, heartbeats, settings.clockToleranceMinutes * 60_000, heartbeatWindowMs) || signedInOutside(r, ctx.site.location),
       };
     });
   const judgements = [
@@ -67,6 +73,7 @@ function judgePerson(
       ),
     );
   }
+  if (person.role === "supervisor") supervisorWarnings(ctx, person, periods, judgements, findings);
   const personal = attendanceDeductions(person.id, person.role, judgements, settings.scoring, ctx.text);
   findings.deductions.push(...personal);
   if (person.window && personal.length > 0) {
@@ -82,4 +89,38 @@ function judgePerson(
       .filter((j): j is Judgement & { status: AttendanceFault } => j.status !== "on_time" && j.status !== "review")
       .map((j) => ctx.text.attendanceFault({ status: j.status, halfDay: j.period + 1, at: j.at })),
   });
+}
+
+/**
+ * A late or absent supervisor raises a warning (one per shift period), so the person responsible is notified;
+ * active only on the day it happened (yesterday's, judged again, is not announced again).
+ */
+function supervisorWarnings(
+  ctx: DayContext,
+  person: OnDuty["person"],
+  periods: OnDuty["periods"],
+  judgements: Judgement[],
+  findings: AttendanceFindings,
+): void {
+  const today = localDate(ctx.now, ctx.site.tz) === ctx.date;
+  for (const j of judgements) {
+    if (j.status !== "late" && j.status !== "absent") continue;
+    const start = periods[j.period]!.start;
+    const about = { site: ctx.site.name, name: person.name, start, at: j.at, minutes: j.minutes };
+    findings.warnings.push({
+      event: {
+        ts: start,
+        site: ctx.site.id,
+        category: "people",
+        subjectKind: "supervisor",
+        subject: person.id,
+        rule: `supervisor_${j.status}`,
+        severity: "warning",
+        active: today,
+        message: j.status === "late" ? ctx.text.supervisorLate(about) : ctx.text.supervisorAbsent(about),
+      },
+      active: today ? 1 : 0,
+      figures: { minutes: j.minutes },
+    });
+  }
 }

@@ -33,3 +33,17 @@ export function outsideSite(fix: Fix, site: SiteArea): { outside: boolean; dista
   const beyond = Math.max(0, d - (fix.accuracyM ?? 0) - site.radiusM);
   return { outside: beyond > 0, distanceM: Math.round(d), beyondM: Math.round(beyond) };
 }
+
+/** A sign-in row's GPS fix (`lat`, `lon`, `accuracy_m` fields), or undefined when it carries none. */
+export function fixOf(row: Record<string, unknown>): Fix | undefined {
+  const lat = row.lat;
+  const lon = row.lon;
+  if (typeof lat !== "number" || typeof lon !== "number" || !Number.isFinite(lat) || !Number.isFinite(lon)) return undefined;
+  return { lat, lon, accuracyM: typeof row.accuracy_m === "number" ? row.accuracy_m : undefined };
+}
+
+/** Whether a sign-in row was made outside `site` (false when the site has no location or the sign-in no fix). */
+export function signedInOutside(row: Record<string, unknown>, site: SiteArea | undefined): boolean {
+  const fix = fixOf(row);
+  return site !== undefined && fix !== undefined && outsideSite(fix, site).outside;
+}
