@@ -349,6 +349,8 @@ function sites(m: DashboardMessages): Dashboard {
           ),
         ],
         thresholds: BAD_COUNT,
+        // Nobody outside and no check-in missed is a count of 0, not "no data".
+        noValue: "0",
         w: 12,
         h: 6,
       },

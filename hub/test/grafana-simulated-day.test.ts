@@ -62,6 +62,7 @@ beforeAll(async () => {
   while (!absentSomewhere(seed)) seed++;
   const points: IPoint[] = [];
   const seqs = new Map<string, number>();
+  let farSignin = false;
   for (const s of [hall, site]) {
     for (const e of generateDay(s, { date: today, seed }).filter((x) => x.at <= now)) {
       const seq = (seqs.get(e.deviceId) ?? 0) + 1;
@@ -69,7 +70,13 @@ beforeAll(async () => {
       // The site's terminal was offline in the morning: its sign-ins reached the hub two hours late.
       const offline = s === site && e.kind === "signin" && e.at < now - 3 * 3_600_000;
       const rxTs = e.at + (offline ? 2 * 3_600_000 : 2000);
-      const point = readingToPoint({ kind: e.kind, deviceId: e.deviceId, seq, ts: e.at, rxTs, ...e.fields } as Reading, registry);
+      // One supervisor signed in from a kilometre north of the site (its radius is 300 m): the rules flag it.
+      const fields =
+        s === site && e.kind === "signin" && !farSignin
+          ? { ...e.fields, location: { lat: site.site.lat! + 0.01, lon: site.site.lon!, accuracyM: 10 } }
+          : e.fields;
+      if (fields !== e.fields) farSignin = true;
+      const point = readingToPoint({ kind: e.kind, deviceId: e.deviceId, seq, ts: e.at, rxTs, ...fields } as Reading, registry);
       if ("error" in point) throw new Error(point.error.message);
       points.push(point);
     }
