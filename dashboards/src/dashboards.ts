@@ -3,8 +3,20 @@ import { INFLUXQL, type TagOf } from "@supervision/hub/schema";
 import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds, valueMapping } from "./builders.ts";
 import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
 
-const { attendance, card, deduction, gateway_health, heartbeat, integrity_alert, motion, rating, score_monthly, signin, site_presence, warning } =
-  INFLUXQL;
+const {
+  attendance,
+  card,
+  deduction,
+  gateway_health,
+  heartbeat,
+  integrity_alert,
+  motion,
+  rating,
+  score_monthly,
+  signin,
+  site_presence,
+  warning,
+} = INFLUXQL;
 
 export const UIDS = {
   centre: "sv-centre",

@@ -314,7 +314,10 @@ const en: DashboardMessages = {
       description:
         "Sign-ins whose GPS fix lies outside the site's registered radius, and check-ins missed against the roster's rule (days a week or set times a day).",
     },
-    outsideSignins: { title: "Sign-ins outside the site", description: "Who signed in when, and how far from the site (after the fix's own error)." },
+    outsideSignins: {
+      title: "Sign-ins outside the site",
+      description: "Who signed in when, and how far from the site (after the fix's own error).",
+    },
   },
   fleet: {
     title: "Gateway fleet",

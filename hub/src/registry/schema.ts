@@ -15,8 +15,8 @@ export const Region = z.strictObject({ id: Id, name: z.string().min(1).max(128) 
 export const Town = z.strictObject({ id: Id, name: z.string().min(1).max(128), region: Id });
 export const Department = z.strictObject({ id: Id, name: z.string().min(1).max(128) });
 
-/** A person to notify: a name for the message, a phone number the SMS channels send to. */
-export const Contact = z.strictObject({
+/** Who is notified of warnings about a site's people: a name for the message, a phone number SMS channels send to. */
+export const SiteContact = z.strictObject({
   name: z.string().min(1).max(64),
   phone: z.string().regex(/^\+?[0-9][0-9 -]{2,19}$/, 'a phone number ("+86 138 0000 0000" or "13800000000")'),
 });
@@ -41,7 +41,7 @@ export const Site = z.strictObject({
     })
     .optional(),
   /** Who is notified of warnings about the site's people (an absent or late supervisor): the person responsible. */
-  contacts: z.array(Contact).max(20).optional(),
+  contacts: z.array(SiteContact).max(20).optional(),
 });
 
 export const Window = z.strictObject({
@@ -204,7 +204,7 @@ export const RegistryFile = z.strictObject({
 export type Region = z.infer<typeof Region>;
 export type Town = z.infer<typeof Town>;
 export type Department = z.infer<typeof Department>;
-export type Contact = z.infer<typeof Contact>;
+export type SiteContact = z.infer<typeof SiteContact>;
 export type Site = z.infer<typeof Site>;
 export type Checkins = z.infer<typeof Checkins>;
 export type Window = z.infer<typeof Window>;

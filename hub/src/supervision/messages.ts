@@ -69,7 +69,8 @@ function zhCN(t: (ts: number) => string, dt: (ts: number) => string): Catalogue 
     gatewayBacklog: ({ gateway, depth, ageS }) => `网关 ${gateway} 积压 ${depth} 条未上传数据，最早的已等待 ${ageS} 秒`,
     deviceSilent: ({ device, minutes }) => `设备 ${device} 已 ${minutes} 分钟无心跳`,
     integrityAlert: ({ gateway, seq, detail }) => `网关 ${gateway} 的数据完整性告警（批次 ${seq}）：${detail}`,
-    supervisorLate: ({ site, name, start, at, minutes }) => `${site}：监理 ${name} 迟到 ${minutes} 分钟（应 ${t(start)} 到岗，${t(at)} 签到）`,
+    supervisorLate: ({ site, name, start, at, minutes }) =>
+      `${site}：监理 ${name} 迟到 ${minutes} 分钟（应 ${t(start)} 到岗，${t(at)} 签到）`,
     supervisorAbsent: ({ site, name, start }) => `${site}：监理 ${name} 缺勤（${t(start)} 开始的班次没有有效签到）`,
     missedCheckinWindow: ({ site, name, from, to }) => `${site}：${name} 未在 ${from}–${to} 到场签到，计为脱岗`,
     missedCheckinWeek: ({ site, name, done, required, missed }) =>

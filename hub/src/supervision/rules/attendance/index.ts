@@ -54,7 +54,9 @@ function judgePerson(
         ts,
         direction: r.direction === "out" ? "out" : "in",
         // A sign-in made outside the site's radius proves nothing about being there: reviewed, never on time.
-        suspect: clockSuspect(stamp, heartbeats, settings.clockToleranceMinutes * 60_000, heartbeatWindowMs) || signedInOutside(r, ctx.site.location),
+        suspect:
+          clockSuspect(stamp, heartbeats, settings.clockToleranceMinutes * 60_000, heartbeatWindowMs) ||
+          signedInOutside(r, ctx.site.location),
       };
     });
   const judgements = [
