@@ -44,6 +44,7 @@ const reading = fc.oneof(
     personId: ids,
     method: fc.constantFrom("card", "face", "fingerprint", "pin"),
     direction: fc.constantFrom("in", "out"),
+    clockOffsetS: maybe(fc.integer({ min: -86_400, max: 86_400 })),
     location: maybe(
       fc.record({
         lat: fc.double({ min: -90, max: 90, noNaN: true }),

@@ -45,7 +45,8 @@ export function readingLine(r: CheckedReading, registry: Registry): string {
         (location === undefined
           ? ""
           : `,lat=${location.lat},lon=${location.lon}${location.accuracyM === undefined ? "" : `,accuracy_m=${location.accuracyM}`}`) +
-        `,time_suspect=${r.ts - r.rxTs > CLOCK_AHEAD_SUSPECT_MS} ${timestamp}`
+        (r.clockOffsetS === undefined ? "" : `,clock_offset_s=${r.clockOffsetS}`) +
+        `,time_suspect=${r.ts - r.rxTs > CLOCK_AHEAD_SUSPECT_MS || Math.abs(r.clockOffsetS ?? 0) * 1000 > CLOCK_AHEAD_SUSPECT_MS} ${timestamp}`
       );
     }
     case "motion": {
