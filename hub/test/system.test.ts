@@ -59,6 +59,7 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
     expect(health.ok).toBe(true);
     expect(Object.fromEntries(Object.entries(health.extensions).map(([name, e]) => [name, e.state]))).toEqual({
       ingest: "running",
+      audit: "running",
       "config-publisher": "running",
       grafana: "running",
       supervision: "running",

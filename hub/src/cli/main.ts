@@ -1,3 +1,4 @@
+import { auditCommand } from "./audit.ts";
 import type { CliCommand } from "./command.ts";
 import { gatewaysCommand } from "./gateways.ts";
 import { hashSecretCommand } from "./hash-secret.ts";
@@ -14,6 +15,7 @@ const commands: CliCommand[] = [
   registryCommand,
   hashSecretCommand,
   tokenCommand,
+  auditCommand,
   ...supervisionCommands,
 ];
 

@@ -12,6 +12,8 @@ import { ManagedInfluxd } from "@supervision/influxd";
 import { InfluxHealth, type InfluxHealthStatus } from "../influx/health.ts";
 import { ensureDatabase } from "../influx/setup.ts";
 import { createIngestExtension } from "../ingest/index.ts";
+import { createAuditExtension } from "../audit/extension.ts";
+import { auditKeyPath, loadAuditKey } from "../audit/key.ts";
 import { createSupervisionExtension } from "../supervision/index.ts";
 import { createConfigPublisher } from "../registry/config-publisher.ts";
 import { WatchedRegistry } from "../registry/view.ts";
@@ -157,8 +159,11 @@ export class Hub {
       now: Date.now,
       dataDir,
     };
+    // Made at first start; every batch manifest is digested with it (hub/src/audit).
+    const auditKey = loadAuditKey(auditKeyPath(settings), { create: true });
     const all = [
-      createIngestExtension({ brokerUrl, ...credentials, shareGroup }),
+      createIngestExtension({ brokerUrl, ...credentials, shareGroup, auditKey }),
+      createAuditExtension({ ...settings.audit, key: auditKey, locale: settings.supervision.locale }),
       createConfigPublisher({ brokerUrl, ...credentials }),
       ...this.extra,
       createGrafanaExtension(settings.grafana),

@@ -6,6 +6,7 @@ import { encodePoint, type Point } from "../influx/line-protocol.ts";
 import { ARRIVAL_FIELDS } from "./arrivals.ts";
 import { type IntegrityKind, readingTimestampNs, readingToPoint, retentionPolicyFor } from "./points.ts";
 import { readingLine } from "./reading-lines.ts";
+import { ManifestBuilder } from "./manifest.ts";
 import { clerkMismatch, outsideSlice } from "./slice-check.ts";
 import { LineGroups } from "./writer.ts";
 
@@ -20,6 +21,8 @@ export interface EncodedBatch {
   alerts: Array<[IntegrityKind, string]>;
   /** Identities of the readings written with their arrival fields: remembered once the batch is stored. */
   arrivals: string[];
+  /** The batch_manifest points: what was verified and written, for `hub audit`. */
+  manifest: Point[];
 }
 
 /**
@@ -34,6 +37,7 @@ export function encodeBatch(
   now: number,
   logger: Logger,
   seen: { has(key: string): boolean },
+  audit: { hash: string; key?: Buffer } = { hash: "" },
 ): EncodedBatch {
   const { readings, ...rest } = body;
   const header: BatchHeader = { ...rest, readings: readings.length };
@@ -48,6 +52,7 @@ export function encodeBatch(
   const refusals = new Refusals(readings.length);
   const unknownDevices = new Set<string>();
   const arrivals: string[] = [];
+  const manifest = new ManifestBuilder();
   for (const reading of readings) {
     const checked = parseReading(reading);
     if (!checked.ok) {
@@ -71,7 +76,11 @@ export function encodeBatch(
       continue;
     }
     try {
-      groups.add(retentionPolicyFor(r.kind), lineKeepingFirstArrival(r, registry, seen, arrivals));
+      const policy = retentionPolicyFor(r.kind);
+      const arrived = arrivals.length;
+      const line = lineKeepingFirstArrival(r, registry, seen, arrivals);
+      groups.add(policy, line);
+      if (r.kind !== "heartbeat") manifest.add(r.kind, r.deviceId, r.seq, r.ts, line, arrivals.length === arrived);
     } catch (e) {
       refusals.add("malformed", r, `unwritable: ${(e as Error).message}`);
       continue;
@@ -83,7 +92,9 @@ export function encodeBatch(
   const alerts = refusals.alerts();
   if (unknownDevices.size > 0)
     alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
-  return { header, groups: groups.compact(), refused: refusals.count, alerts, arrivals };
+  groups.compact();
+  const manifestPoints = manifest.points({ ...header, hash: audit.hash }, groups.bodies().get("raw") ?? [], audit.key);
+  return { header, groups, refused: refusals.count, alerts, arrivals, manifest: manifestPoints };
 }
 
 /**

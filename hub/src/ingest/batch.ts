@@ -63,12 +63,13 @@ export class BatchIngest {
     // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
     // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
     // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
-    const { header, groups, refused, alerts, arrivals } = encodeBatch(
+    const { header, groups, refused, alerts, arrivals, manifest } = encodeBatch(
       opened.value.body,
       registry,
       rt.ctx.now(),
       rt.ctx.logger,
       rt.seenReadings,
+      { hash, key: rt.auditKey },
     );
     const raised: IntegrityKind[] = [];
     for (const [kind, detail] of alerts) {
@@ -101,6 +102,7 @@ export class BatchIngest {
         raised.push("chain_restart");
       }
     }
+    for (const point of manifest) addPoint(groups, point);
     addPoint(groups, uplinkBatchPoint(header, hash));
     addPoint(groups, batchChainPoint(header, hash)); // policy chain: written last, once the rest is stored
 

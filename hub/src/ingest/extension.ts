@@ -25,6 +25,8 @@ export interface IngestOptions {
   gapGraceMs?: number;
   /** Reading identities remembered to keep their first receive time (default 1,000,000: about 100 MB at most). */
   rememberReadings?: number;
+  /** The hub's audit key (hub/src/audit): batch manifests are digested with it, so nobody without it can forge one. */
+  auditKey?: Buffer;
 }
 
 /** The ingest extension: gateway batches and statuses from the broker into InfluxDB (see README.md). */
@@ -97,6 +99,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         stopping: () => stopping,
         storedBatches,
         seenReadings,
+        auditKey: opts.auditKey,
       };
       gaps = new GapWatch(rt, gapGraceMs);
       const filter = (f: string) => (shareGroup ? gatewayTopics.shared(shareGroup, f) : f);

@@ -25,6 +25,7 @@ export const RETENTION_POLICY: Record<string, "raw" | "health" | "chain"> = {
   integrity_alert: MEASUREMENTS.integrity_alert.policy,
   dead_letter: MEASUREMENTS.dead_letter.policy,
   batch_chain: MEASUREMENTS.batch_chain.policy,
+  batch_manifest: MEASUREMENTS.batch_manifest.policy,
   heartbeat: MEASUREMENTS.heartbeat.policy,
   item: MEASUREMENTS.item_event.policy,
   queue: MEASUREMENTS.queue_event.policy,
@@ -257,6 +258,7 @@ export type IntegrityKind =
   | "dead_letter"
   | "outside_slice"
   | "clerk_mismatch"
+  | "audit"
   | "device_time";
 
 const msToNs = (ms: number) => `${ms}000000`;

@@ -20,6 +20,8 @@ export interface IngestRuntime {
   storedBatches: Recent<string>;
   /** Readings this process stored, by identity: a later arrival keeps the first one's receive time. */
   seenReadings: Recent<true>;
+  /** The key of the batch manifests' digests (`hub audit`); without one they are plain SHA-256. */
+  auditKey?: Buffer;
 }
 
 export type AlertInput = Parameters<typeof integrityAlertPoint>[0];

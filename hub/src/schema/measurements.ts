@@ -47,6 +47,12 @@ export const MEASUREMENTS = {
     fields: ["seq", "rx_ts", "ticket", "txn", "clerk", "application", "item"],
   },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
+  /** What the hub verified of a stored batch, per UTC day of its readings: their identities and digests (hub audit). */
+  batch_manifest: {
+    policy: "raw",
+    tags: ["gateway", "epoch"],
+    fields: ["seq", "hash", "part", "parts", "readings", "entries", "digest"],
+  },
   /** Each gateway's hash chain by (epoch, seq), whatever the batches' creation times say (policy chain, never expires). */
   batch_chain: { policy: "chain", tags: ["gateway", "epoch"], fields: ["seq", "hash", "prev_hash", "created_at", "readings"] },
   integrity_alert: { policy: "raw", tags: ["gateway", "kind"], fields: ["epoch", "seq", "detail"] },

@@ -57,6 +57,17 @@ export const HubSettings = z.strictObject({
   /** The supervision rules: intervals, cards, scoring (hub/src/supervision/README.md). */
   supervision: SupervisionSettings.prefault({}),
   grafana: GrafanaSettings.prefault({}),
+  /** Tamper evidence at rest (hub/src/audit/README.md): the manifests' key and the scheduled audit. */
+  audit: z
+    .strictObject({
+      /** The key the batch manifests are digested with; default dataDir/audit.key, made at first start. Hub copies share one. */
+      keyFile: z.string().min(1).optional(),
+      /** Minutes between scheduled audits; 0 turns them off. */
+      intervalMinutes: z.int().min(0).max(10_080).default(60),
+      /** Days back from today each scheduled audit covers (whole UTC days). */
+      days: z.int().min(1).max(366).default(2),
+    })
+    .prefault({}),
   /** The same key as the gateway's. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
 });

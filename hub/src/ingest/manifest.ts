@@ -1,0 +1,117 @@
+import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+import { lineTimestamp } from "../influx/dead-letters.ts";
+import type { Point } from "../influx/line-protocol.ts";
+import { MEASUREMENT } from "../schema/index.ts";
+
+/**
+ * What the hub verified of a stored batch, kept beside it for `hub audit` (hub/SCHEMA.md, `batch_manifest`): the
+ * identity of every reading stored in the `raw` policy (kind, device, timestamp, seq), a short digest of the line
+ * written for it, and per part a digest (HMAC-SHA256 with the hub's audit key) over the batch's identity, the entries
+ * and the lines themselves. The short digests say which reading changed; the part digest says that neither the
+ * readings nor the manifest were changed by someone without the key. Parts hold one UTC day of readings each (at most
+ * ENTRIES_PER_PART), timestamped in that day, so an audit of a time range reads only that range.
+ */
+
+/** A manifest part holds at most this many entries (its `entries` field stays well under InfluxDB's 64 KiB). */
+export const ENTRIES_PER_PART = 1000;
+const DAY_MS = 86_400_000;
+const DAY_NS = 86_400_000_000_000n;
+
+/** The letter of each reading kind in a manifest entry. */
+export const KIND_LETTER = { rating: "r", signin: "s", motion: "m" } as const;
+export type AuditedKind = keyof typeof KIND_LETTER;
+export const KIND_OF_LETTER: Readonly<Record<string, AuditedKind>> = { r: "rating", s: "signin", m: "motion" };
+
+/** FNV-1a (32 bits) of a line, as 8 hex digits: cheap enough for every reading; the part digest is the strong one. */
+export function lineDigest(line: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < line.length; i++) {
+    h ^= line.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/** The digest of one part: keyed when the hub has an audit key (always, in a running hub). */
+export function partHasher(key: Buffer | undefined): Hash | Hmac {
+  return key ? createHmac("sha256", key) : createHash("sha256");
+}
+
+/** What a part's digest covers before its lines: the batch and the part, then the entries. */
+export function partPreamble(p: { gatewayId: string; epoch: string; seq: number; hash: string; part: number; entries: string }): string {
+  return `${p.gatewayId}\n${p.epoch}\n${p.seq}\n${p.hash}\n${p.part}\n${p.entries}\n`;
+}
+
+/** A manifest part's timestamp: in the day of its readings, unique per (gateway, epoch, seq, part). */
+export function manifestTimestamp(dayIndex: number, seq: number, partInDay: number): string {
+  return (BigInt(dayIndex) * DAY_NS + BigInt(seq % 86_400_000_000) * 1000n + BigInt(partInDay % 1000)).toString();
+}
+
+interface Part {
+  day: number;
+  entries: string[];
+  /** Indexes of the part's lines among the batch's raw lines (in write order). */
+  first: number[];
+}
+
+/**
+ * Collects the manifest of one batch while its readings are encoded: `add` for every line written to the raw policy,
+ * in write order; `points` once the lines are joined into pieces (before anything is awaited, so no reading outlives
+ * the tick). A batch whose readings fall in one day and one part (nearly every batch) is digested straight from its
+ * pieces; others are split into lines once.
+ */
+export class ManifestBuilder {
+  private readonly parts: Part[] = [];
+  private readonly byDay = new Map<number, Part>();
+  private lines = 0;
+
+  /** One raw line; `partial` when it was written without its arrival fields (hub/SCHEMA.md, "First arrival wins"). */
+  add(kind: AuditedKind, deviceId: string, seq: number, ts: number, line: string, partial: boolean): void {
+    const day = Math.floor(ts / DAY_MS);
+    let part = this.byDay.get(day);
+    if (part === undefined || part.entries.length >= ENTRIES_PER_PART) {
+      part = { day, entries: [], first: [] };
+      this.byDay.set(day, part);
+      this.parts.push(part);
+    }
+    part.entries.push(`${KIND_LETTER[kind]}${partial ? "p" : ""} ${deviceId} ${lineTimestamp(line)} ${seq} ${lineDigest(line)}`);
+    part.first.push(this.lines++);
+  }
+
+  get size(): number {
+    return this.lines;
+  }
+
+  /** The batch_manifest points, given the raw pieces (the batch's raw lines joined by newlines, nothing else). */
+  points(
+    batch: { gatewayId: string; epoch: string; seq: number; hash: string },
+    rawPieces: readonly string[],
+    key: Buffer | undefined,
+  ): Point[] {
+    if (this.parts.length === 0) return [];
+    const lines = this.parts.length === 1 ? undefined : rawPieces.flatMap((piece) => piece.split("\n"));
+    const inDay = new Map<number, number>();
+    return this.parts.map((part, index) => {
+      const entries = part.entries.join("\n");
+      const hasher = partHasher(key).update(partPreamble({ ...batch, part: index, entries }));
+      if (lines === undefined) rawPieces.forEach((piece, i) => hasher.update(i === 0 ? piece : `\n${piece}`));
+      else part.first.forEach((line, k) => hasher.update(k === 0 ? (lines[line] as string) : `\n${lines[line] as string}`));
+      const partInDay = inDay.get(part.day) ?? 0;
+      inDay.set(part.day, partInDay + 1);
+      return {
+        measurement: MEASUREMENT.batch_manifest,
+        timestamp: manifestTimestamp(part.day, batch.seq, partInDay),
+        tags: { epoch: batch.epoch, gateway: batch.gatewayId },
+        fields: {
+          seq: batch.seq,
+          hash: batch.hash,
+          part: index,
+          parts: this.parts.length,
+          readings: part.entries.length,
+          entries,
+          digest: hasher.digest("base64url"),
+        },
+      };
+    });
+  }
+}
