@@ -190,4 +190,30 @@ describe("hub audit: tamper evidence at rest", () => {
     await waitFor(() => ((audit.status().last as { findings?: number } | null)?.findings === 1 ? true : undefined), 10_000, "status");
     expect(await ctx.metrics.getSingleMetricAsString("hub_audit_findings")).toContain('hub_audit_findings{kind="deleted"} 1');
   }, 60_000);
+
+  it("hub audit explains itself, refuses bad arguments with usage, and names a key it cannot read", async () => {
+    const help = await hubAudit("audit_cli", ["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: hub audit --from");
+    for (const args of [
+      [],
+      ["--from", "yesterday"],
+      ["--from", "2026-12-02", "--to", "2026-12-01"],
+      ["--from", "2026-12-01", "--lang", "fr"],
+      ["--bogus"],
+    ]) {
+      const bad = await hubAudit("audit_cli", args);
+      expect(bad.code, args.join(" ")).toBe(2);
+      expect(bad.stderr).toContain("Usage: hub audit");
+    }
+    const settings = join(dir, "nokey.yaml");
+    writeFileSync(settings, `influx: { url: "${influx.url}" }\ndataDir: ${join(dir, "empty")}\n`);
+    const missing = await run(TSX, [join(ROOT, "hub/src/cli/main.ts"), "audit", "--settings", settings, "--from", "2026-12-01"], {
+      cwd: ROOT,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect(missing).toMatchObject({ code: 1 });
+    expect((missing as { stderr: string }).stderr).toContain(`cannot read the audit key ${join(dir, "empty", "audit.key")}`);
+    writeFileSync(join(dir, "bad.key"), "not a key");
+    expect(() => loadAuditKey(join(dir, "bad.key"), { create: false })).toThrow(/is not 64 hex digits/);
+  }, 120_000);
 });
