@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { encodePoint, type Point } from "../src/influx/line-protocol.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { readingLine } from "../src/ingest/reading-lines.ts";
+import { storedLine } from "../src/audit/audit.ts";
 import { testRegistry } from "./ingest-fixtures.ts";
 
 const T = Date.UTC(2026, 10, 23, 2, 0);
@@ -95,6 +96,21 @@ describe("readingLine", () => {
         expect(outcome(() => readingLine(checked.value, registry))).toEqual(outcome(() => reference(checked.value)));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it("property: hub audit rebuilds the line written from the point as InfluxDB returns it (tags, fields, time)", () => {
+    fc.assert(
+      fc.property(reading, (raw) => {
+        const checked = parseReading(JSON.parse(JSON.stringify(raw)));
+        if (!checked.ok || checked.value.kind === "heartbeat") return;
+        const written = outcome(() => readingLine(checked.value, registry));
+        if (!("line" in written)) return;
+        const point = readingToPoint(checked.value, registry) as Point;
+        const kind = checked.value.kind;
+        expect(storedLine(kind, point.tags ?? {}, point.fields, point.timestamp)).toBe(written.line);
+      }),
+      { numRuns: 2000 },
     );
   });
 

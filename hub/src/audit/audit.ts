@@ -1,7 +1,7 @@
 import { escape as influxEscape, type InfluxDB } from "influx";
 import { encodePoint, type FieldValue } from "../influx/line-protocol.ts";
 import { ARRIVAL_FIELDS } from "../ingest/arrivals.ts";
-import { type AuditedKind, KIND_OF_LETTER, KIND_LETTER, lineDigest, partHasher, partPreamble } from "../ingest/manifest.ts";
+import { type AuditedKind, KIND_OF_LETTER, KIND_LETTER, lineDigest, MEASUREMENT_OF, partHasher, partPreamble } from "../ingest/manifest.ts";
 import { MEASUREMENTS } from "../schema/index.ts";
 
 /**
@@ -16,6 +16,9 @@ export const FIELD_ORDER: Readonly<Record<AuditedKind, readonly string[]>> = {
   rating: ["seq", "rx_ts", "key", "txn", "rated", "positive", "negative"],
   signin: ["seq", "rx_ts", "delay_s", "lat", "lon", "accuracy_m", "clock_offset_s", "time_suspect"],
   motion: ["seq", "rx_ts", "active", "snapshot_sha256"],
+  // Written from readingToPoint, in the schema's order.
+  item: MEASUREMENTS.item_event.fields,
+  queue: MEASUREMENTS.queue_event.fields,
 };
 const AUDITED = Object.keys(KIND_LETTER) as AuditedKind[];
 
@@ -129,13 +132,13 @@ export function parseEntries(text: string): Entry[] {
 
 /** A stored point as the line the ingest wrote: tags sorted, fields in write order (unknown ones after, sorted). */
 export function storedLine(
-  measurement: AuditedKind,
+  kind: AuditedKind,
   tags: Record<string, string>,
   fields: Record<string, unknown>,
   ns: string,
   withoutArrival = false,
 ): string {
-  const order = FIELD_ORDER[measurement];
+  const order = FIELD_ORDER[kind];
   const names = [
     ...order,
     ...Object.keys(fields)
@@ -150,7 +153,7 @@ export function storedLine(
     out[name] = value as FieldValue;
   }
   try {
-    return encodePoint({ measurement, tags, fields: out, timestamp: ns });
+    return encodePoint({ measurement: MEASUREMENT_OF[kind], tags, fields: out, timestamp: ns });
   } catch (e) {
     return `(unwritable: ${(e as Error).message})`;
   }
@@ -176,8 +179,10 @@ const timeRange = (fromNs: bigint, toNs: bigint) => `time >= ${fromNs} AND time 
 async function storedReadings(opts: AuditOptions, fromNs: bigint, toNs: bigint): Promise<Map<string, StoredReading>> {
   const out = new Map<string, StoredReading>();
   for (const kind of AUDITED) {
-    const tagNames: ReadonlySet<string> = new Set<string>(MEASUREMENTS[kind].tags);
-    for (const s of await series(opts.influx, opts.database, `SELECT * FROM "raw"."${kind}" WHERE ${timeRange(fromNs, toNs)} GROUP BY *`)) {
+    const measurement = MEASUREMENT_OF[kind] as keyof typeof MEASUREMENTS;
+    const tagNames: ReadonlySet<string> = new Set<string>(MEASUREMENTS[measurement].tags);
+    const query = `SELECT * FROM "raw"."${measurement}" WHERE ${timeRange(fromNs, toNs)} GROUP BY *`;
+    for (const s of await series(opts.influx, opts.database, query)) {
       const tags = Object.fromEntries(Object.entries(s.tags ?? {}).filter(([, v]) => v !== ""));
       for (const row of s.values) {
         const fields: Record<string, unknown> = {};

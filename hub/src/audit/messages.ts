@@ -18,7 +18,14 @@ const batchOf = (f: Finding) => (f.gateway ? `${f.gateway}/${f.epoch}/${f.batchS
 
 const zhKind: Record<FindingKind, string> = { deleted: "已删除", altered: "已篡改", added: "来历不明（新增）", unverified: "校验失败" };
 const enKind: Record<FindingKind, string> = { deleted: "deleted", altered: "altered", added: "added", unverified: "does not verify" };
-const zhMeasurement: Record<string, string> = { rating: "评价", signin: "签到", motion: "移动侦测", batch_manifest: "批次清单" };
+const zhMeasurement: Record<string, string> = {
+  rating: "评价",
+  signin: "签到",
+  motion: "移动侦测",
+  item: "办件",
+  queue: "排队叫号",
+  batch_manifest: "批次清单",
+};
 
 const zhCN: AuditTexts = {
   progress: (p) => `审计 ${p.day}（${p.index}/${p.days}）：${p.parts} 个批次清单，${p.readings} 条数据，发现 ${p.findings} 处问题`,

@@ -17,10 +17,18 @@ export const ENTRIES_PER_PART = 1000;
 const DAY_MS = 86_400_000;
 const DAY_NS = 86_400_000_000_000n;
 
-/** The letter of each reading kind in a manifest entry. */
-export const KIND_LETTER = { rating: "r", signin: "s", motion: "m" } as const;
+/** The letter of each reading kind stored in the raw policy, in a manifest entry. */
+export const KIND_LETTER = { rating: "r", signin: "s", motion: "m", item: "i", queue: "q" } as const;
 export type AuditedKind = keyof typeof KIND_LETTER;
-export const KIND_OF_LETTER: Readonly<Record<string, AuditedKind>> = { r: "rating", s: "signin", m: "motion" };
+export const KIND_OF_LETTER: Readonly<Record<string, AuditedKind>> = { r: "rating", s: "signin", m: "motion", i: "item", q: "queue" };
+/** The measurement each audited kind is stored in (hub/SCHEMA.md). */
+export const MEASUREMENT_OF: Readonly<Record<AuditedKind, string>> = {
+  rating: "rating",
+  signin: "signin",
+  motion: "motion",
+  item: "item_event",
+  queue: "queue_event",
+};
 
 /** FNV-1a (32 bits) of a line, as 8 hex digits: cheap enough for every reading; the part digest is the strong one. */
 export function lineDigest(line: string): string {
