@@ -47,8 +47,9 @@ export interface HubEvents {
 export interface WarningEvent {
   ts: number;
   site: string;
-  category: "people" | "equipment";
-  subjectKind: "window" | "clerk" | "supervisor" | "device" | "gateway";
+  category: "people" | "equipment" | "items";
+  /** `item`: an application of an approval item (subject: its application number). */
+  subjectKind: "window" | "clerk" | "supervisor" | "device" | "gateway" | "item";
   subject: string;
   rule: string;
   severity: "warning" | "escalation";
@@ -56,12 +57,14 @@ export interface WarningEvent {
   message: string;
   /** People responsible to notify besides the channels' own targets (the site's registry contacts). */
   contacts?: { name: string; phone: string }[];
+  /** People an escalation goes to besides `contacts` (an approval item's department head). */
+  escalationContacts?: { name: string; phone: string }[];
 }
 
 export interface CardEvent {
   ts: number;
   site: string;
-  subjectKind: "window" | "clerk" | "supervisor";
+  subjectKind: "window" | "clerk" | "supervisor" | "item";
   subject: string;
   color: "green" | "yellow" | "red";
   reasons: string[];

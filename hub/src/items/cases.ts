@@ -67,6 +67,7 @@ export function clockOf(registry: Registry, item: Item): (Clock & { roster: Rost
 export function buildCases(registry: Registry, events: readonly StoredItemEvent[], now: number): { cases: ItemCase[]; orphans: number } {
   const byApplication = new Map<string, StoredItemEvent[]>();
   for (const e of events) {
+    if (e.time > now) continue; // not yet happened at `now` (a run judging an earlier moment)
     const list = byApplication.get(e.application);
     if (list) list.push(e);
     else byApplication.set(e.application, [e]);

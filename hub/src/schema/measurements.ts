@@ -129,6 +129,27 @@ export const MEASUREMENTS = {
     tags: [...PLACE, "department", "subject_kind", "subject"],
     fields: ["score", "deductions", "bonuses", "month"],
   },
+  /** An application of an approval item as the items rule last saw it (one point per application, rewritten each run). */
+  item_state: {
+    policy: "raw",
+    tags: [...PLACE, "department", "item"],
+    fields: [
+      "application",
+      "state",
+      "stage",
+      "open",
+      "near",
+      "overdue",
+      "left",
+      "overdue_days",
+      "due",
+      "due_date",
+      "handler",
+      "completed_at",
+      "timeliness",
+      "outcome",
+    ],
+  },
   notification: { policy: "raw", tags: ["channel", "status"], fields: ["target", "message", "attempt", "error"] },
 
   // Rollups, filled by continuous queries (hub/src/influx/setup.ts).

@@ -107,7 +107,10 @@ function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], ent
   }
 }
 
-/** The site rules' findings at `now`: warning points (active and closed) and the active warnings to announce. */
+/**
+ * The site rules' findings at `now`: their records, warning points (active and closed), the active warnings to
+ * announce, and the cards they give (an overdue item's), with their points.
+ */
 export async function evaluateSite(
   influx: InfluxDB,
   registry: Registry,
@@ -115,7 +118,7 @@ export async function evaluateSite(
   now: number,
   settings: SupervisionSettings,
   rules: readonly Rule[] = RULES,
-): Promise<{ points: SchemaPoint[]; warnings: WarningEvent[] }> {
+): Promise<{ points: SchemaPoint[]; warnings: WarningEvent[]; cards: CardEvent[] }> {
   const place = placementOf(registry, site);
   const readings = siteReadings(influx, site, now);
   const text = supervisionTexts(settings.locale, site.tz);
@@ -125,5 +128,14 @@ export async function evaluateSite(
   ]);
   const handling: HandlingView = { of: handlingOf(site.id, actionRows), now, limits: settings.handling };
   const found = findings.flatMap((f) => f.warnings ?? []);
-  return { points: found.map((w) => warningPoint(place, w, handling)), warnings: found.filter((w) => w.event.active).map((w) => w.event) };
+  const cards = findings.flatMap((f) => f.cards ?? []);
+  return {
+    points: [
+      ...findings.flatMap((f) => f.records ?? []),
+      ...found.map((w) => warningPoint(place, w, handling)),
+      ...cards.map((c) => c.point),
+    ],
+    warnings: found.filter((w) => w.event.active).map((w) => w.event),
+    cards: cards.map((c) => c.event),
+  };
 }

@@ -38,6 +38,18 @@ export interface SupervisionTexts {
   /** A check-in missed (site-presence): a set time of the day, or the week's tally. */
   missedCheckinWindow(p: { site: string; name: string; from: string; to: string }): string;
   missedCheckinWeek(p: { site: string; name: string; done: number; required: number; missed: number }): string;
+  itemReminder(p: ItemText & { left: number; unit: "working" | "calendar" }): string;
+  itemOverdue(p: ItemText): string;
+  itemRed(p: ItemText & { overdueDays: number; unit: "working" | "calendar" }): string;
+  handlerOverdue(p: { handler: string; count: number }): string;
+}
+
+/** What every item notification names: the item, the application number, the handler and the deadline (a local date). */
+export interface ItemText {
+  item: string;
+  application: string;
+  handler: string;
+  due: string;
 }
 
 export type AttendanceFault = "late" | "early_leave" | "absent" | "left_post";
@@ -75,6 +87,13 @@ function zhCN(t: (ts: number) => string, dt: (ts: number) => string): Catalogue 
     missedCheckinWindow: ({ site, name, from, to }) => `${site}：${name} 未在 ${from}–${to} 到场签到，计为脱岗`,
     missedCheckinWeek: ({ site, name, done, required, missed }) =>
       `${site}：${name} 本周到场签到 ${done} 天，要求 ${required} 天，缺 ${missed} 次，计为脱岗`,
+    itemReminder: ({ item, application, handler, due, left, unit }) =>
+      `【催办】事项「${item}」申请号 ${application} 剩余 ${left} 个${unit === "working" ? "工作日" : "自然日"}，办理时限 ${due}，承办人 ${handler}`,
+    itemOverdue: ({ item, application, handler, due }) =>
+      `【预警·黄牌】事项「${item}」申请号 ${application} 已超过承诺时限 ${due} 未办结，承办人 ${handler}`,
+    itemRed: ({ item, application, handler, due, overdueDays, unit }) =>
+      `【红牌·督办】事项「${item}」申请号 ${application} 超期 ${overdueDays} 个${unit === "working" ? "工作日" : "自然日"}（时限 ${due}），承办人 ${handler}，请部门负责人督办`,
+    handlerOverdue: ({ handler, count }) => `承办人 ${handler} 共有 ${count} 件事项超期`,
   };
 }
 
@@ -110,6 +129,13 @@ function en(t: (ts: number) => string, dt: (ts: number) => string): Catalogue {
       `${site}: ${name} did not check in on site between ${from} and ${to}; counted as missing from post`,
     missedCheckinWeek: ({ site, name, done, required, missed }) =>
       `${site}: ${name} checked in on ${done} day(s) this week of ${required} required; ${missed} missed, counted as missing from post`,
+    itemReminder: ({ item, application, handler, due, left, unit }) =>
+      `reminder: item ${item}, application ${application}: ${left} ${unit} day(s) left, due ${due}, handler ${handler}`,
+    itemOverdue: ({ item, application, handler, due }) =>
+      `overdue (yellow card): item ${item}, application ${application} not completed by ${due}, handler ${handler}`,
+    itemRed: ({ item, application, handler, due, overdueDays, unit }) =>
+      `red card: item ${item}, application ${application} ${overdueDays} ${unit} day(s) overdue (due ${due}), handler ${handler}; escalated to the department head`,
+    handlerOverdue: ({ handler, count }) => `handler ${handler} has ${count} overdue items`,
   };
 }
 

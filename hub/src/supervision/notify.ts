@@ -145,6 +145,7 @@ export class Notifier {
     const body = { ...warning, text: message };
     for (const channel of this.settings.channels) {
       // SMS: the channel's numbers, the site's contacts for a warning about its people, and escalation contacts.
+      const escalation = warning.severity === "escalation";
       const targets =
         channel.kind === "webhook"
           ? [channel.url]
@@ -152,7 +153,7 @@ export class Notifier {
               ...new Set([
                 ...channel.to,
                 ...(warning.contacts ?? []).map((c) => c.phone),
-                ...(warning.severity === "escalation" ? channel.escalateTo : []),
+                ...(escalation ? [...channel.escalateTo, ...(warning.escalationContacts ?? []).map((c) => c.phone)] : []),
               ]),
             ];
       for (const target of targets)

@@ -1,6 +1,7 @@
 import type { InfluxDB } from "influx";
 import { lit, ns, type Row } from "../influx/query.ts";
 import type { Site } from "../registry/schema.ts";
+import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "../items/read.ts";
 import { INFLUXQL } from "../schema/index.ts";
 
 const { signin, heartbeat, motion, rating, dissatisfaction, deduction, gateway_health, integrity_alert, warning, warning_action } =
@@ -139,6 +140,8 @@ export function siteReadings(influx: InfluxDB, site: Site, now: number) {
     ),
     /** The centre's handling of the warnings of the last two days. */
     warningActions: once(() => warningActions(influx, site, since)),
+    /** The approval items' events of the site since the oldest application still followed. */
+    itemEvents: once(() => queryItemEvents(influx, { site: site.id, from: now - ITEM_LOOKBACK_DAYS * 86_400_000, to: now })),
     /** Equipment warnings written by earlier runs, to close the ones that no longer hold. */
     equipmentWarnings: once(() =>
       influx.query<Row>(

@@ -43,6 +43,7 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
       const siteFindings = await evaluateSite(ctx.influx, registry, site, now, settings, rules);
       await writeDerived(ctx, siteFindings.points);
       announce.warnings(siteFindings.warnings);
+      announce.cards("site", siteFindings.cards);
       for (const month of new Set(dates.map((d) => d.slice(0, 7)))) {
         const monthly = await monthlyScorePoints(ctx.influx, registry, site, month, settings.scoring.baseline);
         await replaceMonth(ctx, site.id, monthly.from, monthly.points);

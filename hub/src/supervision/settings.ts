@@ -4,6 +4,7 @@ import { DEFAULT_LOCALE, LOCALES } from "@supervision/dashboards";
 import { NotificationSettings } from "./notify.ts";
 import { SatisfactionThresholds } from "./rules/satisfaction/tally.ts";
 import { HandlingSettings } from "./handling.ts";
+import { ItemRuleSettings } from "./rules/items/settings.ts";
 
 /** Points per event: the district rules of the domain brief are the shipped default. */
 export const ScoringRules = z.strictObject({
@@ -47,6 +48,8 @@ export const SupervisionSettings = z.strictObject({
   unattended: UnattendedSettings,
   /** Satisfaction rates (per clerk and window, day and month so far) below which the rules warn. */
   satisfaction: SatisfactionThresholds.prefault({}),
+  /** Approval items: when the handler is reminded, the item warned (yellow card) and escalated (red card). */
+  items: ItemRuleSettings.prefault({}),
   notifications: NotificationSettings.prefault({}),
   /** How soon the centre must acknowledge and handle a warning before it shows as overdue. */
   handling: HandlingSettings.prefault({}),

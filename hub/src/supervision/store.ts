@@ -7,12 +7,13 @@ import { dayRules, type DayOutcome, derivedDeductionRules } from "./evaluate.ts"
 import type { Replaced, Rule } from "./rules/rule.ts";
 import { RULES } from "./rules/index.ts";
 
-const { warning, deduction, score_monthly } = INFLUXQL;
+const { warning, deduction, score_monthly, card } = INFLUXQL;
 
 /** What the evaluator itself writes for a day: people's warnings (equipment warnings close themselves), cards, daily scores. */
 const COMPOSED: readonly Replaced[] = [
   { measurement: "warning", span: "working", where: `${warning.category} = 'people'` },
-  { measurement: "card", span: "working" },
+  // Items' cards are the items rule's (a site rule, rewritten each run), not the day's.
+  { measurement: "card", span: "working", where: `${card.subject_kind} != 'item'` },
   { measurement: "score_daily", span: "working" },
 ];
 

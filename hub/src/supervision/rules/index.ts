@@ -1,6 +1,7 @@
 import { attendance } from "./attendance/index.ts";
 import { dissatisfaction } from "./dissatisfaction/index.ts";
 import { equipment } from "./equipment/index.ts";
+import { items } from "./items/index.ts";
 import type { Rule } from "./rule.ts";
 import { satisfaction } from "./satisfaction/index.ts";
 import { sitePresence } from "./site-presence/index.ts";
@@ -18,4 +19,5 @@ export const RULES: readonly Rule[] = [
   dissatisfaction,
   satisfaction,
   equipment,
+  items,
 ];

@@ -117,8 +117,13 @@ export interface Judged {
 }
 
 export interface Findings {
-  /** Points recorded as judged (an attendance judgement, a rating to verify), of the measurements in `replaces`. */
+  /**
+   * Points recorded as judged: a day rule's of the measurements in `replaces` (an attendance judgement, a rating to
+   * verify); a site rule's are written as they are each run, so each must keep its identity (an item's state).
+   */
   records?: SchemaPoint[];
+  /** A site rule's cards (an overdue item's), given as they are: each with its point, rewritten each run. */
+  cards?: { event: CardEvent; point: SchemaPoint<"card"> }[];
   warnings?: WarningFinding[];
   deductions?: Deduction[];
   judged?: Judged[];

@@ -1,0 +1,134 @@
+import type { CardEvent, WarningEvent } from "../../../controller/extension.ts";
+import { buildCases, type ItemCase } from "../../../items/cases.ts";
+import { ns } from "../../../influx/query.ts";
+import { readingTimestampNs } from "../../../ingest/points.ts";
+import { schemaPoint, type SchemaPoint } from "../../../schema/index.ts";
+import type { ItemText } from "../../messages.ts";
+import type { Findings, Placement, SiteRule, WarningFinding } from "../rule.ts";
+import type { ItemRuleSettings } from "./settings.ts";
+
+/** How far an application has gone at `now` (or at its completion): what it earned. */
+export interface ItemStage {
+  reminded: boolean;
+  late: boolean;
+  red: boolean;
+  /** Red because its handler has too many overdue items. */
+  handlerMany: boolean;
+}
+
+/** The stage of each case; `overdueByHandler` counts the open overdue applications of each handler. */
+export function stageOf(c: ItemCase, settings: ItemRuleSettings, overdueByHandler: ReadonlyMap<string, number>): ItemStage {
+  const late = c.timeliness === "overdue";
+  const open = c.state !== "completed";
+  const reminded = c.due !== undefined && (late || c.left <= settings.remindDaysLeft || c.used >= settings.remindShare);
+  const handlerMany =
+    open && late && settings.redWhenHandlerOverdue > 0 && (overdueByHandler.get(c.handler) ?? 0) >= settings.redWhenHandlerOverdue;
+  return { reminded, late, red: late && (c.overdueDays > settings.redAfterOverdueDays || handlerMany), handlerMany };
+}
+
+export function overdueByHandler(cases: readonly ItemCase[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const c of cases) if (c.state !== "completed" && c.timeliness === "overdue") counts.set(c.handler, (counts.get(c.handler) ?? 0) + 1);
+  return counts;
+}
+
+/** An application's identity in the nanoseconds of its points: many are accepted in the same millisecond. */
+function applicationHash(application: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < application.length; i++) h = Math.imul(h ^ application.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** The `item_state` point of a case: one per application, at its acceptance, rewritten each run. */
+export function itemStatePoint(place: Placement, c: ItemCase, stage: ItemStage, settings: ItemRuleSettings): SchemaPoint<"item_state"> {
+  const open = c.state !== "completed";
+  return schemaPoint(
+    "item_state",
+    readingTimestampNs(c.acceptedAt, applicationHash(c.application)),
+    { ...place, department: c.item.department, item: c.code },
+    {
+      application: c.application,
+      state: c.state,
+      stage: stage.red ? "red" : stage.late ? "overdue" : stage.reminded ? "reminded" : "none",
+      open: open ? 1 : 0,
+      near: open && !stage.late && c.due !== undefined && c.left <= Math.max(1, settings.remindDaysLeft) ? 1 : 0,
+      overdue: stage.late ? 1 : 0,
+      left: c.left,
+      overdue_days: c.overdueDays,
+      due: c.due?.dueAt,
+      due_date: c.due?.dueDate,
+      handler: c.handler,
+      completed_at: c.completedAt,
+      timeliness: c.timeliness,
+      outcome: c.outcome,
+    },
+  );
+}
+
+/**
+ * Follows every application of the site's approval items (README.md): reminds the handler before the promised limit,
+ * warns and gives a yellow card when it passes, a red card escalated to the department head when it is overdue too
+ * long or its handler has several overdue. Warnings are stamped at the application's acceptance, cards at its
+ * deadline, so each run rewrites the same points; a completed application's warnings are written inactive.
+ */
+export const items: SiteRule = {
+  scope: "site",
+  name: "items",
+  async judge({ registry, site, place, now, settings, text, readings }): Promise<Findings> {
+    const { cases } = buildCases(registry, await readings.itemEvents(), now);
+    const byHandler = overdueByHandler(cases);
+    const warnings: WarningFinding[] = [];
+    const cards: NonNullable<Findings["cards"]> = [];
+    const records: SchemaPoint[] = [];
+    for (const c of cases) {
+      const stage = stageOf(c, settings.items, byHandler);
+      records.push(itemStatePoint(place, c, stage, settings.items));
+      if (!c.due) continue; // suspended: the clock stands still, nothing is reminded
+      const open = c.state !== "completed";
+      const unit = c.item.promisedLimit.unit;
+      const about: ItemText = { item: c.item.name, application: c.application, handler: c.handler, due: c.due.dueDate };
+      const person = (p: { name: string; phone?: string | undefined }) => (p.phone ? [{ name: p.name, phone: p.phone }] : []);
+      const contacts = person(c.item.handler);
+      const escalationContacts = person(c.item.head);
+      const warn = (rule: string, severity: WarningEvent["severity"], active: boolean, message: string) =>
+        warnings.push({
+          event: {
+            ts: c.acceptedAt,
+            site: site.id,
+            category: "items",
+            subjectKind: "item",
+            subject: c.application,
+            rule,
+            severity,
+            active,
+            message,
+            contacts,
+            escalationContacts,
+          },
+          active: active ? 1 : 0,
+        });
+      const card = (color: CardEvent["color"], reasons: string[]) =>
+        cards.push({
+          event: { ts: c.due!.dueAt, site: site.id, subjectKind: "item", subject: c.application, color, reasons },
+          point: schemaPoint(
+            "card",
+            ns(c.due!.dueAt),
+            { ...place, subject_kind: "item", subject: c.application, color },
+            { level: color === "yellow" ? 1 : 2, reasons: reasons.join("; ") },
+          ),
+        });
+      if (stage.reminded) warn("item_reminder", "warning", open && !stage.late, text.itemReminder({ ...about, left: c.left, unit }));
+      if (stage.late) {
+        const overdue = text.itemOverdue(about);
+        warn("item_overdue", "warning", open, overdue);
+        card("yellow", [overdue]);
+      }
+      if (stage.red) {
+        const red = text.itemRed({ ...about, overdueDays: c.overdueDays, unit });
+        warn("item_red", "escalation", open, red);
+        card("red", stage.handlerMany ? [red, text.handlerOverdue({ handler: c.handler, count: byHandler.get(c.handler) ?? 0 })] : [red]);
+      }
+    }
+    return { records, warnings, cards };
+  },
+};
