@@ -6,7 +6,18 @@ import { spawnSync } from "node:child_process";
 const NEEDS = {
   // binary -> Debian package
   start: { influxd: "influxdb" },
-  test: { influxd: "influxdb", socat: "socat", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", openssl: "openssl", ip: "iproute2", unshare: "util-linux" },
+  test: {
+    influxd: "influxdb",
+    socat: "socat",
+    mosquitto_pub: "mosquitto-clients",
+    mosquitto: "mosquitto",
+    openssl: "openssl",
+    ip: "iproute2",
+    unshare: "util-linux",
+    chromium: "chromium",
+    // The bulletin and the pages are Chinese: without a CJK font Chromium prints boxes.
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",
+  },
   bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto" },
 };
 
@@ -17,8 +28,11 @@ if (!needs) {
   process.exit(2);
 }
 
+// A binary on the usual paths, or a file named by its absolute path (a font).
 const has = (bin) =>
-  ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/sbin"].some((d) => spawnSync("test", ["-x", `${d}/${bin}`]).status === 0);
+  bin.startsWith("/")
+    ? spawnSync("test", ["-e", bin]).status === 0
+    : ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/sbin"].some((d) => spawnSync("test", ["-x", `${d}/${bin}`]).status === 0);
 const missing = [
   ...new Set(
     Object.entries(needs)

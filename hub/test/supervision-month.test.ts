@@ -130,7 +130,11 @@ describe("a simulated month", () => {
     const html = renderReport(report, registry);
     expect(html).toMatch(/<svg[^>]+role="img"/);
     for (const line of report.clerks) expect(html).toContain(line.name);
-    expect(html).toContain("Window units");
+    expect(html).toContain("窗口单位明细");
+    // The ranking follows the scores; every clerk is in it once.
+    const scores = report.ranking.clerks.map((r) => r.line.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(new Set(report.ranking.clerks.map((r) => r.line.id)).size).toBe(8);
   });
 
   it("is written by hub report as a printable page, with clear errors for a bad month or an unreachable InfluxDB", CLI, async () => {
@@ -147,8 +151,20 @@ describe("a simulated month", () => {
     writeFileSync(settingsFile, stringify({ influx: { url: influxd.url }, registry: { dir } }));
     const out = join(tmpdir(), `report-${process.pid}.html`);
     const written = await hub(["--month", MONTH, "--settings", settingsFile, "--out", out]);
-    expect(written).toMatchObject({ code: 0, out: expect.stringMatching(/wrote .*\.html: 8 clerks, 8 window units/) });
-    expect(readFileSync(out, "utf8")).toMatch(/monthly assessment, 2026-02/);
+    expect(written).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/wrote .*\.html: 8 clerks, 8 window units, \d+ departments; \d+ commended, \d+ called in/),
+    });
+    expect(readFileSync(out, "utf8")).toContain("电子监察月度考核通报（2026 年 02 月）");
+    const copies = join(dir, "copies");
+    const perDepartment = await hub(["--month", MONTH, "--settings", settingsFile, "--per-department", copies]);
+    expect(perDepartment.code).toBe(0);
+    for (const d of registry.departments.values())
+      expect(readFileSync(join(copies, `report-${MONTH}-${d.id}.html`), "utf8")).toContain(`本件发：${d.name}`);
+    expect(await hub(["--month", MONTH, "--settings", settingsFile, "--department", "nope"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/no department "nope" in the registry; it has /),
+    });
     expect(await hub(["--month", "2026-13", "--settings", settingsFile])).toMatchObject({
       code: 2,
       err: expect.stringMatching(/--month YYYY-MM/),

@@ -1,4 +1,5 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { API_HELP, API_OPTIONS, type ApiOptionValues, callApi, DEFAULT_URL } from "../cli/api.ts";
 import type { CliCommand } from "../cli/command.ts";
@@ -136,13 +137,18 @@ const entryCommand: CliCommand = {
   },
 };
 
-const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.html] [--settings config/hub.yaml]
+const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.html] [--department ID | --per-department DIR]
+                  [--settings config/hub.yaml]
 
-Writes the month's assessment as a printable HTML page: clerk scores as a chart, and per clerk the ratings,
-satisfaction rate, attendance, deductions, bonuses and score (with the award exclusion for two complaints within
-22 working days), per window unit the unattended periods and score, per construction site the sign-ins made
-outside its radius and the check-ins missed, and the deductions by rule. Reads the
-InfluxDB and registry of the settings file (the running hub's managed InfluxDB by default).`;
+Writes the month's assessment bulletin as a printable A4 page (HTML; simplified Chinese by default, English with
+supervision.locale: en): who is commended and who is called in (supervision.bulletin: the top commendTop clerks;
+window units and departments below callInBelow or in the bottom callInBottom), the rankings of departments,
+window units and clerks, then per clerk the ratings, satisfaction, attendance, deductions, bonuses, score and the
+award exclusion (two complaints within 22 working days), per window unit its unattended periods and score, per
+construction site the sign-ins made outside its radius and the check-ins missed, and the deductions by rule. Reads the InfluxDB and registry of the settings file (the running hub's by default).
+
+  --department ID       one department's copy: its own clerks and windows in the detail tables
+  --per-department DIR  one copy per department, written as DIR/report-YYYY-MM-<department>.html`;
 
 const reportCommand: CliCommand = {
   name: "report",
@@ -154,6 +160,8 @@ const reportCommand: CliCommand = {
         options: {
           month: { type: "string" },
           out: { type: "string" },
+          department: { type: "string" },
+          "per-department": { type: "string" },
           settings: { type: "string", default: "config/hub.yaml" },
           help: { type: "boolean", short: "h" },
         },
@@ -182,14 +190,34 @@ const reportCommand: CliCommand = {
     const { influx, url } = influxClient(settings);
     let report: MonthlyReport;
     try {
-      report = await monthlyReport(influx, registry, values.month, settings.supervision.scoring);
+      report = await monthlyReport(influx, registry, values.month, settings.supervision.scoring, settings.supervision.bulletin);
     } catch (error) {
       console.error(`hub report: cannot query InfluxDB at ${url.origin} (${(error as Error).message}); is the hub running ("hub start")?`);
       return 1;
     }
-    const out = values.out ?? `report-${values.month}.html`;
-    writeFileSync(out, renderReport(report, registry));
-    console.log(`wrote ${out}: ${report.clerks.length} clerks, ${report.units.length} window units, ${report.sites.length} sites judged by presence`);
+    const locale = settings.supervision.locale;
+    const dir = values["per-department"];
+    if (dir !== undefined) {
+      mkdirSync(dir, { recursive: true });
+      for (const d of registry.departments.values()) {
+        const out = join(dir, `report-${values.month}-${d.id}.html`);
+        writeFileSync(out, renderReport(report, registry, { locale, department: d.id }));
+        console.log(`wrote ${out}: ${d.name}`);
+      }
+      return 0;
+    }
+    if (values.department !== undefined && !registry.departments.has(values.department)) {
+      console.error(
+        `hub report: no department "${values.department}" in the registry; it has ${[...registry.departments.keys()].join(", ") || "none"}`,
+      );
+      return 2;
+    }
+    const out = values.out ?? `report-${values.month}${values.department ? `-${values.department}` : ""}.html`;
+    writeFileSync(out, renderReport(report, registry, { locale, ...(values.department ? { department: values.department } : {}) }));
+    const { commended, calledIn } = report.circulation;
+    console.log(
+      `wrote ${out}: ${report.clerks.length} clerks, ${report.units.length} window units, ${report.departments.length} departments, ${report.sites.length} sites judged by presence; ${commended.length} commended, ${calledIn.length} called in`,
+    );
     return 0;
   },
 };

@@ -114,7 +114,13 @@ export async function warningRecord(ctx: HubContext, id: string): Promise<HttpRe
   if (!w) return { status: 404, body: { error: `no warning ${id}` } };
   const steps = [...history]
     .sort((a, b) => a.time.getTime() - b.time.getTime())
-    .map((a) => ({ action: String(a.action), by: String(a.by), role: String(a.role ?? ""), at: a.time.getTime(), note: String(a.note ?? "") }));
+    .map((a) => ({
+      action: String(a.action),
+      by: String(a.by),
+      role: String(a.role ?? ""),
+      at: a.time.getTime(),
+      note: String(a.note ?? ""),
+    }));
   return { status: 200, body: { id, message: String(w.message), severity: String(w.severity), active: Number(w.active) === 1, steps } };
 }
 

@@ -174,3 +174,196 @@ export function supervisionTexts(locale: Locale = DEFAULT_LOCALE, tz = "UTC"): S
   const catalogue = locale === "en" ? en(time, dateTime) : zhCN(time, dateTime);
   return { locale, time, dateTime, ...catalogue };
 }
+
+/** The monthly bulletin's words (report.ts), in the same two languages. */
+export interface ReportTexts {
+  lang: string;
+  title(month: string): string;
+  intro: string;
+  departmentOnly(name: string): string;
+  sections: {
+    commended: string;
+    calledIn: string;
+    clerkRanking: string;
+    unitRanking: string;
+    departmentRanking: string;
+    chart: string;
+    clerks: string;
+    units: string;
+    rates: string;
+    sitePresence: string;
+    byRule: string;
+  };
+  columns: {
+    rank: string;
+    clerk: string;
+    window: string;
+    department: string;
+    site: string;
+    ratings: string;
+    satisfied: string;
+    dissatisfied: string;
+    rate: string;
+    onTime: string;
+    late: string;
+    earlyLeave: string;
+    absent: string;
+    unattended: string;
+    deductions: string;
+    bonuses: string;
+    score: string;
+    awards: string;
+    clerks: string;
+    units: string;
+    clerkAverage: string;
+    unitAverage: string;
+    level: string;
+    name: string;
+    rule: string;
+    cases: string;
+    points: string;
+    why: string;
+    outsideRadius: string;
+    missedCheckins: string;
+  };
+  levels: { window: string; department: string; site: string };
+  /** The scoring rules' names (`deduction.rule`); a rule not listed shows its id. */
+  rules: Record<string, string>;
+  noAward: string;
+  commendWhy(top: number): string;
+  calledInBelow(score: number): string;
+  calledInBottom(n: number): string;
+  none: string;
+}
+
+const ZH_REPORT: ReportTexts = {
+  lang: "zh-CN",
+  title: (month) => `电子监察月度考核通报（${month.replace("-", " 年 ")} 月）`,
+  intro: "得分以基准分为起点，按扣分和加分规则增减；不满意评价经核实后方计扣分。本通报发至各部门。",
+  departmentOnly: (name) => `本件发：${name}（各部门排名为全体公开）`,
+  sections: {
+    commended: "通报表扬",
+    calledIn: "约谈名单",
+    clerkRanking: "窗口工作人员排名",
+    unitRanking: "窗口单位排名",
+    departmentRanking: "部门排名",
+    chart: "工作人员得分",
+    clerks: "工作人员明细",
+    units: "窗口单位明细",
+    rates: "满意率（窗口、部门、大厅）",
+    sitePresence: "工地考勤：范围外签到与漏签",
+    byRule: "扣分与加分（按规则）",
+  },
+  columns: {
+    rank: "名次",
+    clerk: "工作人员",
+    window: "窗口",
+    department: "部门",
+    site: "大厅 / 工地",
+    ratings: "评价数",
+    satisfied: "满意数",
+    dissatisfied: "不满意",
+    rate: "满意率",
+    onTime: "准时",
+    late: "迟到",
+    earlyLeave: "早退",
+    absent: "缺勤（半天）",
+    unattended: "无人值守",
+    deductions: "扣分",
+    bonuses: "加分",
+    score: "得分",
+    awards: "评优",
+    clerks: "人数",
+    units: "窗口数",
+    clerkAverage: "人员平均分",
+    unitAverage: "窗口平均分",
+    level: "层级",
+    name: "名称",
+    rule: "规则",
+    cases: "次数",
+    points: "分值",
+    why: "原因",
+    outsideRadius: "范围外签到",
+    missedCheckins: "漏签次数",
+  },
+  levels: { window: "窗口", department: "部门", site: "大厅 / 工地" },
+  rules: {
+    late: "迟到",
+    early_leave: "早退",
+    absent: "缺勤（半天）",
+    left_post: "离岗",
+    pro_rata: "窗口连带扣分",
+    unattended: "窗口无人值守",
+    dissatisfied_clerk: "不满意评价（工作人员）",
+    dissatisfied_unit: "不满意评价（窗口单位）",
+    thanks: "群众表扬",
+    complaint: "投诉",
+  },
+  noAward: "取消评优资格：22 个工作日内两次投诉",
+  commendWhy: (top) => `排名前 ${top}`,
+  calledInBelow: (score) => `得分低于 ${score} 分`,
+  calledInBottom: (n) => `排名后 ${n} 位`,
+  none: "无",
+};
+
+const EN_REPORT: ReportTexts = {
+  lang: "en",
+  title: (month) => `Electronic supervision: monthly assessment bulletin, ${month}`,
+  intro:
+    "Scores start at the baseline and move by deductions and bonuses (district rules). Dissatisfied ratings count only once verified. This bulletin goes to every department.",
+  departmentOnly: (name) => `Copy for ${name} (the rankings of all departments are public)`,
+  sections: {
+    commended: "Commended",
+    calledIn: "Called in",
+    clerkRanking: "Clerk ranking",
+    unitRanking: "Window unit ranking",
+    departmentRanking: "Department ranking",
+    chart: "Clerk scores",
+    clerks: "Clerks",
+    units: "Window units",
+    rates: "Satisfaction by window, department and hall",
+    sitePresence: "Site presence: sign-ins outside the site, missed check-ins",
+    byRule: "Deductions and bonuses by rule",
+  },
+  columns: {
+    rank: "Rank",
+    clerk: "Clerk",
+    window: "Window",
+    department: "Department",
+    site: "Hall / site",
+    ratings: "Ratings",
+    satisfied: "Satisfied",
+    dissatisfied: "Dissatisfied",
+    rate: "Rate",
+    onTime: "On time",
+    late: "Late",
+    earlyLeave: "Early leave",
+    absent: "Absent (half days)",
+    unattended: "Unattended",
+    deductions: "Deductions",
+    bonuses: "Bonuses",
+    score: "Score",
+    awards: "Awards",
+    clerks: "Clerks",
+    units: "Windows",
+    clerkAverage: "Clerk average",
+    unitAverage: "Window average",
+    level: "Level",
+    name: "Name",
+    rule: "Rule",
+    cases: "Cases",
+    points: "Points",
+    why: "Why",
+    outsideRadius: "Sign-ins outside the radius",
+    missedCheckins: "Missed check-ins",
+  },
+  levels: { window: "window", department: "department", site: "hall / site" },
+  rules: {},
+  noAward: "excluded: two complaints within 22 working days",
+  commendWhy: (top) => `in the top ${top}`,
+  calledInBelow: (score) => `score below ${score}`,
+  calledInBottom: (n) => `in the bottom ${n}`,
+  none: "none",
+};
+
+export const reportTexts = (locale: Locale = DEFAULT_LOCALE): ReportTexts => (locale === "en" ? EN_REPORT : ZH_REPORT);

@@ -3,7 +3,9 @@ import { ns } from "../influx/query.ts";
 import type { Registry } from "../registry/schema.ts";
 import { INFLUXQL } from "../schema/index.ts";
 import { dayKind, monthRange, nextDate } from "./calendar.ts";
-import type { ScoringRules } from "./settings.ts";
+import type { BulletinRules, ScoringRules } from "./settings.ts";
+import type { Locale } from "@supervision/dashboards";
+import { reportTexts } from "./messages.ts";
 
 export { monthRange } from "./calendar.ts";
 
@@ -53,16 +55,47 @@ export interface SiteLine {
   missedCheckins: number;
 }
 
+/** A department's month: its clerks' and window units' average scores, ratings and points. */
+export interface DepartmentLine {
+  id: string;
+  name: string;
+  clerks: number;
+  units: number;
+  clerkAverage: number | null;
+  unitAverage: number | null;
+  rated: number;
+  satisfaction: number | null;
+  deductions: number;
+  /** What departments are ranked by: the average score of their window units (the clerks' when they have none). */
+  score: number | null;
+}
+
+/** A place in a ranking: competition ranks (1, 2, 2, 4), so equal scores share a place. */
+export interface Ranked<T> {
+  rank: number;
+  line: T;
+}
+
+/** Who is commended and who is called in, and why, by the bulletin's rules (`supervision.bulletin`). */
+export interface Circulation {
+  commended: { kind: "clerk"; id: string; name: string; score: number; why: "top" }[];
+  calledIn: { kind: "window_unit" | "department"; id: string; name: string; score: number; why: ("below" | "bottom")[] }[];
+}
+
 export interface MonthlyReport {
   month: string;
   from: number;
   to: number;
   clerks: ClerkLine[];
   units: UnitLine[];
+  departments: DepartmentLine[];
   rates: RateLine[];
   /** Sites with a location or a check-in rule to judge by, in registry order. */
   sites: SiteLine[];
   byRule: { rule: string; count: number; points: number }[];
+  ranking: { clerks: Ranked<ClerkLine>[]; units: Ranked<UnitLine>[]; departments: Ranked<DepartmentLine>[] };
+  circulation: Circulation;
+  bulletin: BulletinRules;
 }
 
 type Row = Record<string, unknown>;
@@ -78,7 +111,13 @@ function workingDaysBetween(registry: Registry, personId: string, a: string, b: 
 }
 
 /** The month's figures per clerk and window unit, read from the raw and derived series in InfluxDB. */
-export async function monthlyReport(influx: InfluxDB, registry: Registry, month: string, scoring: ScoringRules): Promise<MonthlyReport> {
+export async function monthlyReport(
+  influx: InfluxDB,
+  registry: Registry,
+  month: string,
+  scoring: ScoringRules,
+  bulletin: BulletinRules = { commendTop: 10, callInBelow: 70, callInBottom: 3 },
+): Promise<MonthlyReport> {
   const tz = [...registry.sites.values()][0]?.tz ?? "UTC";
   const { from, to } = monthRange(month, tz);
   const range = `time >= ${ns(from)} AND time < ${ns(to)}`;
@@ -177,13 +216,33 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
   const judgedSites = [...registry.sites.values()].filter(
     (site) => site.location || [...registry.people.values()].some((p) => p.site === site.id && checkinRosters.has(p.roster)),
   );
+  const rateLines = [...rates.values()];
+  const departments = departmentLines(registry, clerks, units, rateLines);
+  const ranking = {
+    clerks: rank(
+      clerks,
+      (c) => c.score,
+      (c) => c.satisfaction,
+    ),
+    units: rank(
+      units,
+      (u) => u.score,
+      () => null,
+    ),
+    departments: rank(
+      departments.filter((d) => d.score !== null),
+      (d) => d.score!,
+      (d) => d.satisfaction,
+    ),
+  };
   return {
     month,
     from,
     to,
     clerks,
     units,
-    rates: [...rates.values()],
+    departments,
+    rates: rateLines,
     sites: judgedSites.map((site) => ({
       id: site.id,
       name: site.name,
@@ -191,73 +250,242 @@ export async function monthlyReport(influx: InfluxDB, registry: Registry, month:
       missedCheckins: presenceOf(site.id, "missed_checkin"),
     })),
     byRule: [...rules].map(([rule, v]) => ({ rule, ...v })).sort((a, b) => a.rule.localeCompare(b.rule)),
+    ranking,
+    circulation: circulation(ranking, bulletin),
+    bulletin,
   };
+}
+
+const mean = (xs: number[]) => (xs.length === 0 ? null : Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10);
+
+function departmentLines(registry: Registry, clerks: ClerkLine[], units: UnitLine[], rates: RateLine[]): DepartmentLine[] {
+  return [...registry.departments.values()].map((d) => {
+    const own = clerks.filter((c) => c.department === d.id);
+    const windows = units.filter((u) => u.department === d.id);
+    const rate = rates.find((r) => r.level === "department" && r.id === d.id);
+    const clerkAverage = mean(own.map((c) => c.score));
+    const unitAverage = mean(windows.map((u) => u.score));
+    return {
+      id: d.id,
+      name: d.name,
+      clerks: own.length,
+      units: windows.length,
+      clerkAverage,
+      unitAverage,
+      rated: rate?.rated ?? 0,
+      satisfaction: rate?.satisfaction ?? null,
+      deductions: own.reduce((s, c) => s + c.deductions, 0) + windows.reduce((s, u) => s + u.deductions, 0),
+      score: unitAverage ?? clerkAverage,
+    };
+  });
+}
+
+/** Highest score first; equal scores by satisfaction, then name; equal scores share a competition rank. */
+function rank<T extends { name: string }>(lines: T[], score: (x: T) => number, satisfaction: (x: T) => number | null): Ranked<T>[] {
+  const sorted = [...lines].sort(
+    (a, b) => score(b) - score(a) || (satisfaction(b) ?? -1) - (satisfaction(a) ?? -1) || a.name.localeCompare(b.name, "zh-CN"),
+  );
+  return sorted.map((line) => ({ rank: sorted.findIndex((x) => score(x) === score(line)) + 1, line }));
+}
+
+/**
+ * The seed city's practice as configurable rules: commend the clerks ranked in the top `commendTop`; call in the
+ * window units and departments scoring below `callInBelow` or ranked in the bottom `callInBottom` (by score, so
+ * units tied with the bottom ones are called in too).
+ */
+function circulation(ranking: MonthlyReport["ranking"], rules: BulletinRules): Circulation {
+  const commended = ranking.clerks
+    .filter((r) => r.rank <= rules.commendTop)
+    .map((r) => ({ kind: "clerk" as const, id: r.line.id, name: r.line.name, score: r.line.score, why: "top" as const }));
+  const calledIn: Circulation["calledIn"] = [];
+  const callIn = <T extends { id: string; name: string }>(
+    kind: "window_unit" | "department",
+    list: Ranked<T>[],
+    score: (x: T) => number,
+  ) => {
+    // The bottom N only means something when there are more than N to rank.
+    const ascending = [...list].sort((a, b) => score(a.line) - score(b.line));
+    const cut =
+      rules.callInBottom > 0 && ascending.length > rules.callInBottom
+        ? score(ascending[rules.callInBottom - 1]!.line)
+        : Number.NEGATIVE_INFINITY;
+    for (const r of list) {
+      const why: ("below" | "bottom")[] = [];
+      if (score(r.line) < rules.callInBelow) why.push("below");
+      if (score(r.line) <= cut) why.push("bottom");
+      if (why.length > 0) calledIn.push({ kind, id: r.line.id, name: r.line.name, score: score(r.line), why });
+    }
+  };
+  callIn("window_unit", ranking.units, (u) => u.score);
+  callIn("department", ranking.departments, (d) => d.score ?? 0);
+  return { commended, calledIn };
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 const pct = (x: number | null) => (x === null ? "–" : `${(x * 100).toFixed(1)}%`);
+const num = (x: number | null) => (x === null ? "–" : String(x));
 
-/** A printable HTML page: a bar chart of clerk scores (inline SVG) and the tables a supervision office circulates. */
-export function renderReport(report: MonthlyReport, registry: Registry): string {
-  const max = Math.max(100, ...report.clerks.map((c) => c.score));
-  const bars = report.clerks
-    .map((c, i) => {
-      const w = Math.max(0, (c.score / max) * 360);
-      const color = c.score >= 95 ? "#3a7d44" : c.score >= 85 ? "#d4a017" : "#b23b3b";
-      return `<text x="0" y="${i * 22 + 15}" font-size="12">${esc(c.name)}</text><rect x="140" y="${i * 22 + 3}" width="${w.toFixed(1)}" height="16" fill="${color}"/><text x="${(146 + w).toFixed(1)}" y="${i * 22 + 15}" font-size="12">${c.score}</text>`;
+export interface RenderOptions {
+  locale?: Locale;
+  /** A department's copy: its own clerks and windows in the detail tables; the rankings stay whole. */
+  department?: string;
+}
+
+/**
+ * The monthly bulletin as a printable A4 page (HTML, in Chinese by default): who is commended and who is called in,
+ * the rankings of clerks, window units and departments, then the detail a department needs to check its figures.
+ */
+export function renderReport(report: MonthlyReport, registry: Registry, options: RenderOptions = {}): string {
+  const t = reportTexts(options.locale);
+  const c = t.columns;
+  const only = options.department;
+  const dept = (id: string) => esc(registry.departments.get(id)?.name ?? id);
+  const site = (id: string) => esc(registry.sites.get(id)?.name ?? id);
+  const row = (cells: (string | number)[], cls = "") =>
+    `<tr${cls ? ` class="${cls}"` : ""}>${cells.map((x) => `<td>${x}</td>`).join("")}</tr>`;
+  const head = (cells: string[]) => `<thead><tr>${cells.map((x) => `<th>${x}</th>`).join("")}</tr></thead>`;
+  const table = (id: string, cells: string[], rows: string[]) =>
+    `<table id="${id}">${head(cells)}<tbody>${rows.length ? rows.join("\n") : `<tr><td colspan="${cells.length}">${t.none}</td></tr>`}</tbody></table>`;
+
+  const clerks = report.clerks.filter((x) => !only || x.department === only);
+  const units = report.units.filter((x) => !only || x.department === only);
+  const max = Math.max(100, ...clerks.map((x) => x.score));
+  const bars = clerks
+    .map((x, i) => {
+      const w = Math.max(0, (x.score / max) * 360);
+      const color = x.score >= 95 ? "#3a7d44" : x.score >= 85 ? "#d4a017" : "#b23b3b";
+      return `<text x="0" y="${i * 22 + 15}" font-size="12">${esc(x.name)}</text><rect x="140" y="${i * 22 + 3}" width="${w.toFixed(1)}" height="16" fill="${color}"/><text x="${(146 + w).toFixed(1)}" y="${i * 22 + 15}" font-size="12">${x.score}</text>`;
     })
     .join("");
-  const dept = (id: string) => esc(registry.departments.get(id)?.name ?? id);
-  const row = (cells: (string | number)[]) => `<tr>${cells.map((c) => `<td>${typeof c === "number" ? c : c}</td>`).join("")}</tr>`;
+  const why = (w: "below" | "bottom") =>
+    w === "below" ? t.calledInBelow(report.bulletin.callInBelow) : t.calledInBottom(report.bulletin.callInBottom);
+  const kind = (k: "window_unit" | "department") => (k === "department" ? c.department : c.window);
+
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Supervision report ${esc(report.month)}</title>
+<html lang="${t.lang}"><head><meta charset="utf-8"><title>${esc(t.title(report.month))}</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
-table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left}th{background:#eee}
-td:nth-child(n+3){text-align:right}.flag{color:#b23b3b;font-weight:bold}@media print{body{margin:1cm}h2{page-break-after:avoid}}
+@page{size:A4;margin:15mm}
+body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",system-ui,sans-serif;margin:0 auto;max-width:180mm;color:#222;font-size:10.5pt}
+h1{font-size:16pt;text-align:center;margin:.4em 0}h2{font-size:12pt;margin:1.2em 0 .4em;border-left:4px solid #b23b3b;padding-left:.4em}
+table{border-collapse:collapse;width:100%;font-size:9pt}th,td{border:1px solid #999;padding:2px 4px;text-align:left}th{background:#eee}
+.flag{color:#b23b3b;font-weight:bold}p.copy{text-align:right;color:#555}
+@media print{h2{page-break-after:avoid}table{page-break-inside:auto}tr{page-break-inside:avoid}}
 </style></head><body>
-<h1>Electronic supervision: monthly assessment, ${esc(report.month)}</h1>
-<p>Scores start at the baseline and move by deductions and bonuses (district rules). Dissatisfied ratings count only once verified.</p>
-<h2>Clerk scores</h2>
-<svg width="560" height="${report.clerks.length * 22 + 8}" role="img" aria-label="clerk scores">${bars}</svg>
-<h2>Clerks</h2>
-<table><tr><th>Clerk</th><th>Department</th><th>Ratings</th><th>Satisfied</th><th>Dissatisfied</th><th>On time</th><th>Late</th><th>Early leave</th><th>Absent (half days)</th><th>Deductions</th><th>Bonuses</th><th>Score</th><th>Awards</th></tr>
-${report.clerks
-  .map((c) =>
+<h1>${esc(t.title(report.month))}</h1>
+${only ? `<p class="copy">${esc(t.departmentOnly(registry.departments.get(only)?.name ?? only))}</p>` : ""}
+<p>${esc(t.intro)}</p>
+<h2>${t.sections.commended}</h2>
+${table(
+  "commended",
+  [c.clerk, c.department, c.score, c.why],
+  report.circulation.commended.map((x) =>
     row([
-      esc(c.name),
-      dept(c.department),
-      c.rated,
-      pct(c.satisfaction),
-      c.dissatisfied,
-      c.attendance.on_time ?? 0,
-      c.attendance.late ?? 0,
-      c.attendance.early_leave ?? 0,
-      c.attendance.absent ?? 0,
-      c.deductions,
-      c.bonuses,
-      c.score,
-      c.noAward ? '<span class="flag">excluded: two complaints within 22 working days</span>' : "",
+      esc(x.name),
+      dept(report.clerks.find((k) => k.id === x.id)?.department ?? ""),
+      x.score,
+      esc(t.commendWhy(report.bulletin.commendTop)),
     ]),
-  )
-  .join("\n")}
-</table>
-<h2>Window units</h2>
-<table><tr><th>Window</th><th>Department</th><th>Unattended</th><th>Deductions</th><th>Score</th></tr>
-${report.units.map((u) => row([esc(u.name), dept(u.department), u.unattended, u.deductions, u.score])).join("\n")}
-</table>
-<h2>Satisfaction by window, department and hall</h2>
-<table><tr><th>Level</th><th>Name</th><th>Ratings</th><th>Satisfied</th><th>Rate</th></tr>
-${report.rates.map((r) => row([r.level === "site" ? "hall / site" : r.level, esc(r.name), r.rated, r.positive, pct(r.satisfaction)])).join("\n")}
-</table>
-<h2>Site presence: sign-ins outside the site, missed check-ins</h2>
-<table><tr><th>Site</th><th>Sign-ins outside the radius</th><th>Missed check-ins</th></tr>
-${report.sites.map((x) => row([esc(x.name), x.outsideRadius, x.missedCheckins])).join("\n")}
-</table>
-<h2>Deductions and bonuses by rule</h2>
-<table><tr><th>Rule</th><th>Cases</th><th>Points</th></tr>
-${report.byRule.map((r) => row([esc(r.rule), r.count, r.points])).join("\n")}
-</table>
+  ),
+)}
+<h2>${t.sections.calledIn}</h2>
+${table(
+  "called-in",
+  [c.level, c.name, c.score, c.why],
+  report.circulation.calledIn.map((x) => row([kind(x.kind), esc(x.name), x.score, esc(x.why.map(why).join("；"))])),
+)}
+<h2>${t.sections.departmentRanking}</h2>
+${table(
+  "ranking-departments",
+  [c.rank, c.department, c.clerks, c.units, c.clerkAverage, c.unitAverage, c.ratings, c.rate, c.deductions],
+  report.ranking.departments.map(({ rank: r, line: d }) =>
+    row(
+      [r, esc(d.name), d.clerks, d.units, num(d.clerkAverage), num(d.unitAverage), d.rated, pct(d.satisfaction), d.deductions],
+      d.id === only ? "own" : "",
+    ),
+  ),
+)}
+<h2>${t.sections.unitRanking}</h2>
+${table(
+  "ranking-units",
+  [c.rank, c.window, c.department, c.site, c.unattended, c.deductions, c.score],
+  report.ranking.units.map(({ rank: r, line: u }) =>
+    row([r, esc(u.name), dept(u.department), site(u.site), u.unattended, u.deductions, u.score]),
+  ),
+)}
+<h2>${t.sections.clerkRanking}</h2>
+${table(
+  "ranking-clerks",
+  [c.rank, c.clerk, c.department, c.ratings, c.rate, c.deductions, c.bonuses, c.score],
+  report.ranking.clerks.map(({ rank: r, line: k }) =>
+    row([r, esc(k.name), dept(k.department), k.rated, pct(k.satisfaction), k.deductions, k.bonuses, k.score]),
+  ),
+)}
+<h2>${t.sections.chart}</h2>
+<svg width="560" height="${clerks.length * 22 + 8}" role="img" aria-label="${esc(t.sections.chart)}">${bars}</svg>
+<h2>${t.sections.clerks}</h2>
+${table(
+  "clerks",
+  [
+    c.clerk,
+    c.department,
+    c.ratings,
+    c.rate,
+    c.dissatisfied,
+    c.onTime,
+    c.late,
+    c.earlyLeave,
+    c.absent,
+    c.deductions,
+    c.bonuses,
+    c.score,
+    c.awards,
+  ],
+  clerks.map((k) =>
+    row([
+      esc(k.name),
+      dept(k.department),
+      k.rated,
+      pct(k.satisfaction),
+      k.dissatisfied,
+      k.attendance.on_time ?? 0,
+      k.attendance.late ?? 0,
+      k.attendance.early_leave ?? 0,
+      k.attendance.absent ?? 0,
+      k.deductions,
+      k.bonuses,
+      k.score,
+      k.noAward ? `<span class="flag">${esc(t.noAward)}</span>` : "",
+    ]),
+  ),
+)}
+<h2>${t.sections.units}</h2>
+${table(
+  "units",
+  [c.window, c.department, c.unattended, c.deductions, c.score],
+  units.map((u) => row([esc(u.name), dept(u.department), u.unattended, u.deductions, u.score])),
+)}
+<h2>${t.sections.rates}</h2>
+${table(
+  "rates",
+  [c.level, c.name, c.ratings, c.satisfied, c.rate],
+  report.rates.map((r) => row([t.levels[r.level], esc(r.name), r.rated, r.positive, pct(r.satisfaction)])),
+)}
+${
+  report.sites.length > 0
+    ? `<h2>${t.sections.sitePresence}</h2>
+${table(
+  "site-presence",
+  [c.site, c.outsideRadius, c.missedCheckins],
+  report.sites.map((x) => row([esc(x.name), x.outsideRadius, x.missedCheckins])),
+)}`
+    : ""
+}
+<h2>${t.sections.byRule}</h2>
+${table(
+  "by-rule",
+  [c.rule, c.cases, c.points],
+  report.byRule.map((r) => row([esc(t.rules[r.rule] ?? r.rule), r.count, r.points])),
+)}
 </body></html>
 `;
 }

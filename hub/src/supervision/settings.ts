@@ -23,6 +23,17 @@ export const ScoringRules = z.strictObject({
 });
 export type ScoringRules = z.infer<typeof ScoringRules>;
 
+/**
+ * The monthly bulletin's circulation rules. The shipped values are one seed city's practice: it commends the top
+ * ten and calls in units scoring below 70 or ranked in the bottom three.
+ */
+export const BulletinRules = z.strictObject({
+  commendTop: z.int().min(0).max(1000).default(10),
+  callInBelow: z.number().min(0).max(1000).default(70),
+  callInBottom: z.int().min(0).max(1000).default(3),
+});
+export type BulletinRules = z.infer<typeof BulletinRules>;
+
 export const SupervisionSettings = z.strictObject({
   enabled: z.boolean().default(true),
   /** Language of warning messages, card and deduction reasons: simplified Chinese (default) or English. */
@@ -44,6 +55,8 @@ export const SupervisionSettings = z.strictObject({
     })
     .prefault({}),
   scoring: ScoringRules.prefault({}),
+  /** Who the monthly bulletin commends and calls in (`hub report`). */
+  bulletin: BulletinRules.prefault({}),
   /** The unattended-window rule: what counts as someone at the window besides motion, and its cool-down. */
   unattended: UnattendedSettings,
   /** Satisfaction rates (per clerk and window, day and month so far) below which the rules warn. */
