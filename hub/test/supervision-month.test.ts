@@ -153,7 +153,7 @@ describe("a simulated month", () => {
     const written = await hub(["--month", MONTH, "--settings", settingsFile, "--out", out]);
     expect(written).toMatchObject({
       code: 0,
-      out: expect.stringMatching(/wrote .*\.html: 8 clerks, 8 window units, \d+ departments; \d+ commended, \d+ called in/),
+      out: expect.stringMatching(/wrote .*\.html: 8 clerks, 8 window units, \d+ departments, \d+ sites judged by presence; \d+ commended, \d+ called in/),
     });
     expect(readFileSync(out, "utf8")).toContain("电子监察月度考核通报（2026 年 02 月）");
     const copies = join(dir, "copies");

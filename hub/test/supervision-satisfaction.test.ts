@@ -183,7 +183,7 @@ describe("satisfaction warnings from InfluxDB", () => {
     expect(rates).toEqual({ "window:w1": "16/20", "window:w2": "10/10", "department:tax": "26/30", "site:hall-1": "26/30" });
     expect(report.rates.find((r) => r.id === "w1")).toMatchObject({ name: "Window 1", satisfaction: 0.8 });
     const html = renderReport(report, registry);
-    expect(html).toContain("<td>window</td><td>Window 1</td><td>20</td><td>16</td><td>80.0%</td>");
-    expect(html).toContain("<td>hall / site</td><td>Hall</td><td>30</td><td>26</td><td>86.7%</td>");
+    expect(html).toContain("<td>窗口</td><td>Window 1</td><td>20</td><td>16</td><td>80.0%</td>");
+    expect(html).toContain("<td>大厅 / 工地</td><td>Hall</td><td>30</td><td>26</td><td>86.7%</td>");
   });
 });
