@@ -33,6 +33,8 @@ Options:
   --speed <n>            simulated seconds per real second      (default 60)
   --seed <n>             simulation seed                        (default 1)
   --no-sim               start no simulators (connect real devices to the gateways)
+  --notify-url <url>     POST every supervision warning (an absent or late site supervisor, a missed check-in, an
+                         unattended window, ...) as JSON to this webhook, e.g. a chat bot or a local receiver
   --data-dir <dir>       where everything keeps its data        (default var/demo)`;
 
 const PORT_FLAGS = {
@@ -91,6 +93,7 @@ export const upCommand = {
           speed: { type: "string", default: "60" },
           seed: { type: "string", default: "1" },
           "no-sim": { type: "boolean", default: false },
+          "notify-url": { type: "string" },
           ...Object.fromEntries(
             Object.entries(PORT_FLAGS).map(([flag, port]) => [flag, { type: "string" as const, default: String(port) }]),
           ),
@@ -120,6 +123,11 @@ export const upCommand = {
     const speed = Number(values.speed);
     if (!(speed >= 1 && speed <= 10_000)) {
       console.error(`supervision up: --speed must be a number from 1 to 10000, got "${values.speed}"`);
+      return 2;
+    }
+    const notifyUrl = values["notify-url"] === undefined ? undefined : String(values["notify-url"]);
+    if (notifyUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(notifyUrl)) {
+      console.error(`supervision up: --notify-url must be an http:// or https:// URL, got "${notifyUrl}"`);
       return 2;
     }
     const dataDir = resolve(String(values["data-dir"]));
@@ -161,6 +169,8 @@ export const upCommand = {
       registry: { dir: registryDir },
       dataDir: join(dataDir, "hub"),
       logLevel: "info",
+      // Warnings (the construction site's absent and late supervisors among them) go to the webhook, if given.
+      ...(notifyUrl ? { supervision: { notifications: { channels: [{ name: "demo", kind: "webhook", url: notifyUrl }] } } } : {}),
     });
     const tty = process.stdout.isTTY === true;
     let banner = "";
@@ -212,6 +222,7 @@ export const upCommand = {
           `  ${`${g.kind} gateway`.padEnd(17)} devices mqtt://127.0.0.1:${g.devicePort}${g.kind === "site" ? `  ADMS terminals http://127.0.0.1:${ports["site-adms-port"]}` : ""}  HTTP http://127.0.0.1:${g.httpPort}/api/status  (${g.gatewayId})`,
       ),
       `  simulators        ${values["no-sim"] ? "off (--no-sim)" : `a working day at ${speed}x, seed ${values.seed}`}`,
+      `  notifications     ${notifyUrl ? `warnings POSTed to ${notifyUrl}` : "none (--notify-url <url> sends warnings to a webhook)"}`,
       `  registry          ${registryDir}    logs ${logDir}/`,
       "Ctrl-C stops everything.",
     ].join("\n");

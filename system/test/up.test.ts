@@ -61,6 +61,13 @@ describe("supervision up (npm start)", () => {
     expect(await up.exit).toBe(0);
     expect(up.output()).toContain("Usage: npm start -- [options]");
     expect(up.output()).toContain("--hall-port <n>");
+    expect(up.output()).toContain("--notify-url <url>");
+  });
+
+  it("refuses a --notify-url that is not an http(s) URL, saying what it needs", { timeout: 120_000 }, async () => {
+    const up = run([...(await ports()), "--notify-url", "ftp://somewhere", "--data-dir", join(dir, "bad-url")]);
+    expect(await up.exit).toBe(2);
+    expect(up.output()).toContain('--notify-url must be an http:// or https:// URL, got "ftp://somewhere"');
   });
 
   it("names the busy port and the flag to change", { timeout: 120_000 }, async () => {
