@@ -205,6 +205,8 @@ export class Notifier {
         }
         if (status === "retrying") job.dueAt = now + this.settings.retryBaseMs * 2 ** (job.attempt - 1);
         else this.jobs = this.jobs.filter((j) => j !== job);
+        // Saved before anything else is awaited: a hub stopped while the attempt is being recorded does not send it again.
+        this.save();
         if (status === "sent") this.counts.sent++;
         else if (status === "failed") this.counts.gaveUp++;
         else this.counts.failed++;
@@ -223,7 +225,6 @@ export class Notifier {
             ),
           ])
           .catch((e: Error) => this.opts.logger.warn({ err: e.message }, "could not record a notification attempt"));
-        this.save();
       }
     } finally {
       this.busy = false;
