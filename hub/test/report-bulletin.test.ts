@@ -6,7 +6,8 @@
 import { type IPoint, InfluxDB } from "influx";
 import { PNG } from "pngjs";
 import pino from "pino";
-import { startChromium, startInfluxd, type TestChromium, type TestInfluxd } from "@supervision/test-support";
+import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import { startChromium, type TestChromium } from "@supervision/test-support/chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import type { Registry, Roster } from "../src/registry/schema.ts";

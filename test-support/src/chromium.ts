@@ -3,7 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser } from "puppeteer-core";
 
-/** Debian's Chromium (installed by .ci/run and scripts/system-deps.mjs); puppeteer-core downloads no browser. */
+/**
+ * Debian's Chromium (installed by .ci/run and scripts/system-deps.mjs); puppeteer-core downloads no browser. This
+ * module is its own entry point (`@supervision/test-support/chromium`) so tests without a browser never load it.
+ */
 export const CHROMIUM_PATHS = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
 
 export interface TestChromium {

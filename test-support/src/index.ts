@@ -5,4 +5,3 @@ export * from "./socat.ts";
 export * from "./cpu.ts";
 export * from "./contracts.ts";
 export * from "./netns.ts";
-export * from "./chromium.ts";
