@@ -46,6 +46,8 @@ export const MEASUREMENTS = {
     tags: [...PLACE, "window", "device", "type"],
     fields: ["seq", "rx_ts", "ticket", "txn", "clerk", "application", "item"],
   },
+  /** The hash-chained trail of the item events accepted through the hub's API, one chain per approval system. */
+  item_trail: { policy: "raw", tags: ["system"], fields: ["seq", "key", "hash", "prev_hash", "event"] },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
   /** What the hub verified of a stored batch, per UTC day of its readings: their identities and digests (hub audit). */
   batch_manifest: {

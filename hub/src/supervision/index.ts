@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { IPoint } from "influx";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { decide } from "./decisions.ts";
 import { requireRole } from "../http/auth.ts";
@@ -10,6 +11,8 @@ import { RULES } from "./rules/index.ts";
 import { createRunner } from "./run.ts";
 import { SupervisionSettings } from "./settings.ts";
 import { writeDerived } from "./store.ts";
+import { postItemEvent } from "../items/api.ts";
+import { ItemTrail } from "../items/trail.ts";
 
 export { SupervisionSettings } from "./settings.ts";
 export { ownsSite } from "./partition.ts";
@@ -50,6 +53,10 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       ctx.http.add("POST", "/api/dissatisfaction/:id/verify", (req) => decide(ctx, req, "verified", runner.tick), operator);
       ctx.http.add("POST", "/api/dissatisfaction/:id/dismiss", (req) => decide(ctx, req, "dismissed", runner.tick), operator);
       ctx.http.add("POST", "/api/entries", (req) => enter(ctx, req, settings.scoring, derivedRules, runner.tick), operator);
+      // Departments' approval systems report approval items (hub/src/items/README.md); each is a token of its own.
+      const trail = new ItemTrail(ctx.influx, (points) => writeDerived(ctx, points));
+      const items = { registry: () => ctx.registry.current(), now: ctx.now, trail, write: (points: IPoint[]) => writeDerived(ctx, points) };
+      ctx.http.add("POST", "/api/items/events", (req) => postItemEvent(req, items), operator);
       ctx.http.add(
         "POST",
         "/api/supervision/run",
