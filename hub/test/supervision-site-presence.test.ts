@@ -22,7 +22,7 @@ import { registryFromScenario } from "../src/registry/from-scenario.ts";
 import { loadRegistry } from "../src/registry/loader.ts";
 import type { Registry } from "../src/registry/schema.ts";
 import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
-import { monthlyReport } from "../src/supervision/report.ts";
+import { monthlyReport, renderReport } from "../src/supervision/report.ts";
 import { missedCheckins } from "../src/supervision/rules/site-presence/checkins.ts";
 import { distanceM, outsideSite } from "../src/supervision/rules/site-presence/geofence.ts";
 import { judge, type Routes, rulesContext, runNow, writeReadings } from "./supervision-fixtures.ts";
@@ -232,6 +232,9 @@ describe("site presence on a real influxd", () => {
     await judge({ influx, registry, now: at(FRI, "18:30") });
     const report = await monthlyReport(influx, registry, "2026-11", SupervisionSettings.parse({}).scoring);
     expect(report.sites).toEqual([{ id: "site-1", name: "地铁站工地", outsideRadius: 2, missedCheckins: 2 }]);
+    const html = renderReport(report, registry);
+    expect(html).toMatch(/<tr><td>地铁站工地<\/td><td>2<\/td><td>2<\/td><\/tr>/);
+    expect(html).toContain("未到场签到（脱岗）");
   });
 
   it("shows the same counts per site on the sites dashboard, and who signed in how far outside", async () => {

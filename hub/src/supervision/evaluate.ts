@@ -84,7 +84,8 @@ function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], ent
       outcome.points.push(warningPoint(place, w, handling));
       // Warnings about people go to the site's contacts too (the person responsible, from the registry).
       const contacts = w.event.category === "people" ? ctx.site.contacts : undefined;
-      if (w.event.active) outcome.warnings.push(contacts?.length ? { ...w.event, contacts } : w.event);
+      if (w.event.active)
+        outcome.warnings.push(contacts?.length ? { ...w.event, contacts: [...(w.event.contacts ?? []), ...contacts] } : w.event);
     }
   for (const f of findings) outcome.deductions.push(...(f.deductions ?? []));
   for (const d of outcome.deductions) outcome.points.push(deductionPoint(place, d));

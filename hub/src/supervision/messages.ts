@@ -298,6 +298,7 @@ const ZH_REPORT: ReportTexts = {
     dissatisfied_unit: "不满意评价（窗口单位）",
     thanks: "群众表扬",
     complaint: "投诉",
+    missed_checkin: "未到场签到（脱岗）",
   },
   noAward: "取消评优资格：22 个工作日内两次投诉",
   commendWhy: (top) => `排名前 ${top}`,
