@@ -135,7 +135,7 @@ describe("hub audit: tamper evidence at rest", () => {
     await write(database, forgedLine);
     const forgedEntries = parseEntries(entries)
       .map((e) => `${e.kind[0]}${e.partial ? "p" : ""} ${e.device} ${e.ns} ${e.seq} ${e.seq === 5 ? lineDigest(forgedLine) : e.digest}`)
-      .join("\n");
+      .join(";");
     const unkeyed = partHasher(undefined)
       .update(partPreamble({ gatewayId: "gw1", epoch: gateway.epoch, seq: 3, hash, part: 0, entries: forgedEntries }))
       .digest("base64url");

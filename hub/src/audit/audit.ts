@@ -122,7 +122,7 @@ const nsToIso = (ns: string) => new Date(Number(ns.length > 6 ? ns.slice(0, -6) 
 /** Parses a manifest's entries ("r kp1 <ns> <seq> <digest>", "rp ..." for a line written without arrival fields). */
 export function parseEntries(text: string): Entry[] {
   if (text === "") return [];
-  return text.split("\n").map((line) => {
+  return text.split(";").map((line) => {
     const [tag = "", device = "", ns = "", seq = "", digest = ""] = line.split(" ");
     const kind = KIND_OF_LETTER[tag[0] ?? ""];
     if (!kind || !/^\d+$/.test(ns)) throw new Error(`manifest entry ${JSON.stringify(line.slice(0, 120))} cannot be read`);

@@ -8,7 +8,8 @@ import { type IntegrityKind, readingTimestampNs, readingToPoint, retentionPolicy
 import { readingLine } from "./reading-lines.ts";
 import { ManifestBuilder } from "./manifest.ts";
 import { clerkMismatch, outsideSlice } from "./slice-check.ts";
-import { LineGroups } from "./writer.ts";
+import { LineGroups, RETENTION_MARGIN_MS } from "./writer.ts";
+import { RETENTION_MS } from "../influx/setup.ts";
 
 export interface EncodedBatch {
   /** All that is kept of the body. */
@@ -53,6 +54,8 @@ export function encodeBatch(
   const unknownDevices = new Set<string>();
   const arrivals: string[] = [];
   const manifest = new ManifestBuilder();
+  // Older readings are dead-lettered by the writer (judged by the real clock, as influxd does): no manifest entry.
+  const rawCutoffMs = Date.now() - (RETENTION_MS.raw ?? Infinity) + RETENTION_MARGIN_MS;
   for (const reading of readings) {
     const checked = parseReading(reading);
     if (!checked.ok) {
@@ -80,7 +83,8 @@ export function encodeBatch(
       const arrived = arrivals.length;
       const line = lineKeepingFirstArrival(r, registry, seen, arrivals);
       groups.add(policy, line);
-      if (r.kind !== "heartbeat") manifest.add(r.kind, r.deviceId, r.seq, r.ts, line, arrivals.length === arrived);
+      if (r.kind !== "heartbeat")
+        manifest.add(r.kind, r.deviceId, r.seq, r.ts, line.length, arrivals.length === arrived, r.ts < rawCutoffMs);
     } catch (e) {
       refusals.add("malformed", r, `unwritable: ${(e as Error).message}`);
       continue;

@@ -1,5 +1,4 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
-import { lineTimestamp } from "../influx/dead-letters.ts";
 import type { Point } from "../influx/line-protocol.ts";
 import { MEASUREMENT } from "../schema/index.ts";
 
@@ -30,13 +29,13 @@ export const MEASUREMENT_OF: Readonly<Record<AuditedKind, string>> = {
   queue: "queue_event",
 };
 
-/** FNV-1a (32 bits) of a line, as 8 hex digits: cheap enough for every reading; the part digest is the strong one. */
+/**
+ * FNV-1a (32 bits) of a line, as 8 hex digits: cheap enough for every reading (it says which reading changed); the
+ * part digest is the strong one. ManifestBuilder computes the same over the pieces.
+ */
 export function lineDigest(line: string): string {
   let h = 0x811c9dc5;
-  for (let i = 0; i < line.length; i++) {
-    h ^= line.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
+  for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 0x01000193);
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
@@ -57,37 +56,60 @@ export function manifestTimestamp(dayIndex: number, seq: number, partInDay: numb
 
 interface Part {
   day: number;
-  entries: string[];
   /** Indexes of the part's lines among the batch's raw lines (in write order). */
-  first: number[];
+  lines: number[];
 }
 
 /**
  * Collects the manifest of one batch while its readings are encoded: `add` for every line written to the raw policy,
- * in write order; `points` once the lines are joined into pieces (before anything is awaited, so no reading outlives
- * the tick). A batch whose readings fall in one day and one part (nearly every batch) is digested straight from its
- * pieces; others are split into lines once.
+ * in write order (only what it needs: kind, device, seq, day, the line's length); `points` once the lines are joined
+ * into pieces, before anything is awaited (no reading outlives the tick). Each line's digest is computed over the
+ * pieces, which are flat strings: hashing the lines as they were built (concatenated strings) cost more than building
+ * them. A batch whose readings fall in one day and one part (nearly every batch) is digested straight from its pieces.
  */
 export class ManifestBuilder {
+  private readonly kinds: AuditedKind[] = [];
+  private readonly devices: string[] = [];
+  private readonly seqs: number[] = [];
+  private readonly lengths: number[] = [];
+  private readonly partial: boolean[] = [];
   private readonly parts: Part[] = [];
   private readonly byDay = new Map<number, Part>();
-  private lines = 0;
 
-  /** One raw line; `partial` when it was written without its arrival fields (hub/SCHEMA.md, "First arrival wins"). */
-  add(kind: AuditedKind, deviceId: string, seq: number, ts: number, line: string, partial: boolean): void {
+  /** Raw lines the writer will dead-letter as beyond retention: in the pieces, in no part. */
+  private stale = false;
+
+  /**
+   * One raw line; `partial` when it was written without its arrival fields (hub/SCHEMA.md, "First arrival wins");
+   * `stale` when it is older than the raw policy keeps points (the writer keeps it as a dead letter instead).
+   */
+  add(kind: AuditedKind, deviceId: string, seq: number, ts: number, lineLength: number, partial: boolean, stale = false): void {
+    if (stale) {
+      this.stale = true;
+      this.lengths.push(lineLength);
+      this.kinds.push(kind);
+      this.devices.push(deviceId);
+      this.seqs.push(seq);
+      this.partial.push(partial);
+      return;
+    }
     const day = Math.floor(ts / DAY_MS);
     let part = this.byDay.get(day);
-    if (part === undefined || part.entries.length >= ENTRIES_PER_PART) {
-      part = { day, entries: [], first: [] };
+    if (part === undefined || part.lines.length >= ENTRIES_PER_PART) {
+      part = { day, lines: [] };
       this.byDay.set(day, part);
       this.parts.push(part);
     }
-    part.entries.push(`${KIND_LETTER[kind]}${partial ? "p" : ""} ${deviceId} ${lineTimestamp(line)} ${seq} ${lineDigest(line)}`);
-    part.first.push(this.lines++);
+    part.lines.push(this.kinds.length);
+    this.kinds.push(kind);
+    this.devices.push(deviceId);
+    this.seqs.push(seq);
+    this.lengths.push(lineLength);
+    this.partial.push(partial);
   }
 
   get size(): number {
-    return this.lines;
+    return this.kinds.length;
   }
 
   /** The batch_manifest points, given the raw pieces (the batch's raw lines joined by newlines, nothing else). */
@@ -97,13 +119,47 @@ export class ManifestBuilder {
     key: Buffer | undefined,
   ): Point[] {
     if (this.parts.length === 0) return [];
-    const lines = this.parts.length === 1 ? undefined : rawPieces.flatMap((piece) => piece.split("\n"));
+    // Each line's place in the pieces, its digest and its timestamp (the text after its last space).
+    const n = this.kinds.length;
+    const digests: string[] = new Array<string>(n);
+    const stamps: string[] = new Array<string>(n);
+    const where: Array<[number, number, number]> | undefined = this.parts.length > 1 || this.stale ? new Array(n) : undefined;
+    let p = 0;
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      let piece = rawPieces[p] as string;
+      if (pos >= piece.length) {
+        piece = rawPieces[++p] as string;
+        pos = 0;
+      }
+      const end = pos + (this.lengths[i] as number);
+      let h = 0x811c9dc5;
+      let space = pos;
+      for (let c = pos; c < end; c++) {
+        const code = piece.charCodeAt(c);
+        if (code === 32) space = c;
+        h = Math.imul(h ^ code, 0x01000193);
+      }
+      digests[i] = (h >>> 0).toString(16).padStart(8, "0");
+      stamps[i] = piece.slice(space + 1, end);
+      if (where) where[i] = [p, pos, end];
+      pos = end + 1;
+    }
     const inDay = new Map<number, number>();
     return this.parts.map((part, index) => {
-      const entries = part.entries.join("\n");
+      const entries = part.lines
+        .map(
+          (i) =>
+            `${KIND_LETTER[this.kinds[i] as AuditedKind]}${this.partial[i] ? "p" : ""} ${this.devices[i]} ${stamps[i]} ${this.seqs[i]} ${digests[i]}`,
+        )
+        .join(";");
       const hasher = partHasher(key).update(partPreamble({ ...batch, part: index, entries }));
-      if (lines === undefined) rawPieces.forEach((piece, i) => hasher.update(i === 0 ? piece : `\n${piece}`));
-      else part.first.forEach((line, k) => hasher.update(k === 0 ? (lines[line] as string) : `\n${lines[line] as string}`));
+      if (where === undefined) rawPieces.forEach((piece, i) => hasher.update(i === 0 ? piece : `\n${piece}`));
+      else
+        part.lines.forEach((i, k) => {
+          const [piece, from, to] = where[i] as [number, number, number];
+          hasher.update(`${k === 0 ? "" : "\n"}${(rawPieces[piece] as string).slice(from, to)}`);
+        });
       const partInDay = inDay.get(part.day) ?? 0;
       inDay.set(part.day, partInDay + 1);
       return {
@@ -115,7 +171,7 @@ export class ManifestBuilder {
           hash: batch.hash,
           part: index,
           parts: this.parts.length,
-          readings: part.entries.length,
+          readings: part.lines.length,
           entries,
           digest: hasher.digest("base64url"),
         },

@@ -125,7 +125,7 @@ export class WriterStoppedError extends Error {
 }
 
 /** Points beyond retention are refused this long before InfluxDB would (it checks later, when it gets them). */
-const RETENTION_MARGIN_MS = 60_000;
+export const RETENTION_MARGIN_MS = 60_000;
 
 /**
  * Merges the points of many units into large line-protocol writes, retries with backoff while InfluxDB is down
