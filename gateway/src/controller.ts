@@ -29,7 +29,7 @@ export interface GatewayParts {
   uplinkConnected?: () => boolean;
   /** The uplink's own report (state, in flight, round trip, drain progress), for /api/status and /metrics. */
   uplinkStatus?: () => UplinkStatus | undefined;
-  deadLetters?: (limit: number) => object[];
+  deadLetters?: (limit: number, offset?: number) => object[];
   /** The device links to run; every link in `adapters/index.ts` unless a test picks some. */
   links?: readonly DeviceLink[];
   /** The gateway's X25519 sealing key: opens the link secrets (camera passwords) the hub sealed to it. */
@@ -140,7 +140,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
           ...links.adapters().flatMap((a) => a.refusedDevices?.() ?? []).map((d) => ({ ...d, online: false, connected: false, refused: d.reason })),
         ],
         details: status,
-        deadLetters: (limit) => parts.deadLetters?.(limit) ?? [],
+        deadLetters: (limit, offset) => parts.deadLetters?.(limit, offset) ?? [],
         adapterRoute: (path, query) => links.route(path, query),
       },
       token: settings.http.token,

@@ -54,8 +54,8 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
       bufferStats: () => buffer.stats(),
       uplinkConnected: () => uplink?.connected() ?? false,
       uplinkStatus: () => uplink?.status(),
-      deadLetters: (limit) =>
-        buffer.deadLetters({ limit }).map(({ payload, ...d }) => ({ ...d, payload: Buffer.from(payload).toString("utf8", 0, 512) })),
+      deadLetters: (limit, offset) =>
+        buffer.deadLetters({ limit, offset }).map(({ payload, ...d }) => ({ ...d, payload: Buffer.from(payload).toString("utf8", 0, 512) })),
     });
   } catch (error) {
     buffer.close();

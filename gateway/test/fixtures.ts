@@ -60,6 +60,8 @@ export async function gatewayProcess(opts: {
   extra?: Record<string, unknown>;
   /** The program to run: the TypeScript source through tsx (default), or a built bundle (gateway/dist). */
   entry?: string;
+  /** Extra environment of the process (e.g. libfaketime's, for a gateway whose clock jumps). */
+  env?: NodeJS.ProcessEnv;
 }): Promise<GatewayUnderTest> {
   const program = opts.entry ? [opts.entry] : ["--import", "tsx", fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))];
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
@@ -89,7 +91,7 @@ export async function gatewayProcess(opts: {
       writeFileSync(settingsFile, stringify(settings));
       const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...program, "start", "--settings", settingsFile], {
         stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, ...GATEWAY_ENV },
+        env: { ...process.env, ...GATEWAY_ENV, ...opts.env },
       });
       child.stderr?.on("data", (chunk: Buffer) => {
         errors = (errors + chunk.toString()).slice(-20_000);

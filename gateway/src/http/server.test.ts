@@ -24,7 +24,7 @@ beforeAll(async () => {
       bufferWritable: () => bufferWritable,
       devices: () => [{ deviceId: "kp-1", online: true, connected: true, lastSeen: 1 }],
       details: () => ({ uplink: "disconnected" }),
-      deadLetters: (limit) => [{ id: 1, code: "malformed_json", limit }],
+      deadLetters: (limit, offset) => [{ id: 1, code: "malformed_json", limit, offset }],
     },
   });
 });
@@ -56,8 +56,10 @@ describe("http api", () => {
   it("serves devices and status JSON, and refuses unknown paths and methods", async () => {
     expect(await (await get("/api/devices")).json()).toEqual([{ deviceId: "kp-1", online: true, connected: true, lastSeen: 1 }]);
     expect((await get("/nope/../../etc/passwd")).status).toBe(404);
-    expect(await (await get("/api/dead-letters?limit=3")).json()).toEqual([{ id: 1, code: "malformed_json", limit: 3 }]);
+    expect(await (await get("/api/dead-letters?limit=3")).json()).toEqual([{ id: 1, code: "malformed_json", limit: 3, offset: 0 }]);
+    expect(await (await get("/api/dead-letters?limit=3&offset=6")).json()).toEqual([{ id: 1, code: "malformed_json", limit: 3, offset: 6 }]);
     for (const bad of ["0", "-1", "abc", "1e9", "99999"]) expect((await get(`/api/dead-letters?limit=${bad}`)).status).toBe(400);
+    for (const bad of ["-1", "abc", "1.5"]) expect((await get(`/api/dead-letters?limit=3&offset=${bad}`)).status).toBe(400);
     expect((await get("/healthz", { method: "POST", body: "x".repeat(100_000) })).status).toBe(405);
   });
 });

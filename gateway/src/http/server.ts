@@ -13,7 +13,7 @@ export interface GatewayProbe {
   /** Free-form details for `gateway status` (buffer stats, uplink state). */
   details(): object;
   /** The newest refused messages, newest first. */
-  deadLetters(limit: number): object[];
+  deadLetters(limit: number, offset?: number): object[];
   /** Paths the device adapters serve (/api/cameras/...); undefined when none does. */
   adapterRoute?(path: string, query: URLSearchParams): HttpAnswer | undefined;
 }
@@ -67,7 +67,10 @@ export async function startHttpApi(opts: {
     if (path === "/api/dead-letters") {
       const limit = Number(url.searchParams.get("limit") ?? "50");
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return send(400, { error: "limit must be an integer from 1 to 10000" });
-      return send(200, probe.deadLetters(limit));
+      // offset pages through older ones (newest first): a fault run reads every dead letter, not only the newest.
+      const offset = Number(url.searchParams.get("offset") ?? "0");
+      if (!Number.isSafeInteger(offset) || offset < 0) return send(400, { error: "offset must be a non-negative integer" });
+      return send(200, probe.deadLetters(limit, offset));
     }
     const answer = path.startsWith("/api/") ? probe.adapterRoute?.(path, url.searchParams) : undefined;
     if (answer) {
@@ -80,7 +83,7 @@ export async function startHttpApi(opts: {
       res.end(JSON.stringify(answer.body));
       return;
     }
-    send(404, { error: `no such path; try /healthz, /metrics, /api/status, /api/devices, /api/dead-letters?limit=N` });
+    send(404, { error: `no such path; try /healthz, /metrics, /api/status, /api/devices, /api/dead-letters?limit=N&offset=M` });
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
