@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes sure the Debian packages a command needs are present: installs them with apt-get when
-// running as root, otherwise stops with the exact command to run. Usage: system-deps.mjs start|test|bench
+// running as root, otherwise stops with the exact command to run. Usage: system-deps.mjs start|test|bench|faults
 import { spawnSync } from "node:child_process";
 
 const NEEDS = {
@@ -17,8 +17,12 @@ const NEEDS = {
     chromium: "chromium",
     // The bulletin and the pages are Chinese: without a CJK font Chromium prints boxes.
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",
+    // the fault matrix's CI run: libfaketime steps the gateway's clock
+    faketime: "faketime",
   },
   bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto" },
+  // npm run faults / soak: libfaketime steps the gateway's clock (the faketime package pulls in libfaketime).
+  faults: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", faketime: "faketime" },
 };
 
 const purpose = process.argv[2] ?? "test";

@@ -1,7 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type GatewayConfig, generateSealingKeys, loadSealingPrivateKey, openSecret, sealSecret, secretContext } from "@supervision/firmware-protocols";
+import {
+  type GatewayConfig,
+  generateSealingKeys,
+  loadSealingPrivateKey,
+  openSecret,
+  sealSecret,
+  secretContext,
+} from "@supervision/firmware-protocols";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigStore, loadLastConfig } from "./store.ts";
@@ -80,7 +87,10 @@ describe("the gateway's config path", () => {
     expect(applied).toEqual([5]);
     expect(loadLastConfig(dataDir)?.version).toBe(5);
     // Without a sealing key a gateway cannot check sealed secrets, so it does not take them.
-    expect(new ConfigStore({ gatewayId: "gw-1", logger }).offer(config(6))).toMatchObject({ applied: false, reason: expect.stringMatching(/no sealing key/) });
+    expect(new ConfigStore({ gatewayId: "gw-1", logger }).offer(config(6))).toMatchObject({
+      applied: false,
+      reason: expect.stringMatching(/no sealing key/),
+    });
   });
 
   it("applies the same version again (a second hub copy) and a newer one", () => {
@@ -89,5 +99,39 @@ describe("the gateway's config path", () => {
     s.offer(config(7));
     s.offer(config(8));
     expect(applied).toEqual([7, 7, 8]);
+  });
+
+  it("applies a config it cannot store (disk full) from memory, says so, and stores it when it can", () => {
+    const { store: s, dataDir, applied } = store();
+    s.offer(config(7));
+    // The temp file's name taken by a folder: the write fails as on a full disk.
+    mkdirSync(join(dataDir, "config.json.tmp"));
+    const errors: string[] = [];
+    const loud = new ConfigStore({
+      gatewayId: "gw-1",
+      dataDir,
+      sealingKey,
+      logger: { ...logger, error: (_: unknown, msg: string) => errors.push(msg), info: () => undefined } as unknown as typeof logger,
+    });
+    loud.onApply((c) => applied.push(c.version));
+    expect(loud.offer(config(8))).toMatchObject({ applied: true });
+    expect(loud.current()?.version).toBe(8);
+    expect(errors.join()).toMatch(/could not store the config .*disk full/);
+    expect(loadLastConfig(dataDir)?.version).toBe(7);
+    rmSync(join(dataDir, "config.json.tmp"), { recursive: true });
+    loud.offer(config(9));
+    expect(loadLastConfig(dataDir)?.version).toBe(9);
+    expect(applied).toEqual([7, 8, 9]);
+  });
+
+  it("does not write the file again for the config it already holds (the hub resends it at every connection)", () => {
+    const { store: s, dataDir, applied } = store();
+    const same = config(7);
+    s.offer(same);
+    expect(loadLastConfig(dataDir)?.version).toBe(7);
+    rmSync(join(dataDir, "config.json"));
+    s.offer(structuredClone(same));
+    expect(loadLastConfig(dataDir)).toBeUndefined();
+    expect(applied).toEqual([7, 7]);
   });
 });

@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { DEVICE_LINKS, GatewayConfig, LINK_NAMES, openSecret, parseJsonObject, secretContext } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
@@ -29,9 +29,12 @@ function saveConfig(dataDir: string, config: GatewayConfig): void {
   try {
     writeSync(fd, JSON.stringify(config));
     fsyncSync(fd);
-  } finally {
+  } catch (error) {
     closeSync(fd);
+    rmSync(temp, { force: true });
+    throw error;
   }
+  closeSync(fd);
   renameSync(temp, file); // atomic: a crash leaves the old config or the new one, never half of one
 }
 
@@ -82,7 +85,19 @@ export class ConfigStore {
       return checked;
     }
     const config = checked.config;
-    if (this.opts.dataDir) saveConfig(this.opts.dataDir, config);
+    // The hub's retained config comes again at every reconnect: one already stored is not written again.
+    const unchanged = this.config !== undefined && JSON.stringify(this.config) === JSON.stringify(config);
+    if (this.opts.dataDir && !unchanged) {
+      try {
+        saveConfig(this.opts.dataDir, config);
+      } catch (error) {
+        // Disk full or failing: applied all the same (the hub sends it again at the next connection), said loudly.
+        this.opts.logger.error(
+          { err: (error as Error).message, version: config.version },
+          "could not store the config from the hub (disk full?); applying it from memory: after a restart the last stored one is used until the hub sends this one again",
+        );
+      }
+    }
     this.config = config;
     for (const listener of this.listeners) {
       try {

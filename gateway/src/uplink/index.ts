@@ -60,6 +60,8 @@ export interface UplinkStatus {
 
 /** Bytes of reading JSON per batch, well under the hub's 4 MiB batch limit. */
 const BATCH_MAX_BYTES = 3 * 1024 * 1024;
+/** After the buffer failed to record something (disk full, I/O error), the batch waits this long before it goes again. */
+const BUFFER_RETRY_MS = 1000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
 /** A batch the hub refused for a reason the gateway cannot fix by itself is retried this slowly. */
@@ -267,6 +269,28 @@ export class Uplink {
   }
 
   private seal(): SealedBatch | undefined {
+    let sealed: SealedBatch | undefined;
+    // A seal that cannot be written (disk full) leaves the readings unsealed; the next tick tries again.
+    this.bufferWrite("seal a batch", () => (sealed = this.sealNext()));
+    return sealed;
+  }
+
+  /**
+   * A write to the buffer the uplink cannot do without (sealing, recording an ack or a refusal). When the disk is
+   * full it throws; then nothing changed in the buffer and the same step is done again later (a batch the hub
+   * stored goes again and is acknowledged as a replay). Answers whether it was written.
+   */
+  private bufferWrite(what: string, write: () => void): boolean {
+    try {
+      write();
+      return true;
+    } catch (error) {
+      this.opts.logger.error({ err: (error as Error).message }, `could not ${what} in the buffer (disk full?); trying again shortly`);
+      return false;
+    }
+  }
+
+  private sealNext(): SealedBatch | undefined {
     const { gatewayId, privateKey } = this.opts;
     return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: Buffer, head: ChainHead) =>
       signSerializedBatch(
@@ -319,8 +343,15 @@ export class Uplink {
       return;
     }
     this.inFlight.delete(ack.seq);
+    if (
+      (ack.status === "stored" || ack.code === "malformed") &&
+      !this.bufferWrite(`record the hub's answer to batch ${ack.seq}`, () => this.record(ack))
+    ) {
+      this.holdUntil.set(ack.seq, Date.now() + BUFFER_RETRY_MS);
+      this.pump();
+      return;
+    }
     if (ack.status === "stored") {
-      this.opts.outbox.acknowledge(ack.epoch, ack.seq);
       this.queue = this.queue.filter((b) => b.seq !== ack.seq);
       this.holdUntil.delete(ack.seq);
       this.acked += batch.count;
@@ -336,7 +367,6 @@ export class Uplink {
         { seq: ack.seq, reason: ack.reason },
         "the hub refused a batch as malformed; its readings go to the dead letters (gateway dead-letters)",
       );
-      this.opts.outbox.reject(ack.epoch, ack.seq, ack.reason ?? "malformed");
       this.queue = this.queue.filter((b) => b.seq !== ack.seq);
     } else {
       this.rejected++;
@@ -349,6 +379,12 @@ export class Uplink {
       );
     }
     this.pump();
+  }
+
+  /** Writes the hub's final answer to a batch: stored (the readings leave the buffer) or malformed (dead letters). */
+  private record(ack: BatchAck): void {
+    if (ack.status === "stored") this.opts.outbox.acknowledge(ack.epoch, ack.seq);
+    else this.opts.outbox.reject(ack.epoch, ack.seq, ack.reason ?? "malformed");
   }
 
   /** Once a second: resend what the hub left unanswered, and report drain progress. */

@@ -83,6 +83,43 @@ describe("uplink", () => {
     expect(uplink.status().rttMs).toBeGreaterThan(0);
   });
 
+  it("survives a buffer that cannot write (disk full): seals and records acks again once it can, losing and doubling nothing", async () => {
+    const { hub, buffer, make } = await setup();
+    const full = { seal: true, ack: false };
+    const refused = { seal: 0, ack: 0 };
+    // The real buffer, with sealing and acknowledging failing as SQLite does on a full disk.
+    const outbox = Object.create(buffer) as GatewayBuffer;
+    outbox.sealNext = (...args) => {
+      if (full.seal && ++refused.seal) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+      return buffer.sealNext(...args);
+    };
+    outbox.acknowledge = (...args) => {
+      if (full.ack && ++refused.ack) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+      return buffer.acknowledge(...args);
+    };
+    await appendAll(buffer, 0, 250);
+    const uplink = make();
+    cleanups.push(() => uplink.stop());
+    (uplink as unknown as { opts: UplinkOptions }).opts.outbox = outbox;
+    uplink.start();
+    await waitFor("two refused seals (the first, and the retry a tick later)", () => refused.seal >= 2);
+    expect(hub.readings()).toHaveLength(0);
+    full.seal = false;
+    await waitFor("250 readings at the hub", () => hub.readings().length === 250);
+    await waitFor("an empty buffer", () => buffer.stats().depth === 0);
+    // Acks that cannot be recorded: the batch stays and goes again; the hub sees a replay, never a new reading.
+    full.ack = true;
+    await appendAll(buffer, 250, 100);
+    await waitFor("350 readings at the hub and a refused ack", () => hub.readings().length === 350 && refused.ack >= 1);
+    expect(buffer.stats().depth).toBe(100);
+    full.ack = false;
+    await waitFor("an empty buffer", () => buffer.stats().depth === 0);
+    expect(hub.readings().map((r) => r.seq)).toEqual(Array.from({ length: 350 }, (_, i) => i));
+    expect(hub.duplicates()).toBe(0);
+    expect(hub.chainBreaks()).toBe(0);
+    expect(uplink.connected()).toBe(true);
+  });
+
   it("keeps readings through a hub outage and drains them in order when it returns", async () => {
     const { hub, buffer, uplink } = await setup();
     uplink.start();
