@@ -11,7 +11,7 @@ import { ConfigError } from "@supervision/firmware-protocols";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { encodePoint, type FieldValue, type Point, UnwritablePointError } from "../src/influx/line-protocol.ts";
+import { encodePoint, type FieldValue, UnwritablePointError } from "../src/influx/line-protocol.ts";
 import { loadRegistry } from "../src/registry/loader.ts";
 import { loadSettings } from "../src/settings/index.ts";
 
@@ -143,12 +143,20 @@ describe("fuzzing the registry loader", () => {
   });
 });
 
+/** A point as read back: names and values in line order (pairs, so a key like "__proto__" stays a key). */
+interface ReadPoint {
+  measurement: string;
+  tags: [string, string][];
+  fields: [string, FieldValue][];
+  timestamp: string;
+}
+
 /**
  * Reads one line of line protocol back the way influxd splits it: names and tag values end at an unescaped comma,
  * space or (for keys) equals sign; string fields are quoted with \" and \\ escaped; the timestamp follows the last
  * unquoted space.
  */
-function readLine(line: string): Point {
+function readLine(line: string): ReadPoint {
   let i = 0;
   const name = (stops: string): string => {
     let out = "";
@@ -159,16 +167,16 @@ function readLine(line: string): Point {
     return out;
   };
   const measurement = name(", ");
-  const tags: Record<string, string> = {};
+  const tags: [string, string][] = [];
   while (line[i] === ",") {
     i++;
     const key = name("=");
     i++;
-    tags[key] = name(", ");
+    tags.push([key, name(", ")]);
   }
   expect(line[i]).toBe(" ");
   i++;
-  const fields: Record<string, FieldValue> = {};
+  const fields: [string, FieldValue][] = [];
   for (;;) {
     const key = name("=");
     i++;
@@ -181,10 +189,10 @@ function readLine(line: string): Point {
         if (i >= line.length) throw new Error(`unterminated string in ${JSON.stringify(line)}`);
       }
       i++;
-      fields[key] = value;
+      fields.push([key, value]);
     } else {
       const raw = name(", ");
-      fields[key] = raw === "true" ? true : raw === "false" ? false : Number(raw);
+      fields.push([key, raw === "true" ? true : raw === "false" ? false : Number(raw)]);
     }
     if (line[i] !== ",") break;
     i++;
@@ -193,7 +201,10 @@ function readLine(line: string): Point {
   return { measurement, tags, fields, timestamp: line.slice(i + 1) };
 }
 
-const text = fc.oneof(fc.string({ unit: "binary", maxLength: 20 }), fc.constantFrom("a", "b c", "x,y", "k=v", 'q"', "\\", "\n", "é水"));
+const text = fc.oneof(
+  fc.string({ unit: "binary", maxLength: 20 }),
+  fc.constantFrom("a", "b c", "x,y", "k=v", 'q"', "\\", "\n", "é水", "__proto__", "constructor"),
+);
 const fieldValue: fc.Arbitrary<FieldValue> = fc.oneof(fc.double(), fc.integer(), fc.boolean(), text);
 const point = fc.record({
   measurement: text,
@@ -215,13 +226,20 @@ describe("fuzzing the line-protocol encoder", () => {
         }
         const back = readLine(line);
         expect(back.measurement).toBe(p.measurement);
-        expect(back.tags).toEqual(Object.fromEntries(Object.entries(p.tags ?? {}).filter(([, v]) => v !== "")));
+        const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+        expect(back.tags.sort(byKey)).toEqual(
+          Object.entries(p.tags ?? {})
+            .filter(([, v]) => v !== "")
+            .sort(byKey),
+        );
         const writable = Object.entries(p.fields).filter(([, v]) => typeof v !== "number" || Number.isFinite(v));
-        expect(Object.keys(back.fields)).toEqual(writable.map(([k]) => k));
-        for (const [key, value] of writable) {
-          if (typeof value === "number") expect(back.fields[key] === value || (value === 0 && back.fields[key] === 0)).toBe(true);
-          else expect(back.fields[key]).toBe(value);
-        }
+        expect(back.fields.map(([k]) => k)).toEqual(writable.map(([k]) => k));
+        writable.forEach(([, value], n) => {
+          const read = back.fields[n]?.[1];
+          if (typeof value === "number")
+            expect(read === value).toBe(true); // -0 reads back as 0, and -0 === 0
+          else expect(read).toBe(value);
+        });
         expect(back.timestamp).toBe(p.timestamp);
       }),
       { numRuns: RUNS },
