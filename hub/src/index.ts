@@ -13,3 +13,4 @@ export { readingToPoint } from "./ingest/points.ts";
 export { FOLDER_UID } from "./grafana/provision.ts";
 export { PUBLIC, requireRole, ROLES } from "./http/auth.ts";
 export type { Access, Identity, Role } from "./http/auth.ts";
+export { createHubLogger, redactText, safeError } from "./secrets/redact.ts";

@@ -4,7 +4,7 @@
  * data directory stops that orphan and owns the one it starts, so exactly one influxd serves the directory.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateGatewayKeys } from "@supervision/firmware-protocols";
@@ -127,7 +127,14 @@ describe("the managed influxd", () => {
       expect(metrics).toMatch(/^hub_influxd_running 1$/m);
       expect(metrics).toMatch(/^hub_influx_up 1$/m);
       const url = `http://127.0.0.1:${raw.influx.managedPort}/query?db=supervision&q=${encodeURIComponent('SELECT count("seq") FROM "rating"')}`;
-      const answer = (await (await fetch(url)).json()) as { results: Array<{ series?: Array<{ values: unknown[][] }> }> };
+      // Authentication is on: the hub's generated admin password (dataDir/secrets, mode 0600) opens it, nothing else does.
+      expect((await fetch(url)).status).toBe(401);
+      const secretFile = join(raw.dataDir, "secrets/influxdb-admin.secret");
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      const basic = Buffer.from(`supervision-admin:${readFileSync(secretFile, "utf8").trim()}`).toString("base64");
+      const answer = (await (await fetch(url, { headers: { authorization: `Basic ${basic}` } })).json()) as {
+        results: Array<{ series?: Array<{ values: unknown[][] }> }>;
+      };
       expect(answer.results[0]?.series?.[0]?.values[0]?.[1]).toBe(3);
     } finally {
       await gateway.close();

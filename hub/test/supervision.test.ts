@@ -222,6 +222,28 @@ describe("supervision rules on a scripted day", () => {
     expect(score).toMatchObject([{ score: 96 }]);
   });
 
+  it("verifies a dissatisfied rating that names no clerk (the clerk is optional in the protocol)", async () => {
+    const friday = "2026-11-20";
+    const { clerkId: _omitted, ...withoutClerk } = rating(at("11:00", friday), "dissatisfied", 4);
+    await influx.writePoints([readingToPoint(withoutClerk as Reading, registry) as IPoint], { retentionPolicy: "raw", precision: "n" });
+    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
+    await extension.start(context(at("18:00", friday)));
+    try {
+      const verify = routes.get("POST /api/dissatisfaction/:id/verify")!;
+      const id = `kp1:${withoutClerk.seq}`;
+      const answer = await verify({ params: { id }, query: new URLSearchParams(), body: { fault: "unit" }, identity: { name: "Zhou", role: "operator" } });
+      expect(answer).toMatchObject({ status: 200, body: { id, state: "verified", by: "Zhou", fault: "unit" } });
+      const decided = await rows(`SELECT "by", "state", "clerk" FROM "raw"."dissatisfaction" WHERE "rating_id" = '${id}' AND "state" = 'verified'`);
+      expect(decided).toMatchObject([{ by: "Zhou", state: "verified", clerk: null }]);
+      // The rules' run after the decision stores its outcome too (no empty clerk= tag refused by InfluxDB).
+      const run = await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
+      expect((run.body as { error?: string }).error).toBeUndefined();
+      expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" = 'dissatisfied_unit' AND "subject" = 'w1'`)).toHaveLength(1);
+    } finally {
+      await extension.stop();
+    }
+  });
+
   it("gives the same outcome after a restart at noon as without it", async () => {
     const snapshot = async () =>
       JSON.stringify(

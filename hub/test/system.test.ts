@@ -113,7 +113,12 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
     }
 
     // The influxd the hub manages answers and has the database.
-    const dbs = await (await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).text();
+    // With authentication: anonymous is refused, the generated admin password (mode 0600) opens it.
+    expect((await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).status).toBe(401);
+    const influxSecret = readFileSync(join(dir, "var/secrets/influxdb-admin.secret"), "utf8").trim();
+    expect(statSync(join(dir, "var/secrets/influxdb-admin.secret")).mode & 0o777).toBe(0o600);
+    const influxAuth = { authorization: `Basic ${Buffer.from(`supervision-admin:${influxSecret}`).toString("base64")}` };
+    const dbs = await (await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`, { headers: influxAuth })).text();
     expect(dbs).toContain("supervision");
 
     // A gateway logging in with its registry secret gets its retained config.

@@ -29,6 +29,11 @@ export interface ManagedInfluxdOptions {
   restartBackoffMs?: { initial: number; max: number };
   /** Told every state change, with what happened. */
   onState?: (state: InfluxdState, detail: string) => void;
+  /**
+   * Authentication on: influxd refuses every query and write without these credentials. On the first start (no user
+   * yet) this admin user is created; on later starts the credentials are checked, and a mismatch stops the start.
+   */
+  auth?: { username: string; password: string };
 }
 
 /** stopped: not started or stopped on purpose; restarting: exited unasked, a restart is due. */
@@ -177,6 +182,7 @@ export class ManagedInfluxd {
         "  query-log-enabled = false",
         "[http]",
         `  bind-address = "${host}:${this.opts.httpPort}"`,
+        `  auth-enabled = ${this.opts.auth ? "true" : "false"}`,
         "  log-enabled = false",
         "  max-body-size = 0",
         "[monitor]",
@@ -222,6 +228,15 @@ export class ManagedInfluxd {
       await this.exited;
       throw e;
     }
+    if (this.opts.auth) {
+      try {
+        await this.ensureAdmin(this.opts.auth);
+      } catch (e) {
+        child.kill("SIGKILL");
+        await this.exited;
+        throw e;
+      }
+    }
     this.startedAt = Date.now();
     this.setState("running", `influxd ${child.pid} answers on ${this.url}`);
   }
@@ -241,6 +256,35 @@ export class ManagedInfluxd {
         if (!this.stopping) this.scheduleRestart(`restart failed: ${e.message.split("\n")[0]}`);
       });
     }, wait);
+  }
+
+  /**
+   * With authentication on, influxd accepts one statement without credentials while it has no user: creating the
+   * first admin. Then the credentials must work; if they do not (users made with another password), the start fails
+   * saying so. Credentials never appear in the messages.
+   */
+  private async ensureAdmin(auth: { username: string; password: string }): Promise<void> {
+    const query = async (q: string, withAuth: boolean) => {
+      const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
+      if (withAuth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+      const res = await fetch(`${this.url}/query`, {
+        method: "POST",
+        headers,
+        body: new URLSearchParams({ q }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const check = await query("SHOW DATABASES", true);
+    if (check.status === 200) return;
+    const quoted = auth.username.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+    const password = auth.password.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
+    const created = await query(`CREATE USER "${quoted}" WITH PASSWORD '${password}' WITH ALL PRIVILEGES`, false);
+    if (created.status === 200 && !created.text.includes('"error"') && (await query("SHOW DATABASES", true)).status === 200) return;
+    throw new Error(
+      `influxd in ${this.opts.dataDir} has users, and the admin credentials given are not one of them (HTTP ${check.status}); ` +
+        "give the credentials of its admin user, or start from an empty data directory",
+    );
   }
 
   private async waitForPing(child: ChildProcess, timeoutMs: number): Promise<void> {

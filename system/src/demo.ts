@@ -1,23 +1,63 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { DEMO_SCENARIOS } from "@supervision/firmware-protocols/sim";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { hashSecret } from "@supervision/firmware-protocols";
+import { DEMO_SCENARIOS, type Scenario } from "@supervision/firmware-protocols/sim";
 import { registryFromScenario } from "@supervision/hub";
 import { stringify } from "yaml";
 
 /** The gateways `npm start` runs: the demo hall's and the demo construction site's. */
-export const DEMO_GATEWAYS = (["hall", "site"] as const).map((kind) => ({
-  kind,
-  gatewayId: DEMO_SCENARIOS[kind].gatewayId,
-  /** The gateway's password at the hub broker: a lab secret, in clear, for the demo only. */
-  secret: `demo-secret-${DEMO_SCENARIOS[kind].gatewayId}`,
-}));
+export const DEMO_GATEWAYS = (["hall", "site"] as const).map((kind) => ({ kind, gatewayId: DEMO_SCENARIOS[kind].gatewayId }));
 
-/** Writes one registry file per demo site; regions and towns shared by both are written once. */
-export function writeDemoRegistry(dir: string, gateways: { kind: "hall" | "site"; secret: string; publicKeyPem: string }[]): void {
+/** Writes a file only its owner may read (mode 0600), creating its folder (0700). */
+export function writePrivateFile(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, content, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/**
+ * The demo's passwords (each gateway's at the hub broker, each simulated device's at its gateway): random, generated
+ * on the first `npm start` into `<data-dir>/secrets/demo-secrets.json` (mode 0600) and kept, so none of them is
+ * written in the source.
+ */
+export interface DemoSecrets {
+  gateways: Record<string, string>;
+  devices: Record<string, string>;
+}
+
+export function demoSecrets(dataDir: string): DemoSecrets {
+  const file = join(dataDir, "secrets", "demo-secrets.json");
+  const secrets: DemoSecrets = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as DemoSecrets) : { gateways: {}, devices: {} };
+  let changed = !existsSync(file);
+  const fill = (map: Record<string, string>, id: string) => {
+    if (typeof map[id] === "string" && map[id].length >= 16) return;
+    map[id] = randomBytes(24).toString("base64url");
+    changed = true;
+  };
+  for (const kind of ["hall", "site"] as const) {
+    fill(secrets.gateways, DEMO_SCENARIOS[kind].gatewayId);
+    for (const device of DEMO_SCENARIOS[kind].devices) fill(secrets.devices, device.id);
+  }
+  if (changed) writePrivateFile(file, `${JSON.stringify(secrets, null, 2)}\n`);
+  return secrets;
+}
+
+/** A demo scenario whose devices use the generated secrets (what the simulators play, with `--scenario`). */
+export function demoScenario(kind: "hall" | "site", secrets: DemoSecrets): Scenario {
+  const scenario = DEMO_SCENARIOS[kind];
+  return { ...scenario, devices: scenario.devices.map((d) => ({ ...d, secret: secrets.devices[d.id]! })) };
+}
+
+/** Writes one registry file per demo site (secrets only as scrypt hashes); regions and towns shared by both are written once. */
+export function writeDemoRegistry(
+  dir: string,
+  gateways: { kind: "hall" | "site"; scenario: Scenario; secret: string; publicKeyPem: string }[],
+): void {
   mkdirSync(dir, { recursive: true });
   const seen = new Set<string>();
   for (const g of gateways) {
-    const file = registryFromScenario(DEMO_SCENARIOS[g.kind], g);
+    const file = registryFromScenario(g.scenario, g, { hash: hashSecret });
     file.regions = file.regions?.filter((r) => !seen.has(`region:${r.id}`));
     file.towns = file.towns?.filter((t) => !seen.has(`town:${t.id}`));
     for (const r of file.regions ?? []) seen.add(`region:${r.id}`);

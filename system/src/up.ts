@@ -1,15 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "@supervision/gateway/node-flags";
-import { Hub, HubSettings } from "@supervision/hub";
-import pino from "pino";
+import { createHubLogger, Hub, HubSettings } from "@supervision/hub";
 import { stringify } from "yaml";
 import { type ManagedChild, startChild } from "./child.ts";
-import { DEMO_GATEWAYS, writeDemoRegistry } from "./demo.ts";
+import { DEMO_GATEWAYS, demoScenario, demoSecrets, writeDemoRegistry, writePrivateFile } from "./demo.ts";
 import { createLiveSummary } from "./summary.ts";
 
 const HELP = `Usage: npm start -- [options]    (the same as: npx supervision up [options])
@@ -136,11 +135,17 @@ export const upCommand = {
     const log = (name: string) => createWriteStream(join(logDir, `${name}.log`), { flags: "a" });
 
     // Each gateway makes its own key pair on first use (`gateway keys`); the registry trusts exactly those keys.
+    // Passwords are generated on the first start (data-dir/secrets, mode 0600): none is written in the source.
+    const secrets = demoSecrets(dataDir);
     const gateways = DEMO_GATEWAYS.map((g) => {
+      const secret = secrets.gateways[g.gatewayId]!;
+      const scenario = demoScenario(g.kind, secrets);
+      const scenarioFile = join(dataDir, "secrets", `scenario-${g.kind}.json`);
+      writePrivateFile(scenarioFile, JSON.stringify(scenario));
       const devicePort = g.kind === "hall" ? ports["hall-port"] : ports["site-port"];
       const httpPort = g.kind === "hall" ? ports["hall-http-port"] : ports["site-http-port"];
       const settingsFile = join(dataDir, `${g.gatewayId}.yaml`);
-      writeFileSync(
+      writePrivateFile(
         settingsFile,
         stringify({
           gatewayId: g.gatewayId,
@@ -149,7 +154,7 @@ export const upCommand = {
           http: { host: "127.0.0.1", port: httpPort },
           // The construction site's sign-in terminal is a ZKTeco one pushing over HTTP (ADMS).
           ...(g.kind === "site" ? { adms: { host: "127.0.0.1", port: ports["site-adms-port"] } } : {}),
-          hub: { url: `mqtt://127.0.0.1:${ports["broker-port"]}`, password: g.secret },
+          hub: { url: `mqtt://127.0.0.1:${ports["broker-port"]}`, password: secret },
         }),
       );
       const keysOut = execFileSync(process.execPath, ["--import", "tsx", GATEWAY_CLI, "keys", "--settings", settingsFile], {
@@ -157,7 +162,7 @@ export const upCommand = {
       });
       // The first PEM block is the signing key (publicKey); the sealing key follows it (no demo device has link secrets).
       const publicKeyPem = (/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/.exec(keysOut)?.[0] ?? "").replace(/^ +/gm, "").trim();
-      return { ...g, devicePort, httpPort, settingsFile, publicKeyPem };
+      return { ...g, secret, scenario, scenarioFile, devicePort, httpPort, settingsFile, publicKeyPem };
     });
     const registryDir = join(dataDir, "registry");
     writeDemoRegistry(registryDir, gateways);
@@ -174,7 +179,7 @@ export const upCommand = {
     });
     const tty = process.stdout.isTTY === true;
     let banner = "";
-    const hub = new Hub(settings, pino({ level: settings.logLevel }, log("hub")), [
+    const hub = new Hub(settings, createHubLogger(settings.logLevel, log("hub")), [
       createLiveSummary((screen) => process.stdout.write(tty ? `\x1b[2J\x1b[H${banner}\n${screen}\n` : `${screen}\n\n`)),
     ]);
     const children: ManagedChild[] = [];
@@ -201,7 +206,7 @@ export const upCommand = {
       if (!values["no-sim"]) {
         for (const g of gateways) {
           const out = log(`sim-${g.kind}`);
-          const simArgs = ["--broker", `mqtt://127.0.0.1:${g.devicePort}`, "--site", g.kind, "--speed", String(speed), "--seed", String(values.seed)];
+          const simArgs = ["--broker", `mqtt://127.0.0.1:${g.devicePort}`, "--scenario", g.scenarioFile, "--speed", String(speed), "--seed", String(values.seed)];
           if (g.kind === "site") simArgs.push("--adms", `http://127.0.0.1:${ports["site-adms-port"]}`);
           simArgs.push("--state", join(dataDir, `sim-${g.kind}.seq.json`));
           children.push(startChild(`sim-${g.kind}`, SIM_CLI, simArgs, (l) => out.write(`${l}\n`)));

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEMO_SCENARIOS } from "@supervision/firmware-protocols/sim";
 import { freePort } from "@supervision/test-support";
+import mqtt from "mqtt";
 import { afterAll, describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -94,22 +96,42 @@ describe("supervision up (npm start)", () => {
     await expect.poll(() => up.output(), { timeout: 150_000, interval: 300 }).toContain("The system is up:");
     expect(up.output()).toMatch(new RegExp(`InfluxDB +http://127\\.0\\.0\\.1:${influxPort}`));
     expect(up.output()).toMatch(new RegExp(`hall gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--hall-port")}`));
+
+    // No password written in the source works: not the hub's old default, not the demo's, not a simulated device's.
+    const refused = (url: string, username: string | undefined, password: string | undefined) =>
+      expect(mqtt.connectAsync(url, { username, password, reconnectPeriod: 0, connectTimeout: 10_000 })).rejects.toThrow(
+        /Bad username or password|Not authorized/,
+      );
+    const hubBroker = `mqtt://127.0.0.1:${flag("--broker-port")}`;
+    await refused(hubBroker, undefined, undefined);
+    await refused(hubBroker, "hub", "change-me-hub-service-secret");
+    await refused(hubBroker, "gw-hall-demo", "demo-secret-gw-hall-demo");
+    await refused(hubBroker, "gw-hall-1", "lab-gateway-secret");
+    const keypad = DEMO_SCENARIOS.hall.devices.find((d) => d.kind === "keypad")!;
+    await refused(`mqtt://127.0.0.1:${flag("--hall-port")}`, keypad.id, keypad.secret);
+    const api = await fetch(`http://127.0.0.1:${flag("--http-port")}/api/status`);
+    expect(api.status).toBe(401);
     const started = Date.now();
+    // The managed InfluxDB has authentication: the hub's generated admin password opens it (mode 0600), nothing else.
+    expect((await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).status).toBe(401);
+    const secretFile = join(dir, "var/hub/secrets/influxdb-admin.secret");
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    const headers = { authorization: `Basic ${Buffer.from(`supervision-admin:${readFileSync(secretFile, "utf8").trim()}`).toString("base64")}` };
     const count = async () => {
-      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.rating")}`)).json()) as {
+      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.rating")}`, { headers })).json()) as {
         results: { series?: { values: [string, number][] }[] }[];
       };
       return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
     };
     await expect.poll(count, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(60_000);
-    const signins = await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.signin GROUP BY site")}`)).text();
+    const signins = await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.signin GROUP BY site")}`, { headers })).text();
     expect(signins).toContain("hall-demo");
     // The construction site signs in at its ZKTeco terminal, over ADMS push to the site gateway.
     expect(up.output()).toMatch(new RegExp(`site gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--site-port")}  ADMS terminals http://127\\.0\\.0\\.1:${flag("--site-adms-port")}`));
     const siteSignins = async () => {
       const q = encodeURIComponent("SELECT count(seq) FROM raw.signin WHERE device = 'term-site-demo'");
-      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`)).json()) as { results: { series?: { values: [string, number][] }[] }[] };
+      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`, { headers })).json()) as { results: { series?: { values: [string, number][] }[] }[] };
       return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
     };
     await expect.poll(siteSignins, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);

@@ -27,15 +27,39 @@ export async function authenticate(
   return undefined;
 }
 
-/** A gateway publishes only its own batches and status. */
+/** One gateway's topic for the hub: a gateway id segment (no wildcard, no level separator) and one of `kinds`. */
+function gatewayTopicOf(topic: string, kinds: readonly string[]): boolean {
+  const parts = topic.split("/");
+  const example = gatewayTopics.ack("ID").split("/"); // sv, v1, gw, ID, ack
+  return (
+    parts.length === example.length &&
+    parts.slice(0, 3).join("/") === example.slice(0, 3).join("/") &&
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(parts[3]!) &&
+    kinds.includes(parts[4]!)
+  );
+}
+
+/** The topic kinds the hub sends to gateways, and those it reads from them. */
+const HUB_PUBLISHES = ["ack", "config", "cmd"] as const;
+const HUB_READS = ["batch", "status"] as const;
+
+/**
+ * A gateway publishes only its own batches and status. The hub's service identity only what the hub sends a gateway
+ * (acks, configs, commands): it cannot forge a batch or a gateway's status.
+ */
 export function mayPublish(who: Principal, topic: string): boolean {
-  if (who.role === "hub") return true;
+  if (who.role === "hub") return gatewayTopicOf(topic, HUB_PUBLISHES);
   return topic === gatewayTopics.batch(who.gatewayId) || topic === gatewayTopics.status(who.gatewayId);
 }
 
-/** A gateway subscribes only to its own acks, config and commands (exact topics, no wildcards). */
+/**
+ * A gateway subscribes only to its own acks, config and commands (exact topics, no wildcards). The hub's service
+ * identity only to the gateways' batches and status (all gateways' `+` filters, or one gateway's), never to the
+ * configs or acks it sends: those are for their gateway alone.
+ */
 export function maySubscribe(who: Principal, filter: string): boolean {
-  if (who.role === "hub") return true;
+  if (who.role === "hub")
+    return filter === gatewayTopics.allBatches || filter === gatewayTopics.allStatus || gatewayTopicOf(filter, HUB_READS);
   const id = who.gatewayId;
   return filter === gatewayTopics.ack(id) || filter === gatewayTopics.config(id) || filter === gatewayTopics.command(id);
 }

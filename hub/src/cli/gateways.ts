@@ -1,5 +1,6 @@
 import type { InfluxDB } from "influx";
 import { influxClient } from "../influx/client.ts";
+import { SecretFileError } from "../secrets/file.ts";
 import { type CliCommand, helpOrSettings } from "./command.ts";
 
 const HELP = `Usage: hub gateways [--settings config/hub.yaml]
@@ -54,7 +55,15 @@ export const gatewaysCommand: CliCommand = {
     const loaded = helpOrSettings("gateways", args, HELP);
     if ("exitCode" in loaded) return loaded.exitCode;
     const { settings } = loaded;
-    const { influx, url } = influxClient(settings);
+    let client: ReturnType<typeof influxClient>;
+    try {
+      client = influxClient(settings);
+    } catch (err) {
+      if (!(err instanceof SecretFileError)) throw err;
+      console.error(`hub gateways: ${err.message}`);
+      return 1;
+    }
+    const { influx, url } = client;
     let rows: GatewayRow[];
     try {
       rows = await gatewayRows(influx);

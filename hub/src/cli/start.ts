@@ -1,4 +1,4 @@
-import pino from "pino";
+import { createHubLogger } from "../secrets/redact.ts";
 import { Hub } from "../controller/hub.ts";
 import { type CliCommand, helpOrSettings } from "./command.ts";
 
@@ -15,7 +15,7 @@ export const startCommand: CliCommand = {
     const loaded = helpOrSettings("start", args, HELP);
     if ("exitCode" in loaded) return loaded.exitCode;
     const { settings } = loaded;
-    const logger = pino({ level: settings.logLevel });
+    const logger = createHubLogger(settings.logLevel);
     const hub = new Hub(settings, logger);
     const stopped = new Promise<void>((resolve) => {
       const stop = (): void => {

@@ -7,7 +7,8 @@ import { type HubBroker, startHubBroker } from "../broker/index.ts";
 import { createGrafanaExtension } from "../grafana/index.ts";
 import { HubHttpServer } from "../http/server.ts";
 import { ApiTokens, PUBLIC, requireRole, WatchedApiTokens } from "../http/auth.ts";
-import { hubSecrets } from "../secrets/hub-secrets.ts";
+import { hubSecrets, influxCredentials } from "../secrets/hub-secrets.ts";
+import { safeLogger } from "../secrets/redact.ts";
 import { ManagedInfluxd } from "@supervision/influxd";
 import { InfluxHealth, type InfluxHealthStatus } from "../influx/health.ts";
 import { ensureDatabase } from "../influx/setup.ts";
@@ -42,13 +43,17 @@ export class Hub {
   private apiTokens: WatchedApiTokens | undefined;
   httpPort = 0;
 
+  private readonly logger: Logger;
+
   constructor(
     private readonly settings: HubSettings,
-    private readonly logger: Logger,
+    logger: Logger,
     /** Extra extensions (e.g. supervision) appended after the built-in ones. */
     private readonly extra: HubExtension[] = [],
   ) {
-    this.http = new HubHttpServer(logger.child({ component: "http" }), {
+    // Whoever made the logger, errors are logged without the credentials they may carry.
+    this.logger = safeLogger(logger);
+    this.http = new HubHttpServer(this.logger.child({ component: "http" }), {
       tokens: {
         current: () => {
           if (!this.apiTokens) throw new Error("the API tokens are read at start");
@@ -71,6 +76,7 @@ export class Hub {
       logger.error({ file: tokensFile, error: err.message }, "API token file not reloaded; the last good tokens stay in force"),
     );
     let influxUrl = settings.influx.url;
+    const influxAuth = influxCredentials(settings, { generate: true, dataDir });
     if (!influxUrl) {
       const influxdDir = join(dataDir, "influxdb");
       // Supervised: restarted with backoff when it dies; its state is in /healthz, `hub status` and the metrics.
@@ -79,6 +85,8 @@ export class Hub {
         httpPort: settings.influx.managedPort,
         rpcPort: settings.influx.managedRpcPort,
         supervise: true,
+        // Authentication on: the hub's admin user is made at first start with the generated password.
+        auth: { username: influxAuth.username!, password: influxAuth.password ?? "" },
         onState: (state, detail) => this.influxHealth?.onManagedState(state, detail),
       });
       this.influxd = influxd;
@@ -96,7 +104,7 @@ export class Hub {
     }
     this.influxHealth = new InfluxHealth(influxUrl, this.influxd, logger.child({ component: "influx" }), this.metrics);
     this.influxHealth.start();
-    const { influx, writeLines } = influxClient(settings, influxUrl);
+    const { influx, writeLines } = influxClient(settings, influxUrl, influxAuth);
     await ensureDatabase(influx, settings.influx.database, logger);
     this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }), {
       stateFile: join(dataDir, "registry-version.json"),
@@ -115,14 +123,13 @@ export class Hub {
       this.broker = await startHubBroker({
         port: settings.broker.port,
         host: settings.broker.host,
-        ...(settings.broker.tls
-          ? { tls: { port: settings.broker.port, cert: settings.broker.tls.certFile, key: settings.broker.tls.keyFile } }
-          : {}),
+        ...(settings.broker.tls ? { tls: { cert: settings.broker.tls.certFile, key: settings.broker.tls.keyFile } } : {}),
         registry: this.registry,
         logger,
         serviceSecret,
+        metrics: this.metrics,
       });
-      brokerUrl = `mqtt://127.0.0.1:${settings.broker.port}`;
+      brokerUrl = this.broker.internalUrl;
       credentials = { username: "hub", password: serviceSecret };
     }
 

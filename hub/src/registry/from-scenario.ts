@@ -1,8 +1,16 @@
 import type { Scenario } from "@supervision/firmware-protocols/sim";
 import { RegistryFile } from "./schema.ts";
 
-/** The registry for a simulated site: the same ids, people and device secrets the simulators use. */
-export function registryFromScenario(scenario: Scenario, gateway: { secret: string; publicKeyPem: string }): RegistryFile {
+/**
+ * The registry for a simulated site: the same ids, people and device secrets the simulators use. With `hash`
+ * (e.g. `hashSecret`), the gateway's and devices' secrets are written only as their hashes (`secretHash`).
+ */
+export function registryFromScenario(
+  scenario: Scenario,
+  gateway: { secret: string; publicKeyPem: string },
+  options: { hash?: (secret: string) => string } = {},
+): RegistryFile {
+  const secret = (value: string) => (options.hash ? { secretHash: options.hash(value) } : { secret: value });
   const rosterId = `${scenario.site.id}-roster`;
   // Parsed, so a scenario the registry would refuse fails here with the registry's own message.
   return RegistryFile.parse({
@@ -53,14 +61,14 @@ export function registryFromScenario(scenario: Scenario, gateway: { secret: stri
       roster: rosterId,
       ...(p.pin ? { pin: p.pin } : {}),
     })),
-    gateways: [{ id: scenario.gatewayId, site: scenario.site.id, secret: gateway.secret, publicKey: gateway.publicKeyPem }],
+    gateways: [{ id: scenario.gatewayId, site: scenario.site.id, ...secret(gateway.secret), publicKey: gateway.publicKeyPem }],
     devices: scenario.devices.map((d) => ({
       id: d.id,
       kind: d.kind,
       site: scenario.site.id,
       ...(d.windowId ? { window: d.windowId } : {}),
       ...(d.cameraId ? { cameraId: d.cameraId } : {}),
-      secret: d.secret,
+      ...secret(d.secret),
       ...(d.adms ? { adms: { serialNumber: d.adms.serial } } : {}),
       heartbeatS: d.heartbeatS,
       scale: "four",

@@ -36,3 +36,23 @@ export function hubSecrets(settings: HubSettings, dataDir = resolve(settings.dat
     apiTokensFile: settings.http.tokensFile ? resolve(settings.http.tokensFile) : join(dir, "api-tokens.json"),
   };
 }
+
+/** The managed influxd's admin user: the hub's own, made at its first start. */
+export const MANAGED_INFLUX_USER = "supervision-admin";
+
+/**
+ * The credentials the hub uses with InfluxDB: `influx.username`/`password` when given; for the managed influxd
+ * otherwise its admin user, whose password is generated at first start into dataDir/secrets/influxdb-admin.secret.
+ * `generate: false` (the CLI commands) reads that file only, and says to start the hub once when it is missing.
+ */
+export function influxCredentials(
+  settings: HubSettings,
+  options: { generate: boolean; dataDir?: string },
+): { username?: string; password?: string } {
+  const { username, password } = settings.influx;
+  if (settings.influx.url !== undefined || username !== undefined) return { username, password };
+  const file = join(secretsDir(options.dataDir ?? resolve(settings.dataDir)), "influxdb-admin.secret");
+  if (!options.generate && !exists(file))
+    throw new SecretFileError(`${file} is missing: the managed InfluxDB's password is made at the hub's first start; run "hub start" once`);
+  return { username: MANAGED_INFLUX_USER, password: fileSecret(file) };
+}

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { API_HELP, API_OPTIONS, type ApiOptionValues, callApi, DEFAULT_URL } from "../cli/api.ts";
 import type { CliCommand } from "../cli/command.ts";
 import { influxClient } from "../influx/client.ts";
+import { SecretFileError } from "../secrets/file.ts";
 import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
 import type { Registry } from "../registry/schema.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
@@ -187,7 +188,15 @@ const reportCommand: CliCommand = {
       console.error(`hub report: ${error.message}`);
       return 1;
     }
-    const { influx, url } = influxClient(settings);
+    let client: ReturnType<typeof influxClient>;
+    try {
+      client = influxClient(settings);
+    } catch (error) {
+      if (!(error instanceof SecretFileError)) throw error;
+      console.error(`hub report: ${error.message}`);
+      return 1;
+    }
+    const { influx, url } = client;
     let report: MonthlyReport;
     try {
       report = await monthlyReport(influx, registry, values.month, settings.supervision.scoring, settings.supervision.bulletin);
