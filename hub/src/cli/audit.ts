@@ -4,6 +4,7 @@ import { type AuditReport, runAudit } from "../audit/audit.ts";
 import { AuditKeyError, auditKeyPath, loadAuditKey } from "../audit/key.ts";
 import { auditTexts } from "../audit/messages.ts";
 import { influxClient } from "../influx/client.ts";
+import { SecretFileError } from "../secrets/file.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
 import type { CliCommand } from "./command.ts";
 
@@ -77,7 +78,15 @@ export const auditCommand: CliCommand = {
       return 1;
     }
     const texts = auditTexts((values.lang as Locale | undefined) ?? settings.supervision.locale);
-    const { influx, url } = influxClient(settings);
+    let client: ReturnType<typeof influxClient>;
+    try {
+      client = influxClient(settings); // the managed InfluxDB's generated admin password, unless the settings give one
+    } catch (error) {
+      if (!(error instanceof SecretFileError)) throw error;
+      console.error(`hub audit: ${error.message}`);
+      return 1;
+    }
+    const { influx, url } = client;
     let report: AuditReport;
     try {
       report = await runAudit({
