@@ -16,7 +16,7 @@ const hub = (args: string[]) =>
 const CLI = { timeout: 300_000 };
 
 describe("supervision commands", () => {
-  it.each(["verify", "dismiss", "entry", "report"])("hub %s --help explains the command", CLI, async (name) => {
+  it.each(["verify", "dismiss", "entry", "warnings", "warning", "report"])("hub %s --help explains the command", CLI, async (name) => {
     const result = await hub([name, "--help"]);
     expect(result).toMatchObject({ code: 0, out: expect.stringContaining(`Usage: hub ${name}`) });
   });
@@ -29,6 +29,10 @@ describe("supervision commands", () => {
     expect(await hub(["entry", "--person", "c1", "--window", "w1", "--rule", "thanks"])).toMatchObject({
       code: 2,
       err: expect.stringMatching(/one of --person or --window/),
+    });
+    expect(await hub(["warning", "escalate", "hall-1:offline:gw-1:1"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/give a step \(acknowledge, handle, close or show\)/),
     });
     expect(await hub(["report", "--month", "2026-13"])).toMatchObject({ code: 2, err: expect.stringMatching(/--month YYYY-MM/) });
     const port = await freePort();

@@ -9,6 +9,7 @@ import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
 import type { Registry } from "../registry/schema.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
 import { type MonthlyReport, monthlyReport, renderReport } from "./report.ts";
+import type { ListedWarning } from "./handling-api.ts";
 
 /** POSTs to the running hub's API with a token; prints `done(answer)` or the hub's error. Resolves to the exit code. */
 async function post(
@@ -138,6 +139,106 @@ const entryCommand: CliCommand = {
   },
 };
 
+const WARNINGS_HELP = `Usage: hub warnings [--site ID] [--state open|acknowledged|handled|closed] [--days N] [--json] [--url URL] [--token T]
+
+Lists the warnings raised in the last N days (1 by default), newest first: the id to handle them by, where their
+handling stands (open, acknowledged, handled, closed; "OVERDUE" when past supervision.handling's limits), who
+took the last step, and the message. A viewer's token is enough.
+
+${API_HELP}`;
+
+const warningsCommand: CliCommand = {
+  name: "warnings",
+  summary: "list recent warnings with their handling state",
+  async run(args) {
+    const result = parsed("warnings", WARNINGS_HELP, () =>
+      parseArgs({
+        args,
+        options: { ...common, site: { type: "string" }, state: { type: "string" }, days: { type: "string" }, json: { type: "boolean" } },
+      }),
+    );
+    if (!result) return 2;
+    const { values } = result;
+    if (values.help) {
+      console.log(WARNINGS_HELP);
+      return 0;
+    }
+    const query = new URLSearchParams();
+    if (values.site) query.set("site", values.site);
+    if (values.state) query.set("state", values.state);
+    if (values.days) query.set("days", values.days);
+    const answer = await callApi(values, "GET", `/api/warnings${query.size ? `?${query}` : ""}`);
+    if (!answer.ok) {
+      console.error(`hub warnings: ${answer.error}`);
+      return 1;
+    }
+    const warnings = (answer.answer.warnings ?? []) as ListedWarning[];
+    if (values.json) {
+      console.log(JSON.stringify(warnings, null, 2));
+      return 0;
+    }
+    if (warnings.length === 0) console.log("no warnings");
+    for (const w of warnings)
+      console.log(
+        `${w.id}  ${w.handling}${w.overdue ? " OVERDUE" : ""}${w.handledBy ? ` (${w.handledBy})` : ""}  ${new Date(w.raisedAt).toISOString()}  ${w.message}`,
+      );
+    return 0;
+  },
+};
+
+const WARNING_HELP = `Usage: hub warning acknowledge|handle|close|show <id> [--note TEXT] [--url URL] [--token T]
+
+One step of the centre's handling record of a warning (ids as "hub warnings" lists them):
+  acknowledge  someone has seen it and is on it
+  handle       what was done, in --note (required)
+  close        the matter is settled (only a handled warning)
+  show         the warning and every step taken, with who and when
+The steps are kept; who took each is the API token's name (an operator's or administrator's; show needs a
+viewer's).
+
+${API_HELP}`;
+
+const warningCommand: CliCommand = {
+  name: "warning",
+  summary: "acknowledge, handle (with a note), close or show one warning",
+  async run(args) {
+    const result = parsed("warning", WARNING_HELP, () =>
+      parseArgs({ args, allowPositionals: true, options: { ...common, note: { type: "string" } } }),
+    );
+    if (!result) return 2;
+    const { values, positionals } = result;
+    if (values.help) {
+      console.log(WARNING_HELP);
+      return 0;
+    }
+    const [step, id] = positionals;
+    if (positionals.length !== 2 || !step || !id || !["acknowledge", "handle", "close", "show"].includes(step)) {
+      console.error(`hub warning: give a step (acknowledge, handle, close or show) and a warning id.\n\n${WARNING_HELP}`);
+      return 2;
+    }
+    const path = `/api/warnings/${encodeURIComponent(id)}`;
+    if (step === "show") {
+      const answer = await callApi(values, "GET", path);
+      if (!answer.ok) {
+        console.error(`hub warning: ${answer.error}`);
+        return 1;
+      }
+      const a = answer.answer as { message: string; active: boolean; steps: { action: string; by: string; at: number; note: string }[] };
+      console.log(`${id}: ${a.message}${a.active ? "" : " (over)"}`);
+      for (const s of a.steps) console.log(`  ${new Date(s.at).toISOString()}  ${s.action} by ${s.by}${s.note ? `: ${s.note}` : ""}`);
+      if (a.steps.length === 0) console.log("  open: nobody has taken a step yet");
+      return 0;
+    }
+    return post(
+      "warning",
+      values,
+      `${path}/${step}`,
+      values.note === undefined ? {} : { note: values.note },
+      (a) => `${id}: ${String(a.state)} by ${String(a.by)}`,
+    );
+  },
+};
+
 const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.html] [--department ID | --per-department DIR]
                   [--settings config/hub.yaml]
 
@@ -231,4 +332,11 @@ const reportCommand: CliCommand = {
   },
 };
 
-export const supervisionCommands: CliCommand[] = [decision("verify"), decision("dismiss"), entryCommand, reportCommand];
+export const supervisionCommands: CliCommand[] = [
+  decision("verify"),
+  decision("dismiss"),
+  entryCommand,
+  warningsCommand,
+  warningCommand,
+  reportCommand,
+];

@@ -1,4 +1,5 @@
 import type { HubContext, HttpResponse } from "../controller/extension.ts";
+import type { Identity } from "../http/auth.ts";
 import { lit, ns, type Row } from "../influx/query.ts";
 import { INFLUXQL, schemaPoint } from "../schema/index.ts";
 import {
@@ -16,12 +17,6 @@ import { writeDerived } from "./store.ts";
 
 const { warning, warning_action } = INFLUXQL;
 const NOTE_MAX = 500;
-
-/** Who takes a step: the authenticated identity of the request, never a name typed into the body. */
-export interface Actor {
-  name: string;
-  role: string;
-}
 
 /** One warning as the centre lists it: what, where, since when, and where its handling stands. */
 export interface ListedWarning {
@@ -51,10 +46,12 @@ export async function actOnWarning(
   ctx: HubContext,
   id: string,
   action: HandlingAction,
-  actor: Actor,
+  /** Who takes the step: the request's authenticated identity, never a name typed into the body. */
+  actor: Identity | undefined,
   body: unknown,
   rerun: () => Promise<void>,
 ): Promise<HttpResponse> {
+  if (!actor) return { status: 401, body: { error: "an operator's API token is required (Authorization: Bearer <token>)" } };
   const key = parseWarningId(id);
   if (!key) return { status: 400, body: { error: 'a warning id is "<site>:<rule>:<subject>:<ms>", as `hub warnings` lists it' } };
   const note = (body as { note?: unknown } | undefined)?.note ?? "";
@@ -75,7 +72,8 @@ export async function actOnWarning(
   const current = handlingOf(key.site, history).get(id)?.state ?? "open";
   const next = nextState(current, action);
   if ("error" in next) return { status: 409, body: { error: next.error, state: current } };
-  const at = Math.max(ctx.now(), key.ts);
+  // Each step strictly after the one before, so the record's order is the order the steps were taken in.
+  const at = Math.max(ctx.now(), key.ts, ...history.map((h) => h.time.getTime() + 1));
   await writeDerived(ctx, [
     schemaPoint(
       "warning_action",

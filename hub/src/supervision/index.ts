@@ -2,6 +2,8 @@ import { join } from "node:path";
 import type { IPoint } from "influx";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { decide } from "./decisions.ts";
+import { HANDLING_ACTIONS } from "./handling.ts";
+import { actOnWarning, listWarnings, warningRecord } from "./handling-api.ts";
 import { requireRole } from "../http/auth.ts";
 import { enter } from "./entries.ts";
 import { derivedDeductionRules } from "./evaluate.ts";
@@ -57,6 +59,17 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       const trail = new ItemTrail(ctx.influx, (points) => writeDerived(ctx, points));
       const items = { registry: () => ctx.registry.current(), now: ctx.now, trail, write: (points: IPoint[]) => writeDerived(ctx, points) };
       ctx.http.add("POST", "/api/items/events", (req) => postItemEvent(req, items), operator);
+      // The centre's handling record of warnings: steps by operators, the list and each record for viewers.
+      for (const action of HANDLING_ACTIONS)
+        ctx.http.add(
+          "POST",
+          `/api/warnings/:id/${action}`,
+          (req) => actOnWarning(ctx, req.params.id ?? "", action, req.identity, req.body, runner.tick),
+          operator,
+        );
+      const viewer = requireRole("viewer");
+      ctx.http.add("GET", "/api/warnings", (req) => listWarnings(ctx, req.query, settings.handling), viewer);
+      ctx.http.add("GET", "/api/warnings/:id", (req) => warningRecord(ctx, req.params.id ?? ""), viewer);
       ctx.http.add(
         "POST",
         "/api/supervision/run",
