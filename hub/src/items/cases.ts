@@ -1,3 +1,4 @@
+import { localDate } from "@supervision/firmware-protocols";
 import type { Item, Registry, Roster } from "../registry/schema.ts";
 import { type Clock, daysLeft, daysOverdue, type Deadline, deadline, type Suspension } from "./deadline.ts";
 
@@ -139,7 +140,7 @@ function followCase(
     legalDue,
     left,
     overdueDays,
-    timeliness: late ? "overdue" : completed && left > 1 ? "early" : "on_time",
+    timeliness: late ? "overdue" : completed && due && localDate(completed.time, clock.tz) < due.dueDate ? "early" : "on_time",
     used: late ? 1 + overdueDays / Math.max(1, total) : (total - left) / Math.max(1, total),
     events: list,
   };
