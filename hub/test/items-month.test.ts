@@ -58,13 +58,28 @@ describe("a month of approval items on a real influxd", () => {
       const window = code === "XK-001" ? "w1" : "w2";
       const application = `A2026-${String(i).padStart(4, "0")}`;
       const txn = `T-${application}`;
-      let t = at(days[Math.floor(rnd() * days.length)]!, `${String(9 + Math.floor(rnd() * 7)).padStart(2, "0")}:${String(Math.floor(rnd() * 60)).padStart(2, "0")}`);
+      let t = at(
+        days[Math.floor(rnd() * days.length)]!,
+        `${String(9 + Math.floor(rnd() * 7)).padStart(2, "0")}:${String(Math.floor(rnd() * 60)).padStart(2, "0")}`,
+      );
       readings.push(queueReading("ticket", txn, t - (5 + Math.floor(rnd() * 40)) * 60_000));
       readings.push(queueReading("called", txn, t - 2 * 60_000, { windowId: window }));
       readings.push(queueReading("finished", txn, t + 60_000, { windowId: window, applicationNo: application, itemCode: code }));
       readings.push(itemReading("accepted", application, t, { itemCode: code, windowId: window, txnId: txn }));
       if (rnd() < 0.7)
-        readings.push({ kind: "rating", deviceId: "kp-w1", seq: 1000 + i, ts: t + 90_000, rxTs: t + 90_000, windowId: window, txnId: txn, outcome: "rated", scale: "four", key: rnd() < 0.8 ? 1 : 4, level: "very_satisfied" } as Reading);
+        readings.push({
+          kind: "rating",
+          deviceId: "kp-w1",
+          seq: 1000 + i,
+          ts: t + 90_000,
+          rxTs: t + 90_000,
+          windowId: window,
+          txnId: txn,
+          outcome: "rated",
+          scale: "four",
+          key: rnd() < 0.8 ? 1 : 4,
+          level: "very_satisfied",
+        } as Reading);
       if (rnd() < 0.25) {
         t += Math.floor(1 + rnd() * 2) * 86_400_000;
         readings.push(itemReading("suspended", application, t, { itemCode: code, step: "受理", reason: "补正材料" }));
@@ -74,7 +89,13 @@ describe("a month of approval items on a real influxd", () => {
       if (rnd() < 0.85) {
         t += Math.floor(rnd() * 7 * 86_400_000);
         const refused = rnd() < 0.15;
-        readings.push(itemReading("completed", application, t, { itemCode: code, outcome: refused ? "refused" : "approved", ...(refused ? { reason: "不符合条件" } : {}) }));
+        readings.push(
+          itemReading("completed", application, t, {
+            itemCode: code,
+            outcome: refused ? "refused" : "approved",
+            ...(refused ? { reason: "不符合条件" } : {}),
+          }),
+        );
       }
     }
     // Ratings carry the level the key means.
@@ -90,7 +111,10 @@ describe("a month of approval items on a real influxd", () => {
     const to = at("2026-05-01", "00:00");
     // The recount: raw rows, grouped by application, judged by the test's own calendar.
     const rows = await influx.query<Record<string, unknown> & { time: Date }>(`SELECT * FROM "raw"."item_event"`);
-    const apps = new Map<string, { code: string; accepted?: number; completed?: number; outcome?: string; suspended: [number, number | undefined][] }>();
+    const apps = new Map<
+      string,
+      { code: string; accepted?: number; completed?: number; outcome?: string; suspended: [number, number | undefined][] }
+    >();
     for (const r of [...rows].sort((a, b) => a.time.getTime() - b.time.getTime())) {
       const t = r.time.getTime();
       if (t >= to) continue;
@@ -103,7 +127,8 @@ describe("a month of approval items on a real influxd", () => {
     }
     const expected = new Map<string, Record<string, number>>();
     const processing = new Map<string, number[]>();
-    for (const d of ["market", "social"]) expected.set(d, { accepted: 0, completed: 0, refused: 0, early: 0, onTime: 0, late: 0, inProgress: 0, overdue: 0 });
+    for (const d of ["market", "social"])
+      expected.set(d, { accepted: 0, completed: 0, refused: 0, early: 0, onTime: 0, late: 0, inProgress: 0, overdue: 0 });
     for (const a of apps.values()) {
       const limit = LIMITS[a.code]!;
       const e = expected.get(limit.department)!;
@@ -116,7 +141,7 @@ describe("a month of approval items on a real influxd", () => {
       }
       // Due: the (days + extra)-th day of the unit after the acceptance date.
       let due = shanghaiDate(a.accepted!);
-      for (let left = limit.days + extra; left > 0; ) {
+      for (let left = limit.days + extra; left > 0;) {
         due = plusDays(due, 1);
         if (limit.unit === "calendar" || working(due)) left--;
       }
@@ -140,7 +165,7 @@ describe("a month of approval items on a real influxd", () => {
     }
     for (const d of ["market", "social"]) {
       const got = month.counts.find((c) => c.department === d)!;
-      expect({ department: d, ...got }).toMatchObject({ department: d, ...expected.get(d) });
+      expect({ ...got, department: d }).toMatchObject({ ...expected.get(d), department: d });
       const days = processing.get(d)!;
       expect(got.processingDays).toBeCloseTo(days.reduce((x, y) => x + y, 0) / days.length, 6);
     }
@@ -156,18 +181,22 @@ describe("a month of approval items on a real influxd", () => {
     const month = await itemMonth(influx, registry, "2026-04");
     const from = at("2026-04-01", "00:00");
     const to = at("2026-05-01", "00:00");
+    const f = (r: Reading) => r as unknown as Record<string, string | number>;
     const inApril = readings.filter((r) => r.ts >= from && r.ts < to);
-    const ticket = new Map(inApril.filter((r) => r.kind === "queue" && (r as { type: string }).type === "ticket").map((r) => [(r as { txnId: string }).txnId, r.ts]));
+    const ticket = new Map(inApril.filter((r) => r.kind === "queue" && f(r).type === "ticket").map((r) => [f(r).txnId, r.ts]));
     const waits = inApril
-      .filter((r) => r.kind === "queue" && (r as { type: string }).type === "called" && (r as { windowId: string }).windowId === "w1" && ticket.has((r as { txnId: string }).txnId))
-      .map((r) => (r.ts - ticket.get((r as { txnId: string }).txnId)!) / 60_000);
-    expect(month.counts.find((c) => c.department === "market")!.waitingMinutes).toBeCloseTo(waits.reduce((a, b) => a + b, 0) / waits.length, 6);
-    const codeOf = new Map(readings.filter((r) => r.kind === "item").map((r) => [(r as { txnId?: string }).txnId, (r as { itemCode: string }).itemCode]));
+      .filter((r) => r.kind === "queue" && f(r).type === "called" && f(r).windowId === "w1" && ticket.has(f(r).txnId!))
+      .map((r) => (r.ts - ticket.get(f(r).txnId!)!) / 60_000);
+    expect(month.counts.find((c) => c.department === "market")!.waitingMinutes).toBeCloseTo(
+      waits.reduce((a, b) => a + b, 0) / waits.length,
+      6,
+    );
+    const codeOf = new Map(readings.filter((r) => r.kind === "item").map((r) => [f(r).txnId, f(r).itemCode]));
     for (const code of ["XK-001", "SB-002"]) {
-      const rated = inApril.filter((r) => r.kind === "rating" && codeOf.get((r as { txnId: string }).txnId) === code);
+      const rated = inApril.filter((r) => r.kind === "rating" && codeOf.get(f(r).txnId!) === code);
       const got = month.items.find((i) => i.item === code)!;
       expect(got.rated).toBe(rated.length);
-      expect(got.positive).toBe(rated.filter((r) => (r as { level: string }).level === "very_satisfied").length);
+      expect(got.positive).toBe(rated.filter((r) => f(r).level === "very_satisfied").length);
     }
     expect(TZ).toBe("Asia/Shanghai");
   });

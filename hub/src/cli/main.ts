@@ -7,6 +7,7 @@ import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
 import { tokenCommand } from "./token.ts";
 import { supervisionCommands } from "../supervision/cli.ts";
+import { itemsCommand } from "../items/cli.ts";
 
 const commands: CliCommand[] = [
   startCommand,
@@ -17,6 +18,7 @@ const commands: CliCommand[] = [
   tokenCommand,
   auditCommand,
   ...supervisionCommands,
+  itemsCommand,
 ];
 
 function help(): string {

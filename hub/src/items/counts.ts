@@ -67,7 +67,15 @@ export async function itemMonth(influx: InfluxDB, registry: Registry, month: str
       ),
     ]);
     const { cases } = buildCases(registry, events, to - 1);
-    const figures = countMonth(registry, site.id, cases, queue, ratings.map((r) => ({ txn: String(r.txn), rated: Number(r.rated), positive: Number(r.positive) })), from, to);
+    const figures = countMonth(
+      registry,
+      site.id,
+      cases,
+      queue,
+      ratings.map((r) => ({ txn: String(r.txn), rated: Number(r.rated), positive: Number(r.positive) })),
+      from,
+      to,
+    );
     out.counts.push(...figures.counts);
     out.items.push(...figures.items);
   }
@@ -90,12 +98,28 @@ export function countMonth(
   const row = (department: string): ItemCounts => {
     let r = byDepartment.get(department);
     if (!r) {
-      r = { site, department, accepted: 0, completed: 0, refused: 0, early: 0, onTime: 0, late: 0, inProgress: 0, overdue: 0, processingDays: null, waitingMinutes: null, rated: 0, positive: 0 };
+      r = {
+        site,
+        department,
+        accepted: 0,
+        completed: 0,
+        refused: 0,
+        early: 0,
+        onTime: 0,
+        late: 0,
+        inProgress: 0,
+        overdue: 0,
+        processingDays: null,
+        waitingMinutes: null,
+        rated: 0,
+        positive: 0,
+      };
       byDepartment.set(department, r);
     }
     return r;
   };
-  for (const d of registry.departments.keys()) if ([...(registry.items?.values() ?? [])].some((i) => i.site === site && i.department === d)) row(d);
+  for (const d of registry.departments.keys())
+    if ([...(registry.items?.values() ?? [])].some((i) => i.site === site && i.department === d)) row(d);
   // Transactions tie ratings to applications: the queue's own, and those the item events name.
   const txnCase = new Map<string, ItemCase>();
   const byApplication = new Map(cases.map((c) => [c.application, c]));
