@@ -75,7 +75,7 @@ function judgePerson(
       ),
     );
   }
-  if (person.role === "supervisor") supervisorWarnings(ctx, person, periods, judgements, findings);
+  if (person.role === "supervisor") supervisorWarnings(ctx, { person, roster, periods }, judgements, heartbeatRows, findings);
   const personal = attendanceDeductions(person.id, person.role, judgements, settings.scoring, ctx.text);
   findings.deductions.push(...personal);
   if (person.window && personal.length > 0) {
@@ -95,19 +95,25 @@ function judgePerson(
 
 /**
  * A late or absent supervisor raises a warning (one per shift period), so the person responsible is notified;
- * active only on the day it happened (yesterday's, judged again, is not announced again).
+ * active only on the day it happened (yesterday's, judged again, is not announced again). An absence without any
+ * sign-in waits until one of the site's terminals has been heard from after the absence deadline: a terminal that
+ * could not reach its gateway (poor network on a construction site) delivers its sign-ins late, and the person
+ * responsible must not be told of an absence those sign-ins then disprove.
  */
 function supervisorWarnings(
   ctx: DayContext,
-  person: OnDuty["person"],
-  periods: OnDuty["periods"],
+  { person, roster, periods }: OnDuty,
   judgements: Judgement[],
+  heartbeatRows: Row[],
   findings: AttendanceFindings,
 ): void {
   const today = localDate(ctx.now, ctx.site.tz) === ctx.date;
+  const lastHeard = Math.max(0, ...heartbeatRows.map((h) => h.time.getTime()));
   for (const j of judgements) {
     if (j.status !== "late" && j.status !== "absent") continue;
     const start = periods[j.period]!.start;
+    const noSignin = j.status === "absent" && j.minutes === 0 && j.at === start;
+    if (noSignin && lastHeard < start + roster.absentAfterMinutes * 60_000) continue;
     const about = { site: ctx.site.name, name: person.name, start, at: j.at, minutes: j.minutes };
     findings.warnings.push({
       event: {
