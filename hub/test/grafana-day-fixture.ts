@@ -215,7 +215,8 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
         rule: "unattended",
         severity: "warning",
       },
-      fields: { active: 1, message: "window 2 unattended" },
+      // Open, and past its handling limit: the big screen counts it as waiting and overdue.
+      fields: { active: 1, message: "window 2 unattended", handling: "open", handled_by: "", handling_overdue: 1 },
     },
     {
       measurement: "card",
