@@ -10,6 +10,8 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { itemMonth } from "../src/items/counts.ts";
+import { monthlyReport, renderReport } from "../src/supervision/report.ts";
+import { ScoringRules } from "../src/supervision/settings.ts";
 import { at, itemReading, itemsRegistry, queueReading, TZ } from "./items-fixtures.ts";
 import { writeReadings } from "./supervision-fixtures.ts";
 
@@ -199,5 +201,19 @@ describe("a month of approval items on a real influxd", () => {
       expect(got.positive).toBe(rated.filter((r) => f(r).level === "very_satisfied").length);
     }
     expect(TZ).toBe("Asia/Shanghai");
+  });
+
+  it("puts the month's counts per department in the monthly report", async () => {
+    const report = await monthlyReport(influx, registry, "2026-04", ScoringRules.parse({}));
+    const market = report.items!.counts.find((d) => d.department === "market")!;
+    const html = renderReport(report, registry);
+    expect(html).toContain("<h2>审批事项办理情况（按部门）</h2>");
+    expect(html).toContain(
+      `<td>市民中心</td><td>市场监管局</td><td>${market.accepted}</td><td>${market.completed}</td><td>${market.early}</td><td>${market.onTime}</td><td>${market.late}</td><td>${market.inProgress}</td><td>${market.overdue}</td><td>${market.refused}</td>`,
+    );
+    const socialCopy = renderReport(report, registry, { department: "social" });
+    const itemsTable = /<table id="items">[\s\S]*?<\/table>/.exec(socialCopy)![0];
+    expect(itemsTable).toContain("<td>人社局</td>");
+    expect(itemsTable).not.toContain("<td>市场监管局</td>");
   });
 });

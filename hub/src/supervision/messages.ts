@@ -178,6 +178,8 @@ export function supervisionTexts(locale: Locale = DEFAULT_LOCALE, tz = "UTC"): S
 /** The monthly bulletin's words (report.ts), in the same two languages. */
 export interface ReportTexts {
   lang: string;
+  /** The approval items table: its title and columns (department, the counts of hub/src/items/counts.ts, satisfaction). */
+  items: { title: string; columns: readonly string[] };
   title(month: string): string;
   intro: string;
   departmentOnly(name: string): string;
@@ -238,6 +240,24 @@ export interface ReportTexts {
 
 const ZH_REPORT: ReportTexts = {
   lang: "zh-CN",
+  items: {
+    title: "审批事项办理情况（按部门）",
+    columns: [
+      "大厅",
+      "部门",
+      "受理",
+      "办结",
+      "提前办结",
+      "按时办结",
+      "超期办结",
+      "在办",
+      "超期",
+      "不予许可",
+      "平均办理天数",
+      "平均等候分钟",
+      "满意率",
+    ],
+  },
   title: (month) => `电子监察月度考核通报（${month.replace("-", " 年 ")} 月）`,
   intro: "得分以基准分为起点，按扣分和加分规则增减；不满意评价经核实后方计扣分。本通报发至各部门。",
   departmentOnly: (name) => `本件发：${name}（各部门排名为全体公开）`,
@@ -309,6 +329,24 @@ const ZH_REPORT: ReportTexts = {
 
 const EN_REPORT: ReportTexts = {
   lang: "en",
+  items: {
+    title: "Approval items by department",
+    columns: [
+      "Hall",
+      "Department",
+      "Accepted",
+      "Completed",
+      "Early",
+      "On time",
+      "Late",
+      "In progress",
+      "Overdue",
+      "Refused",
+      "Mean days",
+      "Mean wait (min)",
+      "Satisfaction",
+    ],
+  },
   title: (month) => `Electronic supervision: monthly assessment bulletin, ${month}`,
   intro:
     "Scores start at the baseline and move by deductions and bonuses (district rules). Dissatisfied ratings count only once verified. This bulletin goes to every department.",

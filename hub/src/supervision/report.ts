@@ -6,6 +6,7 @@ import { dayKind, monthRange, nextDate } from "./calendar.ts";
 import type { BulletinRules, ScoringRules } from "./settings.ts";
 import type { Locale } from "@supervision/dashboards";
 import { reportTexts } from "./messages.ts";
+import { itemMonth, type ItemMonth } from "../items/counts.ts";
 
 export { monthRange } from "./calendar.ts";
 
@@ -96,6 +97,8 @@ export interface MonthlyReport {
   ranking: { clerks: Ranked<ClerkLine>[]; units: Ranked<UnitLine>[]; departments: Ranked<DepartmentLine>[] };
   circulation: Circulation;
   bulletin: BulletinRules;
+  /** Approval items' counts per hall and department (absent in reports built without them). */
+  items?: ItemMonth;
 }
 
 type Row = Record<string, unknown>;
@@ -253,6 +256,7 @@ export async function monthlyReport(
     ranking,
     circulation: circulation(ranking, bulletin),
     bulletin,
+    items: await itemMonth(influx, registry, month),
   };
 }
 
@@ -470,6 +474,34 @@ ${table(
   [c.level, c.name, c.ratings, c.satisfied, c.rate],
   report.rates.map((r) => row([t.levels[r.level], esc(r.name), r.rated, r.positive, pct(r.satisfaction)])),
 )}
+${
+  report.items && report.items.counts.length > 0
+    ? `<h2>${t.items.title}</h2>
+${table(
+  "items",
+  [...t.items.columns],
+  report.items.counts
+    .filter((x) => !only || x.department === only)
+    .map((x) =>
+      row([
+        site(x.site),
+        dept(x.department),
+        x.accepted,
+        x.completed,
+        x.early,
+        x.onTime,
+        x.late,
+        x.inProgress,
+        x.overdue,
+        x.refused,
+        x.processingDays === null ? "-" : x.processingDays.toFixed(1),
+        x.waitingMinutes === null ? "-" : x.waitingMinutes.toFixed(1),
+        x.rated === 0 ? "-" : pct(x.positive / x.rated),
+      ]),
+    ),
+)}`
+    : ""
+}
 ${
   report.sites.length > 0
     ? `<h2>${t.sections.sitePresence}</h2>
