@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,8 @@ import type { Reading } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseEntries, runAudit } from "../src/audit/audit.ts";
+import { checkTrails, writeRecorded } from "../src/audit/trail.ts";
+import { schemaPoint } from "../src/schema/index.ts";
 import { createAuditExtension } from "../src/audit/extension.ts";
 import { loadAuditKey } from "../src/audit/key.ts";
 import { auditCommand } from "../src/cli/audit.ts";
@@ -222,4 +225,61 @@ describe("hub audit: tamper evidence at rest", () => {
     writeFileSync(join(dir, "bad.key"), "not a key");
     expect(() => loadAuditKey(join(dir, "bad.key"), { create: false })).toThrow(/is not 64 hex digits/);
   }, 60_000);
+
+  it("chains manual entries, decisions and warning handling: a record changed, deleted or re-chained by hand is reported", async () => {
+    const key = loadAuditKey(keyFile, { create: true });
+    const { registry } = testRegistry();
+    const database = "audit_trail";
+    const ctx = { ...testContext(registry, influx.url, database), auditKey: key };
+    await ensureDatabase(ctx.influx, database, ctx.logger);
+    const at = Date.now() - 3_600_000;
+    const entry = (n: number) =>
+      schemaPoint(
+        "deduction",
+        `${at + n}000000`,
+        { site: "hall1", subject_kind: "clerk", subject: "p1", rule: "thanks" },
+        { points: n, reason: "thanks", entered_by: "op" },
+      );
+    // Concurrent records of one book are chained one after the other.
+    await Promise.all([1, 2, 3].map((n) => writeRecorded(ctx, "entry", entry(n), "op")));
+    await writeRecorded(
+      ctx,
+      "decision",
+      schemaPoint(
+        "dissatisfaction",
+        `${at}000000`,
+        { site: "hall1", clerk: "p1", state: "verified" },
+        { rating_id: "kp1:4", by: "op", fault: "clerk" },
+      ),
+      "op",
+    );
+    const intact = await checkTrails(ctx.influx, database, key);
+    expect(intact).toEqual([
+      { book: "decision", entries: 1, problems: [] },
+      { book: "entry", entries: 3, problems: [] },
+    ]);
+
+    // By hand: entry 2's points changed, entry 3 deleted, and the decision's trail entry re-chained without the key.
+    await write(database, `deduction,rule=thanks,site=hall1,subject=p1,subject_kind=clerk points=50 ${at + 2}000000`);
+    await influx.query(`DELETE FROM "deduction" WHERE time = ${at + 3}000000`, database);
+    const [row] = await ctx.influx.query<{ time: { getNanoTime(): string }; point: string; prev_hash: string }>(
+      `SELECT "point", "prev_hash" FROM "hub_trail" WHERE "book" = 'decision'`,
+    );
+    const { point, prev_hash: prevHash } = row!;
+    const forgedPoint = point.replace('"state":"verified"', '"state":"dismissed"');
+    const unkeyed = createHash("sha256").update(`decision\n1\n${prevHash}\n${forgedPoint}`).digest("hex");
+    await write(
+      database,
+      `hub_trail,book=decision hash="${unkeyed}",point="${forgedPoint.replaceAll('"', '\\"')}" ${row!.time.getNanoTime()}`,
+    );
+    const states = await checkTrails(ctx.influx, database, key);
+    expect(states.find((t) => t.book === "decision")?.problems).toEqual(["entry 1 was altered (its digest does not verify)"]);
+    const entries = states.find((t) => t.book === "entry")?.problems ?? [];
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toMatch(/^entry 2: deduction .* was altered$/);
+    expect(entries[1]).toMatch(/^entry 3: deduction .* was deleted$/);
+    const cli = await hubAudit(database, ["--from", new Date(at).toISOString().slice(0, 10), "--lang", "en"]);
+    expect(cli.code).toBe(3);
+    expect(cli.stdout).toContain("entry: 3 records, problems: entry 2: deduction");
+  }, 120_000);
 });

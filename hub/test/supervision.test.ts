@@ -218,6 +218,10 @@ describe("supervision rules on a scripted day", () => {
 
     expect(await rows(`SELECT "points" FROM "raw"."deduction" WHERE "rule" = 'dissatisfied_clerk'`)).toMatchObject([{ points: -2 }]);
     expect(await rows(`SELECT "rating_id" FROM "raw"."dissatisfaction" WHERE "state" = 'to_verify'`)).toHaveLength(0);
+    // The decision is chained in the hub's trail, with who made it (hub/src/audit/trail.ts).
+    expect(await rows(`SELECT "seq", "by", "point" FROM "raw"."hub_trail" WHERE "book" = 'decision'`)).toMatchObject([
+      { seq: 1, by: zhou.name, point: expect.stringContaining('"state":"verified"') },
+    ]);
     const score = await rows(`SELECT "score" FROM "raw"."score_daily" WHERE "subject" = 'c1' AND ${ON_DAY}`);
     expect(score).toMatchObject([{ score: 96 }]);
   });

@@ -3,6 +3,7 @@ import { encodePoint, type FieldValue } from "../influx/line-protocol.ts";
 import { ARRIVAL_FIELDS } from "../ingest/arrivals.ts";
 import { type AuditedKind, KIND_OF_LETTER, KIND_LETTER, lineDigest, MEASUREMENT_OF, partHasher, partPreamble } from "../ingest/manifest.ts";
 import { MEASUREMENTS } from "../schema/index.ts";
+import { checkTrails, type TrailState } from "./trail.ts";
 
 /**
  * The audit of what sits in InfluxDB against what the hub verified when it stored it (the `batch_manifest` points,
@@ -61,6 +62,8 @@ export interface AuditReport {
   stored: number;
   findings: Finding[];
   chains: ChainState[];
+  /** The hub's own trail of manual entries, decisions and warning handling (trail.ts), per book. */
+  trails: TrailState[];
 }
 
 export interface DayProgress {
@@ -349,6 +352,7 @@ export async function runAudit(opts: AuditOptions): Promise<AuditReport> {
     stored: 0,
     findings: [],
     chains: [],
+    trails: [],
   };
   const days = (endDay - firstDay) / DAY_MS;
   for (let index = 0; index < days; index++) {
@@ -357,5 +361,6 @@ export async function runAudit(opts: AuditOptions): Promise<AuditReport> {
     opts.onDay?.({ day: new Date(dayStart).toISOString().slice(0, 10), index: index + 1, days, ...done });
   }
   report.chains = await chainStates(opts.influx, opts.database);
+  report.trails = await checkTrails(opts.influx, opts.database, opts.key);
   return report;
 }

@@ -48,7 +48,8 @@ export function createAuditExtension(opts: ScheduledAuditOptions): HubExtension 
   }
 
   async function storeFindings(ctx: HubContext, report: AuditReport): Promise<void> {
-    if (report.findings.length === 0) return;
+    const trailProblems = report.trails.filter((t) => t.problems.length > 0);
+    if (report.findings.length === 0 && trailProblems.length === 0) return;
     const texts = auditTexts(opts.locale);
     const groups = new LineGroups({ source: "alert" });
     const registry = ctx.registry.current();
@@ -62,6 +63,18 @@ export function createAuditExtension(opts: ScheduledAuditOptions): HubExtension 
         atMs: Date.parse(finding.time),
         discriminator:
           Number.parseInt(lineDigest(`${finding.kind}/${finding.measurement}/${finding.device}/${finding.seq}`), 16) % 1_000_000,
+      });
+      groups.add(retentionPolicyFor(point.measurement), encodePoint(point));
+    }
+    for (const trail of trailProblems) {
+      const point = integrityAlertPoint({
+        gatewayId: "hub",
+        kind: "audit",
+        epoch: "",
+        seq: 0,
+        detail: texts.trail(trail),
+        atMs: Math.floor(ctx.now() / 60_000) * 60_000,
+        discriminator: Number.parseInt(lineDigest(trail.book), 16) % 1_000_000,
       });
       groups.add(retentionPolicyFor(point.measurement), encodePoint(point));
     }

@@ -1,5 +1,6 @@
 import type { Locale } from "@supervision/dashboards";
 import type { ChainState, DayProgress, Finding, FindingKind } from "./audit.ts";
+import type { TrailState } from "./trail.ts";
 
 /**
  * What `hub audit` and the scheduled audit write for the supervision centre: simplified Chinese by default, English
@@ -12,8 +13,11 @@ export interface AuditTexts {
   summary(p: { from: string; to: string; parts: number; readings: number; stored: number; findings: number }): string;
   chainsHeading: string;
   noChains: string;
+  trail(t: TrailState): string;
+  trailsHeading: string;
 }
 
+const zhBook: Record<string, string> = { entry: "人工录入", decision: "不满意评价核实", warning_handling: "预警处置" };
 const batchOf = (f: Finding) => (f.gateway ? `${f.gateway}/${f.epoch}/${f.batchSeq}` : "");
 
 const zhKind: Record<FindingKind, string> = { deleted: "已删除", altered: "已篡改", added: "来历不明（新增）", unverified: "校验失败" };
@@ -38,6 +42,9 @@ const zhCN: AuditTexts = {
     `审计范围 ${p.from} 至 ${p.to}：核对 ${p.parts} 个批次清单共 ${p.readings} 条数据，库中有 ${p.stored} 条；${p.findings === 0 ? "未发现删除、篡改或新增" : `发现 ${p.findings} 处问题`}`,
   chainsHeading: "各网关数据链：",
   noChains: "（尚无已存批次）",
+  trail: (t) =>
+    `${zhBook[t.book] ?? t.book}：${t.entries} 条记录，${t.problems.length === 0 ? "链完整" : `问题：${t.problems.join("；")}`}`,
+  trailsHeading: "中心操作记录链（人工录入、核实、预警处置）：",
 };
 
 const en: AuditTexts = {
@@ -51,6 +58,8 @@ const en: AuditTexts = {
     `audited ${p.from} to ${p.to}: ${p.parts} batch manifests naming ${p.readings} readings, ${p.stored} readings stored; ${p.findings === 0 ? "nothing deleted, altered or added" : `${p.findings} findings`}`,
   chainsHeading: "Chains per gateway:",
   noChains: "(no stored batches yet)",
+  trail: (t) => `${t.book}: ${t.entries} records, ${t.problems.length === 0 ? "chain intact" : `problems: ${t.problems.join("; ")}`}`,
+  trailsHeading: "The hub's trail (manual entries, decisions, warning handling):",
 };
 
 export function auditTexts(locale: Locale): AuditTexts {

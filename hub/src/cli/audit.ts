@@ -13,7 +13,8 @@ const HELP = `Usage: hub audit --from <day|time> [--to <day|time>] [--settings c
 Tamper evidence at rest: re-reads the ratings, sign-ins and motion points of whole UTC days from InfluxDB and
 compares them with what the hub verified when it stored each gateway batch (its batch manifests, digested with the
 hub's audit key): every reading deleted, altered or added since it was stored, with its device, its sequence number
-and the batch it came in, and each gateway's chain (batches stored, last sequence, how many are missing).
+and the batch it came in, and each gateway's chain (batches stored, last sequence, how many are missing); then the hub's own hash-chained
+trail of manual entries, decisions on dissatisfied ratings and warning handling (each record still stored as made).
 
   --from, --to   YYYY-MM-DD or an ISO time (UTC unless it names a zone); --to defaults to now. Whole UTC days from
                  the day of --from through the day of --to are audited.
@@ -108,7 +109,9 @@ export const auditCommand: CliCommand = {
       console.log(texts.chainsHeading);
       if (report.chains.length === 0) console.log(`  ${texts.noChains}`);
       for (const chain of report.chains) console.log(`  ${texts.chain(chain)}`);
+      if (report.trails.length > 0) console.log(texts.trailsHeading);
+      for (const trail of report.trails) console.log(`  ${texts.trail(trail)}`);
     }
-    return report.findings.length > 0 ? 3 : 0;
+    return report.findings.length > 0 || report.trails.some((t) => t.problems.length > 0) ? 3 : 0;
   },
 };

@@ -26,6 +26,8 @@ export interface HubContext {
   now(): number;
   /** Where the extension may keep files (var/hub/...). */
   dataDir: string;
+  /** The hub's audit key (hub/src/audit): digests of the batch manifests and of the hub's own trail. */
+  auditKey?: Buffer;
 }
 
 export interface RegistryView {

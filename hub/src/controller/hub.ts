@@ -154,6 +154,8 @@ export class Hub {
     this.http.add("GET", "/api/whoami", async (req) => ({ status: 200, body: req.identity }), requireRole("viewer"));
     this.httpPort = await this.http.listen(settings.http.port, settings.http.host);
 
+    // Made at first start; every batch manifest and the hub's own trail are digested with it (hub/src/audit).
+    const auditKey = loadAuditKey(auditKeyPath(settings), { create: true });
     const ctx: HubContext = {
       logger,
       influx,
@@ -165,9 +167,8 @@ export class Hub {
       events: new EventEmitter<HubEvents>(),
       now: Date.now,
       dataDir,
+      auditKey,
     };
-    // Made at first start; every batch manifest is digested with it (hub/src/audit).
-    const auditKey = loadAuditKey(auditKeyPath(settings), { create: true });
     const all = [
       createIngestExtension({ brokerUrl, ...credentials, shareGroup, auditKey }),
       createAuditExtension({ ...settings.audit, key: auditKey, locale: settings.supervision.locale }),

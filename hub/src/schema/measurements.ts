@@ -48,6 +48,8 @@ export const MEASUREMENTS = {
   },
   /** The hash-chained trail of the item events accepted through the hub's API, one chain per approval system. */
   item_trail: { policy: "raw", tags: ["system"], fields: ["seq", "key", "hash", "prev_hash", "event"] },
+  /** The hub's hash-chained trail of manual entries, decisions and warning handling (hub/src/audit/trail.ts). */
+  hub_trail: { policy: "raw", tags: ["book"], fields: ["seq", "hash", "prev_hash", "point", "by"] },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },
   /** What the hub verified of a stored batch, per UTC day of its readings: their identities and digests (hub audit). */
   batch_manifest: {

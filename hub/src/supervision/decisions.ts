@@ -1,7 +1,7 @@
 import type { HubContext, HttpRequest, HttpResponse } from "../controller/extension.ts";
 import { lit, ns } from "../influx/query.ts";
 import { INFLUXQL, schemaPoint } from "../schema/index.ts";
-import { writeDerived } from "./store.ts";
+import { writeRecorded } from "../audit/trail.ts";
 
 const { rating } = INFLUXQL;
 
@@ -52,7 +52,7 @@ export async function decide(
     },
     { rating_id: id, rating_seq: Number(match[2]), device: match[1]!, by, fault, decided_at: ctx.now() },
   );
-  await writeDerived(ctx, [point]);
+  await writeRecorded(ctx, "decision", point, by);
   await rerun();
   return { status: 200, body: { id, state, by, fault } };
 }

@@ -1,7 +1,7 @@
 import type { HubContext, HttpRequest, HttpResponse } from "../controller/extension.ts";
 import { ns } from "../influx/query.ts";
 import { schemaPoint } from "../schema/index.ts";
-import { writeDerived } from "./store.ts";
+import { writeRecorded } from "../audit/trail.ts";
 import type { ScoringRules } from "./settings.ts";
 
 /**
@@ -41,14 +41,17 @@ export async function enter(
   const site = registry.sites.get(siteId)!;
   const town = registry.towns.get(site.town);
   const note = typeof body.note === "string" ? body.note.slice(0, 512) : "";
-  await writeDerived(ctx, [
+  await writeRecorded(
+    ctx,
+    "entry",
     schemaPoint(
       "deduction",
       ns(at),
       { region: town?.region ?? "", town: site.town, site: site.id, subject_kind: kind, subject, rule },
       { points, reason: note || rule, entered_by: by },
     ),
-  ]);
+    by,
+  );
   await rerun();
   return { status: 201, body: { subjectKind: kind, subject, rule, points, by, at } };
 }

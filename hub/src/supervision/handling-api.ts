@@ -13,7 +13,7 @@ import {
   parseWarningId,
   warningId,
 } from "./handling.ts";
-import { writeDerived } from "./store.ts";
+import { writeRecorded } from "../audit/trail.ts";
 
 const { warning, warning_action } = INFLUXQL;
 const NOTE_MAX = 500;
@@ -74,7 +74,9 @@ export async function actOnWarning(
   if ("error" in next) return { status: 409, body: { error: next.error, state: current } };
   // Each step strictly after the one before, so the record's order is the order the steps were taken in.
   const at = Math.max(ctx.now(), key.ts, ...history.map((h) => h.time.getTime() + 1));
-  await writeDerived(ctx, [
+  await writeRecorded(
+    ctx,
+    "warning_handling",
     schemaPoint(
       "warning_action",
       ns(at),
@@ -89,7 +91,8 @@ export async function actOnWarning(
       },
       { warning_ts: key.ts, by: actor.name, role: actor.role, note: note.trim() },
     ),
-  ]);
+    actor.name,
+  );
   await rerun();
   return { status: 200, body: { id, state: next.state, by: actor.name, at, note: note.trim() } };
 }
