@@ -10,6 +10,7 @@ const {
   gateway_health,
   heartbeat,
   integrity_alert,
+  item_state,
   motion,
   rating,
   score_monthly,
@@ -198,6 +199,32 @@ function centre(m: DashboardMessages): Dashboard {
         thresholds: SATISFACTION,
         links: [hallLink(m)],
         w: 12,
+        h: 10,
+      },
+      // Approval items: item_state points are stamped at acceptance, so open ones are looked for over the items rule's
+      // lookback (400 days), not the dashboard's time range.
+      {
+        type: "table",
+        ...t.itemsByDepartment,
+        targets: [
+          target(
+            `SELECT sum(${item_state.open}) AS "${c.inProgress}", sum(${item_state.near}) AS "${c.nearLimit}", sum(${item_state.overdue}) AS "${c.itemsOverdue}" FROM ${item_state.NAME} WHERE ${f} AND ${item_state.open} = 1 AND time > now() - 400d GROUP BY ${item_state.department}`,
+            "table",
+          ),
+        ],
+        w: 12,
+        h: 10,
+      },
+      {
+        type: "table",
+        ...t.itemsNearLimit,
+        targets: [
+          target(
+            `SELECT ${item_state.application} AS "${c.application}", ${item_state.handler} AS "${c.handler}", ${item_state.due_date} AS "${c.due}", ${item_state.left} AS "${c.daysLeft}", ${item_state.overdue_days} AS "${c.itemsOverdue}" FROM ${item_state.NAME} WHERE ${f} AND ${item_state.open} = 1 AND (${item_state.near} = 1 OR ${item_state.overdue} = 1) AND time > now() - 400d GROUP BY ${item_state.department}, ${item_state.item}`,
+            "table",
+          ),
+        ],
+        w: 24,
         h: 10,
       },
     ],

@@ -58,6 +58,14 @@ export interface DashboardMessages {
     handledBy: string;
     overdue: string;
     waiting: string;
+    /** Approval items (item_state). */
+    inProgress: string;
+    nearLimit: string;
+    itemsOverdue: string;
+    application: string;
+    handler: string;
+    due: string;
+    daysLeft: string;
   };
   centre: {
     title: string;
@@ -72,6 +80,8 @@ export interface DashboardMessages {
     warningsWaiting: PanelText;
     warnings: PanelText;
     satisfactionByHall: PanelText;
+    itemsByDepartment: PanelText;
+    itemsNearLimit: PanelText;
   };
   hall: {
     title: string;
@@ -158,6 +168,13 @@ const zh: DashboardMessages = {
     handledBy: "处置人",
     overdue: "逾期未处置",
     waiting: "待处置",
+    inProgress: "在办",
+    nearLimit: "临近时限",
+    itemsOverdue: "超期",
+    application: "申请号",
+    handler: "承办人",
+    due: "办理时限",
+    daysLeft: "剩余天数",
   },
   centre: {
     title: "电子监察中心",
@@ -175,6 +192,8 @@ const zh: DashboardMessages = {
     warningsWaiting: { title: "今日待处置预警", description: "尚未处置的预警条数，以及超过处置时限的条数。" },
     warnings: { title: "今日预警及处置", description: "今天的预警：内容、处置状态、处置人；已办结的不再显示。" },
     satisfactionByHall: { title: "今日各大厅满意率" },
+    itemsByDepartment: { title: "各部门审批事项", description: "在办事项数、临近承诺时限（催办中）和已超期的件数，按部门。" },
+    itemsNearLimit: { title: "临近时限与超期的事项", description: "在办事项中剩余天数最少的，含承办人与办理时限；剩余 0 天即已超期。" },
   },
   hall: {
     title: "大厅",
@@ -263,6 +282,13 @@ const en: DashboardMessages = {
     handledBy: "handled by",
     overdue: "overdue",
     waiting: "waiting",
+    inProgress: "in progress",
+    nearLimit: "at the limit",
+    itemsOverdue: "overdue",
+    application: "application",
+    handler: "handler",
+    due: "due",
+    daysLeft: "days left",
   },
   centre: {
     title: "Supervision centre",
@@ -286,6 +312,14 @@ const en: DashboardMessages = {
       description: "Today's warnings: what, handling state, who handled it; closed ones drop off.",
     },
     satisfactionByHall: { title: "Satisfaction by hall today" },
+    itemsByDepartment: {
+      title: "Approval items by department",
+      description: "Open applications, those at their promised limit and those overdue, per department.",
+    },
+    itemsNearLimit: {
+      title: "Items at or past their limit",
+      description: "Open applications with the fewest days left, with handler and deadline; 0 days left is overdue.",
+    },
   },
   hall: {
     title: "Hall",

@@ -218,6 +218,41 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       // Open, and past its handling limit: the big screen counts it as waiting and overdue.
       fields: { active: 1, message: "window 2 unattended", handling: "open", handled_by: "", handling_overdue: 1 },
     },
+    // Approval items as the items rule leaves them: one at its limit, one overdue (the big screen's items panels).
+    {
+      measurement: "item_state",
+      timestamp: ago(120),
+      tags: { ...place, site: "hall-1", department: "permits", item: "XK-001" },
+      fields: {
+        application: "A-1",
+        state: "in_progress",
+        stage: "reminded",
+        open: 1,
+        near: 1,
+        overdue: 0,
+        left: 1,
+        overdue_days: 0,
+        due_date: "2026-11-23",
+        handler: "Clerk One",
+      },
+    },
+    {
+      measurement: "item_state",
+      timestamp: ago(110),
+      tags: { ...place, site: "hall-1", department: "permits", item: "XK-001" },
+      fields: {
+        application: "A-2",
+        state: "in_progress",
+        stage: "red",
+        open: 1,
+        near: 0,
+        overdue: 1,
+        left: 0,
+        overdue_days: 4,
+        due_date: "2026-11-17",
+        handler: "Clerk Two",
+      },
+    },
     {
       measurement: "card",
       timestamp: ago(60),

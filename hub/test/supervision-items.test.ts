@@ -13,6 +13,7 @@ import type { HubEvents } from "../src/controller/extension.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
 import { at, DUTY_PHONE, HANDLER_PHONE, HEAD_PHONE, itemReading, itemsRegistry } from "./items-fixtures.ts";
+import { panelQueries } from "./grafana-queries.ts";
 import { type Routes, rulesContext, runNow, writeReadings } from "./supervision-fixtures.ts";
 
 /** An SMS gateway that keeps the messages about items (the other rules warn about this hall's windows too). */
@@ -124,6 +125,16 @@ describe("items rule on a real influxd", () => {
         `SELECT "level", "reasons" FROM "raw"."card" WHERE "subject_kind" = 'item' GROUP BY "subject", "color"`,
       );
       expect(cardPoints.map((c) => `${String(c.subject)}:${String(c.color)}`).sort()).toEqual(["XK2026-0001:red", "XK2026-0001:yellow"]);
+
+      // The big screen's items panels, as Grafana sends them: per department, and the list with handler and days left.
+      const panel = (title: string) => panelQueries().find(([name]) => name === `sv-centre / ${title} / A`)![1];
+      const byDepartment = await influx.query<Record<string, unknown>>(panel("各部门审批事项"));
+      expect(byDepartment.map((r) => [r.department, r["在办"], r["临近时限"], r["超期"]])).toEqual([["market", 2, 1, 1]]);
+      const near = await influx.query<Record<string, unknown>>(panel("临近时限与超期的事项"));
+      expect(near.map((r) => [r["申请号"], r["承办人"], r["办理时限"], r["剩余天数"], r["超期"]]).sort()).toEqual([
+        ["XK2026-0001", "张办", "2026-04-09", 0, 2],
+        ["XK2026-0002", "张办", "2026-04-13", 1, 0],
+      ]);
 
       // Runs again: nothing new is sent.
       await run(at("2026-04-13", "10:30"));
