@@ -185,7 +185,19 @@ describe("a gateway speaks only for its own devices, windows and clerks", () => 
     expect(details.clerk_mismatch).toContain("2 of 7 readings refused");
     expect(details.clerk_mismatch).toMatch(/"kp1" seq 3: clerk p2 works at window w2, not at window w1/);
     expect(details.clerk_mismatch).toMatch(/"kp1" seq 6: clerk ghost is not in the registry/);
-    expect(ingest.status()).toMatchObject({ readingsStored: 2 });
+    expect(ingest.status()).toMatchObject({ readingsStored: 2, deadLetters: { outside_slice: 3, clerk_mismatch: 2 } });
+    // Each refused reading is kept for review as a dead letter with its reason, never as a rating.
+    const letters = await values(database, `SELECT "line", "reason", "batch_seq" FROM "dead_letter"`);
+    expect(letters.map((v) => [v[2], v[3], String(v[1]).match(/ seq=(\d+),/)?.[1]]).sort()).toEqual([
+      ["clerk_mismatch", 1, "3"],
+      ["clerk_mismatch", 1, "6"],
+      ["outside_slice", 1, "2"],
+      ["outside_slice", 1, "4"],
+      ["outside_slice", 1, "5"],
+    ]);
+    expect(await ctx.metrics.getSingleMetricAsString("hub_ingest_dead_letters_total")).toContain(
+      'hub_ingest_dead_letters_total{reason="clerk_mismatch",source="batch"} 2',
+    );
     const metric = await ctx.metrics.getSingleMetricAsString("hub_ingest_integrity_alerts_total");
     expect(metric).toContain('hub_ingest_integrity_alerts_total{kind="clerk_mismatch"} 1');
     expect(metric).toContain('hub_ingest_integrity_alerts_total{kind="outside_slice"} 1');

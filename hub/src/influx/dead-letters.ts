@@ -13,6 +13,9 @@ export const UNWRITABLE_REASONS = [
   "too_large", // larger than influxd accepts in one request
   "limit_exceeded", // influxd's max-series-per-database or max-values-per-tag
   "refused", // any other 4xx answer that names this point
+  // Readings the hub refuses although InfluxDB would store them, kept for review (hub/src/ingest/batch-readings.ts):
+  "outside_slice", // a validly signed reading for a device, window or site outside its gateway's slice of the registry
+  "clerk_mismatch", // a rating crediting a clerk who does not work at its window
 ] as const;
 export type UnwritableReason = (typeof UNWRITABLE_REASONS)[number];
 

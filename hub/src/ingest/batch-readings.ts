@@ -4,6 +4,7 @@ import type { Registry } from "../registry/schema.ts";
 import type { BatchHeader } from "./chain-check.ts";
 import { encodePoint, type Point } from "../influx/line-protocol.ts";
 import { ARRIVAL_FIELDS } from "./arrivals.ts";
+import type { DeadLetter, WriteContext } from "../influx/dead-letters.ts";
 import { type IntegrityKind, readingTimestampNs, readingToPoint, retentionPolicyFor } from "./points.ts";
 import { readingLine } from "./reading-lines.ts";
 import { ManifestBuilder } from "./manifest.ts";
@@ -24,6 +25,8 @@ export interface EncodedBatch {
   arrivals: string[];
   /** The batch_manifest points: what was verified and written, for `hub audit`. */
   manifest: Point[];
+  /** Readings refused as outside the gateway's slice or crediting another window's clerk, kept as dead letters. */
+  kept: DeadLetter[];
 }
 
 /**
@@ -54,6 +57,7 @@ export function encodeBatch(
   const unknownDevices = new Set<string>();
   const arrivals: string[] = [];
   const manifest = new ManifestBuilder();
+  const kept: DeadLetter[] = [];
   // Older readings are dead-lettered by the writer (judged by the real clock, as influxd does): no manifest entry.
   const rawCutoffMs = Date.now() - (RETENTION_MS.raw ?? Infinity) + RETENTION_MARGIN_MS;
   for (const reading of readings) {
@@ -66,11 +70,13 @@ export function encodeBatch(
     const foreign = outsideSlice(r, registry, site);
     if (foreign) {
       refusals.add("outside_slice", r, foreign);
+      kept.push(keptReading(r, registry, "outside_slice", foreign, groups.context));
       continue;
     }
     const credit = clerkMismatch(r, registry);
     if (credit) {
       refusals.add("clerk_mismatch", r, credit);
+      kept.push(keptReading(r, registry, "clerk_mismatch", credit, groups.context));
       continue;
     }
     const timeError = checkDeviceTime(r.ts, { now });
@@ -98,7 +104,7 @@ export function encodeBatch(
     alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
   groups.compact();
   const manifestPoints = manifest.points({ ...header, hash: audit.hash }, groups.bodies().get("raw") ?? [], audit.key);
-  return { header, groups, refused: refusals.count, alerts, arrivals, manifest: manifestPoints };
+  return { header, groups, refused: refusals.count, alerts, arrivals, manifest: manifestPoints, kept };
 }
 
 /**
@@ -116,6 +122,23 @@ function lineKeepingFirstArrival(r: CheckedReading, registry: Registry, seen: { 
   const point = readingToPoint(r, registry) as Point;
   for (const field of ARRIVAL_FIELDS) delete point.fields[field];
   return encodePoint(point);
+}
+
+/** A refused reading as the line it would have been (its JSON when it has none), with why: a dead letter for review. */
+function keptReading(
+  r: CheckedReading,
+  registry: Registry,
+  reason: "outside_slice" | "clerk_mismatch",
+  detail: string,
+  context: WriteContext,
+): DeadLetter {
+  let line: string;
+  try {
+    line = readingLine(r, registry);
+  } catch {
+    line = JSON.stringify(r);
+  }
+  return { policy: retentionPolicyFor(r.kind), line, reason, detail, context };
 }
 
 /** Alert details are cut here (integrity_alert keeps 1,024 characters). */

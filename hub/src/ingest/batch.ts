@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { loadPublicKey, openBatch } from "@supervision/firmware-protocols";
-import { type DeadLetter, lineMeasurement, summariseReasons } from "../influx/dead-letters.ts";
+import { type DeadLetter, deadLetterLine, lineMeasurement, summariseReasons } from "../influx/dead-letters.ts";
 import type { Registry } from "../registry/schema.ts";
 import { encodeBatch } from "./batch-readings.ts";
 import { batchChainPoint } from "./chain.ts";
@@ -63,7 +63,7 @@ export class BatchIngest {
     // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
     // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
     // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
-    const { header, groups, refused, alerts, arrivals, manifest } = encodeBatch(
+    const { header, groups, refused, alerts, arrivals, manifest, kept } = encodeBatch(
       opened.value.body,
       registry,
       rt.ctx.now(),
@@ -103,6 +103,8 @@ export class BatchIngest {
       }
     }
     for (const point of manifest) addPoint(groups, point);
+    // Refused readings kept for review; written with the batch, so a replay rewrites the same points.
+    for (const letter of kept) groups.add("raw", deadLetterLine(letter, rt.ctx.now()));
     addPoint(groups, uplinkBatchPoint(header, hash));
     addPoint(groups, batchChainPoint(header, hash)); // policy chain: written last, once the rest is stored
 
@@ -119,6 +121,10 @@ export class BatchIngest {
       rt.counters.readingsStored += count;
       rt.metrics.readings.inc(count);
       for (const kind of raised) rt.metrics.alerts.inc({ kind });
+      for (const letter of kept) {
+        rt.counters.deadLettersByReason[letter.reason] = (rt.counters.deadLettersByReason[letter.reason] ?? 0) + 1;
+        rt.metrics.deadLetters.inc({ reason: letter.reason, source: "batch" });
+      }
       if (deadLetters.length > 0) await alertDeadLetters(rt, header, deadLetters);
     }
     rt.publishAck({ v: 1, gatewayId, epoch: header.epoch, seq: header.seq, hash, status: "stored" });
