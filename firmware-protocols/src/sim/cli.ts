@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { localDate, localTimeToUtc } from "../time.ts";
 import { generateDay, withExtraKeypads } from "./day.ts";
 import { SimDevice } from "./device.ts";
-import { backfill, LivePlayer, type PlayedDevice, SeqStore, toPayload } from "./player.ts";
+import { backfill, LivePlayer, type PlayedDevice, PlayPosition, SeqStore, toPayload } from "./player.ts";
 import { DEMO_SCENARIOS, type Scenario } from "./scenario.ts";
 import { SerialDeviceSimulator } from "./serial-device.ts";
 import { AdmsTerminalSimulator } from "./adms-terminal.ts";
@@ -181,16 +181,28 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // The simulated clock starts at the latest shift start that has passed, so a working day is in progress at once.
+  // The simulated clock starts a quarter of an hour before the first shift of the latest day whose work has begun,
+  // so a whole working day plays at compressed speed; a restarted simulator resumes where it stopped instead.
   const now = Date.now();
   const today = localDate(now, tz);
-  const starts = [-1, 0].flatMap((d) => {
+  const firstStart = (d: number) => {
     const date = localDate(now + d * 86_400_000, tz);
-    return scenario.roster.shifts.map((s) => localTimeToUtc(date, s.start, tz) - 15 * 60_000);
+    return Math.min(...scenario.roster.shifts.map((s) => localTimeToUtc(date, s.start, tz))) - 15 * 60_000;
+  };
+  const dayStart = [0, -1, -2].map(firstStart).find((t) => t <= now) ?? now;
+  const terminalIds = new Set(scenario.devices.filter((d) => d.kind === "terminal").map((d) => d.id));
+  const position = new PlayPosition(`${seqs.path}.position`);
+  const resumeAt = position.read();
+  const simStart = resumeAt !== undefined && resumeAt >= dayStart && resumeAt < now ? resumeAt + 1 : dayStart;
+  const player = new LivePlayer(devices, seqs, simStart, opts.speed, Date.now(), {
+    position,
+    // A real terminal sends heartbeats live and never keeps them back: while the demo catches up on the past, an
+    // MQTT terminal plays as offline then (its punches kept and handed over), like the ADMS one.
+    skip: (e, realNow) => e.kind === "heartbeat" && terminalIds.has(e.deviceId) && e.at < realNow - 2 * 60_000,
   });
-  const simStart = Math.max(...starts.filter((t) => t <= now), now - 86_400_000);
-  const player = new LivePlayer(devices, seqs, simStart, opts.speed);
-  console.log(`playing from ${new Date(simStart).toISOString()} at ${opts.speed}x (today is ${today} in ${tz}); Ctrl-C stops`);
+  console.log(
+    `playing from ${new Date(simStart).toISOString()}${simStart === dayStart ? "" : " (resuming where the last run stopped)"} at ${opts.speed}x (today is ${today} in ${tz}); Ctrl-C stops`,
+  );
   const stop = () => player.stop();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -11,7 +11,7 @@ export class SeqStore {
   private readonly next: Record<string, number>;
   private dirty = false;
 
-  constructor(private readonly path: string) {
+  constructor(readonly path: string) {
     let loaded: unknown;
     try {
       loaded = JSON.parse(readFileSync(path, "utf8"));
@@ -101,12 +101,43 @@ export async function backfill(
   report();
 }
 
+/** Where a live play got to, kept beside the sequence numbers: a restarted simulator resumes there. */
+export class PlayPosition {
+  constructor(private readonly path: string) {}
+
+  /** The device time of the last event sent, or undefined on a first run. */
+  read(): number | undefined {
+    try {
+      const at = (JSON.parse(readFileSync(this.path, "utf8")) as { playedUntil?: unknown }).playedUntil;
+      return typeof at === "number" && Number.isFinite(at) ? at : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(playedUntil: number): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    writeFileSync(`${this.path}.tmp`, JSON.stringify({ playedUntil }));
+    renameSync(`${this.path}.tmp`, this.path);
+  }
+}
+
+export interface LivePlayerOptions {
+  /** Events a real device would not send now (a heartbeat is never kept back): skipped, taking no sequence number. */
+  skip?: (event: TimelineEvent, realNow: number) => boolean;
+  /** Where the play got to, saved with the sequence numbers. */
+  position?: PlayPosition;
+}
+
 /**
  * Plays timelines on a simulated clock that runs `speed` times faster than real time from `simStart`, but never
- * ahead of the real clock (a device's time in the future would be refused), then at real time.
+ * ahead of the real clock (a device's time in the future would be refused), then at real time. Only events after
+ * `simStart` are played, so a simulator restarted at its saved position sends nothing twice.
  */
 export class LivePlayer {
   private stopped = false;
+  private playedUntil: number | undefined;
+  private savedUntil: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Ends the current wait early: stop() calls it, so play() returns instead of waiting on a cleared timer. */
   private wake: (() => void) | undefined;
@@ -118,6 +149,7 @@ export class LivePlayer {
     private readonly simStart: number,
     private readonly speed: number,
     private readonly realStart = Date.now(),
+    private readonly options: LivePlayerOptions = {},
   ) {}
 
   /** The simulated now. */
@@ -134,7 +166,8 @@ export class LivePlayer {
       while (i < timeline.length && timeline[i]!.at <= now) {
         const event = timeline[i++]!;
         const device = this.devices.get(event.deviceId);
-        if (!device) continue;
+        if (!device || this.options.skip?.(event, Date.now())) continue;
+        this.playedUntil = event.at;
         device.publish(event.kind, toPayload(event, this.seqs.take(event.deviceId))).then(
           () => this.counts.published++,
           () => this.counts.failed++,
@@ -147,15 +180,24 @@ export class LivePlayer {
         this.wake = r;
         this.timer = setTimeout(r, waitMs);
       });
+      this.save();
     }
-    this.seqs.save();
+    this.save();
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
     this.wake?.();
+    this.save();
+  }
+
+  /** Sequence numbers and the position together: a restart neither reuses a number nor replays an event. */
+  private save(): void {
     this.seqs.save();
+    if (this.playedUntil === undefined || this.playedUntil === this.savedUntil) return;
+    this.options.position?.write(this.playedUntil);
+    this.savedUntil = this.playedUntil;
   }
 
   isStopped(): boolean {

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { validateDeviceMessage, validateDeviceStatus } from "../validate.ts";
 import { deviceTopics } from "../topics.ts";
 import { generateDay, withExtraKeypads } from "./day.ts";
 import { SimDevice } from "./device.ts";
-import { backfill, LivePlayer, SeqStore, toPayload } from "./player.ts";
+import { backfill, LivePlayer, PlayPosition, SeqStore, toPayload } from "./player.ts";
 import { demoHallScenario, demoSiteScenario } from "./scenario.ts";
 
 const run = promisify(execFile);
@@ -210,6 +210,68 @@ describe("sim CLI", () => {
     const refused = await cli(["--broker", `mqtt://127.0.0.1:${port}`, "--backfill", DATE, "--state", join(tmpdir(), `sim-${port}.json`)]);
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/cannot connect the devices.*is the gateway running/);
+  });
+});
+
+describe("a restarted demo", () => {
+  it("resumes after the last event it sent, and never replays a terminal's heartbeats from the past", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sim-resume-"));
+    try {
+      const realNow = Date.now();
+      const dayStart = realNow - 3_600_000;
+      // An hour of the past, caught up at 3,600x: a terminal's punches and heartbeats, and a keypad's rating.
+      const timeline = [
+        { at: dayStart + 60_000, deviceId: "term", kind: "heartbeat" as const, fields: {} },
+        { at: dayStart + 61_000, deviceId: "term", kind: "signin" as const, fields: {} },
+        { at: dayStart + 120_000, deviceId: "kp", kind: "rating" as const, fields: {} },
+        { at: dayStart + 180_000, deviceId: "term", kind: "signin" as const, fields: {} },
+      ];
+      const play = async (simStart: number, upTo: number) => {
+        const sent: string[] = [];
+        const device = {
+          publish: async (kind: string, e: Record<string, unknown>) => void sent.push(`${String(e.deviceId)}:${kind}:${String(e.seq)}`),
+        };
+        const position = new PlayPosition(join(dir, "seq.json.position"));
+        const player = new LivePlayer(
+          new Map([
+            ["term", device],
+            ["kp", device],
+          ]),
+          new SeqStore(join(dir, "seq.json")),
+          simStart,
+          3600,
+          Date.now(),
+          {
+            position,
+            skip: (e, now) => e.kind === "heartbeat" && e.deviceId === "term" && e.at < now - 120_000,
+          },
+        );
+        await player.play(timeline.filter((e) => e.at <= upTo));
+        return { sent, until: position.read() };
+      };
+      // The first run stops after the rating (a Ctrl-C there): the heartbeat from an hour ago is not sent.
+      const first = await play(dayStart, dayStart + 120_000);
+      expect(first).toEqual({ sent: ["term:signin:1", "kp:rating:1"], until: dayStart + 120_000 });
+      // The restart resumes after it: the second punch only, with the next sequence number; nothing twice.
+      const second = await play(first.until! + 1, Number.POSITIVE_INFINITY);
+      expect(second).toEqual({ sent: ["term:signin:2"], until: dayStart + 180_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads no position from a missing or damaged file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sim-position-"));
+    try {
+      const position = new PlayPosition(join(dir, "p.json"));
+      expect(position.read()).toBeUndefined();
+      writeFileSync(join(dir, "p.json"), '{"playedUntil":"soon"}');
+      expect(position.read()).toBeUndefined();
+      writeFileSync(join(dir, "p.json"), "{not json");
+      expect(position.read()).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

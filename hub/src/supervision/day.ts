@@ -17,6 +17,8 @@ export function dayOnDuty(
   site: Site,
   date: string,
   earlySigninMinutes: number,
+  /** A day whose first shift starts before this (when the site's devices were first heard) is not judged. */
+  judgedFrom = Number.NEGATIVE_INFINITY,
 ): { onDuty: Map<string, OnDuty>; span: DaySpan | undefined } {
   const onDuty = new Map<string, OnDuty>();
   let from = Number.POSITIVE_INFINITY;
@@ -26,6 +28,7 @@ export function dayOnDuty(
     const roster = registry.rosters.get(person.roster);
     if (!roster || !dayKind(roster, person, date).working) continue;
     const ps = periods(roster, date, site.tz);
+    if (ps.length === 0 || ps[0]!.start < judgedFrom) continue;
     onDuty.set(person.id, { person, roster, periods: ps });
     for (const p of ps) {
       from = Math.min(from, p.start - earlySigninMinutes * 60_000);

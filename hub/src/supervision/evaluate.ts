@@ -44,8 +44,9 @@ export async function evaluateDay(
   now: number,
   settings: SupervisionSettings,
   rules: readonly Rule[] = RULES,
+  judgedFrom?: number,
 ): Promise<DayOutcome> {
-  const { onDuty, span } = dayOnDuty(registry, site, date, settings.earlySigninMinutes);
+  const { onDuty, span } = dayOnDuty(registry, site, date, settings.earlySigninMinutes, judgedFrom);
   const outcome: DayOutcome = { site: site.id, date, span, deductions: [], points: [], warnings: [], cards: [] };
   if (!span) return outcome;
   const ctx: DayContext = {

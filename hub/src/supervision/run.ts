@@ -2,6 +2,7 @@ import type { HubContext } from "../controller/extension.ts";
 import { createAnnouncer } from "./announce.ts";
 import { datesToJudge } from "./day.ts";
 import { evaluateDay, evaluateSite } from "./evaluate.ts";
+import { siteHeardSince } from "./readings.ts";
 import { ownsSite } from "./partition.ts";
 import { RULES } from "./rules/index.ts";
 import type { Rule } from "./rules/rule.ts";
@@ -22,6 +23,8 @@ export interface RunStatus {
 export function createRunner(context: () => HubContext, settings: SupervisionSettings, rules: readonly Rule[] = RULES) {
   const last: RunStatus = { runAt: 0, sites: 0, error: "" };
   const announce = createAnnouncer(() => context().events);
+  // When each site's devices were first heard; once known it stays (a site heard before the window, for good).
+  const heardSince = new Map<string, number | "earlier">();
   let running: Promise<void> | undefined;
 
   async function runOnce(): Promise<void> {
@@ -33,8 +36,22 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
       if (!ownsSite(site.id, settings.partition)) continue;
       sites++;
       const dates = datesToJudge(now, site.tz);
+      if (!heardSince.has(site.id)) {
+        const since = await siteHeardSince(ctx.influx, site, now);
+        if (since !== undefined) heardSince.set(site.id, since);
+      }
+      const since = heardSince.get(site.id);
       for (const date of dates) {
-        const outcome = await evaluateDay(ctx.influx, registry, site, date, now, settings, rules);
+        const outcome = await evaluateDay(
+          ctx.influx,
+          registry,
+          site,
+          date,
+          now,
+          settings,
+          rules,
+          typeof since === "number" ? since : undefined,
+        );
         if (!outcome.span) continue;
         await replaceDay(ctx, outcome, rules);
         announce.cards(outcome.date, outcome.cards);
