@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "@supervision/test-support";
 import { Registry } from "prom-client";
+import { Aedes, type AuthenticateError } from "aedes";
 import { describe, expect, it } from "vitest";
 import { startHttpApi } from "../http/server.ts";
 
@@ -122,22 +123,48 @@ describe("gateway CLI", () => {
     }
   }, 180_000);
 
-  it("doctor reports ports, disk, clock and the hub, and says what to fix", async () => {
-    const hub = createServer().listen(0, "127.0.0.1");
+  it("doctor reports ports, disk, clock and the hub (a real MQTT CONNECT with this gateway's credentials), and says what to fix", async () => {
+    // A broker that knows gateway gw-1 by its secret, as the hub's does.
+    const broker = await Aedes.createBroker({
+      authenticate: (_client, username, password, done) => {
+        const ok = username === "gw-1" && password?.toString() === "the-right-gateway-secret";
+        done(ok ? null : (Object.assign(new Error("bad user name or password"), { returnCode: 4 }) as AuthenticateError), ok);
+      },
+    });
+    const hub = createServer(broker.handle).listen(0, "127.0.0.1");
     await new Promise((r) => hub.once("listening", r));
     const hubPort = (hub.address() as { port: number }).port;
+    const withPassword = async (password: string | undefined) =>
+      settingsFile(
+        `gatewayId: gw-1\nhttp:\n  port: ${await freePort()}\nbroker:\n  port: ${await freePort()}\nhub:\n  url: mqtt://127.0.0.1:${hubPort}\n${password === undefined ? "" : `  password: ${password}\n`}`,
+      );
     try {
-      const res = await cli([
-        "doctor",
-        "--settings",
-        settingsFile(`gatewayId: gw-1\nhttp:\n  port: ${await freePort()}\nbroker:\n  port: ${await freePort()}\nhub:\n  url: mqtt://127.0.0.1:${hubPort}\n`),
-      ]);
+      const res = await cli(["doctor", "--settings", await withPassword("the-right-gateway-secret")]);
       expect(res.code).toBe(0);
       expect(res.out).toMatch(/ok {3}disk/);
       expect(res.out).toMatch(/ok {3}clock/);
-      expect(res.out).toMatch(/ok {3}hub mqtt:\/\/127\.0\.0\.1/);
+      expect(res.out).toMatch(/ok {3}hub mqtt:\/\/127\.0\.0\.1:\d+ accepts gateway "gw-1" and its password \(MQTT CONNECT\)/);
+      // The port answers, but the password is wrong: doctor says so (it used to say "ok").
+      const wrong = await cli(["doctor", "--settings", await withPassword("a-wrong-secret")]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.out).toMatch(/FIX {2}the hub at mqtt:\/\/127\.0\.0\.1:\d+ refuses gateway "gw-1": .*set hub\.password/);
+      expect(wrong.out).not.toContain("a-wrong-secret");
+      const none = await cli(["doctor", "--settings", await withPassword(undefined)]);
+      expect(none.code).toBe(1);
+      expect(none.out).toMatch(/FIX {2}.*hub\.password is not set/);
     } finally {
       hub.close();
+      await new Promise<void>((r) => broker.close(() => r()));
+    }
+    // Something answers on the port that is not an MQTT broker.
+    const notMqtt = createServer((socket) => socket.end()).listen(0, "127.0.0.1");
+    await new Promise((r) => notMqtt.once("listening", r));
+    try {
+      const res = await cli(["doctor", "--settings", settingsFile(`gatewayId: gw-1\nhub:\n  url: mqtt://127.0.0.1:${(notMqtt.address() as { port: number }).port}\n  password: x\n`)]);
+      expect(res.code).toBe(1);
+      expect(res.out).toMatch(/FIX {2}the hub at .* answers but not as an MQTT broker/);
+    } finally {
+      notMqtt.close();
     }
     const unreachable = await cli(["doctor", "--settings", settingsFile(`gatewayId: gw-1\nhub:\n  url: mqtt://127.0.0.1:${await freePort()}\n`)]);
     expect(unreachable.code).toBe(1);

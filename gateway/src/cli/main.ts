@@ -7,6 +7,7 @@ import pino from "pino";
 import { loadOrCreateKeys } from "../identity/keys.ts";
 import type { GatewayState } from "../controller.ts";
 import { runGateway } from "../run.ts";
+import { checkHubLogin } from "./hub-login.ts";
 import { loadSettings, type Settings, SettingsError } from "../settings/settings.ts";
 
 const USAGE = `gateway <command> [--settings file]
@@ -37,7 +38,7 @@ const COMMAND_HELP: Record<string, string> = {
   terminals:
     "gateway terminals [--settings file]\n  Lists the ZKTeco ADMS terminals of this gateway, from the running gateway: serial, device id, model and firmware\n  (from the terminal's INFO), last contact, punches today, commands waiting for the terminal, commands it\n  refused (with the vendor's return code), and its clock offset (FLAGGED when off: being set, punches kept for review).",
   doctor:
-    "gateway doctor [--settings file]\n  Validates the settings, checks that the device broker and HTTP ports are free or served by this gateway, that the data dir's disk\n  has room, that the clock is set and that the hub accepts connections; says what to fix.",
+    "gateway doctor [--settings file]\n  Validates the settings, checks that the device broker and HTTP ports are free or served by this gateway, that the data dir's disk\n  has room, that the clock is set and that the hub accepts this gateway's credentials (a real MQTT CONNECT); says what to fix.",
 };
 
 /** A problem the user can fix; printed without a stack trace. */
@@ -263,11 +264,23 @@ async function doctor(settings: Settings, file: string): Promise<number> {
   else console.log(`ok   clock ${new Date().toISOString()}`);
   const hub = new URL(settings.hub.url);
   const hubPort = Number(hub.port || (hub.protocol === "mqtts:" ? 8883 : 1883));
-  if (await reachable(hub.hostname, hubPort)) console.log(`ok   hub ${settings.hub.url} accepts connections`);
-  else
+  const username = settings.hub.username ?? settings.gatewayId;
+  if (!(await reachable(hub.hostname, hubPort)))
     problems.push(
       `cannot connect to the hub at ${settings.hub.url}: check hub.url, the network and the hub's firewall (readings are buffered meanwhile)`,
     );
+  else {
+    // A real MQTT CONNECT with the credentials the uplink uses: a wrong password must show here, not only in the log.
+    const login = await checkHubLogin(settings);
+    if (login.ok) console.log(`ok   hub ${settings.hub.url} accepts gateway "${username}" and its password (MQTT CONNECT)`);
+    else if (login.reason === "refused" || login.reason === "no-password")
+      problems.push(
+        `the hub at ${settings.hub.url} refuses gateway "${username}": ${login.detail}; set hub.password to this gateway's secret, whose scrypt hash is the registry's gateways[${settings.gatewayId}].secretHash (hub hash-secret <secret>)`,
+      );
+    else if (login.reason === "tls" || login.reason === "ca-file")
+      problems.push(`TLS to the hub at ${settings.hub.url} failed: ${login.detail}; set hub.caFile to the PEM of the CA that signed the hub's certificate`);
+    else problems.push(`the hub at ${settings.hub.url} answers but not as an MQTT broker: ${login.detail}; check hub.url (mqtt:// or mqtts://, and the port)`);
+  }
   for (const p of problems) console.log(`FIX  ${p}`);
   return problems.length === 0 ? 0 : 1;
 }
