@@ -7,6 +7,7 @@ import { ConfigStore } from "./config/store.ts";
 import { type RunningGateway, startGateway } from "./controller.ts";
 import { loadOrCreateKeys } from "./identity/keys.ts";
 import type { Settings } from "./settings/settings.ts";
+import { ensureWritableDataDir } from "./settings/data-dir.ts";
 import { Uplink } from "./uplink/index.ts";
 
 /** How often the gateway reports its health to the hub (and whenever it changes state). */
@@ -25,12 +26,13 @@ export interface GatewayProcess {
  * then the uplink. The last config from the hub, kept on disk, lets it start while the hub is unreachable.
  */
 export async function runGateway(settings: Settings, logger: Logger): Promise<GatewayProcess> {
+  ensureWritableDataDir(settings.dataDir);
   const buffer = openBuffer({
     path: join(settings.dataDir, "buffer.db"),
     capacityBytes: settings.buffer.capacityBytes,
     logger: logger.child({ component: "buffer" }),
   });
-  const keys = loadOrCreateKeys(settings.dataDir);
+  const keys = loadOrCreateKeys(settings.dataDir, settings.keyFile);
   // The one config path: the uplink offers what the hub sends, the store checks and keeps it once, the device side
   // applies it. The last good config on disk (else the settings' inline one) is where the gateway starts from.
   const config = new ConfigStore({
@@ -55,7 +57,9 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
       uplinkConnected: () => uplink?.connected() ?? false,
       uplinkStatus: () => uplink?.status(),
       deadLetters: (limit, offset) =>
-        buffer.deadLetters({ limit, offset }).map(({ payload, ...d }) => ({ ...d, payload: Buffer.from(payload).toString("utf8", 0, 512) })),
+        buffer
+          .deadLetters({ limit, offset })
+          .map(({ payload, ...d }) => ({ ...d, payload: Buffer.from(payload).toString("utf8", 0, 512) })),
     });
   } catch (error) {
     buffer.close();

@@ -26,8 +26,20 @@ describe("loadSettings", () => {
   it("loads the example with defaults filled in", () => {
     const settings = loadSettings(join(import.meta.dirname, "../../config/hub.yaml"));
     expect(settings.influx).toEqual({ managedPort: 8086, managedRpcPort: 8088, database: "supervision" });
-    expect(settings.broker).toEqual({ port: 1884, host: "0.0.0.0" });
+    // Loopback by default, and no secret: the service password is generated at first start.
+    expect(settings.broker).toEqual({ port: 1884, host: "127.0.0.1" });
+    expect(settings.serviceSecret).toBeUndefined();
     expect(settings.http.port).toBe(8080);
+  });
+
+  it("takes the secrets it names from the environment (which wins), and refuses a short service secret there", () => {
+    const file = settingsFile("serviceSecret: from-the-file-0123456789\n");
+    expect(loadSettings(file, {}).serviceSecret).toBe("from-the-file-0123456789");
+    expect(loadSettings(file, { HUB_SERVICE_SECRET: "from-the-environment-0123" }).serviceSecret).toBe("from-the-environment-0123");
+    expect(() => loadSettings(file, { HUB_SERVICE_SECRET: "short" })).toThrow(
+      /serviceSecret: HUB_SERVICE_SECRET must have at least 16 characters/,
+    );
+    expect(loadSettings(file, { GRAFANA_SERVICE_ACCOUNT_TOKEN: "glsa_x" }).grafana.serviceAccountToken).toBe("glsa_x");
   });
 
   it("an empty file means all defaults", () => {

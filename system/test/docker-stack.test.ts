@@ -31,7 +31,10 @@ function readmePorts(): number[] {
 }
 const DEFAULTS = { gatewayDevices: 1883, hubBroker: 1884, influx: 8086, hubHttp: 8080, gatewayHttp: 8081, grafana: 3000 };
 
-const published = (service: string) => (compose.services[service]?.ports ?? []).map((p) => p.split(":").map(Number));
+/** [host port, container port] of each published port; "127.0.0.1:8086:8086" publishes on loopback only. */
+const published = (service: string) => (compose.services[service]?.ports ?? []).map((p) => p.split(":").slice(-2).map(Number));
+const loopbackOnly = (service: string) =>
+  (compose.services[service]?.ports ?? []).filter((p) => p.startsWith("127.0.0.1:")).map((p) => Number(p.split(":")[1]));
 const dockerfile = (name: string) => read(`docker/${name}`);
 const stages = (text: string) => text.split(/^FROM /m).slice(1);
 
@@ -70,6 +73,22 @@ describe("docker compose stack", () => {
       expect(pairs.map(([host]) => host)).toEqual(ports);
       for (const [host, container] of pairs) expect(container).toBe(host);
     }
+    // What only the stack itself (or an operator on the host) needs is published on loopback: InfluxDB, the hub's and
+    // the gateway's HTTP APIs. Gateways (1884), devices (1883) and the Grafana UI (3000) are reached from outside.
+    expect(loopbackOnly("influxdb")).toEqual([DEFAULTS.influx]);
+    expect(loopbackOnly("hub")).toEqual([DEFAULTS.hubHttp]);
+    expect(loopbackOnly("gateway")).toEqual([DEFAULTS.gatewayHttp]);
+  });
+
+  it("has no default password: every secret comes from docker/.env, and compose stops naming the one missing", () => {
+    const text = read("docker/compose.yml");
+    for (const name of ["INFLUXDB_ADMIN_PASSWORD", "INFLUX_READ_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GATEWAY_HUB_PASSWORD"])
+      expect(text).toMatch(new RegExp(`\\$\\{${name}:\\?set ${name}`));
+    expect(text).not.toMatch(/:-change-me|change-me-/);
+    expect(compose.services.influxdb).toMatchObject({ environment: { INFLUXDB_HTTP_AUTH_ENABLED: "true" } });
+    expect(read("docker/config/gateway.yaml")).not.toMatch(/^\s*password:/m);
+    expect(read("docker/config/hub.yaml")).not.toMatch(/serviceSecret|password:|serviceAccountToken:/);
+    expect(read(".gitignore")).toMatch(/^docker\/\.env$/m);
   });
 
   it("the settings files mounted into hub and gateway use the same ports and reach services by name", () => {
@@ -200,10 +219,27 @@ describe("the compose stack's settings files", () => {
   it("load with the same loaders the containers run", async () => {
     const { loadSettings: loadHubSettings } = await import("@supervision/hub");
     const { loadSettings: loadGatewaySettings } = await import("@supervision/gateway");
-    const hub = loadHubSettings(join(ROOT, "docker/config/hub.yaml"));
-    expect(hub.influx.url).toBe("http://influxdb:8086");
+    const hubEnv = (compose.services.hub as { environment?: Record<string, string> }).environment ?? {};
+    // The hub reads the secrets compose gives it from its environment: the Grafana token (API provisioning) and InfluxDB's.
+    expect(Object.keys(hubEnv)).toEqual(
+      expect.arrayContaining(["GRAFANA_SERVICE_ACCOUNT_TOKEN", "HUB_INFLUX_USERNAME", "HUB_INFLUX_PASSWORD"]),
+    );
+    const hub = loadHubSettings(join(ROOT, "docker/config/hub.yaml"), {
+      GRAFANA_SERVICE_ACCOUNT_TOKEN: "glsa_test_token",
+      HUB_INFLUX_USERNAME: "supervision-admin",
+      HUB_INFLUX_PASSWORD: "influx-admin-password",
+      INFLUX_READ_USER: "grafana",
+      INFLUX_READ_PASSWORD: "influx-read-password",
+    });
+    expect(hub.grafana.serviceAccountToken).toBe("glsa_test_token");
+    expect(hub.influx).toMatchObject({ url: "http://influxdb:8086", username: "supervision-admin", password: "influx-admin-password" });
+    expect(hub.grafana.datasource).toMatchObject({ user: "grafana", password: "influx-read-password" });
+    expect(loadHubSettings(join(ROOT, "docker/config/hub.yaml"), {}).grafana.serviceAccountToken).toBeUndefined();
     expect(hub.http.host).toBe("0.0.0.0");
-    const gateway = loadGatewaySettings(join(ROOT, "docker/config/gateway.yaml"));
+    expect(hub.broker).toMatchObject({ host: "0.0.0.0" });
+    const gateway = loadGatewaySettings(join(ROOT, "docker/config/gateway.yaml"), { GATEWAY_HUB_PASSWORD: "gateway-password" });
+    expect(gateway.hub.password).toBe("gateway-password");
+    expect(gateway.keyFile).toBe("/config/gateway-key.pem");
     expect(gateway.hub.url).toBe("mqtt://hub:1884");
     expect(gateway.http.host).toBe("0.0.0.0");
     expect(gateway.broker.port).toBe(1883);
@@ -211,18 +247,47 @@ describe("the compose stack's settings files", () => {
 });
 
 describe("the compose stack's demo hall", () => {
-  it("has a registry the hub loads, whose gateway key is the one mounted into the gateway", async () => {
+  it("gets its gateway entry and passwords from docker/make-env.sh; the hub's registry then loads and accepts the password", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { cpSync, mkdtempSync, rmSync, statSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
     const { loadRegistry } = await import("@supervision/hub");
+    const { verifySecret } = await import("@supervision/firmware-protocols");
     const { createPublicKey } = await import("node:crypto");
-    const registry = loadRegistry(join(ROOT, "docker/config/registry"));
-    const gateway = registry.gateways.get("gw-hall-demo")!;
-    const mounted = createPublicKey(read("docker/config/demo-gateway-key.pem")).export({ type: "spki", format: "pem" }).toString();
-    expect(gateway.publicKey.trim()).toBe(mounted.trim());
-    expect(gateway.secret).toBe(parse(read("docker/config/gateway.yaml")).hub.password);
-    expect(compose.services.gateway?.volumes).toContain("./config/demo-gateway-key.pem:/app/var/gateway/gw-hall-demo/gateway-key.pem:ro");
+    const dir = mkdtempSync(join(tmpdir(), "docker-env-"));
+    try {
+      cpSync(join(DOCKER, "config"), join(dir, "config"), { recursive: true });
+      rmSync(join(dir, "config/registry/demo-gateway.yaml"), { force: true });
+      const env = { ...process.env, SUPERVISION_DOCKER_DIR: dir };
+      execFileSync("sh", [join(DOCKER, "make-env.sh")], { env, stdio: "pipe" });
+      expect(statSync(join(dir, ".env")).mode & 0o777).toBe(0o600);
+      const vars = Object.fromEntries(
+        readFileSync(join(dir, ".env"), "utf8")
+          .split("\n")
+          .filter((l) => /^[A-Z_]+=/.test(l))
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      );
+      for (const name of ["INFLUXDB_ADMIN_PASSWORD", "INFLUX_READ_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GATEWAY_HUB_PASSWORD"])
+        expect(vars[name], name).toMatch(/^[A-Za-z0-9_-]{24,}$/);
+      const registry = loadRegistry(join(dir, "config/registry"));
+      const gateway = registry.gateways.get("gw-hall-demo")!;
+      expect(gateway.secret).toBeUndefined();
+      expect(await verifySecret(vars.GATEWAY_HUB_PASSWORD!, gateway.secretHash!)).toBe(true);
+      const mounted = createPublicKey(read("docker/config/demo-gateway-key.pem")).export({ type: "spki", format: "pem" }).toString();
+      expect(gateway.publicKey.trim()).toBe(mounted.trim());
+      // A second run keeps both files (the passwords the volumes were made with stay valid).
+      const before = readFileSync(join(dir, ".env"), "utf8");
+      execFileSync("sh", [join(DOCKER, "make-env.sh")], { env, stdio: "pipe" });
+      expect(readFileSync(join(dir, ".env"), "utf8")).toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The demo key is mounted outside the data volume (a mount inside it made the volume root-owned).
+    expect(compose.services.gateway?.volumes).toContain("./config/demo-gateway-key.pem:/config/gateway-key.pem:ro");
+    expect(compose.services.gateway?.volumes?.filter((v) => v.split(":")[1]?.startsWith("/app/var/"))).toEqual([]);
+    expect(dockerfile("Dockerfile.gateway")).toMatch(/^ENV GATEWAY_SETTINGS=\/config\/gateway\.yaml$/m);
     expect((compose.services.simulators as { command?: string[] } | undefined)?.command).toEqual(
       expect.arrayContaining(["--broker", "mqtt://gateway:1883", "--site", "hall"]),
     );
-    expect(registry.devices.get("kp-w01")?.secret).toBe("demo-kp-w01");
   });
 });

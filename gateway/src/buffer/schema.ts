@@ -141,7 +141,16 @@ function migrateFromV0(db: Database.Database): void {
  */
 export function openDatabase(path: string): Database.Database {
   mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (error) {
+    // SQLite alone says "unable to open database file": name the file and the usual fix.
+    throw new Error(
+      `cannot open the buffer ${path} (${(error as Error).message}): the folder ${dirname(path)} and the file must be writable by uid ${process.getuid?.() ?? "?"}; fix the owner (chown) or set dataDir`,
+      { cause: error },
+    );
+  }
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("busy_timeout = 5000");

@@ -8,6 +8,7 @@ import { loadOrCreateKeys } from "../identity/keys.ts";
 import type { GatewayState } from "../controller.ts";
 import { runGateway } from "../run.ts";
 import { checkHubLogin } from "./hub-login.ts";
+import { DataDirError } from "../settings/data-dir.ts";
 import { loadSettings, type Settings, SettingsError } from "../settings/settings.ts";
 
 const USAGE = `gateway <command> [--settings file]
@@ -49,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      settings: { type: "string", default: "gateway.yaml" },
+      // GATEWAY_SETTINGS: the image sets it, so `docker exec gateway … status` needs no --settings.
+      settings: { type: "string", default: process.env.GATEWAY_SETTINGS || "gateway.yaml" },
       limit: { type: "string", default: "50" },
       help: { type: "boolean", default: false },
     },
@@ -68,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     case "start":
       return start(settings);
     case "keys": {
-      const { publicKeyPem, sealingKeyPem } = loadOrCreateKeys(settings.dataDir);
+      const { publicKeyPem, sealingKeyPem } = loadOrCreateKeys(settings.dataDir, settings.keyFile);
       console.log(
         `# this gateway's public keys; add them to the hub's registry (publicKey checks its batches,\n# sealingKey is what the hub seals its devices' passwords and comm keys to):\ngateways:\n  - id: ${settings.gatewayId}\n    publicKey: |`,
       );
@@ -289,7 +291,10 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: Error) => {
     const known =
-      error instanceof SettingsError || error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+      error instanceof SettingsError ||
+      error instanceof UsageError ||
+      error instanceof DataDirError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     console.error(known ? `error: ${error.message}` : error);
     process.exit(known ? 2 : 1);
   },

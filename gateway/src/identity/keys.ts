@@ -17,8 +17,12 @@ export interface GatewayKeys {
 }
 
 /** Reads a key file, creating it first (mode 0600, never overwriting one another process made meanwhile). */
-function loadOrCreate<T>(dataDir: string, name: string, create: () => string, load: (pem: string) => T, what: string): T {
-  const file = join(dataDir, name);
+function loadOrCreate<T>(dataDir: string, name: string, create: () => string, load: (pem: string) => T, what: string, given?: string): T {
+  const file = given ?? join(dataDir, name);
+  if (given !== undefined && !existsSync(given))
+    throw new Error(
+      `keyFile ${given} does not exist: give the path of this gateway's Ed25519 key (PEM), or remove keyFile to have one made in dataDir`,
+    );
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     try {
@@ -41,12 +45,27 @@ function loadOrCreate<T>(dataDir: string, name: string, create: () => string, lo
  * (mode 0600, readable by the gateway's user only) and reused after, so the hub's registry entry (`gateway keys`)
  * stays valid across restarts.
  */
-export function loadOrCreateKeys(dataDir: string): GatewayKeys {
-  const privateKey = loadOrCreate(dataDir, PRIVATE_KEY_FILE, () => generateGatewayKeys().privateKeyPem, loadPrivateKey, "private key");
+export function loadOrCreateKeys(dataDir: string, keyFile?: string): GatewayKeys {
+  const privateKey = loadOrCreate(
+    dataDir,
+    PRIVATE_KEY_FILE,
+    () => generateGatewayKeys().privateKeyPem,
+    loadPrivateKey,
+    "private key",
+    keyFile,
+  );
   if (privateKey.asymmetricKeyType !== "ed25519") {
-    throw new Error(`${join(dataDir, PRIVATE_KEY_FILE)} holds a ${privateKey.asymmetricKeyType} key; the gateway signs with Ed25519: delete it to make a new one`);
+    throw new Error(
+      `${keyFile ?? join(dataDir, PRIVATE_KEY_FILE)} holds a ${privateKey.asymmetricKeyType} key; the gateway signs with Ed25519: delete it to make a new one`,
+    );
   }
-  const sealingPrivateKey = loadOrCreate(dataDir, SEALING_KEY_FILE, () => generateSealingKeys().privateKeyPem, loadSealingPrivateKey, "X25519 sealing key");
+  const sealingPrivateKey = loadOrCreate(
+    dataDir,
+    SEALING_KEY_FILE,
+    () => generateSealingKeys().privateKeyPem,
+    loadSealingPrivateKey,
+    "X25519 sealing key",
+  );
   const pem = (key: KeyObject) => createPublicKey(key).export({ type: "spki", format: "pem" }).toString();
   return { privateKey, publicKeyPem: pem(privateKey), sealingPrivateKey, sealingKeyPem: pem(sealingPrivateKey) };
 }

@@ -11,6 +11,8 @@ export const Settings = z
   .strictObject({
     gatewayId: Id,
     dataDir: z.string().min(1).optional(),
+    /** The Ed25519 signing key (PEM) kept outside dataDir, e.g. a read-only mount; absent: dataDir/gateway-key.pem, made on first start. */
+    keyFile: z.string().min(1).optional(),
     ...deviceLinkSections,
     hub: z
       .strictObject({
@@ -64,6 +66,22 @@ export function parseSettings(text: string, file = "<settings>"): Settings {
   return parseConfigFile(text, file, Settings, OPTIONS);
 }
 
-export function loadSettings(file: string): Settings {
-  return loadConfigFile(file, Settings, OPTIONS);
+/**
+ * Secrets that may come from the environment instead of the file (a container's secrets, a systemd credential): the
+ * environment wins when set and not empty.
+ */
+export const SETTINGS_ENV = { "hub.password": "GATEWAY_HUB_PASSWORD", "http.token": "GATEWAY_HTTP_TOKEN" } as const;
+
+export function withEnv(settings: Settings, env: NodeJS.ProcessEnv = process.env): Settings {
+  const hubPassword = env[SETTINGS_ENV["hub.password"]];
+  const httpToken = env[SETTINGS_ENV["http.token"]];
+  return {
+    ...settings,
+    hub: { ...settings.hub, ...(hubPassword ? { password: hubPassword } : {}) },
+    http: { ...settings.http, ...(httpToken ? { token: httpToken } : {}) },
+  };
+}
+
+export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env): Settings {
+  return withEnv(loadConfigFile(file, Settings, OPTIONS), env);
 }

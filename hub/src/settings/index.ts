@@ -84,11 +84,59 @@ export const RENAMED_HUB_KEYS = {
   "broker.tls.key": "broker.tls.keyFile",
 };
 
-/** Reads and validates the hub's one settings file; every problem names the file, line and key. */
-export function loadSettings(file: string): HubSettings {
-  return loadConfigFile(file, HubSettings, {
+/**
+ * Secrets the environment may give instead of the settings file (a container's secrets, a systemd credential); the
+ * environment wins when set and not empty. Nothing else is read from the environment.
+ */
+export const HUB_SETTINGS_ENV = {
+  "influx.username": "HUB_INFLUX_USERNAME",
+  "influx.password": "HUB_INFLUX_PASSWORD",
+  serviceSecret: "HUB_SERVICE_SECRET",
+  "grafana.serviceAccountToken": "GRAFANA_SERVICE_ACCOUNT_TOKEN",
+  "grafana.datasource.user": "INFLUX_READ_USER",
+  "grafana.datasource.password": "INFLUX_READ_PASSWORD",
+} as const;
+
+/** The settings with the secrets of HUB_SETTINGS_ENV taken from the environment where it gives them. */
+export function withEnv(settings: HubSettings, env: NodeJS.ProcessEnv = process.env, file = "<environment>"): HubSettings {
+  const get = (key: keyof typeof HUB_SETTINGS_ENV) => env[HUB_SETTINGS_ENV[key]] || undefined;
+  const serviceSecret = get("serviceSecret");
+  if (serviceSecret !== undefined && serviceSecret.length < 16)
+    throw new ConfigError([
+      {
+        code: "schema",
+        file,
+        line: 0,
+        path: "serviceSecret",
+        message: `${HUB_SETTINGS_ENV.serviceSecret} must have at least 16 characters`,
+      },
+    ]);
+  return {
+    ...settings,
+    influx: {
+      ...settings.influx,
+      username: get("influx.username") ?? settings.influx.username,
+      password: get("influx.password") ?? settings.influx.password,
+    },
+    serviceSecret: serviceSecret ?? settings.serviceSecret,
+    grafana: {
+      ...settings.grafana,
+      serviceAccountToken: get("grafana.serviceAccountToken") ?? settings.grafana.serviceAccountToken,
+      datasource: {
+        ...settings.grafana.datasource,
+        user: get("grafana.datasource.user") ?? settings.grafana.datasource.user,
+        password: get("grafana.datasource.password") ?? settings.grafana.datasource.password,
+      },
+    },
+  };
+}
+
+/** Reads and validates the hub's one settings file (and the secrets HUB_SETTINGS_ENV names); every problem names the file, line and key. */
+export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env): HubSettings {
+  const settings = loadConfigFile(file, HubSettings, {
     docs: "hub/README.md",
     unreadableHint: "pass --settings <file> (see config/hub.yaml)",
     renamed: RENAMED_HUB_KEYS,
   });
+  return withEnv(settings, env, file);
 }
