@@ -37,7 +37,7 @@ describe("loadSettings", () => {
     expect(loadSettings(file, {}).serviceSecret).toBe("from-the-file-0123456789");
     expect(loadSettings(file, { HUB_SERVICE_SECRET: "from-the-environment-0123" }).serviceSecret).toBe("from-the-environment-0123");
     expect(() => loadSettings(file, { HUB_SERVICE_SECRET: "short" })).toThrow(
-      /serviceSecret: HUB_SERVICE_SECRET must have at least 16 characters/,
+      /HUB_SERVICE_SECRET must have at least 16 characters/,
     );
     expect(loadSettings(file, { GRAFANA_SERVICE_ACCOUNT_TOKEN: "glsa_x" }).grafana.serviceAccountToken).toBe("glsa_x");
   });
