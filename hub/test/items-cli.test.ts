@@ -75,9 +75,6 @@ describe("hub items", () => {
     expect((await run("--department", "nobody", "--settings", settings)).err).toContain('no department "nobody"');
     const missing = await run("trail", "NOPE-9", "--settings", settings);
     expect([missing.code, missing.err]).toEqual([1, expect.stringContaining('no events of application "NOPE-9"')]);
-    expect((await run("check", "--settings", settings)).err).toContain("--system");
-    const trail = await run("check", "--system", "market-sys", "--settings", settings);
-    expect([trail.code, trail.out]).toEqual([0, "market-sys: 0 trail entries, intact"]);
     const down = join(dir, "..", `${dir.split("/").pop()}-down.yaml`);
     writeFileSync(down, `influx: { url: "http://127.0.0.1:9", database: supervision }\nregistry: { dir: "${dir}" }\n`);
     expect((await run("--settings", down)).err).toMatch(/cannot query InfluxDB at http:\/\/127\.0\.0\.1:9/);

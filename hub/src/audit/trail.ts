@@ -16,7 +16,8 @@ import { writeDerived } from "../supervision/store.ts";
  * same moment would fork it (the audit then reports the fork).
  */
 
-export const TRAIL_BOOKS = ["entry", "decision", "warning_handling"] as const;
+/** `item_event`: the approval items' events the departments' systems post to the API (hub/src/items/api.ts). */
+export const TRAIL_BOOKS = ["entry", "decision", "warning_handling", "item_event"] as const;
 export type TrailBook = (typeof TRAIL_BOOKS)[number];
 const GENESIS = "0".repeat(64);
 

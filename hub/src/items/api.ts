@@ -2,8 +2,12 @@ import { checkDeviceTime, issueToError, ItemEvent } from "@supervision/firmware-
 import type { HttpRequest, HttpResponse } from "../controller/extension.ts";
 import type { Registry } from "../registry/schema.ts";
 import { readingToPoint } from "../ingest/points.ts";
-import type { SchemaPoint } from "../schema/index.ts";
-import type { ItemTrail } from "./trail.ts";
+import type { InfluxDB } from "influx";
+import { lit } from "../influx/query.ts";
+import { INFLUXQL, type SchemaPoint } from "../schema/index.ts";
+import { canonicalJson } from "./trail.ts";
+
+const { item_event } = INFLUXQL;
 
 /** Fields the hub sets itself: an approval system sends the event without them. */
 const HUB_FIELDS = ["v", "deviceId", "seq"] as const;
@@ -28,12 +32,13 @@ const fail = (status: number, code: string, message: string, path?: string): Htt
  * `POST /api/items/events`: an approval system reports one item event (PROTOCOL.md 2.4 `item`, without `v`,
  * `deviceId` and `seq`). The caller is the token's name, which must be an approval system of the registry; it may
  * report the items of its own department (and joint items). The event becomes a reading of device = the system with
- * seq = FNV-1a of its key, is stored as `item_event`, and entered in the system's hash-chained trail. Sent again
- * (same application, type and step) it changes nothing: 200 `duplicate`; with other content: 409 `conflict`.
+ * seq = FNV-1a of its key, is stored as `item_event` and entered in the hub's trail (book `item_event`,
+ * hub/src/audit/trail.ts) by `record`. Sent again (same application, type and step) it changes nothing: 200
+ * `duplicate`; with other content: 409 `conflict`. Requests of one system are taken one at a time.
  */
 export async function postItemEvent(
   req: HttpRequest,
-  deps: { registry: () => Registry; now: () => number; trail: ItemTrail; write: (points: SchemaPoint[]) => Promise<void> },
+  deps: { registry: () => Registry; now: () => number; influx: InfluxDB; record: (point: SchemaPoint, by: string) => Promise<void> },
 ): Promise<HttpResponse> {
   const registry = deps.registry();
   const caller = req.identity?.name ?? "";
@@ -75,12 +80,60 @@ export async function postItemEvent(
     );
   const point = readingToPoint({ ...event, kind: "item", rxTs: now }, registry);
   if ("error" in point) return fail(400, point.error.code, point.error.message);
-  const answer = await deps.trail.record(system.id, key, event, now, () => deps.write([point as SchemaPoint]));
-  if (answer.status === "conflict")
-    return fail(
-      409,
-      "conflict",
-      `application ${event.applicationNo} already has a ${event.type}${event.step ? ` "${event.step}"` : ""} event (trail entry ${answer.seq}) with other content; an event is reported once`,
-    );
-  return { status: answer.status === "recorded" ? 201 : 200, body: answer };
+  const stored = point as SchemaPoint;
+  return oneAtATime(system.id, async () => {
+    const earlier = await storedEvent(deps.influx, system.id, stored, event.seq);
+    if (earlier) {
+      if (earlier === "same") return { status: 200, body: { status: "duplicate", seq: event.seq } };
+      return fail(
+        409,
+        "conflict",
+        `application ${event.applicationNo} already has a ${event.type}${event.step ? ` "${event.step}"` : ""} event with other content; an event is reported once`,
+      );
+    }
+    await deps.record(stored, system.id);
+    return { status: 201, body: { status: "recorded", seq: event.seq } };
+  });
+}
+
+const queues = new Map<string, Promise<unknown>>();
+/** Runs `task` after the system's earlier requests: two resends arriving together are still one event. */
+function oneAtATime<T>(system: string, task: () => Promise<T>): Promise<T> {
+  const next = (queues.get(system) ?? Promise.resolve()).then(task, task);
+  queues.set(
+    system,
+    next.catch(() => undefined),
+  );
+  return next;
+}
+
+/** A point's tags and fields without its arrival (`rx_ts`), as canonical JSON. */
+function comparable(tags: Record<string, unknown>, fields: Record<string, unknown>): string {
+  const { rx_ts: _arrival, ...rest } = fields;
+  return canonicalJson({ tags, fields: rest });
+}
+
+/**
+ * The system's stored event of this key: "same" when stored at the same time with the same content, "other" when the
+ * key is stored otherwise (other content or another time), undefined when it is not stored.
+ */
+async function storedEvent(influx: InfluxDB, system: string, point: SchemaPoint, seq: number): Promise<"same" | "other" | undefined> {
+  const where = `${item_event.device} = ${lit(system)} AND ${item_event.seq} = ${seq}`;
+  const query = async (extra: string) =>
+    (
+      (await influx.queryRaw(`SELECT * FROM ${item_event.FROM} WHERE ${where}${extra} GROUP BY *`)) as {
+        results: { series?: { tags?: Record<string, string>; columns: string[]; values: unknown[][] }[] }[];
+      }
+    ).results[0]?.series ?? [];
+  const atTime = await query(` AND time = ${point.timestamp}`);
+  for (const s of atTime)
+    for (const row of s.values) {
+      const fields: Record<string, unknown> = {};
+      s.columns.forEach((c, i) => {
+        if (c !== "time" && row[i] !== null && !(c in (s.tags ?? {}))) fields[c] = row[i];
+      });
+      const tags = Object.fromEntries(Object.entries(s.tags ?? {}).filter(([, v]) => v !== ""));
+      return comparable(tags, fields) === comparable(point.tags, point.fields) ? "same" : "other";
+    }
+  return (await query("")).length > 0 ? "other" : undefined;
 }

@@ -8,12 +8,10 @@ import { type HubSettings, loadSettings, SettingsError } from "../settings/index
 import { buildCases, type ItemCase } from "./cases.ts";
 import { itemMonth } from "./counts.ts";
 import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "./read.ts";
-import { checkTrail } from "./trail.ts";
 
 const HELP = `Usage: hub items [--near | --overdue] [--department ID] [--settings config/hub.yaml]
        hub items trail <application number> [--settings ...]
        hub items month YYYY-MM [--settings ...]
-       hub items check --system ID [--settings ...]
 
 Approval items from the InfluxDB and registry of the settings file (the running hub's by default):
   (no subcommand)  open applications at their limit (days left within supervision.items.remindDaysLeft, at least
@@ -22,7 +20,8 @@ Approval items from the InfluxDB and registry of the settings file (the running 
   trail APP        every event of one application: when, what, step, who, result, from which system or device
   month YYYY-MM    the month's counts per department (accepted, completed, early, on time, late, in progress,
                    overdue, refused, mean processing days and waiting minutes, satisfaction)
-  check --system   checks an approval system's hash-chained trail of API events back (exit 1 when broken)`;
+
+The events approval systems post to the API are in the hub's trail (book item_event): "hub audit" checks it.`;
 
 interface Loaded {
   settings: HubSettings;
@@ -68,7 +67,7 @@ function openList(cases: ItemCase[], registry: Registry, near: number): string[]
 
 export const itemsCommand: CliCommand = {
   name: "items",
-  summary: "approval items: open ones at or past their limit, one application's trail, a month's counts, trail check",
+  summary: "approval items: open ones at or past their limit, one application's trail, a month's counts",
   async run(args) {
     let parsed;
     try {
@@ -79,7 +78,6 @@ export const itemsCommand: CliCommand = {
           near: { type: "boolean" },
           overdue: { type: "boolean" },
           department: { type: "string" },
-          system: { type: "string" },
           settings: { type: "string", default: "config/hub.yaml" },
           help: { type: "boolean", short: "h" },
         },
@@ -94,7 +92,7 @@ export const itemsCommand: CliCommand = {
       return 0;
     }
     const [sub, arg, ...rest] = positionals;
-    if (rest.length > 0 || (sub !== undefined && !["trail", "month", "check"].includes(sub))) {
+    if (rest.length > 0 || (sub !== undefined && !["trail", "month"].includes(sub))) {
       console.error(`hub items: unexpected arguments ${positionals.join(" ")}.\n\n${HELP}`);
       return 2;
     }
@@ -104,10 +102,6 @@ export const itemsCommand: CliCommand = {
     }
     if (sub === "month" && !/^\d{4}-(0[1-9]|1[0-2])$/.test(arg!)) {
       console.error(`hub items month: "${arg}" is not a month; write YYYY-MM (e.g. 2026-04).`);
-      return 2;
-    }
-    if (sub === "check" && !values.system) {
-      console.error(`hub items check: give the approval system with --system ID.\n\n${HELP}`);
       return 2;
     }
     const loaded = load(values.settings);
@@ -125,17 +119,6 @@ export const itemsCommand: CliCommand = {
     const { influx, url } = influxClient(settings);
     const now = Date.now();
     try {
-      if (sub === "check") {
-        const { entries, problems } = await checkTrail(influx, values.system!);
-        if (problems.length === 0) {
-          console.log(`${values.system}: ${entries} trail entries, intact`);
-          return 0;
-        }
-        console.log(
-          `${values.system}: ${entries} trail entries, ${problems.length} problem(s):\n${problems.map((p) => `  ${p}`).join("\n")}`,
-        );
-        return 1;
-      }
       if (sub === "month") {
         const month = await itemMonth(influx, registry, arg!);
         const pct = (n: number, d: number) => (d === 0 ? "-" : `${((100 * n) / d).toFixed(1)}%`);

@@ -46,8 +46,6 @@ export const MEASUREMENTS = {
     tags: [...PLACE, "window", "device", "type"],
     fields: ["seq", "rx_ts", "ticket", "txn", "clerk", "application", "item"],
   },
-  /** The hash-chained trail of the item events accepted through the hub's API, one chain per approval system. */
-  item_trail: { policy: "raw", tags: ["system"], fields: ["seq", "key", "hash", "prev_hash", "event"] },
   /** The hub's hash-chained trail of manual entries, decisions and warning handling (hub/src/audit/trail.ts). */
   hub_trail: { policy: "raw", tags: ["book"], fields: ["seq", "hash", "prev_hash", "point", "by"] },
   uplink_batch: { policy: "raw", tags: ["gateway"], fields: ["epoch", "seq", "hash", "prev_hash", "readings"] },

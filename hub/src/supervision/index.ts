@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import type { IPoint } from "influx";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { decide } from "./decisions.ts";
 import { HANDLING_ACTIONS } from "./handling.ts";
@@ -14,7 +13,8 @@ import { createRunner } from "./run.ts";
 import { SupervisionSettings } from "./settings.ts";
 import { writeDerived } from "./store.ts";
 import { postItemEvent } from "../items/api.ts";
-import { ItemTrail } from "../items/trail.ts";
+import { writeRecorded } from "../audit/trail.ts";
+import type { SchemaPoint } from "../schema/index.ts";
 
 export { SupervisionSettings } from "./settings.ts";
 export { ownsSite } from "./partition.ts";
@@ -56,8 +56,12 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       ctx.http.add("POST", "/api/dissatisfaction/:id/dismiss", (req) => decide(ctx, req, "dismissed", runner.tick), operator);
       ctx.http.add("POST", "/api/entries", (req) => enter(ctx, req, settings.scoring, derivedRules, runner.tick), operator);
       // Departments' approval systems report approval items (hub/src/items/README.md); each is a token of its own.
-      const trail = new ItemTrail(ctx.influx, (points) => writeDerived(ctx, points));
-      const items = { registry: () => ctx.registry.current(), now: ctx.now, trail, write: (points: IPoint[]) => writeDerived(ctx, points) };
+      const items = {
+        registry: () => ctx.registry.current(),
+        now: ctx.now,
+        influx: ctx.influx,
+        record: (point: SchemaPoint, by: string) => writeRecorded(ctx, "item_event", point, by),
+      };
       ctx.http.add("POST", "/api/items/events", (req) => postItemEvent(req, items), operator);
       // The centre's handling record of warnings: steps by operators, the list and each record for viewers.
       for (const action of HANDLING_ACTIONS)
