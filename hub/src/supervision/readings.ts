@@ -119,18 +119,16 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
 export type DayReadings = ReturnType<typeof dayReadings>;
 
 /**
- * When the site's devices were first heard (the earliest heartbeat by device time in the last `days`), or
- * undefined when they were heard before that window, or never: nobody is judged for a day before the system existed.
+ * When the site's devices were first heard (its earliest heartbeat still kept, by device time), or "earlier" when
+ * that was more than `days` before `now`, or undefined when they were never heard: nobody is judged for a day
+ * before the system existed.
  */
 export async function siteHeardSince(influx: InfluxDB, site: Site, now: number, days = 3): Promise<number | "earlier" | undefined> {
-  const windowStart = now - days * 86_400_000;
-  const rows = await influx.query<Row>(
-    `SELECT first(${heartbeat.seq}) FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND time >= ${ns(windowStart)}`,
-  );
+  // The first point of the site's heartbeats: LIMIT 1 reads only the start of each series.
+  const rows = await influx.query<Row>(`SELECT ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} LIMIT 1`);
   const first = rows[0]?.time.getTime();
   if (first === undefined) return undefined;
-  // Heard within the first hour of the window: it was there before the window too.
-  return first < windowStart + 3_600_000 ? "earlier" : first;
+  return first < now - days * 86_400_000 ? "earlier" : first;
 }
 
 /** The readings a site's state at `now` is judged from (equipment): the last two days of health and alerts. */
