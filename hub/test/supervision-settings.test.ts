@@ -36,6 +36,17 @@ describe("supervision settings", () => {
     expect(problem({ scoring: { lateness: -2 } })).toMatch(/lateness/);
     expect(problem({ satisfaction: { warnBelow: 90 } })).toMatch(/^satisfaction.warnBelow/);
     expect(problem({ __proto__: { enabled: false }, cards: { redAfter: 0 } })).toMatch(/^cards.redAfter/);
+    expect(problem({ items: { remindShare: 1.5 } })).toMatch(/^items.remindShare/);
+    expect(problem({ items: { remindShare: 0 } })).toMatch(/^items.remindShare/);
+    expect(problem({ items: { redAfterOverdueDays: -1 } })).toMatch(/^items.redAfterOverdueDays/);
+    expect(problem({ items: { remindDaysLeft: "1" } })).toMatch(/^items.remindDaysLeft/);
+    expect(problem({ items: { redAfter: 2 } })).toMatch(/redAfter/);
+    expect(SupervisionSettings.parse({}).items).toEqual({
+      remindShare: 0.8,
+      remindDaysLeft: 1,
+      redAfterOverdueDays: 3,
+      redWhenHandlerOverdue: 3,
+    });
     expect(problem("supervision")).not.toBe("accepted");
     expect(problem({ partition: { index: 1, count: 2 } })).toBe("accepted");
   });
