@@ -206,6 +206,8 @@ function centre(m: DashboardMessages): Dashboard {
       {
         type: "table",
         ...t.itemsByDepartment,
+        // No open application (a hall without items, a quiet month) is nothing to show, not missing data.
+        noValue: "0",
         targets: [
           target(
             `SELECT sum(${item_state.open}) AS "${c.inProgress}", sum(${item_state.near}) AS "${c.nearLimit}", sum(${item_state.overdue}) AS "${c.itemsOverdue}" FROM ${item_state.NAME} WHERE ${f} AND ${item_state.open} = 1 AND time > now() - 400d GROUP BY ${item_state.department}`,
@@ -218,6 +220,8 @@ function centre(m: DashboardMessages): Dashboard {
       {
         type: "table",
         ...t.itemsNearLimit,
+        // No open application (a hall without items, a quiet month) is nothing to show, not missing data.
+        noValue: "0",
         targets: [
           target(
             `SELECT ${item_state.application} AS "${c.application}", ${item_state.handler} AS "${c.handler}", ${item_state.due_date} AS "${c.due}", ${item_state.left} AS "${c.daysLeft}", ${item_state.overdue_days} AS "${c.itemsOverdue}" FROM ${item_state.NAME} WHERE ${f} AND ${item_state.open} = 1 AND (${item_state.near} = 1 OR ${item_state.overdue} = 1) AND time > now() - 400d GROUP BY ${item_state.department}, ${item_state.item}`,
