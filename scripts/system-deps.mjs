@@ -19,6 +19,8 @@ const NEEDS = {
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",
     // the fault matrix's CI run: libfaketime steps the gateway's clock
     faketime: "faketime",
+    // docker/make-env.sh (scrypt from hashlib), run by the Docker stack's test
+    python3: "python3",
   },
   bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto" },
   // npm run faults / soak: libfaketime steps the gateway's clock (the faketime package pulls in libfaketime).
