@@ -2,6 +2,7 @@
  * `npm run faults`: the fault matrix (and, after it, the improvised Mosquitto bridge under the same outages).
  */
 import { parseArgs } from "node:util";
+import { BRIDGE_OUTAGES, formatComparison, runBridgeBaseline } from "./bridge.ts";
 import { DEFAULT_OPTIONS, FAULTS, formatResult, type MatrixOptions, runFaultMatrix } from "./matrix.ts";
 
 const HELP = `Usage: npm run faults -- [options]
@@ -11,6 +12,11 @@ hub's managed influxd, all on loopback, and strikes them at random moments with:
 Stale (beyond retention) and future readings are mixed into the stream. Then counts every reading: acknowledged by
 the gateway, stored in InfluxDB, dead-lettered with its reason (gateway or hub), lost, doubled. Exits 1 when any
 reading is lost or doubled (or a stale or future one stored), 2 on bad options.
+
+Then, for comparison, what an integrator would improvise: keypads into a hall Mosquitto bridged (mosquitto.conf
+bridge, QoS 1, default queues, no persistence) through the same kind of cut proxy to a central Mosquitto, a bare
+subscriber counting what arrives, struck by ${BRIDGE_OUTAGES.join(", ")}; its loss is printed
+beside ours (it does not change the exit code).
 
 Needs root (the gateway's data directory is a small tmpfs it mounts and fills) and Debian's influxdb, mosquitto,
 mosquitto-clients and faketime (libfaketime steps the gateway's wall clock).
@@ -26,6 +32,8 @@ Options:
                         devices' good readings look 'future' to the gateway and are dead-lettered)
   --clock-forward <s>   how far it jumps forward                 (default ${DEFAULT_OPTIONS.clockForwardS})
   --disk-mib <n>        size of the gateway's tmpfs              (default ${DEFAULT_OPTIONS.diskMiB})
+  --outage <n>          readings acknowledged during each outage, in both setups (default: readings / (rounds x 8))
+  --no-baseline         skip the Mosquitto bridge
   --keep                keep the run's folder (hub log, settings, registry)
   -h, --help            this text
 
@@ -41,6 +49,7 @@ function positive(name: string, text: string, { min = 1, integer = true } = {}):
 
 async function main(argv: string[]): Promise<number> {
   let opts: MatrixOptions;
+  let baseline = true;
   try {
     const { values } = parseArgs({
       args: argv,
@@ -55,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
         "clock-back": { type: "string", default: String(DEFAULT_OPTIONS.clockBackS) },
         "clock-forward": { type: "string", default: String(DEFAULT_OPTIONS.clockForwardS) },
         "disk-mib": { type: "string", default: String(DEFAULT_OPTIONS.diskMiB) },
+        outage: { type: "string", default: "0" },
+        "no-baseline": { type: "boolean", default: false },
         keep: { type: "boolean", default: false },
       },
     });
@@ -62,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
+    baseline = !values["no-baseline"];
     const oddShare = positive("odd-share", values["odd-share"], { min: 0, integer: false });
     if (oddShare > 0.4) throw new Error(`--odd-share must be at most 0.4, got "${values["odd-share"]}"`);
     opts = {
@@ -74,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
       clockBackS: positive("clock-back", values["clock-back"]),
       clockForwardS: positive("clock-forward", values["clock-forward"]),
       diskMiB: positive("disk-mib", values["disk-mib"], { min: 16 }),
+      outage: positive("outage", values.outage, { min: 0 }),
       keep: values.keep,
       progress: (line) => console.log(line),
     };
@@ -88,7 +101,17 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const result = await runFaultMatrix(opts);
-  console.log(`\n${formatResult(result)}`);
+  console.log(`\n${formatResult(result)}\n`);
+  if (baseline) {
+    const bridge = await runBridgeBaseline({
+      readings: opts.readings,
+      keypads: opts.keypads,
+      seed: opts.seed,
+      outage: result.outage,
+      progress: opts.progress,
+    });
+    console.log(`\n${formatComparison(result, bridge, result.outage)}`);
+  }
   return result.ok ? 0 : 1;
 }
 

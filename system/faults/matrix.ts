@@ -9,7 +9,7 @@ export const FAULTS = [
   "hub kill -9",
   "influxd frozen",
   "influxd kill -9",
-  "uplink cut",
+  "uplink cut, gateway kill -9 during it",
   "gateway disk full",
   "gateway clock back",
   "gateway clock forward",
@@ -28,6 +28,8 @@ export interface MatrixOptions {
   clockBackS: number;
   clockForwardS: number;
   diskMiB: number;
+  /** Readings acknowledged while an outage lasts (uplink cut, hub dead, influxd frozen or dead); 0: readings / (rounds × 8). */
+  outage: number;
   /** Keep the run's folder (logs, settings, registry) for a look afterwards. */
   keep: boolean;
   progress: (line: string) => void;
@@ -43,6 +45,7 @@ export const DEFAULT_OPTIONS: Omit<MatrixOptions, "progress"> = {
   clockBackS: 300,
   clockForwardS: 3600,
   diskMiB: 128,
+  outage: 0,
   keep: false,
 };
 
@@ -58,6 +61,8 @@ export interface RoundReport {
 
 export interface MatrixResult extends Accounting {
   readings: number;
+  /** Readings acknowledged during each outage. */
+  outage: number;
   ordinary: number;
   stale: number;
   future: number;
@@ -120,7 +125,7 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
     );
     // The moments: random points of the stream, in order, none in its first or last twentieth.
     const moments = Array.from({ length: opts.rounds }, () => Math.floor(devices.total * (0.05 + 0.85 * random()))).sort((a, b) => a - b);
-    const hold = Math.max(20, Math.floor(devices.total / (opts.rounds * 8)));
+    const hold = opts.outage > 0 ? opts.outage : Math.max(20, Math.floor(devices.total / (opts.rounds * 8)));
     let finished = false;
     let allowed = 0;
     void devices.done.then(() => (finished = true));
@@ -184,6 +189,7 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
     return {
       ...result,
       readings: devices.total,
+      outage: hold,
       ordinary: devices.count("ordinary"),
       stale: devices.count("stale"),
       future: devices.count("future"),
@@ -260,12 +266,16 @@ async function inject(fault: Fault, world: FaultWorld, devices: DeviceFleet, ctx
       );
       return `killed ${pid}; the hub restarted it as ${world.influxdPid()}`;
     }
-    case "uplink cut": {
+    case "uplink cut, gateway kill -9 during it": {
+      // The line is down and the gateway loses power before it is back: what it buffered must survive both.
       world.proxy.cut();
       try {
         await moreAcked(hold);
         const depth = (await world.gatewayStatus()).buffer.depth;
-        return `cut for ${hold}+ acknowledged readings (${depth} waiting in the gateway at the end), then restored`;
+        await world.gateway.kill9();
+        await world.startGateway();
+        await moreAcked(hold);
+        return `cut; ${hold}+ acknowledged (${depth} waiting in the gateway), gateway killed -9 and restarted, ${hold}+ more; restored`;
       } finally {
         world.proxy.restore();
       }

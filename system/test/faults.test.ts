@@ -4,6 +4,7 @@
  * data directory is a tmpfs it fills) and libfaketime, as CI has.
  */
 import { describe, expect, it } from "vitest";
+import { BRIDGE_OUTAGES, formatComparison, runBridgeBaseline } from "../faults/bridge.ts";
 import { DEFAULT_OPTIONS, FAULTS, formatResult, runFaultMatrix } from "../faults/matrix.ts";
 
 describe("the fault matrix (npm run faults), small", () => {
@@ -35,4 +36,24 @@ describe("the fault matrix (npm run faults), small", () => {
       for (const fault of FAULTS) expect(progress.some((line) => line.includes(`: ${fault} over:`))).toBe(true);
     },
   );
+});
+
+describe("the improvised baseline: a hall Mosquitto bridged to a central one", () => {
+  it("loses what the hall broker acknowledged and held in memory when it restarts during an uplink cut", { timeout: 120_000 }, async () => {
+    const outage = 40;
+    const bridge = await runBridgeBaseline({ readings: 1000, keypads: 4, seed: 7, outage, progress: () => undefined });
+    expect(bridge.rounds.map((r) => r.outage)).toEqual([...BRIDGE_OUTAGES]);
+    expect(bridge.acknowledged).toBe(1000);
+    // Everything acknowledged while the line was down, before the restart, lived only in the hall broker's memory.
+    expect(bridge.lost).toBeGreaterThanOrEqual(outage);
+    expect(bridge.arrived).toBe(bridge.acknowledged - bridge.lost);
+    const table = formatComparison(
+      { acknowledged: 1000, stored: 1000, deadLetteredReadings: 0, lost: 0, doubled: 0, rounds: [1, 2] },
+      bridge,
+      outage,
+    );
+    expect(table).toContain(
+      `| 1000 | ${bridge.arrived} | - | ${bridge.lost} (${((100 * bridge.lost) / 1000).toFixed(1)} %) | ${bridge.doubled} |`,
+    );
+  });
 });

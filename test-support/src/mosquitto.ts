@@ -5,13 +5,26 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { freePort } from "./ports.ts";
 
-/** A real Debian mosquitto on a free loopback port: anonymous, nothing persisted (a baseline broker and an external broker in tests). */
-export async function startMosquitto(): Promise<{ url: string; port: number; pid: number | undefined; close(): Promise<void> }> {
+export interface MosquittoOptions {
+  /** A port of the caller's (a broker restarted where it was); default: a free one. */
+  port?: number;
+  /** More lines of mosquitto.conf, e.g. a bridge to another broker. */
+  config?: string[];
+}
+
+/**
+ * A real Debian mosquitto on a loopback port: anonymous, nothing persisted (a baseline broker, an external broker in
+ * tests, the hall and central brokers of an improvised bridge).
+ */
+export async function startMosquitto(
+  opts: MosquittoOptions = {},
+): Promise<{ url: string; port: number; pid: number | undefined; close(): Promise<void> }> {
+  if (opts.port !== undefined) return startMosquittoOn(opts.port, opts.config);
   // A port found free can still be taken by another process before mosquitto binds it (another test suite running
   // at the same time): then mosquitto exits at once, and another port is tried.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startMosquittoOn(await freePort());
+      return await startMosquittoOn(await freePort(), opts.config);
     } catch (error) {
       if (attempt === 3 || !(error instanceof MosquittoExited)) throw error;
     }
@@ -20,10 +33,13 @@ export async function startMosquitto(): Promise<{ url: string; port: number; pid
 
 class MosquittoExited extends Error {}
 
-async function startMosquittoOn(port: number): Promise<{ url: string; port: number; pid: number | undefined; close(): Promise<void> }> {
+async function startMosquittoOn(
+  port: number,
+  extra: string[] = [],
+): Promise<{ url: string; port: number; pid: number | undefined; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "mosquitto-test-"));
   const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", ...extra, ""].join("\n"));
   const child = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
   let running = true;
   const exited = new Promise<void>((r) =>
