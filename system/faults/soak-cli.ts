@@ -11,8 +11,8 @@ Keypads publish ratings (QoS 1) at a steady rate into a real gateway process, th
 managed influxd, all on loopback. Every sample prints readings acknowledged, the rate reached, readings waiting in
 the gateway, and the resident memory (VmRSS) and open file descriptors (/proc/<pid>/fd) of the hub, the gateway
 and influxd. At the end: stored vs acknowledged, and per process the first third's memory and descriptors against
-the last third's. Exits 1 when anything was lost or memory or descriptors kept growing (last third more than a
-fifth and 16 MiB above the first, or 10 descriptors more). Needs root (the gateway's data directory is a tmpfs).
+the last third's. Exits 1 when anything was lost or memory or descriptors kept growing (the last third's lowest RSS more than a
+fifth and 16 MiB above the first third's lowest, or 10 descriptors more). Needs root (the gateway's data directory is a tmpfs).
 
 Options:
   --minutes <n>   how long to publish              (default 60)

@@ -33,7 +33,7 @@ export interface SoakResult {
   acknowledged: number;
   stored: number;
   lost: number;
-  /** Per process: RSS and descriptors of the first and the last third of the run (after the first sample), and the verdict. */
+  /** Per process: lowest RSS and mean descriptors of the first and the last third of the run (after the first sample), and the verdict. */
   growth: Record<string, { rssFirstMiB: number; rssLastMiB: number; fdsFirst: number; fdsLast: number; growing: boolean }>;
   ok: boolean;
 }
@@ -52,9 +52,10 @@ export function sampleProcess(pid: number | undefined): ProcessSample | undefine
 const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 
 /**
- * Memory grows when the last third's mean RSS is more than a fifth and 16 MiB above the first third's (after
- * warm-up, the first sample left out); descriptors grow when the last third holds 10 more on average. Caches filling
- * early (V8's heap, SQLite's page cache) stay in the first third; a leak keeps climbing into the last.
+ * Memory grows when the last third's lowest RSS is more than a fifth and 16 MiB above the first third's (after
+ * warm-up, the first sample left out): garbage waiting for a collection comes and goes (a saw-tooth), a leak raises
+ * the floor. Descriptors grow when the last third holds 10 more on average. Caches filling early (V8's heap, SQLite's
+ * page cache) stay in the first third; a leak keeps climbing into the last.
  */
 export function judgeGrowth(samples: SoakSample[]): SoakResult["growth"] {
   const growth: SoakResult["growth"] = {};
@@ -68,8 +69,8 @@ export function judgeGrowth(samples: SoakSample[]): SoakResult["growth"] {
         .map(pick);
     const first = settled.slice(0, third);
     const last = settled.slice(-third);
-    const rssFirstMiB = mean(values(first, (p) => p.rssMiB));
-    const rssLastMiB = mean(values(last, (p) => p.rssMiB));
+    const rssFirstMiB = Math.min(...values(first, (p) => p.rssMiB));
+    const rssLastMiB = Math.min(...values(last, (p) => p.rssMiB));
     const fdsFirst = mean(values(first, (p) => p.fds));
     const fdsLast = mean(values(last, (p) => p.fds));
     const growing = (rssLastMiB > rssFirstMiB * 1.2 && rssLastMiB - rssFirstMiB > 16) || fdsLast - fdsFirst >= 10;
@@ -169,7 +170,7 @@ export function formatSoak(r: SoakResult): string {
   return [
     `soak: ${r.acknowledged} acknowledged, ${r.stored} stored, ${r.lost} lost`,
     "",
-    "| process | RSS MiB, first third → last third | open fds, first third → last third | verdict |",
+    "| process | lowest RSS MiB, first third → last third | open fds, first third → last third | verdict |",
     "|---|---|---|---|",
     ...rows,
     "",
