@@ -27,10 +27,25 @@ interface InfluxAnswer {
   error?: string;
 }
 
+export interface InfluxAccess {
+  url: string;
+  username: string;
+  password: string;
+}
+
 /** Every row of a query, read in chunks (influxd answers large results as one JSON document per chunk). */
-async function rows(influxUrl: string, q: string): Promise<Record<string, unknown>[]> {
-  const params = new URLSearchParams({ q, db: "supervision", epoch: "ms", chunked: "true", chunk_size: "10000" });
-  const res = await fetch(`${influxUrl}/query`, { method: "POST", body: params });
+export async function rows(influx: InfluxAccess, q: string): Promise<Record<string, unknown>[]> {
+  const params = new URLSearchParams({
+    q,
+    db: "supervision",
+    epoch: "ms",
+    chunked: "true",
+    chunk_size: "10000",
+    u: influx.username,
+    p: influx.password,
+  });
+  const authorization = `Basic ${Buffer.from(`${influx.username}:${influx.password}`).toString("base64")}`;
+  const res = await fetch(`${influx.url}/query`, { method: "POST", body: params, headers: { authorization } });
   const text = await res.text();
   if (!res.ok) throw new Error(`influxd answered ${res.status} to ${q}: ${text.slice(0, 300)}`);
   const out: Record<string, unknown>[] = [];
@@ -62,15 +77,15 @@ async function gatewayDeadLetters(gatewayHttp: string): Promise<Array<{ code: st
 const key = (deviceId: string, seq: number) => `${deviceId}#${seq}`;
 
 /** Counts what InfluxDB holds (ratings and the hub's dead letters) and what the gateway dead-lettered, per reading. */
-export async function account(fleet: DeviceFleet, influxUrl: string, gatewayHttp: string): Promise<Accounting> {
+export async function account(fleet: DeviceFleet, influx: InfluxAccess, gatewayHttp: string): Promise<Accounting> {
   const storedTimes = new Map<string, number>();
-  for (const row of await rows(influxUrl, `SELECT "seq", "device" FROM "raw"."rating"`)) {
+  for (const row of await rows(influx, `SELECT "seq", "device" FROM "raw"."rating"`)) {
     const k = key(String(row.device), Number(row.seq));
     storedTimes.set(k, (storedTimes.get(k) ?? 0) + 1);
   }
   const dead = new Map<string, string[]>();
   const note = (k: string, where: string) => dead.set(k, [...(dead.get(k) ?? []), where]);
-  for (const row of await rows(influxUrl, `SELECT "line", "reason" FROM "raw"."dead_letter" WHERE "measurement" = 'rating'`)) {
+  for (const row of await rows(influx, `SELECT "line", "reason" FROM "raw"."dead_letter" WHERE "measurement" = 'rating'`)) {
     const line = String(row.line);
     const device = /,device=([^,\s]+)/.exec(line)?.[1];
     const seq = /[ ,]seq=(\d+)/.exec(line)?.[1];

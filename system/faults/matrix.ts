@@ -178,10 +178,10 @@ export async function runFaultMatrix(opts: MatrixOptions): Promise<MatrixResult>
       clearInterval(ticker);
     }
     // Stored means in InfluxDB: wait until every acknowledged reading is accounted for, or nothing changes any more.
-    let result = await account(devices, world.influxUrl, `http://127.0.0.1:${world.gateway.httpPort}`);
+    let result = await account(devices, { url: world.influxUrl, ...world.influxAuth }, `http://127.0.0.1:${world.gateway.httpPort}`);
     for (let stable = 0, last = -1; result.lost > 0 && stable < 20;) {
       await new Promise((r) => setTimeout(r, 500));
-      result = await account(devices, world.influxUrl, `http://127.0.0.1:${world.gateway.httpPort}`);
+      result = await account(devices, { url: world.influxUrl, ...world.influxAuth }, `http://127.0.0.1:${world.gateway.httpPort}`);
       stable = result.stored === last ? stable + 1 : 0;
       last = result.stored;
     }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { waitFor } from "@supervision/gateway/testing";
+import { type InfluxAccess, rows } from "./accounting.ts";
 import { DeviceFleet } from "./devices.ts";
 import { seededRandom } from "./matrix.ts";
 import { FaultWorld } from "./world.ts";
@@ -137,7 +138,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       await take();
     }
     await waitFor("the gateway to drain", async () => (await world.gatewayStatus().catch(() => undefined))?.buffer.depth === 0, 300_000);
-    const stored = await countStored(world.influxUrl);
+    const stored = await countStored({ url: world.influxUrl, ...world.influxAuth });
     const growth = judgeGrowth(samples);
     return {
       samples,
@@ -153,12 +154,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   }
 }
 
-async function countStored(influxUrl: string): Promise<number> {
-  const params = new URLSearchParams({ q: `SELECT count("seq") FROM "raw"."rating"`, db: "supervision" });
-  const answer = (await (await fetch(`${influxUrl}/query`, { method: "POST", body: params })).json()) as {
-    results: Array<{ series?: Array<{ values: unknown[][] }> }>;
-  };
-  return Number(answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0);
+async function countStored(influx: InfluxAccess): Promise<number> {
+  const [row] = await rows(influx, `SELECT count("seq") FROM "raw"."rating"`);
+  return Number(row?.count ?? 0);
 }
 
 /** The verdict a soak prints. */

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,6 +65,9 @@ export class FaultWorld {
     return world;
   }
 
+  /** The managed influxd's admin credentials (authentication is on), made for this run. */
+  readonly influxAuth = { username: "faults", password: randomBytes(16).toString("hex") };
+
   get influxUrl(): string {
     return `http://127.0.0.1:${this.ports.influx}`;
   }
@@ -111,7 +115,8 @@ export class FaultWorld {
     writeFileSync(
       this.#hubSettings,
       stringify({
-        influx: { managedPort: this.ports.influx, managedRpcPort: this.ports.rpc },
+        // The managed influxd runs with authentication; this run's admin user, so the counting can query it.
+        influx: { managedPort: this.ports.influx, managedRpcPort: this.ports.rpc, ...this.influxAuth },
         broker: { port: this.ports.broker, host: "127.0.0.1" },
         http: { port: this.ports.http, host: "127.0.0.1" },
         registry: { dir: registryDir },
@@ -207,7 +212,13 @@ export class FaultWorld {
     this.proxy?.restore();
     this.setGatewayClock(0);
     this.freeGatewayDisk();
-    await this.gateway?.stop().catch(() => undefined);
+    // SIGTERM, and SIGKILL when it has not ended within 15 s (a cleanup must not hang on a stuck process).
+    if (this.gateway) {
+      const stopped = this.gateway.stop().catch(() => undefined);
+      const timer = setTimeout(() => this.gateway.child?.kill("SIGKILL"), 15_000);
+      await stopped;
+      clearTimeout(timer);
+    }
     await this.proxy?.close().catch(() => undefined);
     if (this.hub) await this.hub.stop(30_000);
     // A hub killed last with -9 leaves its influxd: stop that one too (it is this run's, by its pid file).
