@@ -81,7 +81,7 @@ describe("the item catalogue in the registry", () => {
       'limits.yaml:3: items[1].legalLimit.unit: Invalid option: expected one of "working"|"calendar"',
       expect.stringMatching(/^refs\.yaml:4: items\[2\]\.code "330100-XK-0001" is already defined at example\.yaml:\d+; ids must be unique/),
       'refs.yaml:2: items[0].department "planning" is not a department; known: tax, social',
-      'refs.yaml:3: items[1].calendar "nights" is not a roster (the roster whose working days and holidays the item\'s clock counts); known: office',
+      'refs.yaml:3: items[1].calendar "nights" is not a roster (the roster whose working days and holidays the item\'s clock counts); known: office, chief-weekly',
       expect.stringMatching(/^refs\.yaml:5: items\[3\]\.site "nowhere" is not a site/),
       expect.stringMatching(/^refs\.yaml:5: items\[3\]\.handler\.person "ghost" is not a person/),
       'refs.yaml:7: approvalSystems[0].department "nobody" is not a department; known: tax, social',

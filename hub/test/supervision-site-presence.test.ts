@@ -299,6 +299,11 @@ describe("the demo construction site", () => {
     const demoSignin = (person: string, hhmm: string): Reading => ({ ...signin(person, at(THU, hhmm), site), deviceId: term });
     // Thursday: the first and third on time, the second 40 minutes late, the fourth (Xu Ming) not there at all.
     await writeReadings(influx, demo, [demoSignin(sup1, "07:52"), demoSignin(sup2, "08:40"), demoSignin(sup3, "07:58")]);
+    // The site's terminal has reported for a week: its system existed before Thursday, so Thursday is judged.
+    const weekAgo = at(THU, "07:00") - 7 * 86_400_000;
+    await writeReadings(influx, demo, [
+      { kind: "heartbeat", deviceId: term, seq: ++seq, ts: weekAgo, rxTs: weekAgo, intervalS: 60, uptimeS: 60 },
+    ]);
 
     const settings = SupervisionSettings.parse({
       intervalMs: 3_600_000,

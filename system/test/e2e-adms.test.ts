@@ -64,14 +64,18 @@ beforeAll(async () => {
           contacts: [{ name: "Zhang Min", phone: "+8613800000009" }],
         },
       ],
-      rosters: [{ id: "site-day", shifts: [{ start: "08:00", end: "17:00" }], workingDays: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] }],
+      rosters: [
+        { id: "site-day", shifts: [{ start: "08:00", end: "17:00" }], workingDays: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] },
+      ],
       people: [
         { id: "sup-01", name: "孙浩", role: "supervisor", post: "Chief supervisor", site: "site-1", roster: "site-day", pin: "1" },
         { id: "sup-04", name: "徐明", role: "supervisor", post: "Site supervisor", site: "site-1", roster: "site-day", pin: "4" },
       ],
       gateways: [{ id: "gw-site-e2e", site: "site-1", secret: "gateway-secret", publicKey: publicKeyPem }],
       // The recorded terminal's clock is set to Beijing time, whatever the zone the site is judged in.
-      devices: [{ id: "term-site-1", kind: "terminal", site: "site-1", adms: { serialNumber: "BOCK200961014", timeZone: "Asia/Shanghai" } }],
+      devices: [
+        { id: "term-site-1", kind: "terminal", site: "site-1", adms: { serialNumber: "BOCK200961014", timeZone: "Asia/Shanghai" } },
+      ],
     }),
   );
   const brokerPort = await freePort();
@@ -82,11 +86,22 @@ beforeAll(async () => {
       http: { port: await freePort() },
       registry: { dir: join(dir, "registry") },
       dataDir: join(dir, "hub"),
-      supervision: { intervalMs: 1000, notifications: { channels: [{ name: "centre", kind: "webhook", url: `http://127.0.0.1:${webhookPort}/hook` }] } },
+      supervision: {
+        intervalMs: 1000,
+        notifications: { channels: [{ name: "centre", kind: "webhook", url: `http://127.0.0.1:${webhookPort}/hook` }] },
+      },
     }),
     pino({ level: "warn" }),
   );
   await hub.start();
+  // The site's terminal has reported for a week (a heartbeat as the ingest writes it): its system existed before
+  // today's shift, so today is judged (the rules judge no day that began before a site was first heard).
+  const weekAgo = Date.now() - 7 * 86_400_000;
+  const seeded = await fetch(`${influxd.url}/write?db=supervision&rp=health&precision=ms`, {
+    method: "POST",
+    body: `heartbeat,device=term-site-1,device_kind=terminal,site=site-1 seq=1,uptime_s=60,interval_s=60 ${weekAgo}`,
+  });
+  expect(seeded.status).toBe(204);
   gateway.settings.hub = { url: `mqtt://127.0.0.1:${brokerPort}`, password: "gateway-secret" };
   await gateway.start();
 });
@@ -104,7 +119,10 @@ describe("recorded ADMS punches", () => {
     const line = admsRequestLine;
     const body = admsFixture("BOCK200961014.attlog.body");
     // Until the hub's config reaches the gateway the serial is unknown (403): the terminal retries, as real ones do.
-    await waitFor("the terminal to be known", async () => (await rawRequest(admsPort, line("BOCK200961014.handshake.request.txt")).catch(() => ({ status: 0 }))).status === 200);
+    await waitFor(
+      "the terminal to be known",
+      async () => (await rawRequest(admsPort, line("BOCK200961014.handshake.request.txt")).catch(() => ({ status: 0 }))).status === 200,
+    );
     for (let i = 0; i < 2; i++) {
       const res = await rawRequest(admsPort, line("BOCK200961014.attlog.request.txt"), { body });
       expect(res.body.toString()).toBe("OK: 3");
@@ -133,16 +151,23 @@ describe("recorded ADMS punches", () => {
 
   it("the site's absent supervisors reach the notification channel, with the site's contacts", async () => {
     await waitFor("both absences at the webhook", async () => notified.filter((n) => n.rule === "supervisor_absent").length >= 2, 120_000);
-    const absent = notified.filter((n) => n.rule === "supervisor_absent").sort((a, b) => String(a.subject).localeCompare(String(b.subject)));
+    const absent = notified
+      .filter((n) => n.rule === "supervisor_absent")
+      .sort((a, b) => String(a.subject).localeCompare(String(b.subject)));
     expect(absent.map((n) => [n.site, n.subjectKind, n.subject, n.message])).toEqual([
       ["site-1", "supervisor", "sup-01", "Metro Station Site：监理 孙浩 缺勤（08:00 开始的班次没有有效签到）"],
       ["site-1", "supervisor", "sup-04", "Metro Station Site：监理 徐明 缺勤（08:00 开始的班次没有有效签到）"],
     ]);
     expect(absent[0]!.contacts).toEqual([{ name: "Zhang Min", phone: "+8613800000009" }]);
     // The rules run every second and announce today's warnings again after a restart: each absence is still sent once.
-    const supervision = () => (hub.status().extensions.supervision as { detail: { lastRunAt: number | null; notifications: { pending: number } } }).detail;
+    const supervision = () =>
+      (hub.status().extensions.supervision as { detail: { lastRunAt: number | null; notifications: { pending: number } } }).detail;
     const from = Date.now();
-    await waitFor("a later run of the rules", async () => (supervision().lastRunAt ?? 0) >= from + 1000 && supervision().notifications.pending === 0, 120_000);
+    await waitFor(
+      "a later run of the rules",
+      async () => (supervision().lastRunAt ?? 0) >= from + 1000 && supervision().notifications.pending === 0,
+      120_000,
+    );
     expect(notified.filter((n) => n.rule === "supervisor_absent")).toHaveLength(2);
   });
 });

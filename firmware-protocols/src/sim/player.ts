@@ -154,7 +154,8 @@ export class LivePlayer {
 
   /** The simulated now. */
   now(): number {
-    return Math.min(Date.now(), this.simStart + (Date.now() - this.realStart) * this.speed);
+    // Never before simStart (a realStart ahead holds it there), never ahead of the real clock.
+    return Math.min(Date.now(), this.simStart + Math.max(0, Date.now() - this.realStart) * this.speed);
   }
 
   /** Plays the events of `timeline` at or after the simulated now; resolves when the last one was sent. */

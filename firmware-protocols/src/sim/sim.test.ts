@@ -240,7 +240,9 @@ describe("a restarted demo", () => {
           new SeqStore(join(dir, "seq.json")),
           simStart,
           3600,
-          Date.now(),
+          // The simulated clock held at simStart for a second: a loaded machine's delay before play() must not carry
+          // it past the first events at 3,600x.
+          Date.now() + 1000,
           {
             position,
             skip: (e, now) => e.kind === "heartbeat" && e.deviceId === "term" && e.at < now - 120_000,
