@@ -9,6 +9,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import type { Registry, Roster } from "../src/registry/schema.ts";
+import { SupervisionSettings } from "../src/supervision/index.ts";
 import { judge, writeReadings } from "./supervision-fixtures.ts";
 
 const TZ = "Asia/Shanghai";
@@ -82,5 +83,22 @@ describe("days before the system existed", () => {
     const seen = rows.map((r) => `${r.time.toISOString().slice(0, 10)} ${r.person} ${r.status}`).sort();
     // 09:00 Shanghai is 01:00 UTC the same day.
     expect(seen).toEqual([`${YESTERDAY} c-old absent`, `${TODAY} c-new on_time`, `${TODAY} c-old on_time`]);
+  });
+
+  it("judges nobody before the go-live setting, and takes back what an earlier run judged for that day", async () => {
+    const settings = SupervisionSettings.parse({ intervalMs: 3_600_000, since: `${TODAY}T00:00:00+08:00` });
+    await judge({ influx, registry, now: localTimeToUtc(TODAY, "18:30", TZ), settings });
+    const rows = await influx.query<{ person: string; status: string }>(`SELECT "person", "status", "level" FROM "raw"."attendance"`);
+    expect(rows.map((r) => `${r.time.toISOString().slice(0, 10)} ${r.person} ${r.status}`).sort()).toEqual([
+      `${TODAY} c-new on_time`,
+      `${TODAY} c-old on_time`,
+    ]);
+    const cards = await influx.query(`SELECT "level" FROM "raw"."card" WHERE time < ${localTimeToUtc(TODAY, "00:00", TZ)}ms`);
+    expect(cards.map((c) => JSON.stringify(c))).toEqual([]);
+  });
+
+  it("refuses a go-live that is not a date, saying what it takes", () => {
+    expect(() => SupervisionSettings.parse({ since: "last tuesday" })).toThrow();
+    expect(SupervisionSettings.parse({ since: "2026-11-18" }).since).toBe("2026-11-18");
   });
 });

@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "@supervision/gateway/node-flags";
+import { liveDayStart } from "@supervision/firmware-protocols/sim";
 import { createHubLogger, Hub, HubSettings } from "@supervision/hub";
 import { stringify } from "yaml";
 import { type ManagedChild, startChild } from "./child.ts";
@@ -161,12 +162,23 @@ export const upCommand = {
         encoding: "utf8",
       });
       // The first PEM block is the signing key (publicKey); the sealing key follows it (no demo device has link secrets).
-      const publicKeyPem = (/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/.exec(keysOut)?.[0] ?? "").replace(/^ +/gm, "").trim();
+      const publicKeyPem = (/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/.exec(keysOut)?.[0] ?? "")
+        .replace(/^ +/gm, "")
+        .trim();
       return { ...g, secret, scenario, scenarioFile, devicePort, httpPort, settingsFile, publicKeyPem };
     });
     const registryDir = join(dataDir, "registry");
     writeDemoRegistry(registryDir, gateways);
 
+    // Supervision went live where the simulators' first play began (kept in the data dir): nobody is judged for a
+    // day before that, and a restart on a later day keeps it.
+    const goLiveFile = join(dataDir, "hub", "go-live");
+    if (!existsSync(goLiveFile)) {
+      mkdirSync(dirname(goLiveFile), { recursive: true });
+      const now = Date.now();
+      writeFileSync(goLiveFile, new Date(Math.min(...gateways.map((g) => liveDayStart(g.scenario, now)))).toISOString());
+    }
+    const since = readFileSync(goLiveFile, "utf8").trim();
     const settings = HubSettings.parse({
       influx: { managedPort: ports["influx-port"], managedRpcPort: ports["influx-rpc-port"] },
       broker: { port: ports["broker-port"] },
@@ -175,7 +187,7 @@ export const upCommand = {
       dataDir: join(dataDir, "hub"),
       logLevel: "info",
       // Warnings (the construction site's absent and late supervisors among them) go to the webhook, if given.
-      ...(notifyUrl ? { supervision: { notifications: { channels: [{ name: "demo", kind: "webhook", url: notifyUrl }] } } } : {}),
+      supervision: { since, ...(notifyUrl ? { notifications: { channels: [{ name: "demo", kind: "webhook", url: notifyUrl }] } } : {}) },
     });
     const tty = process.stdout.isTTY === true;
     let banner = "";
@@ -199,14 +211,28 @@ export const upCommand = {
       await hub.start();
       for (const g of gateways) {
         const out = log(g.gatewayId);
-        children.push(startChild(g.gatewayId, GATEWAY_CLI, ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`), { nodeFlags: GATEWAY_NODE_FLAGS, env: GATEWAY_ENV }));
+        children.push(
+          startChild(g.gatewayId, GATEWAY_CLI, ["start", "--settings", g.settingsFile], (l) => out.write(`${l}\n`), {
+            nodeFlags: GATEWAY_NODE_FLAGS,
+            env: GATEWAY_ENV,
+          }),
+        );
       }
       // Devices are refused until a gateway has its config from the hub: wait for it before the simulators connect.
       for (const g of gateways) await waitForConfig(g.gatewayId, g.httpPort, children);
       if (!values["no-sim"]) {
         for (const g of gateways) {
           const out = log(`sim-${g.kind}`);
-          const simArgs = ["--broker", `mqtt://127.0.0.1:${g.devicePort}`, "--scenario", g.scenarioFile, "--speed", String(speed), "--seed", String(values.seed)];
+          const simArgs = [
+            "--broker",
+            `mqtt://127.0.0.1:${g.devicePort}`,
+            "--scenario",
+            g.scenarioFile,
+            "--speed",
+            String(speed),
+            "--seed",
+            String(values.seed),
+          ];
           if (g.kind === "site") simArgs.push("--adms", `http://127.0.0.1:${ports["site-adms-port"]}`);
           simArgs.push("--state", join(dataDir, `sim-${g.kind}.seq.json`));
           children.push(startChild(`sim-${g.kind}`, SIM_CLI, simArgs, (l) => out.write(`${l}\n`)));

@@ -8,7 +8,7 @@ import { localDate, localTimeToUtc } from "../time.ts";
 import { generateDay, withExtraKeypads } from "./day.ts";
 import { SimDevice } from "./device.ts";
 import { backfill, LivePlayer, type PlayedDevice, PlayPosition, SeqStore, toPayload } from "./player.ts";
-import { DEMO_SCENARIOS, type Scenario } from "./scenario.ts";
+import { DEMO_SCENARIOS, liveDayStart, type Scenario } from "./scenario.ts";
 import { SerialDeviceSimulator } from "./serial-device.ts";
 import { AdmsTerminalSimulator } from "./adms-terminal.ts";
 
@@ -185,11 +185,7 @@ async function main(argv: string[]): Promise<number> {
   // so a whole working day plays at compressed speed; a restarted simulator resumes where it stopped instead.
   const now = Date.now();
   const today = localDate(now, tz);
-  const firstStart = (d: number) => {
-    const date = localDate(now + d * 86_400_000, tz);
-    return Math.min(...scenario.roster.shifts.map((s) => localTimeToUtc(date, s.start, tz))) - 15 * 60_000;
-  };
-  const dayStart = [0, -1, -2].map(firstStart).find((t) => t <= now) ?? now;
+  const dayStart = liveDayStart(scenario, now);
   const terminalIds = new Set(scenario.devices.filter((d) => d.kind === "terminal").map((d) => d.id));
   const position = new PlayPosition(`${seqs.path}.position`);
   const resumeAt = position.read();

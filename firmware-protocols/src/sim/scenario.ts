@@ -1,4 +1,5 @@
 import type { DeviceKind } from "../devices/kinds.ts";
+import { localDate, localTimeToUtc } from "../time.ts";
 
 /** A hall or construction site to simulate: what the registry holds about it, plus how its people behave. */
 export interface Scenario {
@@ -151,3 +152,16 @@ export const demoSiteScenario: Scenario = {
 };
 
 export const DEMO_SCENARIOS = { hall: demoHallScenario, site: demoSiteScenario } as const;
+
+/**
+ * Where live play of `scenario` starts at `now`: a quarter of an hour before the first shift of the latest day whose
+ * work has begun, so a whole working day plays (the simulators, and `npm start`'s go-live, use it).
+ */
+export function liveDayStart(scenario: Pick<Scenario, "site" | "roster">, now: number): number {
+  const tz = scenario.site.tz;
+  const firstStart = (d: number) => {
+    const date = localDate(now + d * 86_400_000, tz);
+    return Math.min(...scenario.roster.shifts.map((s) => localTimeToUtc(date, s.start, tz))) - 15 * 60_000;
+  };
+  return [0, -1, -2].map(firstStart).find((t) => t <= now) ?? now;
+}

@@ -23,19 +23,22 @@ export function dayOnDuty(
   const onDuty = new Map<string, OnDuty>();
   let from = Number.POSITIVE_INFINITY;
   let to = 0;
+  let firstStart = Number.POSITIVE_INFINITY;
   for (const person of registry.people.values()) {
     if (person.site !== site.id) continue;
     const roster = registry.rosters.get(person.roster);
     if (!roster || !dayKind(roster, person, date).working) continue;
     const ps = periods(roster, date, site.tz);
-    if (ps.length === 0 || ps[0]!.start < judgedFrom) continue;
-    onDuty.set(person.id, { person, roster, periods: ps });
+    if (ps.length === 0) continue;
     for (const p of ps) {
       from = Math.min(from, p.start - earlySigninMinutes * 60_000);
       to = Math.max(to, p.end);
     }
+    firstStart = Math.min(firstStart, ps[0]!.start);
+    // Not judged, but the day's span stays: what an earlier run derived for it is replaced by nothing.
+    if (ps[0]!.start >= judgedFrom) onDuty.set(person.id, { person, roster, periods: ps });
   }
-  if (onDuty.size === 0) return { onDuty, span: undefined };
+  if (to === 0) return { onDuty, span: undefined };
   return {
     onDuty,
     span: {
@@ -44,7 +47,7 @@ export function dayOnDuty(
       dayFrom: localTimeToUtc(date, "00:00", site.tz),
       dayTo: localTimeToUtc(nextDate(date), "00:00", site.tz),
       monthFrom: monthRange(date.slice(0, 7), site.tz).from,
-      firstStart: Math.min(...[...onDuty.values()].map((d) => d.periods[0]!.start)),
+      firstStart,
     },
   };
 }

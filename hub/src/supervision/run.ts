@@ -25,6 +25,7 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
   const announce = createAnnouncer(() => context().events);
   // When each site's devices were first heard; once known it stays (a site heard before the window, for good).
   const heardSince = new Map<string, number | "earlier">();
+  const goLive = settings.since === undefined ? Number.NEGATIVE_INFINITY : Date.parse(settings.since);
   let running: Promise<void> | undefined;
 
   async function runOnce(): Promise<void> {
@@ -40,18 +41,10 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
         const since = await siteHeardSince(ctx.influx, site, now);
         if (since !== undefined) heardSince.set(site.id, since);
       }
-      const since = heardSince.get(site.id);
+      const heard = heardSince.get(site.id);
+      const since = Math.max(goLive, typeof heard === "number" ? heard : Number.NEGATIVE_INFINITY);
       for (const date of dates) {
-        const outcome = await evaluateDay(
-          ctx.influx,
-          registry,
-          site,
-          date,
-          now,
-          settings,
-          rules,
-          typeof since === "number" ? since : undefined,
-        );
+        const outcome = await evaluateDay(ctx.influx, registry, site, date, now, settings, rules, since);
         if (!outcome.span) continue;
         await replaceDay(ctx, outcome, rules);
         announce.cards(outcome.date, outcome.cards);

@@ -36,6 +36,11 @@ export type BulletinRules = z.infer<typeof BulletinRules>;
 
 export const SupervisionSettings = z.strictObject({
   enabled: z.boolean().default(true),
+  /**
+   * When supervision began (go-live): a day whose first shift starts before it is judged for nobody. Beside it, a
+   * site is judged only from when its devices were first heard. ISO date or date-time.
+   */
+  since: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   /** Language of warning messages, card and deduction reasons: simplified Chinese (default) or English. */
   locale: z.enum(LOCALES).default(DEFAULT_LOCALE),
   /** How often today's outcome is recomputed from InfluxDB. */
