@@ -14,6 +14,7 @@ import { ensureDatabase } from "../src/influx/setup.ts";
 import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
 import { at, DUTY_PHONE, HANDLER_PHONE, HEAD_PHONE, itemReading, itemsRegistry } from "./items-fixtures.ts";
 import { panelQueries } from "./grafana-queries.ts";
+import { waitFor } from "./ingest-fixtures.ts";
 import { type Routes, rulesContext, runNow, writeReadings } from "./supervision-fixtures.ts";
 
 /** An SMS gateway that keeps the messages about items (the other rules warn about this hall's windows too). */
@@ -33,13 +34,9 @@ async function smsGateway() {
   return { url: `http://127.0.0.1:${port}/send`, received, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits for `condition` (polled by the hub tests' one waitFor), at most `timeoutMs`. */
+const until = (condition: () => boolean, what: string, timeoutMs = 20_000): Promise<true> =>
+  waitFor(() => (condition() ? true : undefined), timeoutMs, what);
 
 describe("items rule on a real influxd", () => {
   let influxd: TestInfluxd;
@@ -139,7 +136,8 @@ describe("items rule on a real influxd", () => {
       // Runs again: nothing new is sent.
       await run(at("2026-04-13", "10:30"));
       await run(at("2026-04-13", "11:30"));
-      await new Promise((r) => setTimeout(r, 600)); // the notifier polls every 200 ms; three polls without news
+      // Whatever the runs queued is delivered before counting: an outbox with nothing pending.
+      await until(() => (extension.status().notifications as { pending: number }).pending === 0, "an empty outbox");
       expect(sms.received).toHaveLength(9);
 
       // Completed: the warnings close, the cards stay.

@@ -25,6 +25,7 @@ import { createSupervisionExtension, SupervisionSettings } from "../src/supervis
 import { monthlyReport, renderReport } from "../src/supervision/report.ts";
 import { missedCheckins } from "../src/supervision/rules/site-presence/checkins.ts";
 import { distanceM, outsideSite } from "../src/supervision/rules/site-presence/geofence.ts";
+import { waitFor } from "./ingest-fixtures.ts";
 import { judge, type Routes, rulesContext, runNow, writeReadings } from "./supervision-fixtures.ts";
 
 const SITE = { lat: 31.2304, lon: 121.4737, radiusM: 200 };
@@ -276,13 +277,9 @@ async function receiver() {
   return { url: `http://127.0.0.1:${port}`, received, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits for `condition` (polled by the hub tests' one waitFor), at most `timeoutMs`. */
+const until = (condition: () => boolean, what: string, timeoutMs = 60_000): Promise<true> =>
+  waitFor(() => (condition() ? true : undefined), timeoutMs, what);
 
 describe("the demo construction site", () => {
   it("sends its supervisors' absence and lateness to the notification channels, with the site's contacts, once across a restart", async () => {
