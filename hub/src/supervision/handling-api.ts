@@ -38,6 +38,10 @@ export interface ListedWarning {
 const actionsQuery = (where: string) =>
   `SELECT ${warning_action.site}, ${warning_action.rule}, ${warning_action.subject}, ${warning_action.action}, ${warning_action.warning_ts}, ${warning_action.by}, ${warning_action.role}, ${warning_action.note} FROM ${warning_action.FROM} WHERE ${where}`;
 
+/** The steps taken on one warning (they come after it was raised). */
+const historyWhere = (key: { site: string; rule: string; subject: string; ts: number }) =>
+  `${warning_action.site} = ${lit(key.site)} AND ${warning_action.rule} = ${lit(key.rule)} AND ${warning_action.subject} = ${lit(key.subject)} AND ${warning_action.warning_ts} = ${key.ts} AND time >= ${ns(key.ts)}`;
+
 /**
  * `POST /api/warnings/:id/acknowledge|handle|close`: one step of a warning's handling, recorded as a
  * `warning_action` point with the caller's identity; the rules then rewrite the warning with its new state.
@@ -64,11 +68,7 @@ export async function actOnWarning(
   );
   const w = found[0];
   if (!w) return { status: 404, body: { error: `no warning ${id}` } };
-  const history = await ctx.influx.query<Row>(
-    actionsQuery(
-      `${warning_action.site} = ${lit(key.site)} AND ${warning_action.rule} = ${lit(key.rule)} AND ${warning_action.subject} = ${lit(key.subject)} AND ${warning_action.warning_ts} = ${key.ts} AND time >= ${ns(key.ts)}`,
-    ),
-  );
+  const history = await ctx.influx.query<Row>(actionsQuery(historyWhere(key)));
   const current = handlingOf(key.site, history).get(id)?.state ?? "open";
   const next = nextState(current, action);
   if ("error" in next) return { status: 409, body: { error: next.error, state: current } };
@@ -105,11 +105,7 @@ export async function warningRecord(ctx: HubContext, id: string): Promise<HttpRe
     ctx.influx.query<Row>(
       `SELECT * FROM ${warning.FROM} WHERE ${warning.site} = ${lit(key.site)} AND ${warning.rule} = ${lit(key.rule)} AND ${warning.subject} = ${lit(key.subject)} AND time = ${ns(key.ts)}`,
     ),
-    ctx.influx.query<Row>(
-      actionsQuery(
-        `${warning_action.site} = ${lit(key.site)} AND ${warning_action.rule} = ${lit(key.rule)} AND ${warning_action.subject} = ${lit(key.subject)} AND ${warning_action.warning_ts} = ${key.ts} AND time >= ${ns(key.ts)}`,
-      ),
-    ),
+    ctx.influx.query<Row>(actionsQuery(historyWhere(key))),
   ]);
   const w = found[0];
   if (!w) return { status: 404, body: { error: `no warning ${id}` } };
