@@ -17,11 +17,13 @@ export const API_OPTIONS = {
 } as const;
 
 export const API_HELP = `API access (the hub records the token's name as who did it):
-  --url <url>          the hub's HTTP API                                (default ${DEFAULT_URL})
+  --url <url>          the hub's HTTP API (default ${DEFAULT_URL})
   --token <token>      an API token; or the environment variable HUB_API_TOKEN
-  --token-file <file>  take it from a token file (HUB_API_TOKEN_FILE); npm start's is var/demo/hub/secrets/api-tokens.json
-  --as <name>          which token of the file                           (default: its first, "admin")
-  --settings <file>    take the token file from these hub settings       (default config/hub.yaml, when it exists)`;
+  --token-file <file>  take it from a token file (HUB_API_TOKEN_FILE);
+                       npm start's is var/demo/hub/secrets/api-tokens.json
+  --as <name>          which token of the file (default: its first, "admin")
+  --settings <file>    take the token file from these hub settings
+                       (default config/hub.yaml, when it exists)`;
 
 export interface ApiOptionValues {
   url: string;

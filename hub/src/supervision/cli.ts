@@ -139,11 +139,13 @@ const entryCommand: CliCommand = {
   },
 };
 
-const WARNINGS_HELP = `Usage: hub warnings [--site ID] [--state open|acknowledged|handled|closed] [--days N] [--json] [--url URL] [--token T]
+const WARNINGS_HELP = `Usage: hub warnings [--site ID] [--state open|acknowledged|handled|closed]
+                    [--days N] [--json] [--url URL] [--token T]
 
-Lists the warnings raised in the last N days (1 by default), newest first: the id to handle them by, where their
-handling stands (open, acknowledged, handled, closed; "OVERDUE" when past supervision.handling's limits), who
-took the last step, and the message. A viewer's token is enough.
+Lists the warnings raised in the last N days (1 by default), newest first: the
+id to handle them by, where their handling stands (open, acknowledged, handled,
+closed; "OVERDUE" when past supervision.handling's limits), who took the last
+step, and the message. A viewer's token is enough.
 
 ${API_HELP}`;
 
@@ -186,15 +188,17 @@ const warningsCommand: CliCommand = {
   },
 };
 
-const WARNING_HELP = `Usage: hub warning acknowledge|handle|close|show <id> [--note TEXT] [--url URL] [--token T]
+const WARNING_HELP = `Usage: hub warning acknowledge|handle|close|show <id> [--note TEXT]
+                   [--url URL] [--token T]
 
-One step of the centre's handling record of a warning (ids as "hub warnings" lists them):
+One step of the centre's handling record of a warning (ids as "hub warnings"
+lists them):
   acknowledge  someone has seen it and is on it
   handle       what was done, in --note (required)
   close        the matter is settled (only a handled warning)
   show         the warning and every step taken, with who and when
-The steps are kept; who took each is the API token's name (an operator's or administrator's; show needs a
-viewer's).
+The steps are kept; who took each is the API token's name (an operator's or
+administrator's; show needs a viewer's).
 
 ${API_HELP}`;
 
@@ -239,18 +243,27 @@ const warningCommand: CliCommand = {
   },
 };
 
-const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.html] [--department ID | --per-department DIR]
+const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.html]
+                  [--department ID | --per-department DIR]
                   [--settings config/hub.yaml]
 
-Writes the month's assessment bulletin as a printable A4 page (HTML; simplified Chinese by default, English with
-supervision.locale: en): who is commended and who is called in (supervision.bulletin: the top commendTop clerks;
-window units and departments below callInBelow or in the bottom callInBottom), the rankings of departments,
-window units and clerks, then per clerk the ratings, satisfaction, attendance, deductions, bonuses, score and the
-award exclusion (two complaints within 22 working days), per window unit its unattended periods and score, per
-construction site the sign-ins made outside its radius and the check-ins missed, and the deductions by rule. Reads the InfluxDB and registry of the settings file (the running hub's by default).
+Writes the month's assessment bulletin as a printable A4 page (HTML; simplified
+Chinese by default, English with supervision.locale: en):
+- who is commended and who is called in (supervision.bulletin: the top
+  commendTop clerks; window units and departments below callInBelow or in the
+  bottom callInBottom);
+- the rankings of departments, window units and clerks;
+- per clerk the ratings, satisfaction, attendance, deductions, bonuses, score
+  and the award exclusion (two complaints within 22 working days); per window
+  unit its unattended periods and score; per construction site the sign-ins
+  made outside its radius and the check-ins missed; the deductions by rule.
+Reads the InfluxDB and registry of the settings file (the running hub's by
+default).
 
-  --department ID       one department's copy: its own clerks and windows in the detail tables
-  --per-department DIR  one copy per department, written as DIR/report-YYYY-MM-<department>.html`;
+  --department ID       one department's copy: its own clerks and windows in
+                        the detail tables
+  --per-department DIR  one copy per department, written as
+                        DIR/report-YYYY-MM-<department>.html`;
 
 const reportCommand: CliCommand = {
   name: "report",
