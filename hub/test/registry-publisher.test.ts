@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayConfig, gatewayTopics } from "@supervision/firmware-protocols";
@@ -12,11 +12,12 @@ import { type HubBroker, startHubBroker } from "../src/broker/index.ts";
 import type { HubContext } from "../src/controller/extension.ts";
 import { createConfigPublisher } from "../src/registry/config-publisher.ts";
 import { WatchedRegistry } from "../src/registry/view.ts";
+import { copyExampleRegistry } from "./example-registry.ts";
 
 const SERVICE_SECRET = "test-service-secret-0123456789";
 const logger = pino({ level: "silent" });
 const dir = mkdtempSync(join(tmpdir(), "registry-pub-"));
-copyFileSync(join(import.meta.dirname, "../../config/registry/example.yaml"), join(dir, "example.yaml"));
+const secrets = copyExampleRegistry(dir);
 const registry = new WatchedRegistry(dir, logger, 50);
 let broker: HubBroker;
 let url: string;
@@ -46,7 +47,7 @@ describe("config publisher", () => {
     await publisher.start(ctx);
     registry.watch();
     // The gateway connects after the publish, with its own registry credentials: retained delivery.
-    const gateway = await mqtt.connectAsync(url, { username: "gw-hall-1", password: "lab-gateway-secret", reconnectPeriod: 0 });
+    const gateway = await mqtt.connectAsync(url, { username: "gw-hall-1", password: secrets["gw-hall-1"], reconnectPeriod: 0 });
     try {
       const configs: GatewayConfig[] = [];
       gateway.on("message", (_topic, payload) => configs.push(GatewayConfig.parse(JSON.parse(payload.toString()))));

@@ -1,19 +1,21 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { GatewayConfig, verifySecret } from "@supervision/firmware-protocols";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadRegistry, MAX_REGISTRY_FILE_BYTES, RegistryLoadError } from "../src/registry/loader.ts";
 import { sliceFor } from "../src/registry/slice.ts";
 import { WatchedRegistry } from "../src/registry/view.ts";
+import { copyExampleRegistry, EXAMPLE_REGISTRY } from "./example-registry.ts";
 
-const EXAMPLE = join(import.meta.dirname, "../../config/registry/example.yaml");
 const dirs: string[] = [];
+/** The example's passwords of this run, by registry folder (the example itself holds only hashes). */
+const exampleSecrets = new Map<string, ReturnType<typeof copyExampleRegistry>>();
 function registryDir(files: Record<string, string> = {}, withExample = true): string {
   const dir = mkdtempSync(join(tmpdir(), "registry-"));
   dirs.push(dir);
-  if (withExample) copyFileSync(EXAMPLE, join(dir, "example.yaml"));
+  if (withExample) exampleSecrets.set(dir, copyExampleRegistry(dir));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
@@ -207,9 +209,23 @@ describe("loadRegistry", () => {
   });
 });
 
+describe("the example registry (config/registry)", () => {
+  it("holds no password in clear: every gateway and device has only a scrypt hash", () => {
+    const registry = loadRegistry(dirname(EXAMPLE_REGISTRY));
+    const identities = [...registry.gateways.values(), ...registry.devices.values()];
+    expect(identities.map((i) => i.id)).toEqual(["gw-hall-1", "kp-w1", "kp-w2", "term-1"]);
+    for (const identity of identities) {
+      expect(identity.secret, identity.id).toBeUndefined();
+      expect(identity.secretHash, identity.id).toMatch(/^scrypt\$/);
+    }
+    expect(readFileSync(EXAMPLE_REGISTRY, "utf8")).not.toMatch(/lab-(gateway|keypad|terminal)/);
+  });
+});
+
 describe("sliceFor", () => {
   it("cuts a valid gateway config with hashed secrets only", async () => {
-    const registry = loadRegistry(registryDir());
+    const dir = registryDir();
+    const registry = loadRegistry(dir);
     const slice = sliceFor(registry, "gw-hall-1");
     expect(GatewayConfig.parse(slice)).toEqual(slice);
     expect(slice.retentionDays).toEqual({ rating: 1095, signin: 1095, motion: 1095, heartbeat: 30, item: 1095, queue: 1095 });
@@ -224,8 +240,9 @@ describe("sliceFor", () => {
     ]);
     const keypad = slice.devices.find((d) => d.id === "kp-w1");
     expect(keypad?.windowId).toBe("w1");
-    expect(await verifySecret("lab-keypad-1", keypad?.secretHash ?? "")).toBe(true);
-    expect(JSON.stringify(slice)).not.toContain("lab-keypad-1");
+    const keypadSecret = exampleSecrets.get(dir)?.["kp-w1"] ?? "";
+    expect(await verifySecret(keypadSecret, keypad?.secretHash ?? "")).toBe(true);
+    expect(JSON.stringify(slice)).not.toContain(keypadSecret);
   });
 
   it("names the known gateways for an unknown one", () => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -7,6 +7,7 @@ import { GatewayConfig, gatewayTopics } from "@supervision/firmware-protocols";
 import { freePort } from "@supervision/test-support";
 import mqtt from "mqtt";
 import { afterAll, describe, expect, it } from "vitest";
+import { copyExampleRegistry } from "./example-registry.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -32,13 +33,17 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
   it("serves /healthz, /metrics and gateway configs, and stops cleanly on SIGINT", { timeout: 120_000 }, async () => {
     const [influxPort, rpcPort, brokerPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const settingsFile = join(dir, "hub.yaml");
+    // The example registry with this run's passwords (the example itself holds only hashes of passwords nobody kept).
+    const registryDir = join(dir, "registry");
+    mkdirSync(registryDir);
+    const registrySecrets = copyExampleRegistry(registryDir);
     writeFileSync(
       settingsFile,
       [
         `influx: { managedPort: ${influxPort}, managedRpcPort: ${rpcPort} }`,
         `broker: { port: ${brokerPort}, host: 127.0.0.1 }`,
         `http: { port: ${httpPort} }`,
-        `registry: { dir: ${join(ROOT, "config/registry")} }`,
+        `registry: { dir: ${registryDir} }`,
         `dataDir: ${join(dir, "var")}`,
         "logLevel: warn",
       ].join("\n"),
@@ -106,7 +111,13 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
     expect((await cli(["token", "list", "--settings", settingsFile])).stdout).not.toContain("hubtk_");
 
     // The broker: anonymous and the old default service password are refused.
-    for (const credentials of [{}, { username: "hub", password: "change-me-hub-service-secret" }, { username: "hub", password: "" }]) {
+    // So is a gateway with the clear password the example registry once held.
+    for (const credentials of [
+      {},
+      { username: "hub", password: "change-me-hub-service-secret" },
+      { username: "hub", password: "" },
+      { username: "gw-hall-1", password: "lab-gateway-secret" },
+    ]) {
       await expect(
         mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`, { ...credentials, reconnectPeriod: 0, connectTimeout: 10_000 }),
       ).rejects.toThrow(/Bad username or password|Not authorized/);
@@ -124,7 +135,7 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
     // A gateway logging in with its registry secret gets its retained config.
     const gateway = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`, {
       username: "gw-hall-1",
-      password: "lab-gateway-secret",
+      password: registrySecrets["gw-hall-1"],
       reconnectPeriod: 0,
     });
     const config = await new Promise<GatewayConfig>((resolve) => {
