@@ -5,7 +5,17 @@ import { spawnSync } from "node:child_process";
 
 const NEEDS = {
   // binary -> Debian package
-  start: { influxd: "influxdb" },
+  // ffmpeg: the gateway's live view; python3-gi and GStreamer: the demo camera's RTSP stream (system up, started
+  // without npm start, runs without them and says so).
+  start: {
+    influxd: "influxdb",
+    ffmpeg: "ffmpeg",
+    "/usr/lib/python3/dist-packages/gi/__init__.py": "python3-gi",
+    "/usr/lib/x86_64-linux-gnu/girepository-1.0/GstRtspServer-1.0.typelib": "gir1.2-gst-rtsp-server-1.0",
+    "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstvideotestsrc.so": "gstreamer1.0-plugins-base",
+    "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstrtp.so": "gstreamer1.0-plugins-good",
+    "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstx264.so": "gstreamer1.0-plugins-ugly",
+  },
   test: {
     influxd: "influxdb",
     socat: "socat",
@@ -21,8 +31,15 @@ const NEEDS = {
     faketime: "faketime",
     // docker/make-env.sh (scrypt from hashlib), run by the Docker stack's test
     python3: "python3",
+    // camera live view: ffmpeg passes H.264 through; the RTSP test source is GStreamer's RTSP server driven by python3-gi
+    ffmpeg: "ffmpeg",
+    "/usr/lib/python3/dist-packages/gi/__init__.py": "python3-gi",
+    "/usr/lib/x86_64-linux-gnu/girepository-1.0/GstRtspServer-1.0.typelib": "gir1.2-gst-rtsp-server-1.0",
+    "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstvideotestsrc.so": "gstreamer1.0-plugins-base",
+    "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstrtp.so": "gstreamer1.0-plugins-good",
+    "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstx264.so": "gstreamer1.0-plugins-ugly",
   },
-  bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto" },
+  bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", ffmpeg: "ffmpeg" },
   // npm run faults / soak: libfaketime steps the gateway's clock (the faketime package pulls in libfaketime).
   faults: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", faketime: "faketime" },
 };

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { DeviceCommand, DeviceStatus, GatewayConfig } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -38,10 +39,13 @@ export interface DeviceAdapter {
   refusedDevices?(): RefusedDevice[];
 }
 
-/** An answer of the gateway's HTTP API: JSON for an object, the bytes as they are for a Buffer. */
+/**
+ * An answer of the gateway's HTTP API: JSON for an object, the bytes as they are for a Buffer, streamed (chunked)
+ * for a Readable until it ends or the client goes away (then it is destroyed).
+ */
 export interface HttpAnswer {
   status: number;
-  body: object | Buffer;
+  body: object | Buffer | Readable;
   headers?: Record<string, string>;
 }
 

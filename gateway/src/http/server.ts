@@ -1,4 +1,5 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { pipeline, Readable } from "node:stream";
 import type { Registry } from "prom-client";
 import { timingSafeEqual } from "node:crypto";
 import type { HttpAnswer } from "../adapters/adapter.ts";
@@ -34,6 +35,8 @@ export async function startHttpApi(opts: {
   moreMetrics?: () => Registry[];
 }): Promise<HttpApi> {
   const { probe, registry } = opts;
+  /** Streaming answers (live view) in progress: closing the API ends them, so close never waits on a viewer. */
+  const streaming = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -74,6 +77,14 @@ export async function startHttpApi(opts: {
     }
     const answer = path.startsWith("/api/") ? probe.adapterRoute?.(path, url.searchParams) : undefined;
     if (answer) {
+      if (answer.body instanceof Readable) {
+        const body = answer.body;
+        res.writeHead(answer.status, { "content-type": "application/octet-stream", ...answer.headers });
+        streaming.add(res);
+        // pipeline destroys the body when the client goes away: that is how a live viewer leaves.
+        pipeline(body, res, () => streaming.delete(res));
+        return;
+      }
       if (Buffer.isBuffer(answer.body)) {
         res.writeHead(answer.status, { "content-type": "application/octet-stream", ...answer.headers, "content-length": answer.body.length });
         res.end(answer.body);
@@ -94,7 +105,11 @@ export async function startHttpApi(opts: {
   const address = server.address();
   return {
     port: typeof address === "object" && address ? address.port : opts.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const res of streaming) res.destroy();
+      }),
   };
 }
 

@@ -8,6 +8,7 @@ import { CameraLink, type CameraHealth } from "./camera-link.ts";
 import type { EpisodeEdge } from "./episode.ts";
 import { EvidenceStore, type FetchedSnapshot, THIRTY_DAYS_MS } from "./evidence-store.ts";
 import { fetchSnapshot } from "./snapshot.ts";
+import { LiveRelay, type LiveRelayStatus } from "./live/relay.ts";
 
 export type { CameraHealth } from "./camera-link.ts";
 
@@ -28,6 +29,20 @@ export interface OnvifAdapterOptions {
   openSecret?: (deviceId: string, field: string, sealed: string) => string;
   /** Snapshots at each motion edge, kept in `dataDir/cameras/snapshots`; false: none. */
   snapshots?: SnapshotSettings | false;
+  /** Live view (ffmpeg per watched camera, H.264 passed through as fragmented MP4); false: refused. */
+  live?: LiveSettings | false;
+}
+
+export interface LiveSettings {
+  /** The ffmpeg binary (default "ffmpeg" on PATH). */
+  ffmpeg?: string;
+  /** ffmpeg stops this long after a camera's last viewer left (default 5 s). */
+  lingerMs?: number;
+  /** Viewers of one camera at once (default 8); one more is refused with 503. */
+  maxViewers?: number;
+  /** First wait before restarting an exited ffmpeg, doubling to maxBackoffMs (defaults 1 s, 30 s). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
 }
 
 export interface SnapshotSettings {
@@ -54,6 +69,8 @@ export class OnvifAdapter implements DeviceAdapter {
   readonly name = "onvif";
   private readonly links = new Map<string, CameraLink>();
   private readonly heartbeats = new Map<string, NodeJS.Timeout>();
+  /** Live view relays, made on a camera's first viewer. */
+  private readonly relays = new Map<string, LiveRelay>();
   /** Readings of one camera are committed in order, each retried until the buffer takes it. */
   private readonly queues = new Map<string, Promise<void>>();
   private sink: ReadingSink | undefined;
@@ -113,6 +130,9 @@ export class OnvifAdapter implements DeviceAdapter {
     clearInterval(this.retentionTimer);
     for (const timer of this.heartbeats.values()) clearInterval(timer);
     this.heartbeats.clear();
+    // Every live ffmpeg is stopped and waited for before the gateway goes on stopping: none is left behind.
+    await Promise.all([...this.relays.values()].map((r) => r.stop()));
+    this.relays.clear();
     await Promise.all([...this.links.values()].map((l) => l.stop()));
     this.links.clear();
     await Promise.all(this.queues.values());
@@ -168,6 +188,9 @@ export class OnvifAdapter implements DeviceAdapter {
    */
   route(path: string): HttpAnswer | undefined {
     if (path === "/api/cameras") return { status: 200, body: this.cameras() };
+    if (path === "/api/cameras/live") return { status: 200, body: this.liveStatus() };
+    const live = /^\/api\/cameras\/live\/([^/]+)$/.exec(path);
+    if (live) return this.watch(decodeURIComponent(live[1]!));
     if (path === "/api/cameras/snapshots") return { status: 200, body: this.evidence?.list() ?? [] };
     const m = /^\/api\/cameras\/snapshots\/([^/]*)$/.exec(path);
     if (!m) return undefined;
@@ -178,6 +201,43 @@ export class OnvifAdapter implements DeviceAdapter {
     const { data, ...facts } = found;
     if (found.tampered) return { status: 409, body: { status: "tampered", ...facts, error: "the kept file does not match the hash recorded in its reading" } };
     return { status: 200, body: data, headers: { "content-type": "image/jpeg", "x-snapshot-sha256": sha, "x-snapshot-check": "ok", "x-snapshot-device": found.deviceId } };
+  }
+
+  /** Each watched camera's live relay: viewers, ffmpeg's pid, starts, last exit. */
+  liveStatus(): LiveRelayStatus[] {
+    return [...this.relays.values()].map((r) => r.status());
+  }
+
+  /**
+   * GET /api/cameras/live/<deviceId>: the camera's live picture as fragmented MP4 (H.264 passed through), for as long
+   * as the client reads it; the first viewer starts the camera's ffmpeg, the last one leaving stops it.
+   */
+  private watch(deviceId: string): HttpAnswer {
+    const link = this.links.get(deviceId);
+    if (!link) return { status: 404, body: { error: `${deviceId} is not an ONVIF camera of this gateway (GET /api/cameras lists them)` } };
+    const settings = this.opts.live;
+    if (settings === false || !this.running) return { status: 503, body: { error: "live view is off on this gateway (onvif.live.enabled)" } };
+    let relay = this.relays.get(deviceId);
+    if (!relay) {
+      relay = new LiveRelay({
+        deviceId,
+        logger: this.opts.logger,
+        source: () => {
+          const uri = link.rtspUrl();
+          return uri ? { uri, ...link.credentials() } : undefined;
+        },
+        ...(settings?.ffmpeg ? { ffmpeg: settings.ffmpeg } : {}),
+        lingerMs: settings?.lingerMs ?? 5000,
+        backoffMs: settings?.backoffMs ?? 1000,
+        maxBackoffMs: settings?.maxBackoffMs ?? 30_000,
+        rtspTimeoutMs: this.opts.requestTimeoutMs ?? 10_000,
+      });
+      this.relays.set(deviceId, relay);
+    }
+    const max = settings?.maxViewers ?? 8;
+    if (relay.status().viewers >= max) return { status: 503, body: { error: `${deviceId} already has ${max} viewers (onvif.live.maxViewers)` } };
+    if (!link.rtspUrl()) return { status: 503, body: { error: `${deviceId} has not told its RTSP stream URI yet (GET /api/cameras: lastError)` } };
+    return { status: 200, body: relay.addViewer(), headers: { "content-type": "video/mp4", "cache-control": "no-store" } };
   }
 
   /** A kept snapshot by the hash its reading recorded, checked against that hash. */

@@ -27,6 +27,13 @@ export const onvifLink = {
         retentionMs: settings.snapshots.retentionDays * 86_400_000,
         timeoutMs: settings.snapshots.timeoutMs,
       },
+      live: settings.live.enabled && {
+        ffmpeg: settings.live.ffmpeg,
+        lingerMs: settings.live.lingerS * 1000,
+        maxViewers: settings.live.maxViewers,
+        backoffMs: settings.live.backoffS * 1000,
+        maxBackoffMs: settings.live.maxBackoffS * 1000,
+      },
     });
   },
 } satisfies DeviceLink<OnvifSettings>;

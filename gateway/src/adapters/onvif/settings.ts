@@ -22,6 +22,21 @@ export const OnvifSettings = z
         timeoutMs: z.int().min(500).max(60_000).default(5000),
       })
       .prefault({}),
+    live: z
+      .strictObject({
+        /** Live view: ffmpeg per watched camera, H.264 passed through (GET /api/cameras/live/<deviceId>). */
+        enabled: z.boolean().default(true),
+        /** The ffmpeg binary: a name on PATH or an absolute path. */
+        ffmpeg: z.string().min(1).max(4096).default("ffmpeg"),
+        /** ffmpeg stops this long after a camera's last viewer left (a page reload does not restart it). */
+        lingerS: z.number().min(0).max(600).default(5),
+        /** Viewers of one camera at once; one more is refused (each costs the gateway's uplink bandwidth). */
+        maxViewers: z.int().min(1).max(100).default(8),
+        /** ffmpeg that exits is restarted after this, doubling to maxBackoffS while the camera stays down. */
+        backoffS: z.number().min(0.1).max(60).default(1),
+        maxBackoffS: z.number().min(1).max(3600).default(30),
+      })
+      .prefault({}),
   })
   .prefault({});
 export type OnvifSettings = z.output<typeof OnvifSettings>;
