@@ -65,9 +65,13 @@ approvalSystems:
   - { id: market-sys, name: 市场监管审批系统, department: market }
 `;
 
-export function itemsRegistry(): { registry: Registry; dir: string } {
+/** The hall's registry; `handlerPerson` makes XK-001's handler a registry person (who answers for it in the scores). */
+export function itemsRegistry(options: { handlerPerson?: string } = {}): { registry: Registry; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), "items-registry-"));
-  writeFileSync(join(dir, "registry.yaml"), REGISTRY);
+  const yaml = options.handlerPerson
+    ? REGISTRY.replace(`handler: { name: 张办, phone: "${HANDLER_PHONE}" }`, `handler: { name: 张办, phone: "${HANDLER_PHONE}", person: ${options.handlerPerson} }`)
+    : REGISTRY;
+  writeFileSync(join(dir, "registry.yaml"), yaml);
   return { registry: loadRegistry(dir), dir };
 }
 

@@ -60,6 +60,17 @@ export function clockOf(registry: Registry, item: Item): (Clock & { roster: Rost
 }
 
 /**
+ * Who answers for an overdue application in the scores: the item's responsible person (the catalogue's
+ * `handler.person`), else the window that accepted it; undefined when the registry names neither.
+ */
+export function answerableFor(registry: Registry, c: ItemCase): { kind: "clerk" | "supervisor" | "window_unit"; id: string } | undefined {
+  const person = c.item.handler.person === undefined ? undefined : registry.people.get(c.item.handler.person);
+  if (person) return { kind: person.role, id: person.id };
+  if (c.window !== undefined && registry.windows.has(c.window)) return { kind: "window_unit", id: c.window };
+  return undefined;
+}
+
+/**
  * Groups events by application and follows each from its acceptance. The same event arriving twice (resent through
  * the API, replayed by a gateway, or reported by both the hall's queue system and the department's system) is one
  * fact: the earliest acceptance counts, a second completion changes nothing. Applications without an acceptance, or

@@ -31,6 +31,12 @@ export const siteRules = (rules: readonly Rule[]): SiteRule[] => rules.filter((r
 /** The `rule` tags of the deductions the rules compute (and replace each run); people's entries use other names. */
 export const derivedDeductionRules = (rules: readonly Rule[] = RULES): string[] => dayRules(rules).flatMap((r) => r.deductionRules);
 
+/** Every `rule` tag a rule computes, day and site rules': none may be entered by hand. */
+export const computedDeductionRules = (rules: readonly Rule[] = RULES): string[] => [
+  ...derivedDeductionRules(rules),
+  ...siteRules(rules).flatMap((r) => r.deductionRules ?? []),
+];
+
 /**
  * Recomputes one site's day from what InfluxDB holds; pure apart from the reads. The day rules judge together on
  * one context; their findings are composed here, in the rules' order: records, warnings and deductions as points,
@@ -134,6 +140,7 @@ export async function evaluateSite(
   return {
     points: [
       ...findings.flatMap((f) => f.records ?? []),
+      ...findings.flatMap((f) => f.deductions ?? []).map((d) => deductionPoint(place, d)),
       ...found.map((w) => warningPoint(place, w, handling)),
       ...cards.map((c) => c.point),
     ],

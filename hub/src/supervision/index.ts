@@ -5,7 +5,7 @@ import { HANDLING_ACTIONS } from "./handling.ts";
 import { actOnWarning, listWarnings, warningRecord } from "./handling-api.ts";
 import { requireRole } from "../http/auth.ts";
 import { enter } from "./entries.ts";
-import { derivedDeductionRules } from "./evaluate.ts";
+import { computedDeductionRules } from "./evaluate.ts";
 import { registerSupervisionMetrics } from "./metrics.ts";
 import { Notifier } from "./notify.ts";
 import { RULES } from "./rules/index.ts";
@@ -29,7 +29,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
   let timer: NodeJS.Timeout | undefined;
   let notifier: Notifier | undefined;
   const runner = createRunner(() => ctx, settings, RULES);
-  const derivedRules = derivedDeductionRules(RULES);
+  const derivedRules = computedDeductionRules(RULES);
 
   return {
     name: "supervision",

@@ -7,6 +7,7 @@ import type { BulletinRules, ScoringRules } from "./settings.ts";
 import type { Locale } from "@supervision/dashboards";
 import { reportTexts } from "./messages.ts";
 import { itemMonth, type ItemMonth } from "../items/counts.ts";
+import { noAwardForItems, overdueInYear } from "../items/awards.ts";
 
 export { monthRange } from "./calendar.ts";
 
@@ -24,7 +25,12 @@ export interface ClerkLine {
   deductions: number;
   bonuses: number;
   score: number;
-  /** Two verified complaints within 22 working days: out of this year's awards. */
+  /** Approval items the clerk answers for that fell overdue this year, up to the month's end. */
+  overdueItems: number;
+  /**
+   * Out of this year's awards (seed 002, art. 25): two verified complaints within 22 working days, or
+   * `scoring.noAwardOverdueItems` overdue items this year, or one overdue by more than `scoring.noAwardOverdueDays`.
+   */
   noAward: boolean;
 }
 
@@ -124,7 +130,7 @@ export async function monthlyReport(
   const tz = [...registry.sites.values()][0]?.tz ?? "UTC";
   const { from, to } = monthRange(month, tz);
   const range = `time >= ${ns(from)} AND time < ${ns(to)}`;
-  const [ratings, byPlace, attendance, deductions, complaints, unattended, presence] = await Promise.all([
+  const [ratings, byPlace, attendance, deductions, complaints, unattended, presence, overdueItems] = await Promise.all([
     influx.query<Row>(
       `SELECT sum(${rating.rated}) AS rated, sum(${rating.positive}) AS positive, sum(${rating.negative}) AS negative FROM ${rating.FROM} WHERE ${range} GROUP BY ${rating.clerk}`,
     ),
@@ -146,6 +152,7 @@ export async function monthlyReport(
     influx.query<Row>(
       `SELECT sum(${site_presence.count}) AS n FROM ${site_presence.FROM} WHERE ${range} GROUP BY ${site_presence.site}, ${site_presence.finding}`,
     ),
+    overdueInYear(influx, registry, month),
   ]);
   const sumFor = (kind: string, subject: string, sign: 1 | -1) =>
     deductions
@@ -161,7 +168,9 @@ export async function monthlyReport(
       .filter((c) => c.subject === p.id)
       .map((c) => c.time.toISOString().slice(0, 10))
       .sort();
-    const noAward = marks.some((d, i) => i > 0 && workingDaysBetween(registry, p.id, marks[i - 1]!, d) <= 22);
+    const overdue = overdueItems.get(p.id);
+    const noAward =
+      marks.some((d, i) => i > 0 && workingDaysBetween(registry, p.id, marks[i - 1]!, d) <= 22) || noAwardForItems(overdue, scoring);
     const minus = sumFor("clerk", p.id, -1);
     const plus = sumFor("clerk", p.id, 1);
     return {
@@ -176,6 +185,7 @@ export async function monthlyReport(
       deductions: minus,
       bonuses: plus,
       score: scoring.baseline + minus + plus,
+      overdueItems: overdue?.overdue ?? 0,
       noAward,
     };
   });

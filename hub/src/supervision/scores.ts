@@ -11,7 +11,7 @@ const { deduction } = INFLUXQL;
 export function deductionPoint(place: Placement, d: Deduction): SchemaPoint<"deduction"> {
   return schemaPoint(
     "deduction",
-    ns(d.at),
+    d.atNs ?? ns(d.at),
     { ...place, subject_kind: d.subjectKind, subject: d.subject, rule: d.rule },
     { points: d.points, reason: d.reason, entered_by: "rules" },
   );

@@ -17,6 +17,16 @@ export const ScoringRules = z.strictObject({
   dissatisfiedClerk: z.number().default(-2),
   dissatisfiedUnit: z.number().default(-10),
   thanks: z.number().default(2),
+  /**
+   * Per approval item overdue, to its responsible person (the catalogue's `handler.person`), else to the window that
+   * accepted it. The seed states no value per overdue item: -2 is this product's assumption, a clerk's lapse like
+   * late arrival (hub/src/supervision/rules/items/README.md, "Points").
+   */
+  itemOverdue: z.number().default(-2),
+  /** Out of the year's awards (seed 002, art. 25 (3)): this many overdue items in the calendar year (0: never)... */
+  noAwardOverdueItems: z.int().min(0).max(1000).default(3),
+  /** ...or one item overdue by more than this many days of its limit's unit. */
+  noAwardOverdueDays: z.int().min(0).max(365).default(3),
   /** Every `proRataEvery` points a clerk loses cost the clerk's window unit `proRataPoints`. */
   proRataEvery: z.number().positive().default(5),
   proRataPoints: z.number().default(-2),

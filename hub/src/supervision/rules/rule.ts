@@ -29,6 +29,8 @@ export interface DayRule {
 export interface SiteRule {
   readonly scope: "site";
   readonly name: string;
+  /** The `rule` tag of the deductions it computes (rewritten each run at their own times), refused as a person's entry. */
+  readonly deductionRules?: readonly string[];
   judge(ctx: SiteContext): Promise<Findings>;
 }
 
@@ -94,6 +96,8 @@ export interface Deduction {
   rule: string;
   points: number;
   at: number;
+  /** The point's time in nanoseconds when several deductions of a subject share `at` (two items due the same day). */
+  atNs?: string;
   reason: string;
 }
 

@@ -1,10 +1,10 @@
 import type { CardEvent, WarningEvent } from "../../../controller/extension.ts";
-import { buildCases, type ItemCase } from "../../../items/cases.ts";
+import { answerableFor, buildCases, type ItemCase } from "../../../items/cases.ts";
 import { ns } from "../../../influx/query.ts";
 import { readingTimestampNs } from "../../../ingest/points.ts";
 import { schemaPoint, type SchemaPoint } from "../../../schema/index.ts";
 import type { ItemText } from "../../messages.ts";
-import type { Findings, Placement, SiteRule, WarningFinding } from "../rule.ts";
+import type { Deduction, Findings, Placement, SiteRule, WarningFinding } from "../rule.ts";
 import type { ItemRuleSettings } from "./settings.ts";
 
 /** How far an application has gone at `now` (or at its completion): what it earned. */
@@ -74,12 +74,14 @@ export function itemStatePoint(place: Placement, c: ItemCase, stage: ItemStage, 
 export const items: SiteRule = {
   scope: "site",
   name: "items",
+  deductionRules: ["item_overdue"],
   async judge({ registry, site, place, now, settings, text, readings }): Promise<Findings> {
     const { cases } = buildCases(registry, await readings.itemEvents(), now);
     const byHandler = overdueByHandler(cases);
     const warnings: WarningFinding[] = [];
     const cards: NonNullable<Findings["cards"]> = [];
     const records: SchemaPoint[] = [];
+    const deductions: Deduction[] = [];
     for (const c of cases) {
       const stage = stageOf(c, settings.items, byHandler);
       records.push(itemStatePoint(place, c, stage, settings.items));
@@ -122,6 +124,18 @@ export const items: SiteRule = {
         const overdue = text.itemOverdue(about);
         warn("item_overdue", "warning", open, overdue);
         card("yellow", [overdue]);
+        // One deduction per overdue application, at its deadline (its own nanoseconds: several fall due together).
+        const answerable = answerableFor(registry, c);
+        if (answerable && settings.scoring.itemOverdue !== 0)
+          deductions.push({
+            subjectKind: answerable.kind,
+            subject: answerable.id,
+            rule: "item_overdue",
+            points: settings.scoring.itemOverdue,
+            at: c.due.dueAt,
+            atNs: readingTimestampNs(c.due.dueAt, applicationHash(c.application)),
+            reason: overdue,
+          });
       }
       if (stage.red) {
         const red = text.itemRed({ ...about, overdueDays: c.overdueDays, unit });
@@ -129,6 +143,6 @@ export const items: SiteRule = {
         card("red", stage.handlerMany ? [red, text.handlerOverdue({ handler: c.handler, count: byHandler.get(c.handler) ?? 0 })] : [red]);
       }
     }
-    return { records, warnings, cards };
+    return { records, warnings, cards, deductions };
   },
 };
