@@ -14,3 +14,4 @@ export { FOLDER_UID } from "./grafana/provision.ts";
 export { PUBLIC, requireRole, ROLES } from "./http/auth.ts";
 export type { Access, Identity, Role } from "./http/auth.ts";
 export { createHubLogger, redactText, safeError } from "./secrets/redact.ts";
+export { itemMonth, type ItemMonth } from "./items/counts.ts";
