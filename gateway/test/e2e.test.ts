@@ -30,7 +30,7 @@ async function setup(keypads = 2, extraDevices: GatewayConfig["devices"] = []): 
   // The key is created in the gateway's data dir before the hub starts, as `gateway keys` does on a new box.
   const { publicKeyPem } = loadOrCreateKeys(gateway.dataDir);
   const hub = await startStandInHub({ publicKeyPem, gatewayId: config.gatewayId });
-  gateway.settings.hub = { url: hub.url };
+  gateway.settings.hub = { url: hub.url, password: "the stand-in hub takes any password" };
   cleanups.push(() => hub.close(), () => gateway.cleanup());
   return { gateway, hub };
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,7 +74,8 @@ export async function gatewayProcess(opts: {
     dataDir,
     broker: { host: "127.0.0.1", port: devicePort },
     http: { host: "127.0.0.1", port: httpPort },
-    hub: { url: opts.hubUrl ?? "mqtt://127.0.0.1:1884" },
+    // A password of this test only: `gateway start` refuses to run without one.
+    hub: { url: opts.hubUrl ?? "mqtt://127.0.0.1:1884", password: `test-${randomBytes(9).toString("hex")}` },
     logLevel: "warn",
     config: opts.config,
     ...opts.extra,

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -48,6 +48,20 @@ describe("gateway CLI", () => {
     const file = settingsFile("gatewayId: gw-1\n");
     expect((await cli(["frobnicate", "--settings", file])).err).toMatch(/unknown command "frobnicate"/);
     expect((await cli(["status", "--bogus"])).code).toBe(2);
+  }, TEST_TIMEOUT_MS);
+
+  it("start refuses to run without hub.password, naming the setting and how to get it, before making anything", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gw-cli-"));
+    const file = join(dir, "gateway.yaml");
+    writeFileSync(file, `gatewayId: gw-hall-9\ndataDir: ${join(dir, "data")}\nhttp:\n  port: ${await freePort()}\nbroker:\n  port: ${await freePort()}\n`);
+    const res = await cli(["start", "--settings", file]);
+    expect(res.code).toBe(2);
+    expect(res.err).toContain(`error: hub.password is not set in ${file}`);
+    expect(res.err).toContain("GATEWAY_HUB_PASSWORD");
+    expect(res.err).toContain("gateways[gw-hall-9].secretHash");
+    expect(res.err).toContain("hub hash-secret <password>");
+    expect(res.err).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    expect(existsSync(join(dir, "data"))).toBe(false);
   }, TEST_TIMEOUT_MS);
 
   it("lists devices from a running gateway's HTTP API and says what to do when none runs", async () => {

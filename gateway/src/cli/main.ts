@@ -9,7 +9,7 @@ import type { GatewayState } from "../controller.ts";
 import { runGateway } from "../run.ts";
 import { checkHubLogin } from "./hub-login.ts";
 import { DataDirError } from "../settings/data-dir.ts";
-import { loadSettings, type Settings, SettingsError } from "../settings/settings.ts";
+import { loadSettings, type Settings, SETTINGS_ENV, SettingsError } from "../settings/settings.ts";
 
 const USAGE = `gateway <command> [--settings file]
 
@@ -29,7 +29,7 @@ Options:
 
 const COMMAND_HELP: Record<string, string> = {
   start:
-    "gateway start [--settings file]\n  Runs the gateway until Ctrl-C or SIGTERM. Readings are buffered on disk under dataDir and sent to hub.url;\n  the last config from the hub is kept there too, so the gateway starts while the hub is unreachable.",
+    "gateway start [--settings file]\n  Runs the gateway until Ctrl-C or SIGTERM. Readings are buffered on disk under dataDir and sent to hub.url;\n  the last config from the hub is kept there too, so the gateway starts while the hub is unreachable.\n  Refuses to start without hub.password (or GATEWAY_HUB_PASSWORD): the hub's broker knows no anonymous gateway.",
   keys: "gateway keys [--settings file]\n  Prints the gateway's Ed25519 public key and X25519 sealing key (creating both in dataDir on first use) as a\n  registry snippet: paste it under gateways: in the hub's registry so the hub accepts this gateway's signed batches\n  and can seal its devices' secrets (ONVIF passwords, terminal comm keys) to it.",
   "dead-letters":
     "gateway dead-letters [--settings file] [--limit N]\n  Lists the newest refused device messages (default 50): time, device, reason code, message, source topic.",
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
   const settings = loadSettings(values.settings);
   switch (command) {
     case "start":
-      return start(settings);
+      return start(settings, values.settings);
     case "keys": {
       const { publicKeyPem, sealingKeyPem } = loadOrCreateKeys(settings.dataDir, settings.keyFile);
       console.log(
@@ -193,7 +193,15 @@ function formatTerminals(rows: unknown, now = Date.now()): string {
     .join("\n");
 }
 
-async function start(settings: Settings): Promise<number> {
+async function start(settings: Settings, settingsFile: string): Promise<number> {
+  // Refused here, not minutes later in the log as "Bad username or password": the hub's broker knows no anonymous gateway.
+  if (settings.hub.password === undefined) {
+    throw new UsageError(
+      `hub.password is not set in ${settingsFile}: the hub's broker accepts gateway "${settings.hub.username ?? settings.gatewayId}" only with its password. ` +
+        `Set hub.password (or ${SETTINGS_ENV["hub.password"]} in the environment) to the password whose scrypt hash is the registry's ` +
+        `gateways[${settings.gatewayId}].secretHash; the hub's administrator makes that hash with \`hub hash-secret <password>\`. Then check it with \`gateway doctor\`.`,
+    );
+  }
   const logger = pino({ level: settings.logLevel });
   const running = await runGateway(settings, logger);
   await new Promise<void>((resolve) => {
