@@ -13,3 +13,4 @@ export * from "./validate.ts";
 export * from "./time.ts";
 export * from "./serial/index.ts";
 export * from "./gbk.ts";
+export * from "./camera-commands.ts";

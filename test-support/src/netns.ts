@@ -54,7 +54,9 @@ export function installLoopbackGuard(): { violations: string[]; dispose(): void 
 export function runVitestInLoopbackNamespace(files: string[], opts: { cwd: string; timeoutMs?: number }): Promise<{ code: number | null; output: string }> {
   if (process.getuid?.() !== 0) return Promise.reject(new Error("loopback namespace tests need root (unshare --net); run npm test as root, as CI does"));
   return new Promise((resolve, reject) => {
-    const script = 'ip link set lo up && exec node node_modules/vitest/vitest.mjs run --config vitest.netns.config.ts "$@"';
+    // Multicast on lo too: WS-Discovery probes (239.255.255.250) reach the test's cameras and never leave the namespace.
+    const script =
+      'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && exec node node_modules/vitest/vitest.mjs run --config vitest.netns.config.ts "$@"';
     const child = spawn("unshare", ["--net", "--", "sh", "-c", script, "netns", ...files], {
       cwd: opts.cwd,
       env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", CI: "true" },

@@ -7,6 +7,7 @@ import pino from "pino";
 import { loadOrCreateKeys } from "../identity/keys.ts";
 import type { GatewayState } from "../controller.ts";
 import { runGateway } from "../run.ts";
+import { camerasCli } from "./cameras.ts";
 import { checkHubLogin } from "./hub-login.ts";
 import { DataDirError } from "../settings/data-dir.ts";
 import { loadSettings, type Settings, SETTINGS_ENV, SettingsError } from "../settings/settings.ts";
@@ -21,6 +22,9 @@ Commands:
   devices    one line per configured device: online/offline, connected, last seen; refused unknown devices
   terminals  ADMS sign-in terminals: serial, model, firmware, last contact, punches today, commands, clock
   doctor     checks the settings file, ports, disk space and says what to fix
+  cameras discover   ONVIF cameras on the hall's LAN (WS-Discovery), with a registry snippet
+  cameras check <id> what works on a camera and what to fix (credentials, clock, events, stream)
+  camera ptz <id> …  turn a PTZ camera: preset, move, stop, home
   help       this text
 
 Options:
@@ -46,6 +50,8 @@ const COMMAND_HELP: Record<string, string> = {
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
+  // Camera commands take options of their own (gateway/src/cli/cameras.ts).
+  if (argv[0] === "cameras" || argv[0] === "camera") return camerasCli(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

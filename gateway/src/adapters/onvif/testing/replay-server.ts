@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { notificationXml, type NotificationSpec } from "./notifications.ts";
@@ -33,7 +34,25 @@ export interface ReplayOptions {
   /** Service namespaces the camera does not offer (answered with a fault), e.g. "events". */
   without?: string[];
   port?: number;
+  /** The WS-Discovery endpoint reference (default: a uuid per replay), so several replays are told apart. */
+  endpoint?: string;
 }
+
+/** A PTZ request as the camera received it: the action and its parameters. */
+export interface PtzCall {
+  action: string;
+  profileToken?: string;
+  preset?: string;
+  pan?: number;
+  tilt?: number;
+  zoom?: number;
+  timeout?: string;
+  stopPanTilt?: boolean;
+  stopZoom?: boolean;
+}
+
+/** WS-Discovery's multicast group and port (ONVIF Core, 7.3). */
+export const WS_DISCOVERY = { group: "239.255.255.250", port: 3702 } as const;
 
 interface Subscription {
   id: string;
@@ -62,6 +81,12 @@ export class OnvifReplay {
   authFailures = 0;
   /** Snapshot requests answered with an authentication challenge (401). */
   snapshotChallenges = 0;
+  /** Every PTZ request that passed authentication, in order. */
+  readonly ptzCalls: PtzCall[] = [];
+  /** WS-Discovery probes answered. */
+  probes = 0;
+  private discovery: UdpSocket | undefined;
+  private readonly endpoint: string;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly subscriptions = new Map<string, Subscription>();
@@ -70,7 +95,35 @@ export class OnvifReplay {
   /** Notifications for the next subscription, when none exists yet (a camera's Initialized state). */
   private pendingInitial: NotificationSpec[] = [];
 
-  constructor(private readonly opts: ReplayOptions = {}) {}
+  constructor(private readonly opts: ReplayOptions = {}) {
+    this.endpoint = opts.endpoint ?? `uuid:${randomUUID()}`;
+  }
+
+  /**
+   * Answers WS-Discovery probes sent to the multicast group on loopback (the test namespace routes 224.0.0.0/4 to
+   * `lo`), as a camera on the hall's LAN does, with this replay's device service URL.
+   */
+  async startDiscovery(): Promise<void> {
+    const socket = createSocket({ type: "udp4", reuseAddr: true });
+    socket.on("message", (message, from) => {
+      const text = message.toString("utf8");
+      if (!/<(?:\w+:)?Probe[\s>]/.test(text)) return;
+      const relatesTo = /<(?:\w+:)?MessageID[^>]*>([^<]+)</.exec(text)?.[1] ?? "";
+      const xml = readFileSync(new URL("Probe.xml", FIXTURES), "utf8")
+        .replace("RELATES_TO", relatesTo)
+        .replace("uuid:c9790c3a-701b-464d-a189-0060351c8ada", this.endpoint)
+        .replace("SERVICE_URI", this.url);
+      if (this.checkAddresses(xml)) return;
+      this.probes++;
+      socket.send(xml, from.port, from.address === "0.0.0.0" ? this.host : from.address);
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(WS_DISCOVERY.port, () => resolve());
+    });
+    socket.addMembership(WS_DISCOVERY.group, this.host);
+    this.discovery = socket;
+  }
 
   /** The device service URL a camera is configured with. */
   get url(): string {
@@ -111,6 +164,8 @@ export class OnvifReplay {
 
   /** The camera loses power: connections reset, subscriptions are forgotten, the port refuses. */
   async stop(): Promise<void> {
+    this.discovery?.close();
+    this.discovery = undefined;
     const server = this.server;
     this.server = undefined;
     this.dropConnections();
@@ -188,6 +243,12 @@ export class OnvifReplay {
         return this.pullMessages(path, body, res);
       case "Renew":
         return this.renew(path, res);
+      case "GotoPreset":
+      case "GotoHomePosition":
+      case "ContinuousMove":
+      case "Stop":
+        if (service === "ptz") this.ptzCalls.push(ptzCall(first.name, body));
+        return this.send(res, 200, this.fixture(`ptz.${first.name}.xml`));
       case "Unsubscribe": {
         const id = subscriptionId(path);
         if (id) this.subscriptions.get(id)?.waiter?.();
@@ -336,17 +397,51 @@ export class OnvifReplay {
     return fillTemplate(readFileSync(new URL(name, FIXTURES), "utf8"), it, this.terminationMs());
   }
 
-  private send(res: ServerResponse, status: number, xml: string): void {
+  /** Records every non-loopback address a client would follow in `xml`; true when there is one. */
+  private checkAddresses(xml: string): boolean {
     // The addresses a client follows: service XAddrs, media Uris, subscription Addresses.
-    for (const m of xml.matchAll(/<(?:[\w-]+:)?(?:XAddrs?|Uri|Address)>\s*([^<\s]*)/g)) {
-      const url = m[1]!;
-      if (url === "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous") continue; // WS-Addressing's "no reply address"
-      const host = /^[a-z]+:\/\/([^/:]+)/i.exec(url)?.[1];
-      if (host !== undefined && host !== "127.0.0.1") this.violations.push(url);
+    for (const m of xml.matchAll(/<(?:[\w-]+:)?(?:XAddrs?|Uri|Address)>\s*([^<]*)/g)) {
+      for (const url of m[1]!.trim().split(/\s+/)) {
+        if (url === "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous") continue; // WS-Addressing's "no reply address"
+        const host = /^[a-z]+:\/\/([^/:]+)/i.exec(url)?.[1];
+        if (host !== undefined && host !== "127.0.0.1") this.violations.push(url);
+      }
     }
-    if (this.violations.length > 0) status = 500;
+    return this.violations.length > 0;
+  }
+
+  private send(res: ServerResponse, status: number, xml: string): void {
+    if (this.checkAddresses(xml)) status = 500;
     res.writeHead(status, { "content-type": "application/soap+xml; charset=utf-8" }).end(xml);
   }
+}
+
+/** The parameters of a PTZ request, read from its SOAP body. */
+function ptzCall(action: string, body: string): PtzCall {
+  const text = (tag: string) => new RegExp(`<(?:\\w+:)?${tag}(?:\\s[^>]*)?>([^<]*)<`).exec(body)?.[1];
+  const attr = (tag: string, name: string) => {
+    const element = new RegExp(`<(?:\\w+:)?${tag}\\s[^>]*>|<(?:\\w+:)?${tag}\\s[^>]*/>`).exec(body)?.[0];
+    const value = element && new RegExp(`\\s${name}="([^"]*)"`).exec(element)?.[1];
+    return value === undefined ? undefined : Number(value);
+  };
+  const call: PtzCall = { action };
+  const profileToken = text("ProfileToken");
+  if (profileToken !== undefined) call.profileToken = profileToken;
+  const preset = text("PresetToken");
+  if (preset !== undefined) call.preset = preset;
+  if (action === "ContinuousMove") {
+    const [pan, tilt, zoom] = [attr("PanTilt", "x"), attr("PanTilt", "y"), attr("Zoom", "x")];
+    if (pan !== undefined) call.pan = pan;
+    if (tilt !== undefined) call.tilt = tilt;
+    if (zoom !== undefined) call.zoom = zoom;
+    const timeout = text("Timeout");
+    if (timeout !== undefined) call.timeout = timeout;
+  }
+  if (action === "Stop") {
+    call.stopPanTilt = text("PanTilt") === "true";
+    call.stopZoom = text("Zoom") === "true";
+  }
+  return call;
 }
 
 function fixtureExists(name: string): boolean {
