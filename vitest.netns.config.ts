@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // gateway/test/netns.test.ts with unshare --net; they refuse to run anywhere else.
 export default defineConfig({
   test: {
-    include: ["{gateway,hub,test-support}/**/*.netns.ts"],
+    include: ["{gateway,hub,system,test-support}/**/*.netns.ts"],
     exclude: ["**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
 import { type HubBroker, startHubBroker } from "../broker/index.ts";
 import { createGrafanaExtension } from "../grafana/index.ts";
+import { createLiveViewExtension } from "../live/index.ts";
 import { HubHttpServer } from "../http/server.ts";
 import { ApiTokens, PUBLIC, requireRole, WatchedApiTokens } from "../http/auth.ts";
 import { hubSecrets, influxCredentials } from "../secrets/hub-secrets.ts";
@@ -173,6 +174,8 @@ export class Hub {
       createIngestExtension({ brokerUrl, ...credentials, shareGroup, auditKey }),
       createAuditExtension({ ...settings.audit, key: auditKey, locale: settings.supervision.locale }),
       createConfigPublisher({ brokerUrl, ...credentials }),
+      // Camera live view: the page and the streams it plays, pulled from the cameras' gateways.
+      createLiveViewExtension(),
       ...this.extra,
       createGrafanaExtension(settings.grafana),
       // After Grafana, which listens for its warnings and cards.

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { pipeline, Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { HttpRequest, HttpResponse, HttpRoutes } from "../controller/extension.ts";
 import { type Access, type ApiTokens, type Identity, requireRole, roleAllows } from "./auth.ts";
@@ -50,6 +51,12 @@ export class HubHttpServer implements HttpRoutes {
     const listener: RequestListener = (req, res) => {
       this.handle(req)
         .then((reply) => {
+          if (reply.body instanceof Readable) {
+            // A stream (camera live view): sent as it comes, destroyed when the client goes away.
+            res.writeHead(reply.status, { "content-type": reply.contentType ?? "application/octet-stream", "cache-control": "no-store" });
+            pipeline(reply.body, res, () => undefined);
+            return;
+          }
           const headers: Record<string, string> = { "content-type": reply.contentType ?? "application/json" };
           if (reply.status === 401) headers["www-authenticate"] = 'Bearer realm="hub"';
           res.writeHead(reply.status, headers);

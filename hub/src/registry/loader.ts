@@ -237,6 +237,18 @@ export function loadRegistry(dir: string): Registry {
 
   // Gateway sealing keys, and link secrets resolved to their values (which go into the digest: a changed secret
   // file changes the registry).
+  for (const [id, g] of registry.gateways) {
+    if (g.api === undefined) continue;
+    const token = resolveSecret(g.api.token, dir);
+    if (!token.ok) {
+      mismatch(g, `.api.token: ${token.error}`);
+      continue;
+    }
+    digest.update(`${id}/api.token\0${createHash("sha256").update(token.value).digest("hex")}\0`);
+    const resolved = { ...g, api: { ...g.api, token: token.value } };
+    origin.set(resolved, origin.get(g)!);
+    registry.gateways.set(id, resolved);
+  }
   for (const g of registry.gateways.values()) {
     if (g.sealingKey === undefined) continue;
     const key = loadSealingPublicKey(g.sealingKey);

@@ -1,4 +1,4 @@
-import { checkLinksFitKind, deviceCoreFields, Id, ItemCode, linkFields, MqttSecretHash, TerminalPin } from "@supervision/firmware-protocols";
+import { checkLinksFitKind, deviceCoreFields, Id, ItemCode, linkFields, MqttSecretHash, SecretSource, TerminalPin } from "@supervision/firmware-protocols";
 import { z } from "zod";
 
 /**
@@ -117,6 +117,16 @@ export const Gateway = z.strictObject({
   /** MQTT password for the hub's broker: a scrypt hash (`hub hash-secret`), or `secret` in clear for a lab. */
   secretHash: z.string().max(256).optional(),
   secret: z.string().max(256).optional(),
+  /**
+   * The gateway's HTTP API as the hub reaches it (camera live view through the hub): its URL and its `http.token`,
+   * in clear for a lab or as `{ env: NAME }` / `{ file: path }`.
+   */
+  api: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/, error: "an http:// or https:// URL of the gateway's HTTP API, e.g. http://gateway-hall-1:8081" }).max(512),
+      token: SecretSource,
+    })
+    .optional(),
 });
 
 /**
