@@ -20,7 +20,7 @@ import {
 } from "@supervision/firmware-protocols";
 import { verify } from "node:crypto";
 import { encodePoint, type Point } from "../src/influx/line-protocol.ts";
-import { Recent } from "../src/ingest/arrivals.ts";
+import { ReadingMemory } from "../src/ingest/arrivals.ts";
 import { encodeBatch } from "../src/ingest/batch-readings.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { readingLine } from "../src/ingest/reading-lines.ts";
@@ -70,7 +70,7 @@ const bodyBytes = wires.map((w) => {
 });
 const checked = opened.map((b) => b.readings.map((r) => (parseReading(r) as { value: CheckedReading }).value));
 const logger = pino({ level: "silent" });
-const seen = new Recent<true>(1_000_000);
+const seen = new ReadingMemory(1_000_000);
 
 /** CPU µs per reading of `fn` run once per batch, after a warm-up. */
 function measure(fn: (batch: number) => unknown): number {

@@ -7,6 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { benchNodeFlags } from "@supervision/test-support";
@@ -27,6 +28,10 @@ export interface IngestProcessOptions {
 
 export interface IngestProcess {
   pid: number;
+  /** Starts the child's CPU profiler (node:inspector), so a profile holds only the work measured. */
+  startProfile(): Promise<void>;
+  /** Stops it and writes the profile (Chrome DevTools .cpuprofile) to `path`. */
+  stopProfile(path: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,13 +45,28 @@ export async function startIngestProcess(opts: IngestProcessOptions, configPath:
     },
   );
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  // The child answers each command on stdin with one line: "ready", "profiling", "profiled".
+  const answers: Array<(line: string) => void> = [];
+  const answer = () => new Promise<string>((resolve) => answers.push(resolve));
   const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on("line", (line) => (line === "ready" ? resolve() : console.error(line)));
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (line === "ready") resolve();
+      else if (line === "profiling" || line === "profiled") answers.shift()?.(line);
+      else console.error(line);
+    });
     void exited.then((code) => reject(new Error(`the hub ingest process exited (${code}) before it was ready`)));
   });
   await ready;
   return {
     pid: child.pid as number,
+    async startProfile() {
+      child.stdin.write("profile start\n");
+      await answer();
+    },
+    async stopProfile(path: string) {
+      child.stdin.write(`profile stop ${path}\n`);
+      await answer();
+    },
     async stop() {
       child.stdin.end();
       const code = await exited;
@@ -87,7 +107,25 @@ async function runChild(configPath: string): Promise<void> {
   });
   await ingest.start(ctx);
   console.log("ready");
-  process.stdin.resume();
+  const session = new Session();
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    void (async () => {
+      const [command, what, path] = line.split(" ");
+      if (command !== "profile") return;
+      if (what === "start") {
+        session.connect();
+        await session.post("Profiler.enable");
+        await session.post("Profiler.setSamplingInterval", { interval: 200 });
+        await session.post("Profiler.start");
+        console.log("profiling");
+      } else if (what === "stop" && path) {
+        const { profile } = await session.post("Profiler.stop");
+        writeFileSync(path, JSON.stringify(profile));
+        session.disconnect();
+        console.log("profiled");
+      }
+    })();
+  });
   await new Promise((resolve) => process.stdin.once("end", resolve));
   await ingest.stop();
 }

@@ -6,11 +6,14 @@
  * latency at a steady 1000 readings/s. A reading counts as queryable when its batch is acknowledged, since the
  * hub acks only after InfluxDB accepted the write.
  *
- *   npx tsx hub/bench/ingest.ts [--readings 200000] [--help]
+ * With --profile FILE, the hub process's CPU profile of the measured ingest run (warm-up left out) is written to FILE
+ * (a .cpuprofile for Chrome DevTools) and summarised by stage (profile-summary.ts).
+ *
+ *   npx tsx hub/bench/ingest.ts [--readings 200000] [--profile FILE] [--help]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
 import { cpuMeter, freshInfluxd, microsPerReading, startInfluxd } from "@supervision/test-support";
@@ -19,12 +22,19 @@ import { ensureDatabase } from "../src/influx/setup.ts";
 import { readingToPoint } from "../src/ingest/points.ts";
 import { rating, startMosquitto, TestGateway, testContext, testRegistry } from "../test/ingest-fixtures.ts";
 import { startIngestProcess, WARM_UP_GATEWAY, WARM_UP_SEQ, warmUp } from "./ingest-process.ts";
+import { printProfileSummary } from "./profile-summary.ts";
 
 const { values: args } = parseArgs({
-  options: { readings: { type: "string", default: "200000" }, help: { type: "boolean", default: false } },
+  options: {
+    readings: { type: "string", default: "200000" },
+    profile: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
 });
 if (args.help) {
-  console.log("usage: npx tsx hub/bench/ingest.ts [--readings N]   (starts its own influxd and mosquitto; about 1-2 minutes)");
+  console.log(
+    "usage: npx tsx hub/bench/ingest.ts [--readings N] [--profile FILE.cpuprofile]   (starts its own influxd and mosquitto; under a minute)",
+  );
   process.exit(0);
 }
 const TOTAL = Number(args.readings);
@@ -111,6 +121,7 @@ try {
       batches.push(gw.next(readings.slice(i, i + GATEWAY_BATCH), T0 + i));
     return batches;
   });
+  if (args.profile) await ingest.startProfile();
   cpu = cpuMeter(pids(ingest.pid));
   started = performance.now();
   await Promise.all(
@@ -125,6 +136,7 @@ try {
   );
   const ingestRate = TOTAL / ((performance.now() - started) / 1000);
   const ingestCpu = cpu.done();
+  if (args.profile) await ingest.stopProfile(resolve(args.profile));
   const gateway = gateways[0] as TestGateway;
   const stored = await influx.query(`SELECT count("seq") FROM "rating" WHERE "seq" < ${WARM_UP_SEQ}`, "bench_ingest");
 
@@ -173,6 +185,7 @@ try {
   console.log(
     `${TOTAL} readings from ${GATEWAYS} gateways, ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each; ${WRITE_BATCH} points per write, ${WRITES_IN_FLIGHT} writes in flight (hub and ceiling)`,
   );
+  if (args.profile) printProfileSummary(resolve(args.profile), TOTAL);
 } finally {
   rmSync(dir, { recursive: true, force: true });
   await broker.close();

@@ -1,8 +1,10 @@
+import { EVENT_KINDS, type EventKind } from "@supervision/firmware-protocols";
+
 /**
  * Remembers what this hub process has already stored, so a replay changes nothing (hub/SCHEMA.md, "Replays"):
- * readings by identity, to keep their first arrival's receive time, and batches by gateway/epoch/seq, to
- * acknowledge a replayed batch without writing it again. Bounded (oldest forgotten first); a Map lookup per
- * reading, no query.
+ * readings by identity, to keep their first arrival's receive time (ReadingMemory), and batches by
+ * gateway/epoch/seq, to acknowledge a replayed batch without writing it again (Recent). Both bounded (oldest
+ * forgotten first); a lookup per reading, no query.
  */
 export class Recent<V> {
   private readonly entries = new Map<string, V>();
@@ -30,3 +32,174 @@ export class Recent<V> {
 
 /** Fields that describe one arrival of a reading rather than the reading: a later arrival must not replace them. */
 export const ARRIVAL_FIELDS = ["rx_ts", "delay_s", "time_suspect"] as const;
+
+/**
+ * Identities of readings to remember once their batch is stored: three numbers per reading (device and kind, device
+ * time, seq's last six digits), filled by `ReadingMemory.isNew`. `generation` tells identities collected before the
+ * memory forgot its device numbers.
+ */
+export class Arrivals {
+  readonly ids: number[] = [];
+  constructor(readonly generation: number) {}
+
+  get size(): number {
+    return this.ids.length / 3;
+  }
+}
+
+const KIND_INDEX: Readonly<Record<EventKind, number>> = Object.fromEntries(EVENT_KINDS.map((k, i) => [k, i])) as Record<EventKind, number>;
+/** A device word is the device's number times this plus its kind's index (six kinds). */
+const KIND_SLOTS = 8;
+const EMPTY = 0;
+
+/**
+ * The identities of the readings this process stored (a point's identity: its measurement, device and timestamp,
+ * that is kind, deviceId, device time in ms and seq modulo 1,000,000: hub/SCHEMA.md), at most `capacity`, the oldest
+ * forgotten first. Exact: an identity is found only when all four parts are equal, so a reading never seen is never
+ * taken for one seen (it would lose its receive time).
+ *
+ * Why not a Map of `kind/device/timestamp` texts (what it was): at a hundred thousand readings a second the text per
+ * reading, its hash and the Map's growth in the old generation cost about 2.5 µs of CPU per reading in the hub, a
+ * sixth of all it spent (hub/src/ingest/README.md). Here a device id is a small number (interned once), and an
+ * identity is three numbers in typed arrays: a ring in arrival order (which is also what eviction follows) and an
+ * open-addressing table of ring positions (linear probing, deletion by backward shift), both grown by doubling.
+ * Device ids are forgotten with everything else when more than `maxDevices` were seen, so a gateway sending endless
+ * made-up ids cannot grow the hub: forgetting only means a reading arriving again gets a new receive time.
+ */
+export class ReadingMemory {
+  private readonly devices = new Map<string, number>();
+  private generation = 0;
+  /** The ring, in arrival order: `count` identities from `head`. */
+  private words = new Uint32Array(0);
+  private times = new Float64Array(0);
+  private subs = new Uint32Array(0);
+  private head = 0;
+  private count = 0;
+  /** Ring position + 1 of the identity in each slot, EMPTY for none; its length is a power of two, at least twice the ring's. */
+  private slots = new Uint32Array(0);
+  private mask = 0;
+
+  constructor(
+    readonly capacity: number,
+    private readonly maxDevices = 1 << 20,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, not ${capacity}`);
+    this.resize(Math.min(capacity, 1024));
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Where a batch collects the identities of its new readings. */
+  arrivals(): Arrivals {
+    return new Arrivals(this.generation);
+  }
+
+  /**
+   * Whether a reading with this identity was not stored before; if so, its identity is appended to `arrivals`
+   * (remember it with `remember` once stored). Heartbeats are points without arrival fields: callers skip them.
+   */
+  isNew(kind: EventKind, deviceId: string, ts: number, seq: number, arrivals: Arrivals): boolean {
+    let device = this.devices.get(deviceId);
+    if (device === undefined) {
+      if (this.devices.size >= this.maxDevices) this.forgetAll();
+      device = this.devices.size;
+      this.devices.set(deviceId, device);
+    }
+    const word = device * KIND_SLOTS + KIND_INDEX[kind];
+    const sub = seq % 1_000_000;
+    if (this.find(word, ts, sub) >= 0) return false;
+    arrivals.ids.push(word, ts, sub);
+    return true;
+  }
+
+  /** Remembers the identities `isNew` collected (those remembered meanwhile by another batch are skipped). */
+  remember(arrivals: Arrivals): void {
+    // Collected before forgetAll: their device numbers may now name other devices.
+    if (arrivals.generation !== this.generation) return;
+    const ids = arrivals.ids;
+    for (let i = 0; i + 2 < ids.length; i += 3) this.add(ids[i] as number, ids[i + 1] as number, ids[i + 2] as number);
+  }
+
+  private add(word: number, ts: number, sub: number): void {
+    if (this.find(word, ts, sub) >= 0) return;
+    if (this.count === this.capacity) this.evictOldest();
+    else if (this.count === this.words.length) this.resize(Math.min(this.capacity, this.words.length * 2));
+    const at = (this.head + this.count) % this.words.length;
+    this.words[at] = word;
+    this.times[at] = ts;
+    this.subs[at] = sub;
+    this.count++;
+    let slot = this.hash(word, ts, sub);
+    while (this.slots[slot] !== EMPTY) slot = (slot + 1) & this.mask;
+    this.slots[slot] = at + 1;
+  }
+
+  /** The slot holding this identity, or -1. */
+  private find(word: number, ts: number, sub: number): number {
+    for (let slot = this.hash(word, ts, sub); ; slot = (slot + 1) & this.mask) {
+      const held = this.slots[slot] as number;
+      if (held === EMPTY) return -1;
+      const at = held - 1;
+      if (this.words[at] === word && this.times[at] === ts && this.subs[at] === sub) return slot;
+    }
+  }
+
+  private evictOldest(): void {
+    const at = this.head;
+    let slot = this.find(this.words[at] as number, this.times[at] as number, this.subs[at] as number);
+    this.head = (this.head + 1) % this.words.length;
+    this.count--;
+    // Backward-shift deletion: later entries of the probe run move into the hole if their home slot allows it.
+    this.slots[slot] = EMPTY;
+    for (let next = (slot + 1) & this.mask; this.slots[next] !== EMPTY; next = (next + 1) & this.mask) {
+      const held = (this.slots[next] as number) - 1;
+      const home = this.hash(this.words[held] as number, this.times[held] as number, this.subs[held] as number);
+      // Move when the hole lies (cyclically) between the entry's home slot and where it sits.
+      if (((next - home) & this.mask) >= ((next - slot) & this.mask)) {
+        this.slots[slot] = held + 1;
+        this.slots[next] = EMPTY;
+        slot = next;
+      }
+    }
+  }
+
+  /** A ring of `length` with the identities in order from position 0, and a table twice its size rebuilt. */
+  private resize(length: number): void {
+    const [words, times, subs] = [new Uint32Array(length), new Float64Array(length), new Uint32Array(length)];
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) % this.words.length;
+      words[i] = this.words[from] as number;
+      times[i] = this.times[from] as number;
+      subs[i] = this.subs[from] as number;
+    }
+    [this.words, this.times, this.subs, this.head] = [words, times, subs, 0];
+    let slots = 1;
+    while (slots < length * 2) slots *= 2;
+    this.slots = new Uint32Array(slots);
+    this.mask = slots - 1;
+    for (let at = 0; at < this.count; at++) {
+      let slot = this.hash(words[at] as number, times[at] as number, subs[at] as number);
+      while (this.slots[slot] !== EMPTY) slot = (slot + 1) & this.mask;
+      this.slots[slot] = at + 1;
+    }
+  }
+
+  private forgetAll(): void {
+    this.generation++;
+    this.devices.clear();
+    this.count = 0;
+    this.head = 0;
+    this.slots.fill(EMPTY);
+  }
+
+  private hash(word: number, ts: number, sub: number): number {
+    // murmur3's finaliser over the parts: ts is an integer below 2^53, taken as its two 32-bit halves.
+    let h = Math.imul(word ^ 0x9e3779b9, 0x85ebca6b) ^ (ts >>> 0);
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35) ^ Math.floor(ts / 4294967296);
+    h = Math.imul(h ^ (h >>> 13), 0x85ebca6b) ^ sub;
+    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35);
+    return (h ^ (h >>> 15)) & this.mask;
+  }
+}

@@ -3,9 +3,9 @@ import type { Logger } from "pino";
 import type { Registry } from "../registry/schema.ts";
 import type { BatchHeader } from "./chain-check.ts";
 import { encodePoint, type Point } from "../influx/line-protocol.ts";
-import { ARRIVAL_FIELDS } from "./arrivals.ts";
+import { ARRIVAL_FIELDS, type Arrivals, type ReadingMemory } from "./arrivals.ts";
 import type { DeadLetter, WriteContext } from "../influx/dead-letters.ts";
-import { type IntegrityKind, readingTimestampNs, readingToPoint, retentionPolicyFor } from "./points.ts";
+import { type IntegrityKind, readingToPoint, retentionPolicyFor } from "./points.ts";
 import { readingLine } from "./reading-lines.ts";
 import { ManifestBuilder } from "./manifest.ts";
 import { clerkMismatch, outsideSlice } from "./slice-check.ts";
@@ -22,7 +22,7 @@ export interface EncodedBatch {
   /** Integrity alerts the readings raise, by kind, with their detail. */
   alerts: Array<[IntegrityKind, string]>;
   /** Identities of the readings written with their arrival fields: remembered once the batch is stored. */
-  arrivals: string[];
+  arrivals: Arrivals;
   /** The batch_manifest points: what was verified and written, for `hub audit`. */
   manifest: Point[];
   /** Readings refused as outside the gateway's slice or crediting another window's clerk, kept as dead letters. */
@@ -40,7 +40,7 @@ export function encodeBatch(
   registry: Registry,
   now: number,
   logger: Logger,
-  seen: { has(key: string): boolean },
+  seen: ReadingMemory,
   audit: { hash: string; key?: Buffer } = { hash: "" },
 ): EncodedBatch {
   const { readings, ...rest } = body;
@@ -55,7 +55,7 @@ export function encodeBatch(
   const site = registry.gateways.get(header.gatewayId)?.site;
   const refusals = new Refusals(readings.length);
   const unknownDevices = new Set<string>();
-  const arrivals: string[] = [];
+  const arrivals = seen.arrivals();
   const manifest = new ManifestBuilder();
   const kept: DeadLetter[] = [];
   // Older readings are dead-lettered by the writer (judged by the real clock, as influxd does): no manifest entry.
@@ -86,11 +86,10 @@ export function encodeBatch(
     }
     try {
       const policy = retentionPolicyFor(r.kind);
-      const arrived = arrivals.length;
-      const line = lineKeepingFirstArrival(r, registry, seen, arrivals);
-      groups.add(policy, line);
-      if (r.kind !== "heartbeat")
-        manifest.add(r.kind, r.deviceId, r.seq, r.ts, line.length, arrivals.length === arrived, r.ts < rawCutoffMs);
+      const first = r.kind === "heartbeat" || seen.isNew(r.kind, r.deviceId, r.ts, r.seq, arrivals);
+      const line = first ? readingLine(r, registry) : lineWithoutArrival(r, registry);
+      groups.add(policy, line, r.ts);
+      if (r.kind !== "heartbeat") manifest.add(r.kind, r.deviceId, r.seq, r.ts, line.length, !first, r.ts < rawCutoffMs);
     } catch (e) {
       refusals.add("malformed", r, `unwritable: ${(e as Error).message}`);
       continue;
@@ -110,15 +109,9 @@ export function encodeBatch(
 /**
  * A reading this process stored before is written without its arrival fields (hub/SCHEMA.md, "First arrival
  * wins"): InfluxDB merges the fields of a point written again, so the first arrival's receive time stays. Its
- * identity is its point's measurement, device and timestamp.
+ * identity is its point's measurement, device and timestamp (ReadingMemory). Heartbeats have no arrival fields.
  */
-function lineKeepingFirstArrival(r: CheckedReading, registry: Registry, seen: { has(key: string): boolean }, arrivals: string[]): string {
-  if (r.kind === "heartbeat") return readingLine(r, registry); // no arrival fields
-  const key = `${r.kind}/${r.deviceId}/${readingTimestampNs(r.ts, r.seq)}`;
-  if (!seen.has(key)) {
-    arrivals.push(key); // remembered once stored
-    return readingLine(r, registry);
-  }
+function lineWithoutArrival(r: CheckedReading, registry: Registry): string {
   const point = readingToPoint(r, registry) as Point;
   for (const field of ARRIVAL_FIELDS) delete point.fields[field];
   return encodePoint(point);

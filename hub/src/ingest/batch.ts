@@ -111,7 +111,7 @@ export class BatchIngest {
     const { deadLetters } = await rt.writer.write(groups);
     rt.chain.remember(gatewayId, header.epoch, header.seq, { hash, prevHash: header.prevHash });
     rt.storedBatches.set(batchKey, hash);
-    for (const key of arrivals) rt.seenReadings.set(key, true);
+    rt.seenReadings.remember(arrivals);
     const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;
     const count = header.readings - refused - deadReadings;
     rt.metrics.batches.inc({ result: replay ? "replay" : "stored" });

@@ -2,7 +2,7 @@ import { type BatchAck, gatewayTopics, parseTopic } from "@supervision/firmware-
 import mqtt, { type MqttClient } from "mqtt";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
-import { Recent } from "./arrivals.ts";
+import { ReadingMemory, Recent } from "./arrivals.ts";
 import { BatchIngest } from "./batch.ts";
 import { ChainStore } from "./chain.ts";
 import { GapWatch } from "./chain-check.ts";
@@ -23,7 +23,7 @@ export interface IngestOptions {
   clientId?: string;
   /** How long a missing predecessor may take to arrive before a `gap` alert (default 30 s). */
   gapGraceMs?: number;
-  /** Reading identities remembered to keep their first receive time (default 1,000,000: about 100 MB at most). */
+  /** Reading identities remembered to keep their first receive time (default 1,000,000: about 24 MB at most). */
   rememberReadings?: number;
   /** The hub's audit key (hub/src/audit): batch manifests are digested with it, so nobody without it can forge one. */
   auditKey?: Buffer;
@@ -43,7 +43,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   // What this process stored: a replayed batch is acknowledged without a write, a reading that arrives again (in
   // another batch, e.g. a device resending after its gateway forgot it) keeps its first receive time.
   const storedBatches = new Recent<string>(100_000);
-  const seenReadings = new Recent<true>(opts.rememberReadings ?? 1_000_000);
+  const seenReadings = new ReadingMemory(opts.rememberReadings ?? 1_000_000);
 
   function publishAck(ack: BatchAck): void {
     client?.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack), { qos: 1 });

@@ -1,6 +1,6 @@
 import type { BatchAck } from "@supervision/firmware-protocols";
 import type { HubContext } from "../controller/extension.ts";
-import type { Recent } from "./arrivals.ts";
+import type { ReadingMemory, Recent } from "./arrivals.ts";
 import type { ChainStore } from "./chain.ts";
 import type { IngestCounters, IngestMetrics } from "./metrics.ts";
 import { integrityAlertPoint, retentionPolicyFor } from "./points.ts";
@@ -19,7 +19,7 @@ export interface IngestRuntime {
   /** Batches this process stored whole, by gateway/epoch/seq → hash (arrivals.ts). */
   storedBatches: Recent<string>;
   /** Readings this process stored, by identity: a later arrival keeps the first one's receive time. */
-  seenReadings: Recent<true>;
+  seenReadings: ReadingMemory;
   /** The key of the batch manifests' digests (`hub audit`); without one they are plain SHA-256. */
   auditKey?: Buffer;
 }

@@ -28,10 +28,25 @@ export class LineGroups {
   /** `context` names the work in dead-letter records (which gateway batch a refused point came from). */
   constructor(readonly context: WriteContext = { source: "batch" }) {}
 
-  add(policy: string, line: string): void {
+  /** Each policy's lowest reading time (ms) given to add: a line of a later millisecond is not the oldest. */
+  private readonly lowestMs = new Map<string, number>();
+
+  /**
+   * A line of `policy`; `readingMs`, a reading's device time, spares reading the line's timestamp (its last word)
+   * when the reading is a later millisecond than one added before (a reading's point is timestamped in its ms).
+   */
+  add(policy: string, line: string, readingMs?: number): void {
     const list = this.byPolicy.get(policy);
     if (list) list.push(line);
     else this.byPolicy.set(policy, [line]);
+    if (readingMs !== undefined) {
+      const lowest = this.lowestMs.get(policy);
+      if (lowest !== undefined && readingMs > lowest) {
+        this.points++;
+        return;
+      }
+      this.lowestMs.set(policy, readingMs);
+    }
     const ts = lineTimestamp(line);
     const oldest = this.oldest.get(policy);
     if (oldest === undefined || nsBefore(ts, oldest)) this.oldest.set(policy, ts);
