@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark one after the other (they share 2 cores, so never in parallel).
  * Each prints its own figures measured side by side with its baseline in the same run, as ratios.
- * Usage: npm run bench [-- name ...]   names: gateway, drain, hub
+ * Usage: npm run bench [-- name ... [--flag value ...]]   names: gateway, drain, hub; flags after the names go to
+ * each bench named (e.g. `npm run bench -- hub --readings 100000 --profile hub.cpuprofile`).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -12,9 +13,12 @@ const BENCHES: Record<string, { script: string; what: string }> = {
   hub: { script: "hub/bench/ingest.ts", what: "hub ingest into InfluxDB vs direct writes; publish-to-queryable latency" },
 };
 
-const args = process.argv.slice(2);
-if (args.includes("--help") || args.includes("-h")) {
-  console.log("Usage: npm run bench [-- NAME ...]\n\nBenchmarks:");
+const argv = process.argv.slice(2);
+const firstFlag = argv.findIndex((a) => a.startsWith("-"));
+const args = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
+const flags = firstFlag < 0 ? [] : argv.slice(firstFlag);
+if (args.length === 0 && (flags.includes("--help") || flags.includes("-h"))) {
+  console.log("Usage: npm run bench [-- NAME ... [--FLAG VALUE ...]]   (flags go to each bench named: NAME --help lists them)\n\nBenchmarks:");
   for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(8)} ${b.what}`);
   process.exit(0);
 }
@@ -32,7 +36,7 @@ for (const name of args.length > 0 ? args : Object.keys(BENCHES)) {
     failed++;
     continue;
   }
-  const run = spawnSync("npx", ["tsx", bench.script], { stdio: "inherit" });
+  const run = spawnSync("npx", ["tsx", bench.script, ...flags], { stdio: "inherit" });
   if (run.status !== 0) failed++;
 }
 process.exit(failed === 0 ? 0 : 1);

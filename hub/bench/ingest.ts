@@ -181,7 +181,10 @@ try {
     { measure: "latency p99 at 1000/s (ms, target < 1000)", value: percentile(latencies, 99) },
   ]);
   console.log("CPU µs per reading, by process (in the ingest run, this process plays the gateways):");
-  console.table({ ceiling: microsPerReading(ceilingCpu, TOTAL), ingest: microsPerReading(ingestCpu, TOTAL) });
+  const ingestMicros = microsPerReading(ingestCpu, TOTAL);
+  console.table({ ceiling: microsPerReading(ceilingCpu, TOTAL), ingest: ingestMicros });
+  const hubShare = (ingestMicros.hub ?? NaN) / (ingestMicros.influxd ?? NaN);
+  console.log(`hub CPU per reading / influxd CPU per point, ingest run: ${hubShare.toFixed(2)} (target ≤ 0.5)`);
   console.log(
     `${TOTAL} readings from ${GATEWAYS} gateways, ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each; ${WRITE_BATCH} points per write, ${WRITES_IN_FLIGHT} writes in flight (hub and ceiling)`,
   );
