@@ -11,10 +11,12 @@ export interface InfluxWriteTarget {
 }
 
 /**
- * Lines of line protocol (nanosecond timestamps), newline-separated: one text, or pieces of whole lines sent one
- * after the other with a newline between them, so a large write never becomes one large string.
+ * Lines of line protocol (nanosecond timestamps), newline-separated: one text, or pieces of whole lines (text or
+ * UTF-8 bytes) sent one after the other with a newline between them, so a large write never becomes one large string.
  */
-export type LineBody = string | readonly string[];
+export type LineBody = string | readonly (string | Uint8Array)[];
+
+const NEWLINE = Buffer.from("\n");
 
 /** Writes a body of line-protocol lines to a retention policy; resolves once InfluxDB stored them. */
 export type LineWriter = (body: LineBody, retentionPolicy: string, timeoutMs: number) => Promise<void>;
@@ -44,7 +46,7 @@ export function createLineWriter(target: InfluxWriteTarget): LineWriter {
     new Promise<void>((resolve, reject) => {
       const pieces = typeof body === "string" ? [body] : body;
       let length = 0;
-      for (const piece of pieces) length += Buffer.byteLength(piece);
+      for (const piece of pieces) length += typeof piece === "string" ? Buffer.byteLength(piece) : piece.byteLength;
       length += Math.max(0, pieces.length - 1);
       const query = new URLSearchParams({ db: target.database, rp: retentionPolicy, precision: "n" });
       const request = transport.request(
@@ -73,7 +75,7 @@ export function createLineWriter(target: InfluxWriteTarget): LineWriter {
       request.setTimeout(timeoutMs, () => request.destroy(new Error(`influxdb did not answer within ${timeoutMs} ms`)));
       request.on("error", reject);
       pieces.forEach((piece, i) => {
-        if (i > 0) request.write("\n");
+        if (i > 0) request.write(NEWLINE);
         request.write(piece);
       });
       request.end();

@@ -101,8 +101,8 @@ export function encodeBatch(
   const alerts = refusals.alerts();
   if (unknownDevices.size > 0)
     alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
-  groups.compact();
-  const manifestPoints = manifest.points({ ...header, hash: audit.hash }, groups.bodies().get("raw") ?? [], audit.key);
+  const raw = groups.compact().get("raw");
+  const manifestPoints = manifest.points({ ...header, hash: audit.hash }, raw?.texts ?? [], audit.key, raw?.bytes);
   return { header, groups, refused: refusals.count, alerts, arrivals, manifest: manifestPoints, kept };
 }
 

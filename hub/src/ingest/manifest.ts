@@ -14,6 +14,7 @@ import { MEASUREMENT } from "../schema/index.ts";
 /** A manifest part holds at most this many entries (its `entries` field stays well under InfluxDB's 64 KiB). */
 export const ENTRIES_PER_PART = 1000;
 const DAY_MS = 86_400_000;
+const NEWLINE = Buffer.from("\n");
 const DAY_NS = 86_400_000_000_000n;
 
 /** The letter of each reading kind stored in the raw policy, in a manifest entry. */
@@ -112,11 +113,15 @@ export class ManifestBuilder {
     return this.kinds.length;
   }
 
-  /** The batch_manifest points, given the raw pieces (the batch's raw lines joined by newlines, nothing else). */
+  /**
+   * The batch_manifest points, given the raw pieces (the batch's raw lines joined by newlines, nothing else) and,
+   * when it has them, the same pieces as UTF-8 bytes (digested as they are, instead of encoding the text again).
+   */
   points(
     batch: { gatewayId: string; epoch: string; seq: number; hash: string },
     rawPieces: readonly string[],
     key: Buffer | undefined,
+    rawBytes?: readonly Uint8Array[],
   ): Point[] {
     if (this.parts.length === 0) return [];
     // Each line's place in the pieces, its digest and its timestamp (the text after its last space).
@@ -154,7 +159,11 @@ export class ManifestBuilder {
         )
         .join(";");
       const hasher = partHasher(key).update(partPreamble({ ...batch, part: index, entries }));
-      if (where === undefined) rawPieces.forEach((piece, i) => hasher.update(i === 0 ? piece : `\n${piece}`));
+      if (where === undefined)
+        (rawBytes ?? rawPieces).forEach((piece, i) => {
+          if (i > 0) hasher.update(NEWLINE);
+          hasher.update(piece);
+        });
       else
         part.lines.forEach((i, k) => {
           const [piece, from, to] = where[i] as [number, number, number];

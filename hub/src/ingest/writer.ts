@@ -12,55 +12,71 @@ import {
 
 /**
  * The encoded points (line protocol) of one unit of work (a gateway batch, a status), by retention policy.
- * `compact()` joins what was added into pieces of up to PIECE_CHARS: callers do it before they await anything, so
- * a batch's thousand small strings never outlive the tick that made them (kept across a chain lookup, they were
- * promoted to the old generation and cost more to collect than to make). Never one string per batch or per write:
- * a string over 128 KiB is a large object to V8, and making one cost more than encoding the thousand points in it
- * (hub/src/ingest/README.md). A body is its pieces, newline-separated, written one after the other.
+ * `compact()` joins what was added into pieces of up to PIECE_CHARS and encodes them as UTF-8 at once: callers do it
+ * before they await anything, so a batch's thousand small strings never outlive the tick that made them (kept across
+ * a chain lookup, they were promoted to the old generation and cost more to collect than to make), and what waits for
+ * InfluxDB is bytes outside the JavaScript heap, which the young generation's collections never copy (text pieces
+ * waiting were copied at every scavenge), encoded once for the write and the batch manifest's digest. Never one
+ * string per batch or per write: a string over 128 KiB is a large object to V8, and making one cost more than
+ * encoding the thousand points in it (hub/src/ingest/README.md). A body is its pieces, newline-separated, written one
+ * after the other.
  */
 export class LineGroups {
-  private readonly byPolicy = new Map<string, string[]>();
+  /** Lines added since the last compact(). */
+  private readonly lines = new Map<string, string[]>();
+  /** What compact() made of them, as UTF-8 bytes, in the order added. */
+  private readonly pieces = new Map<string, Buffer[]>();
   /** Each policy's oldest timestamp (ns text): the writer splits a body only when this is beyond retention. */
   private readonly oldest = new Map<string, string>();
+  /** Each policy's lowest reading time (ms) given to add: a line of a later millisecond is not the oldest. */
+  private readonly lowestMs = new Map<string, number>();
   /** Points added so far. */
   points = 0;
 
   /** `context` names the work in dead-letter records (which gateway batch a refused point came from). */
   constructor(readonly context: WriteContext = { source: "batch" }) {}
 
-  /** Each policy's lowest reading time (ms) given to add: a line of a later millisecond is not the oldest. */
-  private readonly lowestMs = new Map<string, number>();
-
   /**
    * A line of `policy`; `readingMs`, a reading's device time, spares reading the line's timestamp (its last word)
    * when the reading is a later millisecond than one added before (a reading's point is timestamped in its ms).
    */
   add(policy: string, line: string, readingMs?: number): void {
-    const list = this.byPolicy.get(policy);
+    const list = this.lines.get(policy);
     if (list) list.push(line);
-    else this.byPolicy.set(policy, [line]);
+    else this.lines.set(policy, [line]);
+    this.points++;
     if (readingMs !== undefined) {
       const lowest = this.lowestMs.get(policy);
-      if (lowest !== undefined && readingMs > lowest) {
-        this.points++;
-        return;
-      }
+      if (lowest !== undefined && readingMs > lowest) return;
       this.lowestMs.set(policy, readingMs);
     }
     const ts = lineTimestamp(line);
     const oldest = this.oldest.get(policy);
     if (oldest === undefined || nsBefore(ts, oldest)) this.oldest.set(policy, ts);
-    this.points++;
   }
 
-  compact(): this {
-    for (const [policy, list] of this.byPolicy) this.byPolicy.set(policy, joinInPieces(list));
-    return this;
+  /**
+   * Joins the lines added since the last call into pieces and encodes them; returns, by policy, the pieces it just
+   * made, as text and as the bytes the body now ends with (the batch manifest digests both).
+   */
+  compact(): Map<string, { texts: string[]; bytes: Buffer[] }> {
+    const made = new Map<string, { texts: string[]; bytes: Buffer[] }>();
+    for (const [policy, list] of this.lines) {
+      const texts = joinInPieces(list);
+      const bytes = texts.map((text) => Buffer.from(text, "utf8"));
+      const into = this.pieces.get(policy);
+      if (into) into.push(...bytes);
+      else this.pieces.set(policy, bytes);
+      made.set(policy, { texts, bytes });
+    }
+    this.lines.clear();
+    return made;
   }
 
   /** Each policy's lines, in pieces of whole lines (newline-separated within a piece and between pieces). */
-  bodies(): Map<string, string[]> {
-    return new Map(this.compact().byPolicy);
+  bodies(): Map<string, Buffer[]> {
+    this.compact();
+    return new Map([...this.pieces].map(([policy, pieces]) => [policy, [...pieces]]));
   }
 
   oldestTimestamp(policy: string): string | undefined {
@@ -71,7 +87,7 @@ export class LineGroups {
 /** Below the 128 KiB (64 Ki two-byte characters) at which V8 makes a string a large object. */
 const PIECE_CHARS = 60_000;
 
-/** Consecutive texts (lines or pieces) joined by newlines into pieces of up to PIECE_CHARS (a longer text stays whole). */
+/** Consecutive lines joined by newlines into pieces of up to PIECE_CHARS (a longer line stays whole). */
 function joinInPieces(texts: readonly string[]): string[] {
   const pieces: string[] = [];
   let from = 0;
@@ -89,8 +105,11 @@ function joinInPieces(texts: readonly string[]): string[] {
   return pieces;
 }
 
+/** Lines as pieces of UTF-8 bytes. */
+const piecesOf = (lines: readonly string[]): Buffer[] => joinInPieces(lines).map((text) => Buffer.from(text, "utf8"));
+
 /** The lines of a body's pieces (only where lines must be looked at one by one: retention, isolating a refusal). */
-const linesOf = (pieces: readonly string[]): string[] => pieces.flatMap((piece) => piece.split("\n"));
+const linesOf = (pieces: readonly Buffer[]): string[] => pieces.flatMap((piece) => piece.toString("utf8").split("\n"));
 
 /** What became of a unit's points: all stored, but for these, kept as dead letters. */
 export interface WriteOutcome {
@@ -99,7 +118,7 @@ export interface WriteOutcome {
 
 interface Unit {
   /** Each policy's lines joined into a few pieces at once, so the unit holds a few strings while it waits, not thousands. */
-  bodies: Map<string, string[]>;
+  bodies: Map<string, Buffer[]>;
   count: number;
   context: WriteContext;
   deadLetters: DeadLetter[];
@@ -180,7 +199,7 @@ export class PointWriter {
   }
 
   /** Takes the lines InfluxDB would refuse as beyond retention out of `bodies`. Splits a body only when one is there. */
-  private refuseBeyondRetention(lines: LineGroups, bodies: Map<string, string[]>): DeadLetter[] {
+  private refuseBeyondRetention(lines: LineGroups, bodies: Map<string, Buffer[]>): DeadLetter[] {
     const retention = this.opts.retentionMs;
     if (!retention) return [];
     const letters: DeadLetter[] = [];
@@ -205,7 +224,7 @@ export class PointWriter {
             context: lines.context,
           });
       }
-      if (kept.length > 0) bodies.set(policy, joinInPieces(kept));
+      if (kept.length > 0) bodies.set(policy, piecesOf(kept));
       else bodies.delete(policy);
     }
     return letters;
@@ -271,7 +290,7 @@ export class PointWriter {
    * InfluxDB refused points of a write: the caller then isolates them unit by unit.
    */
   private async writeMerged(units: Unit[]): Promise<boolean> {
-    const merged = new Map<string, string[]>();
+    const merged = new Map<string, Buffer[]>();
     for (const unit of units)
       for (const [policy, body] of unit.bodies) {
         const into = merged.get(policy);
@@ -279,7 +298,7 @@ export class PointWriter {
         else merged.set(policy, [...body]);
       }
     for (const policy of policyOrder(merged.keys())) {
-      const refusal = await this.writeUntilAnswered(merged.get(policy) as string[], policy);
+      const refusal = await this.writeUntilAnswered(merged.get(policy) as Buffer[], policy);
       if (refusal) return true;
     }
     return false;
