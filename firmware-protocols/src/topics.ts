@@ -10,6 +10,8 @@
  *   sv/v1/gw/{gatewayId}/status         gateway → hub      QoS 1   retained gateway health; also its last will
  *   sv/v1/gw/{gatewayId}/config         hub → gateway      QoS 1   retained registry slice for this gateway
  *   sv/v1/gw/{gatewayId}/cmd            hub → gateway      QoS 1   a command for one of the gateway's devices
+ *   sv/v1/gw/{gatewayId}/camera         hub → gateway      QoS 1   a camera request (PTZ, take a snapshot, fetch a kept one)
+ *   sv/v1/gw/{gatewayId}/camera-reply   gateway → hub      QoS 1   its answer, by request id (a fetched JPEG in base64)
  */
 export const TOPIC_ROOT = "sv/v1";
 
@@ -36,6 +38,9 @@ export const gatewayTopics = {
   status: (gatewayId: string) => `${TOPIC_ROOT}/gw/${gatewayId}/status`,
   config: (gatewayId: string) => `${TOPIC_ROOT}/gw/${gatewayId}/config`,
   command: (gatewayId: string) => `${TOPIC_ROOT}/gw/${gatewayId}/cmd`,
+  camera: (gatewayId: string) => `${TOPIC_ROOT}/gw/${gatewayId}/camera`,
+  cameraReply: (gatewayId: string) => `${TOPIC_ROOT}/gw/${gatewayId}/camera-reply`,
+  allCameraReplies: `${TOPIC_ROOT}/gw/+/camera-reply`,
   /** What the hub subscribes to; several hub copies share it through `$share/{group}/...`. */
   allBatches: `${TOPIC_ROOT}/gw/+/batch`,
   allStatus: `${TOPIC_ROOT}/gw/+/status`,
@@ -46,7 +51,7 @@ export type ParsedTopic =
   | { scope: "dev"; deviceId: string; type: "evt"; kind: EventKind }
   | { scope: "dev"; deviceId: string; type: "status" }
   | { scope: "dev"; deviceId: string; type: "cmd"; name: CommandName }
-  | { scope: "gw"; gatewayId: string; type: "batch" | "ack" | "status" | "config" | "cmd" };
+  | { scope: "gw"; gatewayId: string; type: "batch" | "ack" | "status" | "config" | "cmd" | "camera" | "camera-reply" };
 
 export type TopicError = { code: "bad_topic" | "unknown_kind"; message: string };
 
@@ -76,7 +81,7 @@ export function parseTopic(topic: string): { ok: true; value: ParsedTopic } | { 
   if (
     scope === "gw" &&
     sub === undefined &&
-    (type === "batch" || type === "ack" || type === "status" || type === "config" || type === "cmd")
+    (type === "batch" || type === "ack" || type === "status" || type === "config" || type === "cmd" || type === "camera" || type === "camera-reply")
   ) {
     return { ok: true, value: { scope, gatewayId: id, type } };
   }

@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import type { DeviceEvent, GatewayCommand, GatewayConfig } from "@supervision/firmware-protocols";
+import type { CameraReply, CameraRequest, DeviceEvent, GatewayCommand, GatewayConfig } from "@supervision/firmware-protocols";
 import { openSecret, secretContext } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { AdapterHealth, DeviceLink } from "./adapters/adapter.ts";
@@ -56,6 +56,8 @@ export interface RunningGateway {
    */
   applyConfig(config: GatewayConfig): void;
   handleHubCommand(command: GatewayCommand): Promise<void>;
+  /** A camera request from the hub (PTZ, snapshot, fetch a kept snapshot): always answered. */
+  handleCameraRequest(request: CameraRequest): Promise<CameraReply>;
   status(): GatewayState;
   close(): Promise<void>;
 }
@@ -172,6 +174,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       }
       await deliverCommand(result.message, (id) => links.serving(id));
     },
+    handleCameraRequest: (request) => links.cameraRequest(request),
     status,
     async close() {
       unsubscribe();

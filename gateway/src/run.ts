@@ -85,6 +85,12 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
   running.onCommand((command) => {
     gateway.handleHubCommand(command).catch((error: Error) => logger.warn({ err: error }, "hub command failed"));
   });
+  running.onCameraRequest((request) => {
+    gateway.handleCameraRequest(request).then(
+      (reply) => running.publishCameraReply(reply),
+      (error: Error) => running.publishCameraReply({ v: 1, reqId: request.reqId, ok: false, code: "camera_error", error: error.message }),
+    );
+  });
   running.start();
 
   const report = () => running.publishStatus(gatewayStatus(settings.gatewayId, gateway, buffer, running));

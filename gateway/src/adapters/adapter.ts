@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { DeviceCommand, DeviceStatus, GatewayConfig } from "@supervision/firmware-protocols";
+import type { CameraReply, CameraRequest, DeviceCommand, DeviceStatus, GatewayConfig } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { z } from "zod";
@@ -35,6 +35,11 @@ export interface DeviceAdapter {
   route?(path: string, query: URLSearchParams): HttpAnswer | undefined;
   /** Metrics of its own (e.g. `gateway_adms_*`), served on the gateway's /metrics. */
   readonly metrics?: Registry;
+  /**
+   * Optional: a camera request from the hub (PTZ, take a snapshot, fetch a kept one). Undefined: not this adapter's
+   * camera or snapshot, another adapter may have it.
+   */
+  cameraRequest?(request: CameraRequest): Promise<CameraReply | undefined>;
   /** Devices that called and were refused as unknown (e.g. an ADMS serial not in the registry), for `gateway devices`. */
   refusedDevices?(): RefusedDevice[];
 }

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from "@supervision/firmware-protocols";
+import type { CameraReply, CameraRequest, GatewayConfig } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { ReadingSink } from "../buffer/types.ts";
 import type { AdapterHealth, DeviceAdapter, DeviceLink, DeviceSignals, HttpAnswer } from "./adapter.ts";
@@ -96,6 +96,23 @@ export class RunningLinks {
       if (answer) return answer;
     }
     return undefined;
+  }
+
+  /**
+   * A camera request from the hub: PTZ and snapshot go to the adapter serving the camera, a fetch to each adapter
+   * until one holds the snapshot. Always an answer, with the reason when nobody could.
+   */
+  async cameraRequest(request: CameraRequest): Promise<CameraReply> {
+    const adapters = request.op === "fetch" ? this.adapters() : [this.serving(request.deviceId)].filter((a) => a !== undefined);
+    for (const adapter of adapters) {
+      const reply = await adapter.cameraRequest?.(request);
+      if (reply) return reply;
+    }
+    const error =
+      request.op === "fetch"
+        ? `no snapshot ${request.sha256} on this gateway (never taken here, or past its retention)`
+        : `${request.deviceId} is not a camera of this gateway that takes ${request.op} requests`;
+    return { v: 1, reqId: request.reqId, ok: false, code: "not_found", error };
   }
 
   /** The running adapters, in link order. */

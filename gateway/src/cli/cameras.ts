@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { type GatewayDevice, openSecret, PtzRequest, secretContext } from "@supervision/firmware-protocols";
+import { type GatewayDevice, NEGATIVE_NUMBER_WORDS, openSecret, type PtzRequest, ptzFromWords, secretContext } from "@supervision/firmware-protocols";
 import { connectCamera, describeError } from "../adapters/onvif/cam-client.ts";
 import { checkCamera, formatCheck } from "../adapters/onvif/check.ts";
 import { discoverCameras, formatDiscovered } from "../adapters/onvif/discovery.ts";
@@ -74,15 +74,13 @@ async function discover(args: string[]): Promise<number> {
 
 /** A camera of this gateway's config with its password opened, for check and ptz. */
 function configuredCamera(args: string[]) {
-  // A negative speed ("move -0.5 0") is a value, not an option: hidden from parseArgs, restored after.
-  const NEGATIVE = "\u0000negative:";
   const parsed = parseArgs({
-    args: args.map((a) => (/^-\.?\d/.test(a) ? `${NEGATIVE}${a}` : a)),
+    args: NEGATIVE_NUMBER_WORDS.hide(args),
     allowPositionals: true,
     options: { settings: { type: "string", default: process.env.GATEWAY_SETTINGS || "gateway.yaml" }, seconds: { type: "string" } },
   });
   const { values } = parsed;
-  const [deviceId, ...more] = parsed.positionals.map((p) => (p.startsWith(NEGATIVE) ? p.slice(NEGATIVE.length) : p));
+  const [deviceId, ...more] = parsed.positionals.map(NEGATIVE_NUMBER_WORDS.restore);
   if (!deviceId) throw new CameraCliError("name the camera: its device id in the registry");
   const settings = loadSettings(values.settings);
   const config = loadLastConfig(settings.dataDir) ?? settings.config;
@@ -116,33 +114,11 @@ async function check(args: string[]): Promise<number> {
   return lines.some((l) => l.status === "FIX") ? 1 : 0;
 }
 
-/** The PTZ request the words after the device id say, validated like the hub's command. */
+/** The PTZ request the words after the device id say, validated like the hub's request. */
 export function parsePtzWords(words: string[], seconds: string | undefined): PtzRequest {
-  const [action, ...params] = words;
-  const numbers = params.map(Number);
-  let request: unknown;
-  switch (action) {
-    case "preset":
-      if (params.length !== 1) throw new CameraCliError("preset takes one preset token, e.g. preset 3");
-      request = { action, preset: params[0] };
-      break;
-    case "move":
-      if (params.length < 2 || params.length > 3 || numbers.some((n) => !Number.isFinite(n)))
-        throw new CameraCliError("move takes pan and tilt speeds and an optional zoom speed, each from -1 to 1, e.g. move 0.5 0");
-      request = { action, pan: numbers[0], tilt: numbers[1], zoom: numbers[2] ?? 0, ...(seconds !== undefined ? { seconds: Number(seconds) } : {}) };
-      break;
-    case "stop":
-    case "home":
-      if (params.length > 0) throw new CameraCliError(`${action} takes no parameters`);
-      request = { action };
-      break;
-    default:
-      throw new CameraCliError(`name a PTZ action: preset, move, stop or home${action ? ` (not "${action}")` : ""}`);
-  }
-  if (action !== "move" && seconds !== undefined) throw new CameraCliError("--seconds goes with move only");
-  const parsed = PtzRequest.safeParse(request);
-  if (!parsed.success) throw new CameraCliError(parsed.error.issues.map((i) => `${i.path.join(".") || action}: ${i.message}`).join("; "));
-  return parsed.data;
+  const parsed = ptzFromWords(words, seconds);
+  if (!parsed.ok) throw new CameraCliError(parsed.error);
+  return parsed.value;
 }
 
 async function ptz(args: string[]): Promise<number> {

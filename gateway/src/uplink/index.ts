@@ -1,6 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import {
   BatchAck,
+  type CameraReply,
+  CameraRequest,
   GatewayCommand,
   type GatewayConfig,
   type GatewayStatus,
@@ -101,6 +103,7 @@ export class Uplink {
   private lastProgressLog = 0;
   private readonly config: ConfigStore;
   private commandListeners: ((command: GatewayCommand) => void)[] = [];
+  private cameraListeners: ((request: CameraRequest) => void)[] = [];
   private unsubscribeAppend: (() => void) | undefined;
 
   constructor(options: UplinkOptions) {
@@ -115,6 +118,20 @@ export class Uplink {
 
   onCommand(listener: (command: GatewayCommand) => void): void {
     this.commandListeners.push(listener);
+  }
+
+  /** Camera requests from the hub (PTZ, snapshot, fetch a kept snapshot), each answered with publishCameraReply. */
+  onCameraRequest(listener: (request: CameraRequest) => void): void {
+    this.cameraListeners.push(listener);
+  }
+
+  /** Answers a camera request; while the hub is unreachable the answer is dropped (the hub's request times out). */
+  publishCameraReply(reply: CameraReply): void {
+    if (this.state !== "online") {
+      this.opts.logger.warn({ reqId: reply.reqId }, "camera reply not sent: the hub is not connected");
+      return;
+    }
+    this.client?.publish(gatewayTopics.cameraReply(this.opts.gatewayId), JSON.stringify(reply), { qos: 1 });
   }
 
   connected(): boolean {
@@ -204,7 +221,7 @@ export class Uplink {
     this.client = client;
     client.on("connect", () => {
       client.subscribe(
-        [gatewayTopics.ack(gatewayId), gatewayTopics.config(gatewayId), gatewayTopics.command(gatewayId)],
+        [gatewayTopics.ack(gatewayId), gatewayTopics.config(gatewayId), gatewayTopics.command(gatewayId), gatewayTopics.camera(gatewayId)],
         { qos: 1 },
         (error) => {
           if (error) {
@@ -325,6 +342,10 @@ export class Uplink {
       const command = GatewayCommand.safeParse(json.value);
       if (!command.success) logger.warn({ error: command.error.issues[0]?.message }, "ignoring an invalid command from the hub");
       else for (const listener of this.commandListeners) listener(command.data);
+    } else if (topic === gatewayTopics.camera(gatewayId)) {
+      const request = CameraRequest.safeParse(json.value);
+      if (!request.success) logger.warn({ error: request.error.issues[0]?.message }, "ignoring an invalid camera request from the hub");
+      else for (const listener of this.cameraListeners) listener(request.data);
     }
   }
 

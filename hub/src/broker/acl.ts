@@ -40,8 +40,8 @@ function gatewayTopicOf(topic: string, kinds: readonly string[]): boolean {
 }
 
 /** The topic kinds the hub sends to gateways, and those it reads from them. */
-const HUB_PUBLISHES = ["ack", "config", "cmd"] as const;
-const HUB_READS = ["batch", "status"] as const;
+const HUB_PUBLISHES = ["ack", "config", "cmd", "camera"] as const;
+const HUB_READS = ["batch", "status", "camera-reply"] as const;
 
 /**
  * A gateway publishes only its own batches and status. The hub's service identity only what the hub sends a gateway
@@ -49,7 +49,9 @@ const HUB_READS = ["batch", "status"] as const;
  */
 export function mayPublish(who: Principal, topic: string): boolean {
   if (who.role === "hub") return gatewayTopicOf(topic, HUB_PUBLISHES);
-  return topic === gatewayTopics.batch(who.gatewayId) || topic === gatewayTopics.status(who.gatewayId);
+  return (
+    topic === gatewayTopics.batch(who.gatewayId) || topic === gatewayTopics.status(who.gatewayId) || topic === gatewayTopics.cameraReply(who.gatewayId)
+  );
 }
 
 /**
@@ -59,7 +61,14 @@ export function mayPublish(who: Principal, topic: string): boolean {
  */
 export function maySubscribe(who: Principal, filter: string): boolean {
   if (who.role === "hub")
-    return filter === gatewayTopics.allBatches || filter === gatewayTopics.allStatus || gatewayTopicOf(filter, HUB_READS);
+    return (
+      filter === gatewayTopics.allBatches ||
+      filter === gatewayTopics.allStatus ||
+      filter === gatewayTopics.allCameraReplies ||
+      gatewayTopicOf(filter, HUB_READS)
+    );
   const id = who.gatewayId;
-  return filter === gatewayTopics.ack(id) || filter === gatewayTopics.config(id) || filter === gatewayTopics.command(id);
+  return (
+    filter === gatewayTopics.ack(id) || filter === gatewayTopics.config(id) || filter === gatewayTopics.command(id) || filter === gatewayTopics.camera(id)
+  );
 }

@@ -8,6 +8,7 @@ import { statusCommand } from "./status.ts";
 import { tokenCommand } from "./token.ts";
 import { supervisionCommands } from "../supervision/cli.ts";
 import { itemsCommand } from "../items/cli.ts";
+import { cameraCommand } from "../cameras/cli.ts";
 
 const commands: CliCommand[] = [
   startCommand,
@@ -19,6 +20,7 @@ const commands: CliCommand[] = [
   auditCommand,
   ...supervisionCommands,
   itemsCommand,
+  cameraCommand,
 ];
 
 function help(): string {

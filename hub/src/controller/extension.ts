@@ -83,7 +83,7 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   status: number;
-  /** JSON, a string with `contentType`, or a Readable streamed until it ends or the client leaves (then destroyed). */
+  /** JSON, a string with `contentType`, a Buffer sent as it is (with `contentType`), or a Readable streamed until it ends or the client leaves (then destroyed). */
   body: unknown;
   /** Defaults to application/json. */
   contentType?: string;

@@ -18,6 +18,7 @@ import { createAuditExtension } from "../audit/extension.ts";
 import { auditKeyPath, loadAuditKey } from "../audit/key.ts";
 import { createSupervisionExtension } from "../supervision/index.ts";
 import { createConfigPublisher } from "../registry/config-publisher.ts";
+import { createCamerasExtension } from "../cameras/index.ts";
 import { WatchedRegistry } from "../registry/view.ts";
 import type { HubSettings } from "../settings/index.ts";
 import type { HubContext, HubEvents, HubExtension } from "./extension.ts";
@@ -176,6 +177,7 @@ export class Hub {
       createConfigPublisher({ brokerUrl, ...credentials }),
       // Camera live view: the page and the streams it plays, pulled from the cameras' gateways.
       createLiveViewExtension(),
+      createCamerasExtension({ brokerUrl, ...credentials }),
       ...this.extra,
       createGrafanaExtension(settings.grafana),
       // After Grafana, which listens for its warnings and cards.

@@ -60,7 +60,9 @@ export class HubHttpServer implements HttpRoutes {
           const headers: Record<string, string> = { "content-type": reply.contentType ?? "application/json" };
           if (reply.status === 401) headers["www-authenticate"] = 'Bearer realm="hub"';
           res.writeHead(reply.status, headers);
-          res.end(typeof reply.body === "string" && reply.contentType ? reply.body : JSON.stringify(reply.body));
+          // Bytes (a camera snapshot) as they are; text with its own type; anything else as JSON.
+          if (Buffer.isBuffer(reply.body)) res.end(reply.body);
+          else res.end(typeof reply.body === "string" && reply.contentType ? reply.body : JSON.stringify(reply.body));
         })
         .catch((err: unknown) => {
           this.logger.error({ err, url: req.url }, "HTTP handler failed");

@@ -34,6 +34,12 @@ export const MEASUREMENTS = {
     tags: [...PLACE, "window", "device", "camera", "state", "source"],
     fields: ["seq", "rx_ts", "active", "snapshot_sha256"],
   },
+  /** A snapshot a gateway took on the hub's request (an unattended-window warning), kept on the gateway as evidence. */
+  camera_snapshot: {
+    policy: "raw",
+    tags: [...PLACE, "window", "device", "reason"],
+    fields: ["sha256", "warning_ts"],
+  },
   /** An approval item's event (from a hall's queue system or a department's approval system); placed by the item's catalogue entry. */
   item_event: {
     policy: "raw",

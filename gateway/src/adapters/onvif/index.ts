@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { type DeviceCommand, EVENT_SCHEMAS, type GatewayDevice, type Reading } from "@supervision/firmware-protocols";
+import { type CameraReply, type CameraRequest, type DeviceCommand, EVENT_SCHEMAS, type GatewayDevice, type Reading } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { ReadingSink } from "../../buffer/types.ts";
 import { SequenceStore } from "../../devices/sequences.ts";
@@ -7,6 +7,8 @@ import type { AdapterHealth, DeviceAdapter, HttpAnswer } from "../adapter.ts";
 import { CameraLink, type CameraHealth } from "./camera-link.ts";
 import type { EpisodeEdge } from "./episode.ts";
 import { EvidenceStore, type FetchedSnapshot, THIRTY_DAYS_MS } from "./evidence-store.ts";
+import { describeError } from "./cam-client.ts";
+import { describePtz, sendPtz } from "./ptz.ts";
 import { fetchSnapshot } from "./snapshot.ts";
 import { LiveRelay, type LiveRelayStatus } from "./live/relay.ts";
 
@@ -240,6 +242,45 @@ export class OnvifAdapter implements DeviceAdapter {
     return { status: 200, body: relay.addViewer(), headers: { "content-type": "video/mp4", "cache-control": "no-store" } };
   }
 
+  /**
+   * A camera request from the hub: turn a camera, take a snapshot now (kept as evidence, its hash answered), or send
+   * a kept snapshot checked against its hash. Undefined: not this adapter's camera or snapshot.
+   */
+  async cameraRequest(request: CameraRequest): Promise<CameraReply | undefined> {
+    const { reqId } = request;
+    const fail = (code: "not_found" | "camera_error", error: string, deviceId?: string): CameraReply => ({ v: 1, reqId, ok: false, code, error, ...(deviceId ? { deviceId } : {}) });
+    if (request.op === "fetch") {
+      const found = this.evidence?.get(request.sha256);
+      if (!found) return undefined;
+      const facts = { v: 1 as const, reqId, deviceId: found.deviceId, sha256: request.sha256, ts: found.ts };
+      if (found.tampered) return { ...facts, ok: false, code: "tampered", actualSha256: found.actualSha256, error: "the kept file does not match the hash recorded in its reading" };
+      return { ...facts, ok: true, jpegBase64: found.data.toString("base64") };
+    }
+    const link = this.links.get(request.deviceId);
+    if (!link) return undefined;
+    const { deviceId } = request;
+    if (request.op === "snapshot") {
+      try {
+        const ts = Date.now();
+        const sha256 = await this.snapshot(deviceId);
+        if (!sha256) return fail("camera_error", snapshotsOff(this.evidence !== undefined), deviceId);
+        this.opts.logger.info({ deviceId, sha256 }, "snapshot taken for the hub");
+        return { v: 1, reqId, ok: true, deviceId, sha256, ts };
+      } catch (error) {
+        return fail("camera_error", `snapshot failed: ${describeError(error)}`, deviceId);
+      }
+    }
+    const cam = link.camera();
+    if (!cam) return fail("camera_error", `camera ${deviceId} is not connected yet: ${link.health.lastError ?? "connecting"}`, deviceId);
+    try {
+      await sendPtz(cam, request.ptz);
+      this.opts.logger.info({ deviceId, ptz: describePtz(request.ptz) }, "camera turned for the hub");
+      return { v: 1, reqId, ok: true, deviceId };
+    } catch (error) {
+      return fail("camera_error", `camera refused to ${describePtz(request.ptz)}: ${describeError(error)}`, deviceId);
+    }
+  }
+
   /** A kept snapshot by the hash its reading recorded, checked against that hash. */
   storedSnapshot(sha256: string): FetchedSnapshot | undefined {
     return this.evidence?.get(sha256);
@@ -312,4 +353,8 @@ export class OnvifAdapter implements DeviceAdapter {
     const settled = next.catch((error: Error) => this.opts.logger.error({ deviceId, err: error.message }, "camera reading lost"));
     this.queues.set(deviceId, settled);
   }
+}
+
+function snapshotsOff(enabled: boolean): string {
+  return enabled ? "the camera has no snapshot URI (GetSnapshotUri gave none)" : "snapshots are off on this gateway (onvif.snapshots.enabled)";
 }
