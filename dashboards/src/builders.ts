@@ -55,7 +55,7 @@ export interface Panel {
       noValue?: string;
       mappings?: ValueMapping[];
     };
-    overrides: [];
+    overrides: FieldOverride[];
   };
   options: Record<string, unknown>;
 }
@@ -64,6 +64,12 @@ export interface Panel {
 export interface ValueMapping {
   type: "value";
   options: Record<string, { text: string; color?: string; index: number }>;
+}
+
+/** Settings for one column (a tag column, named by InfluxDB after the tag): its header, and the texts of its values. */
+export interface FieldOverride {
+  matcher: { id: "byName"; options: string };
+  properties: Array<{ id: "displayName"; value: string } | { id: "mappings"; value: ValueMapping[] }>;
 }
 
 /** One value mapping from `value → [text, colour?]`, in the order given. */
@@ -158,6 +164,7 @@ export interface PanelSpec {
   /** What a stat shows when its query finds nothing: "0" for counts of people or windows, never "No data". */
   noValue?: string;
   mappings?: ValueMapping[];
+  overrides?: FieldOverride[];
   options?: Record<string, unknown>;
   w: number;
   h: number;
@@ -196,7 +203,7 @@ export function layout(specs: readonly PanelSpec[]): Panel[] {
       datasource: DATASOURCE,
       gridPos,
       targets: spec.targets,
-      fieldConfig: { defaults, overrides: [] },
+      fieldConfig: { defaults, overrides: spec.overrides ?? [] },
       options: spec.options ?? {},
     };
     if (spec.description !== undefined) panel.description = spec.description;

@@ -2,11 +2,14 @@
 import { INFLUXQL, type TagOf } from "@supervision/hub/schema";
 import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds, valueMapping } from "./builders.ts";
 import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
+import { labelTagColumns } from "./names.ts";
 
 const {
   attendance,
   card,
   deduction,
+  dissatisfaction,
+  duty,
   gateway_health,
   heartbeat,
   integrity_alert,
@@ -47,11 +50,16 @@ const hallLink = (m: DashboardMessages) =>
 function centre(m: DashboardMessages): Dashboard {
   const f = tagFilter(PLACE);
   const t = m.centre;
+  const b = m.bigScreen;
   const c = m.columns;
   // Each window's last camera state today: 1 someone there, 0 nobody. A window that emptied hours ago keeps its 0
   // (it is the one the rules warn about), and a seated clerk whose camera stays quiet keeps the 1 of the last start.
   const lastMotion = `SELECT last(${motion.active}) AS "present" FROM ${motion.NAME} WHERE ${f} AND $timeFilter GROUP BY ${motion.site}, ${motion.window}`;
   // People, not half days: one row per person with the status today, then counted.
+  // Devices and gateways the equipment rule finds silent now: each one's latest offline warning still active (a
+  // warning is stamped at the last contact, and written again with active 0 when the device is back).
+  const offlineNow = (kinds: string, select: string) =>
+    `SELECT ${select} FROM (SELECT last(${warning.active}) AS "active" FROM ${warning.NAME} WHERE ${f} AND ${warning.category} = 'equipment' AND ${warning.rule} = 'offline' AND ${warning.subject_kind} =~ /^(${kinds})$/ AND time > now() - 30d GROUP BY ${warning.site}, ${warning.subject_kind}, ${warning.subject}) WHERE "active" = 1`;
   const people = (statuses: string, alias: string) =>
     `SELECT count("judged") AS "${alias}" FROM (SELECT last(${attendance.level}) AS "judged" FROM ${attendance.NAME} WHERE ${f} AND ${attendance.status} =~ /^(${statuses})$/ AND $timeFilter GROUP BY ${attendance.site}, ${attendance.person})`;
   return dashboard({
@@ -127,6 +135,41 @@ function centre(m: DashboardMessages): Dashboard {
         h: 5,
       },
       {
+        type: "stat",
+        ...b.departments,
+        // One block per department: the worst of today's cards of its clerks, windows and approval items.
+        targets: [
+          target(
+            `SELECT max("level") AS "${b.state}" FROM (SELECT last(${card.level}) AS "level" FROM ${card.NAME} WHERE ${f} AND $timeFilter GROUP BY ${card.site}, ${card.department}, ${card.subject_kind}, ${card.subject}) WHERE ${card.department} != '' GROUP BY ${card.department}`,
+            "table",
+          ),
+        ],
+        thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
+        mappings: [valueMapping({ 0: [b.states.green, COLORS.green], 1: [b.states.yellow, COLORS.yellow], 2: [b.states.red, COLORS.red] })],
+        options: {
+          reduceOptions: { values: true, calcs: [], fields: "" },
+          colorMode: "background",
+          graphMode: "none",
+          textMode: "value_and_name",
+          justifyMode: "center",
+          orientation: "auto",
+        },
+        w: 16,
+        h: 5,
+      },
+      {
+        type: "stat",
+        ...b.offlineCount,
+        noValue: "0",
+        targets: [
+          target(offlineNow("device", `count("active") AS "${b.devices}"`), "time_series", "A"),
+          target(offlineNow("gateway", `count("active") AS "${b.gateways}"`), "time_series", "B"),
+        ],
+        thresholds: BAD_COUNT,
+        w: 8,
+        h: 5,
+      },
+      {
         type: "table",
         ...t.cards,
         // Cards are judged per day (timestamp: the day's first shift start): today's range holds today's state only.
@@ -185,6 +228,21 @@ function centre(m: DashboardMessages): Dashboard {
         h: 10,
       },
       {
+        type: "table",
+        ...b.notSignedIn,
+        noValue: b.allSignedIn,
+        // On duty in a shift begun today (the attendance rule's `duty` points), and no sign-in in any of them yet.
+        targets: [
+          target(
+            `SELECT "signed" AS "${b.state}" FROM (SELECT max(${duty.signed_in}) AS "signed" FROM ${duty.NAME} WHERE ${f} AND ${duty.role} = 'supervisor' AND $timeFilter GROUP BY ${duty.site}, ${duty.person}) WHERE "signed" = 0 GROUP BY ${duty.site}, ${duty.person}`,
+            "table",
+          ),
+        ],
+        mappings: [valueMapping({ 0: [b.notYetSignedIn, COLORS.red] })],
+        w: 6,
+        h: 10,
+      },
+      {
         type: "barchart",
         ...t.satisfactionByHall,
         targets: [
@@ -198,6 +256,35 @@ function centre(m: DashboardMessages): Dashboard {
         max: 100,
         thresholds: SATISFACTION,
         links: [hallLink(m)],
+        w: 12,
+        h: 10,
+      },
+      {
+        type: "table",
+        ...b.toVerify,
+        noValue: "0",
+        // Waiting until a supervisor verifies or dismisses them (the dissatisfaction rule rewrites only the waiting
+        // ones); the rating's id is what `hub verify` and `hub dismiss` take.
+        targets: [
+          target(
+            `SELECT ${dissatisfaction.rating_id} AS "${b.rating}", ${dissatisfaction.clerk}, ${dissatisfaction.window}, ${dissatisfaction.site} FROM ${dissatisfaction.NAME} WHERE ${f} AND ${dissatisfaction.state} = 'to_verify' AND time > now() - 31d ORDER BY time DESC`,
+            "table",
+          ),
+        ],
+        w: 12,
+        h: 10,
+      },
+      {
+        type: "table",
+        ...b.offline,
+        noValue: "0",
+        targets: [
+          target(
+            `${offlineNow("device|gateway", `"active" AS "${b.state}"`)} GROUP BY ${warning.site}, ${warning.subject_kind}, ${warning.subject}`,
+            "table",
+          ),
+        ],
+        mappings: [valueMapping({ 1: [b.offlineNow, COLORS.red] })],
         w: 12,
         h: 10,
       },
@@ -238,6 +325,7 @@ function centre(m: DashboardMessages): Dashboard {
 function hall(m: DashboardMessages): Dashboard {
   const f = tagFilter(WINDOW);
   const t = m.hall;
+  const b = m.bigScreen;
   const c = m.columns;
   return dashboard({
     annotationsName: m.annotations.warningsAndCards,
@@ -254,11 +342,13 @@ function hall(m: DashboardMessages): Dashboard {
         type: "table",
         ...t.whoIsThere,
         targets: [
+          // Each clerk's last sign-in or sign-out today, kept when it is a sign-in: who is signed in now, since when.
           target(
-            `SELECT last(${signin.seq}) AS "seq" FROM ${signin.NAME} WHERE ${f} AND ${signin.role} = 'clerk' AND $timeFilter GROUP BY ${signin.window}, ${signin.person}, ${signin.direction}`,
+            `SELECT "direction" AS "${b.state}" FROM (SELECT last(${signin.seq}) AS "seq", ${signin.direction} AS "direction" FROM ${signin.NAME} WHERE ${f} AND ${signin.role} = 'clerk' AND $timeFilter GROUP BY ${signin.window}, ${signin.person}) WHERE "direction" = 'in' GROUP BY ${signin.window}, ${signin.person}`,
             "table",
           ),
         ],
+        mappings: [valueMapping({ in: [b.signedIn, COLORS.green] })],
         w: 12,
         h: 9,
       },
@@ -568,5 +658,5 @@ function assessment(m: DashboardMessages): Dashboard {
 /** All dashboards the hub provisions, in a stable order, with texts in the given language (Chinese by default). */
 export function allDashboards(locale?: Locale): Dashboard[] {
   const m = dashboardMessages(locale);
-  return [centre(m), hall(m), sites(m), fleet(m), assessment(m)];
+  return [centre(m), hall(m), sites(m), fleet(m), assessment(m)].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
 }

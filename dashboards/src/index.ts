@@ -3,3 +3,4 @@ export { DATASOURCE_UID } from "./builders.ts";
 export { allDashboards, UIDS } from "./dashboards.ts";
 export { GENERATED_DIR, renderDashboard } from "./render.ts";
 export { DEFAULT_LOCALE, dashboardMessages, type DashboardMessages, type Locale, LOCALES } from "./messages.ts";
+export { type RegistryNames, withNames } from "./names.ts";

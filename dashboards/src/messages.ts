@@ -122,6 +122,44 @@ export interface DashboardMessages {
   annotations: { warningsAndCards: string };
   /** The hub's handling states of a warning (hub/src/supervision/handling.ts), as a person reads them. */
   handlingStates: { open: string; acknowledged: string; handled: string; closed: string };
+  /** The big screen's blocks per department, ratings to verify, supervisors not signed in, equipment offline. */
+  bigScreen: {
+    departments: PanelText;
+    toVerify: PanelText;
+    notSignedIn: PanelText;
+    offlineCount: PanelText;
+    offline: PanelText;
+    /** A department's block: its worst card today. */
+    states: { green: string; yellow: string; red: string };
+    allSignedIn: string;
+    /** Column aliases. */
+    state: string;
+    rating: string;
+    devices: string;
+    gateways: string;
+    /** Values of the state column: offline now, signed in now, not signed in yet. */
+    offlineNow: string;
+    signedIn: string;
+    notYetSignedIn: string;
+  };
+  /** Table headers of the tag columns (InfluxDB names them by the tag), and their values that are words. */
+  tags: {
+    region: string;
+    town: string;
+    site: string;
+    department: string;
+    window: string;
+    person: string;
+    clerk: string;
+    subject: string;
+    subject_kind: string;
+    gateway: string;
+    device: string;
+    kind: string;
+    rule: string;
+    severity: string;
+  };
+  subjectKinds: { clerk: string; supervisor: string; window: string; item: string; device: string; gateway: string };
 }
 
 const zh: DashboardMessages = {
@@ -236,6 +274,42 @@ const zh: DashboardMessages = {
   },
   annotations: { warningsAndCards: "监察预警和警示牌" },
   handlingStates: { open: "待处理", acknowledged: "已知悉", handled: "已处置", closed: "已办结" },
+  bigScreen: {
+    departments: { title: "各部门状态", description: "各部门今天最重的警示牌：绿色正常，黄色有黄牌，红色有红牌。" },
+    toVerify: {
+      title: "待核实的不满意评价",
+      description: "近 31 天尚未核实或撤销的不满意评价。评价编号即“设备:序号”，核实用 hub verify 编号，撤销用 hub dismiss 编号。",
+    },
+    notSignedIn: { title: "今日尚未签到的工地监理", description: "今天的班次已开始、至今没有任何签到的监理。" },
+    offlineCount: { title: "离线设备和网关", description: "当前离线（心跳或网关状态超时未到）的设备数和网关数。" },
+    offline: { title: "离线设备和网关明细", description: "从最后一次联系的时间算起，至今没有恢复的设备和网关。" },
+    states: { green: "正常", yellow: "黄牌", red: "红牌" },
+    allSignedIn: "全部已签到",
+    state: "状态",
+    rating: "评价编号",
+    devices: "设备",
+    gateways: "网关",
+    offlineNow: "离线",
+    signedIn: "已签到",
+    notYetSignedIn: "未签到",
+  },
+  tags: {
+    region: "区域",
+    town: "乡镇",
+    site: "大厅 / 工地",
+    department: "部门",
+    window: "窗口",
+    person: "人员",
+    clerk: "工作人员",
+    subject: "对象",
+    subject_kind: "类型",
+    gateway: "网关",
+    device: "设备",
+    kind: "类型",
+    rule: "规则",
+    severity: "级别",
+  },
+  subjectKinds: { clerk: "工作人员", supervisor: "监理", window: "窗口", item: "审批事项", device: "设备", gateway: "网关" },
 };
 
 const en: DashboardMessages = {
@@ -378,6 +452,49 @@ const en: DashboardMessages = {
   },
   annotations: { warningsAndCards: "Supervision warnings and cards" },
   handlingStates: { open: "open", acknowledged: "acknowledged", handled: "handled", closed: "closed" },
+  bigScreen: {
+    departments: {
+      title: "Departments now",
+      description: "Each department's worst card today: green all well, yellow a yellow card, red a red card.",
+    },
+    toVerify: {
+      title: "Dissatisfied ratings to verify",
+      description:
+        "Dissatisfied ratings of the last 31 days not yet verified or dismissed. The rating is device:seq: hub verify <rating>, hub dismiss <rating>.",
+    },
+    notSignedIn: {
+      title: "Site supervisors not signed in today",
+      description: "Supervisors whose shift today has begun and who have not signed in at all.",
+    },
+    offlineCount: { title: "Devices and gateways offline", description: "Devices and gateways offline now (heartbeat or status overdue)." },
+    offline: { title: "Offline devices and gateways", description: "Devices and gateways not back since their last contact." },
+    states: { green: "all well", yellow: "yellow card", red: "red card" },
+    allSignedIn: "all signed in",
+    state: "state",
+    rating: "rating",
+    devices: "devices",
+    gateways: "gateways",
+    offlineNow: "offline",
+    signedIn: "signed in",
+    notYetSignedIn: "not signed in",
+  },
+  tags: {
+    region: "region",
+    town: "town",
+    site: "hall / site",
+    department: "department",
+    window: "window",
+    person: "person",
+    clerk: "clerk",
+    subject: "subject",
+    subject_kind: "kind",
+    gateway: "gateway",
+    device: "device",
+    kind: "kind",
+    rule: "rule",
+    severity: "severity",
+  },
+  subjectKinds: { clerk: "clerk", supervisor: "supervisor", window: "window", item: "approval item", device: "device", gateway: "gateway" },
 };
 
 const CATALOGUE: Record<Locale, DashboardMessages> = { "zh-CN": zh, en };

@@ -29,9 +29,17 @@ const attendance = (person: string, status: string, period: number, minutesAgo: 
   fields: { period, minutes: 10, level: status === "absent" ? 2 : status === "on_time" ? 0 : 1 },
   timestamp: NOW - minutesAgo * MIN,
 });
-const card = (subjectKind: string, subject: string, color: string, level: number, reasons: string, minutesAgo: number): IPoint => ({
+const card = (
+  subjectKind: string,
+  subject: string,
+  color: string,
+  level: number,
+  reasons: string,
+  minutesAgo: number,
+  department?: string,
+): IPoint => ({
   measurement: "card",
-  tags: { ...PLACE, site: "hall-1", subject_kind: subjectKind, subject, color },
+  tags: { ...PLACE, site: "hall-1", subject_kind: subjectKind, subject, color, ...(department ? { department } : {}) },
   fields: { level, reasons },
   timestamp: NOW - minutesAgo * MIN,
 });
@@ -40,6 +48,26 @@ const warning = (subject: string, handling: string, overdue: 0 | 1, minutesAgo: 
   measurement: "warning",
   tags: { ...PLACE, site: "hall-1", category: "people", subject_kind: "window", subject, rule: "unattended", severity: "warning" },
   fields: { active: 1, message: `窗口 ${subject} 无人值守`, handling, handled_by: handledBy, handling_overdue: overdue },
+  timestamp: NOW - minutesAgo * MIN,
+});
+
+const toVerify = (device: string, seq: number, clerk: string, window: string, minutesAgo: number, state = "to_verify"): IPoint => ({
+  measurement: "dissatisfaction",
+  tags: { ...PLACE, site: "hall-1", window, department: "tax", clerk, state },
+  fields: { rating_id: `${device}:${seq}`, rating_seq: seq, device, by: "" },
+  timestamp: NOW - minutesAgo * MIN,
+});
+const duty = (site: string, person: string, role: string, period: number, signedIn: 0 | 1, minutesAgo: number): IPoint => ({
+  measurement: "duty",
+  tags: { ...PLACE, site, site_kind: "site", person, role },
+  fields: { period, signed_in: signedIn },
+  timestamp: NOW - minutesAgo * MIN,
+});
+/** An equipment warning as the equipment rule writes it: stamped at the last contact, active 0 once back. */
+const equipment = (site: string, kind: "device" | "gateway", subject: string, rule: string, active: 0 | 1, minutesAgo: number): IPoint => ({
+  measurement: "warning",
+  tags: { ...PLACE, site, category: "equipment", subject_kind: kind, subject, rule, severity: "warning" },
+  fields: { active, message: `${subject} ${rule}` },
   timestamp: NOW - minutesAgo * MIN,
 });
 
@@ -84,6 +112,38 @@ function situation(): IPoint[] {
     warning("w5", "handled", 0, 45, "王主任"),
     warning("w6", "closed", 0, 47, "王主任"),
     warning("w7", "open", 1, 26 * 60),
+    // Department blocks: tax has a red card (its clerk p9) and a green one; permits a yellow window; works a card that
+    // went back to green; civil only green; a supervisor's card has no department; yesterday's red is not today's.
+    card("clerk", "p9", "red", 2, "缺勤", 240, "tax"),
+    card("clerk", "p10", "green", 0, "", 240, "tax"),
+    card("window", "w8", "yellow", 1, "无人", 240, "permits"),
+    card("clerk", "p11", "yellow", 1, "迟到", 240, "works"),
+    card("clerk", "p11", "green", 0, "", 200, "works"),
+    card("clerk", "p12", "green", 0, "", 240, "civil"),
+    card("supervisor", "s9", "red", 2, "缺勤", 240),
+    card("clerk", "p13", "red", 2, "yesterday", 26 * 60, "civil"),
+    // Dissatisfied ratings: two waiting (one from last week), one decided; one waiting from 40 days ago is out of range.
+    toVerify("kp-w1", 17, "p1", "w1", 90),
+    toVerify("kp-w2", 4, "p3", "w2", 6 * 24 * 60),
+    toVerify("kp-w1", 12, "p1", "w1", 120, "verified"),
+    toVerify("kp-w2", 2, "p3", "w2", 40 * 24 * 60),
+    // Supervisors on duty today: s1 not signed in for either shift begun; s2 signed in for the afternoon; s3 on time;
+    // a clerk not signed in is not a supervisor; s4 was not signed in yesterday (not today's).
+    duty("site-a", "s1", "supervisor", 0, 0, 300),
+    duty("site-a", "s1", "supervisor", 1, 0, 60),
+    duty("site-a", "s2", "supervisor", 0, 0, 300),
+    duty("site-a", "s2", "supervisor", 1, 1, 60),
+    duty("site-b", "s3", "supervisor", 0, 1, 300),
+    duty("hall-1", "c9", "clerk", 0, 0, 300),
+    duty("site-b", "s4", "supervisor", 0, 0, 26 * 60),
+    // Equipment: keypad kp-w1 silent for 30 minutes; camera cam-w3 silent earlier and back; terminal term-1 back
+    // once and silent again since 20 minutes; the site's gateway silent; the hall's gateway only has a backlog.
+    equipment("hall-1", "device", "kp-w1", "offline", 1, 30),
+    equipment("hall-1", "device", "cam-w3", "offline", 0, 180),
+    equipment("hall-1", "device", "term-1", "offline", 0, 300),
+    equipment("hall-1", "device", "term-1", "offline", 1, 20),
+    equipment("site-a", "gateway", "gw-site-a", "offline", 1, 15),
+    equipment("hall-1", "gateway", "gw-hall-1", "backlog", 1, 10),
   ];
 }
 
@@ -143,7 +203,54 @@ describe("the big screen at a scripted moment", () => {
       .sort((a, b) => String(a.subject).localeCompare(String(b.subject)));
     expect(shown).toEqual([
       { site: "hall-1", subject_kind: "clerk", subject: "p2", card: 2, reasons: "缺勤 2 个半天" },
+      { site: "hall-1", subject_kind: "clerk", subject: "p9", card: 2, reasons: "缺勤" },
+      { site: "hall-1", subject_kind: "supervisor", subject: "s9", card: 2, reasons: "缺勤" },
       { site: "hall-1", subject_kind: "window", subject: "w2", card: 1, reasons: "无人 40 分钟" },
+      { site: "hall-1", subject_kind: "window", subject: "w8", card: 1, reasons: "无人" },
+    ]);
+  });
+});
+
+/** A table panel's rows as [tag columns..., value columns...] records, sorted. */
+async function tableRows(title: string): Promise<Record<string, unknown>[]> {
+  const series = await rows(centrePanel(title).targets[0]?.query ?? "");
+  return series
+    .flatMap((s) =>
+      s.values.map((v): Record<string, unknown> => ({ ...s.tags, ...Object.fromEntries(s.columns.slice(1).map((c, i) => [c, v[i + 1]])) })),
+    )
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+describe("the big screen's blocks and lists", () => {
+  it("shows each department's worst card today: tax red, permits yellow, works and civil green", async () => {
+    expect(await tableRows("Departments now")).toEqual([
+      { department: "civil", state: 0 },
+      { department: "permits", state: 1 },
+      { department: "tax", state: 2 },
+      { department: "works", state: 0 },
+    ]);
+  });
+
+  it("lists the dissatisfied ratings waiting for verification with what an operator needs: device:seq, clerk, window, time", async () => {
+    const series = await rows(centrePanel("Dissatisfied ratings to verify").targets[0]?.query ?? "");
+    expect(series).toHaveLength(1);
+    expect(series[0]?.columns).toEqual(["time", "rating", "clerk", "window", "site"]);
+    expect(series[0]?.values).toEqual([
+      [NOW - 90 * MIN, "kp-w1:17", "p1", "w1", "hall-1"],
+      [NOW - 6 * 24 * 60 * MIN, "kp-w2:4", "p3", "w2", "hall-1"],
+    ]);
+  });
+
+  it("lists the site supervisors on duty who have not signed in today", async () => {
+    expect(await tableRows("Site supervisors not signed in today")).toEqual([{ site: "site-a", person: "s1", state: 0 }]);
+  });
+
+  it("counts and lists the devices and gateways offline now", async () => {
+    expect(await statNumbers("Devices and gateways offline")).toEqual({ devices: 2, gateways: 1 });
+    expect(await tableRows("Offline devices and gateways")).toEqual([
+      { site: "hall-1", subject_kind: "device", subject: "kp-w1", state: 1 },
+      { site: "hall-1", subject_kind: "device", subject: "term-1", state: 1 },
+      { site: "site-a", subject_kind: "gateway", subject: "gw-site-a", state: 1 },
     ]);
   });
 });

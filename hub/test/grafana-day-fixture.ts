@@ -35,6 +35,7 @@ export function dayRegistry(): Registry {
       { id: "c1", name: "Clerk One", role: "clerk" as const, post: "", site: "hall-1", window: "w1", roster: "office" },
       { id: "c2", name: "Clerk Two", role: "clerk" as const, post: "", site: "hall-1", window: "w2", roster: "office" },
       { id: "s1", name: "Supervisor One", role: "supervisor" as const, post: "", site: "site-a", roster: "office" },
+      { id: "s2", name: "Supervisor Two", role: "supervisor" as const, post: "", site: "site-a", roster: "office" },
     ]),
     rosters: map([
       {
@@ -253,16 +254,42 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
         handler: "Clerk Two",
       },
     },
+    // Who is on duty in a shift begun: s1 signed in, s2 not (the big screen's supervisors not signed in).
+    ...(["s1", "s2"] as const).map((person) => ({
+      measurement: "duty",
+      timestamp: ago(270),
+      tags: { ...site, person, role: "supervisor" },
+      fields: { period: 0, signed_in: person === "s1" ? 1 : 0 },
+    })),
+    // c2's dissatisfied rating 110 minutes ago, waiting for a supervisor to verify it.
+    {
+      measurement: "dissatisfaction",
+      timestamp: ago(110),
+      tags: { ...place, site: "hall-1", window: "w2", department: "permits", clerk: "c2", state: "to_verify" },
+      fields: { rating_id: "kp-w2:8", rating_seq: 8, device: "kp-w2", by: "" },
+    },
+    // The site's gateway and terminal silent for 20 minutes (the equipment rule's warnings, stamped at the last contact).
+    ...(
+      [
+        ["gateway", "gw-site-a"],
+        ["device", "term-site"],
+      ] as const
+    ).map(([kind, subject]) => ({
+      measurement: "warning",
+      timestamp: ago(20),
+      tags: { ...place, site: "site-a", category: "equipment", subject_kind: kind, subject, rule: "offline", severity: "warning" },
+      fields: { active: 1, message: `${subject} offline` },
+    })),
     {
       measurement: "card",
       timestamp: ago(60),
-      tags: { ...place, site: "hall-1", subject_kind: "clerk", subject: "c2", color: "yellow" },
+      tags: { ...place, site: "hall-1", department: "permits", subject_kind: "clerk", subject: "c2", color: "yellow" },
       fields: { level: 1, reasons: "late; dissatisfied rating" },
     },
     {
       measurement: "card",
       timestamp: ago(50),
-      tags: { ...place, site: "hall-1", subject_kind: "clerk", subject: "c1", color: "green" },
+      tags: { ...place, site: "hall-1", department: "permits", subject_kind: "clerk", subject: "c1", color: "green" },
       fields: { level: 0, reasons: "" },
     },
     {

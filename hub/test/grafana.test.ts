@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { allDashboards, DATASOURCE_UID, dashboardMessages, UIDS } from "@supervision/dashboards";
+import { allDashboards, DATASOURCE_UID, dashboardMessages, type Panel, UIDS } from "@supervision/dashboards";
 import { freePort } from "@supervision/test-support";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,7 +7,9 @@ import type { HubContext, HubEvents, HubExtension } from "../src/controller/exte
 import { GrafanaClient } from "../src/grafana/client.ts";
 import { createGrafanaExtension, GrafanaSettings } from "../src/grafana/index.ts";
 import { FOLDER_UID } from "../src/grafana/provision.ts";
+import type { Registry } from "../src/registry/schema.ts";
 import { type ContractGrafana, startContractGrafana } from "./grafana-contract-server.ts";
+import { dayRegistry } from "./grafana-day-fixture.ts";
 
 const TOKEN = "glsa_test_token";
 const cleanups: Array<() => Promise<void>> = [];
@@ -15,10 +17,27 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** The extension only uses the logger and the event bus; the rest of the hub is not needed here. */
-function context(): HubContext & { events: EventEmitter<HubEvents> } {
+/** A registry view holding `registry`, whose `reload` tells the listeners as a hot reload does. */
+function registryView(initial: Registry = dayRegistry()) {
+  let current = initial;
+  const listeners = new Set<(r: Registry) => void>();
+  return {
+    current: () => current,
+    onChange(listener: (r: Registry) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    reload(next: Registry) {
+      current = next;
+      for (const l of listeners) l(next);
+    },
+  };
+}
+
+/** The extension only uses the logger, the event bus and the registry (for names); the rest of the hub is not needed here. */
+function context(registry = registryView()): HubContext & { events: EventEmitter<HubEvents> } {
   const events = new EventEmitter<HubEvents>();
-  return { logger: pino({ level: "silent" }), events } as unknown as HubContext & { events: EventEmitter<HubEvents> };
+  return { logger: pino({ level: "silent" }), events, registry } as unknown as HubContext & { events: EventEmitter<HubEvents> };
 }
 
 async function grafana(port?: number): Promise<ContractGrafana> {
@@ -69,6 +88,36 @@ describe("grafana provisioning against the API contract", () => {
       state: "ready",
       lastReport: { grafanaVersion: "12.3.3", datasource: "created", folder: "created" },
     });
+  });
+
+  it("tables show the registry's names, not ids, and a registry reload provisions the new names", async () => {
+    const server = await grafana();
+    const registry = registryView();
+    const { ext } = await started(server.url, TOKEN, context(registry));
+    await until(() => ext.status().state === "ready", "ready");
+    // The hall's "who is signed in" table: its window and person columns, as the provisioned dashboard declares them.
+    const columns = () => {
+      const panel = (server.dashboards.get(UIDS.hall)?.dashboard as { panels?: Panel[] } | undefined)?.panels?.[0];
+      const shown: Record<string, { displayName?: string; mappings?: Record<string, string> }> = {};
+      for (const o of panel?.fieldConfig.overrides ?? []) {
+        const column: { displayName?: string; mappings?: Record<string, string> } = {};
+        for (const p of o.properties) {
+          if (p.id === "displayName") column.displayName = p.value;
+          else column.mappings = Object.fromEntries(Object.entries(p.value[0]?.options ?? {}).map(([k, v]) => [k, v.text]));
+        }
+        shown[o.matcher.options] = column;
+      }
+      return shown;
+    };
+    expect(columns()).toEqual({
+      window: { displayName: "窗口", mappings: { w1: "Window 1", w2: "Window 2" } },
+      person: { displayName: "人员", mappings: { c1: "Clerk One", c2: "Clerk Two", s1: "Supervisor One", s2: "Supervisor Two" } },
+    });
+    const renamed = dayRegistry();
+    renamed.people.set("c1", { ...renamed.people.get("c1")!, name: "李娜" });
+    registry.reload(renamed);
+    await until(() => columns().person?.mappings?.c1 === "李娜", "the new name provisioned");
+    expect(server.violations).toEqual([]);
   });
 
   it("a second run changes nothing: no writes at all", async () => {

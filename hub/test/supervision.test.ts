@@ -112,6 +112,16 @@ const rating = (ts: number, level: string, key: number): Reading => ({
   level,
 });
 
+const terminalHeartbeat = (deviceId: string, ts: number): Reading => ({
+  kind: "heartbeat",
+  deviceId,
+  seq: ++seq,
+  ts,
+  rxTs: ts,
+  intervalS: 60,
+  uptimeS: 60,
+});
+
 let influxd: TestInfluxd;
 let influx: InfluxDB;
 const routes: Routes = new Map();
@@ -235,9 +245,16 @@ describe("supervision rules on a scripted day", () => {
     try {
       const verify = routes.get("POST /api/dissatisfaction/:id/verify")!;
       const id = `kp1:${withoutClerk.seq}`;
-      const answer = await verify({ params: { id }, query: new URLSearchParams(), body: { fault: "unit" }, identity: { name: "Zhou", role: "operator" } });
+      const answer = await verify({
+        params: { id },
+        query: new URLSearchParams(),
+        body: { fault: "unit" },
+        identity: { name: "Zhou", role: "operator" },
+      });
       expect(answer).toMatchObject({ status: 200, body: { id, state: "verified", by: "Zhou", fault: "unit" } });
-      const decided = await rows(`SELECT "by", "state", "clerk" FROM "raw"."dissatisfaction" WHERE "rating_id" = '${id}' AND "state" = 'verified'`);
+      const decided = await rows(
+        `SELECT "by", "state", "clerk" FROM "raw"."dissatisfaction" WHERE "rating_id" = '${id}' AND "state" = 'verified'`,
+      );
       expect(decided).toMatchObject([{ by: "Zhou", state: "verified", clerk: null }]);
       // The rules' run after the decision stores its outcome too (no empty clerk= tag refused by InfluxDB).
       const run = await routes.get("POST /api/supervision/run")!({ params: {}, query: new URLSearchParams(), body: undefined });
@@ -275,11 +292,33 @@ describe("supervision rules on a scripted day", () => {
       ),
     ).toHaveLength(0);
     const friday = "2026-11-20";
+    const fridayAttendance = async () =>
+      (
+        await rows(
+          `SELECT "minutes", "person", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`,
+        )
+      )
+        .map((r) => `${r.person}:${r.status}`)
+        .sort();
+    // Terminals not heard since the morning (cut off, or a replay still catching up): their punches may still come,
+    // so nobody is absent yet.
+    await writeReadings(influx, registry, [
+      terminalHeartbeat("term1", at("07:30", friday)),
+      terminalHeartbeat("sterm", at("07:30", friday)),
+    ]);
     await runRules(at("18:00", friday));
-    const absent = await rows(
-      `SELECT "minutes", "person", "status" FROM "raw"."attendance" WHERE time >= ${at("00:00", friday)}ms AND time < ${at("23:59", friday)}ms`,
-    );
-    expect(absent.map((r) => `${r.person}:${r.status}`).sort()).toEqual(["c1:absent", "c1:absent", "s1:absent"]);
+    expect(await fridayAttendance()).toEqual([]);
+    // The hall's terminal heard at 10:30, past the morning's deadline (10:00) but not the afternoon's (14:30).
+    await writeReadings(influx, registry, [terminalHeartbeat("term1", at("10:30", friday))]);
+    await runRules(at("18:00", friday));
+    expect(await fridayAttendance()).toEqual(["c1:absent"]);
+    // Both terminals heard after every deadline, and nobody signed in: everybody absent.
+    await writeReadings(influx, registry, [
+      terminalHeartbeat("term1", at("17:45", friday)),
+      terminalHeartbeat("sterm", at("17:45", friday)),
+    ]);
+    await runRules(at("18:00", friday));
+    expect(await fridayAttendance()).toEqual(["c1:absent", "c1:absent", "s1:absent"]);
   });
 });
 
@@ -468,9 +507,9 @@ describe("equipment warnings", () => {
     const events = { cards: [] as never[], warnings: [] as { subject: string; rule: string; category: string }[] };
     await runRules(now, events as never);
     // Other days of this file have a clerk on duty and no camera data: the unattended rule's camera_offline
-    // warnings (tested in unattended-cameras.test.ts) are not this rule's.
+    // warnings (tested in unattended-cameras.test.ts) are not this rule's, nor Friday's terminals' (heard, then silent).
     const equipment = await rows(
-      `SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline'`,
+      `SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline' AND ${ON_DAY}`,
     );
     expect(equipment.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual([
       "gw-1:backlog:1",
@@ -487,7 +526,7 @@ describe("equipment warnings", () => {
     await influx.writePoints([health(now + 60_000, 0, 0), heartbeat("kp1", now + 60_000)], { retentionPolicy: "health", precision: "n" });
     await runRules(now + 90_000);
     const after = await rows(
-      `SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline'`,
+      `SELECT "active", "subject", "rule" FROM "raw"."warning" WHERE "category" = 'equipment' AND "rule" != 'camera_offline' AND ${ON_DAY}`,
     );
     expect(after.map((w) => `${w.subject}:${w.rule}:${w.active}`).sort()).toEqual(["gw-1:backlog:0", "gw-1:offline:0", "kp1:offline:0"]);
   });

@@ -6,7 +6,8 @@ import type { Logger } from "pino";
 import type { CardEvent, HubContext, HubExtension, WarningEvent } from "../controller/extension.ts";
 import { cardAnnotation, warningAnnotation } from "./annotations.ts";
 import { type Annotation, GrafanaClient, GrafanaHttpError } from "./client.ts";
-import { type ProvisionReport, provision } from "./provision.ts";
+import type { Registry } from "../registry/schema.ts";
+import { namedDashboards, type ProvisionReport, provision } from "./provision.ts";
 import { GrafanaSettings, type GrafanaSettingsInput } from "./settings.ts";
 
 export { GrafanaSettings } from "./settings.ts";
@@ -33,6 +34,9 @@ export function createGrafanaExtension(input: GrafanaSettings | GrafanaSettingsI
   const pending: Annotation[] = [];
   let unsubscribe: (() => void) | undefined;
   let running: Promise<void> | undefined;
+  // The registry the dashboards take their names from; a reload provisions them again (a renamed clerk, a new window).
+  let registry: (() => Registry) | undefined;
+  let reprovision = false;
   // A function, not an inline comparison: stop() can change the state while a cycle awaits Grafana.
   const stopped = () => state === "stopped";
 
@@ -57,9 +61,10 @@ export function createGrafanaExtension(input: GrafanaSettings | GrafanaSettingsI
   async function cycle(): Promise<void> {
     if (client === undefined || stopped()) return;
     try {
-      if (state !== "ready") {
+      if (state !== "ready" || reprovision) {
         state = "provisioning";
-        lastReport = await provision(client, settings);
+        reprovision = false;
+        lastReport = await provision(client, settings, namedDashboards(settings, registry?.()));
         logger?.info({ report: lastReport }, "grafana provisioned");
       }
       await postPending(client);
@@ -86,7 +91,7 @@ export function createGrafanaExtension(input: GrafanaSettings | GrafanaSettingsI
     } finally {
       running = undefined;
       // An event that arrived after the queue was drained must not wait for the next one.
-      if (state === "ready" && pending.length > 0) running = cycle();
+      if (state === "ready" && (pending.length > 0 || reprovision)) running = cycle();
     }
   }
 
@@ -102,9 +107,15 @@ export function createGrafanaExtension(input: GrafanaSettings | GrafanaSettingsI
       const onCard = (event: CardEvent) => enqueue(cardAnnotation(event));
       ctx.events.on("warning", onWarning);
       ctx.events.on("card", onCard);
+      registry = () => ctx.registry.current();
+      const offRegistry = ctx.registry.onChange(() => {
+        reprovision = true;
+        if (state === "ready" && running === undefined) running = cycle();
+      });
       unsubscribe = () => {
         ctx.events.off("warning", onWarning);
         ctx.events.off("card", onCard);
+        offRegistry();
       };
       state = "provisioning";
       running = cycle();

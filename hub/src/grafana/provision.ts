@@ -1,5 +1,6 @@
 /** Idempotent provisioning: data source, folder and the supervision dashboards; writes only what differs. */
-import { allDashboards, DATASOURCE_UID, type Dashboard } from "@supervision/dashboards";
+import { allDashboards, DATASOURCE_UID, type Dashboard, type RegistryNames, withNames } from "@supervision/dashboards";
+import type { Registry } from "../registry/schema.ts";
 import type { DataSourceBody, GrafanaClient } from "./client.ts";
 import type { GrafanaSettings } from "./settings.ts";
 
@@ -25,6 +26,25 @@ export function dataSourceBody(settings: GrafanaSettings): DataSourceBody {
     jsonData: { dbName: database, httpMode: "GET", version: "InfluxQL" },
     secureJsonData: { password },
   };
+}
+
+/** The registry's names by id, for the dashboards' tag columns (people, windows, departments, sites by name). */
+export function registryNames(registry: Registry): RegistryNames {
+  const names = (items: Map<string, { name: string }>) => Object.fromEntries([...items].map(([id, item]) => [id, item.name]));
+  return {
+    regions: names(registry.regions),
+    towns: names(registry.towns),
+    sites: names(registry.sites),
+    departments: names(registry.departments),
+    windows: names(registry.windows),
+    people: names(registry.people),
+  };
+}
+
+/** The dashboards in the settings' language, showing the registry's names where the data holds ids. */
+export function namedDashboards(settings: GrafanaSettings, registry: Registry | undefined): Dashboard[] {
+  const dashboards = allDashboards(settings.locale);
+  return registry ? withNames(dashboards, registryNames(registry)) : dashboards;
 }
 
 /** True when every key we set is already there with the same value (Grafana adds id, version, meta). */

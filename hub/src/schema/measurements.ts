@@ -104,6 +104,12 @@ export const MEASUREMENTS = {
     tags: [...PLACE, "site_kind", "person", "role", "window", "status"],
     fields: ["period", "minutes", "at", "level"],
   },
+  /** Who is on duty in a shift period that has begun, and whether they have signed in for it yet. */
+  duty: {
+    policy: "raw",
+    tags: [...PLACE, "site_kind", "person", "role", "window"],
+    fields: ["period", "signed_in"],
+  },
   warning: {
     policy: "raw",
     tags: [...PLACE, "category", "subject_kind", "subject", "rule", "severity"],
@@ -114,7 +120,7 @@ export const MEASUREMENTS = {
     tags: [...PLACE, "rule", "subject_kind", "subject", "action"],
     fields: ["warning_ts", "by", "role", "note"],
   },
-  card: { policy: "raw", tags: [...PLACE, "subject_kind", "subject", "color"], fields: ["level", "reasons"] },
+  card: { policy: "raw", tags: [...PLACE, "department", "subject_kind", "subject", "color"], fields: ["level", "reasons"] },
   /** Site presence (hub/src/supervision/rules/site-presence): a sign-in outside the site's radius, missed check-ins. */
   site_presence: {
     policy: "raw",

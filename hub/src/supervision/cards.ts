@@ -13,7 +13,8 @@ export function cardColor(faults: number, cards: { yellowAfter: number; redAfter
 export function dayCard(
   place: Placement,
   at: number,
-  subject: { kind: CardEvent["subjectKind"]; id: string; reasons: string[] },
+  /** `department`: the subject's (a clerk's or window's), "" when it has none (a site supervisor). */
+  subject: { kind: CardEvent["subjectKind"]; id: string; department: string; reasons: string[] },
   cards: { yellowAfter: number; redAfter: number },
 ): { event: CardEvent; point: SchemaPoint<"card"> } {
   const color = cardColor(subject.reasons.length, cards);
@@ -22,7 +23,7 @@ export function dayCard(
     point: schemaPoint(
       "card",
       ns(at),
-      { ...place, subject_kind: subject.kind, subject: subject.id, color },
+      { ...place, department: subject.department, subject_kind: subject.kind, subject: subject.id, color },
       { level: color === "green" ? 0 : color === "yellow" ? 1 : 2, reasons: subject.reasons.join("; ") },
     ),
   };

@@ -99,7 +99,7 @@ function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], ent
   // Cards and daily scores, for everyone judged today.
   const judged: Judged[] = findings.flatMap((f) => f.judged ?? []);
   for (const j of judged) {
-    const card = dayCard(place, span.firstStart, { kind: j.card, id: j.subject, reasons: j.faults }, settings.cards);
+    const card = dayCard(place, span.firstStart, { kind: j.card, id: j.subject, department: j.department, reasons: j.faults }, settings.cards);
     outcome.cards.push(card.event);
     outcome.points.push(card.point);
     outcome.points.push(

@@ -60,6 +60,20 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
         `SELECT ${heartbeat.device}, ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND ${heartbeat.device_kind} = 'terminal' AND time >= ${ns(span.from)} AND time <= ${ns(span.to)}`,
       ),
     ),
+    /**
+     * Up to when the site's terminals are known to have delivered (ms, device time): their last heartbeat or sign-in
+     * since the span began, or undefined when none was heard. A terminal cut off from its gateway (or the demo
+     * catching up on the past) delivers its punches late, so nothing missing before this is proof of absence.
+     */
+    terminalsHeardUntil: once(async () => {
+      const since = `${signin.site} = ${lit(site.id)} AND time >= ${ns(span.from)}`;
+      const [beats, punches] = await Promise.all([
+        influx.query<Row>(`SELECT last(${heartbeat.seq}) FROM ${heartbeat.FROM} WHERE ${since} AND ${heartbeat.device_kind} = 'terminal'`),
+        influx.query<Row>(`SELECT last(${signin.seq}) FROM ${signin.FROM} WHERE ${since}`),
+      ]);
+      const times = [...beats, ...punches].map((r) => r.time.getTime());
+      return times.length > 0 ? Math.max(...times) : undefined;
+    }),
     motion: once(() =>
       influx.query<Row>(
         `SELECT ${motion.window}, ${motion.device}, ${motion.active}, ${motion.snapshot_sha256} FROM ${motion.FROM} WHERE ${range}`,

@@ -14,31 +14,60 @@ export const attendance: DayRule = {
   scope: "day",
   name: "attendance",
   deductionRules: ATTENDANCE_DEDUCTION_RULES,
-  replaces: [{ measurement: "attendance", span: "working" }],
+  replaces: [
+    { measurement: "attendance", span: "working" },
+    { measurement: "duty", span: "working" },
+  ],
   async judge(ctx) {
-    const [signinRows, heartbeatRows, lossRows] = await Promise.all([
+    const [signinRows, heartbeatRows, lossRows, heardUntil] = await Promise.all([
       ctx.readings.signins(),
       ctx.readings.terminalHeartbeats(),
       ctx.readings.lossesBefore(PERSONAL_ATTENDANCE_RULES, ctx.span.monthFrom, ctx.span.dayFrom),
+      ctx.readings.terminalsHeardUntil(),
     ]);
+    // Judged as of when the site's terminals were last heard: a punch made before then has arrived, a later one
+    // may still be on its way (an offline terminal, the demo catching up), so no absence or early leave is judged
+    // for a half day whose deadline the terminals have not been heard past. A site without terminals has none to wait for.
+    const hasTerminals = [...ctx.registry.devices.values()].some((d) => d.site === ctx.site.id && d.kind === "terminal");
+    const judgedAt = hasTerminals ? Math.min(ctx.now, heardUntil ?? Number.NEGATIVE_INFINITY) : ctx.now;
     const lostThisMonth = new Map(lossRows.map((r) => [String(r.subject), -Number(r.points)]));
     const findings: AttendanceFindings = { records: [], deductions: [], judged: [], warnings: [] };
     for (const person of ctx.people) {
       const duty = ctx.onDuty.get(person.id);
+      if (duty) findings.records.push(...dutyPoints(ctx, duty, signinRows));
       // A roster of check-ins (chief supervisors) is judged by the site-presence rule instead of per shift.
-      if (duty && !duty.roster.checkins) judgePerson(ctx, duty, signinRows, heartbeatRows, lostThisMonth.get(person.id) ?? 0, findings);
+      if (duty && !duty.roster.checkins)
+        judgePerson(ctx, duty, { signinRows, heartbeatRows, judgedAt }, lostThisMonth.get(person.id) ?? 0, findings);
     }
     return findings;
   },
 };
+
+/**
+ * A `duty` point per shift period of the person that has begun: signed in for it yet (a sign-in from the early
+ * sign-in margin on), so the centre sees who is on duty and not signed in before any absence is judged.
+ */
+function dutyPoints(ctx: DayContext, { person, periods }: OnDuty, signinRows: Row[]) {
+  const earlyMs = ctx.settings.earlySigninMinutes * 60_000;
+  const ins = signinRows.filter((r) => r.person === person.id && r.direction !== "out").map((r) => r.time.getTime());
+  return periods
+    .filter((p) => p.start <= ctx.now)
+    .map((p) =>
+      schemaPoint(
+        "duty",
+        ns(p.start),
+        { ...ctx.place, site_kind: ctx.site.kind, person: person.id, role: person.role, window: person.window ?? "" },
+        { period: p.index, signed_in: ins.some((t) => t >= p.start - earlyMs && t <= p.end) ? 1 : 0 },
+      ),
+    );
+}
 
 type AttendanceFindings = Required<Pick<Findings, "records" | "deductions" | "judged" | "warnings">>;
 
 function judgePerson(
   ctx: DayContext,
   { person, roster, periods }: OnDuty,
-  signinRows: Row[],
-  heartbeatRows: Row[],
+  { signinRows, heartbeatRows, judgedAt }: { signinRows: Row[]; heartbeatRows: Row[]; judgedAt: number },
   lostBeforeToday: number,
   findings: AttendanceFindings,
 ): void {
@@ -60,7 +89,7 @@ function judgePerson(
       };
     });
   const judgements = [
-    ...judgeAttendance(periods, roster, signins, ctx.now, settings.earlySigninMinutes),
+    ...judgeAttendance(periods, roster, signins, judgedAt, settings.earlySigninMinutes),
     ...judgeLeftPost(periods, roster, signins),
   ];
   for (const j of judgements) {
@@ -75,7 +104,7 @@ function judgePerson(
       ),
     );
   }
-  if (person.role === "supervisor") supervisorWarnings(ctx, { person, roster, periods }, judgements, heartbeatRows, findings);
+  if (person.role === "supervisor") supervisorWarnings(ctx, { person, periods }, judgements, findings);
   const personal = attendanceDeductions(person.id, person.role, judgements, settings.scoring, ctx.text);
   findings.deductions.push(...personal);
   if (person.window && personal.length > 0) {
@@ -96,24 +125,20 @@ function judgePerson(
 /**
  * A late or absent supervisor raises a warning (one per shift period), so the person responsible is notified;
  * active only on the day it happened (yesterday's, judged again, is not announced again). An absence without any
- * sign-in waits until one of the site's terminals has been heard from after the absence deadline: a terminal that
- * could not reach its gateway (poor network on a construction site) delivers its sign-ins late, and the person
- * responsible must not be told of an absence those sign-ins then disprove.
+ * sign-in is only judged once one of the site's terminals has been heard from after the absence deadline (see
+ * `judgedAt`): a terminal that could not reach its gateway (poor network on a construction site) delivers its
+ * sign-ins late, and the person responsible must not be told of an absence those sign-ins then disprove.
  */
 function supervisorWarnings(
   ctx: DayContext,
-  { person, roster, periods }: OnDuty,
+  { person, periods }: Pick<OnDuty, "person" | "periods">,
   judgements: Judgement[],
-  heartbeatRows: Row[],
   findings: AttendanceFindings,
 ): void {
   const today = localDate(ctx.now, ctx.site.tz) === ctx.date;
-  const lastHeard = Math.max(0, ...heartbeatRows.map((h) => h.time.getTime()));
   for (const j of judgements) {
     if (j.status !== "late" && j.status !== "absent") continue;
     const start = periods[j.period]!.start;
-    const noSignin = j.status === "absent" && j.minutes === 0 && j.at === start;
-    if (noSignin && lastHeard < start + roster.absentAfterMinutes * 60_000) continue;
     const about = { site: ctx.site.name, name: person.name, start, at: j.at, minutes: j.minutes };
     findings.warnings.push({
       event: {

@@ -115,7 +115,7 @@ export const items: SiteRule = {
           point: schemaPoint(
             "card",
             ns(c.due!.dueAt),
-            { ...place, subject_kind: "item", subject: c.application, color },
+            { ...place, department: c.item.department, subject_kind: "item", subject: c.application, color },
             { level: color === "yellow" ? 1 : 2, reasons: reasons.join("; ") },
           ),
         });
