@@ -236,7 +236,10 @@ const zh: DashboardMessages = {
   hall: {
     title: "大厅",
     description: "单个大厅的各个窗口：谁在岗、评价、考勤、摄像头动态和警示牌。",
-    whoIsThere: { title: "各窗口人员", description: "今天每个窗口工作人员最近的签到签退。" },
+    whoIsThere: {
+      title: "各窗口当前签到人员",
+      description: "每个窗口现在已签到的工作人员（今天最后一次打卡是签到，不是签退）及签到时间。",
+    },
     ratingsPerWindow: { title: "各窗口和工作人员的评价" },
     attendanceTimeline: { title: "考勤时间线" },
     motionPerCamera: { title: "各摄像头动态" },
@@ -398,7 +401,10 @@ const en: DashboardMessages = {
   hall: {
     title: "Hall",
     description: "One hall's windows: who is there, ratings, attendance, motion and cards.",
-    whoIsThere: { title: "Who is at each window", description: "The latest clerk sign-in per window today." },
+    whoIsThere: {
+      title: "Who is signed in at each window",
+      description: "The clerks signed in now at each window (their last punch today is a sign-in, not a sign-out), since when.",
+    },
     ratingsPerWindow: { title: "Ratings per window and clerk" },
     attendanceTimeline: { title: "Attendance timeline" },
     motionPerCamera: { title: "Motion per camera" },
