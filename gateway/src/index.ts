@@ -9,3 +9,4 @@ export { loadSettings, parseSettings, Settings, SettingsError } from "./settings
 export { openBuffer } from "./buffer/index.ts";
 export { Uplink } from "./uplink/index.ts";
 export { loadOrCreateKeys } from "./identity/keys.ts";
+export { type HubLoginResult, checkHubLogin } from "./cli/hub-login.ts";

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GatewayStatus } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
@@ -8,6 +7,7 @@ import { type RunningGateway, startGateway } from "./controller.ts";
 import { loadOrCreateKeys } from "./identity/keys.ts";
 import type { Settings } from "./settings/settings.ts";
 import { ensureWritableDataDir } from "./settings/data-dir.ts";
+import { readHubTls } from "./uplink/hub-tls.ts";
 import { Uplink } from "./uplink/index.ts";
 
 /** How often the gateway reports its health to the hub (and whenever it changes state). */
@@ -26,6 +26,8 @@ export interface GatewayProcess {
  * then the uplink. The last config from the hub, kept on disk, lets it start while the hub is unreachable.
  */
 export async function runGateway(settings: Settings, logger: Logger): Promise<GatewayProcess> {
+  // Unreadable uplink TLS files stop the start here, before anything is opened.
+  const hubTls = readHubTls(settings.hub);
   ensureWritableDataDir(settings.dataDir);
   const buffer = openBuffer({
     path: join(settings.dataDir, "buffer.db"),
@@ -73,7 +75,7 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
     privateKey: keys.privateKey,
     username: settings.hub.username ?? settings.gatewayId,
     password: settings.hub.password,
-    tls: settings.hub.caFile ? { ca: readFileSync(settings.hub.caFile, "utf8") } : undefined,
+    tls: hubTls,
     batchMaxReadings: settings.batch.maxReadings,
     batchMaxWaitMs: settings.batch.maxWaitMs,
     maxInFlight: settings.batch.maxInFlight,

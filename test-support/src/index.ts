@@ -5,3 +5,4 @@ export * from "./socat.ts";
 export * from "./cpu.ts";
 export * from "./contracts.ts";
 export * from "./netns.ts";
+export * from "./certs.ts";

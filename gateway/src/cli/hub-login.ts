@@ -1,13 +1,13 @@
-import { readFileSync } from "node:fs";
 import mqtt from "mqtt";
 import type { Settings } from "../settings/settings.ts";
+import { type HubTls, HubTlsError, readHubTls } from "../uplink/hub-tls.ts";
 
 /** What a real MQTT CONNECT to the hub with this gateway's credentials gave. */
 export type HubLoginResult =
-  { ok: true } | { ok: false; reason: "unreachable" | "refused" | "tls" | "no-answer" | "no-password" | "ca-file"; detail: string };
+  { ok: true } | { ok: false; reason: "unreachable" | "refused" | "tls" | "no-answer" | "no-password" | "tls-file"; detail: string };
 
 /**
- * Logs in to the hub's broker exactly as the uplink does (username, password, CA), then leaves: the proof that the
+ * Logs in to the hub's broker exactly as the uplink does (username, password, CA, client certificate), then leaves: the proof that the
  * credentials work, not only that the port answers. Its own client id, so a running gateway's session is not taken
  * over; no will, so nothing is published.
  */
@@ -19,17 +19,12 @@ export function checkHubLogin(settings: Settings, timeoutMs = 12_000): Promise<H
       reason: "no-password",
       detail: `hub.password is not set (the hub's broker knows gateway "${username}" by its secret)`,
     });
-  let ca: string | undefined;
-  if (settings.hub.caFile) {
-    try {
-      ca = readFileSync(settings.hub.caFile, "utf8");
-    } catch (error) {
-      return Promise.resolve({
-        ok: false,
-        reason: "ca-file",
-        detail: `cannot read hub.caFile ${settings.hub.caFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      });
-    }
+  let tls: HubTls | undefined;
+  try {
+    tls = readHubTls(settings.hub);
+  } catch (error) {
+    if (!(error instanceof HubTlsError)) throw error;
+    return Promise.resolve({ ok: false, reason: "tls-file", detail: error.message });
   }
   return new Promise((resolve) => {
     const client = mqtt.connect(settings.hub.url, {
@@ -40,7 +35,7 @@ export function checkHubLogin(settings: Settings, timeoutMs = 12_000): Promise<H
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
       protocolVersion: 4,
-      ...(ca ? { ca } : {}),
+      ...tls,
     });
     let settled = false;
     const finish = (result: HubLoginResult) => {

@@ -8,6 +8,7 @@ import { loadOrCreateKeys } from "../identity/keys.ts";
 import type { GatewayState } from "../controller.ts";
 import { runGateway } from "../run.ts";
 import { camerasCli } from "./cameras.ts";
+import { HubTlsError } from "../uplink/hub-tls.ts";
 import { checkHubLogin } from "./hub-login.ts";
 import { DataDirError } from "../settings/data-dir.ts";
 import { loadSettings, type Settings, SETTINGS_ENV, SettingsError } from "../settings/settings.ts";
@@ -291,10 +292,10 @@ async function doctor(settings: Settings, file: string): Promise<number> {
     if (login.ok) console.log(`ok   hub ${settings.hub.url} accepts gateway "${username}" and its password (MQTT CONNECT)`);
     else if (login.reason === "refused" || login.reason === "no-password")
       problems.push(
-        `the hub at ${settings.hub.url} refuses gateway "${username}": ${login.detail}; set hub.password to this gateway's secret, whose scrypt hash is the registry's gateways[${settings.gatewayId}].secretHash (hub hash-secret <secret>)`,
+        `the hub at ${settings.hub.url} refuses gateway "${username}": ${login.detail}; set hub.password to this gateway's secret, whose scrypt hash is the registry's gateways[${settings.gatewayId}].secretHash (hub hash-secret <secret>)${settings.hub.certFile ? `; and check that hub.certFile's common name is "${username}"` : ""}`,
       );
-    else if (login.reason === "tls" || login.reason === "ca-file")
-      problems.push(`TLS to the hub at ${settings.hub.url} failed: ${login.detail}; set hub.caFile to the PEM of the CA that signed the hub's certificate`);
+    else if (login.reason === "tls" || login.reason === "tls-file")
+      problems.push(`TLS to the hub at ${settings.hub.url} failed: ${login.detail}; set hub.caFile to the PEM of the CA that signed the hub's certificate, and hub.certFile/keyFile to this gateway's client certificate (common name "${username}", signed by the CA the hub's broker.tls.clientCaFile names) when the hub requires one`);
     else problems.push(`the hub at ${settings.hub.url} answers but not as an MQTT broker: ${login.detail}; check hub.url (mqtt:// or mqtts://, and the port)`);
   }
   for (const p of problems) console.log(`FIX  ${p}`);
@@ -308,6 +309,7 @@ main(process.argv.slice(2)).then(
       error instanceof SettingsError ||
       error instanceof UsageError ||
       error instanceof DataDirError ||
+      error instanceof HubTlsError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     console.error(known ? `error: ${error.message}` : error);
     process.exit(known ? 2 : 1);

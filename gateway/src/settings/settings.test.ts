@@ -68,6 +68,13 @@ describe("settings", () => {
     expect(errorOf(() => loadSettings(join(dir, "nope.yaml"))).message).toMatch(/--settings/);
   });
 
+  it("takes the uplink's client certificate and key together, and refuses one without the other at its line", () => {
+    const both = parseSettings("gatewayId: gw-2\nhub:\n  url: mqtts://hub.example:8883\n  certFile: /etc/gw/c.pem\n  keyFile: /etc/gw/c.key\n");
+    expect(both.hub).toMatchObject({ certFile: "/etc/gw/c.pem", keyFile: "/etc/gw/c.key" });
+    const alone = errorOf(() => parseSettings("gatewayId: gw-2\nhub:\n  url: mqtts://hub.example:8883\n  certFile: /etc/gw/c.pem\n", "gw.yaml"));
+    expect(alone.message).toMatch(/gw\.yaml:\d+: hub\.certFile: hub\.certFile and hub\.keyFile go together/);
+  });
+
   it("reads the sample settings file as the defaults it documents", () => {
     const sample = parseSettings(readFileSync(join(import.meta.dirname, "../../sample-settings.yaml"), "utf8"));
     expect(sample).toEqual(parseSettings("gatewayId: gw-hall-1\n"));

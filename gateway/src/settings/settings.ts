@@ -22,7 +22,15 @@ export const Settings = z
           .default("mqtt://127.0.0.1:1884"),
         username: z.string().max(128).optional(),
         password: z.string().max(256).optional(),
+        /** PEM: the CA that signed the hub broker's certificate (mqtts://). */
         caFile: z.string().optional(),
+        /** PEM: this gateway's client certificate and its key, for a hub broker that requires them (broker.tls.clientCaFile). */
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+      })
+      .refine((hub) => (hub.certFile === undefined) === (hub.keyFile === undefined), {
+        message: "hub.certFile and hub.keyFile go together: give both (this gateway's client certificate and its key) or neither",
+        path: ["certFile"],
       })
       .prefault({}),
     http: z

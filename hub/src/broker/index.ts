@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer as createTcpServer, type Server } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
+import { createServer as createTlsServer, TLSSocket } from "node:tls";
 import { Aedes, type AuthenticateError, type Client } from "aedes";
 import type { Logger } from "pino";
 import { Counter, type Registry as MetricsRegistry } from "prom-client";
@@ -10,8 +10,12 @@ import { authenticate, mayPublish, maySubscribe, type Principal } from "./acl.ts
 export interface HubBrokerOptions {
   port: number;
   host?: string;
-  /** PEM files: the listener on `port` speaks MQTTS (the hub's own clients then use a loopback listener of their own). */
-  tls?: { cert: string; key: string };
+  /**
+   * PEM files: the listener on `port` speaks MQTTS (the hub's own clients then use a loopback listener of their own).
+   * `clientCa`: every client of that listener must present a certificate signed by this CA, whose common name is
+   * the identity it logs in as (its gateway id).
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
   registry: RegistryView;
   logger: Logger;
   /** Password of the hub's own service client (username "hub"); without it nobody may log in as the hub. */
@@ -35,6 +39,23 @@ export const BROKER_REFUSALS = {
 
 /** MQTT CONNACK return code 4: bad user name or password. */
 const BAD_CREDENTIALS = 4;
+/** MQTT CONNACK return code 5: not authorized. */
+const NOT_AUTHORIZED = 5;
+
+/**
+ * On a listener that requires client certificates (the TLS handshake already checked the CA): the certificate must
+ * name the identity that logs in, so one gateway's certificate does not open another gateway's account. Connections
+ * of the hub's own loopback listener are not TLS and need no certificate.
+ */
+function clientCertificateProblem(client: Client, username: string | undefined): string | undefined {
+  const socket = client.conn as unknown;
+  if (!(socket instanceof TLSSocket)) return undefined;
+  if (!socket.authorized) return `no valid client certificate (${String(socket.authorizationError ?? "none presented")})`;
+  const commonName = socket.getPeerCertificate().subject?.CN;
+  const name = Array.isArray(commonName) ? commonName.join(",") : commonName;
+  if (name !== username) return `client certificate is for "${String(name).slice(0, 64)}", not "${String(username).slice(0, 64)}"`;
+  return undefined;
+}
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -58,10 +79,37 @@ export async function startHubBroker(opts: HubBrokerOptions): Promise<HubBroker>
   });
   const principals = new WeakMap<Client, Principal>();
   const who = (p: Principal | undefined) => (p === undefined ? undefined : p.role === "hub" ? "hub" : p.gatewayId);
+  // The files first: a missing one is named as such (not as a port problem), before anything runs.
+  let tlsOptions: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } | undefined;
+  if (opts.tls) {
+    try {
+      tlsOptions = { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) };
+    } catch (e) {
+      throw new Error(`cannot read broker.tls.certFile/keyFile (${(e as Error).message}); give readable PEM files`);
+    }
+    if (opts.tls.clientCa) {
+      try {
+        tlsOptions = { ...tlsOptions, ca: readFileSync(opts.tls.clientCa), requestCert: true, rejectUnauthorized: true };
+      } catch (e) {
+        throw new Error(
+          `cannot read broker.tls.clientCaFile (${(e as Error).message}); give the readable PEM file of the CA that signs the gateways' certificates`,
+        );
+      }
+    }
+  }
   const broker = await Aedes.createBroker({
     // A gateway that stops reading must not stall delivery to everyone else.
     drainTimeout: 10_000,
     authenticate(client, username, password, done) {
+      const certificateProblem = opts.tls?.clientCa ? clientCertificateProblem(client, username) : undefined;
+      if (certificateProblem) {
+        refusals.inc({ code: BROKER_REFUSALS.login });
+        log.warn(
+          { code: BROKER_REFUSALS.login, clientId: client.id, username: username?.slice(0, 64) },
+          `broker login refused: ${certificateProblem}`,
+        );
+        return done(Object.assign(new Error("not authorized"), { returnCode: NOT_AUTHORIZED }) as AuthenticateError, false);
+      }
       void authenticate(opts.registry.current(), opts.serviceSecret, username, password?.toString("utf8") ?? "").then((principal) => {
         if (!principal) {
           refusals.inc({ code: BROKER_REFUSALS.login });
@@ -103,13 +151,7 @@ export async function startHubBroker(opts: HubBrokerOptions): Promise<HubBroker>
   const servers: Server[] = [];
   let internalUrl: string;
   try {
-    if (opts.tls) {
-      let tlsOptions: { cert: Buffer; key: Buffer };
-      try {
-        tlsOptions = { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) };
-      } catch (e) {
-        throw new Error(`cannot read broker.tls.certFile/keyFile (${(e as Error).message}); give readable PEM files`);
-      }
+    if (tlsOptions) {
       servers.push(createTlsServer(tlsOptions, broker.handle));
       await listen(servers[0]!, opts.port, host);
       servers.push(createTcpServer(broker.handle));
@@ -124,7 +166,10 @@ export async function startHubBroker(opts: HubBrokerOptions): Promise<HubBroker>
     await new Promise<void>((r) => broker.close(() => r()));
     throw new Error(`hub broker could not listen on ${host}:${opts.port}: ${(e as Error).message}; choose a free port (broker.port)`);
   }
-  log.info({ host, port: opts.port, tls: opts.tls !== undefined }, "hub broker listening");
+  log.info(
+    { host, port: opts.port, tls: opts.tls !== undefined, clientCertificates: opts.tls?.clientCa !== undefined },
+    "hub broker listening",
+  );
   return {
     internalUrl,
     async close() {

@@ -125,7 +125,15 @@ export class Hub {
       this.broker = await startHubBroker({
         port: settings.broker.port,
         host: settings.broker.host,
-        ...(settings.broker.tls ? { tls: { cert: settings.broker.tls.certFile, key: settings.broker.tls.keyFile } } : {}),
+        ...(settings.broker.tls
+          ? {
+              tls: {
+                cert: settings.broker.tls.certFile,
+                key: settings.broker.tls.keyFile,
+                ...(settings.broker.tls.clientCaFile ? { clientCa: settings.broker.tls.clientCaFile } : {}),
+              },
+            }
+          : {}),
         registry: this.registry,
         logger,
         serviceSecret,

@@ -11,8 +11,11 @@ const BrokerSettings = z.union([
     port: Port.default(1884),
     /** Loopback by default: give the address gateways reach (e.g. 0.0.0.0) when they run on other machines. */
     host: z.string().default("127.0.0.1"),
-    /** PEM files; the same key names as the gateway's broker.tls. */
-    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    /**
+     * PEM files; the same key names as the gateway's broker.tls. With clientCaFile, a gateway must also present a
+     * client certificate signed by that CA whose common name is its gateway id (mutual TLS), besides its password.
+     */
+    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1).optional() }).optional(),
   }),
   z.strictObject({
     /** An external broker (several hub copies share its batches through a shared subscription). */
