@@ -53,11 +53,21 @@ export function demoScenario(kind: "hall" | "site", secrets: DemoSecrets): Scena
 export function writeDemoRegistry(
   dir: string,
   gateways: { kind: "hall" | "site"; scenario: Scenario; secret: string; publicKeyPem: string }[],
+  /** The demo's ONVIF cameras (device id → ONVIF URL) and the gateways' HTTP APIs the hub reaches (live view). */
+  extras: { onvif?: Record<string, string>; api?: Record<string, { url: string; tokenFile: string }> } = {},
 ): void {
   mkdirSync(dir, { recursive: true });
   const seen = new Set<string>();
   for (const g of gateways) {
     const file = registryFromScenario(g.scenario, g, { hash: hashSecret });
+    for (const d of file.devices ?? []) {
+      const url = extras.onvif?.[d.id];
+      if (url) Object.assign(d, { onvif: { url } });
+    }
+    for (const gw of file.gateways ?? []) {
+      const api = extras.api?.[gw.id];
+      if (api) gw.api = { url: api.url, token: { file: api.tokenFile } };
+    }
     file.regions = file.regions?.filter((r) => !seen.has(`region:${r.id}`));
     file.towns = file.towns?.filter((t) => !seen.has(`town:${t.id}`));
     for (const r of file.regions ?? []) seen.add(`region:${r.id}`);

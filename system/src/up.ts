@@ -1,15 +1,17 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "@supervision/gateway/node-flags";
-import { liveDayStart } from "@supervision/firmware-protocols/sim";
+import { DEMO_SCENARIOS, liveDayStart } from "@supervision/firmware-protocols/sim";
 import { createHubLogger, Hub, HubSettings } from "@supervision/hub";
 import { stringify } from "yaml";
 import { type ManagedChild, startChild } from "./child.ts";
 import { DEMO_GATEWAYS, demoScenario, demoSecrets, writeDemoRegistry, writePrivateFile } from "./demo.ts";
+import { type DemoCamera, startDemoCamera } from "./demo-camera.ts";
 import { createLiveSummary } from "./summary.ts";
 
 const HELP = `Usage: npm start -- [options]    (the same as: npx supervision up [options])
@@ -61,12 +63,17 @@ function portFree(port: number): Promise<boolean> {
 /** The TypeScript entry points of the gateway CLI and the simulators, found through their packages' exports. */
 const GATEWAY_CLI = fileURLToPath(import.meta.resolve("@supervision/gateway/cli"));
 const SIM_CLI = fileURLToPath(import.meta.resolve("@supervision/firmware-protocols/sim/cli"));
+const HUB_CLI = fileURLToPath(import.meta.resolve("@supervision/hub/cli"));
+/** The demo hall's first camera is an ONVIF camera (replay + RTSP test stream) instead of a simulated MQTT one. */
+const DEMO_ONVIF_CAMERA = DEMO_SCENARIOS.hall.devices.find((d) => d.kind === "camera")!;
+const LIVE_VIEW_TOKEN_NAME = "live-view-demo";
 
-async function waitForConfig(gatewayId: string, httpPort: number, children: ManagedChild[]): Promise<void> {
+async function waitForConfig(gatewayId: string, httpPort: number, children: ManagedChild[], token?: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json()) as { configVersion?: number | null };
+      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/status`, { headers })).json()) as { configVersion?: number | null };
       if (typeof status.configVersion === "number") return;
     } catch {
       // not listening yet
@@ -138,6 +145,24 @@ export const upCommand = {
     // Each gateway makes its own key pair on first use (`gateway keys`); the registry trusts exactly those keys.
     // Passwords are generated on the first start (data-dir/secrets, mode 0600): none is written in the source.
     const secrets = demoSecrets(dataDir);
+    // The hall gateway's HTTP API has a token: the hub reaches it with the same token (registry api) for live view.
+    const hallTokenFile = join(dataDir, "secrets", "hall-gateway-http.token");
+    if (!existsSync(hallTokenFile)) writePrivateFile(hallTokenFile, randomBytes(24).toString("base64url"));
+    const hallToken = readFileSync(hallTokenFile, "utf8").trim();
+    // The demo ONVIF camera: without the GStreamer packages, window 1 keeps a simulated MQTT camera, said clearly.
+    let camera: DemoCamera | undefined;
+    let cameraNote: string;
+    try {
+      const started = await startDemoCamera();
+      if ("missing" in started) cameraNote = `not started: ${started.missing}; ${DEMO_ONVIF_CAMERA.id} stays a simulated MQTT camera`;
+      else {
+        camera = started;
+        cameraNote = `${DEMO_ONVIF_CAMERA.id} at window ${DEMO_ONVIF_CAMERA.windowId}: ONVIF ${camera.onvifUrl}, RTSP ${camera.rtspUrl}`;
+      }
+    } catch (err) {
+      cameraNote = `not started: ${(err as Error).message}; ${DEMO_ONVIF_CAMERA.id} stays a simulated MQTT camera`;
+    }
+    console.log(`demo camera: ${cameraNote}`);
     const gateways = DEMO_GATEWAYS.map((g) => {
       const secret = secrets.gateways[g.gatewayId]!;
       const scenario = demoScenario(g.kind, secrets);
@@ -152,7 +177,7 @@ export const upCommand = {
           gatewayId: g.gatewayId,
           dataDir: join(dataDir, g.gatewayId),
           broker: { host: "0.0.0.0", port: devicePort },
-          http: { host: "127.0.0.1", port: httpPort },
+          http: { host: "127.0.0.1", port: httpPort, ...(g.kind === "hall" ? { token: hallToken } : {}) },
           // The construction site's sign-in terminal is a ZKTeco one pushing over HTTP (ADMS).
           ...(g.kind === "site" ? { adms: { host: "127.0.0.1", port: ports["site-adms-port"] } } : {}),
           hub: { url: `mqtt://127.0.0.1:${ports["broker-port"]}`, password: secret },
@@ -168,7 +193,11 @@ export const upCommand = {
       return { ...g, secret, scenario, scenarioFile, devicePort, httpPort, settingsFile, publicKeyPem };
     });
     const registryDir = join(dataDir, "registry");
-    writeDemoRegistry(registryDir, gateways);
+    const hall = gateways.find((g) => g.kind === "hall")!;
+    writeDemoRegistry(registryDir, gateways, {
+      ...(camera ? { onvif: { [DEMO_ONVIF_CAMERA.id]: camera.onvifUrl } } : {}),
+      api: { [hall.gatewayId]: { url: `http://127.0.0.1:${hall.httpPort}`, tokenFile: hallTokenFile } },
+    });
 
     // Supervision went live where the simulators' first play began (kept in the data dir): nobody is judged for a
     // day before that, and a restart on a later day keeps it.
@@ -198,6 +227,7 @@ export const upCommand = {
     const stopAll = async () => {
       for (const child of [...children].reverse()) await child.stop();
       await hub.stop();
+      await camera?.stop();
     };
     const stopped = new Promise<void>((resolve) => {
       const stop = (): void => {
@@ -219,7 +249,7 @@ export const upCommand = {
         );
       }
       // Devices are refused until a gateway has its config from the hub: wait for it before the simulators connect.
-      for (const g of gateways) await waitForConfig(g.gatewayId, g.httpPort, children);
+      for (const g of gateways) await waitForConfig(g.gatewayId, g.httpPort, children, g.kind === "hall" ? hallToken : undefined);
       if (!values["no-sim"]) {
         for (const g of gateways) {
           const out = log(`sim-${g.kind}`);
@@ -234,6 +264,7 @@ export const upCommand = {
             String(values.seed),
           ];
           if (g.kind === "site") simArgs.push("--adms", `http://127.0.0.1:${ports["site-adms-port"]}`);
+          if (g.kind === "hall" && camera) simArgs.push("--camera-relay", `${DEMO_ONVIF_CAMERA.id}=${camera.controlUrl}`);
           simArgs.push("--state", join(dataDir, `sim-${g.kind}.seq.json`));
           children.push(startChild(`sim-${g.kind}`, SIM_CLI, simArgs, (l) => out.write(`${l}\n`)));
         }
@@ -243,6 +274,7 @@ export const upCommand = {
       console.error(`supervision up: ${(err as Error).message}; see ${logDir}/hub.log`);
       return 1;
     }
+    const liveToken = viewerToken(join(settings.dataDir, "secrets/api-tokens.json"));
     banner = [
       "The system is up:",
       `  InfluxDB          http://127.0.0.1:${ports["influx-port"]}  (database supervision, data in ${settings.dataDir}/influxdb)`,
@@ -252,6 +284,9 @@ export const upCommand = {
         (g) =>
           `  ${`${g.kind} gateway`.padEnd(17)} devices mqtt://127.0.0.1:${g.devicePort}${g.kind === "site" ? `  ADMS terminals http://127.0.0.1:${ports["site-adms-port"]}` : ""}  HTTP http://127.0.0.1:${g.httpPort}/api/status  (${g.gatewayId})`,
       ),
+      camera
+        ? `  live view         http://127.0.0.1:${hub.httpPort}/live?site=${hall.scenario.site.id}${liveToken ? `#token=${liveToken}` : ""}  (${DEMO_ONVIF_CAMERA.id}, in a browser)`
+        : `  live view         none: the demo camera is ${cameraNote}`,
       `  simulators        ${values["no-sim"] ? "off (--no-sim)" : `a working day at ${speed}x, seed ${values.seed}`}`,
       `  notifications     ${notifyUrl ? `warnings POSTed to ${notifyUrl}` : "none (--notify-url <url> sends warnings to a webhook)"}`,
       `  registry          ${registryDir}    logs ${logDir}/`,
@@ -262,3 +297,26 @@ export const upCommand = {
     return 0;
   },
 };
+
+/**
+ * A viewer token for the printed live view link: the hub's token file gets one named live-view-demo on the first
+ * start (`hub token add`), read again on later ones; undefined (the page then asks for a token) when that fails.
+ */
+function viewerToken(tokensFile: string): string | undefined {
+  const read = () => {
+    try {
+      const file = JSON.parse(readFileSync(tokensFile, "utf8")) as { tokens?: { name: string; token: string }[] };
+      return file.tokens?.find((t) => t.name === LIVE_VIEW_TOKEN_NAME)?.token;
+    } catch {
+      return undefined;
+    }
+  };
+  const known = read();
+  if (known) return known;
+  try {
+    execFileSync(process.execPath, ["--import", "tsx", HUB_CLI, "token", "add", LIVE_VIEW_TOKEN_NAME, "--role", "viewer", "--token-file", tokensFile], { stdio: "ignore" });
+  } catch {
+    return undefined;
+  }
+  return read();
+}

@@ -11,6 +11,7 @@ import { backfill, LivePlayer, type PlayedDevice, PlayPosition, SeqStore, toPayl
 import { DEMO_SCENARIOS, liveDayStart, type Scenario } from "./scenario.ts";
 import { SerialDeviceSimulator } from "./serial-device.ts";
 import { AdmsTerminalSimulator } from "./adms-terminal.ts";
+import { CameraRelay, parseCameraRelay } from "./camera-relay.ts";
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -32,6 +33,8 @@ Options:
                        1, 2, ... in the scenario's device order, printed at start; cameras stay on MQTT)
   --adms <url>         play the scenario's ZKTeco terminals (devices with adms) over ADMS push at this server,
                        e.g. http://127.0.0.1:8089 (the gateway's adms.port); people sign in with their PIN
+  --camera-relay <id>=<url>  play camera <id>'s motion through a test ONVIF camera: each start and end is POSTed
+                       as {"state","ts"} to <url> (npm start's demo camera); repeatable
   --help               this text`;
 
 class UsageError extends Error {}
@@ -50,6 +53,7 @@ function parse(argv: string[]) {
       state: { type: "string" },
       serial: { type: "string" },
       adms: { type: "string" },
+      "camera-relay": { type: "string", multiple: true },
       help: { type: "boolean", default: false },
     },
   });
@@ -74,7 +78,16 @@ function parse(argv: string[]) {
     }
   } else if (values.site === "hall" || values.site === "site") scenario = DEMO_SCENARIOS[values.site];
   else throw new UsageError(`--site must be hall or site, got "${values.site}"`);
-  return { ...values, seed, speed, scenario: withExtraKeypads(scenario, devices) };
+  let relays: { deviceId: string; url: string }[];
+  try {
+    relays = (values["camera-relay"] ?? []).map(parseCameraRelay);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  for (const r of relays)
+    if (!scenario.devices.some((d) => d.id === r.deviceId && d.kind === "camera"))
+      throw new UsageError(`--camera-relay: "${r.deviceId}" is not a camera of the scenario ${scenario.site.id}`);
+  return { ...values, seed, speed, relays, scenario: withExtraKeypads(scenario, devices) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -119,8 +132,11 @@ async function main(argv: string[]): Promise<number> {
     terminals.push(terminal);
   }
   if (overAdms.length > 0) console.log(`over ADMS at ${opts.adms}: ${overAdms.map((d) => `${d.id} (serial ${d.adms!.serial})`).join(" ")}`);
+  const relayed = new Set(opts.relays.map((r) => r.deviceId));
+  for (const r of opts.relays) devices.set(r.deviceId, new CameraRelay(r.url));
+  if (relayed.size > 0) console.log(`through test ONVIF cameras: ${opts.relays.map((r) => `${r.deviceId} (${r.url})`).join(" ")}`);
   const clerkOf = new Map(scenario.people.filter((p) => p.windowId).map((p) => [p.windowId!, p.id]));
-  for (const spec of scenario.devices.filter((d) => !onBus.includes(d) && !overAdms.includes(d))) {
+  for (const spec of scenario.devices.filter((d) => !onBus.includes(d) && !overAdms.includes(d) && !relayed.has(d.id))) {
     const simDevice = new SimDevice(spec, opts.broker, (device, command) => {
       // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied.
       if (command.name !== "prompt" || device.spec.kind !== "keypad") return;
