@@ -19,6 +19,8 @@ export interface RtspSourceOptions {
   fps?: number;
   width?: number;
   height?: number;
+  /** H.264 bit rate, kbit/s (default 800). */
+  bitrate?: number;
   /** Credentials the stream demands; none: open. */
   auth?: { method: "basic" | "digest"; username: string; password: string };
   /** Give up when not listening within this (default 30 s: the first GStreamer start scans its plugins). */
@@ -51,6 +53,7 @@ export function startRtspSource(opts: RtspSourceOptions): Promise<RtspSource> {
   if (opts.fps) args.push("--fps", String(opts.fps));
   if (opts.width) args.push("--width", String(opts.width));
   if (opts.height) args.push("--height", String(opts.height));
+  if (opts.bitrate) args.push("--bitrate", String(opts.bitrate));
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (opts.auth) {
     args.push("--auth", opts.auth.method, "--username", opts.auth.username, "--password-env", "RTSP_SOURCE_PASSWORD");
