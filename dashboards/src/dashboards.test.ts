@@ -51,6 +51,13 @@ describe("supervision dashboards", () => {
     for (const v of hall?.templating.list ?? []) expect(v.query).toMatch(/^SHOW TAG VALUES FROM /);
   });
 
+  it("the hall links to the hub's live view page, with the dashboard's variables (var-site)", () => {
+    const hall = dashboards.find((d) => d.uid === UIDS.hall)!;
+    expect(hall.links.find((l) => l.url.endsWith("/live"))).toMatchObject({ url: "http://127.0.0.1:8080/live", title: "实时视频", includeVars: true });
+    const elsewhere = allDashboards("en", { hubUrl: "https://hub.centre.example/" }).find((d) => d.uid === UIDS.hall)!;
+    expect(elsewhere.links.map((l) => [l.title, l.url])).toContainEqual(["Live video", "https://hub.centre.example/live"]);
+  });
+
   it("committed JSON equals a fresh generation (run `npm run -w @supervision/dashboards generate`)", () => {
     const committed = readdirSync(GENERATED_DIR)
       .filter((f) => f.endsWith(".json"))

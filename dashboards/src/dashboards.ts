@@ -22,6 +22,9 @@ const {
   warning,
 } = INFLUXQL;
 
+/** The hub's HTTP API at its defaults (http.host 127.0.0.1, http.port 8080): where the live view link goes unless told. */
+export const DEFAULT_HUB_URL = "http://127.0.0.1:8080";
+
 export const UIDS = {
   centre: "sv-centre",
   hall: "sv-hall",
@@ -322,7 +325,7 @@ function centre(m: DashboardMessages): Dashboard {
   });
 }
 
-function hall(m: DashboardMessages): Dashboard {
+function hall(m: DashboardMessages, hubUrl: string): Dashboard {
   const f = tagFilter(WINDOW);
   const t = m.hall;
   const b = m.bigScreen;
@@ -336,7 +339,8 @@ function hall(m: DashboardMessages): Dashboard {
     time: TODAY,
     refresh: "1m",
     variables: [...placeVariables(m), tagVariable("window", m.variables.window, rating.NAME, ["site"])],
-    links: [dashboardLink(m.links.centre, UIDS.centre, m.links.centreTip)],
+    // The hub's live view page; Grafana adds the dashboard's variables (var-site) to the link.
+    links: [dashboardLink(m.links.centre, UIDS.centre, m.links.centreTip), dashboardLink(m.links.liveView, UIDS.hall, m.links.liveViewTip, `${hubUrl}/live`)],
     panels: [
       {
         type: "table",
@@ -656,7 +660,8 @@ function assessment(m: DashboardMessages): Dashboard {
 }
 
 /** All dashboards the hub provisions, in a stable order, with texts in the given language (Chinese by default). */
-export function allDashboards(locale?: Locale): Dashboard[] {
+/** `hubUrl`: the hub's HTTP API as the centre's browsers reach it (the hall dashboard links to its live view page). */
+export function allDashboards(locale?: Locale, options: { hubUrl?: string } = {}): Dashboard[] {
   const m = dashboardMessages(locale);
-  return [centre(m), hall(m), sites(m), fleet(m), assessment(m)].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
+  return [centre(m), hall(m, (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")), sites(m), fleet(m), assessment(m)].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
 }

@@ -24,6 +24,9 @@ export interface DashboardMessages {
     fleetTip: string;
     centre: string;
     centreTip: string;
+    /** The hub's live view page of the hall's cameras (hub/src/live). */
+    liveView: string;
+    liveViewTip: string;
   };
   /** Column aliases (legends and table headers). Plain words: they are quoted identifiers in InfluxQL. */
   columns: {
@@ -173,6 +176,8 @@ const zh: DashboardMessages = {
     fleetTip: "网关与设备状态",
     centre: "监察中心",
     centreTip: "返回全部大厅",
+    liveView: "实时视频",
+    liveViewTip: "该大厅各窗口摄像机的实时画面（需要 API 令牌）",
   },
   columns: {
     late: "迟到",
@@ -326,6 +331,8 @@ const en: DashboardMessages = {
     fleetTip: "Gateways and devices",
     centre: "Supervision centre",
     centreTip: "Back to all halls",
+    liveView: "Live video",
+    liveViewTip: "The hall's window cameras live (needs an API token)",
   },
   columns: {
     late: "late",

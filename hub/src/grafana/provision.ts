@@ -43,7 +43,7 @@ export function registryNames(registry: Registry): RegistryNames {
 
 /** The dashboards in the settings' language, showing the registry's names where the data holds ids. */
 export function namedDashboards(settings: GrafanaSettings, registry: Registry | undefined): Dashboard[] {
-  const dashboards = allDashboards(settings.locale);
+  const dashboards = allDashboards(settings.locale, { hubUrl: settings.hubUrl });
   return registry ? withNames(dashboards, registryNames(registry)) : dashboards;
 }
 
@@ -61,7 +61,7 @@ export function sameAs(wanted: unknown, existing: unknown): boolean {
 export async function provision(
   client: GrafanaClient,
   settings: GrafanaSettings,
-  dashboards: Dashboard[] = allDashboards(settings.locale),
+  dashboards: Dashboard[] = allDashboards(settings.locale, { hubUrl: settings.hubUrl }),
 ): Promise<ProvisionReport> {
   // A 503 here (Grafana's own database failing) throws and is retried like an unreachable Grafana.
   const health = await client.health();

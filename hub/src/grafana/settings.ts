@@ -17,6 +17,8 @@ export const GrafanaSettings = z
       .strict()
       .default({ url: "http://127.0.0.1:8086", database: "supervision", user: "", password: "" }),
     folderTitle: z.string().min(1).max(200).default("Supervision"),
+    /** The hub's HTTP API as the centre's browsers reach it: the hall dashboard links to its live view page (/live). */
+    hubUrl: z.url({ protocol: /^https?$/ }).default("http://127.0.0.1:8080"),
     /** Language of every dashboard text: simplified Chinese for the supervision offices, or English. */
     locale: z.enum(LOCALES).default(DEFAULT_LOCALE),
     /** First retry delay after a failed provisioning; doubles up to 5 minutes. */
