@@ -96,10 +96,12 @@ describe("live view in a browser (loopback namespace)", () => {
     await page.close();
     await waitFor("no ffmpeg after the last viewer", async () => (await relays())[0]!.pid === null && gone(second.pid!), 30_000);
 
-    // Watching again, then the gateway stops: its ffmpeg is gone with it, neither running nor a zombie.
+    // Watching again, from Grafana's hall dashboard link this time (its variables as var-*), then the gateway stops:
+    // its ffmpeg is gone with it, neither running nor a zombie.
     const again = await chromium.browser.newPage();
-    await again.goto(`${hub.url}/live?site=hall-1#token=${VIEWER_TOKEN}`);
+    await again.goto(`${hub.url}/live?var-region=east&var-town=riverside&var-site=hall-1&var-window=$__all&from=now%2Fd&to=now#token=${VIEWER_TOKEN}`);
     await waitFor("frames again", async () => (await again.evaluate(() => document.querySelector("video")?.getVideoPlaybackQuality().totalVideoFrames ?? 0)) > 5, 60_000);
+    expect(await again.evaluate(() => document.querySelector("#site")?.textContent)).toBe("· Riverside Service Hall");
     const third = (await relays())[0]!;
     expect(third.starts).toBe(3);
     await gateway.stop();
