@@ -50,12 +50,16 @@ async function measure(pids: Record<string, number>): Promise<Record<string, { c
   const t0 = Date.now();
   await sleep(SECONDS * 1000);
   const wall = (Date.now() - t0) / 1000;
-  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, { cpu: (processCpuSeconds(pid) - start[k]!) / wall, rssMb: rssMb(pid) }]));
+  return Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [k, { cpu: (processCpuSeconds(pid) - start[k]!) / wall, rssMb: rssMb(pid) }]),
+  );
 }
 
 /** An ffmpeg reading the stream; resolves once it has decoded/copied frames for a moment. */
 async function ffmpegReader(args: string[]): Promise<ChildProcess> {
-  const child = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", "-stats", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-loglevel", "error", "-stats", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stats = "";
   child.stderr!.on("data", (c: Buffer) => (stats = (stats + c.toString()).slice(-2000)));
   await waitFor("ffmpeg reading frames", () => /frame=\s*[1-9]\d{1,}/.test(stats) || child.exitCode !== null, 60_000);
@@ -88,8 +92,14 @@ const api = `http://127.0.0.1:${gateway.httpPort}`;
 const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
 try {
   await gateway.start();
-  await waitFor("the camera's stream at the gateway", async () => ((await (await fetch(`${api}/api/cameras`, auth)).json()) as { streamReachable: boolean }[])[0]?.streamReachable === true, 60_000);
-  console.log(`camera: ${WIDTH}x${HEIGHT} H.264 at ${FPS} fps, ${BITRATE} kbit/s (GStreamer RTSP server); each phase measured over ${SECONDS} s`);
+  await waitFor(
+    "the camera's stream at the gateway",
+    async () => ((await (await fetch(`${api}/api/cameras`, auth)).json()) as { streamReachable: boolean }[])[0]?.streamReachable === true,
+    60_000,
+  );
+  console.log(
+    `camera: ${WIDTH}x${HEIGHT} H.264 at ${FPS} fps, ${BITRATE} kbit/s (GStreamer RTSP server); each phase measured over ${SECONDS} s`,
+  );
 
   // 1. The baseline: ffmpeg reading the stream and throwing it away, no muxing, no consumer.
   const bare = await ffmpegReader(["-rtsp_transport", "tcp", "-i", source.url, "-map", "0:v:0", "-c", "copy", "-an", "-f", "null", "-"]);
@@ -122,7 +132,22 @@ try {
   await reading;
 
   // 4. For the record: node-rtsp-stream's way, transcoding to MPEG-1 for jsmpeg (its default 1000k, 30 fps).
-  const mpeg1 = await ffmpegReader(["-rtsp_transport", "tcp", "-i", source.url, "-f", "mpegts", "-codec:v", "mpeg1video", "-b:v", "1000k", "-r", "30", "-an", "-"]);
+  const mpeg1 = await ffmpegReader([
+    "-rtsp_transport",
+    "tcp",
+    "-i",
+    source.url,
+    "-f",
+    "mpegts",
+    "-codec:v",
+    "mpeg1video",
+    "-b:v",
+    "1000k",
+    "-r",
+    "30",
+    "-an",
+    "-",
+  ]);
   const mpeg1Cost = (await measure({ ffmpeg: mpeg1.pid! })).ffmpeg!;
   await stop(mpeg1);
 
@@ -133,10 +158,16 @@ try {
   console.log("|---|---|---|");
   console.log(`| ffmpeg reading the stream (-c copy -f null): the baseline | ${pct(bareCost.cpu)} | ${bareCost.rssMb.toFixed(1)} MB |`);
   console.log(`| gateway following the camera, nobody watching | ${pct(idle.cpu)} | ${idle.rssMb.toFixed(1)} MB |`);
-  console.log(`| one live viewer: its ffmpeg (-c copy, fragmented MP4) | ${pct(viewer.ffmpeg!.cpu)} | ${viewer.ffmpeg!.rssMb.toFixed(1)} MB |`);
-  console.log(`| one live viewer: the gateway relaying ${kbits.toFixed(0)} kbit/s (over its idle) | ${pct(Math.max(0, viewer.gateway!.cpu - idle.cpu))} | +${Math.max(0, viewer.gateway!.rssMb - idle.rssMb).toFixed(1)} MB |`);
+  console.log(
+    `| one live viewer: its ffmpeg (-c copy, fragmented MP4) | ${pct(viewer.ffmpeg!.cpu)} | ${viewer.ffmpeg!.rssMb.toFixed(1)} MB |`,
+  );
+  console.log(
+    `| one live viewer: the gateway relaying ${kbits.toFixed(0)} kbit/s (over its idle) | ${pct(Math.max(0, viewer.gateway!.cpu - idle.cpu))} | +${Math.max(0, viewer.gateway!.rssMb - idle.rssMb).toFixed(1)} MB |`,
+  );
   console.log(`| node-rtsp-stream's way: ffmpeg transcoding to MPEG-1 | ${pct(mpeg1Cost.cpu)} | ${mpeg1Cost.rssMb.toFixed(1)} MB |`);
-  console.log(`\none live viewer / bare read: CPU ${(viewerCpu / bareCost.cpu).toFixed(2)} (target ≤ 1.5), memory ${(viewerRss / bareCost.rssMb).toFixed(2)}`);
+  console.log(
+    `\none live viewer / bare read: CPU ${(viewerCpu / bareCost.cpu).toFixed(2)} (target ≤ 1.5), memory ${(viewerRss / bareCost.rssMb).toFixed(2)}`,
+  );
   console.log(`MPEG-1 transcoding / bare read: CPU ${(mpeg1Cost.cpu / bareCost.cpu).toFixed(1)}`);
 } finally {
   await gateway.cleanup();

@@ -9,7 +9,11 @@ import { loadRegistry } from "../src/registry/loader.ts";
  * The hub's HTTP API with only its live-view extension, on a real registry folder and real API tokens: what the
  * browser talks to for live view, without InfluxDB (the extension reads nothing else of the hub's context).
  */
-export async function startLiveViewHub(opts: { registryDir: string; tokens: TokenEntry[]; logger: Logger }): Promise<{ url: string; status(): Record<string, unknown>; close(): Promise<void> }> {
+export async function startLiveViewHub(opts: {
+  registryDir: string;
+  tokens: TokenEntry[];
+  logger: Logger;
+}): Promise<{ url: string; status(): Record<string, unknown>; close(): Promise<void> }> {
   const registry = loadRegistry(opts.registryDir);
   const tokens = new ApiTokens(opts.tokens);
   const http = new HubHttpServer(opts.logger, { tokens: { current: () => tokens } });

@@ -19,16 +19,25 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-function registryDir(api: string | undefined, cameras = "  - { id: cam-w1, kind: camera, site: hall-1, window: w1, onvif: { url: http://127.0.0.1:1/onvif/device_service } }\n"): string {
+function registryDir(
+  api: string | undefined,
+  cameras = "  - { id: cam-w1, kind: camera, site: hall-1, window: w1, onvif: { url: http://127.0.0.1:1/onvif/device_service } }\n",
+): string {
   const dir = mkdtempSync(join(tmpdir(), "live-registry-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   copyFileSync(EXAMPLE, join(dir, "example.yaml"));
-  if (api) writeFileSync(join(dir, "example.yaml"), readFileSync(join(dir, "example.yaml"), "utf8").replace("    publicKey: |", `    api: ${api}\n    publicKey: |`));
+  if (api)
+    writeFileSync(
+      join(dir, "example.yaml"),
+      readFileSync(join(dir, "example.yaml"), "utf8").replace("    publicKey: |", `    api: ${api}\n    publicKey: |`),
+    );
   writeFileSync(join(dir, "cameras.yaml"), `devices:\n${cameras}`);
   return dir;
 }
 
-async function standInGateway(answer: (path: string, auth: string | undefined, res: import("node:http").ServerResponse) => void): Promise<{ url: string; paths: string[] }> {
+async function standInGateway(
+  answer: (path: string, auth: string | undefined, res: import("node:http").ServerResponse) => void,
+): Promise<{ url: string; paths: string[] }> {
   const paths: string[] = [];
   const server: Server = createServer((req, res) => {
     paths.push(req.url ?? "");
@@ -40,9 +49,17 @@ async function standInGateway(answer: (path: string, auth: string | undefined, r
 }
 
 async function hub(dir: string) {
-  const h = await startLiveViewHub({ registryDir: dir, tokens: [{ name: "centre", role: "viewer", token: VIEWER }], logger: pino({ level: "silent" }) });
+  const h = await startLiveViewHub({
+    registryDir: dir,
+    tokens: [{ name: "centre", role: "viewer", token: VIEWER }],
+    logger: pino({ level: "silent" }),
+  });
   cleanups.push(() => h.close());
-  return { ...h, get: (path: string, token: string | null = VIEWER) => fetch(`${h.url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {}) };
+  return {
+    ...h,
+    get: (path: string, token: string | null = VIEWER) =>
+      fetch(`${h.url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+  };
 }
 
 describe("registry: a gateway's api for live view", () => {
@@ -65,16 +82,31 @@ describe("registry: a gateway's api for live view", () => {
       }
       return [];
     };
-    expect(errors(registryDir('{ url: "http://127.0.0.1:8081", token: { env: NO_SUCH_LIVE_TOKEN } }'))).toEqual([expect.stringMatching(/gateways\[0\]\.api\.token: environment variable NO_SUCH_LIVE_TOKEN is not set/)]);
+    expect(errors(registryDir('{ url: "http://127.0.0.1:8081", token: { env: NO_SUCH_LIVE_TOKEN } }'))).toEqual([
+      expect.stringMatching(/gateways\[0\]\.api\.token: environment variable NO_SUCH_LIVE_TOKEN is not set/),
+    ]);
     // A file that fails its schema is not read at all: what refers to it fails too.
-    expect(errors(registryDir('{ url: "ftp://gw", token: x }'))).toEqual(expect.arrayContaining([expect.stringMatching(/api\.url: an http:\/\/ or https:\/\/ URL/)]));
-    expect(errors(registryDir('{ url: "http://gw", token: x, extra: 1 }'))).toEqual(expect.arrayContaining([expect.stringMatching(/api.*extra/)]));
+    expect(errors(registryDir('{ url: "ftp://gw", token: x }'))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/api\.url: an http:\/\/ or https:\/\/ URL/)]),
+    );
+    expect(errors(registryDir('{ url: "http://gw", token: x, extra: 1 }'))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/api.*extra/)]),
+    );
   });
 
   it("lists a site's cameras with their windows, and why one cannot be watched", () => {
     const cameras = liveCameras(loadRegistry(registryDir(undefined)), "hall-1");
     expect(cameras).toEqual([
-      { deviceId: "cam-w1", site: "hall-1", siteName: "Riverside Service Hall", window: "w1", windowName: "Window 1", gateway: "gw-hall-1", watchable: false, reason: "gateway gw-hall-1 has no api (url, token) in the registry" },
+      {
+        deviceId: "cam-w1",
+        site: "hall-1",
+        siteName: "Riverside Service Hall",
+        window: "w1",
+        windowName: "Window 1",
+        gateway: "gw-hall-1",
+        watchable: false,
+        reason: "gateway gw-hall-1 has no api (url, token) in the registry",
+      },
     ]);
   });
 });
@@ -105,7 +137,10 @@ describe("hub live view routes", () => {
     });
     const h = await hub(registryDir(`{ url: "${gw.url}", token: ${GATEWAY_TOKEN} }`));
     const controller = new AbortController();
-    const answer = await fetch(`${h.url}/api/live/cameras/cam-w1`, { headers: { authorization: `Bearer ${VIEWER}` }, signal: controller.signal });
+    const answer = await fetch(`${h.url}/api/live/cameras/cam-w1`, {
+      headers: { authorization: `Bearer ${VIEWER}` },
+      signal: controller.signal,
+    });
     expect(answer.status).toBe(200);
     expect(answer.headers.get("content-type")).toBe("video/mp4");
     const reader = answer.body!.getReader();
@@ -126,7 +161,9 @@ describe("hub live view routes", () => {
     expect(wrong.status).toBe(502);
     expect(await wrong.json()).toMatchObject({ error: expect.stringContaining("api.token is not its http.token") });
     const closedPort = await freePort();
-    const down = await (await hub(registryDir(`{ url: "http://127.0.0.1:${closedPort}", token: x-token-0123456789 }`))).get("/api/live/cameras/cam-w1");
+    const down = await (
+      await hub(registryDir(`{ url: "http://127.0.0.1:${closedPort}", token: x-token-0123456789 }`))
+    ).get("/api/live/cameras/cam-w1");
     expect(down.status).toBe(502);
     expect(await down.json()).toMatchObject({ error: expect.stringContaining("does not answer") });
     const busy = await standInGateway((_path, _auth, res) => void res.writeHead(503).end('{"error":"cam-w1 already has 8 viewers"}'));

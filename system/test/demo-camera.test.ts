@@ -16,7 +16,13 @@ describe("demo camera", () => {
     const post = (body: string, path = "/motion") => fetch(camera!.controlUrl.replace("/motion", path), { method: "POST", body });
     expect((await post(JSON.stringify({ state: "start", ts: Date.now() }))).status).toBe(204);
     expect((await post(JSON.stringify({ state: "end", ts: Date.now() }))).status).toBe(204);
-    for (const bad of ["not json", "{}", JSON.stringify({ state: "maybe", ts: 1 }), JSON.stringify({ state: "start", ts: "x" }), JSON.stringify({ state: "start", ts: 1, pad: "x".repeat(2000) })]) {
+    for (const bad of [
+      "not json",
+      "{}",
+      JSON.stringify({ state: "maybe", ts: 1 }),
+      JSON.stringify({ state: "start", ts: "x" }),
+      JSON.stringify({ state: "start", ts: 1, pad: "x".repeat(2000) }),
+    ]) {
       const answer = await post(bad);
       expect(answer.status).toBe(400);
       expect(await answer.text()).toMatch(/state|JSON|1 KiB/);
@@ -25,7 +31,9 @@ describe("demo camera", () => {
     // The stream answers RTSP (what the gateway's health check asks).
     const url = new URL(camera.rtspUrl);
     const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: url.hostname, port: Number(url.port) }, () => socket.write(`OPTIONS ${camera!.rtspUrl} RTSP/1.0\r\nCSeq: 1\r\n\r\n`));
+      const socket = connect({ host: url.hostname, port: Number(url.port) }, () =>
+        socket.write(`OPTIONS ${camera!.rtspUrl} RTSP/1.0\r\nCSeq: 1\r\n\r\n`),
+      );
       socket.once("data", (c: Buffer) => (socket.destroy(), resolve(c.toString("latin1"))));
       socket.once("error", reject);
     });

@@ -50,34 +50,68 @@ describe("live view in a browser (loopback namespace)", () => {
     await gateway.start();
     const gatewayApi = `http://127.0.0.1:${gateway.httpPort}`;
     const relays = async () =>
-      (await (await fetch(`${gatewayApi}/api/cameras/live`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })).json()) as { pid: number | null; starts: number; viewers: number }[];
+      (await (await fetch(`${gatewayApi}/api/cameras/live`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })).json()) as {
+        pid: number | null;
+        starts: number;
+        viewers: number;
+      }[];
 
     // The hub's registry: the example hall, its gateway reachable with its token, the camera at window 1.
     const registryDir = mkdtempSync(join(tmpdir(), "live-registry-"));
     cleanups.push(() => rmSync(registryDir, { recursive: true, force: true }));
     copyFileSync(EXAMPLE, join(registryDir, "example.yaml"));
     const example = readFileSync(join(registryDir, "example.yaml"), "utf8");
-    writeFileSync(join(registryDir, "example.yaml"), example.replace("    publicKey: |", `    api: { url: "${gatewayApi}", token: ${GATEWAY_TOKEN} }\n    publicKey: |`));
-    writeFileSync(join(registryDir, "cameras.yaml"), `devices:\n  - { id: cam-w1, kind: camera, site: hall-1, window: w1, onvif: { url: "${camera.url}" } }\n`);
-    const hub = await startLiveViewHub({ registryDir, tokens: [{ name: "centre", role: "viewer", token: VIEWER_TOKEN }], logger: pino({ level: "silent" }) });
+    writeFileSync(
+      join(registryDir, "example.yaml"),
+      example.replace("    publicKey: |", `    api: { url: "${gatewayApi}", token: ${GATEWAY_TOKEN} }\n    publicKey: |`),
+    );
+    writeFileSync(
+      join(registryDir, "cameras.yaml"),
+      `devices:\n  - { id: cam-w1, kind: camera, site: hall-1, window: w1, onvif: { url: "${camera.url}" } }\n`,
+    );
+    const hub = await startLiveViewHub({
+      registryDir,
+      tokens: [{ name: "centre", role: "viewer", token: VIEWER_TOKEN }],
+      logger: pino({ level: "silent" }),
+    });
     cleanups.push(() => hub.close());
 
     // Nobody without a token: not the list, not the stream; the page itself holds nothing.
     expect((await fetch(`${hub.url}/api/live/cameras`)).status).toBe(401);
     expect((await fetch(`${hub.url}/api/live/cameras/cam-w1`)).status).toBe(401);
-    expect((await fetch(`${hub.url}/api/live/cameras/cam-w1`, { headers: { authorization: "Bearer hubtk_not-a-token-of-this-hub" } })).status).toBe(401);
+    expect(
+      (await fetch(`${hub.url}/api/live/cameras/cam-w1`, { headers: { authorization: "Bearer hubtk_not-a-token-of-this-hub" } })).status,
+    ).toBe(401);
     const auth = { headers: { authorization: `Bearer ${VIEWER_TOKEN}` } };
     expect(await (await fetch(`${hub.url}/api/live/cameras?site=hall-1`, auth)).json()).toEqual([
-      { deviceId: "cam-w1", site: "hall-1", siteName: "Riverside Service Hall", window: "w1", windowName: "Window 1", gateway: "gw-hall-1", watchable: true },
+      {
+        deviceId: "cam-w1",
+        site: "hall-1",
+        siteName: "Riverside Service Hall",
+        window: "w1",
+        windowName: "Window 1",
+        gateway: "gw-hall-1",
+        watchable: true,
+      },
     ]);
-    await waitFor("the camera's stream URI at the gateway", async () => (await fetch(`${gatewayApi}/api/cameras`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } }).then((r) => r.json() as Promise<{ streamReachable: boolean }[]>))[0]?.streamReachable === true, 60_000);
+    await waitFor(
+      "the camera's stream URI at the gateway",
+      async () =>
+        (
+          await fetch(`${gatewayApi}/api/cameras`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } }).then(
+            (r) => r.json() as Promise<{ streamReachable: boolean }[]>,
+          )
+        )[0]?.streamReachable === true,
+      60_000,
+    );
 
     const chromium = await startChromium();
     cleanups.push(() => chromium.close());
     const page = await chromium.browser.newPage();
     await page.goto(`${hub.url}/live?site=hall-1#token=${VIEWER_TOKEN}`);
     const frames = () => page.evaluate(() => document.querySelector("video")?.getVideoPlaybackQuality().totalVideoFrames ?? 0);
-    const stats = () => page.evaluate(() => (window as unknown as { liveStats: Record<string, { inits: number; segments: number }> }).liveStats["cam-w1"]);
+    const stats = () =>
+      page.evaluate(() => (window as unknown as { liveStats: Record<string, { inits: number; segments: number }> }).liveStats["cam-w1"]);
     await waitFor("decoded frames in the page", async () => (await frames()) > 15, 60_000);
     expect(page.url()).not.toContain(VIEWER_TOKEN);
     expect(await page.evaluate(() => document.querySelector(".tile .name")?.textContent)).toBe("Window 1 · cam-w1");
@@ -99,8 +133,14 @@ describe("live view in a browser (loopback namespace)", () => {
     // Watching again, from Grafana's hall dashboard link this time (its variables as var-*), then the gateway stops:
     // its ffmpeg is gone with it, neither running nor a zombie.
     const again = await chromium.browser.newPage();
-    await again.goto(`${hub.url}/live?var-region=east&var-town=riverside&var-site=hall-1&var-window=$__all&from=now%2Fd&to=now#token=${VIEWER_TOKEN}`);
-    await waitFor("frames again", async () => (await again.evaluate(() => document.querySelector("video")?.getVideoPlaybackQuality().totalVideoFrames ?? 0)) > 5, 60_000);
+    await again.goto(
+      `${hub.url}/live?var-region=east&var-town=riverside&var-site=hall-1&var-window=$__all&from=now%2Fd&to=now#token=${VIEWER_TOKEN}`,
+    );
+    await waitFor(
+      "frames again",
+      async () => (await again.evaluate(() => document.querySelector("video")?.getVideoPlaybackQuality().totalVideoFrames ?? 0)) > 5,
+      60_000,
+    );
     expect(await again.evaluate(() => document.querySelector("#site")?.textContent)).toBe("· Riverside Service Hall");
     const third = (await relays())[0]!;
     expect(third.starts).toBe(3);

@@ -40,6 +40,7 @@ describe("camera relay (a scenario camera played through a test ONVIF camera)", 
 
   it("parses --camera-relay and refuses what is not <id>=<http url>", () => {
     expect(parseCameraRelay("cam-w01=http://127.0.0.1:4000/motion")).toEqual({ deviceId: "cam-w01", url: "http://127.0.0.1:4000/motion" });
-    for (const bad of ["cam-w01", "=http://x", "cam-w01=ftp://x", "cam w01=http://x", "cam-w01=http://"]) expect(() => parseCameraRelay(bad)).toThrow(/--camera-relay must be/);
+    for (const bad of ["cam-w01", "=http://x", "cam-w01=ftp://x", "cam w01=http://x", "cam-w01=http://"])
+      expect(() => parseCameraRelay(bad)).toThrow(/--camera-relay must be/);
   });
 });

@@ -63,10 +63,12 @@ export function createLiveViewExtension(opts: LiveViewOptions = {}): HubExtensio
   async function stream(deviceId: string): Promise<HttpResponse> {
     const registry = ctx!.registry.current();
     const camera = liveCameras(registry).find((c) => c.deviceId === deviceId);
-    if (!camera) return { status: 404, body: { error: `no ONVIF camera "${deviceId}" in the registry (GET /api/live/cameras lists them)` } };
+    if (!camera)
+      return { status: 404, body: { error: `no ONVIF camera "${deviceId}" in the registry (GET /api/live/cameras lists them)` } };
     const api = registry.gateways.get(camera.gateway)?.api;
     // The loader replaced { env } / { file } by the token itself.
-    if (api && typeof api.token !== "string") return { status: 503, body: { error: `gateway ${camera.gateway}: api.token was not read; see the registry load errors` } };
+    if (api && typeof api.token !== "string")
+      return { status: 503, body: { error: `gateway ${camera.gateway}: api.token was not read; see the registry load errors` } };
     if (!api) return { status: 503, body: { error: `${camera.reason}; add it so the hub can reach the gateway's live view` } };
     const url = new URL(`api/cameras/live/${encodeURIComponent(deviceId)}`, api.url.endsWith("/") ? api.url : `${api.url}/`);
     const controller = new AbortController();
@@ -87,7 +89,12 @@ export function createLiveViewExtension(opts: LiveViewOptions = {}): HubExtensio
       ctx!.logger.warn({ deviceId, gateway: camera.gateway, status: answer.status, answer: text }, "live view: gateway refused");
       // The gateway's own 401 means the registry's token is wrong: that is the hub's fault, not the viewer's.
       const status = answer.status === 401 ? 502 : answer.status === 404 || answer.status === 503 ? answer.status : 502;
-      return { status, body: { error: `gateway ${camera.gateway} answered ${answer.status}${answer.status === 401 ? " (the registry's api.token is not its http.token)" : ""}: ${text}` } };
+      return {
+        status,
+        body: {
+          error: `gateway ${camera.gateway} answered ${answer.status}${answer.status === 401 ? " (the registry's api.token is not its http.token)" : ""}: ${text}`,
+        },
+      };
     }
     const body = Readable.fromWeb(answer.body as WebReadableStream<Uint8Array>);
     opened += 1;

@@ -46,7 +46,10 @@ const gone = (pid: number) => !existsSync(`/proc/${pid}`);
 async function setup() {
   const logLines: string[] = [];
   const logger = pino({ level: "info" }, new Writable({ write: (c, _e, cb) => (logLines.push(String(c)), cb()) }));
-  const source: RtspSource = await startRtspSource({ port: await freePort(), auth: { method: "digest", username: "admin", password: PASSWORD } });
+  const source: RtspSource = await startRtspSource({
+    port: await freePort(),
+    auth: { method: "digest", username: "admin", password: PASSWORD },
+  });
   cleanups.push(() => source.stop());
   const replay = new OnvifReplay({ username: "admin", password: PASSWORD, pullHoldMs: 300, rtspPort: Number(new URL(source.url).port) });
   await replay.start();
@@ -54,8 +57,23 @@ async function setup() {
   cleanups.push(() => replay.stop());
   const dir = mkdtempSync(join(tmpdir(), "onvif-live-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const device: GatewayDevice = { id: "cam-w01", kind: "camera", windowId: "w01", onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w01", PASSWORD) }, heartbeatS: 60 };
-  const adapter = new OnvifAdapter({ devices: [device], logger, dataDir: dir, openSecret: sealing.open, backoffMs: 100, maxBackoffMs: 400, snapshots: false, live: { lingerMs: 200, backoffMs: 200, maxBackoffMs: 1000, maxViewers: 2 } });
+  const device: GatewayDevice = {
+    id: "cam-w01",
+    kind: "camera",
+    windowId: "w01",
+    onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w01", PASSWORD) },
+    heartbeatS: 60,
+  };
+  const adapter = new OnvifAdapter({
+    devices: [device],
+    logger,
+    dataDir: dir,
+    openSecret: sealing.open,
+    backoffMs: 100,
+    maxBackoffMs: 400,
+    snapshots: false,
+    live: { lingerMs: 200, backoffMs: 200, maxBackoffMs: 1000, maxViewers: 2 },
+  });
   await adapter.start(new MemorySink());
   let stopped = false;
   const stopAdapter = async () => {
@@ -68,20 +86,36 @@ async function setup() {
     port: 0,
     registry: new Registry(),
     token: TOKEN,
-    probe: { brokerListening: () => true, bufferWritable: () => true, devices: () => [], details: () => ({}), deadLetters: () => [], adapterRoute: (p) => adapter.route(p) },
+    probe: {
+      brokerListening: () => true,
+      bufferWritable: () => true,
+      devices: () => [],
+      details: () => ({}),
+      deadLetters: () => [],
+      adapterRoute: (p) => adapter.route(p),
+    },
   });
   cleanups.push(() => http.close());
   const api = `http://127.0.0.1:${http.port}`;
   await waitFor("the camera's stream URI", () => adapter.link("cam-w01")?.rtspUrl() !== undefined);
   const status = async () =>
-    (await (await fetch(`${api}/api/cameras/live`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { deviceId: string; pid: number | null; viewers: number; starts: number; codec: string | null }[];
+    (await (await fetch(`${api}/api/cameras/live`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      deviceId: string;
+      pid: number | null;
+      viewers: number;
+      starts: number;
+      codec: string | null;
+    }[];
   return { adapter, api, status, logLines, stopAdapter };
 }
 
 /** Opens the live stream and counts what arrives, as a viewer would. */
 async function watch(api: string) {
   const controller = new AbortController();
-  const response = await fetch(`${api}/api/cameras/live/cam-w01`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: controller.signal });
+  const response = await fetch(`${api}/api/cameras/live/cam-w01`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+    signal: controller.signal,
+  });
   const seen = { status: response.status, type: response.headers.get("content-type"), inits: 0, segments: 0, ended: false };
   const segmenter = new Fmp4Segmenter();
   void (async () => {
@@ -105,7 +139,9 @@ describe("live view (loopback namespace, GStreamer RTSP source, real ffmpeg)", (
     const { api, status } = await setup();
     const refused = await fetch(`${api}/api/cameras/live/cam-w01`);
     expect(refused.status).toBe(401);
-    expect((await fetch(`${api}/api/cameras/live/cam-w01`, { headers: { authorization: "Bearer wrong-token-0123456789abc" } })).status).toBe(401);
+    expect(
+      (await fetch(`${api}/api/cameras/live/cam-w01`, { headers: { authorization: "Bearer wrong-token-0123456789abc" } })).status,
+    ).toBe(401);
     expect((await fetch(`${api}/api/cameras/live/no-such-cam`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
     expect(await status()).toEqual([]);
   });

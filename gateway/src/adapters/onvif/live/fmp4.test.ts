@@ -40,7 +40,9 @@ describe("fragmented MP4 segmenter", () => {
   });
 
   it("keeps boxes between moof and mdat, drops stray ones between segments", () => {
-    const pieces = new Fmp4Segmenter().push(Buffer.concat([box("ftyp"), box("free"), box("moov"), box("free"), box("moof"), box("prft"), box("mdat", "x")]));
+    const pieces = new Fmp4Segmenter().push(
+      Buffer.concat([box("ftyp"), box("free"), box("moov"), box("free"), box("moof"), box("prft"), box("mdat", "x")]),
+    );
     expect(pieces.map((p) => [p.kind, p.data.length])).toEqual([
       ["init", 24],
       ["segment", 25],

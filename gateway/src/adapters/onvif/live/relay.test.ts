@@ -18,7 +18,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function fakeFfmpeg(name: string, after: string): string {
   const script = join(dir, name);
-  writeFileSync(script, `#!/bin/sh\necho "[rtsp @ 0x1] rtsp://admin:hunter2@127.0.0.1:554/h264main: method DESCRIBE failed (hunter2)" >&2\ncat '${sampleFile}'\n${after}\n`);
+  writeFileSync(
+    script,
+    `#!/bin/sh\necho "[rtsp @ 0x1] rtsp://admin:hunter2@127.0.0.1:554/h264main: method DESCRIBE failed (hunter2)" >&2\ncat '${sampleFile}'\n${after}\n`,
+  );
   chmodSync(script, 0o755);
   return script;
 }
@@ -125,8 +128,13 @@ describe("live relay (ffmpeg supervisor)", () => {
 
 describe("ffmpeg's arguments", () => {
   it("pass H.264 through over RTSP/TCP with the registry's credentials, URL-encoded", () => {
-    const { args, secrets } = ffmpegArgs({ uri: "rtsp://cam:pw@127.0.0.1:8554/h264main?x=1", username: "ad min", password: "p@ss/w:rd" }, 5000);
-    expect(args.join(" ")).toContain("-rtsp_transport tcp -timeout 5000000 -i rtsp://ad%20min:p%40ss%2Fw%3Ard@127.0.0.1:8554/h264main?x=1 -map 0:v:0 -c copy -an -f mp4");
+    const { args, secrets } = ffmpegArgs(
+      { uri: "rtsp://cam:pw@127.0.0.1:8554/h264main?x=1", username: "ad min", password: "p@ss/w:rd" },
+      5000,
+    );
+    expect(args.join(" ")).toContain(
+      "-rtsp_transport tcp -timeout 5000000 -i rtsp://ad%20min:p%40ss%2Fw%3Ard@127.0.0.1:8554/h264main?x=1 -map 0:v:0 -c copy -an -f mp4",
+    );
     const redact = redactor(secrets);
     expect(args.map(redact).join(" ")).not.toMatch(/p@ss|p%40ss/);
     expect(redact("Unauthorized p@ss/w:rd")).toBe("Unauthorized ***");

@@ -164,7 +164,10 @@ export class LiveRelay {
     }
     this.child = child;
     this.starts += 1;
-    this.opts.logger.info({ deviceId: this.deviceId, pid: child.pid, args: args.map(redact), start: this.starts }, "live view: ffmpeg started");
+    this.opts.logger.info(
+      { deviceId: this.deviceId, pid: child.pid, args: args.map(redact), start: this.starts },
+      "live view: ffmpeg started",
+    );
     this.childExited = new Promise<void>((resolve) => child.once("close", () => resolve()));
     this.armStallTimer(child);
     let stderrTail = "";
@@ -186,7 +189,10 @@ export class LiveRelay {
       try {
         pieces = segmenter.push(chunk);
       } catch (error) {
-        this.opts.logger.error({ deviceId: this.deviceId, err: (error as Error).message }, "live view: ffmpeg output is not fragmented MP4; restarting it");
+        this.opts.logger.error(
+          { deviceId: this.deviceId, err: (error as Error).message },
+          "live view: ffmpeg output is not fragmented MP4; restarting it",
+        );
         child.kill("SIGKILL");
         return;
       }
@@ -194,7 +200,11 @@ export class LiveRelay {
         if (piece.kind === "init") {
           this.init = piece.data;
           this.codec = h264Codec(piece.data) ?? null;
-          if (!this.codec) this.opts.logger.warn({ deviceId: this.deviceId }, "live view: the camera's video is not H.264; browsers may not play it passed through");
+          if (!this.codec)
+            this.opts.logger.warn(
+              { deviceId: this.deviceId },
+              "live view: the camera's video is not H.264; browsers may not play it passed through",
+            );
           for (const v of this.viewers) this.sendInit(v);
         } else {
           this.segments += 1;
@@ -213,7 +223,14 @@ export class LiveRelay {
       this.lastExit = `${signal ? `signal ${signal}` : `exit ${code}`}${stderrTail ? `: ${stderrTail}` : ""}`;
       const wanted = !this.closed && this.viewers.size > 0;
       this.opts.logger[wanted ? "warn" : "info"](
-        { deviceId: this.deviceId, pid: child.pid, code, signal, lastMessage: stderrTail || undefined, restartInMs: wanted ? this.backoff : undefined },
+        {
+          deviceId: this.deviceId,
+          pid: child.pid,
+          code,
+          signal,
+          lastMessage: stderrTail || undefined,
+          restartInMs: wanted ? this.backoff : undefined,
+        },
         wanted ? "live view: ffmpeg exited; restarting" : "live view: ffmpeg stopped",
       );
       if (wanted) this.scheduleRestart();
@@ -253,7 +270,8 @@ export class LiveRelay {
   private logFfmpeg(line: string): void {
     const now = Date.now();
     if (now - this.logWindowStart > 60_000) {
-      if (this.logSuppressed > 0) this.opts.logger.warn({ deviceId: this.deviceId, suppressed: this.logSuppressed }, "live view: ffmpeg messages suppressed");
+      if (this.logSuppressed > 0)
+        this.opts.logger.warn({ deviceId: this.deviceId, suppressed: this.logSuppressed }, "live view: ffmpeg messages suppressed");
       this.logWindowStart = now;
       this.logLines = 0;
       this.logSuppressed = 0;

@@ -11,7 +11,13 @@ import { fileURLToPath } from "node:url";
 const SCRIPT = fileURLToPath(new URL("./rtsp-source.py", import.meta.url));
 /** Debian's python: a version manager's python on PATH may lack `gi`. */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
-export const RTSP_SOURCE_PACKAGES = ["python3-gi", "gir1.2-gst-rtsp-server-1.0", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-ugly"];
+export const RTSP_SOURCE_PACKAGES = [
+  "python3-gi",
+  "gir1.2-gst-rtsp-server-1.0",
+  "gstreamer1.0-plugins-base",
+  "gstreamer1.0-plugins-good",
+  "gstreamer1.0-plugins-ugly",
+];
 
 export interface RtspSourceOptions {
   port: number;
@@ -39,7 +45,10 @@ export interface RtspSource {
 export function rtspSourceMissing(): string | undefined {
   const probe = spawnSync(
     SYSTEM_PYTHON,
-    ["-c", 'import gi; gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst, GstRtspServer; Gst.init(None); import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ("videotestsrc", "x264enc", "rtph264pay")) else 3)'],
+    [
+      "-c",
+      'import gi; gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst, GstRtspServer; Gst.init(None); import sys; sys.exit(0 if all(Gst.ElementFactory.find(e) for e in ("videotestsrc", "x264enc", "rtph264pay")) else 3)',
+    ],
     { encoding: "utf8", timeout: 60_000 },
   );
   if (probe.status === 0) return undefined;
