@@ -19,6 +19,8 @@ const HELP = `Usage: npm start -- [options]    (the same as: npx supervision up 
 Brings up the whole system on this machine with embedded defaults: a managed InfluxDB, the hub (embedded broker,
 HTTP API), a service-hall gateway and a construction-site gateway, and simulated devices playing a working day at
 compressed speed. Prints where everything listens and a live summary per hall; logs go to <data-dir>/logs/.
+Window 1 of the hall has an ONVIF camera (a replay camera with GStreamer's RTSP test stream, on free loopback
+ports) whose motion the simulator plays and whose live view the printed "live view" address shows in a browser.
 Ctrl-C stops everything.
 
 Options:
