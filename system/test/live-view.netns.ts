@@ -146,5 +146,7 @@ describe("live view in a browser (loopback namespace)", () => {
     expect(third.starts).toBe(3);
     await gateway.stop();
     expect(gone(third.pid!)).toBe(true);
+    // Every URL the camera handed out was on loopback.
+    expect(camera.violations).toEqual([]);
   });
 });
