@@ -89,9 +89,7 @@ describe("items in the cards and the scoring", () => {
       );
       const others = byRule.filter((r) => r.rule !== "item_overdue").reduce((a, r) => a + Number(r.points), 0);
       expect(byRule.find((r) => r.rule === "item_overdue")?.points).toBe(-9);
-      const monthly = await query(
-        `SELECT "score", "deductions" FROM "raw"."score_monthly" WHERE "subject" = 'c1' AND "month" = '2026-04'`,
-      );
+      const monthly = await query(`SELECT "score", "deductions" FROM "raw"."score_monthly" WHERE "subject" = 'c1' AND "month" = '2026-04'`);
       expect(monthly.map((m) => [m.score, m.deductions])).toEqual([[100 - 9 + others, -9 + others]]);
     } finally {
       await extension.stop();
@@ -105,7 +103,12 @@ describe("items in the cards and the scoring", () => {
     // By the days alone: at April's end A1 is 10 working days overdue, more than 3 (counting the items is switched off).
     const byDays = await monthlyReport(influx, registry, "2026-04", ScoringRules.parse({ noAwardOverdueItems: 0 }));
     expect(byDays.clerks.find((c) => c.id === "c1")!.noAward).toBe(true);
-    const lenient = await monthlyReport(influx, registry, "2026-04", ScoringRules.parse({ noAwardOverdueItems: 4, noAwardOverdueDays: 30 }));
+    const lenient = await monthlyReport(
+      influx,
+      registry,
+      "2026-04",
+      ScoringRules.parse({ noAwardOverdueItems: 4, noAwardOverdueDays: 30 }),
+    );
     expect(lenient.clerks.find((c) => c.id === "c1")!.noAward).toBe(false);
   });
 

@@ -43,10 +43,42 @@ export function demoSecrets(dataDir: string): DemoSecrets {
   return secrets;
 }
 
-/** A demo scenario whose devices use the generated secrets (what the simulators play, with `--scenario`). */
-export function demoScenario(kind: "hall" | "site", secrets: DemoSecrets): Scenario {
+/**
+ * A demo scenario whose devices use the generated secrets (what the simulators play, with `--scenario`); `holidays`
+ * are public holidays of its items' office calendar.
+ */
+export function demoScenario(kind: "hall" | "site", secrets: DemoSecrets, holidays: string[] = []): Scenario {
   const scenario = DEMO_SCENARIOS[kind];
-  return { ...scenario, devices: scenario.devices.map((d) => ({ ...d, secret: secrets.devices[d.id]! })) };
+  return {
+    ...scenario,
+    devices: scenario.devices.map((d) => ({ ...d, secret: secrets.devices[d.id]! })),
+    ...(scenario.itemCalendar
+      ? { itemCalendar: { ...scenario.itemCalendar, holidays: [...scenario.itemCalendar.holidays, ...holidays] } }
+      : {}),
+  };
+}
+
+/**
+ * The demo's public holiday: the Wednesday of the week two weeks before go-live (YYYY-MM-DD), inside the weeks of
+ * applications the approval systems report, so some limits run across it as across the weekends.
+ */
+export function demoHoliday(goLiveDate: string): string {
+  const noon = Date.parse(`${goLiveDate}T12:00:00Z`) - 14 * 86_400_000;
+  const weekday = new Date(noon).getUTCDay(); // 0 Sunday .. 6 Saturday
+  return new Date(noon + (3 - (weekday === 0 ? 7 : weekday)) * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The approval systems' API tokens: the hub's token file gains one per system (role operator), kept across starts. */
+export function demoApprovalTokens(hubTokensFile: string, systems: readonly string[]): Record<string, string> {
+  const file = JSON.parse(readFileSync(hubTokensFile, "utf8")) as { tokens: { name: string; role: string; token: string }[] };
+  let changed = false;
+  for (const id of systems)
+    if (!file.tokens.some((t) => t.name === id)) {
+      file.tokens.push({ name: id, role: "operator", token: `hubtk_${randomBytes(32).toString("base64url")}` });
+      changed = true;
+    }
+  if (changed) writePrivateFile(hubTokensFile, `${JSON.stringify(file, null, 2)}\n`);
+  return Object.fromEntries(systems.map((id) => [id, file.tokens.find((t) => t.name === id)!.token]));
 }
 
 /** Writes one registry file per demo site (secrets only as scrypt hashes); regions and towns shared by both are written once. */

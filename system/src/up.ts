@@ -6,11 +6,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "@supervision/gateway/node-flags";
+import { localDate } from "@supervision/firmware-protocols";
 import { DEMO_SCENARIOS, liveDayStart } from "@supervision/firmware-protocols/sim";
 import { createHubLogger, Hub, HubSettings } from "@supervision/hub";
 import { stringify } from "yaml";
 import { type ManagedChild, startChild } from "./child.ts";
-import { DEMO_GATEWAYS, demoScenario, demoSecrets, writeDemoRegistry, writePrivateFile } from "./demo.ts";
+import { DEMO_GATEWAYS, demoApprovalTokens, demoHoliday, demoScenario, demoSecrets, writeDemoRegistry, writePrivateFile } from "./demo.ts";
 import { type DemoCamera, startDemoCamera } from "./demo-camera.ts";
 import { createLiveSummary } from "./summary.ts";
 
@@ -40,6 +41,9 @@ Options:
   --notify-url <url>     POST every supervision warning (an absent or late site supervisor, a missed check-in, an
                          unattended window, ...) as JSON to this webhook, e.g. a chat bot or a local receiver
   --data-dir <dir>       where everything keeps its data        (default var/demo)`;
+
+/** Weeks of applications before go-live that the demo's approval systems report. */
+const APPROVAL_WEEKS = 5;
 
 const PORT_FLAGS = {
   "influx-port": 8086,
@@ -165,9 +169,22 @@ export const upCommand = {
       cameraNote = `not started: ${(err as Error).message}; ${DEMO_ONVIF_CAMERA.id} stays a simulated MQTT camera`;
     }
     console.log(`demo camera: ${cameraNote}`);
+    // Supervision went live where the simulators' first play began (kept in the data dir): nobody is judged for a
+    // day before that, and a restart on a later day keeps it.
+    const goLiveFile = join(dataDir, "hub", "go-live");
+    if (!existsSync(goLiveFile)) {
+      mkdirSync(dirname(goLiveFile), { recursive: true });
+      const now = Date.now();
+      writeFileSync(goLiveFile, new Date(Math.min(...DEMO_GATEWAYS.map((g) => liveDayStart(DEMO_SCENARIOS[g.kind], now)))).toISOString());
+    }
+    const since = readFileSync(goLiveFile, "utf8").trim();
+    // The approval systems report the weeks of applications before go-live (fixed by it, so a restart resends
+    // nothing new); the items' office calendar has a public holiday among them.
+    const goLiveDate = localDate(Date.parse(since), DEMO_SCENARIOS.hall.site.tz);
+    const approvalsSince = localDate(Date.parse(since) - APPROVAL_WEEKS * 7 * 86_400_000, DEMO_SCENARIOS.hall.site.tz);
     const gateways = DEMO_GATEWAYS.map((g) => {
       const secret = secrets.gateways[g.gatewayId]!;
-      const scenario = demoScenario(g.kind, secrets);
+      const scenario = demoScenario(g.kind, secrets, [demoHoliday(goLiveDate)]);
       const scenarioFile = join(dataDir, "secrets", `scenario-${g.kind}.json`);
       writePrivateFile(scenarioFile, JSON.stringify(scenario));
       const devicePort = g.kind === "hall" ? ports["hall-port"] : ports["site-port"];
@@ -201,15 +218,6 @@ export const upCommand = {
       api: { [hall.gatewayId]: { url: `http://127.0.0.1:${hall.httpPort}`, tokenFile: hallTokenFile } },
     });
 
-    // Supervision went live where the simulators' first play began (kept in the data dir): nobody is judged for a
-    // day before that, and a restart on a later day keeps it.
-    const goLiveFile = join(dataDir, "hub", "go-live");
-    if (!existsSync(goLiveFile)) {
-      mkdirSync(dirname(goLiveFile), { recursive: true });
-      const now = Date.now();
-      writeFileSync(goLiveFile, new Date(Math.min(...gateways.map((g) => liveDayStart(g.scenario, now)))).toISOString());
-    }
-    const since = readFileSync(goLiveFile, "utf8").trim();
     const settings = HubSettings.parse({
       influx: { managedPort: ports["influx-port"], managedRpcPort: ports["influx-rpc-port"] },
       broker: { port: ports["broker-port"] },
@@ -270,6 +278,17 @@ export const upCommand = {
           simArgs.push("--state", join(dataDir, `sim-${g.kind}.seq.json`));
           children.push(startChild(`sim-${g.kind}`, SIM_CLI, simArgs, (l) => out.write(`${l}\n`)));
         }
+        // The hall's departments' approval systems, reporting their applications to the hub's API with their tokens.
+        const hall = gateways.find((g) => g.kind === "hall")!;
+        const systems = (hall.scenario.approvalSystems ?? []).map((a) => a.id);
+        if (systems.length > 0) {
+          const tokensFile = join(dataDir, "secrets", "approval-tokens.json");
+          writePrivateFile(tokensFile, JSON.stringify(demoApprovalTokens(join(settings.dataDir, "secrets", "api-tokens.json"), systems)));
+          const out = log("sim-approvals");
+          const approvalArgs = ["--scenario", hall.scenarioFile, "--approvals", `http://127.0.0.1:${hub.httpPort}`, "--tokens", tokensFile];
+          approvalArgs.push("--since", approvalsSince, "--seed", String(values.seed), "--state", join(dataDir, "sim-approvals"));
+          children.push(startChild("sim-approvals", SIM_CLI, approvalArgs, (l) => out.write(`${l}\n`)));
+        }
       }
     } catch (err) {
       await stopAll();
@@ -289,7 +308,7 @@ export const upCommand = {
       camera
         ? `  live view         http://127.0.0.1:${hub.httpPort}/live?site=${hall.scenario.site.id}${liveToken ? `#token=${liveToken}` : ""}  (${DEMO_ONVIF_CAMERA.id}, in a browser)`
         : `  live view         none: the demo camera is ${cameraNote}`,
-      `  simulators        ${values["no-sim"] ? "off (--no-sim)" : `a working day at ${speed}x, seed ${values.seed}`}`,
+      `  simulators        ${values["no-sim"] ? "off (--no-sim)" : `a working day at ${speed}x, seed ${values.seed}; the hall's queue system; approval systems reporting applications since ${approvalsSince}`}`,
       `  notifications     ${notifyUrl ? `warnings POSTed to ${notifyUrl}` : "none (--notify-url <url> sends warnings to a webhook)"}`,
       `  registry          ${registryDir}    logs ${logDir}/`,
       "Ctrl-C stops everything.",

@@ -100,17 +100,29 @@ const queuePublish = (kind: "item" | "queue", event: Record<string, unknown>) =>
   new Promise<void>((resolve, reject) =>
     execFile(
       "mosquitto_pub",
-      ["-h", "127.0.0.1", "-p", String(gateway.devicePort), "-i", "qs-1", "-u", "qs-1", "-P", "queue-secret-e2e", "-q", "1", "-V", "mqttv311"]
-        .concat(["-t", deviceTopics.event("qs-1", kind), "-m", JSON.stringify({ v: 1, deviceId: "qs-1", ...event })]),
+      [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(gateway.devicePort),
+        "-i",
+        "qs-1",
+        "-u",
+        "qs-1",
+        "-P",
+        "queue-secret-e2e",
+        "-q",
+        "1",
+        "-V",
+        "mqttv311",
+      ].concat(["-t", deviceTopics.event("qs-1", kind), "-m", JSON.stringify({ v: 1, deviceId: "qs-1", ...event })]),
       (error) => (error ? reject(error) : resolve()),
     ),
   );
 
 const rows = async (q: string): Promise<Record<string, unknown>[]> => {
   const series = (await influxd.query(q, "supervision")).results[0]?.series ?? [];
-  return series.flatMap((s) =>
-    (s.values ?? []).map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, v[i]])) })),
-  );
+  return series.flatMap((s) => (s.values ?? []).map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, v[i]])) })));
 };
 
 describe("a transaction at a window", () => {
@@ -129,7 +141,11 @@ describe("a transaction at a window", () => {
     // The gateway learns qs-1 from the hub's config; until then the device is refused, so retry.
     await waitFor(
       "the queue system to be accepted",
-      () => queuePublish("item", { seq: 1, ts: t0, ...accepted }).then(() => true, () => false),
+      () =>
+        queuePublish("item", { seq: 1, ts: t0, ...accepted }).then(
+          () => true,
+          () => false,
+        ),
       60_000,
     );
 

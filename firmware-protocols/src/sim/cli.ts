@@ -12,6 +12,7 @@ import { DEMO_SCENARIOS, liveDayStart, type Scenario } from "./scenario.ts";
 import { SerialDeviceSimulator } from "./serial-device.ts";
 import { AdmsTerminalSimulator } from "./adms-terminal.ts";
 import { CameraRelay, parseCameraRelay } from "./camera-relay.ts";
+import { ApprovalSystemsPlayer } from "./approvals.ts";
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -35,6 +36,11 @@ Options:
                        e.g. http://127.0.0.1:8089 (the gateway's adms.port); people sign in with their PIN
   --camera-relay <id>=<url>  play camera <id>'s motion through a test ONVIF camera: each start and end is POSTed
                        as {"state","ts"} to <url> (npm start's demo camera); repeatable
+  --approvals <url>    play the scenario's departments' approval systems instead of its devices: the applications
+                       the hall accepts, their steps, suspensions and decisions, POSTed to the hub's API at <url>
+                       (e.g. http://127.0.0.1:8080), from --since on, then as their time comes
+  --tokens <file>      with --approvals: a JSON file {"<system id>": "<API token>"} (hub token add <id> --role operator)
+  --since <date>       with --approvals: the first date whose applications are reported (default 5 weeks ago)
   --help               this text`;
 
 class UsageError extends Error {}
@@ -54,6 +60,9 @@ function parse(argv: string[]) {
       serial: { type: "string" },
       adms: { type: "string" },
       "camera-relay": { type: "string", multiple: true },
+      approvals: { type: "string" },
+      tokens: { type: "string" },
+      since: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -66,6 +75,12 @@ function parse(argv: string[]) {
     throw new UsageError(`--devices must be an integer from 0 to 10000, got "${values.devices}"`);
   if (values.adms !== undefined && !/^https?:\/\/[^/]+$/.test(values.adms))
     throw new UsageError(`--adms must be the gateway's ADMS server as http(s)://host:port, got "${values.adms}"`);
+  if (values.approvals !== undefined && !/^https?:\/\/[^/]+$/.test(values.approvals))
+    throw new UsageError(`--approvals must be the hub's HTTP API as http(s)://host:port, got "${values.approvals}"`);
+  if (values.approvals !== undefined && values.tokens === undefined)
+    throw new UsageError("--approvals needs --tokens <file>: the approval systems' API tokens");
+  if (values.since !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(values.since) || Number.isNaN(Date.parse(values.since))))
+    throw new UsageError(`--since must be a date YYYY-MM-DD, got "${values.since}"`);
   if (!/^mqtts?:\/\/[^/]+/.test(values.broker)) throw new UsageError(`--broker must be an mqtt:// or mqtts:// URL, got "${values.broker}"`);
   if (values.backfill !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(values.backfill) || Number.isNaN(Date.parse(values.backfill))))
     throw new UsageError(`--backfill must be a date YYYY-MM-DD, got "${values.backfill}"`);
@@ -98,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
   const opts = parse(argv);
   const { scenario } = opts;
   const tz = scenario.site.tz;
+  if (opts.approvals) return playApprovals(opts.approvals, opts.tokens!, scenario, opts.seed, opts.since, opts.state);
   const seqs = new SeqStore(opts.state ?? `var/sim/${scenario.site.id}.seq.json`);
   const devices = new Map<string, PlayedDevice>();
   const mqttDevices: SimDevice[] = [];
@@ -135,11 +151,13 @@ async function main(argv: string[]): Promise<number> {
   const relayed = new Set(opts.relays.map((r) => r.deviceId));
   for (const r of opts.relays) devices.set(r.deviceId, new CameraRelay(r.url));
   if (relayed.size > 0) console.log(`through test ONVIF cameras: ${opts.relays.map((r) => `${r.deviceId} (${r.url})`).join(" ")}`);
+  const hasQueueSystem = scenario.devices.some((d) => d.kind === "queue");
   const clerkOf = new Map(scenario.people.filter((p) => p.windowId).map((p) => [p.windowId!, p.id]));
   for (const spec of scenario.devices.filter((d) => !onBus.includes(d) && !overAdms.includes(d) && !relayed.has(d.id))) {
     const simDevice = new SimDevice(spec, opts.broker, (device, command) => {
-      // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied.
-      if (command.name !== "prompt" || device.spec.kind !== "keypad") return;
+      // A keypad answers a prompt after the citizen thinks for a moment: mostly satisfied. With the hall's queue system
+      // in the scenario the day's timeline already plays each prompted transaction's rating, so it is not answered twice.
+      if (command.name !== "prompt" || device.spec.kind !== "keypad" || hasQueueSystem) return;
       const level = Math.random() < 0.9 ? "very_satisfied" : "dissatisfied";
       const event = {
         at: Date.now(),
@@ -232,6 +250,43 @@ async function main(argv: string[]): Promise<number> {
   }
   clearInterval(report);
   await close();
+  return 0;
+}
+
+/** `--approvals`: the departments' approval systems reporting to the hub's API until stopped. */
+async function playApprovals(
+  hubUrl: string,
+  tokensFile: string,
+  scenario: Scenario,
+  seed: number,
+  since: string | undefined,
+  state: string | undefined,
+) {
+  let tokens: Record<string, string>;
+  try {
+    tokens = JSON.parse(readFileSync(tokensFile, "utf8")) as Record<string, string>;
+    if (!tokens || typeof tokens !== "object" || Object.values(tokens).some((t) => typeof t !== "string"))
+      throw new Error("not an object of tokens");
+  } catch (error) {
+    throw new UsageError(`cannot read the tokens ${tokensFile} ({"<system id>": "<token>"}): ${(error as Error).message}`);
+  }
+  const systems = scenario.approvalSystems ?? [];
+  if (systems.length === 0) throw new UsageError(`the scenario of ${scenario.site.id} has no approvalSystems to play`);
+  const tz = scenario.site.tz;
+  const fromDate = since ?? localDate(Date.now() - 35 * 86_400_000, tz);
+  const player = new ApprovalSystemsPlayer({
+    hubUrl,
+    tokens,
+    scenario,
+    seed,
+    fromDate,
+    position: new PlayPosition(`${state ?? `var/sim/${scenario.site.id}`}.approvals.position`),
+    log: (line) => console.log(line),
+  });
+  console.log(`approval systems ${systems.map((s) => s.id).join(", ")} reporting to ${hubUrl} from ${fromDate}; Ctrl-C stops`);
+  process.once("SIGINT", () => player.stop());
+  process.once("SIGTERM", () => player.stop());
+  await player.run();
   return 0;
 }
 

@@ -75,6 +75,7 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
   if (!working) return events.sort((x, y) => x.at - y.at);
 
   let txn = 0;
+  const queue = transactionsOf(scenario, opts, events);
   for (const person of scenario.people) {
     if (rnd() < b.absentRate) continue;
     const keypad = scenario.devices.find((d) => d.kind === "keypad" && d.windowId === person.windowId);
@@ -147,16 +148,24 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
         ) {
           const txnId = `t${opts.date.replaceAll("-", "")}-${++txn}`;
           const base = { windowId: person.windowId, clerkId: person.id, txnId, scale: "four" };
+          // With a queue system the rating answers the prompt its "finished" brings: a key a few seconds later, or
+          // the prompt's timeout.
+          const answer = queue?.served(t, txnId, person.windowId!, person.id);
           if (rnd() < b.ratedRate) {
             const level = pickLevel(rnd(), b.levelWeights);
             events.push({
-              at: Math.round(t),
+              at: Math.round(answer?.keyAt ?? t),
               deviceId: keypad.id,
               kind: "rating",
               fields: { ...base, outcome: "rated", key: LEVELS_FOUR.indexOf(level) + 1, level },
             });
           } else {
-            events.push({ at: Math.round(t), deviceId: keypad.id, kind: "rating", fields: { ...base, outcome: "timeout" } });
+            events.push({
+              at: Math.round(answer?.timeoutAt ?? t),
+              deviceId: keypad.id,
+              kind: "rating",
+              fields: { ...base, outcome: "timeout" },
+            });
           }
           if (rnd() < 0.02) {
             const level = pickLevel(rnd(), b.levelWeights);
@@ -194,6 +203,54 @@ export function generateDay(scenario: Scenario, opts: DayOptions): TimelineEvent
     }
   }
   return events.sort((x, y) => x.at - y.at);
+}
+
+/** The prompt's timeout the gateway sends (gateway/src/devices/commands.ts PROMPT_TIMEOUT_S). */
+const PROMPT_TIMEOUT_MS = 60_000;
+
+/**
+ * The hall's queue system, when the scenario has one (a device of kind `queue`): each transaction at a window is a
+ * ticket taken, called, served and finished (`queue` events, PROTOCOL.md 2.4); a share of those at windows whose
+ * department has items accept an application (an `item` event "accepted" with the transaction id). Its own random
+ * sequence, so a scenario without a queue system plays the same day as before.
+ */
+function transactionsOf(scenario: Scenario, opts: DayOptions, events: TimelineEvent[]) {
+  const device = scenario.devices.find((d) => d.kind === "queue");
+  if (!device) return undefined;
+  const rnd = seededRandom(hashSeed(opts.seed, scenario.site.id, opts.date, "queue"));
+  const uniform = (lo: number, hi: number) => lo + rnd() * (hi - lo);
+  const rate = scenario.behaviour.applicationRate ?? 0;
+  const compact = opts.date.replaceAll("-", "");
+  let tickets = 0;
+  const push = (at: number, kind: "queue" | "item", fields: Record<string, unknown>) =>
+    events.push({ at: Math.round(at), deviceId: device.id, kind, fields });
+  return {
+    /** A transaction finished at `finishedAt`: its queue events; when the keypad's key and the prompt's timeout come. */
+    served(finishedAt: number, txnId: string, windowId: string, clerkId: string): { keyAt: number; timeoutAt: number } {
+      const started = finishedAt - uniform(4, 12) * MINUTE;
+      const called = started - uniform(0.5, 2) * MINUTE;
+      const ticketAt = called - uniform(2, 25) * MINUTE;
+      const ticket = `A${String(++tickets).padStart(3, "0")}`;
+      const department = scenario.windows.find((w) => w.id === windowId)?.departmentId;
+      const items = (scenario.items ?? []).filter((i) => i.departmentId === department);
+      const item = items.length > 0 && rnd() < rate ? items[Math.floor(rnd() * items.length)] : undefined;
+      const application = item ? { applicationNo: `YW${compact}-${String(tickets).padStart(4, "0")}`, itemCode: item.code } : {};
+      push(ticketAt, "queue", { type: "ticket", ticket, txnId });
+      push(called, "queue", { type: "called", ticket, txnId, windowId, clerkId });
+      push(started, "queue", { type: "started", ticket, txnId, windowId, clerkId, ...application });
+      if (item)
+        push(started + uniform(1, 3) * MINUTE, "item", {
+          type: "accepted",
+          ...application,
+          windowId,
+          clerkId,
+          applicantType: rnd() < 0.4 ? "company" : "person",
+          txnId,
+        });
+      push(finishedAt, "queue", { type: "finished", ticket, txnId, windowId, clerkId, ...application });
+      return { keyAt: finishedAt + uniform(3, 20) * 1000, timeoutAt: finishedAt + PROMPT_TIMEOUT_MS };
+    },
+  };
 }
 
 function pickLevel(r: number, weights: readonly number[]): (typeof LEVELS_FOUR)[number] {

@@ -32,6 +32,25 @@ export interface Scenario {
     adms?: { serial: string };
   }[];
   roster: { shifts: { start: string; end: string }[]; graceMinutes: number; workingDays: string[] };
+  /**
+   * Approval items handled at the hall (the registry's catalogue): limits in days of `unit` (working days on
+   * `itemCalendar`, or calendar days). With a device of kind `queue`, a share of the transactions accepts an
+   * application of an item of the window's department (`behaviour.applicationRate`).
+   */
+  items?: {
+    code: string;
+    name: string;
+    departmentId: string;
+    legalDays: number;
+    promisedDays: number;
+    unit?: "working" | "calendar";
+    handler: { name: string; phone?: string };
+    head: { name: string; phone?: string };
+  }[];
+  /** The office calendar the items' working days run on: working weekdays and public holidays (YYYY-MM-DD). */
+  itemCalendar?: { workingDays: string[]; holidays: string[] };
+  /** Departments' approval systems that report their items' applications to the hub's API (token named after the id). */
+  approvalSystems?: { id: string; name: string; departmentId: string }[];
   behaviour: {
     /** Chance that a person is absent for the day. */
     absentRate: number;
@@ -45,6 +64,8 @@ export interface Scenario {
     levelWeights: [number, number, number, number];
     /** Chance per working hour that a clerk leaves the window for a while. */
     breakRatePerHour: number;
+    /** Of a queue system's transactions at a window whose department has items: those that accept an application. */
+    applicationRate?: number;
   };
 }
 
@@ -101,8 +122,36 @@ export const demoHallScenario: Scenario = {
       },
     ]),
     { id: "term-hall-demo", kind: "terminal", secret: "demo-term-hall-demo", heartbeatS: 60 },
+    // The hall's queue and counter system: tickets, calls and services at the windows, and the applications accepted.
+    { id: "qs-hall-demo", kind: "queue", secret: "demo-qs-hall-demo", heartbeatS: 60 },
   ],
   roster: { shifts: SHIFTS, graceMinutes: 5, workingDays: WORKDAYS },
+  items: [
+    ...[
+      ["330100-XK-0001", "食品经营许可", "business", 20, 5, "working", "赵办", "钱科长"],
+      ["330100-XK-0002", "个体工商户设立登记", "business", 15, 3, "working", "周办", "钱科长"],
+      ["330100-DJ-0101", "不动产转移登记", "land", 30, 5, "working", "孙办", "李科长"],
+      ["330100-GF-0201", "社会保险参保登记", "social", 15, 7, "calendar", "吴办", "郑科长"],
+      ["330100-SW-0301", "税务登记", "tax", 10, 2, "working", "冯办", "陈科长"],
+    ].map(([code, name, departmentId, legalDays, promisedDays, unit, handler, head]) => ({
+      code: code as string,
+      name: name as string,
+      departmentId: departmentId as string,
+      legalDays: legalDays as number,
+      promisedDays: promisedDays as number,
+      unit: unit as "working" | "calendar",
+      handler: { name: handler as string },
+      head: { name: head as string },
+    })),
+  ],
+  // Mondays to Fridays; the public holidays are the demo's (npm start adds one a fortnight before its go-live).
+  itemCalendar: { workingDays: ["mon", "tue", "wed", "thu", "fri"], holidays: [] },
+  approvalSystems: [
+    { id: "business-approvals", name: "市场监管审批系统", departmentId: "business" },
+    { id: "land-approvals", name: "不动产登记系统", departmentId: "land" },
+    { id: "social-approvals", name: "社保经办系统", departmentId: "social" },
+    { id: "tax-approvals", name: "税务征管系统", departmentId: "tax" },
+  ],
   behaviour: {
     absentRate: 0.05,
     lateRate: 0.15,
@@ -110,6 +159,7 @@ export const demoHallScenario: Scenario = {
     ratedRate: 0.85,
     levelWeights: [0.62, 0.28, 0.06, 0.04],
     breakRatePerHour: 0.15,
+    applicationRate: 0.07,
   },
 };
 

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { NEGATIVE_LEVELS } from "../events.ts";
 import { localTimeToUtc } from "../time.ts";
 import { validateDeviceMessage, validateDeviceStatus } from "../validate.ts";
 import { deviceTopics } from "../topics.ts";
+import { approvalEvents, ApprovalSystemsPlayer } from "./approvals.ts";
 import { generateDay, withExtraKeypads } from "./day.ts";
 import { SimDevice } from "./device.ts";
 import { backfill, LivePlayer, PlayPosition, SeqStore, toPayload } from "./player.ts";
@@ -200,7 +202,7 @@ const cli = (args: string[]) =>
 
 describe("sim CLI", () => {
   it("explains itself and refuses bad arguments with what to fix", async () => {
-    expect((await cli(["--help"])).out).toMatch(/--backfill <date>/);
+    expect((await cli(["--help"])).out).toMatch(/--backfill <date>[\s\S]*--approvals <url>/);
     expect(await cli(["--speed", "0"])).toMatchObject({ code: 2, err: expect.stringMatching(/--speed must be/) });
     expect(await cli(["--site", "moon"])).toMatchObject({ code: 2, err: expect.stringMatching(/--site must be hall or site/) });
     expect(await cli(["--backfill", "yesterday"])).toMatchObject({ code: 2, err: expect.stringMatching(/YYYY-MM-DD/) });
@@ -210,6 +212,24 @@ describe("sim CLI", () => {
     const refused = await cli(["--broker", `mqtt://127.0.0.1:${port}`, "--backfill", DATE, "--state", join(tmpdir(), `sim-${port}.json`)]);
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/cannot connect the devices.*is the gateway running/);
+  });
+
+  it("refuses bad approval-system arguments with what to fix", async () => {
+    expect(await cli(["--approvals", "mqtt://x"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--approvals must be the hub's HTTP API/),
+    });
+    expect(await cli(["--approvals", "http://127.0.0.1:1"])).toMatchObject({ code: 2, err: expect.stringMatching(/needs --tokens/) });
+    expect(
+      await cli(["--approvals", "http://127.0.0.1:1", "--tokens", join(tmpdir(), "no-such-tokens.json"), "--since", "2026-11-01"]),
+    ).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/cannot read the tokens/),
+    });
+    expect(await cli(["--approvals", "http://127.0.0.1:1", "--tokens", "x", "--since", "last week"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--since must be a date/),
+    });
   });
 });
 
@@ -345,6 +365,138 @@ describe("sim CLI on a serial line", () => {
       clearInterval(poll);
       await new Promise<void>((r) => master.close(() => r()));
       await line.close();
+    }
+  });
+});
+
+describe("the hall's queue system and the departments' approval systems", () => {
+  const day = generateDay(demoHallScenario, { date: DATE, seed: 5 });
+  const queue = day.filter((e) => e.deviceId === "qs-hall-demo" && e.kind !== "heartbeat");
+
+  it("plays each transaction as ticket, called, started and finished, and the keypad's rating after the finish carries its id", () => {
+    const byTxn = new Map<string, Record<string, number>>();
+    for (const e of queue.filter((q) => q.kind === "queue"))
+      byTxn.set(String(e.fields.txnId), { ...byTxn.get(String(e.fields.txnId)), [String(e.fields.type)]: e.at });
+    const ratings = day.filter((e) => e.kind === "rating" && e.fields.txnId !== undefined);
+    expect(ratings.length).toBeGreaterThan(100);
+    expect(byTxn.size).toBe(ratings.length);
+    for (const r of ratings) {
+      const t = byTxn.get(String(r.fields.txnId))!;
+      expect(t.ticket! < t.called! && t.called! < t.started! && t.started! < t.finished!).toBe(true);
+      // Waiting 2 to 25 minutes, service 4 to 12; the key 3 to 20 s after the prompt, a timeout after its 60 s.
+      expect((t.called! - t.ticket!) / 60_000).toBeGreaterThanOrEqual(2);
+      expect((t.called! - t.ticket!) / 60_000).toBeLessThanOrEqual(25);
+      expect((t.finished! - t.started!) / 60_000).toBeGreaterThanOrEqual(4);
+      const after = r.at - t.finished!;
+      if (r.fields.outcome === "rated") expect(after >= 3000 && after <= 20_000).toBe(true);
+      else expect(after).toBe(60_000);
+    }
+    for (const e of queue)
+      expect(validateDeviceMessage(`sv/v1/dev/qs-hall-demo/evt/${e.kind}`, JSON.stringify(toPayload(e, 1)), validateOpts).ok).toBe(true);
+  });
+
+  it("accepts applications of the window's department's items at some transactions, with the transaction id", () => {
+    const accepted = queue.filter((e) => e.kind === "item");
+    expect(accepted.length).toBeGreaterThan(10);
+    for (const a of accepted) {
+      const item = demoHallScenario.items!.find((i) => i.code === a.fields.itemCode)!;
+      const window = demoHallScenario.windows.find((w) => w.id === a.fields.windowId)!;
+      expect(item.departmentId).toBe(window.departmentId);
+      const finished = queue.find((q) => q.fields.type === "finished" && q.fields.txnId === a.fields.txnId)!;
+      expect(finished.fields.applicationNo).toBe(a.fields.applicationNo);
+    }
+    // A scenario without a queue system plays no queue events.
+    expect(generateDay(demoSiteScenario, { date: DATE, seed: 5 }).some((e) => e.kind === "queue" || e.kind === "item")).toBe(false);
+  });
+
+  it("reports every accepted application through its department's system: the same acceptance, office-day steps, a holiday kept", () => {
+    const holiday = "2026-11-25";
+    const scenario = { ...demoHallScenario, itemCalendar: { workingDays: ["mon", "tue", "wed", "thu", "fri"], holidays: [holiday] } };
+    const events = approvalEvents(scenario, { date: DATE, seed: 5 });
+    expect(approvalEvents(scenario, { date: DATE, seed: 5 })).toEqual(events);
+    const accepted = queue.filter((e) => e.kind === "item");
+    const reported = events.filter((e) => e.event.type === "accepted");
+    expect(reported.map((e) => [e.event.applicationNo, e.at])).toEqual(accepted.map((a) => [a.fields.applicationNo, a.at]));
+    for (const e of reported) {
+      const item = demoHallScenario.items!.find((i) => i.code === e.event.itemCode)!;
+      expect(demoHallScenario.approvalSystems!.find((s) => s.id === e.systemId)!.departmentId).toBe(item.departmentId);
+    }
+    // The department's office works Monday to Friday but not on the holiday: DATE is a Friday, the review comes Monday.
+    const office = events.filter((e) => e.event.type !== "accepted");
+    for (const e of office) {
+      const date = new Date(e.at + 8 * 3_600_000).toISOString().slice(0, 10);
+      expect(["Sat", "Sun"]).not.toContain(new Date(`${date}T12:00:00Z`).toUTCString().slice(0, 3));
+      expect(date).not.toBe(holiday);
+    }
+    const types = new Set(events.map((e) => e.event.type));
+    expect([...types].sort()).toEqual(["accepted", "completed", "resumed", "step", "suspended"]);
+    // Some refused (with the reason a refusal needs), most approved; every event as the API takes it.
+    const completed = events.filter((e) => e.event.type === "completed");
+    expect(completed.some((e) => e.event.outcome === "refused" && typeof e.event.reason === "string")).toBe(true);
+    expect(completed.filter((e) => e.event.outcome === "approved").length).toBeGreaterThan(completed.length / 2);
+    for (const e of events)
+      expect(
+        validateDeviceMessage("sv/v1/dev/sys/evt/item", JSON.stringify({ v: 1, deviceId: "sys", seq: 1, ...e.event }), validateOpts).ok,
+      ).toBe(true);
+  });
+
+  it("posts them to the hub's API in time order, waits for a token the hub does not know yet, and a restart sends nothing twice", async () => {
+    const received: { auth: string; body: Record<string, unknown> }[] = [];
+    let refuseFirst = 2;
+    const port = await freePort();
+    const server = createHttpServer((req, res) => {
+      let data = "";
+      req.on("data", (c) => (data += c));
+      req.on("end", () => {
+        if (refuseFirst-- > 0) return void res.writeHead(401).end("{}");
+        received.push({ auth: String(req.headers.authorization), body: JSON.parse(data) as Record<string, unknown> });
+        res.writeHead(201).end('{"status":"recorded"}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+    const dir = mkdtempSync(join(tmpdir(), "sim-approvals-"));
+    const tokens = Object.fromEntries(demoHallScenario.approvalSystems!.map((s) => [s.id, `token-${s.id}`]));
+    // A day whose follow-ups have all come: three weeks ago.
+    const fromDate = new Date(Date.now() - 21 * 86_400_000).toISOString().slice(0, 10);
+    const expected = approvalEvents(demoHallScenario, { date: fromDate, seed: 3 }).filter((e) => e.at <= Date.now());
+    const play = async () => {
+      const player = new ApprovalSystemsPlayer({
+        hubUrl: `http://127.0.0.1:${port}`,
+        tokens,
+        scenario: demoHallScenario,
+        seed: 3,
+        fromDate,
+        position: new PlayPosition(join(dir, "approvals.position")),
+        idleMs: 50,
+      });
+      const running = player.run();
+      return { player, running };
+    };
+    try {
+      const first = await play();
+      const minimum = expected.length;
+      const deadline = Date.now() + 60_000;
+      while (received.length < minimum && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      first.player.stop();
+      await first.running;
+      const sent = received.length;
+      expect(sent).toBeGreaterThanOrEqual(minimum);
+      const times = received.map((r) => Number(r.body.ts));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      for (const r of received.slice(0, 20))
+        expect(r.auth).toBe(
+          `Bearer token-${String(demoHallScenario.approvalSystems!.find((s) => s.departmentId === demoHallScenario.items!.find((i) => i.code === r.body.itemCode)!.departmentId)!.id)}`,
+        );
+      // Restarted: resumes after the last event it sent.
+      const second = await play();
+      await new Promise((r) => setTimeout(r, 500));
+      second.player.stop();
+      await second.running;
+      const resent = received.slice(sent).filter((r) => Number(r.body.ts) <= times.at(-1)!);
+      expect(resent).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -12,6 +12,8 @@ export function registryFromScenario(
 ): RegistryFile {
   const secret = (value: string) => (options.hash ? { secretHash: options.hash(value) } : { secret: value });
   const rosterId = `${scenario.site.id}-roster`;
+  // The approval items' working days: an office calendar of its own (the hall itself may open at weekends).
+  const calendarId = `${scenario.site.id}-office`;
   // Parsed, so a scenario the registry would refuse fails here with the registry's own message.
   return RegistryFile.parse({
     regions: [scenario.region],
@@ -49,6 +51,16 @@ export function registryFromScenario(
         workdays: [],
         exceptions: [],
       },
+      ...(scenario.items?.length
+        ? [
+            {
+              id: calendarId,
+              shifts: scenario.roster.shifts,
+              workingDays: scenario.itemCalendar?.workingDays ?? ["mon", "tue", "wed", "thu", "fri"],
+              holidays: scenario.itemCalendar?.holidays ?? [],
+            },
+          ]
+        : []),
     ],
     people: scenario.people.map((p) => ({
       id: p.id,
@@ -73,5 +85,23 @@ export function registryFromScenario(
       heartbeatS: d.heartbeatS,
       scale: "four",
     })),
+    ...(scenario.items?.length
+      ? {
+          items: scenario.items.map((i) => ({
+            code: i.code,
+            name: i.name,
+            department: i.departmentId,
+            site: scenario.site.id,
+            calendar: calendarId,
+            legalLimit: { days: i.legalDays, unit: i.unit ?? "working" },
+            promisedLimit: { days: i.promisedDays, unit: i.unit ?? "working" },
+            handler: i.handler,
+            head: i.head,
+          })),
+        }
+      : {}),
+    ...(scenario.approvalSystems?.length
+      ? { approvalSystems: scenario.approvalSystems.map((a) => ({ id: a.id, name: a.name, department: a.departmentId })) }
+      : {}),
   });
 }
