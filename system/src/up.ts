@@ -43,7 +43,7 @@ Options:
   --data-dir <dir>       where everything keeps its data        (default var/demo)`;
 
 /** Weeks of applications before go-live that the demo's approval systems report. */
-const APPROVAL_WEEKS = 5;
+const APPROVAL_WEEKS = 3;
 
 const PORT_FLAGS = {
   "influx-port": 8086,

@@ -139,7 +139,11 @@ describe("supervision up (npm start)", () => {
     expect(terminals).toEqual([expect.objectContaining({ serial: "SITEDEMO0001", lastContact: expect.any(Number) })]);
     expect((await fetch(`http://127.0.0.1:${flag("--http-port")}/healthz`)).status).toBe(200);
     for (const port of [flag("--hall-http-port"), flag("--site-http-port")]) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-    await expect.poll(() => up.output(), { timeout: 30_000, interval: 300 }).toMatch(/hall-demo +hall +\d+\/17/);
+    await expect.poll(() => up.output(), { timeout: 30_000, interval: 300 }).toMatch(/hall-demo +hall +\d+\/18/);
+    // The departments' approval systems report their applications through the hub's API with their own tokens.
+    const itemEvents = async () =>
+      (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.item_event GROUP BY device")}`, { headers })).text();
+    await expect.poll(itemEvents, { timeout: 120_000, interval: 1000 }).toMatch(/business-approvals/);
     up.child.kill("SIGINT");
     expect(await up.exit).toBe(0);
     await expect(fetch(`http://127.0.0.1:${influxPort}/ping`)).rejects.toThrow();
