@@ -43,7 +43,7 @@ Options:
   --data-dir <dir>       where everything keeps its data        (default var/demo)`;
 
 /** Weeks of applications before go-live that the demo's approval systems report. */
-const APPROVAL_WEEKS = 3;
+const APPROVAL_WEEKS = 2;
 
 const PORT_FLAGS = {
   "influx-port": 8086,
@@ -240,12 +240,17 @@ export const upCommand = {
       await camera?.stop();
     };
     const stopped = new Promise<void>((resolve) => {
+      let stopping = false;
       const stop = (): void => {
+        // A signal repeated while stopping (a launcher that relays Ctrl-C again when a busy process is slow to
+        // answer) must not end the process before its children and InfluxDB are stopped.
+        if (stopping) return;
+        stopping = true;
         console.log("\nstopping simulators, gateways, hub and InfluxDB ...");
         stopAll().then(resolve, resolve);
       };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
     });
     try {
       await hub.start();

@@ -159,7 +159,7 @@ export const demoHallScenario: Scenario = {
     ratedRate: 0.85,
     levelWeights: [0.62, 0.28, 0.06, 0.04],
     breakRatePerHour: 0.15,
-    applicationRate: 0.05,
+    applicationRate: 0.04,
   },
 };
 
