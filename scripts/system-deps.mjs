@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes sure the Debian packages a command needs are present: installs them with apt-get when
-// running as root, otherwise stops with the exact command to run. Usage: system-deps.mjs start|test|bench|faults
+// running as root, otherwise stops with the exact command to run. Usage: system-deps.mjs start|test|bench|faults|cluster
 import { spawnSync } from "node:child_process";
 
 const NEEDS = {
@@ -38,8 +38,12 @@ const NEEDS = {
     "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstvideotestsrc.so": "gstreamer1.0-plugins-base",
     "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstrtp.so": "gstreamer1.0-plugins-good",
     "/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstx264.so": "gstreamer1.0-plugins-ugly",
+    // the RabbitMQ cluster of system/cluster (hub copies sharing a quorum queue)
+    "/usr/lib/rabbitmq/bin/rabbitmq-server": "rabbitmq-server",
   },
   bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", ffmpeg: "ffmpeg" },
+  // npm run cluster: a RabbitMQ cluster on loopback (system/cluster)
+  cluster: { "/usr/lib/rabbitmq/bin/rabbitmq-server": "rabbitmq-server" },
   // npm run faults / soak: libfaketime steps the gateway's clock (the faketime package pulls in libfaketime).
   faults: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", faketime: "faketime" },
 };
@@ -78,3 +82,5 @@ if (run(command).status !== 0) {
 }
 // Debian's packages start their services; the project runs its own instances on its own ports.
 run("(systemctl disable --now influxdb mosquitto || service influxdb stop || service mosquitto stop) >/dev/null 2>&1 || true");
+// rabbitmq-server also leaves an epmd on 4369; this project's clusters run their own on their own ports.
+run("(systemctl disable --now rabbitmq-server || (service rabbitmq-server stop; update-rc.d rabbitmq-server disable)) >/dev/null 2>&1 || true");

@@ -10,3 +10,4 @@ export { openBuffer } from "./buffer/index.ts";
 export { Uplink } from "./uplink/index.ts";
 export { loadOrCreateKeys } from "./identity/keys.ts";
 export { type HubLoginResult, checkHubLogin } from "./cli/hub-login.ts";
+export { type GatewayProcess, runGateway } from "./run.ts";

@@ -71,6 +71,7 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
   uplink = new Uplink({
     outbox: buffer,
     hubUrl: settings.hub.url,
+    failoverUrls: settings.hub.failoverUrls,
     gatewayId: settings.gatewayId,
     privateKey: keys.privateKey,
     username: settings.hub.username ?? settings.gatewayId,
@@ -96,6 +97,9 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
   running.start();
 
   const report = () => running.publishStatus(gatewayStatus(settings.gatewayId, gateway, buffer, running));
+  // Announced at every connection, to whichever broker node: a hub whose broker cannot keep retained configs across
+  // nodes (RabbitMQ) sends the current config to a gateway that reports an older one.
+  running.onOnline(report);
   const timer = setInterval(report, STATUS_INTERVAL_MS);
   timer.unref();
 

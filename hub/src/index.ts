@@ -15,3 +15,6 @@ export { PUBLIC, requireRole, ROLES } from "./http/auth.ts";
 export type { Access, Identity, Role } from "./http/auth.ts";
 export { createHubLogger, redactText, safeError } from "./secrets/redact.ts";
 export { itemMonth, type ItemMonth } from "./items/counts.ts";
+export { createIngestExtension } from "./ingest/index.ts";
+export { probeSharedSubscriptions, type ShareProbeResult } from "./ingest/share-probe.ts";
+export { AmqpLink, routingKeyToTopic, topicToRoutingKey } from "./broker/amqp.ts";

@@ -50,7 +50,30 @@ describe("loadSettings", () => {
 
   it("accepts an external broker with a share group", () => {
     const settings = loadSettings(settingsFile("broker:\n  url: mqtt://broker.example:1883\n"));
-    expect(settings.broker).toEqual({ url: "mqtt://broker.example:1883", shareGroup: "hub" });
+    expect(settings.broker).toEqual({ url: "mqtt://broker.example:1883", shareGroup: "hub", transport: "mqtt" });
+  });
+
+  it("takes the AMQP transport of a RabbitMQ cluster with its nodes' URLs, and refuses it without them or with other URLs", () => {
+    const settings = loadSettings(
+      settingsFile(
+        "broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n  copyName: hub-a\n  amqp: { urls: [amqp://127.0.0.1:41810, amqp://127.0.0.1:41811] }\n",
+      ),
+    );
+    expect(settings.broker).toMatchObject({
+      transport: "amqp",
+      copyName: "hub-a",
+      amqp: { urls: ["amqp://127.0.0.1:41810", "amqp://127.0.0.1:41811"], queue: "sv.hub.ingest", prefetch: 32 },
+    });
+    expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n")).join("\n")).toMatch(
+      /broker\.amqp: transport amqp needs broker\.amqp\.urls/,
+    );
+    expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n  amqp: { urls: [http://x] }\n")).join("\n")).toMatch(
+      /amqp:\/\/ or amqps:\/\//,
+    );
+    expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: kafka\n")).length).toBeGreaterThan(0);
+    expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n  amqp: { urls: [] }\n")).join("\n")).toMatch(
+      /broker\.amqp: transport amqp needs broker\.amqp\.urls/,
+    );
   });
 
   it("names the file, line and key of a wrong value", () => {

@@ -20,6 +20,11 @@ export const Settings = z
           .string()
           .regex(/^mqtts?:\/\//, "must start with mqtt:// or mqtts://")
           .default("mqtt://127.0.0.1:1884"),
+        /** More nodes of the hub's broker cluster: after a lost or refused connection the uplink tries the next. */
+        failoverUrls: z
+          .array(z.string().regex(/^mqtts?:\/\//, "must start with mqtt:// or mqtts://"))
+          .max(16)
+          .default([]),
         username: z.string().max(128).optional(),
         password: z.string().max(256).optional(),
         /** PEM: the CA that signed the hub broker's certificate (mqtts://). */

@@ -21,6 +21,8 @@ export interface UplinkOptions {
   outbox: Outbox;
   /** mqtt:// or mqtts:// */
   hubUrl: string;
+  /** Other nodes of the hub's broker cluster, tried in turn after `hubUrl` when a connection is lost or refused. */
+  failoverUrls?: string[];
   gatewayId: string;
   privateKey: KeyObject;
   username?: string;
@@ -104,6 +106,9 @@ export class Uplink {
   private readonly config: ConfigStore;
   private commandListeners: ((command: GatewayCommand) => void)[] = [];
   private cameraListeners: ((request: CameraRequest) => void)[] = [];
+  private onlineListeners: (() => void)[] = [];
+  /** Which of [hubUrl, ...failoverUrls] the uplink uses now. */
+  private urlIndex = 0;
   private unsubscribeAppend: (() => void) | undefined;
 
   constructor(options: UplinkOptions) {
@@ -132,6 +137,11 @@ export class Uplink {
       return;
     }
     this.client?.publish(gatewayTopics.cameraReply(this.opts.gatewayId), JSON.stringify(reply), { qos: 1 });
+  }
+
+  /** Each time the hub connection is up and subscribed (the gateway's status goes then: the hub re-sends an old config). */
+  onOnline(listener: () => void): void {
+    this.onlineListeners.push(listener);
   }
 
   connected(): boolean {
@@ -199,7 +209,7 @@ export class Uplink {
     if (this.stopped) return;
     const { gatewayId } = this.opts;
     this.state = "connecting";
-    const client = mqtt.connect(this.opts.hubUrl, {
+    const client = mqtt.connect(this.hubUrl(), {
       clientId: `gw-${gatewayId}`,
       username: this.opts.username ?? gatewayId,
       password: this.opts.password,
@@ -235,14 +245,15 @@ export class Uplink {
           this.inFlight.clear();
           this.queue = this.opts.outbox.sealedBatches();
           const depth = this.opts.outbox.stats().depth;
-          this.opts.logger.info({ hub: this.opts.hubUrl, backlog: depth, sealed: this.queue.length }, "connected to the hub");
+          this.opts.logger.info({ hub: this.hubUrl(), backlog: depth, sealed: this.queue.length }, "connected to the hub");
           if (depth > this.opts.batchMaxReadings * 2) this.drain = { lastAcked: this.acked, lastAt: Date.now(), rate: 0 };
+          for (const listener of this.onlineListeners) listener();
           this.pump();
         },
       );
     });
     client.on("message", (topic, payload) => this.onMessage(topic, payload));
-    client.on("error", (error) => this.opts.logger.warn({ err: error.message, hub: this.opts.hubUrl }, "hub connection error"));
+    client.on("error", (error) => this.opts.logger.warn({ err: error.message, hub: this.hubUrl() }, "hub connection error"));
     client.on("close", () => {
       if (this.client !== client) return;
       client.removeAllListeners();
@@ -255,10 +266,16 @@ export class Uplink {
       if (this.stopped) return;
       if (wasOnline) this.opts.logger.warn({ backlog: this.opts.outbox.stats().depth }, "lost the hub; buffering until it returns");
       else this.attempt++;
+      // The next node of the cluster, if there are several (one that stopped stays down a while).
+      this.urlIndex = (this.urlIndex + 1) % (1 + (this.opts.failoverUrls?.length ?? 0));
       // Full jitter: many gateways coming back after a hub outage spread out instead of arriving together.
       const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.attempt, 16));
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     });
+  }
+
+  private hubUrl(): string {
+    return this.urlIndex === 0 ? this.opts.hubUrl : this.opts.failoverUrls![this.urlIndex - 1]!;
   }
 
   /** Sends as many batches as the window allows, sealing new ones when enough readings wait (or waited long enough). */

@@ -44,6 +44,8 @@ export interface HubEvents {
   card: [CardEvent];
   /** Readings just stored in InfluxDB by this hub copy. */
   stored: [{ gatewayId: string; count: number }];
+  /** A gateway's status report, as this hub copy received it (the config publisher re-sends an outdated config). */
+  gatewayStatus: [{ gatewayId: string; state: "online" | "offline"; configVersion?: number }];
 }
 
 export interface WarningEvent {

@@ -4,6 +4,7 @@ import { influxClient } from "../influx/client.ts";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
 import { type HubBroker, startHubBroker } from "../broker/index.ts";
+import { AmqpLink } from "../broker/amqp.ts";
 import { createGrafanaExtension } from "../grafana/index.ts";
 import { createLiveViewExtension } from "../live/index.ts";
 import { HubHttpServer } from "../http/server.ts";
@@ -116,10 +117,19 @@ export class Hub {
     let brokerUrl: string;
     let credentials: { username?: string; password?: string };
     let shareGroup = "";
+    let amqpLink: AmqpLink | undefined;
     if ("url" in settings.broker) {
       brokerUrl = settings.broker.url;
       credentials = { username: settings.broker.username, password: settings.broker.password };
       shareGroup = settings.broker.shareGroup;
+      if (settings.broker.transport === "amqp" && settings.broker.amqp)
+        // Batches, statuses, acks and configs over AMQP: one quorum queue the copies share (hub/src/broker/amqp.ts).
+        amqpLink = new AmqpLink({
+          ...settings.broker.amqp,
+          ...credentials,
+          copyName: settings.broker.copyName,
+          logger: logger.child({ component: "amqp" }),
+        });
     } else {
       const serviceSecret = secrets.serviceSecret();
       this.broker = await startHubBroker({
@@ -180,12 +190,12 @@ export class Hub {
       auditKey,
     };
     const all = [
-      createIngestExtension({ brokerUrl, ...credentials, shareGroup, auditKey }),
+      createIngestExtension({ brokerUrl, ...credentials, shareGroup, auditKey, amqp: amqpLink }),
       createAuditExtension({ ...settings.audit, key: auditKey, locale: settings.supervision.locale }),
-      createConfigPublisher({ brokerUrl, ...credentials }),
       // Camera live view: the page and the streams it plays, pulled from the cameras' gateways.
       createLiveViewExtension(),
       createCamerasExtension({ brokerUrl, ...credentials }),
+      createConfigPublisher({ brokerUrl, ...credentials, amqp: amqpLink }),
       ...this.extra,
       createGrafanaExtension(settings.grafana),
       // After Grafana, which listens for its warnings and cards.

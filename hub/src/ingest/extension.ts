@@ -1,5 +1,6 @@
 import { type BatchAck, gatewayTopics, parseTopic } from "@supervision/firmware-protocols";
 import mqtt, { type MqttClient } from "mqtt";
+import type { AmqpLink } from "../broker/amqp.ts";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
 import { ReadingMemory, Recent } from "./arrivals.ts";
@@ -8,6 +9,7 @@ import { ChainStore } from "./chain.ts";
 import { GapWatch } from "./chain-check.ts";
 import { IngestCounters, registerIngestMetrics } from "./metrics.ts";
 import type { IngestRuntime } from "./runtime.ts";
+import { probeSharedSubscriptions, type ShareProbeResult } from "./share-probe.ts";
 import { handleGatewayStatus } from "./status-message.ts";
 import { PointWriter, WriterStoppedError } from "./writer.ts";
 
@@ -27,6 +29,8 @@ export interface IngestOptions {
   rememberReadings?: number;
   /** The hub's audit key (hub/src/audit): batch manifests are digested with it, so nobody without it can forge one. */
   auditKey?: Buffer;
+  /** Consume a RabbitMQ quorum queue over AMQP instead of subscribing over MQTT (hub/src/broker/amqp.ts). */
+  amqp?: AmqpLink;
 }
 
 /** The ingest extension: gateway batches and statuses from the broker into InfluxDB (see README.md). */
@@ -39,6 +43,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   let writer: PointWriter | undefined;
   let gaps: GapWatch | undefined;
   let stopping = false;
+  let shareProbe: ShareProbeResult | undefined;
   const counters = new IngestCounters();
   // What this process stored: a replayed batch is acknowledged without a write, a reading that arrives again (in
   // another batch, e.g. a device resending after its gateway forgot it) keeps its first receive time.
@@ -46,11 +51,13 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   const seenReadings = new ReadingMemory(opts.rememberReadings ?? 1_000_000);
 
   function publishAck(ack: BatchAck): void {
-    client?.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack), { qos: 1 });
+    if (opts.amqp) opts.amqp.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack));
+    else client?.publish(gatewayTopics.ack(ack.gatewayId), JSON.stringify(ack), { qos: 1 });
   }
 
+  /** Each message's work, resolved once stored and acknowledged (the AMQP transport settles the delivery then). */
   function messageHandler(ctx: HubContext, batches: BatchIngest, rt: IngestRuntime) {
-    return (topic: string, payload: Buffer): void => {
+    return (topic: string, payload: Buffer): Promise<void> | undefined => {
       const parsed = parseTopic(topic);
       if (!parsed.ok || parsed.value.scope !== "gw") {
         ctx.logger.warn({ topic: topic.slice(0, 256) }, "message on an unexpected topic ignored");
@@ -59,9 +66,10 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       const { gatewayId, type } = parsed.value;
       const work =
         type === "batch" ? batches.handle(gatewayId, payload) : type === "status" ? handleGatewayStatus(rt, gatewayId, payload) : undefined;
-      work?.catch((e: unknown) => {
-        if (e instanceof WriterStoppedError) return; // not acknowledged; the gateway sends it again
-        ctx.logger.error({ err: (e as Error).message, gateway: gatewayId, type }, "message not processed; not acknowledged");
+      return work?.catch((e: unknown) => {
+        if (!(e instanceof WriterStoppedError))
+          ctx.logger.error({ err: (e as Error).message, gateway: gatewayId, type }, "message not processed; not acknowledged");
+        throw e; // not acknowledged; the gateway sends it again
       });
     };
   }
@@ -102,6 +110,25 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         auditKey: opts.auditKey,
       };
       gaps = new GapWatch(rt, gapGraceMs);
+      if (opts.amqp) {
+        await opts.amqp.start(messageHandler(ctx, new BatchIngest(rt, gaps), rt));
+        ctx.logger.info({ transport: "amqp", copy: opts.amqp.copyName }, "ingest started");
+        return;
+      }
+      if (shareGroup) {
+        // A broker that grants `$share` and delivers nothing to it (RabbitMQ, NATS) would leave this hub connected and empty.
+        shareProbe = await probeSharedSubscriptions({ brokerUrl: opts.brokerUrl, username: opts.username, password: opts.password, tls: opts.tls, shareGroup });
+        if (shareProbe === "not_delivered") {
+          const message = `the broker at ${opts.brokerUrl} accepts $share/${shareGroup}/... subscriptions but delivers nothing to them (RabbitMQ and NATS take them as literal topics): this hub would receive no batch. On RabbitMQ set broker.transport: amqp with broker.amqp.urls (hub/README.md, "Several hub copies"); on one hub with a broker that has no $share, set broker.shareGroup to a group your broker shares`;
+          ctx.logger.error({ broker: opts.brokerUrl, shareGroup }, message);
+          throw new Error(message);
+        }
+        if (shareProbe === "unknown")
+          ctx.logger.warn(
+            { broker: opts.brokerUrl, shareGroup },
+            "could not check that the broker delivers shared subscriptions (a probe message came back through no subscription); if no batch arrives, see hub/README.md, \"Several hub copies\"",
+          );
+      }
       const filter = (f: string) => (shareGroup ? gatewayTopics.shared(shareGroup, f) : f);
       client = await mqtt.connectAsync(opts.brokerUrl, {
         username: opts.username,
@@ -110,7 +137,8 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         ...opts.tls,
         reconnectPeriod: 1000,
       });
-      client.on("message", messageHandler(ctx, new BatchIngest(rt, gaps), rt));
+      const handle = messageHandler(ctx, new BatchIngest(rt, gaps), rt);
+      client.on("message", (topic, payload) => void handle(topic, payload)?.catch(() => undefined));
       client.on("error", (e) => ctx.logger.warn({ err: e.message }, "ingest mqtt client error"));
       // Re-subscribe on every connect: a clean session forgets subscriptions.
       const subscribe = () =>
@@ -125,6 +153,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       stopping = true;
       gaps?.stop();
       await client?.endAsync();
+      await opts.amqp?.stop();
       await writer?.stop();
       client = undefined;
     },
@@ -140,7 +169,8 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         writes: counters.writes,
         lastWriteMs: Math.round(counters.lastWriteMs * 10) / 10,
         lastContact: Object.fromEntries([...counters.lastContact].map(([id, ms]) => [id, new Date(ms).toISOString()])),
-        mqtt: client?.connected ? "connected" : "disconnected",
+        ...(opts.amqp ? opts.amqp.status() : { mqtt: client?.connected ? "connected" : "disconnected" }),
+        ...(shareProbe ? { sharedSubscriptions: shareProbe } : {}),
       };
     },
   };

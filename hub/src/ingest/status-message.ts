@@ -22,6 +22,7 @@ export async function handleGatewayStatus(rt: IngestRuntime, gatewayId: string, 
     return;
   }
   rt.counters.lastContact.set(gatewayId, rt.ctx.now());
+  rt.ctx.events.emit("gatewayStatus", { gatewayId, state: status.data.state, configVersion: status.data.configVersion });
   const groups = new LineGroups({ source: "status", gatewayId });
   addPoint(groups, gatewayHealthPoint(status.data, rt.ctx.registry.current(), rt.ctx.now()));
   const { deadLetters } = await rt.writer.write(groups);

@@ -23,6 +23,23 @@ const BrokerSettings = z.union([
     username: z.string().optional(),
     password: z.string().optional(),
     shareGroup: z.string().min(1).max(64).default("hub"),
+    /**
+     * How hub copies share the gateways' traffic: `mqtt` ($share subscriptions: Mosquitto, one node) or `amqp` (one
+     * quorum queue of a RabbitMQ cluster, whose `$share` delivers nothing; `url` is then one node's MQTT listener).
+     */
+    transport: z.enum(["mqtt", "amqp"]).default("mqtt"),
+    amqp: z
+      .strictObject({
+        /** Every node's AMQP listener: a copy moves to the next when its node goes. Logs in with username/password. */
+        urls: z.array(z.string().min(1)), // at least one, amqp:// or amqps://, checked below (a union names only its first form's problems)
+        /** The quorum queue all copies consume (made when missing, bound to amq.topic). */
+        queue: z.string().min(1).max(255).default("sv.hub.ingest"),
+        /** Deliveries a copy holds unacknowledged at once. */
+        prefetch: z.int().min(1).max(1000).default(32),
+      })
+      .optional(),
+    /** This copy's name in `hub status` and the broker's consumer list (default host-pid). */
+    copyName: z.string().min(1).max(64).optional(),
   }),
 ]);
 
@@ -73,6 +90,14 @@ export const HubSettings = z.strictObject({
     .prefault({}),
   /** The same key as the gateway's. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
+}).superRefine((settings, ctx) => {
+  // Here rather than in the broker's union, so the problem is named instead of the union's other form.
+  if ("url" in settings.broker && settings.broker.transport === "amqp" && !settings.broker.amqp?.urls.length)
+    ctx.addIssue({ code: "custom", path: ["broker", "amqp"], message: "transport amqp needs broker.amqp.urls (every RabbitMQ node's amqp:// URL)" });
+  if ("url" in settings.broker)
+    for (const [i, url] of (settings.broker.amqp?.urls ?? []).entries())
+      if (!/^amqps?:\/\/[^/\s]+/.test(url))
+        ctx.addIssue({ code: "custom", path: ["broker", "amqp", "urls", i], message: `"${url.slice(0, 80)}" is not an amqp:// or amqps:// URL` });
 });
 export type HubSettings = z.infer<typeof HubSettings>;
 
