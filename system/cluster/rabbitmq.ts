@@ -131,7 +131,9 @@ export class RabbitCluster {
           "mqtt.allow_anonymous = false",
           "mqtt.vhost = /",
           "mqtt.exchange = amq.topic",
-          ...(defaultUser ? [`default_user = ${defaultUser.username}`, `default_pass = ${defaultUser.password}`, "default_user_tags.administrator = true"] : []),
+          ...(defaultUser
+            ? [`default_user = ${defaultUser.username}`, `default_pass = ${defaultUser.password}`, "default_user_tags.administrator = true"]
+            : []),
           // A node joins the nodes of this list that already run (start them one at a time, the first first).
           "cluster_formation.peer_discovery_backend = classic_config",
           ...nodes.map((n, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${n.name}`),
@@ -187,7 +189,24 @@ export class RabbitCluster {
   /** Stops every node (last first) and this cluster's epmd. */
   down(): void {
     for (const node of [...this.layout.nodes].reverse()) if (this.running(node)) this.stopNode(node);
-    spawnSync("epmd", ["-kill"], { env: this.env(), stdio: "ignore", timeout: 10_000 });
+    this.killEpmd();
+  }
+
+  /** Kill -9 of every node and this cluster's epmd: for throw-away clusters (tests), whose data is deleted next. */
+  kill(): void {
+    for (const node of this.layout.nodes) if (this.running(node)) this.killNode(node);
+    this.killEpmd();
+  }
+
+  /** epmd refuses to go while it still lists a node (a killed node's entry goes a moment later): tries for 10 s. */
+  private killEpmd(): void {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = spawnSync("epmd", ["-kill"], { env: this.env(), encoding: "utf8", timeout: 5_000 });
+      if (!/living nodes/i.test(`${r.stdout ?? ""}${r.stderr ?? ""}`)) return; // killed, or none running
+      if (Date.now() > deadline) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
   }
 
   /** Whether the node's Erlang process is alive (by its pid file). */

@@ -87,7 +87,13 @@ export class ConfigStore {
     const config = checked.config;
     // The hub's retained config comes again at every reconnect: one already stored is not written again.
     const unchanged = this.config !== undefined && JSON.stringify(this.config) === JSON.stringify(config);
-    if (this.opts.dataDir && !unchanged) {
+    // The one it holds, again (each hub copy sends a registry change; a hub re-sends it when the gateway connects):
+    // nothing to apply.
+    if (unchanged) {
+      this.opts.logger.debug({ version: config.version }, "config from the hub is the one applied; ignored");
+      return { applied: false, reason: `version ${config.version} is the one applied` };
+    }
+    if (this.opts.dataDir) {
       try {
         saveConfig(this.opts.dataDir, config);
       } catch (error) {

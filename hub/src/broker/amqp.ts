@@ -29,6 +29,21 @@ const EXCHANGE = "amq.topic";
 /** A message redelivered this often (a copy dies on it each time) is dropped; its gateway sends the batch again. */
 const DELIVERY_LIMIT = 50;
 const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
+/** Each copy tells the others how many deliveries it stored in the last minute, every REPORT_MS, on these keys. */
+const TRAFFIC_KEY = "sv.hub.traffic";
+const REPORT_MS = 5_000;
+const WINDOW_BUCKETS = 12; // 12 × 5 s: the last minute
+/** A copy not heard from for this long is left out of the shares (it died or lost its node). */
+const PEER_STALE_MS = 20_000;
+
+export interface CopyTraffic {
+  /** Deliveries stored in the last minute. */
+  lastMinute: number;
+  /** Its part of all copies' last minute, 0..1 (two decimals). */
+  share: number;
+  /** Seconds since its last report (every 5 s). */
+  reportedS: number;
+}
 
 /** MQTT topic → AMQP routing key as the RabbitMQ MQTT plugin maps it. */
 export function topicToRoutingKey(topic: string): string {
@@ -60,6 +75,12 @@ export class AmqpLink {
   delivered = 0;
   redelivered = 0;
   reconnects = 0;
+  /** Deliveries stored per 5-second bucket, newest last: this copy's last minute. */
+  private readonly buckets: number[] = [0];
+  private reportTimer: NodeJS.Timeout | undefined;
+  private readonly peers = new Map<string, { lastMinute: number; at: number }>();
+  /** This copy's last minute as last reported: shares compare reports of about the same moment. */
+  private ownReport: { lastMinute: number; at: number } | undefined;
 
   constructor(private readonly opts: AmqpLinkOptions) {
     if (opts.urls.length === 0) throw new Error("broker.amqp.urls: give at least one amqp:// URL");
@@ -70,6 +91,10 @@ export class AmqpLink {
   async start(handler?: Handler): Promise<void> {
     this.stopped = false;
     this.handler = handler;
+    if (handler) {
+      this.reportTimer = setInterval(() => this.report(), REPORT_MS);
+      this.reportTimer.unref();
+    }
     let lastError: Error | undefined;
     for (let i = 0; i < this.opts.urls.length; i++) {
       try {
@@ -106,6 +131,7 @@ export class AmqpLink {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.reportTimer);
     const connection = this.connection;
     this.connection = undefined;
     this.channel = undefined;
@@ -122,7 +148,40 @@ export class AmqpLink {
       delivered: this.delivered,
       redelivered: this.redelivered,
       reconnects: this.reconnects,
+      copies: this.copies(),
     };
+  }
+
+  /** Every copy heard from recently (this one included) with its share of the last minute's deliveries. */
+  copies(): Record<string, CopyTraffic> {
+    const now = Date.now();
+    const counts = new Map<string, { lastMinute: number; reportedS: number }>();
+    for (const [name, peer] of this.peers)
+      if (now - peer.at <= PEER_STALE_MS) counts.set(name, { lastMinute: peer.lastMinute, reportedS: Math.round((now - peer.at) / 1000) });
+    const own = this.ownReport ?? { lastMinute: this.lastMinute(), at: now };
+    counts.set(this.copyName, { lastMinute: own.lastMinute, reportedS: Math.round((now - own.at) / 1000) });
+    const total = [...counts.values()].reduce((sum, c) => sum + c.lastMinute, 0);
+    return Object.fromEntries(
+      [...counts]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, c]) => [name, { ...c, share: total === 0 ? 0 : Math.round((c.lastMinute / total) * 100) / 100 }]),
+    );
+  }
+
+  private lastMinute(): number {
+    return this.buckets.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** Tells the other copies this one's last minute, then starts a new bucket. */
+  private report(): void {
+    this.ownReport = { lastMinute: this.lastMinute(), at: Date.now() };
+    this.channel?.publish(
+      EXCHANGE,
+      `${TRAFFIC_KEY}.${this.copyName.replace(/[^A-Za-z0-9_-]/g, "_")}`,
+      Buffer.from(JSON.stringify({ copy: this.copyName, lastMinute: this.ownReport.lastMinute })),
+    );
+    this.buckets.push(0);
+    if (this.buckets.length > WINDOW_BUCKETS) this.buckets.shift();
   }
 
   private url(): string {
@@ -171,11 +230,27 @@ export class AmqpLink {
     // Every copy declares the same queue with the same arguments (a different argument is refused by the broker).
     await channel.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT } });
     for (const key of INGEST_BINDINGS) await channel.bindQueue(queue, EXCHANGE, key);
+    // The other copies' traffic reports: a queue of this connection's own, gone with it.
+    const traffic = await channel.assertQueue("", { exclusive: true, autoDelete: true });
+    await channel.bindQueue(traffic.queue, EXCHANGE, `${TRAFFIC_KEY}.*`);
+    await channel.consume(traffic.queue, (message) => message && this.onTraffic(message.content), { noAck: true });
     await channel.prefetch(prefetch);
     await channel.consume(queue, (message) => message && this.deliver(channel, message, handler), {
       noAck: false,
       consumerTag: `hub-${this.copyName}-${Math.random().toString(16).slice(2, 8)}`,
     });
+  }
+
+  private onTraffic(content: Buffer): void {
+    try {
+      const report = JSON.parse(content.toString("utf8")) as { copy?: unknown; lastMinute?: unknown };
+      if (typeof report.copy !== "string" || report.copy.length > 64 || report.copy === this.copyName) return;
+      if (typeof report.lastMinute !== "number" || !Number.isFinite(report.lastMinute) || report.lastMinute < 0) return;
+      this.peers.set(report.copy, { lastMinute: report.lastMinute, at: Date.now() });
+      if (this.peers.size > 256) this.peers.delete(this.peers.keys().next().value!);
+    } catch {
+      // not a report of ours
+    }
   }
 
   private deliver(channel: Channel, message: ConsumeMessage, handler: Handler): void {
@@ -192,7 +267,10 @@ export class AmqpLink {
       }
     };
     if (topic === undefined) {
-      this.opts.logger.warn({ routingKey: message.fields.routingKey.slice(0, 256) }, "AMQP message with a routing key no gateway topic has; dropped");
+      this.opts.logger.warn(
+        { routingKey: message.fields.routingKey.slice(0, 256) },
+        "AMQP message with a routing key no gateway topic has; dropped",
+      );
       settle(true);
       return;
     }
@@ -204,6 +282,7 @@ export class AmqpLink {
     work.then(
       () => {
         this.delivered++;
+        this.buckets[this.buckets.length - 1]!++;
         settle(true);
       },
       // Not stored (this copy stops, or an error it logged): back to the queue for a copy that can.

@@ -117,7 +117,13 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
       }
       if (shareGroup) {
         // A broker that grants `$share` and delivers nothing to it (RabbitMQ, NATS) would leave this hub connected and empty.
-        shareProbe = await probeSharedSubscriptions({ brokerUrl: opts.brokerUrl, username: opts.username, password: opts.password, tls: opts.tls, shareGroup });
+        shareProbe = await probeSharedSubscriptions({
+          brokerUrl: opts.brokerUrl,
+          username: opts.username,
+          password: opts.password,
+          tls: opts.tls,
+          shareGroup,
+        });
         if (shareProbe === "not_delivered") {
           const message = `the broker at ${opts.brokerUrl} accepts $share/${shareGroup}/... subscriptions but delivers nothing to them (RabbitMQ and NATS take them as literal topics): this hub would receive no batch. On RabbitMQ set broker.transport: amqp with broker.amqp.urls (hub/README.md, "Several hub copies"); on one hub with a broker that has no $share, set broker.shareGroup to a group your broker shares`;
           ctx.logger.error({ broker: opts.brokerUrl, shareGroup }, message);
@@ -126,7 +132,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         if (shareProbe === "unknown")
           ctx.logger.warn(
             { broker: opts.brokerUrl, shareGroup },
-            "could not check that the broker delivers shared subscriptions (a probe message came back through no subscription); if no batch arrives, see hub/README.md, \"Several hub copies\"",
+            'could not check that the broker delivers shared subscriptions (a probe message came back through no subscription); if no batch arrives, see hub/README.md, "Several hub copies"',
           );
       }
       const filter = (f: string) => (shareGroup ? gatewayTopics.shared(shareGroup, f) : f);
