@@ -43,73 +43,74 @@ const BrokerSettings = z.union([
   }),
 ]);
 
-export const HubSettings = z
-  .strictObject({
-    influx: z
-      .strictObject({
-        /** Absent: the hub runs its own influxd under dataDir/influxdb on `managedPort`. */
-        url: z.url().optional(),
-        managedPort: Port.default(8086),
-        /** influxd always binds a backup RPC port as well. */
-        managedRpcPort: Port.default(8088),
-        database: z.string().min(1).max(64).default("supervision"),
-        username: z.string().optional(),
-        password: z.string().optional(),
-      })
-      .prefault({}),
-    broker: BrokerSettings.prefault({}),
-    /**
-     * Secret the hub's own MQTT clients log in with at the embedded broker (username "hub"). Absent: generated at
-     * first start into dataDir/secrets/broker-service.secret (mode 0600) and reused.
-     */
-    serviceSecret: z.string().min(16, "at least 16 characters").optional(),
-    http: z
-      .strictObject({
-        port: Port.default(8080),
-        host: z.string().default("127.0.0.1"),
-        /** API tokens (name, role, token); absent: dataDir/secrets/api-tokens.json, generated at first start (mode 0600). */
-        tokensFile: z.string().min(1).optional(),
-        /** PEM files: the API speaks HTTPS. */
-        tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
-      })
-      .prefault({}),
-    registry: z.strictObject({ dir: z.string().min(1).default("config/registry") }).prefault({}),
-    dataDir: z.string().min(1).default("var/hub"),
-    /** The supervision rules: intervals, cards, scoring (hub/src/supervision/README.md). */
-    supervision: SupervisionSettings.prefault({}),
-    grafana: GrafanaSettings.prefault({}),
-    /** Tamper evidence at rest (hub/src/audit/README.md): the manifests' key and the scheduled audit. */
-    audit: z
-      .strictObject({
-        /** The key the batch manifests are digested with; default dataDir/audit.key, made at first start. Hub copies share one. */
-        keyFile: z.string().min(1).optional(),
-        /** Minutes between scheduled audits; 0 turns them off. */
-        intervalMinutes: z.int().min(0).max(10_080).default(60),
-        /** Days back from today each scheduled audit covers (whole UTC days). */
-        days: z.int().min(1).max(366).default(2),
-      })
-      .prefault({}),
-    /** The same key as the gateway's. */
-    logLevel: z.enum(LOG_LEVELS).default("info"),
-  })
-  .superRefine((settings, ctx) => {
-    // Here rather than in the broker's union, so the problem is named instead of the union's other form.
-    if ("url" in settings.broker && settings.broker.transport === "amqp" && !settings.broker.amqp?.urls.length)
-      ctx.addIssue({
-        code: "custom",
-        path: ["broker", "amqp"],
-        message: "transport amqp needs broker.amqp.urls (every RabbitMQ node's amqp:// URL)",
-      });
-    if ("url" in settings.broker)
-      for (const [i, url] of (settings.broker.amqp?.urls ?? []).entries())
-        if (!/^amqps?:\/\/[^/\s]+/.test(url))
-          ctx.addIssue({
-            code: "custom",
-            path: ["broker", "amqp", "urls", i],
-            message: `"${url.slice(0, 80)}" is not an amqp:// or amqps:// URL`,
-          });
-  });
+export const HubSettings = z.strictObject({
+  influx: z
+    .strictObject({
+      /** Absent: the hub runs its own influxd under dataDir/influxdb on `managedPort`. */
+      url: z.url().optional(),
+      managedPort: Port.default(8086),
+      /** influxd always binds a backup RPC port as well. */
+      managedRpcPort: Port.default(8088),
+      database: z.string().min(1).max(64).default("supervision"),
+      username: z.string().optional(),
+      password: z.string().optional(),
+    })
+    .prefault({}),
+  broker: BrokerSettings.prefault({}),
+  /**
+   * Secret the hub's own MQTT clients log in with at the embedded broker (username "hub"). Absent: generated at
+   * first start into dataDir/secrets/broker-service.secret (mode 0600) and reused.
+   */
+  serviceSecret: z.string().min(16, "at least 16 characters").optional(),
+  http: z
+    .strictObject({
+      port: Port.default(8080),
+      host: z.string().default("127.0.0.1"),
+      /** API tokens (name, role, token); absent: dataDir/secrets/api-tokens.json, generated at first start (mode 0600). */
+      tokensFile: z.string().min(1).optional(),
+      /** PEM files: the API speaks HTTPS. */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    })
+    .prefault({}),
+  registry: z.strictObject({ dir: z.string().min(1).default("config/registry") }).prefault({}),
+  dataDir: z.string().min(1).default("var/hub"),
+  /** The supervision rules: intervals, cards, scoring (hub/src/supervision/README.md). */
+  supervision: SupervisionSettings.prefault({}),
+  grafana: GrafanaSettings.prefault({}),
+  /** Tamper evidence at rest (hub/src/audit/README.md): the manifests' key and the scheduled audit. */
+  audit: z
+    .strictObject({
+      /** The key the batch manifests are digested with; default dataDir/audit.key, made at first start. Hub copies share one. */
+      keyFile: z.string().min(1).optional(),
+      /** Minutes between scheduled audits; 0 turns them off. */
+      intervalMinutes: z.int().min(0).max(10_080).default(60),
+      /** Days back from today each scheduled audit covers (whole UTC days). */
+      days: z.int().min(1).max(366).default(2),
+    })
+    .prefault({}),
+  /** The same key as the gateway's. */
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+});
 export type HubSettings = z.infer<typeof HubSettings>;
+
+/** The settings with the checks that span keys (what `loadSettings` validates against). */
+const CheckedHubSettings = HubSettings.superRefine((settings, ctx) => {
+  // Here rather than in the broker's union, so the problem is named instead of the union's other form.
+  if ("url" in settings.broker && settings.broker.transport === "amqp" && !settings.broker.amqp?.urls.length)
+    ctx.addIssue({
+      code: "custom",
+      path: ["broker", "amqp"],
+      message: "transport amqp needs broker.amqp.urls (every RabbitMQ node's amqp:// URL)",
+    });
+  if ("url" in settings.broker)
+    for (const [i, url] of (settings.broker.amqp?.urls ?? []).entries())
+      if (!/^amqps?:\/\/[^/\s]+/.test(url))
+        ctx.addIssue({
+          code: "custom",
+          path: ["broker", "amqp", "urls", i],
+          message: `"${url.slice(0, 80)}" is not an amqp:// or amqps:// URL`,
+        });
+});
 
 /** One settings error type for both processes: every problem with its file and line (firmware-protocols config-file). */
 export const SettingsError = ConfigError;
@@ -171,7 +172,7 @@ export function withEnv(settings: HubSettings, env: NodeJS.ProcessEnv = process.
 
 /** Reads and validates the hub's one settings file (and the secrets HUB_SETTINGS_ENV names); every problem names the file, line and key. */
 export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env): HubSettings {
-  const settings = loadConfigFile(file, HubSettings, {
+  const settings = loadConfigFile(file, CheckedHubSettings, {
     docs: "hub/README.md",
     unreadableHint: "pass --settings <file> (see config/hub.yaml)",
     renamed: RENAMED_HUB_KEYS,
