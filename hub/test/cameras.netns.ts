@@ -220,7 +220,14 @@ describe("snapshots through the hub, checked against the hash the reading record
 
     const taken = await call("POST", "/api/cameras/cam1/snapshot", OPERATOR);
     expect(taken.status).toBe(200);
-    expect(await taken.json()).toMatchObject({ device: "cam1", sha256: JPEG_SHA, url: `/api/cameras/cam1/snapshots/${JPEG_SHA}` });
+    const link = `/cameras/snapshot?device=cam1&sha256=${JPEG_SHA}`;
+    expect(await taken.json()).toMatchObject({ device: "cam1", sha256: JPEG_SHA, url: `/api/cameras/cam1/snapshots/${JPEG_SHA}`, page: link });
+    // The evidence page a warning or dashboard links to: open (it holds no data), it fetches with the viewer's token.
+    const page = await call("GET", link, undefined);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("<title>抓拍核验</title>");
+    expect(html).toContain("/api/cameras/${encodeURIComponent(device)}/snapshots/${encodeURIComponent(sha)}");
     expect((await call("POST", "/api/cameras/cam1/snapshot", VIEWER)).status).toBe(403);
   });
 

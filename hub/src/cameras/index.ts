@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { PtzRequest } from "@supervision/firmware-protocols";
 import type { HubContext, HubExtension, HttpResponse, WarningEvent } from "../controller/extension.ts";
-import { requireRole } from "../http/auth.ts";
+import { PUBLIC, requireRole } from "../http/auth.ts";
 import type { Registry } from "../registry/schema.ts";
 import { INFLUXQL, schemaPoint } from "../schema/index.ts";
 import { placementOf } from "../supervision/day.ts";
@@ -18,6 +19,11 @@ export interface CamerasOptions {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/** The evidence page: a warning's or a dashboard's link, `/cameras/snapshot?device=<camera>&sha256=<hash>`. */
+const PAGE = readFileSync(new URL("./snapshot.html", import.meta.url), "utf8");
+
+/** Where a person checks a snapshot in a browser (the page fetches it with their token). */
+export const snapshotPageLink = (deviceId: string, sha256: string): string => `/cameras/snapshot?device=${encodeURIComponent(deviceId)}&sha256=${sha256}`;
 
 /**
  * Cameras through the hub (README.md beside this file): turn a camera, take a snapshot, fetch a kept one checked
@@ -97,6 +103,9 @@ export function createCamerasExtension(options: CamerasOptions): HubExtension {
       await requester.start();
       hub.events.on("warning", (w) => void onWarning(w).catch((error: Error) => hub.logger.error({ err: error }, "unattended-window snapshot failed")));
 
+      // The page carries no data: everything it shows comes from the API with the viewer's token.
+      hub.http.add("GET", "/cameras/snapshot", async () => ({ status: 200, body: PAGE, contentType: "text/html; charset=utf-8" }), PUBLIC);
+
       // Turn a camera to a window (ONVIF PTZ on the gateway).
       hub.http.add(
         "POST",
@@ -128,7 +137,10 @@ export function createCamerasExtension(options: CamerasOptions): HubExtension {
           if (!reply.ok || !reply.sha256) return { status: 502, body: { error: reply.error, code: reply.code } };
           const ts = reply.ts ?? hub.now();
           await record(registry, req.params.device!, where, reply.sha256, ts, "operator");
-          return { status: 200, body: { device: req.params.device, sha256: reply.sha256, ts, url: `/api/cameras/${req.params.device}/snapshots/${reply.sha256}` } };
+          return {
+            status: 200,
+            body: { device: req.params.device, sha256: reply.sha256, ts, url: `/api/cameras/${req.params.device}/snapshots/${reply.sha256}`, page: snapshotPageLink(req.params.device!, reply.sha256) },
+          };
         },
         requireRole("operator"),
       );

@@ -122,6 +122,16 @@ describe("Frigate as a motion source (real Mosquitto, mosquitto_pub as Frigate)"
       await waitFor("window 3's end when Frigate went offline", () => motion(sink, "cam-w3").length === 4);
       expect(link.online()).toEqual([]);
       expect(link.health()).toEqual({ ok: false, problem: "Frigate is offline" });
+      expect(link.route("/api/frigate")?.body).toMatchObject({
+        frigate: "offline",
+        connected: true,
+        refused: 4,
+        cameras: [
+          { deviceId: "cam-w1", camera: "hall_cam", zone: "w1_counter", active: false },
+          { deviceId: "cam-w2", camera: "hall_cam", zone: "w2_counter", active: false },
+          { deviceId: "cam-w3", camera: "hall_cam3", zone: null, active: false },
+        ],
+      });
       expect(motion(sink, "cam-w1")).toHaveLength(2);
       expect(motion(sink, "cam-w2")).toEqual([]);
       // The kept snapshot is served to the hub by its hash, checked.

@@ -45,6 +45,9 @@ export interface CameraLinkOptions {
   onHealth: (healthy: boolean) => void;
 }
 
+/** The longest a camera holds a PullMessages: the `onvif` package asks for PT1M. */
+const PULL_HOLD_MS = 60_000;
+
 const call = <T>(fn: (cb: (err: Error | null, data?: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, data) => (err ? reject(err) : resolve(data as T))));
 
@@ -203,7 +206,8 @@ export class CameraLink {
       const messages = data?.notificationMessage === undefined ? [] : Array.isArray(data.notificationMessage) ? data.notificationMessage : [data.notificationMessage];
       for (const message of messages) this.onNotification(message, rxTs);
       const left = remainingMs(data?.currentTime, data?.terminationTime);
-      if (left === undefined || left < this.opts.renewBeforeMs) await call((cb) => cam.renew({}, cb));
+      // The next PullMessages may be held a minute (PT1M): renew now if the subscription could lapse during it.
+      if (left === undefined || left < this.opts.renewBeforeMs + PULL_HOLD_MS) await call((cb) => cam.renew({}, cb));
     }
   }
 
