@@ -1,6 +1,6 @@
 import { startMosquitto } from "@supervision/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { routingKeyToTopic, topicToRoutingKey } from "../src/broker/amqp.ts";
+import { routingKeyToTopic, topicToRoutingKey, unroutableGatewayIds } from "../src/broker/amqp.ts";
 import { probeSharedSubscriptions } from "../src/ingest/share-probe.ts";
 
 let mosquitto: Awaited<ReturnType<typeof startMosquitto>>;
@@ -36,5 +36,10 @@ describe("MQTT topics and RabbitMQ routing keys", () => {
     expect(routingKeyToTopic("sv.v1.gw.gw.x.batch")).toBeUndefined();
     expect(routingKeyToTopic("sv.v1.gw")).toBeUndefined();
     expect(routingKeyToTopic("")).toBeUndefined();
+  });
+
+  it("names the gateway ids RabbitMQ cannot route back (a dot), which the hub logs as an error at start", () => {
+    expect(unroutableGatewayIds(["gw-hall-1", "gw.hall.2", "gw_3", "x."])).toEqual(["gw.hall.2", "x."]);
+    expect(unroutableGatewayIds([])).toEqual([]);
   });
 });

@@ -58,6 +58,11 @@ export function routingKeyToTopic(key: string): string | undefined {
   return parts.join("/");
 }
 
+/** Gateway ids whose topics RabbitMQ cannot route back to them (the MQTT plugin keeps a `.` of a topic as a `.`). */
+export function unroutableGatewayIds(ids: Iterable<string>): string[] {
+  return [...ids].filter((id) => id.includes("."));
+}
+
 /** A delivery's fate once its handler is done: acked after the work is stored, requeued when this copy stops. */
 export type Handler = (topic: string, payload: Buffer) => Promise<void> | undefined;
 

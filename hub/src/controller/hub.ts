@@ -4,7 +4,7 @@ import { influxClient } from "../influx/client.ts";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
 import { type HubBroker, startHubBroker } from "../broker/index.ts";
-import { AmqpLink } from "../broker/amqp.ts";
+import { AmqpLink, unroutableGatewayIds } from "../broker/amqp.ts";
 import { createGrafanaExtension } from "../grafana/index.ts";
 import { createLiveViewExtension } from "../live/index.ts";
 import { HubHttpServer } from "../http/server.ts";
@@ -130,6 +130,18 @@ export class Hub {
           copyName: settings.broker.copyName,
           logger: logger.child({ component: "amqp" }),
         });
+      if (amqpLink) {
+        const warnUnroutable = (ids: Iterable<string>) => {
+          const bad = unroutableGatewayIds(ids);
+          if (bad.length > 0)
+            logger.error(
+              { gateways: bad.slice(0, 20), count: bad.length },
+              "gateway ids with a dot cannot be routed through RabbitMQ (its MQTT plugin keeps the dot in routing keys): their batches reach no hub copy; rename them without dots",
+            );
+        };
+        warnUnroutable(this.registry.current().gateways.keys());
+        this.registry.onChange((registry) => warnUnroutable(registry.gateways.keys()));
+      }
     } else {
       const serviceSecret = secrets.serviceSecret();
       this.broker = await startHubBroker({
