@@ -82,7 +82,7 @@ beforeAll(async () => {
   ctx = { ...testContext(registry, influx.url), http };
   await ensureDatabase(ctx.influx, "supervision", ctx.logger);
   const credentials = { brokerUrl, username: "hub", password: SERVICE_SECRET };
-  extensions.push(createIngestExtension({ ...credentials, shareGroup: "" }), createCamerasExtension({ ...credentials, timeoutMs: 20_000 }));
+  extensions.push(createIngestExtension({ ...credentials, shareGroup: "" }), createCamerasExtension({ ...credentials, timeoutMs: 10_000 }));
   for (const e of extensions) await e.start(ctx);
   api = `http://127.0.0.1:${await http.listen(0, "127.0.0.1")}`;
   await gateway.start();
@@ -235,6 +235,6 @@ describe("snapshots through the hub, checked against the hash the reading record
     await gateway.stop();
     const res = await call("POST", "/api/cameras/cam1/ptz", OPERATOR, { action: "home" });
     expect(res.status).toBe(504);
-    expect(((await res.json()) as { error: string }).error).toMatch(/gateway gw1 did not answer within 20 s: it may be offline/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/gateway gw1 did not answer within 10 s: it may be offline/);
   }, 60_000);
 });
