@@ -1,10 +1,13 @@
 import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve as resolvePath } from "node:path";
 import { freePort } from "@supervision/test-support";
 import { describe, expect, it } from "vitest";
 
-const hub = (args: string[]) =>
+const MAIN = resolvePath("hub/src/cli/main.ts");
+const hub = (args: string[], cwd?: string) =>
   new Promise<{ code: number; out: string; err: string }>((resolve) =>
-    execFile(process.execPath, ["--import", "tsx", "hub/src/cli/main.ts", ...args], (error, out, err) =>
+    execFile(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd }, (error, out, err) =>
       resolve({ code: error ? Number(error.code) : 0, out, err }),
     ),
   );
@@ -19,6 +22,29 @@ describe("supervision commands", () => {
   it.each(["verify", "dismiss", "entry", "warnings", "warning", "report"])("hub %s --help explains the command", CLI, async (name) => {
     const result = await hub([name, "--help"]);
     expect(result).toMatchObject({ code: 0, out: expect.stringContaining(`Usage: hub ${name}`) });
+    // A terminal's 80 columns.
+    expect(result.out.split("\n").filter((line) => line.length > 80)).toEqual([]);
+  });
+
+  it("hub report beside npm start reads the demo's settings (its InfluxDB and registry) and says so", CLI, async () => {
+    // A folder where npm start has run: its hub settings in var/demo/hub/hub.yaml (inside the repository, under the
+    // git-ignored var/, so the hub's node_modules resolve).
+    mkdirSync("var", { recursive: true });
+    const dir = mkdtempSync(join(resolvePath("var"), "report-demo-"));
+    try {
+      mkdirSync(join(dir, "var/demo/hub"), { recursive: true });
+      const registry = join(dir, "var/demo/registry-of-the-demo");
+      writeFileSync(join(dir, "var/demo/hub/hub.yaml"), `registry:\n  dir: ${registry}\ndataDir: ${join(dir, "var/demo/hub")}\n`);
+      const result = await hub(["report", "--month", "2026-11"], dir);
+      expect(result.err).toContain(
+        "hub report: reading the demo's settings var/demo/hub/hub.yaml (npm start); --settings FILE for another hub",
+      );
+      // It went on with the demo's registry (missing here), not the example's.
+      expect(result.err).toContain("registry-of-the-demo");
+      expect(result.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("name a bad option, a missing argument or an absent hub, and say what to do", CLI, async () => {

@@ -218,7 +218,7 @@ export const upCommand = {
       api: { [hall.gatewayId]: { url: `http://127.0.0.1:${hall.httpPort}`, tokenFile: hallTokenFile } },
     });
 
-    const settings = HubSettings.parse({
+    const settingsInput = {
       influx: { managedPort: ports["influx-port"], managedRpcPort: ports["influx-rpc-port"] },
       broker: { port: ports["broker-port"] },
       http: { port: ports["http-port"] },
@@ -227,7 +227,13 @@ export const upCommand = {
       logLevel: "info",
       // Warnings (the construction site's absent and late supervisors among them) go to the webhook, if given.
       supervision: { since, ...(notifyUrl ? { notifications: { channels: [{ name: "demo", kind: "webhook", url: notifyUrl }] } } : {}) },
-    });
+    };
+    const settings = HubSettings.parse(settingsInput);
+    // The hub's settings as a file, so the hub's CLI beside the demo (hub report, hub verify, hub status) reads the
+    // demo's InfluxDB, registry and API tokens by default (hub/src/cli/command.ts, DEMO_SETTINGS). No secrets in it.
+    const hubSettingsFile = join(dataDir, "hub", "hub.yaml");
+    mkdirSync(dirname(hubSettingsFile), { recursive: true });
+    writeFileSync(hubSettingsFile, `# written by npm start for the hub's CLI; npm start does not read it\n${stringify(settingsInput)}`);
     const tty = process.stdout.isTTY === true;
     let banner = "";
     const hub = new Hub(settings, createHubLogger(settings.logLevel, log("hub")), [
@@ -316,6 +322,7 @@ export const upCommand = {
       `  simulators        ${values["no-sim"] ? "off (--no-sim)" : `a working day at ${speed}x, seed ${values.seed}; the hall's queue system; approval systems reporting applications since ${approvalsSince}`}`,
       `  notifications     ${notifyUrl ? `warnings POSTed to ${notifyUrl}` : "none (--notify-url <url> sends warnings to a webhook)"}`,
       `  registry          ${registryDir}    logs ${logDir}/`,
+      `  hub settings      ${hubSettingsFile}  (hub report, hub verify ... read it by default)`,
       "Ctrl-C stops everything.",
     ].join("\n");
     console.log(banner);

@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "@supervision/test-support";
 import { Registry } from "prom-client";
@@ -19,9 +19,9 @@ const main = new URL("./main.ts", import.meta.url).pathname;
 const CLI_TIMEOUT_MS = 120_000;
 const TEST_TIMEOUT_MS = 4 * CLI_TIMEOUT_MS;
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function cli(args: string[], cwd?: string): Promise<{ code: number; out: string; err: string }> {
   try {
-    const { stdout, stderr } = await run("npx", ["tsx", main, ...args], { timeout: CLI_TIMEOUT_MS });
+    const { stdout, stderr } = await run("npx", ["tsx", main, ...args], { timeout: CLI_TIMEOUT_MS, cwd });
     return { code: 0, out: stdout, err: stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -62,6 +62,23 @@ describe("gateway CLI", () => {
     expect(res.err).toContain("hub hash-secret <password>");
     expect(res.err).not.toMatch(/\n\s+at /); // a message, not a stack trace
     expect(existsSync(join(dir, "data"))).toBe(false);
+  }, TEST_TIMEOUT_MS);
+
+  it("beside npm start without gateway.yaml, names the --settings of each demo gateway", async () => {
+    // A folder where npm start has run (under the repository's git-ignored var/, so tsx resolves).
+    mkdirSync("var", { recursive: true });
+    const dir = mkdtempSync(join(resolve("var"), "gw-cli-demo-"));
+    try {
+      mkdirSync(join(dir, "var/demo/registry"), { recursive: true });
+      for (const id of ["gw-hall-demo", "gw-site-demo"]) writeFileSync(join(dir, `var/demo/${id}.yaml`), `gatewayId: ${id}\n`);
+      const result = await cli(["status"], dir);
+      expect(result.code).toBe(2);
+      expect(result.err).toContain(
+        "no gateway.yaml here; npm start's gateways have theirs: give --settings var/demo/gw-hall-demo.yaml or --settings var/demo/gw-site-demo.yaml",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, TEST_TIMEOUT_MS);
 
   it("lists devices from a running gateway's HTTP API and says what to do when none runs", async () => {

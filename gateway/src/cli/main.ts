@@ -1,5 +1,5 @@
-import { existsSync, statfsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, readdirSync, statfsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { connect, createServer } from "node:net";
 import { EARLIEST_DEVICE_TIME_MS } from "@supervision/firmware-protocols";
 import { parseArgs } from "node:util";
@@ -29,7 +29,8 @@ Commands:
   help       this text
 
 Options:
-  --settings <file>   settings YAML (default: gateway.yaml); see gateway/README.md
+  --settings <file>   settings YAML (default: gateway.yaml); see gateway/README.md;
+                      beside npm start: var/demo/<gateway id>.yaml
   --help              help for a command`;
 
 const COMMAND_HELP: Record<string, string> = {
@@ -58,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       // GATEWAY_SETTINGS: the image sets it, so `docker exec gateway … status` needs no --settings.
-      settings: { type: "string", default: process.env.GATEWAY_SETTINGS || "gateway.yaml" },
+      settings: { type: "string" },
       limit: { type: "string", default: "50" },
       help: { type: "boolean", default: false },
     },
@@ -72,10 +73,11 @@ async function main(argv: string[]): Promise<number> {
     console.log(COMMAND_HELP[command]);
     return 0;
   }
-  const settings = loadSettings(values.settings);
+  const settingsFile = values.settings ?? (process.env.GATEWAY_SETTINGS || defaultSettingsFile());
+  const settings = loadSettings(settingsFile);
   switch (command) {
     case "start":
-      return start(settings, values.settings);
+      return start(settings, settingsFile);
     case "keys": {
       const { publicKeyPem, sealingKeyPem } = loadOrCreateKeys(settings.dataDir, settings.keyFile);
       console.log(
@@ -101,10 +103,27 @@ async function main(argv: string[]): Promise<number> {
       console.log(formatTerminals(await fetchJson(settings, "/api/adms/terminals")));
       return 0;
     case "doctor":
-      return doctor(settings, values.settings);
+      return doctor(settings, settingsFile);
     default:
       throw new UsageError(`unknown command "${command}"; run "gateway --help" for the list`);
   }
+}
+
+/** Where `npm start` writes its gateways' settings (system/src/up.ts: <data dir>/<gateway id>.yaml). */
+const DEMO_DIR = "var/demo";
+
+/**
+ * Without --settings: gateway.yaml here. Beside `npm start` (no gateway.yaml, its gateways' settings in var/demo)
+ * there is more than one gateway to ask, so it names the flag for each instead of guessing.
+ */
+function defaultSettingsFile(): string {
+  if (existsSync("gateway.yaml") || !existsSync(DEMO_DIR)) return "gateway.yaml";
+  const demo = readdirSync(DEMO_DIR)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => join(DEMO_DIR, f));
+  if (demo.length === 0) return "gateway.yaml";
+  throw new UsageError(`no gateway.yaml here; npm start's gateways have theirs: give ${demo.map((f) => `--settings ${f}`).join(" or ")}`);
 }
 
 async function fetchJson(settings: Settings, path: string): Promise<unknown> {

@@ -4,6 +4,7 @@ import { ApiTokens } from "../http/auth.ts";
 import { hubSecrets } from "../secrets/hub-secrets.ts";
 import { SecretFileError } from "../secrets/file.ts";
 import { loadSettings, SettingsError } from "../settings/index.ts";
+import { DEMO_SETTINGS } from "./command.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 
@@ -23,7 +24,8 @@ export const API_HELP = `API access (the hub records the token's name as who did
                        npm start's is var/demo/hub/secrets/api-tokens.json
   --as <name>          which token of the file (default: its first, "admin")
   --settings <file>    take the token file from these hub settings
-                       (default config/hub.yaml, when it exists)`;
+                       (default: ${DEMO_SETTINGS} when npm start ran
+                       here, else config/hub.yaml when it exists)`;
 
 export interface ApiOptionValues {
   url: string;
@@ -40,7 +42,7 @@ export function resolveToken(values: ApiOptionValues, env: NodeJS.ProcessEnv = p
   let file = values["token-file"] ?? env.HUB_API_TOKEN_FILE;
   try {
     if (!file) {
-      const settingsFile = values.settings ?? "config/hub.yaml";
+      const settingsFile = values.settings ?? (existsSync(DEMO_SETTINGS) ? DEMO_SETTINGS : "config/hub.yaml");
       if (values.settings !== undefined || existsSync(settingsFile)) file = hubSecrets(loadSettings(settingsFile)).apiTokensFile;
     }
     if (!file)

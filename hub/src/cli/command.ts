@@ -1,4 +1,19 @@
+import { existsSync } from "node:fs";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
+
+/** The settings `npm start` runs its hub with, written where it keeps its data (system/src/up.ts). */
+export const DEMO_SETTINGS = "var/demo/hub/hub.yaml";
+
+/**
+ * The settings file a command reads without --settings: the demo's when `npm start` has run in this folder (so
+ * `hub report` beside the demo reads the demo's InfluxDB and registry, not the example's), else config/hub.yaml.
+ * Says on stderr which one it took when it is the demo's.
+ */
+export function defaultSettingsFile(command: string): string {
+  if (!existsSync(DEMO_SETTINGS)) return "config/hub.yaml";
+  console.error(`hub ${command}: reading the demo's settings ${DEMO_SETTINGS} (npm start); --settings FILE for another hub`);
+  return DEMO_SETTINGS;
+}
 
 /**
  * One `hub` subcommand. main.ts dispatches `hub <name> ...` to it; every command answers --help itself.
@@ -13,7 +28,7 @@ export interface CliCommand {
 }
 
 /**
- * The preamble of a command that takes only `--settings <file>` (default config/hub.yaml): answers --help, refuses
+ * The preamble of a command that takes only `--settings <file>` (default: `defaultSettingsFile`): answers --help, refuses
  * other arguments, and loads the settings. Either the settings, or the exit code after saying what is wrong.
  */
 export function helpOrSettings(command: string, args: string[], help: string): { settings: HubSettings } | { exitCode: number } {
@@ -21,12 +36,12 @@ export function helpOrSettings(command: string, args: string[], help: string): {
     console.log(help);
     return { exitCode: 0 };
   }
-  let file = "config/hub.yaml";
+  let file: string;
   if (args.length === 2 && args[0] === "--settings" && args[1]) file = args[1];
   else if (args.length > 0) {
     console.error(`hub ${command}: unexpected arguments ${args.join(" ")}.\n\n${help}`);
     return { exitCode: 2 };
-  }
+  } else file = defaultSettingsFile(command);
   try {
     return { settings: loadSettings(file) };
   } catch (err) {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { API_HELP, API_OPTIONS, type ApiOptionValues, callApi, DEFAULT_URL } from "../cli/api.ts";
-import type { CliCommand } from "../cli/command.ts";
+import { type CliCommand, DEMO_SETTINGS, defaultSettingsFile } from "../cli/command.ts";
 import { influxClient } from "../influx/client.ts";
 import { SecretFileError } from "../secrets/file.ts";
 import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
@@ -41,15 +41,18 @@ function parsed<T>(name: string, help: string, parse: () => T): T | undefined {
 const common = { ...API_OPTIONS, help: { type: "boolean", short: "h" } } as const;
 
 function decision(name: "verify" | "dismiss"): CliCommand {
-  const HELP = `Usage: hub ${name} <device>:<seq> ${name === "verify" ? "[--fault clerk|unit] " : ""}[--url ${DEFAULT_URL}] [--token T | --token-file F [--as NAME]]
+  const HELP = `Usage: hub ${name} <device>:<seq>${name === "verify" ? " [--fault clerk|unit]" : ""}
+         [--url ${DEFAULT_URL}] [--token T | --token-file F [--as NAME]]
 
 ${
   name === "verify"
-    ? "Confirms a dissatisfied rating after checking it: it then costs the clerk 2 points (--fault clerk, the default)\nor the window unit 10 (--fault unit)."
+    ? "Confirms a dissatisfied rating after checking it: it then costs the clerk 2\npoints (--fault clerk, the default) or the window unit 10 (--fault unit)."
     : "Dismisses a dissatisfied rating after checking it: it costs nothing."
-} The rating is named by its keypad and sequence number, as the
-"dissatisfaction" series and the Hall dashboard show it. Who decided is recorded: the name of the API token
-(an operator's or administrator's).
+}
+The rating is named by its keypad and sequence number (<device>:<seq>), as the
+big screen's "dissatisfied ratings to verify" and the "dissatisfaction" series
+show it. Who decided is recorded: the name of the API token (an operator's or
+administrator's).
 
 ${API_HELP}`;
   return {
@@ -85,13 +88,15 @@ ${API_HELP}`;
   };
 }
 
-const ENTRY_HELP = `Usage: hub entry (--person <id> | --window <id>) --rule <name> [--points N] [--note TEXT] [--url URL] [--token T]
+const ENTRY_HELP = `Usage: hub entry (--person <id> | --window <id>) --rule <name> [--points N]
+                 [--note TEXT] [--url URL] [--token T]
 
-Records what a person observed and the devices cannot: written thanks (--rule thanks, +2 by default), a
-complaint, smoking at the window, dozing... (--points required for those; write a negative one as --points=-3),
-for a clerk or supervisor
-(--person) or a window unit (--window). Who entered it is recorded (the API token's name, an operator's or
-administrator's); it counts in that day's and month's scores.
+Records what a person observed and the devices cannot, for a clerk or
+supervisor (--person) or a window unit (--window): written thanks (--rule
+thanks, +2 by default), a complaint, smoking at the window, dozing... (--points
+required for those; write a negative one as --points=-3). Who entered it is
+recorded (the API token's name, an operator's or administrator's); it counts in
+that day's and month's scores.
 
 ${API_HELP}`;
 
@@ -245,7 +250,7 @@ const warningCommand: CliCommand = {
 
 const REPORT_HELP = `Usage: hub report --month YYYY-MM [--out report-YYYY-MM.html]
                   [--department ID | --per-department DIR]
-                  [--settings config/hub.yaml]
+                  [--settings FILE]
 
 Writes the month's assessment bulletin as a printable A4 page (HTML; simplified
 Chinese by default, English with supervision.locale: en):
@@ -257,8 +262,9 @@ Chinese by default, English with supervision.locale: en):
   and the award exclusion (two complaints within 22 working days); per window
   unit its unattended periods and score; per construction site the sign-ins
   made outside its radius and the check-ins missed; the deductions by rule.
-Reads the InfluxDB and registry of the settings file (the running hub's by
-default).
+Reads the InfluxDB and registry of the settings file: by default the demo's
+(${DEMO_SETTINGS}, written by npm start) when it exists here, else
+config/hub.yaml; give the running hub's with --settings FILE.
 
   --department ID       one department's copy: its own clerks and windows in
                         the detail tables
@@ -277,7 +283,7 @@ const reportCommand: CliCommand = {
           out: { type: "string" },
           department: { type: "string" },
           "per-department": { type: "string" },
-          settings: { type: "string", default: "config/hub.yaml" },
+          settings: { type: "string" },
           help: { type: "boolean", short: "h" },
         },
       }),
@@ -295,7 +301,7 @@ const reportCommand: CliCommand = {
     let settings: HubSettings;
     let registry: Registry;
     try {
-      settings = loadSettings(values.settings);
+      settings = loadSettings(values.settings ?? defaultSettingsFile("report"));
       registry = loadRegistry(settings.registry.dir);
     } catch (error) {
       if (!(error instanceof SettingsError) && !(error instanceof RegistryLoadError)) throw error;
