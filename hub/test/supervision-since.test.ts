@@ -34,17 +34,20 @@ const registry = {
   sites: new Map([
     ["new-hall", hall("new-hall")],
     ["old-hall", hall("old-hall")],
+    ["kept-hall", hall("kept-hall")],
   ]),
   windows: new Map(),
   people: new Map([
     ["c-new", { id: "c-new", name: "New", role: "clerk", post: "clerk", site: "new-hall", roster: "office" }],
     ["c-old", { id: "c-old", name: "Old", role: "clerk", post: "clerk", site: "old-hall", roster: "office" }],
+    ["c-kept", { id: "c-kept", name: "Kept", role: "clerk", post: "clerk", site: "kept-hall", roster: "office" }],
   ]),
   rosters: new Map([["office", roster]]),
   gateways: new Map(),
   devices: new Map([
     ["t-new", { id: "t-new", kind: "terminal", site: "new-hall", heartbeatS: 60, scale: "four" }],
     ["t-old", { id: "t-old", kind: "terminal", site: "old-hall", heartbeatS: 60, scale: "four" }],
+    ["t-kept", { id: "t-kept", kind: "terminal", site: "kept-hall", heartbeatS: 60, scale: "four" }],
   ]),
 } as Registry;
 
@@ -66,6 +69,10 @@ beforeAll(async () => {
     heartbeat("t-new", at(TODAY, "08:40")),
     heartbeat("t-old", at("2026-11-14", "08:40")),
     heartbeat("t-old", at(TODAY, "08:40")),
+    // The kept hall's terminal was offline until this morning (its first heartbeat at 08:40) and then handed over the
+    // punch it kept from yesterday: it was there yesterday, so yesterday is judged, by the punch's own time.
+    heartbeat("t-kept", at(TODAY, "08:40")),
+    { ...signin("t-kept", "c-kept", at(YESTERDAY, "08:58")), rxTs: at(TODAY, "08:41") } as Reading,
     // Both clerks signed in on time today; neither yesterday.
     signin("t-new", "c-new", at(TODAY, "08:55")),
     signin("t-old", "c-old", at(TODAY, "08:55")),
@@ -78,11 +85,12 @@ afterAll(async () => {
 });
 
 describe("days before the system existed", () => {
-  it("judges the new hall only from today, and the old hall yesterday too", async () => {
+  it("judges the new hall only from today, the old hall yesterday too, and a hall whose terminal handed over yesterday's punch yesterday too", async () => {
     const rows = await influx.query<{ person: string; status: string }>(`SELECT "person", "status", "level" FROM "raw"."attendance"`);
     const seen = rows.map((r) => `${r.time.toISOString().slice(0, 10)} ${r.person} ${r.status}`).sort();
     // 09:00 Shanghai is 01:00 UTC the same day.
-    expect(seen).toEqual([`${YESTERDAY} c-old absent`, `${TODAY} c-new on_time`, `${TODAY} c-old on_time`]);
+    // The kept hall today: its terminal heard only up to 08:40, before the absence deadline, so nobody is absent yet.
+    expect(seen).toEqual([`${YESTERDAY} c-kept on_time`, `${YESTERDAY} c-old absent`, `${TODAY} c-new on_time`, `${TODAY} c-old on_time`]);
   });
 
   it("judges nobody before the go-live setting, and takes back what an earlier run judged for that day", async () => {

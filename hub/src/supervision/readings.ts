@@ -133,15 +133,20 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
 export type DayReadings = ReturnType<typeof dayReadings>;
 
 /**
- * When the site's devices were first heard (its earliest heartbeat still kept, by device time), or "earlier" when
- * that was more than `days` before `now`, or undefined when they were never heard: nobody is judged for a day
- * before the system existed.
+ * When the site's devices were first heard (by device time: its earliest heartbeat or sign-in still kept; a sign-in
+ * an offline terminal kept and handed over later proves the terminal was there when it was made, though its
+ * heartbeats only start when it is back), or "earlier" when that was more than `days` before `now`, or undefined
+ * when they were never heard: nobody is judged for a day before the system existed.
  */
 export async function siteHeardSince(influx: InfluxDB, site: Site, now: number, days = 3): Promise<number | "earlier" | undefined> {
-  // The first point of the site's heartbeats: LIMIT 1 reads only the start of each series.
-  const rows = await influx.query<Row>(`SELECT ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} LIMIT 1`);
-  const first = rows[0]?.time.getTime();
-  if (first === undefined) return undefined;
+  // The first point of the site's heartbeats and sign-ins: LIMIT 1 reads only the start of each series.
+  const [beats, punches] = await Promise.all([
+    influx.query<Row>(`SELECT ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} LIMIT 1`),
+    influx.query<Row>(`SELECT ${signin.seq} FROM ${signin.FROM} WHERE ${signin.site} = ${lit(site.id)} LIMIT 1`),
+  ]);
+  const times = [...beats, ...punches].map((r) => r.time.getTime());
+  if (times.length === 0) return undefined;
+  const first = Math.min(...times);
   return first < now - days * 86_400_000 ? "earlier" : first;
 }
 

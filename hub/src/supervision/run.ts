@@ -23,7 +23,8 @@ export interface RunStatus {
 export function createRunner(context: () => HubContext, settings: SupervisionSettings, rules: readonly Rule[] = RULES) {
   const last: RunStatus = { runAt: 0, sites: 0, error: "" };
   const announce = createAnnouncer(() => context().events);
-  // When each site's devices were first heard; once known it stays (a site heard before the window, for good).
+  // When each site's devices were first heard: asked again each run until it is "earlier" (a terminal's kept punches,
+  // handed over after its first live heartbeat, move it back), and never later than it was once known.
   const heardSince = new Map<string, number | "earlier">();
   const goLive = settings.since === undefined ? Number.NEGATIVE_INFINITY : Date.parse(settings.since);
   let running: Promise<void> | undefined;
@@ -37,9 +38,10 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
       if (!ownsSite(site.id, settings.partition)) continue;
       sites++;
       const dates = datesToJudge(now, site.tz);
-      if (!heardSince.has(site.id)) {
+      const known = heardSince.get(site.id);
+      if (known !== "earlier") {
         const since = await siteHeardSince(ctx.influx, site, now);
-        if (since !== undefined) heardSince.set(site.id, since);
+        if (since === "earlier" || (since !== undefined && (known === undefined || since < known))) heardSince.set(site.id, since);
       }
       const heard = heardSince.get(site.id);
       const since = Math.max(goLive, typeof heard === "number" ? heard : Number.NEGATIVE_INFINITY);
