@@ -31,13 +31,6 @@ export interface AdmsTerminalOptions {
    * kept punches in one body, then polls) at the first recent punch or after 10 s without punches.
    */
   offlineBeforeMs?: number;
-  /**
-   * For a player catching up: whether it has reached the real clock. The 10 s without punches brings the terminal
-   * online only then: a quiet stretch of the past (the hours between the morning's and the evening's punches, played
-   * in seconds) is not the end of its backlog, and a terminal online then would upload the evening's past punches one
-   * by one, as live punches of a clock hours behind (which the gateway flags, sending them to review).
-   */
-  caughtUp?: () => boolean;
 }
 
 interface Punch {
@@ -106,7 +99,7 @@ export class AdmsTerminalSimulator implements PlayedDevice {
   /** Comes online after 10 s without punches (the player caught up). */
   #armIdle(): void {
     clearTimeout(this.#idleTimer);
-    this.#idleTimer = setTimeout(() => (this.opts.caughtUp?.() === false ? this.#armIdle() : this.#goOnline?.()), 10_000);
+    this.#idleTimer = setTimeout(() => this.#goOnline?.(), 10_000);
     this.#idleTimer.unref();
   }
 

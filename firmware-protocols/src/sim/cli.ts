@@ -133,8 +133,6 @@ async function main(argv: string[]): Promise<number> {
     console.log(`on ${opts.serial}: ${onBus.map((d, i) => `${d.id}@${i + 1}`).join(" ")} (give the registry these serial addresses)`);
   }
   const terminals: AdmsTerminalSimulator[] = [];
-  // Whether the live player has caught up with the real clock (set once it exists; a backfill has no catching up).
-  let caughtUp: () => boolean = () => opts.backfill !== undefined;
   const overAdms = opts.adms ? scenario.devices.filter((d) => d.adms && !onBus.includes(d)) : [];
   for (const spec of overAdms) {
     const terminal = new AdmsTerminalSimulator({
@@ -145,7 +143,6 @@ async function main(argv: string[]): Promise<number> {
       // A past day (backfill, or catching up on today) plays the terminal as offline until then: its punches arrive
       // as one backlog after the handshake, then live ones, as from a terminal whose clock is right.
       offlineBeforeMs: 2 * 60_000,
-      caughtUp: () => caughtUp(),
     });
     devices.set(spec.id, terminal);
     terminals.push(terminal);
@@ -233,7 +230,6 @@ async function main(argv: string[]): Promise<number> {
     // MQTT terminal plays as offline then (its punches kept and handed over), like the ADMS one.
     skip: (e, realNow) => e.kind === "heartbeat" && terminalIds.has(e.deviceId) && e.at < realNow - 2 * 60_000,
   });
-  caughtUp = () => player.now() >= Date.now() - 2 * 60_000;
   console.log(
     `playing from ${new Date(simStart).toISOString()}${simStart === dayStart ? "" : " (resuming where the last run stopped)"} at ${opts.speed}x (today is ${today} in ${tz}); Ctrl-C stops`,
   );
