@@ -66,6 +66,7 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
       ingest: "running",
       audit: "running",
       "config-publisher": "running",
+      cameras: "running",
       "live-view": "running",
       grafana: "running",
       supervision: "running",
