@@ -20,7 +20,9 @@ const firstFlag = argv.findIndex((a) => a.startsWith("-"));
 const args = firstFlag < 0 ? argv : argv.slice(0, firstFlag);
 const flags = firstFlag < 0 ? [] : argv.slice(firstFlag);
 if (args.length === 0 && (flags.includes("--help") || flags.includes("-h"))) {
-  console.log("Usage: npm run bench [-- NAME ... [--FLAG VALUE ...]]   (flags go to each bench named: NAME --help lists them)\n\nBenchmarks:");
+  console.log(
+    "Usage: npm run bench [-- NAME ... [--FLAG VALUE ...]]   (flags go to each bench named: NAME --help lists them)\n\nBenchmarks:",
+  );
   for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(8)} ${b.what}`);
   process.exit(0);
 }

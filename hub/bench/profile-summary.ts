@@ -31,7 +31,8 @@ const STAGES: Array<[stage: string, match: RegExp]> = [
   ["reading → line", /reading-lines|line-protocol|points\.ts|line-bytes/],
   ["batch manifest (hub audit)", /manifest\.ts/],
   ["batch handling (encodeBatch, chain, writer)", /batch-readings|batch\.ts|chain|writer\.ts|runtime|dead-letters/],
-  ["HTTP to influxd", /line-writer|_http|node:http|node:net|stream_base|^writev|^writeLatin1String|^writeUtf8String/],
+  ["text → bytes (UTF-8)", /node:buffer|internal\/buffer|^(utf8Write|writeUtf8String|writeLatin1String)$/],
+  ["HTTP to influxd", /line-writer|_http|node:http|node:net|stream_base|^writev/],
   ["MQTT (packets, acks)", /mqtt|bl\/|readable-stream|^onStreamRead/],
 ];
 
