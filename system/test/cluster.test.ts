@@ -130,7 +130,8 @@ describe("hub copies on a RabbitMQ cluster (AMQP ingest)", () => {
             `  password: ${USER.password}`,
             "  transport: amqp",
             `  copyName: ${name}`,
-            `  amqp: { urls: [${amqpUrls.join(", ")}], prefetch: 8 }`,
+            // Copy B starts on the node that will be stopped: its AMQP side must move to another node.
+            `  amqp: { urls: [${(name === "copy-b" ? [amqpUrls[2], amqpUrls[0], amqpUrls[1]] : amqpUrls).join(", ")}], prefetch: 8 }`,
             `http: { port: ${httpPort} }`,
             `registry: { dir: ${registryDir} }`,
             `dataDir: ${dataDir}`,
@@ -237,7 +238,7 @@ describe("hub copies on a RabbitMQ cluster (AMQP ingest)", () => {
       hubs[0]!.child.kill("SIGKILL");
       await waitFor("copy B storing after copy A died", async () => ((await batches())[1]! > b! + 5 ? true : undefined));
 
-      // Stop the node gateway 3 is on (and perhaps copy B's AMQP connection): gateways and the copy move to the others.
+      // Stop the node gateway 3 and copy B's AMQP connection are on: both move to the others.
       const stopped = layout.nodes[2]!;
       cluster!.stopNode(stopped);
       const afterStop = (await batches())[1]!;
@@ -272,6 +273,8 @@ describe("hub copies on a RabbitMQ cluster (AMQP ingest)", () => {
       }
       const survivor = await hubStatus(hubs[1]!);
       expect(survivor.ingest.amqp).toBe("connected");
+      expect(survivor.ingest.reconnects).toBeGreaterThanOrEqual(1);
+      expect(survivor.ingest.node).not.toBe(`127.0.0.1:${stopped.amqpPort}`);
     },
   );
 });
