@@ -147,6 +147,9 @@ beforeAll(async () => {
   influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
   await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
   const readings: Reading[] = [
+    // The terminals have reported for a week: the system existed before the scripted day, so it is judged.
+    terminalHeartbeat("term1", at("08:00", "2026-11-11")),
+    terminalHeartbeat("sterm", at("08:00", "2026-11-11")),
     // Li Na: 7 minutes late in the morning (grace 5), on time after lunch.
     signin("term1", "c1", at("09:07"), "in"),
     signin("term1", "c1", at("12:01"), "out"),
