@@ -95,6 +95,49 @@ export interface Variable {
   current: { text: string; value: string };
 }
 
+/** A variable of fixed choices (`text : value`), one chosen at a time. */
+export interface CustomVariable {
+  type: "custom";
+  name: string;
+  label: string;
+  query: string;
+  options: { text: string; value: string; selected: boolean }[];
+  multi: false;
+  includeAll: false;
+  current: { text: string; value: string };
+}
+
+export type TemplateVariable = Variable | CustomVariable;
+
+/**
+ * Fixed choices, the first chosen. Grafana splits the query at commas and at " : ", so neither may be in a text or value;
+ * a value not used inside a regex is put in the query as it is.
+ */
+export function customVariable(name: string, label: string, choices: readonly (readonly [text: string, value: string])[]): CustomVariable {
+  for (const [text, value] of choices)
+    if (/,| : /.test(text) || /,| : /.test(value)) throw new Error(`variable ${name}: "${text}" / "${value}" holds a comma or " : "`);
+  const [first] = choices;
+  if (!first) throw new Error(`variable ${name}: no choices`);
+  return {
+    type: "custom",
+    name,
+    label,
+    query: choices.map(([text, value]) => `${text} : ${value}`).join(","),
+    options: choices.map(([text, value], i) => ({ text, value, selected: i === 0 })),
+    multi: false,
+    includeAll: false,
+    current: { text: first[0], value: first[1] },
+  };
+}
+
+/**
+ * A variable listing what an InfluxQL SELECT returns (its first column after the time), one chosen at a time, none
+ * chosen at first; used inside a regex (`=~ /^$name$/`), so Grafana escapes the chosen value.
+ */
+export function selectVariable(name: string, label: string, query: string): Variable {
+  return { type: "query", name, label, datasource: DATASOURCE, query, refresh: 2, multi: false, includeAll: false, allValue: "", sort: 1, current: { text: "", value: "" } };
+}
+
 export interface DashboardLink {
   title: string;
   type: "link";
@@ -120,7 +163,7 @@ export interface Dashboard {
   refresh: string;
   schemaVersion: number;
   panels: Panel[];
-  templating: { list: Variable[] };
+  templating: { list: TemplateVariable[] };
   annotations: { list: AnnotationQuery[] };
   links: DashboardLink[];
 }
@@ -283,7 +326,7 @@ export interface DashboardSpec {
   tags: string[];
   time: { from: string; to: string };
   refresh: string;
-  variables: Variable[];
+  variables: TemplateVariable[];
   panels: PanelSpec[];
   links?: DashboardLink[];
   editable?: boolean;

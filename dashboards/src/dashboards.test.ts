@@ -10,7 +10,7 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile(grafanaCont
 describe("supervision dashboards", () => {
   const dashboards = allDashboards();
 
-  it("are five, with the fixed uids", () => {
+  it("are six, with the fixed uids", () => {
     expect(dashboards.map((d) => d.uid)).toEqual(Object.values(UIDS));
   });
 

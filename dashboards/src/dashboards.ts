@@ -1,6 +1,18 @@
 /** The five supervision dashboards. Queries follow hub/SCHEMA.md; `$timeFilter` is Grafana's time range. */
 import { INFLUXQL, type TagOf } from "@supervision/hub/schema";
-import { COLORS, type Dashboard, dashboard, dashboardLink, tagFilter, tagVariable, target, thresholds, valueMapping } from "./builders.ts";
+import {
+  COLORS,
+  customVariable,
+  type Dashboard,
+  dashboard,
+  dashboardLink,
+  selectVariable,
+  tagFilter,
+  tagVariable,
+  target,
+  thresholds,
+  valueMapping,
+} from "./builders.ts";
 import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
 import { labelTagColumns } from "./names.ts";
 
@@ -13,6 +25,7 @@ const {
   gateway_health,
   heartbeat,
   integrity_alert,
+  item_event,
   item_state,
   motion,
   rating,
@@ -31,6 +44,7 @@ export const UIDS = {
   sites: "sv-sites",
   fleet: "sv-fleet",
   assessment: "sv-assessment",
+  items: "sv-items",
 } as const;
 
 /** The placement tags every dashboard filters by (the template variables of the same names). */
@@ -659,9 +673,107 @@ function assessment(m: DashboardMessages): Dashboard {
   });
 }
 
+/**
+ * The items dashboard's state filter: each choice an InfluxQL condition on `item_state` (the items rule's view of each
+ * application, the same one `hub items` and the big screen read). In progress is every open application (suspended
+ * ones too, as the monthly counts count them); about to expire is the rule's `near` (days left within
+ * `remindDaysLeft`, at least 1: `hub items --near`); overdue an open one past its deadline (`hub items --overdue`);
+ * completed every completion, refused the completions refused.
+ */
+export const ITEM_STATE_FILTERS = {
+  all: `${item_state.application} =~ /./`,
+  inProgress: `${item_state.open} = 1`,
+  nearLimit: `${item_state.near} = 1`,
+  overdue: `${item_state.open} = 1 AND ${item_state.overdue} = 1`,
+  completed: `${item_state.state} = 'completed'`,
+  refused: `${item_state.outcome} = 'refused'`,
+  suspended: `${item_state.state} = 'suspended'`,
+} as const;
+
+function items(m: DashboardMessages): Dashboard {
+  const t = m.items;
+  const c = m.columns;
+  const k = t.columns;
+  const w = t.words;
+  const named = (column: string, header: string) => ({ matcher: { id: "byName" as const, options: column }, properties: [{ id: "displayName" as const, value: header }] });
+  const department = `${item_state.department} =~ /^$department$/`;
+  return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
+    uid: UIDS.items,
+    title: t.title,
+    description: t.description,
+    tags: ["items"],
+    // The queries look over the items rule's lookback (400 days), not the time range: an application accepted months
+    // ago is still followed.
+    time: { from: "now-30d", to: "now" },
+    refresh: "5m",
+    variables: [
+      tagVariable("department", t.variables.department, item_state.NAME),
+      customVariable(
+        "state",
+        t.variables.state,
+        (Object.keys(ITEM_STATE_FILTERS) as (keyof typeof ITEM_STATE_FILTERS)[]).map((key) => [t.filters[key], ITEM_STATE_FILTERS[key]] as const),
+      ),
+      selectVariable(
+        "application",
+        t.variables.application,
+        `SELECT ${item_state.application} FROM ${item_state.NAME} WHERE ${department} AND time > now() - 400d`,
+      ),
+    ],
+    panels: [
+      {
+        type: "table",
+        ...t.list,
+        targets: [
+          target(
+            `SELECT ${item_state.application} AS "${c.application}", ${item_state.handler} AS "${c.handler}", ${item_state.due_date} AS "${c.due}", ${item_state.state} AS "${k.state}", ${item_state.outcome} AS "${k.outcome}", ${item_state.left} AS "${c.daysLeft}", ${item_state.overdue_days} AS "${c.itemsOverdue}" FROM ${item_state.NAME} WHERE ${department} AND $state AND time > now() - 400d GROUP BY ${item_state.department}, ${item_state.item}`,
+            "table",
+          ),
+        ],
+        mappings: [
+          valueMapping({
+            in_progress: [w.in_progress],
+            suspended: [w.suspended, COLORS.yellow],
+            completed: [w.completed, COLORS.green],
+            approved: [w.approved],
+            refused: [w.refused, COLORS.red],
+          }),
+        ],
+        overrides: [named("Time", k.accepted)],
+        w: 24,
+        h: 12,
+      },
+      {
+        type: "table",
+        ...t.trail,
+        targets: [
+          target(
+            `SELECT ${item_event.type} AS "${k.event}", ${item_event.outcome} AS "${k.outcome}", ${item_event.step} AS "${k.step}", ${item_event.handler} AS "${c.handler}", ${item_event.clerk} AS "${k.clerk}", ${item_event.result} AS "${k.result}", ${item_event.reason} AS "${k.reason}", ${item_event.device} AS "${k.source}" FROM ${item_event.NAME} WHERE ${item_event.application} =~ /^$application$/ AND time > now() - 400d GROUP BY ${item_event.item}`,
+            "table",
+          ),
+        ],
+        mappings: [
+          valueMapping({
+            accepted: [w.accepted],
+            step: [w.step],
+            suspended: [w.suspended, COLORS.yellow],
+            resumed: [w.resumed],
+            completed: [w.completed, COLORS.green],
+            approved: [w.approved],
+            refused: [w.refused, COLORS.red],
+          }),
+        ],
+        overrides: [named("Time", k.time)],
+        w: 24,
+        h: 12,
+      },
+    ],
+  });
+}
+
 /** All dashboards the hub provisions, in a stable order, with texts in the given language (Chinese by default). */
 /** `hubUrl`: the hub's HTTP API as the centre's browsers reach it (the hall dashboard links to its live view page). */
 export function allDashboards(locale?: Locale, options: { hubUrl?: string } = {}): Dashboard[] {
   const m = dashboardMessages(locale);
-  return [centre(m), hall(m, (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")), sites(m), fleet(m), assessment(m)].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
+  return [centre(m), hall(m, (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")), sites(m), fleet(m), assessment(m), items(m)].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
 }

@@ -145,6 +145,39 @@ export interface DashboardMessages {
     signedIn: string;
     notYetSignedIn: string;
   };
+  /** The "items" dashboard: a department's applications by state, one application's trail (item_state, item_event). */
+  items: {
+    title: string;
+    description: string;
+    variables: { department: string; state: string; application: string };
+    /** The state filter's choices (see ITEM_STATE_FILTERS in dashboards.ts). */
+    filters: { all: string; inProgress: string; nearLimit: string; overdue: string; completed: string; refused: string; suspended: string };
+    list: PanelText;
+    trail: PanelText;
+    columns: {
+      accepted: string;
+      state: string;
+      outcome: string;
+      time: string;
+      event: string;
+      step: string;
+      clerk: string;
+      result: string;
+      reason: string;
+      source: string;
+    };
+    /** The stored English words of item_state.state, item_event's type and outcome, read in the dashboard's language. */
+    words: {
+      in_progress: string;
+      suspended: string;
+      completed: string;
+      accepted: string;
+      step: string;
+      resumed: string;
+      approved: string;
+      refused: string;
+    };
+  };
   /** Table headers of the tag columns (InfluxDB names them by the tag), and their values that are words. */
   tags: {
     region: string;
@@ -161,6 +194,7 @@ export interface DashboardMessages {
     kind: string;
     rule: string;
     severity: string;
+    item: string;
   };
   subjectKinds: { clerk: string; supervisor: string; window: string; item: string; device: string; gateway: string };
 }
@@ -301,6 +335,50 @@ const zh: DashboardMessages = {
     signedIn: "已签到",
     notYetSignedIn: "未签到",
   },
+  items: {
+    title: "审批事项",
+    description: "一个部门的审批事项办件：按状态筛选的办件列表，以及一个办件的全部办理过程（每一步、谁、何时）。",
+    variables: { department: "部门", state: "状态", application: "申请号" },
+    filters: {
+      all: "全部",
+      inProgress: "在办",
+      nearLimit: "即将到期",
+      overdue: "已超期",
+      completed: "已办结",
+      refused: "不予许可",
+      suspended: "暂停计时",
+    },
+    list: {
+      title: "部门办件",
+      description: "所选部门近 400 天受理的办件，按所选状态筛选：受理时间、事项、申请号、承办人、办理时限、状态。在办含暂停计时的；已办结含不予许可的。",
+    },
+    trail: {
+      title: "办件过程",
+      description: "所选申请号的每一个事件：时间、事件、环节、承办人、办理意见。大厅排队系统和部门审批系统都报送的同一事件显示两行，来源不同。",
+    },
+    columns: {
+      accepted: "受理时间",
+      state: "状态",
+      outcome: "办理结果",
+      time: "时间",
+      event: "事件",
+      step: "环节",
+      clerk: "窗口人员",
+      result: "办理意见",
+      reason: "理由",
+      source: "来源",
+    },
+    words: {
+      in_progress: "在办",
+      suspended: "暂停计时",
+      completed: "已办结",
+      accepted: "受理",
+      step: "办理环节",
+      resumed: "恢复计时",
+      approved: "准予许可",
+      refused: "不予许可",
+    },
+  },
   tags: {
     region: "区域",
     town: "乡镇",
@@ -316,6 +394,7 @@ const zh: DashboardMessages = {
     kind: "类型",
     rule: "规则",
     severity: "级别",
+    item: "审批事项",
   },
   subjectKinds: { clerk: "工作人员", supervisor: "监理", window: "窗口", item: "审批事项", device: "设备", gateway: "网关" },
 };
@@ -491,6 +570,52 @@ const en: DashboardMessages = {
     signedIn: "signed in",
     notYetSignedIn: "not signed in",
   },
+  items: {
+    title: "Approval items",
+    description: "A department's applications: the list filtered by state, and one application's trail (every step, who, when).",
+    variables: { department: "Department", state: "State", application: "Application" },
+    filters: {
+      all: "All",
+      inProgress: "In progress",
+      nearLimit: "About to expire",
+      overdue: "Overdue",
+      completed: "Completed",
+      refused: "Refused",
+      suspended: "Suspended",
+    },
+    list: {
+      title: "Department's applications",
+      description:
+        "The department's applications accepted in the last 400 days, filtered by state: accepted, item, application, handler, deadline, state. In progress includes the suspended ones; completed includes the refused ones.",
+    },
+    trail: {
+      title: "Application trail",
+      description:
+        "Every event of the chosen application: time, event, step, handler, result. An event reported by both the hall's queue system and the department's approval system shows twice, with its two sources.",
+    },
+    columns: {
+      accepted: "Accepted",
+      state: "State",
+      outcome: "Outcome",
+      time: "Time",
+      event: "Event",
+      step: "Step",
+      clerk: "Clerk",
+      result: "Result",
+      reason: "Reason",
+      source: "Source",
+    },
+    words: {
+      in_progress: "in progress",
+      suspended: "suspended",
+      completed: "completed",
+      accepted: "accepted",
+      step: "step",
+      resumed: "resumed",
+      approved: "approved",
+      refused: "refused",
+    },
+  },
   tags: {
     region: "region",
     town: "town",
@@ -506,6 +631,7 @@ const en: DashboardMessages = {
     kind: "kind",
     rule: "rule",
     severity: "severity",
+    item: "approval item",
   },
   subjectKinds: { clerk: "clerk", supervisor: "supervisor", window: "window", item: "approval item", device: "device", gateway: "gateway" },
 };

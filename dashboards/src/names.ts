@@ -16,6 +16,8 @@ export interface RegistryNames {
   departments: Record<string, string>;
   windows: Record<string, string>;
   people: Record<string, string>;
+  /** Approval items by code (the registry's catalogue). */
+  items?: Record<string, string>;
 }
 
 /** Which names a tag column shows; `subject` is a clerk's, a supervisor's or a window's id. */
@@ -28,6 +30,7 @@ const NAMED: Record<string, readonly (keyof RegistryNames)[]> = {
   person: ["people"],
   clerk: ["people"],
   subject: ["people", "windows"],
+  item: ["items"],
 };
 
 type TagColumn = keyof DashboardMessages["tags"];
@@ -76,7 +79,7 @@ function namesMapping(column: string, names: RegistryNames): ValueMapping | unde
   const sources = NAMED[column];
   if (!sources) return undefined;
   const texts: Record<string, readonly [string]> = {};
-  for (const source of sources) for (const [id, name] of Object.entries(names[source])) texts[id] ??= [name];
+  for (const source of sources) for (const [id, name] of Object.entries(names[source] ?? {})) texts[id] ??= [name];
   return Object.keys(texts).length === 0 ? undefined : valueMapping(texts);
 }
 

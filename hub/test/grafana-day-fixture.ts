@@ -254,6 +254,19 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
         handler: "Clerk Two",
       },
     },
+    // A-1's first two events (the items dashboard's trail).
+    {
+      measurement: "item_event",
+      timestamp: ago(120),
+      tags: { ...place, site: "hall-1", department: "permits", item: "XK-001", device: "queue-1", type: "accepted" },
+      fields: { seq: 1, application: "A-1", window: "w1", clerk: "c1", applicant: "person" },
+    },
+    {
+      measurement: "item_event",
+      timestamp: ago(60),
+      tags: { ...place, site: "hall-1", department: "permits", item: "XK-001", device: "permits-sys", type: "step" },
+      fields: { seq: 2, application: "A-1", step: "review", handler: "Clerk One", result: "materials complete" },
+    },
     // Who is on duty in a shift begun: s1 signed in, s2 not (the big screen's supervisors not signed in).
     ...(["s1", "s2"] as const).map((person) => ({
       measurement: "duty",

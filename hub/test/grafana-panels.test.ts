@@ -46,7 +46,10 @@ describe("dashboard queries on a simulated day", () => {
     if (panelType === "stat") expect(series).toHaveLength(1); // a stat shows one number per target
   });
 
-  it.each(allDashboards().flatMap((d) => d.templating.list.map((v) => [`${d.uid} $${v.name}`, v.query] as const)))(
+  // Query variables ask InfluxDB; a custom one (the items dashboard's state filter) is a list of its own.
+  it.each(
+    allDashboards().flatMap((d) => d.templating.list.filter((v) => v.type === "query").map((v) => [`${d.uid} $${v.name}`, v.query] as const)),
+  )(
     "variable %s lists values",
     async (_name, query) => {
       const answer = await influxd.query(asGrafanaSends(query, "now/d"), DATABASE);

@@ -1,15 +1,17 @@
-import { allDashboards } from "@supervision/dashboards";
+import { allDashboards, ITEM_STATE_FILTERS } from "@supervision/dashboards";
 
 /**
- * A panel query as Grafana sends it: All for every variable, and the dashboard's range as a time filter
- * (`todayHours` back for day-scale dashboards, 400 days for month-scale ones).
+ * A panel query as Grafana sends it: All for every variable (every application for the items dashboard's one, its
+ * state filter's "all"), and the dashboard's range as a time filter (`todayHours` back for day-scale dashboards, 400
+ * days for month-scale ones).
  */
 export function asGrafanaSends(query: string, range: string, todayHours = 6): string {
   const since = range.includes("M") ? "now() - 400d" : `now() - ${todayHours}h`;
   return query
     .replaceAll("$timeFilter", `time >= ${since}`)
     .replaceAll("$__interval", "5m")
-    .replace(/\$(region|town|site|window)\b/g, ".*");
+    .replaceAll("$state", ITEM_STATE_FILTERS.all)
+    .replace(/\$(region|town|site|window|department|application)\b/g, ".*");
 }
 
 /**

@@ -28,7 +28,7 @@ export function dataSourceBody(settings: GrafanaSettings): DataSourceBody {
   };
 }
 
-/** The registry's names by id, for the dashboards' tag columns (people, windows, departments, sites by name). */
+/** The registry's names by id, for the dashboards' tag columns (people, windows, departments, sites, approval items by name). */
 export function registryNames(registry: Registry): RegistryNames {
   const names = (items: Map<string, { name: string }>) => Object.fromEntries([...items].map(([id, item]) => [id, item.name]));
   return {
@@ -38,6 +38,8 @@ export function registryNames(registry: Registry): RegistryNames {
     departments: names(registry.departments),
     windows: names(registry.windows),
     people: names(registry.people),
+    // An item is known by its code as well as its name: shown together.
+    items: Object.fromEntries([...(registry.items ?? new Map())].map(([code, item]) => [code, `${code} ${item.name}`])),
   };
 }
 
