@@ -1,4 +1,4 @@
-/** The five supervision dashboards. Queries follow hub/SCHEMA.md; `$timeFilter` is Grafana's time range. */
+/** The supervision dashboards. Queries follow hub/SCHEMA.md; `$timeFilter` is Grafana's time range. */
 import { INFLUXQL, type TagOf } from "@supervision/hub/schema";
 import {
   COLORS,

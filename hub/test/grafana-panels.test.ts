@@ -48,16 +48,15 @@ describe("dashboard queries on a simulated day", () => {
 
   // Query variables ask InfluxDB; a custom one (the items dashboard's state filter) is a list of its own.
   it.each(
-    allDashboards().flatMap((d) => d.templating.list.filter((v) => v.type === "query").map((v) => [`${d.uid} $${v.name}`, v.query] as const)),
-  )(
-    "variable %s lists values",
-    async (_name, query) => {
-      const answer = await influxd.query(asGrafanaSends(query, "now/d"), DATABASE);
-      const values = answer.results[0]?.series?.flatMap((s) => s.values) ?? [];
-      expect(answer.results[0]?.error).toBeUndefined();
-      expect(values.length).toBeGreaterThan(0);
-    },
-  );
+    allDashboards().flatMap((d) =>
+      d.templating.list.filter((v) => v.type === "query").map((v) => [`${d.uid} $${v.name}`, v.query] as const),
+    ),
+  )("variable %s lists values", async (_name, query) => {
+    const answer = await influxd.query(asGrafanaSends(query, "now/d"), DATABASE);
+    const values = answer.results[0]?.series?.flatMap((s) => s.values) ?? [];
+    expect(answer.results[0]?.error).toBeUndefined();
+    expect(values.length).toBeGreaterThan(0);
+  });
 
   it("the big-screen numbers match the day: one window attended, one unattended, satisfaction from ratings", async () => {
     const centre = allDashboards("en")[0];

@@ -67,7 +67,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
 }
 
 describe("grafana provisioning against the API contract", () => {
-  it("first provisioning creates the data source, the folder and all five dashboards", async () => {
+  it("first provisioning creates the data source, the folder and all the dashboards", async () => {
     const server = await grafana();
     const { ext } = await started(server.url);
     await until(() => ext.status().state === "ready", "ready");
@@ -159,7 +159,7 @@ describe("grafana provisioning against the API contract", () => {
 
     const server = await grafana(port);
     await until(() => ext.status().state === "ready", "ready after retry");
-    expect(server.dashboards.size).toBe(5);
+    expect(server.dashboards.size).toBe(Object.values(UIDS).length);
     expect(server.violations).toEqual([]);
   });
 
@@ -172,7 +172,7 @@ describe("grafana provisioning against the API contract", () => {
     expect(server.writes()).toEqual([]);
     server.setDatabaseFailing(false);
     await until(() => ext.status().state === "ready", "ready after recovery");
-    expect(server.dashboards.size).toBe(5);
+    expect(server.dashboards.size).toBe(Object.values(UIDS).length);
   });
 
   it("a user-made dashboard in another folder is left untouched", async () => {
@@ -188,7 +188,8 @@ describe("grafana provisioning against the API contract", () => {
     const stored = server.dashboards.get("my-centre-copy");
     expect(stored).toMatchObject({ version: 1, folderUid: "mine" });
     expect(stored?.dashboard).toEqual(copy);
-    expect(server.writes().filter((w) => w === "POST /api/dashboards/db")).toHaveLength(6);
+    // The user's copy and each of ours.
+    expect(server.writes().filter((w) => w === "POST /api/dashboards/db")).toHaveLength(1 + Object.values(UIDS).length);
     const hits = await client.search({ type: "dash-db", dashboardUIDs: ["my-centre-copy", UIDS.centre] });
     expect(hits.map((h) => [h.uid, h.folderUid]).sort()).toEqual(
       [
