@@ -58,6 +58,8 @@ export interface Panel {
     overrides: FieldOverride[];
   };
   options: Record<string, unknown>;
+  /** Panel links (the panel header's link menu): where its details are. `fieldConfig.defaults.links` are data links. */
+  links?: PanelLink[];
 }
 
 /** A value shown as a text (and colour): the data's stable English words, read in the dashboard's language. */
@@ -135,7 +137,19 @@ export function customVariable(name: string, label: string, choices: readonly (r
  * chosen at first; used inside a regex (`=~ /^$name$/`), so Grafana escapes the chosen value.
  */
 export function selectVariable(name: string, label: string, query: string): Variable {
-  return { type: "query", name, label, datasource: DATASOURCE, query, refresh: 2, multi: false, includeAll: false, allValue: "", sort: 1, current: { text: "", value: "" } };
+  return {
+    type: "query",
+    name,
+    label,
+    datasource: DATASOURCE,
+    query,
+    refresh: 2,
+    multi: false,
+    includeAll: false,
+    allValue: "",
+    sort: 1,
+    current: { text: "", value: "" },
+  };
 }
 
 export interface DashboardLink {
@@ -204,6 +218,8 @@ export interface PanelSpec {
   max?: number;
   thresholds?: Panel["fieldConfig"]["defaults"]["thresholds"];
   links?: PanelLink[];
+  /** Links of the panel itself (its header), not of its values: e.g. to the dashboard holding the rows behind a count. */
+  panelLinks?: PanelLink[];
   /** What a stat shows when its query finds nothing: "0" for counts of people or windows, never "No data". */
   noValue?: string;
   mappings?: ValueMapping[];
@@ -250,6 +266,7 @@ export function layout(specs: readonly PanelSpec[]): Panel[] {
       options: spec.options ?? {},
     };
     if (spec.description !== undefined) panel.description = spec.description;
+    if (spec.panelLinks !== undefined) panel.links = spec.panelLinks;
     return panel;
   });
 }

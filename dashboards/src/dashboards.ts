@@ -40,12 +40,20 @@ export const DEFAULT_HUB_URL = "http://127.0.0.1:8080";
 
 export const UIDS = {
   centre: "sv-centre",
+  centreDetail: "sv-centre-detail",
   hall: "sv-hall",
   sites: "sv-sites",
   fleet: "sv-fleet",
   assessment: "sv-assessment",
   items: "sv-items",
 } as const;
+
+/**
+ * What fits a 1920×1080 screen in Grafana's kiosk mode: grid rows of 30 px with 8 px between them, under the
+ * dashboard's own padding (16 px). The big screen's panels end within `KIOSK_ROWS` rows and 24 columns.
+ */
+export const KIOSK = { heightPx: 1080, rowPx: 30, marginPx: 8, paddingPx: 16 } as const;
+export const KIOSK_ROWS = Math.floor((KIOSK.heightPx - KIOSK.paddingPx + KIOSK.marginPx) / (KIOSK.rowPx + KIOSK.marginPx));
 
 /** The placement tags every dashboard filters by (the template variables of the same names). */
 const PLACE = ["region", "town", "site"] as const satisfies readonly TagOf<"rating">[];
@@ -64,21 +72,42 @@ const SCORE = thresholds(COLORS.red, [80, COLORS.yellow], [90, COLORS.green]);
 const hallLink = (m: DashboardMessages) =>
   dashboardLink(m.links.openHall, UIDS.hall, m.links.openHallTip, `/d/${UIDS.hall}?var-site=\${__field.labels.site}&\${__url_time_range}`);
 
-function centre(m: DashboardMessages): Dashboard {
+/** The queries the big screen and its detail dashboard share (a count on the one, its rows on the other). */
+function centreQueries(m: DashboardMessages) {
   const f = tagFilter(PLACE);
-  const t = m.centre;
-  const b = m.bigScreen;
-  const c = m.columns;
-  // Each window's last camera state today: 1 someone there, 0 nobody. A window that emptied hours ago keeps its 0
-  // (it is the one the rules warn about), and a seated clerk whose camera stays quiet keeps the 1 of the last start.
-  const lastMotion = `SELECT last(${motion.active}) AS "present" FROM ${motion.NAME} WHERE ${f} AND $timeFilter GROUP BY ${motion.site}, ${motion.window}`;
-  // People, not half days: one row per person with the status today, then counted.
+  // Today's card of each subject (cards are judged per day, stamped at the day's first shift start).
+  const cardsToday = `SELECT last(${card.level}) AS "level", last(${card.reasons}) AS "reasons" FROM ${card.NAME} WHERE ${f} AND $timeFilter GROUP BY ${card.site}, ${card.subject_kind}, ${card.subject}`;
+  // Each supervisor on duty today: signed in for any shift begun (the attendance rule's `duty` points) or not.
+  const supervisorsToday = `SELECT max(${duty.signed_in}) AS "signed" FROM ${duty.NAME} WHERE ${f} AND ${duty.role} = 'supervisor' AND $timeFilter GROUP BY ${duty.site}, ${duty.person}`;
+  // Waiting until a supervisor verifies or dismisses them (the dissatisfaction rule rewrites only the waiting ones).
+  const toVerify = `${dissatisfaction.NAME} WHERE ${f} AND ${dissatisfaction.state} = 'to_verify' AND time > now() - 31d`;
   // Devices and gateways the equipment rule finds silent now: each one's latest offline warning still active (a
   // warning is stamped at the last contact, and written again with active 0 when the device is back).
   const offlineNow = (kinds: string, select: string) =>
     `SELECT ${select} FROM (SELECT last(${warning.active}) AS "active" FROM ${warning.NAME} WHERE ${f} AND ${warning.category} = 'equipment' AND ${warning.rule} = 'offline' AND ${warning.subject_kind} =~ /^(${kinds})$/ AND time > now() - 30d GROUP BY ${warning.site}, ${warning.subject_kind}, ${warning.subject}) WHERE "active" = 1`;
+  // Approval items: item_state points are stamped at acceptance, so open ones are looked for over the items rule's
+  // lookback (400 days), not the dashboard's time range.
+  const openItems = `${item_state.NAME} WHERE ${f} AND ${item_state.open} = 1`;
+  return { f, cardsToday, supervisorsToday, toVerify, offlineNow, openItems, b: m.bigScreen, c: m.columns, t: m.centre };
+}
+
+/** The centre's detail dashboard, as a panel link from the big screen: its time range and place variables kept. */
+const detailLink = (m: DashboardMessages) =>
+  dashboardLink(m.links.detail, UIDS.centreDetail, m.links.detailTip, `/d/${UIDS.centreDetail}?\${__url_time_range}&\${__all_variables}`);
+
+/**
+ * The big screen: numbers and state blocks only, so that it fits a 1920×1080 kiosk (`KIOSK_ROWS` grid rows); the
+ * rows behind each count are on the detail dashboard, one panel link away.
+ */
+function centre(m: DashboardMessages): Dashboard {
+  const { f, cardsToday, supervisorsToday, toVerify, offlineNow, openItems, b, c, t } = centreQueries(m);
+  // Each window's last camera state today: 1 someone there, 0 nobody. A window that emptied hours ago keeps its 0
+  // (it is the one the rules warn about), and a seated clerk whose camera stays quiet keeps the 1 of the last start.
+  const lastMotion = `SELECT last(${motion.active}) AS "present" FROM ${motion.NAME} WHERE ${f} AND $timeFilter GROUP BY ${motion.site}, ${motion.window}`;
+  // People, not half days: one row per person with the status today, then counted.
   const people = (statuses: string, alias: string) =>
     `SELECT count("judged") AS "${alias}" FROM (SELECT last(${attendance.level}) AS "judged" FROM ${attendance.NAME} WHERE ${f} AND ${attendance.status} =~ /^(${statuses})$/ AND $timeFilter GROUP BY ${attendance.site}, ${attendance.person})`;
+  const details = [detailLink(m)];
   return dashboard({
     annotationsName: m.annotations.warningsAndCards,
     uid: UIDS.centre,
@@ -88,7 +117,11 @@ function centre(m: DashboardMessages): Dashboard {
     time: TODAY,
     refresh: "30s",
     variables: placeVariables(m),
-    links: [dashboardLink(m.links.hall, UIDS.hall, m.links.hallTip), dashboardLink(m.links.fleet, UIDS.fleet, m.links.fleetTip)],
+    links: [
+      dashboardLink(m.links.detail, UIDS.centreDetail, m.links.detailTip),
+      dashboardLink(m.links.hall, UIDS.hall, m.links.hallTip),
+      dashboardLink(m.links.fleet, UIDS.fleet, m.links.fleetTip),
+    ],
     panels: [
       {
         type: "stat",
@@ -171,6 +204,7 @@ function centre(m: DashboardMessages): Dashboard {
           justifyMode: "center",
           orientation: "auto",
         },
+        panelLinks: details,
         w: 16,
         h: 5,
       },
@@ -183,24 +217,22 @@ function centre(m: DashboardMessages): Dashboard {
           target(offlineNow("gateway", `count("active") AS "${b.gateways}"`), "time_series", "B"),
         ],
         thresholds: BAD_COUNT,
+        panelLinks: details,
         w: 8,
         h: 5,
       },
       {
-        type: "table",
-        ...t.cards,
-        // Cards are judged per day (timestamp: the day's first shift start): today's range holds today's state only.
-        // The outer GROUP BY keeps the tags, so each row says who and where, and the hall link has its site.
+        type: "stat",
+        ...b.openCards,
+        noValue: "0",
         targets: [
-          target(
-            `SELECT ${card.level} AS "${c.card}", ${card.reasons} AS "${c.reasons}" FROM (SELECT last(${card.level}) AS "level", last(${card.reasons}) AS "reasons" FROM ${card.NAME} WHERE ${f} AND $timeFilter GROUP BY ${card.site}, ${card.subject_kind}, ${card.subject}) WHERE ${card.level} > 0 GROUP BY ${card.site}, ${card.subject_kind}, ${card.subject}`,
-            "table",
-          ),
+          target(`SELECT count("level") AS "${b.yellowCards}" FROM (${cardsToday}) WHERE "level" = 1`, "time_series", "A"),
+          target(`SELECT count("level") AS "${b.redCards}" FROM (${cardsToday}) WHERE "level" = 2`, "time_series", "B"),
         ],
-        thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
-        links: [hallLink(m)],
-        w: 12,
-        h: 10,
+        thresholds: BAD_COUNT,
+        panelLinks: details,
+        w: 6,
+        h: 5,
       },
       {
         type: "stat",
@@ -220,9 +252,84 @@ function centre(m: DashboardMessages): Dashboard {
           ),
         ],
         thresholds: BAD_COUNT,
+        panelLinks: details,
         w: 6,
-        h: 10,
+        h: 5,
       },
+      {
+        type: "stat",
+        ...b.toVerifyCount,
+        noValue: "0",
+        targets: [target(`SELECT count(${dissatisfaction.rating_id}) AS "${b.ratingsToVerify}" FROM ${toVerify}`)],
+        thresholds: BAD_COUNT,
+        panelLinks: details,
+        w: 6,
+        h: 5,
+      },
+      {
+        type: "stat",
+        ...b.notSignedInCount,
+        noValue: "0",
+        targets: [target(`SELECT count("signed") AS "${b.supervisors}" FROM (${supervisorsToday}) WHERE "signed" = 0`)],
+        thresholds: BAD_COUNT,
+        panelLinks: details,
+        w: 6,
+        h: 5,
+      },
+      {
+        type: "barchart",
+        ...t.satisfactionByHall,
+        targets: [
+          target(
+            `SELECT sum(${rating.positive}) * 100 / sum(${rating.rated}) AS "${c.satisfaction}" FROM ${rating.NAME} WHERE ${f} AND $timeFilter GROUP BY ${rating.site}`,
+            "table",
+          ),
+        ],
+        unit: "percent",
+        min: 0,
+        max: 100,
+        thresholds: SATISFACTION,
+        links: [hallLink(m)],
+        w: 12,
+        h: 11,
+      },
+      {
+        type: "table",
+        ...t.itemsByDepartment,
+        // No open application (a hall without items, a quiet month) is nothing to show, not missing data.
+        noValue: "0",
+        targets: [
+          target(
+            `SELECT sum(${item_state.open}) AS "${c.inProgress}", sum(${item_state.near}) AS "${c.nearLimit}", sum(${item_state.overdue}) AS "${c.itemsOverdue}" FROM ${openItems} AND time > now() - 400d GROUP BY ${item_state.department}`,
+            "table",
+          ),
+        ],
+        panelLinks: details,
+        w: 12,
+        h: 11,
+      },
+    ],
+  });
+}
+
+/** The rows behind the big screen's counts: who, where and why, for the centre's operators (not for the kiosk). */
+function centreDetail(m: DashboardMessages): Dashboard {
+  const { f, cardsToday, supervisorsToday, toVerify, offlineNow, openItems, b, c, t } = centreQueries(m);
+  return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
+    uid: UIDS.centreDetail,
+    title: m.centreDetail.title,
+    description: m.centreDetail.description,
+    tags: ["centre"],
+    time: TODAY,
+    refresh: "1m",
+    variables: placeVariables(m),
+    links: [
+      dashboardLink(m.links.centre, UIDS.centre, m.links.centreTip),
+      dashboardLink(m.links.hall, UIDS.hall, m.links.hallTip),
+      dashboardLink(m.links.fleet, UIDS.fleet, m.links.fleetTip),
+    ],
+    panels: [
       {
         type: "table",
         ...t.warnings,
@@ -241,37 +348,20 @@ function centre(m: DashboardMessages): Dashboard {
           }),
         ],
         links: [hallLink(m)],
-        w: 18,
+        w: 24,
         h: 10,
       },
       {
         type: "table",
-        ...b.notSignedIn,
-        noValue: b.allSignedIn,
-        // On duty in a shift begun today (the attendance rule's `duty` points), and no sign-in in any of them yet.
+        ...t.cards,
+        // The outer GROUP BY keeps the tags, so each row says who and where, and the hall link has its site.
         targets: [
           target(
-            `SELECT "signed" AS "${b.state}" FROM (SELECT max(${duty.signed_in}) AS "signed" FROM ${duty.NAME} WHERE ${f} AND ${duty.role} = 'supervisor' AND $timeFilter GROUP BY ${duty.site}, ${duty.person}) WHERE "signed" = 0 GROUP BY ${duty.site}, ${duty.person}`,
+            `SELECT "level" AS "${c.card}", "reasons" AS "${c.reasons}" FROM (${cardsToday}) WHERE "level" > 0 GROUP BY ${card.site}, ${card.subject_kind}, ${card.subject}`,
             "table",
           ),
         ],
-        mappings: [valueMapping({ 0: [b.notYetSignedIn, COLORS.red] })],
-        w: 6,
-        h: 10,
-      },
-      {
-        type: "barchart",
-        ...t.satisfactionByHall,
-        targets: [
-          target(
-            `SELECT sum(${rating.positive}) * 100 / sum(${rating.rated}) AS "${c.satisfaction}" FROM ${rating.NAME} WHERE ${f} AND $timeFilter GROUP BY ${rating.site}`,
-            "table",
-          ),
-        ],
-        unit: "percent",
-        min: 0,
-        max: 100,
-        thresholds: SATISFACTION,
+        thresholds: thresholds(COLORS.green, [1, COLORS.yellow], [2, COLORS.red]),
         links: [hallLink(m)],
         w: 12,
         h: 10,
@@ -280,16 +370,29 @@ function centre(m: DashboardMessages): Dashboard {
         type: "table",
         ...b.toVerify,
         noValue: "0",
-        // Waiting until a supervisor verifies or dismisses them (the dissatisfaction rule rewrites only the waiting
-        // ones); the rating's id is what `hub verify` and `hub dismiss` take.
+        // The rating's id is what `hub verify` and `hub dismiss` take.
         targets: [
           target(
-            `SELECT ${dissatisfaction.rating_id} AS "${b.rating}", ${dissatisfaction.clerk}, ${dissatisfaction.window}, ${dissatisfaction.site} FROM ${dissatisfaction.NAME} WHERE ${f} AND ${dissatisfaction.state} = 'to_verify' AND time > now() - 31d ORDER BY time DESC`,
+            `SELECT ${dissatisfaction.rating_id} AS "${b.rating}", ${dissatisfaction.clerk}, ${dissatisfaction.window}, ${dissatisfaction.site} FROM ${toVerify} ORDER BY time DESC`,
             "table",
           ),
         ],
         w: 12,
         h: 10,
+      },
+      {
+        type: "table",
+        ...b.notSignedIn,
+        noValue: b.allSignedIn,
+        targets: [
+          target(
+            `SELECT "signed" AS "${b.state}" FROM (${supervisorsToday}) WHERE "signed" = 0 GROUP BY ${duty.site}, ${duty.person}`,
+            "table",
+          ),
+        ],
+        mappings: [valueMapping({ 0: [b.notYetSignedIn, COLORS.red] })],
+        w: 12,
+        h: 8,
       },
       {
         type: "table",
@@ -303,23 +406,7 @@ function centre(m: DashboardMessages): Dashboard {
         ],
         mappings: [valueMapping({ 1: [b.offlineNow, COLORS.red] })],
         w: 12,
-        h: 10,
-      },
-      // Approval items: item_state points are stamped at acceptance, so open ones are looked for over the items rule's
-      // lookback (400 days), not the dashboard's time range.
-      {
-        type: "table",
-        ...t.itemsByDepartment,
-        // No open application (a hall without items, a quiet month) is nothing to show, not missing data.
-        noValue: "0",
-        targets: [
-          target(
-            `SELECT sum(${item_state.open}) AS "${c.inProgress}", sum(${item_state.near}) AS "${c.nearLimit}", sum(${item_state.overdue}) AS "${c.itemsOverdue}" FROM ${item_state.NAME} WHERE ${f} AND ${item_state.open} = 1 AND time > now() - 400d GROUP BY ${item_state.department}`,
-            "table",
-          ),
-        ],
-        w: 12,
-        h: 10,
+        h: 8,
       },
       {
         type: "table",
@@ -328,7 +415,7 @@ function centre(m: DashboardMessages): Dashboard {
         noValue: "0",
         targets: [
           target(
-            `SELECT ${item_state.application} AS "${c.application}", ${item_state.handler} AS "${c.handler}", ${item_state.due_date} AS "${c.due}", ${item_state.left} AS "${c.daysLeft}", ${item_state.overdue_days} AS "${c.itemsOverdue}" FROM ${item_state.NAME} WHERE ${f} AND ${item_state.open} = 1 AND (${item_state.near} = 1 OR ${item_state.overdue} = 1) AND time > now() - 400d GROUP BY ${item_state.department}, ${item_state.item}`,
+            `SELECT ${item_state.application} AS "${c.application}", ${item_state.handler} AS "${c.handler}", ${item_state.due_date} AS "${c.due}", ${item_state.left} AS "${c.daysLeft}", ${item_state.overdue_days} AS "${c.itemsOverdue}" FROM ${openItems} AND (${item_state.near} = 1 OR ${item_state.overdue} = 1) AND time > now() - 400d GROUP BY ${item_state.department}, ${item_state.item}`,
             "table",
           ),
         ],
@@ -354,7 +441,10 @@ function hall(m: DashboardMessages, hubUrl: string): Dashboard {
     refresh: "1m",
     variables: [...placeVariables(m), tagVariable("window", m.variables.window, rating.NAME, ["site"])],
     // The hub's live view page; Grafana adds the dashboard's variables (var-site) to the link.
-    links: [dashboardLink(m.links.centre, UIDS.centre, m.links.centreTip), dashboardLink(m.links.liveView, UIDS.hall, m.links.liveViewTip, `${hubUrl}/live`)],
+    links: [
+      dashboardLink(m.links.centre, UIDS.centre, m.links.centreTip),
+      dashboardLink(m.links.liveView, UIDS.hall, m.links.liveViewTip, `${hubUrl}/live`),
+    ],
     panels: [
       {
         type: "table",
@@ -695,7 +785,10 @@ function items(m: DashboardMessages): Dashboard {
   const c = m.columns;
   const k = t.columns;
   const w = t.words;
-  const named = (column: string, header: string) => ({ matcher: { id: "byName" as const, options: column }, properties: [{ id: "displayName" as const, value: header }] });
+  const named = (column: string, header: string) => ({
+    matcher: { id: "byName" as const, options: column },
+    properties: [{ id: "displayName" as const, value: header }],
+  });
   const department = `${item_state.department} =~ /^$department$/`;
   return dashboard({
     annotationsName: m.annotations.warningsAndCards,
@@ -712,7 +805,9 @@ function items(m: DashboardMessages): Dashboard {
       customVariable(
         "state",
         t.variables.state,
-        (Object.keys(ITEM_STATE_FILTERS) as (keyof typeof ITEM_STATE_FILTERS)[]).map((key) => [t.filters[key], ITEM_STATE_FILTERS[key]] as const),
+        (Object.keys(ITEM_STATE_FILTERS) as (keyof typeof ITEM_STATE_FILTERS)[]).map(
+          (key) => [t.filters[key], ITEM_STATE_FILTERS[key]] as const,
+        ),
       ),
       selectVariable(
         "application",
@@ -775,5 +870,13 @@ function items(m: DashboardMessages): Dashboard {
 /** `hubUrl`: the hub's HTTP API as the centre's browsers reach it (the hall dashboard links to its live view page). */
 export function allDashboards(locale?: Locale, options: { hubUrl?: string } = {}): Dashboard[] {
   const m = dashboardMessages(locale);
-  return [centre(m), hall(m, (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")), sites(m), fleet(m), assessment(m), items(m)].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
+  return [
+    centre(m),
+    centreDetail(m),
+    hall(m, (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")),
+    sites(m),
+    fleet(m),
+    assessment(m),
+    items(m),
+  ].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
 }

@@ -27,6 +27,9 @@ export interface DashboardMessages {
     /** The hub's live view page of the hall's cameras (hub/src/live). */
     liveView: string;
     liveViewTip: string;
+    /** The centre's detail dashboard: the rows behind the big screen's counts. */
+    detail: string;
+    detailTip: string;
   };
   /** Column aliases (legends and table headers). Plain words: they are quoted identifiers in InfluxQL. */
   columns: {
@@ -86,6 +89,8 @@ export interface DashboardMessages {
     itemsByDepartment: PanelText;
     itemsNearLimit: PanelText;
   };
+  /** The centre's detail dashboard: the lists the big screen counts (kept off the kiosk screen so it fits 1920×1080). */
+  centreDetail: { title: string; description: string };
   hall: {
     title: string;
     description: string;
@@ -132,6 +137,13 @@ export interface DashboardMessages {
     notSignedIn: PanelText;
     offlineCount: PanelText;
     offline: PanelText;
+    /** Counts on the big screen whose rows are on the detail dashboard. */
+    openCards: PanelText;
+    toVerifyCount: PanelText;
+    notSignedInCount: PanelText;
+    /** Column aliases of the counts. */
+    supervisors: string;
+    ratingsToVerify: string;
     /** A department's block: its worst card today. */
     states: { green: string; yellow: string; red: string };
     allSignedIn: string;
@@ -140,6 +152,8 @@ export interface DashboardMessages {
     rating: string;
     devices: string;
     gateways: string;
+    yellowCards: string;
+    redCards: string;
     /** Values of the state column: offline now, signed in now, not signed in yet. */
     offlineNow: string;
     signedIn: string;
@@ -212,6 +226,8 @@ const zh: DashboardMessages = {
     centreTip: "返回全部大厅",
     liveView: "实时视频",
     liveViewTip: "该大厅各窗口摄像机的实时画面（需要 API 令牌）",
+    detail: "监察中心明细",
+    detailTip: "大屏各项数字背后的逐条明细：警示牌、预警及处置、待核实评价、未签到监理、离线设备、临近时限事项",
   },
   columns: {
     late: "迟到",
@@ -272,6 +288,10 @@ const zh: DashboardMessages = {
     itemsByDepartment: { title: "各部门审批事项", description: "在办事项数、临近承诺时限（催办中）和已超期的件数，按部门。" },
     itemsNearLimit: { title: "临近时限与超期的事项", description: "在办事项中剩余天数最少的，含承办人与办理时限；剩余 0 天即已超期。" },
   },
+  centreDetail: {
+    title: "监察中心明细",
+    description: "大屏各项数字背后的逐条明细（谁、在哪里、为什么），由大屏各面板的链接进入。",
+  },
   hall: {
     title: "大厅",
     description: "单个大厅的各个窗口：谁在岗、评价、考勤、摄像头动态和警示牌。",
@@ -325,12 +345,22 @@ const zh: DashboardMessages = {
     notSignedIn: { title: "今日尚未签到的工地监理", description: "今天的班次已开始、至今没有任何签到的监理。" },
     offlineCount: { title: "离线设备和网关", description: "当前离线（心跳或网关状态超时未到）的设备数和网关数。" },
     offline: { title: "离线设备和网关明细", description: "从最后一次联系的时间算起，至今没有恢复的设备和网关。" },
+    openCards: { title: "今日黄牌红牌数", description: "今天亮黄牌、红牌的对象数（人员、窗口、事项）。明细见“监察中心明细”。" },
+    toVerifyCount: { title: "待核实的不满意评价数", description: "近 31 天尚未核实或撤销的不满意评价条数。明细见“监察中心明细”。" },
+    notSignedInCount: {
+      title: "今日未签到的监理人数",
+      description: "今天的班次已开始、至今没有任何签到的监理人数。明细见“监察中心明细”。",
+    },
+    supervisors: "监理",
+    ratingsToVerify: "待核实",
     states: { green: "正常", yellow: "黄牌", red: "红牌" },
     allSignedIn: "全部已签到",
     state: "状态",
     rating: "评价编号",
     devices: "设备",
     gateways: "网关",
+    yellowCards: "黄牌",
+    redCards: "红牌",
     offlineNow: "离线",
     signedIn: "已签到",
     notYetSignedIn: "未签到",
@@ -414,6 +444,9 @@ const en: DashboardMessages = {
     centreTip: "Back to all halls",
     liveView: "Live video",
     liveViewTip: "The hall's window cameras live (needs an API token)",
+    detail: "Centre details",
+    detailTip:
+      "The rows behind the big screen's numbers: cards, warnings and their handling, ratings to verify, supervisors not signed in, offline devices, items at their limit",
   },
   columns: {
     late: "late",
@@ -485,6 +518,10 @@ const en: DashboardMessages = {
       title: "Items at or past their limit",
       description: "Open applications with the fewest days left, with handler and deadline; 0 days left is overdue.",
     },
+  },
+  centreDetail: {
+    title: "Centre details",
+    description: "The rows behind the big screen's numbers (who, where, why), reached by the big screen's panel links.",
   },
   hall: {
     title: "Hall",
@@ -562,12 +599,28 @@ const en: DashboardMessages = {
     },
     offlineCount: { title: "Devices and gateways offline", description: "Devices and gateways offline now (heartbeat or status overdue)." },
     offline: { title: "Offline devices and gateways", description: "Devices and gateways not back since their last contact." },
+    openCards: {
+      title: "Cards today",
+      description: "Subjects (people, windows, items) with a yellow or red card today. The rows: Centre details.",
+    },
+    toVerifyCount: {
+      title: "Ratings to verify",
+      description: "Dissatisfied ratings of the last 31 days not yet verified or dismissed. The rows: Centre details.",
+    },
+    notSignedInCount: {
+      title: "Supervisors not signed in",
+      description: "Supervisors whose shift today has begun and who have not signed in at all. The rows: Centre details.",
+    },
+    supervisors: "supervisors",
+    ratingsToVerify: "to verify",
     states: { green: "all well", yellow: "yellow card", red: "red card" },
     allSignedIn: "all signed in",
     state: "state",
     rating: "rating",
     devices: "devices",
     gateways: "gateways",
+    yellowCards: "yellow",
+    redCards: "red",
     offlineNow: "offline",
     signedIn: "signed in",
     notYetSignedIn: "not signed in",

@@ -1,6 +1,7 @@
 /**
  * The big screen at a scripted moment: each centre panel's query, as Grafana sends it, on a real influxd holding
- * exactly the situation below, must show the number or rows a supervisor would count by hand.
+ * exactly the situation below, must show the number or rows a supervisor would count by hand. The board (sv-centre)
+ * holds the numbers; the rows behind them are on its detail dashboard (sv-centre-detail); both are tested here.
  */
 import { allDashboards, UIDS } from "@supervision/dashboards";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
@@ -158,11 +159,16 @@ afterAll(async () => {
   await influxd?.close();
 });
 
-/** The centre dashboard's panel, found by its English title (the queries are the same in every language). */
-function centrePanel(title: string) {
-  const centre = allDashboards("en").find((d) => d.uid === UIDS.centre);
-  const panel = centre?.panels.find((p) => p.title === title);
-  if (!panel) throw new Error(`no centre panel "${title}"`);
+/**
+ * A panel of the big screen or of its detail dashboard, found by its English title (the queries are the same in every
+ * language); `on` says which of the two must hold it.
+ */
+function centrePanel(title: string, on: "board" | "detail" = "board") {
+  const uid = on === "board" ? UIDS.centre : UIDS.centreDetail;
+  const panel = allDashboards("en")
+    .find((d) => d.uid === uid)
+    ?.panels.find((p) => p.title === title);
+  if (!panel) throw new Error(`no panel "${title}" on ${uid}`);
   return panel;
 }
 
@@ -197,7 +203,7 @@ describe("the big screen at a scripted moment", () => {
   });
 
   it("lists today's open cards with who and where, and nothing closed, from yesterday or older", async () => {
-    const series = await rows(centrePanel("Yellow and red cards today").targets[0]?.query ?? "");
+    const series = await rows(centrePanel("Yellow and red cards today", "detail").targets[0]?.query ?? "");
     const shown = series
       .map((s): Record<string, unknown> => ({ ...s.tags, card: s.values[0]?.[1], reasons: s.values[0]?.[2] }))
       .sort((a, b) => String(a.subject).localeCompare(String(b.subject)));
@@ -208,12 +214,14 @@ describe("the big screen at a scripted moment", () => {
       { site: "hall-1", subject_kind: "window", subject: "w2", card: 1, reasons: "无人 40 分钟" },
       { site: "hall-1", subject_kind: "window", subject: "w8", card: 1, reasons: "无人" },
     ]);
+    // The board counts the same rows: two yellow, three red.
+    expect(await statNumbers("Cards today")).toEqual({ yellow: 2, red: 3 });
   });
 });
 
 /** A table panel's rows as [tag columns..., value columns...] records, sorted. */
-async function tableRows(title: string): Promise<Record<string, unknown>[]> {
-  const series = await rows(centrePanel(title).targets[0]?.query ?? "");
+async function tableRows(title: string, on: "board" | "detail" = "detail"): Promise<Record<string, unknown>[]> {
+  const series = await rows(centrePanel(title, on).targets[0]?.query ?? "");
   return series
     .flatMap((s) =>
       s.values.map((v): Record<string, unknown> => ({ ...s.tags, ...Object.fromEntries(s.columns.slice(1).map((c, i) => [c, v[i + 1]])) })),
@@ -223,7 +231,7 @@ async function tableRows(title: string): Promise<Record<string, unknown>[]> {
 
 describe("the big screen's blocks and lists", () => {
   it("shows each department's worst card today: tax red, permits yellow, works and civil green", async () => {
-    expect(await tableRows("Departments now")).toEqual([
+    expect(await tableRows("Departments now", "board")).toEqual([
       { department: "civil", state: 0 },
       { department: "permits", state: 1 },
       { department: "tax", state: 2 },
@@ -232,17 +240,19 @@ describe("the big screen's blocks and lists", () => {
   });
 
   it("lists the dissatisfied ratings waiting for verification with what an operator needs: device:seq, clerk, window, time", async () => {
-    const series = await rows(centrePanel("Dissatisfied ratings to verify").targets[0]?.query ?? "");
+    const series = await rows(centrePanel("Dissatisfied ratings to verify", "detail").targets[0]?.query ?? "");
     expect(series).toHaveLength(1);
     expect(series[0]?.columns).toEqual(["time", "rating", "clerk", "window", "site"]);
     expect(series[0]?.values).toEqual([
       [NOW - 90 * MIN, "kp-w1:17", "p1", "w1", "hall-1"],
       [NOW - 6 * 24 * 60 * MIN, "kp-w2:4", "p3", "w2", "hall-1"],
     ]);
+    expect(await statNumbers("Ratings to verify")).toEqual({ "to verify": 2 });
   });
 
   it("lists the site supervisors on duty who have not signed in today", async () => {
     expect(await tableRows("Site supervisors not signed in today")).toEqual([{ site: "site-a", person: "s1", state: 0 }]);
+    expect(await statNumbers("Supervisors not signed in")).toEqual({ supervisors: 1 });
   });
 
   it("counts and lists the devices and gateways offline now", async () => {
@@ -261,7 +271,7 @@ describe("warnings and their handling on the big screen", () => {
   });
 
   it("lists today's warnings that are not closed, with their state and who handled them, newest first", async () => {
-    const series = await rows(centrePanel("Warnings today and their handling").targets[0]?.query ?? "");
+    const series = await rows(centrePanel("Warnings today and their handling", "detail").targets[0]?.query ?? "");
     const shown = series
       .map((s) => ({
         subject: s.tags?.subject,
@@ -281,7 +291,7 @@ describe("warnings and their handling on the big screen", () => {
 
   it("shows the handling states in Chinese", () => {
     const panel = allDashboards()
-      .find((d) => d.uid === UIDS.centre)
+      .find((d) => d.uid === UIDS.centreDetail)
       ?.panels.find((p) => p.title === "今日预警及处置");
     const options = panel?.fieldConfig.defaults.mappings?.[0]?.options ?? {};
     expect(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, v.text]))).toEqual({

@@ -305,6 +305,13 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       tags: { ...place, site: "hall-1", department: "permits", subject_kind: "clerk", subject: "c1", color: "green" },
       fields: { level: 0, reasons: "" },
     },
+    // The site supervisor absent this afternoon: a red card (supervisors carry no department).
+    {
+      measurement: "card",
+      timestamp: ago(15),
+      tags: { ...place, site: "site-a", subject_kind: "supervisor", subject: "s1", color: "red" },
+      fields: { level: 2, reasons: "absent" },
+    },
     {
       measurement: "deduction",
       timestamp: ago(150),

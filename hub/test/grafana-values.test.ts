@@ -95,6 +95,7 @@ describe("the hall dashboard", () => {
     expect(await panelRows(UIDS.hall, "Cards and reasons")).toEqual([
       { level: 0, reasons: "", color: "green", subject: "c1" },
       { level: 1, reasons: "late; dissatisfied rating", color: "yellow", subject: "c2" },
+      { level: 2, reasons: "absent", color: "red", subject: "s1" },
     ]);
   });
 });

@@ -124,10 +124,11 @@ describe("items rule on a real influxd", () => {
       expect(cardPoints.map((c) => `${String(c.subject)}:${String(c.color)}`).sort()).toEqual(["XK2026-0001:red", "XK2026-0001:yellow"]);
 
       // The big screen's items panels, as Grafana sends them: per department, and the list with handler and days left.
-      const panel = (title: string) => panelQueries().find(([name]) => name === `sv-centre / ${title} / A`)![1];
+      // The counts on the board (sv-centre), the list on its detail dashboard (sv-centre-detail).
+      const panel = (title: string, uid = "sv-centre") => panelQueries().find(([name]) => name === `${uid} / ${title} / A`)![1];
       const byDepartment = await influx.query<Record<string, unknown>>(panel("各部门审批事项"));
       expect(byDepartment.map((r) => [r.department, r["在办"], r["临近时限"], r["超期"]])).toEqual([["market", 2, 1, 1]]);
-      const near = await influx.query<Record<string, unknown>>(panel("临近时限与超期的事项"));
+      const near = await influx.query<Record<string, unknown>>(panel("临近时限与超期的事项", "sv-centre-detail"));
       expect(near.map((r) => [r["申请号"], r["承办人"], r["办理时限"], r["剩余天数"], r["超期"]]).sort()).toEqual([
         ["XK2026-0001", "张办", "2026-04-09", 0, 2],
         ["XK2026-0002", "张办", "2026-04-13", 1, 0],
