@@ -31,7 +31,11 @@ export interface CliCommand {
  * The preamble of a command that takes only `--settings <file>` (default: `defaultSettingsFile`): answers --help, refuses
  * other arguments, and loads the settings. Either the settings, or the exit code after saying what is wrong.
  */
-export function helpOrSettings(command: string, args: string[], help: string): { settings: HubSettings } | { exitCode: number } {
+export function helpOrSettings(
+  command: string,
+  args: string[],
+  help: string,
+): { settings: HubSettings; file: string } | { exitCode: number } {
   if (args.includes("--help") || args.includes("-h")) {
     console.log(help);
     return { exitCode: 0 };
@@ -43,7 +47,7 @@ export function helpOrSettings(command: string, args: string[], help: string): {
     return { exitCode: 2 };
   } else file = defaultSettingsFile(command);
   try {
-    return { settings: loadSettings(file) };
+    return { settings: loadSettings(file), file };
   } catch (err) {
     if (!(err instanceof SettingsError)) throw err;
     console.error(err.message);

@@ -16,7 +16,7 @@ export const startCommand: CliCommand = {
     if ("exitCode" in loaded) return loaded.exitCode;
     const { settings } = loaded;
     const logger = createHubLogger(settings.logLevel);
-    const hub = new Hub(settings, logger);
+    const hub = new Hub(settings, logger, [], { settingsFile: loaded.file });
     const stopped = new Promise<void>((resolve) => {
       const stop = (): void => {
         logger.info("stopping the hub");

@@ -2,6 +2,7 @@ import type { EventEmitter } from "node:events";
 import type { InfluxDB } from "influx";
 import type { Logger } from "pino";
 import type { LineWriter } from "../influx/line-writer.ts";
+import type { InfluxRegions } from "../influx/regions.ts";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Registry } from "../registry/schema.ts";
 import type { Access, Identity } from "../http/auth.ts";
@@ -18,6 +19,11 @@ export interface HubContext {
   /** Line protocol straight to the same database: the ingest's write path (queries go through `influx`). */
   writeLines: LineWriter;
   database: string;
+  /**
+   * InfluxDB by region (`influx.regions`): which database holds a site's points. Absent, or with no region listed,
+   * every site's points are in `influx` (the central database) as before.
+   */
+  regions?: InfluxRegions;
   registry: RegistryView;
   metrics: MetricsRegistry;
   http: HttpRoutes;

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { join, resolve } from "node:path";
-import { influxClient } from "../influx/client.ts";
+import { type InfluxConnection, influxClient } from "../influx/client.ts";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
 import { type HubBroker, startHubBroker } from "../broker/index.ts";
@@ -14,6 +14,8 @@ import { safeLogger } from "../secrets/redact.ts";
 import { ManagedInfluxd } from "@supervision/influxd";
 import { InfluxHealth, type InfluxHealthStatus } from "../influx/health.ts";
 import { ensureDatabase } from "../influx/setup.ts";
+import { influxRegions, type InfluxRegions, regionSettingsProblems, unlistedRegions } from "../influx/regions.ts";
+import { ConfigError } from "@supervision/firmware-protocols";
 import { createIngestExtension } from "../ingest/index.ts";
 import { createAuditExtension } from "../audit/extension.ts";
 import { auditKeyPath, loadAuditKey } from "../audit/key.ts";
@@ -53,6 +55,8 @@ export class Hub {
     logger: Logger,
     /** Extra extensions (e.g. supervision) appended after the built-in ones. */
     private readonly extra: HubExtension[] = [],
+    /** Where the settings came from: problems the registry finds in them (influx.regions) name its lines. */
+    private readonly options: { settingsFile?: string } = {},
   ) {
     // Whoever made the logger, errors are logged without the credentials they may carry.
     this.logger = safeLogger(logger);
@@ -107,12 +111,14 @@ export class Hub {
     }
     this.influxHealth = new InfluxHealth(influxUrl, this.influxd, logger.child({ component: "influx" }), this.metrics);
     this.influxHealth.start();
-    const { influx, writeLines } = influxClient(settings, influxUrl, influxAuth);
+    const central = influxClient(settings, influxUrl, influxAuth);
+    const { influx, writeLines } = central;
     await ensureDatabase(influx, settings.influx.database, logger);
     this.registry = new WatchedRegistry(settings.registry.dir, logger.child({ component: "registry" }), {
       stateFile: join(dataDir, "registry-version.json"),
     });
     this.registry.watch();
+    const regions = await this.startRegions(central);
 
     let brokerUrl: string;
     let credentials: { username?: string; password?: string };
@@ -193,6 +199,7 @@ export class Hub {
       influx,
       writeLines,
       database: settings.influx.database,
+      regions,
       registry: this.registry,
       metrics: this.metrics,
       http: this.http,
@@ -227,6 +234,48 @@ export class Hub {
     }
     logger.info({ http: this.httpPort, broker: brokerUrl, influx: influxUrl }, "hub started");
   }
+
+  /**
+   * InfluxDB by region: checks influx.regions against the registry (a region it does not know stops the start, at
+   * its settings line), and makes each region's database. A region's InfluxDB that does not answer yet is tried again
+   * every 5 s in the background; its sites' writes wait for it meanwhile (the writer retries, nothing is acknowledged).
+   */
+  private async startRegions(central: InfluxConnection): Promise<InfluxRegions> {
+    const { settings, logger } = this;
+    const registry = this.registry!;
+    const problems = regionSettingsProblems(settings, registry.current(), this.options.settingsFile);
+    if (problems.length > 0) throw new ConfigError(problems);
+    const regions = influxRegions(settings, central, () => registry.current());
+    const warnUnlisted = (current = registry.current()) => {
+      const unlisted = unlistedRegions(settings, current);
+      if (unlisted.length > 0)
+        logger.warn(
+          { regions: unlisted.slice(0, 20) },
+          "registry regions without an InfluxDB in influx.regions: their sites use the central database",
+        );
+      for (const problem of regionSettingsProblems(settings, current, this.options.settingsFile))
+        logger.error({ file: problem.file, line: problem.line }, problem.message);
+    };
+    warnUnlisted();
+    this.registry!.onChange(warnUnlisted);
+    for (const [region, connection] of regions.regions()) {
+      const ensure = async (): Promise<void> => {
+        try {
+          await ensureDatabase(connection.influx, connection.database, logger.child({ region }));
+        } catch (err) {
+          logger.error(
+            { region, url: connection.url.origin, err: (err as Error).message },
+            "a region's InfluxDB is not reachable; its sites' points wait for it; trying again in 5 s",
+          );
+          this.regionRetries.add(setTimeout(() => void ensure(), 5_000));
+        }
+      };
+      await ensure();
+    }
+    return regions;
+  }
+
+  private readonly regionRetries = new Set<NodeJS.Timeout>();
 
   status(): {
     ok: boolean;
@@ -265,6 +314,7 @@ export class Hub {
       }
     }
     this.influxHealth?.stop();
+    for (const timer of this.regionRetries) clearTimeout(timer);
     await this.http.close();
     await this.broker?.close();
     this.registry?.close();

@@ -11,7 +11,8 @@ import { IngestCounters, registerIngestMetrics } from "./metrics.ts";
 import type { IngestRuntime } from "./runtime.ts";
 import { probeSharedSubscriptions, type ShareProbeResult } from "./share-probe.ts";
 import { handleGatewayStatus } from "./status-message.ts";
-import { PointWriter, WriterStoppedError } from "./writer.ts";
+import { createIngestWriter, type IngestWriter } from "./regional-writer.ts";
+import { WriterStoppedError } from "./writer.ts";
 
 export interface IngestOptions {
   brokerUrl: string;
@@ -40,7 +41,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
   const gapGraceMs = opts.gapGraceMs ?? 30_000;
 
   let client: MqttClient | undefined;
-  let writer: PointWriter | undefined;
+  let writer: IngestWriter | undefined;
   let gaps: GapWatch | undefined;
   let stopping = false;
   let shareProbe: ShareProbeResult | undefined;
@@ -79,23 +80,26 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
     async start(ctx) {
       stopping = false;
       const metrics = registerIngestMetrics(ctx);
-      writer = new PointWriter({
-        write: ctx.writeLines,
-        logger: ctx.logger.child({ component: "ingest-writer" }),
-        batchPoints,
-        retentionMs: RETENTION_MS, // judged by the real clock, as influxd judges it (ctx.now may be a simulated day)
-        onDeadLetter: (letter) => {
-          counters.deadLettersByReason[letter.reason] = (counters.deadLettersByReason[letter.reason] ?? 0) + 1;
-          metrics.deadLetters.inc({ reason: letter.reason, source: letter.context.source });
+      writer = createIngestWriter(
+        {
+          logger: ctx.logger.child({ component: "ingest-writer" }),
+          batchPoints,
+          retentionMs: RETENTION_MS, // judged by the real clock, as influxd judges it (ctx.now may be a simulated day)
+          onDeadLetter: (letter) => {
+            counters.deadLettersByReason[letter.reason] = (counters.deadLettersByReason[letter.reason] ?? 0) + 1;
+            metrics.deadLetters.inc({ reason: letter.reason, source: letter.context.source });
+          },
+          onWrite: (points, seconds) => {
+            counters.writes++;
+            counters.lastWriteMs = seconds * 1000;
+            metrics.writeSeconds.observe(seconds);
+            metrics.writtenPoints.inc(points);
+          },
+          onInfluxState: (up) => metrics.influxUp.set(up ? 1 : 0),
         },
-        onWrite: (points, seconds) => {
-          counters.writes++;
-          counters.lastWriteMs = seconds * 1000;
-          metrics.writeSeconds.observe(seconds);
-          metrics.writtenPoints.inc(points);
-        },
-        onInfluxState: (up) => metrics.influxUp.set(up ? 1 : 0),
-      });
+        ctx.writeLines,
+        ctx.regions,
+      );
       metrics.influxUp.set(1); // the writer starts assuming InfluxDB is up (ensureDatabase just reached it); it reports changes only
       const rt: IngestRuntime = {
         ctx,

@@ -5,12 +5,13 @@ import type { ChainStore } from "./chain.ts";
 import type { IngestCounters, IngestMetrics } from "./metrics.ts";
 import { integrityAlertPoint, retentionPolicyFor } from "./points.ts";
 import { encodePoint, type Point } from "../influx/line-protocol.ts";
-import { LineGroups, type PointWriter, sleep, WriterStoppedError } from "./writer.ts";
+import type { IngestWriter } from "./regional-writer.ts";
+import { LineGroups, sleep, WriterStoppedError } from "./writer.ts";
 
 /** What the ingest's handlers share while it runs: the hub's context and the parts started with the extension. */
 export interface IngestRuntime {
   ctx: HubContext;
-  writer: PointWriter;
+  writer: IngestWriter;
   chain: ChainStore;
   metrics: IngestMetrics;
   counters: IngestCounters;

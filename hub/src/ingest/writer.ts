@@ -82,6 +82,28 @@ export class LineGroups {
   oldestTimestamp(policy: string): string | undefined {
     return this.oldest.get(policy);
   }
+
+  /**
+   * Moves a policy's lines out into groups of their own, with the same context (a batch's `chain` point, which goes
+   * to the central database when its readings go to their region's: `regional-writer.ts`); undefined when there are none.
+   */
+  take(policy: string): LineGroups | undefined {
+    this.compact();
+    const pieces = this.pieces.get(policy);
+    if (!pieces) return undefined;
+    const taken = new LineGroups(this.context);
+    taken.pieces.set(policy, pieces);
+    const oldest = this.oldest.get(policy);
+    if (oldest !== undefined) taken.oldest.set(policy, oldest);
+    let lines = 0;
+    for (const piece of pieces) for (let i = piece.indexOf(10); i !== -1; i = piece.indexOf(10, i + 1)) lines++;
+    taken.points = lines + pieces.length;
+    this.points -= taken.points;
+    this.pieces.delete(policy);
+    this.oldest.delete(policy);
+    this.lowestMs.delete(policy);
+    return taken;
+  }
 }
 
 /** Below the 128 KiB (64 Ki two-byte characters) at which V8 makes a string a large object. */

@@ -1,5 +1,5 @@
 import { SupervisionSettings } from "../supervision/settings.ts";
-import { ConfigError, loadConfigFile, LOG_LEVELS } from "@supervision/firmware-protocols";
+import { ConfigError, Id, loadConfigFile, LOG_LEVELS } from "@supervision/firmware-protocols";
 import { z } from "zod";
 import { GrafanaSettings } from "../grafana/settings.ts";
 
@@ -54,6 +54,23 @@ export const HubSettings = z.strictObject({
       database: z.string().min(1).max(64).default("supervision"),
       username: z.string().optional(),
       password: z.string().optional(),
+      /**
+       * InfluxDB by region (hub/README.md, "InfluxDB by region"): a registry region id → the InfluxDB its sites' points
+       * go to and its rules read. Absent (the default): everything in the one InfluxDB above, which stays the central
+       * database of hub-wide records and the province's rollups. A registry region not listed here uses the central one.
+       */
+      regions: z
+        .record(
+          Id,
+          z.strictObject({
+            url: z.url(),
+            /** Default: influx.database. */
+            database: z.string().min(1).max(64).optional(),
+            username: z.string().optional(),
+            password: z.string().optional(),
+          }),
+        )
+        .optional(),
     })
     .prefault({}),
   broker: BrokerSettings.prefault({}),

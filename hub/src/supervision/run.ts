@@ -4,6 +4,7 @@ import { datesToJudge } from "./day.ts";
 import { evaluateDay, evaluateSite } from "./evaluate.ts";
 import { siteHeardSince } from "./readings.ts";
 import { ownsSite } from "./partition.ts";
+import { siteInflux } from "../influx/regions.ts";
 import { RULES } from "./rules/index.ts";
 import type { Rule } from "./rules/rule.ts";
 import { monthlyScorePoints } from "./scores.ts";
@@ -37,28 +38,30 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
     for (const site of registry.sites.values()) {
       if (!ownsSite(site.id, settings.partition)) continue;
       sites++;
+      // The site's region's InfluxDB (influx.regions; the central one by default): what its rules read and write.
+      const at = siteInflux(ctx, site.id);
       const dates = datesToJudge(now, site.tz);
       const known = heardSince.get(site.id);
       if (known !== "earlier") {
-        const since = await siteHeardSince(ctx.influx, site, now);
+        const since = await siteHeardSince(at.influx, site, now);
         if (since === "earlier" || (since !== undefined && (known === undefined || since < known))) heardSince.set(site.id, since);
       }
       const heard = heardSince.get(site.id);
       const since = Math.max(goLive, typeof heard === "number" ? heard : Number.NEGATIVE_INFINITY);
       for (const date of dates) {
-        const outcome = await evaluateDay(ctx.influx, registry, site, date, now, settings, rules, since);
+        const outcome = await evaluateDay(at.influx, registry, site, date, now, settings, rules, since);
         if (!outcome.span) continue;
-        await replaceDay(ctx, outcome, rules);
+        await replaceDay(at, outcome, rules);
         announce.cards(outcome.date, outcome.cards);
         announce.warnings(outcome.warnings);
       }
-      const siteFindings = await evaluateSite(ctx.influx, registry, site, now, settings, rules);
-      await writeDerived(ctx, siteFindings.points);
+      const siteFindings = await evaluateSite(at.influx, registry, site, now, settings, rules);
+      await writeDerived(at, siteFindings.points);
       announce.warnings(siteFindings.warnings);
       announce.cards("site", siteFindings.cards);
       for (const month of new Set(dates.map((d) => d.slice(0, 7)))) {
-        const monthly = await monthlyScorePoints(ctx.influx, registry, site, month, settings.scoring.baseline);
-        await replaceMonth(ctx, site.id, monthly.from, monthly.points);
+        const monthly = await monthlyScorePoints(at.influx, registry, site, month, settings.scoring.baseline);
+        await replaceMonth(at, site.id, monthly.from, monthly.points);
       }
     }
     last.runAt = now;

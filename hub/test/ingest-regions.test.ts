@@ -1,0 +1,147 @@
+import { writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BatchAck } from "@supervision/firmware-protocols";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { regionSettingsProblems, unlistedRegions } from "../src/influx/regions.ts";
+import { createIngestExtension } from "../src/ingest/index.ts";
+import { HubSettings, loadSettings, SettingsError } from "../src/settings/index.ts";
+import { rating, startMosquitto, TestGateway, waitFor } from "./ingest-fixtures.ts";
+import { countPoints, provinceContext, provinceRegistry, type ProvinceInfluxd, startProvinceInfluxd } from "./regions-fixtures.ts";
+
+let influxd: ProvinceInfluxd;
+let broker: Awaited<ReturnType<typeof startMosquitto>>;
+
+beforeAll(async () => {
+  [influxd, broker] = await Promise.all([startProvinceInfluxd(), startMosquitto()]);
+}, 90_000);
+afterAll(async () => {
+  await Promise.all([influxd?.close(), broker?.close()]);
+});
+
+const stored = (seq: number) => (a: BatchAck) => a.seq === seq && a.status === "stored";
+const kp2Rating = (seq: number, ts: number) => rating(seq, ts, { deviceId: "kp2", windowId: "w2", clerkId: "p2" });
+
+describe("settings: influx.regions", () => {
+  it("is absent by default (one InfluxDB) and takes a URL, database and credentials per region", () => {
+    expect(HubSettings.parse({}).influx.regions).toBeUndefined();
+    const settings = HubSettings.parse({
+      influx: { regions: { east: { url: "http://10.0.0.5:8086", database: "east", username: "hub", password: "pw" } } },
+    });
+    expect(settings.influx.regions).toEqual({ east: { url: "http://10.0.0.5:8086", database: "east", username: "hub", password: "pw" } });
+  });
+
+  it("refuses a bad URL, an unknown key or a region id that is not one, at its line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "regions-settings-"));
+    const file = join(dir, "hub.yaml");
+    writeFileSync(
+      file,
+      "influx:\n  regions:\n    east:\n      url: not a url\n    West!: {url: 'http://x:8086'}\n    west:\n      url: http://x:8086\n      db: w\n",
+    );
+    let error: unknown;
+    try {
+      loadSettings(file, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SettingsError);
+    const text = (error as SettingsError).problems.join("\n");
+    expect(text).toContain(`${file}:4: influx.regions.east.url`);
+    expect(text).toMatch(new RegExp(`${file}:5: .*West!`));
+    expect(text).toContain(`${file}:8: influx.regions.west: unknown key(s) "db"`);
+  });
+
+  it("names a region the registry does not know at its settings line; registry regions not listed use the central database", () => {
+    const dir = mkdtempSync(join(tmpdir(), "regions-settings-"));
+    const file = join(dir, "hub.yaml");
+    writeFileSync(file, "influx:\n  regions:\n    east:\n      url: http://a:8086\n    weast:\n      url: http://b:8086\n");
+    const settings = loadSettings(file, {});
+    const { registry } = provinceRegistry();
+    expect(regionSettingsProblems(settings, registry, file)).toEqual([
+      {
+        code: "reference",
+        file,
+        line: 5,
+        path: "influx.regions.weast",
+        message:
+          'influx.regions.weast: the registry has no region "weast" (its regions: east, west, north); use a registry region id or remove the entry',
+      },
+    ]);
+    expect(unlistedRegions(settings, registry)).toEqual(["west", "north"]);
+    expect(unlistedRegions(HubSettings.parse({}), registry)).toEqual([]);
+  });
+});
+
+describe("ingest: each site's points to its region's InfluxDB", () => {
+  it("stores each gateway's readings in its region only, the chain centrally, and acks after both", async () => {
+    const { registry, keys } = provinceRegistry();
+    const database = "province_ingest";
+    const ctx = await provinceContext(influxd, registry, database);
+    const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "" });
+    await ingest.start(ctx);
+    const east = await TestGateway.connect(broker.url, "gw1", keys.gw1);
+    const west = await TestGateway.connect(broker.url, "gw2", keys.gw2);
+    try {
+      const t = Date.now() - 60_000;
+      const e1 = east.next([rating(1, t), rating(2, t + 1), rating(3, t + 2)]);
+      const w1 = west.next([kp2Rating(1, t), kp2Rating(2, t + 1)]);
+      await Promise.all([east.send(e1.wire), west.send(w1.wire)]);
+      await east.waitForAck(stored(1));
+      await west.waitForAck(stored(1));
+
+      // Readings and the batches' own records in their region; nothing of them elsewhere.
+      expect(await countPoints(influxd.east, database, "rating")).toBe(3);
+      expect(await countPoints(influxd.west, database, "rating")).toBe(2);
+      expect(await countPoints(influxd.central, database, "rating")).toBe(0);
+      expect(await countPoints(influxd.east, database, "rating", "raw", `WHERE "device" = 'kp2'`)).toBe(0);
+      expect(await countPoints(influxd.west, database, "rating", "raw", `WHERE "device" = 'kp1'`)).toBe(0);
+      expect(await countPoints(influxd.east, database, "uplink_batch")).toBe(1);
+      expect(await countPoints(influxd.east, database, "batch_manifest")).toBe(1);
+      // The hash chain centrally: any hub copy judges a replay there.
+      expect(await countPoints(influxd.central, database, "batch_chain", "chain")).toBe(2);
+      expect(await countPoints(influxd.east, database, "batch_chain", "chain")).toBe(0);
+      expect(await countPoints(influxd.west, database, "batch_chain", "chain")).toBe(0);
+      const tags = await influxd.west.query(`SELECT "seq", "clerk", "region", "site" FROM "rating"`, database);
+      expect(tags.results[0]?.series?.[0]?.values?.map((v) => v.slice(2))).toEqual([
+        ["p2", "west", "hall2"],
+        ["p2", "west", "hall2"],
+      ]);
+
+      // A region down: its gateway's batch is not acknowledged; the other region's goes on.
+      await influxd.west.server.kill();
+      const w2 = west.next([kp2Rating(3, t + 10), kp2Rating(4, t + 11)]);
+      await west.send(w2.wire);
+      await waitFor(() => (ingest.status().influx === "down" ? true : undefined), 20_000, "the west InfluxDB reported down");
+      const e2 = east.next([rating(4, t + 10)]);
+      await east.send(e2.wire);
+      await east.waitForAck(stored(2));
+      expect(west.acks.filter((a) => a.seq === 2)).toEqual([]);
+      expect(await countPoints(influxd.east, database, "rating")).toBe(4);
+
+      // Back: the waiting batch is stored and acknowledged; the gateway's resend is a harmless replay.
+      await influxd.west.server.start();
+      await west.waitForAck(stored(2), 40_000);
+      await west.send(w2.wire);
+      await waitFor(() => (west.acks.filter((a) => a.seq === 2).length === 2 ? true : undefined), 20_000, "the resend acknowledged");
+      expect(await countPoints(influxd.west, database, "rating")).toBe(4);
+      expect(await countPoints(influxd.central, database, "batch_chain", "chain")).toBe(4);
+      expect(await countPoints(influxd.central, database, "rating")).toBe(0);
+
+      // The central database down (the chain, which every batch is judged against and ends with): no ack.
+      await influxd.central.server.kill();
+      const e3 = east.next([rating(5, t + 20)]);
+      await east.send(e3.wire);
+      await waitFor(() => (ingest.status().influx === "down" ? true : undefined), 20_000, "the central InfluxDB reported down");
+      expect(east.acks.filter((a) => a.seq === 3)).toEqual([]);
+      await influxd.central.server.start();
+      await east.waitForAck(stored(3), 40_000);
+      expect(await countPoints(influxd.central, database, "batch_chain", "chain")).toBe(5);
+      expect(await countPoints(influxd.east, database, "rating")).toBe(5);
+      expect(ingest.status()).toMatchObject({ influx: "up", batchesStored: 5, replaysAcknowledged: 1, readingsStored: 9 });
+    } finally {
+      await Promise.all([east.close(), west.close()]);
+      await ingest.stop();
+    }
+  }, 180_000);
+});

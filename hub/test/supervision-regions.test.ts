@@ -1,0 +1,111 @@
+/**
+ * InfluxDB by region, the rules' side: a site's rules read its region's InfluxDB and write their derived points
+ * there, whatever the central database or another region holds.
+ */
+import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WarningEvent } from "../src/controller/extension.ts";
+import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
+import { countPoints, provinceContext, provinceRegistry, type ProvinceInfluxd, startProvinceInfluxd } from "./regions-fixtures.ts";
+import { runNow, type Routes, writeReadings } from "./supervision-fixtures.ts";
+
+const TZ = "Asia/Shanghai";
+let influxd: ProvinceInfluxd;
+beforeAll(async () => {
+  influxd = await startProvinceInfluxd();
+}, 90_000);
+afterAll(() => influxd?.close());
+
+let seq = 0;
+function rating(device: "kp1" | "kp2", ts: number, level: "very_satisfied" | "satisfied" | "average" | "dissatisfied"): Reading {
+  const [windowId, clerkId] = device === "kp1" ? ["w1", "p1"] : ["w2", "p2"];
+  const key = { very_satisfied: 1, satisfied: 2, average: 3, dissatisfied: 4 }[level];
+  return {
+    kind: "rating",
+    v: 1,
+    deviceId: device,
+    seq: ++seq,
+    ts,
+    rxTs: ts,
+    windowId,
+    clerkId,
+    outcome: "rated",
+    scale: "four",
+    key,
+    level,
+  } as Reading;
+}
+
+describe("supervision rules by region", () => {
+  it("judge a site in region west from west's InfluxDB and write its warnings, cards and scores there only", async () => {
+    const { registry } = provinceRegistry();
+    registry.rosters.set("day", {
+      id: "day",
+      shifts: [{ start: "09:00", end: "17:00" }],
+      workingDays: ["mon", "tue", "wed", "thu", "fri"],
+      graceMinutes: 5,
+      absentAfterMinutes: 60,
+      holidays: [],
+      workdays: [],
+      exceptions: [],
+    });
+    const database = "province_rules";
+    const ctx = await provinceContext(influxd, registry, database);
+    const now = localTimeToUtc("2026-11-16", "17:30", TZ); // a Monday
+    ctx.now = () => now;
+    const at = (minute: number) => localTimeToUtc("2026-11-16", "10:00", TZ) + minute * 60_000;
+    // West's clerk p2: 6 of 10 satisfied in west's InfluxDB. The same clerk 10 of 10 very satisfied in the central
+    // database and in east's: a rule reading either would find nothing to warn about.
+    const westRatings = Array.from({ length: 10 }, (_, i) => rating("kp2", at(i), i < 6 ? "satisfied" : "dissatisfied"));
+    const decoys = Array.from({ length: 10 }, (_, i) => rating("kp2", at(20 + i), "very_satisfied"));
+    await writeReadings(ctx.regions!.forRegion("west").influx, registry, westRatings);
+    await writeReadings(ctx.regions!.central.influx, registry, decoys);
+    await writeReadings(ctx.regions!.forRegion("east").influx, registry, decoys);
+    // East's hall was heard a week before (so its day is judged), in east's InfluxDB.
+    await writeReadings(ctx.regions!.forRegion("east").influx, registry, [
+      {
+        kind: "heartbeat",
+        v: 1,
+        deviceId: "kp1",
+        seq: ++seq,
+        ts: at(0) - 7 * 86_400_000,
+        rxTs: at(0) - 7 * 86_400_000,
+        intervalS: 60,
+        uptimeS: 60,
+      } as Reading,
+    ]);
+
+    const warnings: WarningEvent[] = [];
+    ctx.events.on("warning", (w) => warnings.push(w));
+    const routes: Routes = new Map();
+    ctx.http = { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) };
+    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
+    await extension.start(ctx);
+    try {
+      await runNow(routes);
+    } finally {
+      await extension.stop();
+    }
+    expect(extension.status().error).toBeNull();
+
+    const satisfaction = warnings
+      .filter((w) => w.rule === "satisfaction_day")
+      .map((w) => `${w.site}:${w.subjectKind}:${w.subject}:${w.message}`);
+    expect(satisfaction.sort()).toEqual([
+      "hall2:clerk:p2:工作人员「Clerk 2」今日满意率 60.0%（共 10 次评价），低于 90%",
+      "hall2:window:w2:窗口「Window 2」今日满意率 60.0%（共 10 次评价），低于 90%",
+    ]);
+    const westWhere = `WHERE "site" = 'hall2'`;
+    expect(await countPoints(influxd.west, database, "warning", "raw", `${westWhere} AND "rule" = 'satisfaction_day'`)).toBe(2);
+    expect(await countPoints(influxd.west, database, "score_daily", "raw", westWhere)).toBeGreaterThan(0);
+    for (const other of [influxd.central, influxd.east]) {
+      expect(await countPoints(other, database, "warning", "raw", westWhere)).toBe(0);
+      expect(await countPoints(other, database, "score_daily", "raw", westWhere)).toBe(0);
+      expect(await countPoints(other, database, "card", "raw", westWhere)).toBe(0);
+    }
+    // East's site is judged in east's InfluxDB: its clerk on duty there (not signed in), and its points are there.
+    expect(await countPoints(influxd.east, database, "duty", "raw", `WHERE "site" = 'hall1' AND "person" = 'p1'`)).toBe(1);
+    expect(await countPoints(influxd.west, database, "duty", "raw", `WHERE "site" = 'hall1'`)).toBe(0);
+    expect(await countPoints(influxd.central, database, "duty")).toBe(0);
+  }, 120_000);
+});
