@@ -71,7 +71,7 @@ export interface ValueMapping {
 /** Settings for one column (a tag column, named by InfluxDB after the tag): its header, and the texts of its values. */
 export interface FieldOverride {
   matcher: { id: "byName"; options: string };
-  properties: Array<{ id: "displayName"; value: string } | { id: "mappings"; value: ValueMapping[] }>;
+  properties: Array<{ id: "displayName"; value: string } | { id: "mappings"; value: ValueMapping[] } | { id: "links"; value: PanelLink[] }>;
 }
 
 /** One value mapping from `value → [text, colour?]`, in the order given. */

@@ -312,8 +312,22 @@ function centre(m: DashboardMessages): Dashboard {
   });
 }
 
+/**
+ * A warning row's link to its snapshot (an unattended window's, taken by the hub's cameras extension and written on
+ * the warning by the next rules run): the hub's evidence page, which fetches the image with the viewer's token and
+ * checks it against the recorded hash. Ids are URL-safe (registry ids), a hash is hex.
+ */
+export const SNAPSHOT_FIELDS = { device: "snapshot_device", sha256: "snapshot_sha256" } as const;
+const snapshotLink = (m: DashboardMessages, hubUrl: string) =>
+  dashboardLink(
+    m.links.snapshot,
+    UIDS.centreDetail,
+    m.links.snapshotTip,
+    `${hubUrl}/cameras/snapshot?device=\${__data.fields.${SNAPSHOT_FIELDS.device}}&sha256=\${__data.fields.${SNAPSHOT_FIELDS.sha256}}`,
+  );
+
 /** The rows behind the big screen's counts: who, where and why, for the centre's operators (not for the kiosk). */
-function centreDetail(m: DashboardMessages): Dashboard {
+function centreDetail(m: DashboardMessages, hubUrl: string): Dashboard {
   const { f, cardsToday, supervisorsToday, toVerify, offlineNow, openItems, b, c, t } = centreQueries(m);
   return dashboard({
     annotationsName: m.annotations.warningsAndCards,
@@ -335,9 +349,21 @@ function centreDetail(m: DashboardMessages): Dashboard {
         ...t.warnings,
         targets: [
           target(
-            `SELECT ${warning.message} AS "${c.warning}", ${warning.handling} AS "${c.handling}", ${warning.handled_by} AS "${c.handledBy}", ${warning.handling_overdue} AS "${c.overdue}" FROM ${warning.NAME} WHERE ${f} AND ${warning.handling} != 'closed' AND $timeFilter GROUP BY ${warning.site}, ${warning.subject_kind}, ${warning.subject}, ${warning.rule}, ${warning.severity}`,
+            `SELECT ${warning.message} AS "${c.warning}", ${warning.handling} AS "${c.handling}", ${warning.handled_by} AS "${c.handledBy}", ${warning.handling_overdue} AS "${c.overdue}", ${warning.snapshot_device} AS "${SNAPSHOT_FIELDS.device}", ${warning.snapshot_sha256} AS "${SNAPSHOT_FIELDS.sha256}" FROM ${warning.NAME} WHERE ${f} AND ${warning.handling} != 'closed' AND $timeFilter GROUP BY ${warning.site}, ${warning.subject_kind}, ${warning.subject}, ${warning.rule}, ${warning.severity}`,
             "table",
           ),
+        ],
+        // The snapshot's columns keep their field names (the link reads them) and show the catalogue's headers; the
+        // hash is the link, so a row without a snapshot has nothing to click.
+        overrides: [
+          { matcher: { id: "byName", options: SNAPSHOT_FIELDS.device }, properties: [{ id: "displayName", value: c.snapshotCamera }] },
+          {
+            matcher: { id: "byName", options: SNAPSHOT_FIELDS.sha256 },
+            properties: [
+              { id: "displayName", value: c.snapshotHash },
+              { id: "links", value: [snapshotLink(m, hubUrl)] },
+            ],
+          },
         ],
         mappings: [
           valueMapping({
@@ -870,13 +896,9 @@ function items(m: DashboardMessages): Dashboard {
 /** `hubUrl`: the hub's HTTP API as the centre's browsers reach it (the hall dashboard links to its live view page). */
 export function allDashboards(locale?: Locale, options: { hubUrl?: string } = {}): Dashboard[] {
   const m = dashboardMessages(locale);
-  return [
-    centre(m),
-    centreDetail(m),
-    hall(m, (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "")),
-    sites(m),
-    fleet(m),
-    assessment(m),
-    items(m),
-  ].map((d) => ({ ...d, panels: d.panels.map((p) => labelTagColumns(p, m)) }));
+  const hubUrl = (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
+  return [centre(m), centreDetail(m, hubUrl), hall(m, hubUrl), sites(m), fleet(m), assessment(m), items(m)].map((d) => ({
+    ...d,
+    panels: d.panels.map((p) => labelTagColumns(p, m)),
+  }));
 }

@@ -30,6 +30,9 @@ export interface DashboardMessages {
     /** The centre's detail dashboard: the rows behind the big screen's counts. */
     detail: string;
     detailTip: string;
+    /** A warning row's snapshot: the hub's evidence page (hub/src/cameras), checked against the recorded hash. */
+    snapshot: string;
+    snapshotTip: string;
   };
   /** Column aliases (legends and table headers). Plain words: they are quoted identifiers in InfluxQL. */
   columns: {
@@ -64,6 +67,9 @@ export interface DashboardMessages {
     handledBy: string;
     overdue: string;
     waiting: string;
+    /** The camera and the SHA-256 of a warning's snapshot. */
+    snapshotCamera: string;
+    snapshotHash: string;
     /** Approval items (item_state). */
     inProgress: string;
     nearLimit: string;
@@ -228,6 +234,8 @@ const zh: DashboardMessages = {
     liveViewTip: "该大厅各窗口摄像机的实时画面（需要 API 令牌）",
     detail: "监察中心明细",
     detailTip: "大屏各项数字背后的逐条明细：警示牌、预警及处置、待核实评价、未签到监理、离线设备、临近时限事项",
+    snapshot: "查看现场截图",
+    snapshotTip: "预警时摄像机拍下的截图，从网关取回并与记录的 SHA-256 核对（需要 API 令牌）",
   },
   columns: {
     late: "迟到",
@@ -261,6 +269,8 @@ const zh: DashboardMessages = {
     handledBy: "处置人",
     overdue: "逾期未处置",
     waiting: "待处置",
+    snapshotCamera: "截图摄像机",
+    snapshotHash: "现场截图",
     inProgress: "在办",
     nearLimit: "临近时限",
     itemsOverdue: "超期",
@@ -447,6 +457,9 @@ const en: DashboardMessages = {
     detail: "Centre details",
     detailTip:
       "The rows behind the big screen's numbers: cards, warnings and their handling, ratings to verify, supervisors not signed in, offline devices, items at their limit",
+    snapshot: "Open the snapshot",
+    snapshotTip:
+      "The camera's snapshot taken for the warning, fetched from the gateway and checked against its recorded SHA-256 (needs an API token)",
   },
   columns: {
     late: "late",
@@ -480,6 +493,8 @@ const en: DashboardMessages = {
     handledBy: "handled by",
     overdue: "overdue",
     waiting: "waiting",
+    snapshotCamera: "snapshot camera",
+    snapshotHash: "snapshot",
     inProgress: "in progress",
     nearLimit: "at the limit",
     itemsOverdue: "overdue",

@@ -45,10 +45,18 @@ const card = (
   timestamp: NOW - minutesAgo * MIN,
 });
 
-const warning = (subject: string, handling: string, overdue: 0 | 1, minutesAgo: number, handledBy = ""): IPoint => ({
+const SHA = "c3".repeat(32);
+const warning = (subject: string, handling: string, overdue: 0 | 1, minutesAgo: number, handledBy = "", snapshot?: string): IPoint => ({
   measurement: "warning",
   tags: { ...PLACE, site: "hall-1", category: "people", subject_kind: "window", subject, rule: "unattended", severity: "warning" },
-  fields: { active: 1, message: `窗口 ${subject} 无人值守`, handling, handled_by: handledBy, handling_overdue: overdue },
+  fields: {
+    active: 1,
+    message: `窗口 ${subject} 无人值守`,
+    handling,
+    handled_by: handledBy,
+    handling_overdue: overdue,
+    ...(snapshot ? { snapshot_device: `cam-${subject}`, snapshot_sha256: snapshot } : {}),
+  },
   timestamp: NOW - minutesAgo * MIN,
 });
 
@@ -105,9 +113,9 @@ function situation(): IPoint[] {
     card("clerk", "p1", "green", 0, "", 230),
     card("clerk", "p7", "red", 2, "yesterday", 26 * 60),
     card("clerk", "p8", "red", 2, "long ago", 60 * 24 * 60),
-    // Warnings today: w2 open and past its limit, w3 open within it, w4 acknowledged, w5 handled, w6 closed;
+    // Warnings today: w2 open and past its limit (with its snapshot), w3 open within it, w4 acknowledged, w5 handled, w6 closed;
     // yesterday's open one is not today's.
-    warning("w2", "open", 1, 50),
+    warning("w2", "open", 1, 50, "", SHA),
     warning("w3", "open", 0, 10),
     warning("w4", "acknowledged", 0, 40, "王主任"),
     warning("w5", "handled", 0, 45, "王主任"),
@@ -279,14 +287,16 @@ describe("warnings and their handling on the big screen", () => {
         handling: s.values[0]?.[2],
         by: s.values[0]?.[3],
         overdue: s.values[0]?.[4],
+        snapshot: [s.values[0]?.[5], s.values[0]?.[6]],
       }))
       .sort((a, b) => String(a.subject).localeCompare(String(b.subject)));
     expect(shown).toEqual([
-      { subject: "w2", warning: "窗口 w2 无人值守", handling: "open", by: "", overdue: 1 },
-      { subject: "w3", warning: "窗口 w3 无人值守", handling: "open", by: "", overdue: 0 },
-      { subject: "w4", warning: "窗口 w4 无人值守", handling: "acknowledged", by: "王主任", overdue: 0 },
-      { subject: "w5", warning: "窗口 w5 无人值守", handling: "handled", by: "王主任", overdue: 0 },
+      { subject: "w2", warning: "窗口 w2 无人值守", handling: "open", by: "", overdue: 1, snapshot: ["cam-w2", SHA] },
+      { subject: "w3", warning: "窗口 w3 无人值守", handling: "open", by: "", overdue: 0, snapshot: [null, null] },
+      { subject: "w4", warning: "窗口 w4 无人值守", handling: "acknowledged", by: "王主任", overdue: 0, snapshot: [null, null] },
+      { subject: "w5", warning: "窗口 w5 无人值守", handling: "handled", by: "王主任", overdue: 0, snapshot: [null, null] },
     ]);
+    expect(series[0]?.columns.slice(5)).toEqual(["snapshot_device", "snapshot_sha256"]);
   });
 
   it("shows the handling states in Chinese", () => {

@@ -103,7 +103,8 @@ describe("grafana provisioning against the API contract", () => {
         const column: { displayName?: string; mappings?: Record<string, string> } = {};
         for (const p of o.properties) {
           if (p.id === "displayName") column.displayName = p.value;
-          else column.mappings = Object.fromEntries(Object.entries(p.value[0]?.options ?? {}).map(([k, v]) => [k, v.text]));
+          else if (p.id === "mappings")
+            column.mappings = Object.fromEntries(Object.entries(p.value[0]?.options ?? {}).map(([k, v]) => [k, v.text]));
         }
         shown[o.matcher.options] = column;
       }

@@ -113,7 +113,18 @@ export const MEASUREMENTS = {
   warning: {
     policy: "raw",
     tags: [...PLACE, "category", "subject_kind", "subject", "rule", "severity"],
-    fields: ["active", "message", "minutes", "rate", "rated", "handling", "handled_by", "handling_overdue"],
+    fields: [
+      "active",
+      "message",
+      "minutes",
+      "rate",
+      "rated",
+      "handling",
+      "handled_by",
+      "handling_overdue",
+      "snapshot_device",
+      "snapshot_sha256",
+    ],
   },
   warning_action: {
     policy: "raw",

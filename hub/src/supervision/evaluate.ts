@@ -9,7 +9,7 @@ import { RULES } from "./rules/index.ts";
 import type { DayContext, DayRule, DaySpan, Deduction, Findings, Judged, Rule, SiteRule } from "./rules/rule.ts";
 import { dailyScorePoint, deductionPoint, type Entry } from "./scores.ts";
 import type { SupervisionSettings } from "./settings.ts";
-import { type HandlingView, warningPoint } from "./warnings.ts";
+import { type HandlingView, warningPoint, type WarningSnapshot, warningSnapshots } from "./warnings.ts";
 import { handlingOf } from "./handling.ts";
 import { supervisionTexts } from "./messages.ts";
 
@@ -69,26 +69,35 @@ export async function evaluateDay(
     onDuty,
     readings: dayReadings(influx, site, span),
   };
-  const [findings, entryRows, actionRows] = await Promise.all([
+  const [findings, entryRows, actionRows, snapshotRows] = await Promise.all([
     Promise.all(dayRules(rules).map((r) => r.judge(ctx))),
     ctx.readings.entries(),
     ctx.readings.warningActions(),
+    ctx.readings.warningSnapshots(),
   ]);
   const entries: Entry[] = entryRows.map((r) => ({
     subjectKind: String(r.subject_kind),
     subject: String(r.subject),
     points: Number(r.points),
   }));
-  compose(outcome, ctx, findings, entries, { of: handlingOf(site.id, actionRows), now, limits: settings.handling });
+  const handling: HandlingView = { of: handlingOf(site.id, actionRows), now, limits: settings.handling };
+  compose(outcome, ctx, findings, entries, handling, warningSnapshots(site.id, snapshotRows));
   return outcome;
 }
 
-function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], entries: Entry[], handling: HandlingView): void {
+function compose(
+  outcome: DayOutcome,
+  ctx: DayContext,
+  findings: Findings[],
+  entries: Entry[],
+  handling: HandlingView,
+  snapshots: ReadonlyMap<string, WarningSnapshot>,
+): void {
   const { place, span, settings } = ctx;
   for (const f of findings) outcome.points.push(...(f.records ?? []));
   for (const f of findings)
     for (const w of f.warnings ?? []) {
-      outcome.points.push(warningPoint(place, w, handling));
+      outcome.points.push(warningPoint(place, w, handling, snapshots));
       // Warnings about people go to the site's contacts too (the person responsible, from the registry).
       const contacts = w.event.category === "people" ? ctx.site.contacts : undefined;
       if (w.event.active)
@@ -99,7 +108,12 @@ function compose(outcome: DayOutcome, ctx: DayContext, findings: Findings[], ent
   // Cards and daily scores, for everyone judged today.
   const judged: Judged[] = findings.flatMap((f) => f.judged ?? []);
   for (const j of judged) {
-    const card = dayCard(place, span.firstStart, { kind: j.card, id: j.subject, department: j.department, reasons: j.faults }, settings.cards);
+    const card = dayCard(
+      place,
+      span.firstStart,
+      { kind: j.card, id: j.subject, department: j.department, reasons: j.faults },
+      settings.cards,
+    );
     outcome.cards.push(card.event);
     outcome.points.push(card.point);
     outcome.points.push(

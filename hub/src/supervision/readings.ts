@@ -4,8 +4,19 @@ import type { Site } from "../registry/schema.ts";
 import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "../items/read.ts";
 import { INFLUXQL } from "../schema/index.ts";
 
-const { signin, heartbeat, motion, rating, dissatisfaction, deduction, gateway_health, integrity_alert, warning, warning_action } =
-  INFLUXQL;
+const {
+  signin,
+  heartbeat,
+  motion,
+  rating,
+  dissatisfaction,
+  deduction,
+  gateway_health,
+  integrity_alert,
+  warning,
+  warning_action,
+  camera_snapshot,
+} = INFLUXQL;
 
 /** The centre's handling steps on the site's warnings raised since `since` (ms). */
 const warningActions = (influx: InfluxDB, site: Site, since: number) =>
@@ -100,6 +111,12 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
     ),
     /** The centre's handling of the day's warnings. */
     warningActions: once(() => warningActions(influx, site, span.dayFrom)),
+    /** The snapshots the hub took for the day's unattended-window warnings (the cameras extension's evidence). */
+    warningSnapshots: once(() =>
+      influx.query<Row>(
+        `SELECT ${camera_snapshot.window}, ${camera_snapshot.device}, ${camera_snapshot.sha256}, ${camera_snapshot.warning_ts} FROM ${camera_snapshot.FROM} WHERE ${camera_snapshot.site} = ${lit(site.id)} AND ${camera_snapshot.reason} = 'unattended' AND time >= ${ns(span.dayFrom)}`,
+      ),
+    ),
     /** People's entries: deductions and bonuses entered by a person, not computed by the rules. */
     entries: once(() =>
       influx.query<Row>(

@@ -108,6 +108,8 @@ export interface WarningFinding {
   active: 0 | 1;
   /** Figures the warning rests on, as `warning` fields. */
   figures?: { minutes?: number; rate?: number; rated?: number };
+  /** A snapshot the rule rests on (an unattended window's, taken when the last motion ended): the camera and its hash. */
+  evidence?: { device: string; sha256: string };
 }
 
 /** Someone or something judged this day: gets a card coloured by its faults and a daily score. */

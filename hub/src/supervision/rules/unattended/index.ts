@@ -75,9 +75,10 @@ export const unattended: DayRule = {
       episodes.forEach((e, i) => {
         const severity = i + 1 >= settings.cards.redAfter ? "escalation" : "warning";
         // The evidence: the snapshot taken when the last motion before the stretch ended.
-        const evidence = windowMotion
+        const evidenceRow = windowMotion
           .filter((r) => r.time.getTime() <= e.from && typeof r.snapshot_sha256 === "string")
-          .sort((a, b) => b.time.getTime() - a.time.getTime())[0]?.snapshot_sha256 as string | undefined;
+          .sort((a, b) => b.time.getTime() - a.time.getTime())[0];
+        const evidence = evidenceRow?.snapshot_sha256 as string | undefined;
         const message = text.unattended({ window: w.name, minutes: e.minutes, ...(evidence ? { snapshot: evidence } : {}) });
         findings.warnings.push({
           event: {
@@ -93,6 +94,7 @@ export const unattended: DayRule = {
           },
           active: e.to < workEnd ? 0 : 1,
           figures: { minutes: e.minutes },
+          ...(evidence && typeof evidenceRow?.device === "string" ? { evidence: { device: evidenceRow.device, sha256: evidence } } : {}),
         });
         findings.deductions.push({
           subjectKind: "window_unit",
