@@ -8,8 +8,8 @@ import type { z } from "zod";
  * certainly": the caller then asks zod, which gives the verdict and the error. So a value gets the same verdict and
  * the same error either way (compiled-check.test.ts feeds both random and hostile readings and compares).
  *
- * Only what the reading schemas use is compiled: strict objects, strings (length, regex), numbers (integer, range),
- * enums, literals, optional fields. A schema with anything else is not compiled (`compileCheck` returns undefined)
+ * Only what the reading schemas use is compiled: strict objects, arrays (length), strings (length, regex), numbers
+ * (integer, range), enums, literals, optional fields. A schema with anything else is not compiled (`compileCheck` returns undefined)
  * and the caller uses zod alone.
  */
 export type FastCheck = (value: unknown) => boolean;
@@ -26,6 +26,7 @@ interface ZodInternals {
       format?: string;
       entries?: Record<string, unknown>;
       values?: unknown[];
+      element?: ZodInternals;
     };
   };
 }
@@ -73,6 +74,16 @@ export function compileCheck(schema: z.ZodType): FastCheck | undefined {
         return `if (${oneOf(Object.values(def.entries ?? {}), value)}) return false;\n${noChecks(def)}`;
       case "literal":
         return `if (${oneOf(def.values ?? [], value)}) return false;\n${noChecks(def)}`;
+      case "array": {
+        if (!def.element) throw new Unsupported("an array without its element");
+        const item = variable();
+        // Plain arrays only, every index present (a hole is undefined to zod): anything else goes to zod.
+        return (
+          `if (!Array.isArray(${value}) || Object.getPrototypeOf(${value}) !== Array.prototype) return false;\n` +
+          (def.checks?.map((c) => lengthCheck(c, value)).join("") ?? "") +
+          `for (let i = 0; i < ${value}.length; i++) { if (!Object.hasOwn(${value}, i)) return false; const ${item} = ${value}[i];\n${check(def.element, item)}}\n`
+        );
+      }
       default:
         throw new Unsupported(`schema type ${def.type}`);
     }
@@ -103,10 +114,16 @@ export function compileCheck(schema: z.ZodType): FastCheck | undefined {
     return code;
   }
 
-  function stringCheck(c: CheckInternals, value: string): string {
+  function lengthCheck(c: CheckInternals, value: string): string {
     const d = c._zod.def;
     if (d.check === "min_length") return failUnless(c, value, `${value}.length >= ${Number(d.minimum)}`);
     if (d.check === "max_length") return failUnless(c, value, `${value}.length <= ${Number(d.maximum)}`);
+    throw new Unsupported(`length check ${d.check}`);
+  }
+
+  function stringCheck(c: CheckInternals, value: string): string {
+    const d = c._zod.def;
+    if (d.check === "min_length" || d.check === "max_length") return lengthCheck(c, value);
     if (d.check === "string_format" && d.format === "regex" && d.pattern instanceof RegExp) {
       const re = constant(d.pattern);
       return failUnless(c, value, `(${re}.lastIndex = 0, ${re}.test(${value}))`);

@@ -1,9 +1,21 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { z } from "zod";
 import type { PayloadError } from "./errors.ts";
-import { HeartbeatEvent, Id, ItemEvent, itemRules, MotionEvent, QueueEvent, queueRules, RatingEvent, ratingRules, SigninEvent } from "./events.ts";
+import {
+  HeartbeatEvent,
+  Id,
+  ItemEvent,
+  itemRules,
+  MotionEvent,
+  QueueEvent,
+  queueRules,
+  RatingEvent,
+  ratingRules,
+  SigninEvent,
+} from "./events.ts";
 import { err, ok, type Result } from "./result.ts";
-import { EVENT_KINDS, type EventKind } from "./topics.ts";
+import { EVENT_KINDS } from "./topics.ts";
+import { GATEWAY_READING_KINDS, PresenceReport, presenceRules } from "./presence.ts";
 import { parseBatchJson } from "./batch-json.ts";
 import { compileCheck, type FastCheck } from "./compiled-check.ts";
 import { issueToError } from "./validate.ts";
@@ -26,9 +38,13 @@ export const GENESIS_HASH = "0".repeat(64);
 /** An Ed25519 signature (64 bytes) in canonical base64. */
 const SIGNATURE_BASE64_LENGTH = 88;
 
+/** What a batch may carry: the device event kinds, and what the gateway reports itself (a device's presence). */
+export const READING_KINDS = [...EVENT_KINDS, ...GATEWAY_READING_KINDS] as const;
+export type ReadingKind = (typeof READING_KINDS)[number];
+
 /** A device event as the gateway buffered it: the event, its kind, and the gateway's receive time. */
 export const Reading = z.looseObject({
-  kind: z.enum(EVENT_KINDS),
+  kind: z.enum(READING_KINDS),
   deviceId: Id,
   seq: z.int().min(0).max(0xffffffff),
   ts: z.int().min(0),
@@ -41,7 +57,7 @@ export type Reading = z.infer<typeof Reading>;
  * What a reading adds to its event: the kind (the topic's, on the device side) and the gateway's receive time.
  * Gateways buffer events without their `v` (the batch carries it), so it may be absent; if present it is 1.
  */
-const readingFields = <K extends EventKind>(kind: K) => ({ kind: z.literal(kind), rxTs: z.int().min(0), v: z.literal(1).optional() });
+const readingFields = <K extends ReadingKind>(kind: K) => ({ kind: z.literal(kind), rxTs: z.int().min(0), v: z.literal(1).optional() });
 
 /**
  * Each kind's reading checked in full in one pass: the event's own fields and rules plus the reading fields. The
@@ -54,14 +70,15 @@ export const READING_SCHEMAS = {
   heartbeat: z.strictObject({ ...HeartbeatEvent.shape, ...readingFields("heartbeat") }),
   item: z.strictObject({ ...ItemEvent.shape, ...readingFields("item") }).check(itemRules),
   queue: z.strictObject({ ...QueueEvent.shape, ...readingFields("queue") }).check(queueRules),
-} as const satisfies Record<EventKind, z.ZodType>;
+  presence: z.strictObject({ ...PresenceReport.shape, ...readingFields("presence") }).check(presenceRules),
+} as const satisfies Record<ReadingKind, z.ZodType>;
 
-export type CheckedReading = { [K in EventKind]: z.infer<(typeof READING_SCHEMAS)[K]> }[EventKind];
+export type CheckedReading = { [K in ReadingKind]: z.infer<(typeof READING_SCHEMAS)[K]> }[ReadingKind];
 
 /** Each kind's schema compiled (compiled-check.ts), made on first use: the gateway never needs them. */
-let compiledReadingChecks: Partial<Record<EventKind, FastCheck>> | undefined;
-function compiledReadingCheck(kind: EventKind): FastCheck | undefined {
-  compiledReadingChecks ??= Object.fromEntries(EVENT_KINDS.map((k) => [k, compileCheck(READING_SCHEMAS[k])]));
+let compiledReadingChecks: Partial<Record<ReadingKind, FastCheck>> | undefined;
+function compiledReadingCheck(kind: ReadingKind): FastCheck | undefined {
+  compiledReadingChecks ??= Object.fromEntries(READING_KINDS.map((k) => [k, compileCheck(READING_SCHEMAS[k])]));
   return compiledReadingChecks[kind];
 }
 
@@ -82,15 +99,15 @@ export function parseReadingWithZod(reading: unknown): Result<CheckedReading, Pa
   return typeof kind === "string" ? zodReading(kind, reading) : kind;
 }
 
-function readingKind(reading: unknown): EventKind | { ok: false; error: PayloadError } {
+function readingKind(reading: unknown): ReadingKind | { ok: false; error: PayloadError } {
   if (reading === null || typeof reading !== "object" || Array.isArray(reading))
     return err({ code: "invalid_field", message: "a reading must be a JSON object" });
   const kind = (reading as { kind?: unknown }).kind;
-  if (typeof kind === "string" && Object.hasOwn(READING_SCHEMAS, kind)) return kind as EventKind;
+  if (typeof kind === "string" && Object.hasOwn(READING_SCHEMAS, kind)) return kind as ReadingKind;
   return err({ code: "invalid_field", message: `unknown reading kind ${JSON.stringify(kind) ?? "(none)"}`, path: "kind" });
 }
 
-function zodReading(kind: EventKind, reading: unknown): Result<CheckedReading, PayloadError> {
+function zodReading(kind: ReadingKind, reading: unknown): Result<CheckedReading, PayloadError> {
   const parsed = (READING_SCHEMAS[kind] as z.ZodType<CheckedReading>).safeParse(reading);
   return parsed.success ? ok(parsed.data) : err(issueToError(parsed.error.issues, reading));
 }

@@ -5,6 +5,7 @@ export * from "./devices/index.ts";
 export * from "./envelope.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
+export * from "./presence.ts";
 export * from "./gateway-config.ts";
 export * from "./result.ts";
 export * from "./sealed-secret.ts";

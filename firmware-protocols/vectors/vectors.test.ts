@@ -1,14 +1,29 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { validateDeviceMessage } from "../src/index.ts";
+import { parseReading, validateDeviceMessage } from "../src/index.ts";
 import { decodeEventFrame, FrameDecoder } from "../src/serial/index.ts";
 
 const load = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, file), "utf8"));
-const mqtt = load("mqtt-payloads.json") as { now: number; retentionDays: Record<string, number>; cases: { name: string; topic: string; payload: string; expect: { ok: boolean; code?: string; event?: unknown } }[] };
+const mqtt = load("mqtt-payloads.json") as {
+  now: number;
+  retentionDays: Record<string, number>;
+  cases: { name: string; topic: string; payload: string; expect: { ok: boolean; code?: string; event?: unknown } }[];
+};
 const serial = load("serial-frames.json") as {
   now: number;
-  cases: { name: string; chunks: string[]; end?: boolean; deviceId?: string; expect: unknown[]; event?: { ok: boolean; code?: string; event?: unknown } }[];
+  cases: {
+    name: string;
+    chunks: string[];
+    end?: boolean;
+    deviceId?: string;
+    expect: unknown[];
+    event?: { ok: boolean; code?: string; event?: unknown };
+  }[];
+};
+
+const readings = load("uplink-readings.json") as {
+  cases: { name: string; reading: unknown; expect: { ok: boolean; code?: string; path?: string } }[];
 };
 
 describe("test vectors", () => {
@@ -18,7 +33,25 @@ describe("test vectors", () => {
       ...mqtt.cases.map((c) => c.expect.code),
       ...serial.cases.flatMap((c) => [...(c.expect as { code?: string }[]).map((e) => e.code), c.event?.code]),
     ]);
-    for (const code of ["bad_crc", "truncated", "bad_length", "unknown_command", "bad_level", "missing_field", "future_timestamp", "oversized", "invalid_field", "unknown_field", "beyond_retention"]) expect(codes).toContain(code);
+    for (const code of [
+      "bad_crc",
+      "truncated",
+      "bad_length",
+      "unknown_command",
+      "bad_level",
+      "missing_field",
+      "future_timestamp",
+      "oversized",
+      "invalid_field",
+      "unknown_field",
+      "beyond_retention",
+    ])
+      expect(codes).toContain(code);
+  });
+
+  it.each(readings.cases.map((c) => [c.name, c] as const))("uplink reading: %s", (_name, c) => {
+    const result = parseReading(c.reading);
+    expect(result.ok ? { ok: true } : { ok: false, code: result.error.code, path: result.error.path }).toEqual(c.expect);
   });
 
   it.each(mqtt.cases.map((c) => [c.name, c] as const))("MQTT: %s", (_name, c) => {
@@ -32,7 +65,15 @@ describe("test vectors", () => {
     expect(
       results.map((r) =>
         r.ok
-          ? { ok: true, frame: { address: r.value.address, command: r.value.command, seq: r.value.seq, payload: Buffer.from(r.value.payload).toString("hex") } }
+          ? {
+              ok: true,
+              frame: {
+                address: r.value.address,
+                command: r.value.command,
+                seq: r.value.seq,
+                payload: Buffer.from(r.value.payload).toString("hex"),
+              },
+            }
           : { ok: false, code: r.error.code },
       ),
     ).toEqual(c.expect);

@@ -10,6 +10,7 @@ import { AvailabilityTracker } from "./devices/availability.ts";
 import { deliverCommand } from "./devices/command-delivery.ts";
 import { CommandPlanner, type Outgoing } from "./devices/commands.ts";
 import { observedSink } from "./devices/observed-sink.ts";
+import { PresenceTracker, presenceSink } from "./devices/presence.ts";
 import { clerkCheckedSink, WindowClerks } from "./devices/window-clerks.ts";
 import { createGatewayMetrics } from "./http/metrics.ts";
 import { type HttpApi, startHttpApi } from "./http/server.ts";
@@ -34,6 +35,11 @@ export interface GatewayParts {
   links?: readonly DeviceLink[];
   /** The gateway's X25519 sealing key: opens the link secrets (camera passwords) the hub sealed to it. */
   sealingKey?: KeyObject;
+  /**
+   * Where heartbeats go when the settings summarise them (`heartbeats.summaryS` > 0): runGateway's keeps its state in
+   * the data folder; without one, a tracker in memory over `sink`.
+   */
+  presence?: PresenceTracker;
 }
 
 /** What /api/status shows and the status report to the hub is built from. */
@@ -71,10 +77,19 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
   availability.setDevices(config?.devices ?? []);
   const planner = new CommandPlanner(config);
   const windowClerks = new WindowClerks(config);
+  const presence =
+    settings.heartbeats.summaryS > 0
+      ? (parts.presence ??
+        new PresenceTracker({ sink, summaryMs: settings.heartbeats.summaryS * 1000, logger: logger.child({ component: "presence" }) }))
+      : undefined;
+  presence?.setDevices(config?.devices ?? []);
+  const deviceSink = presence ? presenceSink(sink, presence) : sink;
 
   const send = (messages: Outgoing[]) => {
     for (const m of messages) {
-      deliverCommand(m, (id) => links.serving(id)).catch((error: Error) => logger.warn({ err: error, topic: m.topic }, "command not delivered"));
+      deliverCommand(m, (id) => links.serving(id)).catch((error: Error) =>
+        logger.warn({ err: error, topic: m.topic }, "command not delivered"),
+      );
     }
   };
   const metrics = createGatewayMetrics({
@@ -100,7 +115,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       connected: (deviceId, connected) => availability.connected(deviceId, connected),
     },
     // Every link's readings and refusals take the same path: metrics, availability, commands back to devices.
-    sink: observedSink(clerkCheckedSink(sink, windowClerks, logger), {
+    sink: observedSink(clerkCheckedSink(deviceSink, windowClerks, logger), {
       committed(event: DeviceEvent, stored) {
         metrics.accepted.inc({ kind: event.kind, result: stored });
         availability.event(event.deviceId, event.kind === "heartbeat" ? event.intervalS : undefined);
@@ -113,6 +128,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     }),
   });
   await links.start(config);
+  presence?.start();
 
   const status = (): GatewayState => ({
     gatewayId: settings.gatewayId,
@@ -139,7 +155,10 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
         },
         devices: () => [
           ...availability.list(),
-          ...links.adapters().flatMap((a) => a.refusedDevices?.() ?? []).map((d) => ({ ...d, online: false, connected: false, refused: d.reason })),
+          ...links
+            .adapters()
+            .flatMap((a) => a.refusedDevices?.() ?? [])
+            .map((d) => ({ ...d, online: false, connected: false, refused: d.reason })),
         ],
         details: status,
         deadLetters: (limit, offset) => parts.deadLetters?.(limit, offset) ?? [],
@@ -149,6 +168,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
     });
   } catch (error) {
     await links.stop();
+    await presence?.close();
     throw error;
   }
 
@@ -156,6 +176,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
   const unsubscribe = store.onApply((next) => {
     config = next;
     availability.setDevices(next.devices);
+    presence?.setDevices(next.devices);
     planner.setConfig(next);
     windowClerks.setConfig(next);
     links.apply(next);
@@ -180,6 +201,7 @@ export async function startGateway(parts: GatewayParts): Promise<RunningGateway>
       unsubscribe();
       await links.stop();
       await http.close();
+      await presence?.close();
     },
   };
 }

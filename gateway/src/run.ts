@@ -9,6 +9,8 @@ import type { Settings } from "./settings/settings.ts";
 import { ensureWritableDataDir } from "./settings/data-dir.ts";
 import { readHubTls } from "./uplink/hub-tls.ts";
 import { Uplink } from "./uplink/index.ts";
+import { PresenceTracker } from "./devices/presence.ts";
+import { SealPriority } from "./devices/seal-priority.ts";
 
 /** How often the gateway reports its health to the hub (and whenever it changes state). */
 const STATUS_INTERVAL_MS = 10_000;
@@ -48,10 +50,22 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
 
   let uplink: Uplink | undefined = undefined;
   let gateway: RunningGateway;
+  // Urgent readings are sealed at once, heartbeats and summaries every few seconds (PROTOCOL.md 4.1).
+  const priority = new SealPriority();
+  const sink = priority.sink(buffer);
   try {
     gateway = await startGateway({
       settings,
-      sink: buffer,
+      sink,
+      presence:
+        settings.heartbeats.summaryS > 0
+          ? new PresenceTracker({
+              sink,
+              dataDir: settings.dataDir,
+              summaryMs: settings.heartbeats.summaryS * 1000,
+              logger: logger.child({ component: "presence" }),
+            })
+          : undefined,
       logger,
       store: config,
       sealingKey: keys.sealingPrivateKey,
@@ -79,6 +93,8 @@ export async function runGateway(settings: Settings, logger: Logger): Promise<Ga
     tls: hubTls,
     batchMaxReadings: settings.batch.maxReadings,
     batchMaxWaitMs: settings.batch.maxWaitMs,
+    lowPriorityWaitMs: settings.batch.lowPriorityWaitMs,
+    priority,
     maxInFlight: settings.batch.maxInFlight,
     dataDir: settings.dataDir,
     config,

@@ -71,6 +71,30 @@ const reading = fc.oneof(
     rssi: maybe(fc.integer({ min: -150, max: 0 })),
     pending: maybe(fc.nat()),
   }),
+  fc
+    .record({
+      kind: fc.constant("presence"),
+      ...base,
+      type: fc.constantFrom("online", "offline", "summary"),
+      intervalS: fc.integer({ min: 5, max: 3600 }),
+      span: fc.integer({ min: 1, max: 3_600_000 }),
+      count: fc.integer({ min: 0, max: 200 }),
+      gaps: fc.array(fc.record({ fromTs: fc.integer({ min: 0, max: T }), toTs: fc.integer({ min: 0, max: T }) }), { maxLength: 3 }),
+      state: fc.constantFrom("online", "offline"),
+    })
+    .map(({ span, count, gaps, state, ...r }) =>
+      r.type === "summary"
+        ? {
+            ...r,
+            fromTs: r.ts - span,
+            toTs: r.ts,
+            count,
+            gaps: gaps.map((g) => ({ fromTs: Math.min(g.fromTs, g.toTs), toTs: Math.max(g.fromTs, g.toTs) + 1 })),
+            state,
+            ...(count > 0 ? { firstSeenTs: r.ts - span, lastSeenTs: r.ts } : {}),
+          }
+        : { ...r, lastSeenTs: r.ts, ts: r.type === "online" ? r.ts : r.ts + r.intervalS * 2500 },
+    ),
 );
 
 /** The reference: readingToPoint then encodePoint, or the refusal either gives. */
@@ -103,7 +127,7 @@ describe("readingLine", () => {
     fc.assert(
       fc.property(reading, (raw) => {
         const checked = parseReading(JSON.parse(JSON.stringify(raw)));
-        if (!checked.ok || checked.value.kind === "heartbeat") return;
+        if (!checked.ok || checked.value.kind === "heartbeat" || checked.value.kind === "presence") return;
         const written = outcome(() => readingLine(checked.value, registry));
         if (!("line" in written)) return;
         const point = readingToPoint(checked.value, registry) as Point;
@@ -134,5 +158,45 @@ describe("readingLine", () => {
     expect(readingLine({ ...r, windowId: "w2" } as CheckedReading, registry)).toContain(",department=tax\\ office\\,\\ north\\=1,");
     expect(() => readingLine({ ...r, windowId: "w4" } as CheckedReading, registry)).toThrow(/cannot be written/);
     expect(() => readingLine({ ...r, ts: 2 ** 52 } as CheckedReading, registry)).toThrow(/timestamp/);
+  });
+
+  it("writes a presence summary and a state change as SCHEMA.md says", () => {
+    const summary = {
+      kind: "presence",
+      deviceId: "kp1",
+      seq: 12,
+      ts: T,
+      rxTs: T,
+      type: "summary",
+      intervalS: 30,
+      fromTs: T - 600_000,
+      toTs: T,
+      count: 15,
+      firstSeenTs: T - 590_000,
+      lastSeenTs: T - 10_000,
+      gaps: [{ fromTs: T - 500_000, toTs: T - 300_000 }],
+      state: "online",
+    };
+    const checked = parseReading(summary);
+    if (!checked.ok) throw new Error(checked.error.message);
+    expect(readingLine(checked.value, registry)).toBe(
+      `presence,device=kp1,device_kind=keypad,site=hall1,type=summary seq=12,interval_s=30,online=1,last_seen=${T - 10_000},first_seen=${T - 590_000}` +
+        `,period_from=${T - 600_000},count=15,gaps="${T - 500_000}-${T - 300_000}",offline_s=200 ${T}000012`,
+    );
+    const offline = parseReading({
+      kind: "presence",
+      deviceId: "kp1",
+      seq: 13,
+      ts: T + 75_000,
+      rxTs: T + 75_000,
+      type: "offline",
+      intervalS: 30,
+      lastSeenTs: T,
+    });
+    if (!offline.ok) throw new Error(offline.error.message);
+    expect(readingLine(offline.value, registry)).toBe(
+      `presence,device=kp1,device_kind=keypad,site=hall1,type=offline seq=13,interval_s=30,online=0,last_seen=${T} ${T + 75_000}000013`,
+    );
+    expect(readingLine(offline.value, registry)).toBe(reference(offline.value));
   });
 });

@@ -58,9 +58,17 @@ export const Settings = z
       .strictObject({
         maxReadings: z.int().min(1).max(10_000).default(500),
         maxWaitMs: z.int().min(0).max(60_000).default(200),
+        /** How long heartbeats and presence summaries alone wait for company before they are sealed (ms). */
+        lowPriorityWaitMs: z.int().min(0).max(60_000).default(5000),
         maxInFlight: z.int().min(1).max(64).default(4),
       })
       .prefault({}),
+    /**
+     * Heartbeats summarised (firmware-protocols PROTOCOL.md 4.1): a presence report when a device goes offline or comes
+     * back, and a summary per device every `summaryS` seconds (600 recommended); 0 forwards every heartbeat (as older
+     * gateways do).
+     */
+    heartbeats: z.strictObject({ summaryS: z.union([z.literal(0), z.int().min(60).max(86_400)]).default(0) }).prefault({}),
     logLevel: z.enum(LOG_LEVELS).default("info"),
     /** For a gateway that has never reached the hub: the config slice to start with. */
     config: GatewayConfig.optional(),

@@ -32,6 +32,12 @@ export interface UplinkOptions {
   batchMaxReadings?: number;
   /** How long the first unbatched reading waits for company before its batch is sealed (default 200 ms). */
   batchMaxWaitMs?: number;
+  /**
+   * Readings that may wait: while `urgentWaiting()` says no (only heartbeats and summaries wait), the first waits
+   * `lowPriorityWaitMs` instead of `batchMaxWaitMs`; `sealed()` is told after each seal. Absent: everything is urgent.
+   */
+  priority?: { urgentWaiting(): boolean; sealed(): void };
+  lowPriorityWaitMs?: number;
   /** Batches sent and not yet acknowledged (default 4). */
   maxInFlight?: number;
   /** A batch unanswered this long is sent again (default 30 s). */
@@ -83,7 +89,9 @@ interface InFlight {
  * batch is re-sent at once (several in flight), and reconnects back off with jitter instead of storming the hub.
  */
 export class Uplink {
-  private readonly opts: Required<Pick<UplinkOptions, "batchMaxReadings" | "batchMaxWaitMs" | "maxInFlight" | "ackTimeoutMs">> &
+  private readonly opts: Required<
+    Pick<UplinkOptions, "batchMaxReadings" | "batchMaxWaitMs" | "lowPriorityWaitMs" | "maxInFlight" | "ackTimeoutMs">
+  > &
     UplinkOptions;
   private client: MqttClient | undefined;
   private state: UplinkStatus["state"] = "offline";
@@ -92,6 +100,8 @@ export class Uplink {
   private reconnects = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private sealTimer: NodeJS.Timeout | undefined;
+  /** The seal timer waits the low-priority time. */
+  private sealTimerLow = false;
   private tickTimer: NodeJS.Timeout | undefined;
   /** Sealed batches waiting to be (re)sent, oldest first. */
   private queue: SealedBatch[] = [];
@@ -112,7 +122,7 @@ export class Uplink {
   private unsubscribeAppend: (() => void) | undefined;
 
   constructor(options: UplinkOptions) {
-    this.opts = { batchMaxReadings: 5000, batchMaxWaitMs: 200, maxInFlight: 4, ackTimeoutMs: 30_000, ...options };
+    this.opts = { batchMaxReadings: 5000, batchMaxWaitMs: 200, lowPriorityWaitMs: 5000, maxInFlight: 4, ackTimeoutMs: 30_000, ...options };
     this.config = options.config ?? new ConfigStore({ gatewayId: options.gatewayId, dataDir: options.dataDir, logger: options.logger });
   }
 
@@ -288,10 +298,22 @@ export class Uplink {
         const waiting = this.opts.outbox.unbatchedCount();
         if (waiting === 0) break;
         if (waiting < this.opts.batchMaxReadings && !force) {
-          this.sealTimer ??= setTimeout(() => {
+          const urgent = this.opts.priority?.urgentWaiting() ?? true;
+          // An urgent reading behind low-priority ones cuts their wait short.
+          if (urgent && this.sealTimer && this.sealTimerLow) {
+            clearTimeout(this.sealTimer);
             this.sealTimer = undefined;
-            this.pump(true);
-          }, this.opts.batchMaxWaitMs);
+          }
+          if (!this.sealTimer) {
+            this.sealTimerLow = !urgent;
+            this.sealTimer = setTimeout(
+              () => {
+                this.sealTimer = undefined;
+                this.pump(true);
+              },
+              urgent ? this.opts.batchMaxWaitMs : this.opts.lowPriorityWaitMs,
+            );
+          }
           break;
         }
         batch = this.seal();
@@ -306,6 +328,7 @@ export class Uplink {
     let sealed: SealedBatch | undefined;
     // A seal that cannot be written (disk full) leaves the readings unsealed; the next tick tries again.
     this.bufferWrite("seal a batch", () => (sealed = this.sealNext()));
+    if (sealed && this.opts.outbox.unbatchedCount() === 0) this.opts.priority?.sealed();
     return sealed;
   }
 

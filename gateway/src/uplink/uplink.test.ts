@@ -7,6 +7,7 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { type GatewayBuffer, openBuffer } from "../buffer/index.ts";
 import { loadOrCreateKeys } from "../identity/keys.ts";
+import { SealPriority } from "../devices/seal-priority.ts";
 import { loadLastConfig, Uplink, type UplinkOptions } from "./index.ts";
 import { startStandInHub } from "./testing/stand-in-hub.ts";
 
@@ -70,6 +71,33 @@ async function appendAll(buffer: GatewayBuffer, from: number, count: number) {
 }
 
 describe("uplink", () => {
+  it("lets heartbeats and summaries wait for company, and seals them at once behind a rating", async () => {
+    const priority = new SealPriority();
+    // A low-priority wait no test would sit out: only an urgent reading gets the heartbeats sent.
+    const { hub, buffer, uplink } = await setup({ priority, lowPriorityWaitMs: 60_000 });
+    const sink = priority.sink(buffer);
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    const heartbeat = (seq: number): Reading => ({
+      kind: "heartbeat",
+      deviceId: "kp-1",
+      seq,
+      ts: T0 + seq,
+      rxTs: T0 + seq,
+      intervalS: 30,
+      uptimeS: seq,
+    });
+    await Promise.all([1, 2, 3].map((seq) => sink.append(heartbeat(seq))));
+    // The uplink has seen them (its wake-up after the commit) and set its long timer: nothing sealed.
+    await new Promise((r) => setImmediate(r));
+    expect(buffer.unbatchedCount()).toBe(3);
+    expect(hub.readings()).toHaveLength(0);
+    await sink.append(rating(4));
+    await waitFor("all four at the hub", () => hub.readings().length === 4);
+    expect(hub.batches()).toBe(1);
+    expect(priority.urgentWaiting()).toBe(false);
+  });
+
   it("sends batches by count and by time, several in flight, and deletes what the hub stored", async () => {
     const { hub, buffer, uplink } = await setup();
     uplink.start();

@@ -86,10 +86,12 @@ export function encodeBatch(
     }
     try {
       const policy = retentionPolicyFor(r.kind);
-      const first = r.kind === "heartbeat" || seen.isNew(r.kind, r.deviceId, r.ts, r.seq, arrivals);
+      // Health readings (heartbeats, presence reports) have no arrival fields and are not in the manifest (raw only).
+      const health = r.kind === "heartbeat" || r.kind === "presence";
+      const first = health || seen.isNew(r.kind, r.deviceId, r.ts, r.seq, arrivals);
       const line = first ? readingLine(r, registry) : lineWithoutArrival(r, registry);
       groups.add(policy, line, r.ts);
-      if (r.kind !== "heartbeat") manifest.add(r.kind, r.deviceId, r.seq, r.ts, line.length, !first, r.ts < rawCutoffMs);
+      if (!health) manifest.add(r.kind, r.deviceId, r.seq, r.ts, line.length, !first, r.ts < rawCutoffMs);
     } catch (e) {
       refusals.add("malformed", r, `unwritable: ${(e as Error).message}`);
       continue;

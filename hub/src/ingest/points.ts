@@ -1,4 +1,4 @@
-import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading } from "@supervision/firmware-protocols";
+import { type GatewayStatus, type Level, NEGATIVE_LEVELS, parseReading, type PresenceGap } from "@supervision/firmware-protocols";
 import { integerText, type Point } from "../influx/line-protocol.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
 import type { Registry } from "../registry/schema.ts";
@@ -27,6 +27,7 @@ export const RETENTION_POLICY: Record<string, "raw" | "health" | "chain"> = {
   batch_chain: MEASUREMENTS.batch_chain.policy,
   batch_manifest: MEASUREMENTS.batch_manifest.policy,
   heartbeat: MEASUREMENTS.heartbeat.policy,
+  presence: MEASUREMENTS.presence.policy,
   item: MEASUREMENTS.item_event.policy,
   queue: MEASUREMENTS.queue_event.policy,
   device_status: MEASUREMENTS.device_status.policy,
@@ -56,6 +57,16 @@ export function readingTimestampNs(ts: number, seq: number): string {
   // ms × 1e6 is the ms digits followed by six zeros, so the sum is exact as text (no BigInt on the hot path).
   const sub = seq % 1_000_000;
   return ts === 0 ? String(sub) : `${integerText(ts)}${String(sub).padStart(6, "0")}`;
+}
+
+/** A summary's gaps as the `gaps` field: `fromTs-toTs` in ms, comma-separated (hub/SCHEMA.md, presence). */
+export function presenceGapsText(gaps: readonly PresenceGap[]): string {
+  return gaps.map((g) => `${integerText(g.fromTs)}-${integerText(g.toTs)}`).join(",");
+}
+
+/** The seconds of a summary's gaps, rounded: the `offline_s` field. */
+export function presenceOfflineS(gaps: readonly PresenceGap[]): number {
+  return Math.round(gaps.reduce((sum, g) => sum + (g.toTs - g.fromTs), 0) / 1000);
 }
 
 /**
@@ -189,6 +200,25 @@ export function readingToPoint(reading: unknown, registry: Registry): Point | { 
           fw: r.fw,
         }),
       };
+    case "presence": {
+      const summary = r.type === "summary";
+      return {
+        measurement: MEASUREMENT.presence,
+        timestamp,
+        tags: defined({ device: r.deviceId, device_kind: device?.kind, site: device?.site, type: r.type }),
+        fields: defined<number | string>({
+          seq: r.seq,
+          interval_s: r.intervalS,
+          online: (summary ? r.state === "online" : r.type === "online") ? 1 : 0,
+          last_seen: r.lastSeenTs,
+          first_seen: r.firstSeenTs,
+          period_from: r.fromTs,
+          count: r.count,
+          gaps: summary ? presenceGapsText(r.gaps ?? []) : undefined,
+          offline_s: summary ? presenceOfflineS(r.gaps ?? []) : undefined,
+        }),
+      };
+    }
     case "item": {
       const item = registry.items?.get(r.itemCode);
       const where = placement(registry, item?.site);

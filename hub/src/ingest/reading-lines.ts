@@ -2,7 +2,15 @@ import type { CheckedReading } from "@supervision/firmware-protocols";
 import { escapeTagValue, integerText, isWritableTimestamp, quoteFieldValue, UnwritablePointError } from "../influx/line-protocol.ts";
 import type { Registry } from "../registry/schema.ts";
 import { encodePoint } from "../influx/line-protocol.ts";
-import { CLOCK_AHEAD_SUSPECT_MS, isNegativeLevel, isPositiveLevel, readingTimestampNs, readingToPoint } from "./points.ts";
+import {
+  CLOCK_AHEAD_SUSPECT_MS,
+  isNegativeLevel,
+  isPositiveLevel,
+  presenceGapsText,
+  presenceOfflineS,
+  readingTimestampNs,
+  readingToPoint,
+} from "./points.ts";
 
 /**
  * A checked reading straight to its line of line protocol: the line `encodePoint(readingToPoint(reading))` gives,
@@ -66,6 +74,20 @@ export function readingLine(r: CheckedReading, registry: Registry): string {
         ` seq=${r.seq},uptime_s=${r.uptimeS},interval_s=${r.intervalS}${r.rssi === undefined ? "" : `,rssi=${r.rssi}`}` +
         `${r.pending === undefined ? "" : `,pending=${r.pending}`}${r.fw === undefined ? "" : `,fw=${quoteFieldValue(r.fw)}`} ${timestamp}`
       );
+    case "presence": {
+      const summary = r.type === "summary";
+      const online = (summary ? r.state === "online" : r.type === "online") ? 1 : 0;
+      return (
+        `presence${tag(",device=", r.deviceId)}${tag(",device_kind=", device?.kind)}${tag(",site=", device?.site)},type=${r.type}` +
+        ` seq=${r.seq},interval_s=${r.intervalS},online=${online}` +
+        `${r.lastSeenTs === undefined ? "" : `,last_seen=${integerText(r.lastSeenTs)}`}` +
+        `${r.firstSeenTs === undefined ? "" : `,first_seen=${integerText(r.firstSeenTs)}`}` +
+        (summary
+          ? `,period_from=${integerText(r.fromTs ?? 0)},count=${r.count ?? 0},gaps=${quoteFieldValue(presenceGapsText(r.gaps ?? []))},offline_s=${presenceOfflineS(r.gaps ?? [])}`
+          : "") +
+        ` ${timestamp}`
+      );
+    }
     case "item":
     case "queue": {
       // Few per hall and day: the readable point is fast enough.

@@ -28,6 +28,7 @@ export function outsideSlice(r: CheckedReading, registry: Registry, site: string
         otherWindow(r.deviceId, device?.window, registry.devices.get(r.cameraId)?.window)
       );
     case "heartbeat":
+    case "presence":
       return undefined;
     case "item":
       return (

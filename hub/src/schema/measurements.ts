@@ -77,6 +77,16 @@ export const MEASUREMENTS = {
     tags: ["site", "device", "device_kind"],
     fields: ["seq", "uptime_s", "interval_s", "rssi", "pending", "fw"],
   },
+  /**
+   * A gateway's report of a device's heartbeats instead of one point each (firmware-protocols PROTOCOL.md 4.1): a state
+   * change (`type` online / offline) or a period's summary. Times are ms (device time); `gaps` is
+   * `fromTs-toTs,...` (silences past 2.5 intervals that ended in the period), `offline_s` their total.
+   */
+  presence: {
+    policy: "health",
+    tags: ["site", "device", "device_kind", "type"],
+    fields: ["seq", "interval_s", "online", "last_seen", "first_seen", "period_from", "count", "gaps", "offline_s"],
+  },
   device_status: { policy: "health", tags: ["site", "gateway", "device", "device_kind"], fields: ["online"] },
   gateway_health: {
     policy: "health",
