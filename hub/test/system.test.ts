@@ -70,6 +70,7 @@ describe("hub start (real managed influxd, embedded broker, HTTP)", () => {
       "live-view": "running",
       grafana: "running",
       supervision: "running",
+      rollup: "running",
     });
     expect(await (await fetch(`${base}/metrics`)).text()).toContain("process_cpu_user_seconds_total");
     expect((await fetch(`${base}/nope`)).status).toBe(404);

@@ -3,6 +3,7 @@ import type { CliCommand } from "./command.ts";
 import { gatewaysCommand } from "./gateways.ts";
 import { hashSecretCommand } from "./hash-secret.ts";
 import { registryCommand } from "./registry.ts";
+import { rollupCommand } from "./rollup.ts";
 import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
 import { tokenCommand } from "./token.ts";
@@ -18,6 +19,7 @@ const commands: CliCommand[] = [
   hashSecretCommand,
   tokenCommand,
   auditCommand,
+  rollupCommand,
   ...supervisionCommands,
   itemsCommand,
   cameraCommand,

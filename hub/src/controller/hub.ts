@@ -20,6 +20,7 @@ import { createIngestExtension } from "../ingest/index.ts";
 import { createAuditExtension } from "../audit/extension.ts";
 import { auditKeyPath, loadAuditKey } from "../audit/key.ts";
 import { createSupervisionExtension } from "../supervision/index.ts";
+import { createRollupExtension } from "../rollup/extension.ts";
 import { createConfigPublisher } from "../registry/config-publisher.ts";
 import { createCamerasExtension } from "../cameras/index.ts";
 import { WatchedRegistry } from "../registry/view.ts";
@@ -219,6 +220,8 @@ export class Hub {
       createGrafanaExtension(settings.grafana),
       // After Grafana, which listens for its warnings and cards.
       createSupervisionExtension(settings.supervision),
+      // Each region's day and month counts into the central database (province dashboard).
+      createRollupExtension(settings.rollup),
     ];
     for (const extension of all) {
       const entry: ExtensionState = { extension, state: "starting" };

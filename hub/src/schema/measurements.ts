@@ -195,6 +195,14 @@ export const MEASUREMENTS = {
   },
   motion_1h: { policy: "rollup", tags: [...PLACE, "window"], fields: ["starts"] },
   signin_1d: { policy: "rollup", tags: [...PLACE, "role"], fields: ["signins"] },
+
+  // Province rollups, gathered from every region's InfluxDB into the central one by `hub rollup` (hub/src/rollup);
+  // `period` is day (a local day, at its midnight) or month (at the month's first midnight).
+  province_rating: { policy: "rollup", tags: [...PLACE, "department", "period"], fields: ["rated", "positive", "negative"] },
+  province_attendance: { policy: "rollup", tags: [...PLACE, "status", "period"], fields: ["count"] },
+  province_card: { policy: "rollup", tags: [...PLACE, "color", "period"], fields: ["count"] },
+  province_warning: { policy: "rollup", tags: [...PLACE, "category", "period"], fields: ["raised"] },
+  province_item: { policy: "rollup", tags: [...PLACE, "department", "type", "period"], fields: ["count"] },
 } as const satisfies Record<string, MeasurementSchema>;
 
 export type Measurement = keyof typeof MEASUREMENTS;

@@ -105,6 +105,29 @@ export const HubSettings = z.strictObject({
       days: z.int().min(1).max(366).default(2),
     })
     .prefault({}),
+  /** Province rollups (hub/src/rollup): per region, day and month, gathered into the central database. */
+  rollup: z
+    .strictObject({
+      /** Minutes between scheduled rollups; 0 turns them off (`hub rollup` still runs on demand). */
+      intervalMinutes: z.int().min(0).max(10_080).default(60),
+      /** Local days back from today each scheduled rollup gathers (and the months they touch). */
+      days: z.int().min(1).max(366).default(2),
+      /** The zone days and months are counted in: one for the whole province. */
+      tz: z
+        .string()
+        .min(1)
+        .max(64)
+        .refine((tz) => {
+          try {
+            new Intl.DateTimeFormat("en", { timeZone: tz });
+            return true;
+          } catch {
+            return false;
+          }
+        }, "an IANA time zone, e.g. Asia/Shanghai")
+        .default("Asia/Shanghai"),
+    })
+    .prefault({}),
   /** The same key as the gateway's. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
 });
