@@ -111,7 +111,6 @@ describe("supervision up (npm start)", () => {
     await refused(`mqtt://127.0.0.1:${flag("--hall-port")}`, keypad.id, keypad.secret);
     const api = await fetch(`http://127.0.0.1:${flag("--http-port")}/api/status`);
     expect(api.status).toBe(401);
-    const started = Date.now();
     // The managed InfluxDB has authentication: the hub's generated admin password opens it (mode 0600), nothing else.
     expect((await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).status).toBe(401);
     const secretFile = join(dir, "var/hub/secrets/influxdb-admin.secret");
@@ -123,8 +122,8 @@ describe("supervision up (npm start)", () => {
       };
       return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
     };
-    await expect.poll(count, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);
-    expect(Date.now() - started).toBeLessThan(60_000);
+    // Waits for the data, not for a time: the first ratings arrive within the first minute on a quiet machine.
+    await expect.poll(count, { timeout: 120_000, interval: 1000 }).toBeGreaterThan(0);
     const signins = await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.signin GROUP BY site")}`, { headers })).text();
     expect(signins).toContain("hall-demo");
     // The construction site signs in at its ZKTeco terminal, over ADMS push to the site gateway.
@@ -134,7 +133,19 @@ describe("supervision up (npm start)", () => {
       const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`, { headers })).json()) as { results: { series?: { values: [string, number][] }[] }[] };
       return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
     };
-    await expect.poll(siteSignins, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(0);
+    await expect.poll(siteSignins, { timeout: 120_000, interval: 1000 }).toBeGreaterThan(0);
+    // The site's sign-ins are judged by when they were made, however late the demo started: the terminal replays the
+    // past as a terminal that was offline, so its punches keep their device time and none goes to review.
+    const siteAttendance = async () => {
+      const q = encodeURIComponent(`SELECT "level" FROM raw.attendance WHERE site = 'site-demo' GROUP BY status`);
+      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`, { headers })).json()) as {
+        results: { series?: { tags: { status: string }; values: unknown[] }[] }[];
+      };
+      return Object.fromEntries((answer.results[0]?.series ?? []).map((s) => [s.tags.status, s.values.length]));
+    };
+    const judgedByDeviceTime = async () => Object.keys(await siteAttendance()).some((status) => status !== "absent" && status !== "review");
+    await expect.poll(judgedByDeviceTime, { timeout: 150_000, interval: 2000 }).toBe(true);
+    expect(await siteAttendance()).not.toHaveProperty("review");
     const terminals = (await (await fetch(`http://127.0.0.1:${flag("--site-http-port")}/api/adms/terminals`)).json()) as { serial: string; lastContact: number | null }[];
     expect(terminals).toEqual([expect.objectContaining({ serial: "SITEDEMO0001", lastContact: expect.any(Number) })]);
     expect((await fetch(`http://127.0.0.1:${flag("--http-port")}/healthz`)).status).toBe(200);
@@ -144,6 +155,8 @@ describe("supervision up (npm start)", () => {
     const itemEvents = async () =>
       (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.item_event GROUP BY device")}`, { headers })).text();
     await expect.poll(itemEvents, { timeout: 120_000, interval: 1000 }).toMatch(/business-approvals/);
+    // Still none in review after the rest of the catch-up played.
+    expect(await siteAttendance()).not.toHaveProperty("review");
     up.child.kill("SIGINT");
     expect(await up.exit).toBe(0);
     await expect(fetch(`http://127.0.0.1:${influxPort}/ping`)).rejects.toThrow();

@@ -28,9 +28,14 @@ export interface AdmsTerminalOptions {
   /**
    * For a player catching up on the past part of a day: punches older than this (against the real clock) were made
    * while the terminal was offline. start() then waits, keeping them, and the terminal comes online (handshake, the
-   * kept punches in one body, then polls) at the first recent punch or after 10 s without punches.
+   * kept punches in one body, then polls) at the first recent punch or after 10 s without punches. A past punch made
+   * while online (the player still catching up after a quiet stretch) takes the terminal offline again the same way:
+   * a terminal that polled all along would have sent it when it was made, so sent now it would look like a clock
+   * hours wrong.
    */
   offlineBeforeMs?: number;
+  /** How long without punches means the player caught up (default 10 s). */
+  caughtUpAfterMs?: number;
 }
 
 interface Punch {
@@ -70,11 +75,17 @@ export class AdmsTerminalSimulator implements PlayedDevice {
   /** Handshake (retried until the server answers), then polls until stop(). */
   async start(): Promise<void> {
     this.#running = true;
-    if (this.opts.offlineBeforeMs !== undefined) {
+    await this.#connect(this.opts.offlineBeforeMs !== undefined);
+  }
+
+  /** Offline first when `offline` (until a recent punch or 10 s without punches), then the handshake, the kept punches and polls. */
+  async #connect(offline: boolean): Promise<void> {
+    if (offline) {
       await new Promise<void>((resolve) => {
         this.#goOnline = resolve;
         this.#armIdle();
       });
+      this.#goOnline = undefined;
       clearTimeout(this.#idleTimer);
       if (!this.#running) return;
     }
@@ -88,18 +99,25 @@ export class AdmsTerminalSimulator implements PlayedDevice {
     this.#online = true;
     await this.#upload().catch(() => this.counts.failedRequests++);
     const loop = async () => {
-      if (!this.#running) return;
+      if (!this.#running || !this.#online) return;
       await this.#poll().catch(() => this.counts.failedRequests++);
       await this.#upload().catch(() => this.counts.failedRequests++);
-      if (this.#running) this.#timer = setTimeout(() => void loop(), this.opts.pollMs ?? 3000);
+      if (this.#running && this.#online) this.#timer = setTimeout(() => void loop(), this.opts.pollMs ?? 3000);
     };
     void loop();
   }
 
-  /** Comes online after 10 s without punches (the player caught up). */
+  /** Goes offline (no polls, punches kept) until the player catches up, then connects again. */
+  #goOffline(): void {
+    this.#online = false;
+    clearTimeout(this.#timer);
+    void this.#connect(true).catch(() => this.counts.failedRequests++);
+  }
+
+  /** Comes online after 10 s (`caughtUpAfterMs`) without punches (the player caught up). */
   #armIdle(): void {
     clearTimeout(this.#idleTimer);
-    this.#idleTimer = setTimeout(() => this.#goOnline?.(), 10_000);
+    this.#idleTimer = setTimeout(() => this.#goOnline?.(), this.opts.caughtUpAfterMs ?? 10_000);
     this.#idleTimer.unref();
   }
 
@@ -129,6 +147,8 @@ export class AdmsTerminalSimulator implements PlayedDevice {
       const punch: Punch = { line: `${pin}\t${wallClock(ts, this.opts.tz)}\t${status}\t${verify}\t\t0\t0\t\r\n`, ts, done: resolve };
       this.#log.push(punch);
       this.#unsent.push(punch);
+      const past = this.opts.offlineBeforeMs !== undefined && Number(event.ts) < Date.now() - this.opts.offlineBeforeMs;
+      if (this.#online && past && this.#goOnline === undefined) this.#goOffline();
       if (!this.#online) {
         // Made while offline (a player catching up): kept; a recent punch brings the terminal online.
         if (this.opts.offlineBeforeMs !== undefined && Number(event.ts) >= Date.now() - this.opts.offlineBeforeMs) this.#goOnline?.();
@@ -143,7 +163,8 @@ export class AdmsTerminalSimulator implements PlayedDevice {
   #upload(): Promise<void> {
     if (this.#uploading) return this.#uploading;
     this.#uploading = (async () => {
-      while (this.#unsent.length > 0) {
+      // Offline (gone so while catching up): the rest waits for the next connection, sent in one body then.
+      while (this.#unsent.length > 0 && this.#online) {
         const batch = this.#unsent.slice(0, 500);
         this.#stamp++;
         const res = await this.#request("POST", `/iclock/cdata?SN=${this.opts.serial}&table=ATTLOG&Stamp=${this.#stamp}`, Buffer.from(batch.map((p) => p.line).join("")));

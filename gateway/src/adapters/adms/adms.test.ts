@@ -233,6 +233,26 @@ describe("ADMS push adapter, recorded real-terminal traffic", () => {
     expect(signins(h)[1]!.clockOffsetS).toBeUndefined();
   });
 
+  it("judges no clock by a punch a terminal uploads alone right after it handshakes again (what it kept while away), but by the next live one", async () => {
+    const h = await start();
+    await rawRequest(h.port, requestLine("BOCK200961014.handshake.request.txt"));
+    await poll(h);
+    await poll(h);
+    // Gone quiet for less than an outage, the terminal handshakes again and hands over a punch made three hours ago.
+    await rawRequest(h.port, requestLine("BOCK200961014.handshake.request.txt"));
+    const kept = utcToTerminalTime(Date.now() - 3 * 3600_000, "Asia/Shanghai");
+    expect((await post(h, "ATTLOG", `4\t${kept}\t0\t15\t\t0\t0\t\r\n`)).body.toString()).toBe("OK: 1");
+    expect(signins(h)[0]).toMatchObject({ ts: Date.parse(`${kept.replace(" ", "T")}+08:00`) });
+    expect(signins(h)[0]!.clockOffsetS).toBeUndefined();
+    expect(h.adapter.terminals()[0]).toMatchObject({ clockFlagged: false });
+    // Polling again, a punch it sends alone is live: one two hours behind is its clock, flagged.
+    await poll(h);
+    const behind = utcToTerminalTime(Date.now() - 2 * 3600_000, "Asia/Shanghai");
+    await post(h, "ATTLOG", `4\t${behind}\t1\t15\t\t0\t0\t\r\n`);
+    expect(signins(h)[1]!.clockOffsetS).toBeLessThan(-2 * 3600 + 30);
+    expect(h.adapter.terminals()[0]).toMatchObject({ clockFlagged: true });
+  });
+
   it("tracks commands per id: several confirmations a body, a -1002 refusal reported and not retried", async () => {
     const h = await start();
     const lines = commandsOf((await poll(h)).body.toString());

@@ -281,7 +281,7 @@ export class AdmsAdapter implements DeviceAdapter {
     const discard = method === "POST" && endpoint === "cdata" && !["ATTLOG", "OPERLOG", "options"].includes(table);
     const body = method === "POST" ? await readBody(req, discard ? MAX_DISCARD_BYTES : MAX_BODY_BYTES, discard) : Buffer.alloc(0);
     if (body === "oversized") return this.#reply(res, endpoint, 413, `ERROR: body larger than ${MAX_BODY_BYTES} bytes`);
-    this.#contact(terminal, url);
+    this.#contact(terminal, url, method === "GET" && endpoint === "cdata");
     switch (`${method} ${endpoint}`) {
       case "GET cdata":
         return this.#reply(res, endpoint, 200, this.#options(terminal, url));
@@ -330,7 +330,7 @@ export class AdmsAdapter implements DeviceAdapter {
   }
 
   /** Every request is a sign of life: after an outage (or a restart) the terminal is asked for what it may hold. */
-  #contact(t: Terminal, url: URL): void {
+  #contact(t: Terminal, url: URL, handshake = false): void {
     const now = this.#now();
     const previous = t.lastContact;
     const newRun = t.runStart === null || previous === null || now - previous > OUTAGE_MS;
@@ -346,6 +346,9 @@ export class AdmsAdapter implements DeviceAdapter {
       }
       this.#syncUsers(t);
     }
+    // The handshake (GET cdata) is what a terminal sends when it (re)connects: what it uploads right after is what it
+    // kept while away, not a punch made now, so its clock is judged live again only from two requests on.
+    if (handshake) t.contactsInRun = 0;
     t.contactsInRun++;
     t.lastContact = now;
     const pushver = url.searchParams.get("pushver");

@@ -103,4 +103,51 @@ describe("ADMS terminal simulator against the adapter", () => {
     ]);
     expect(gw.stored.find((r) => r.kind === "signin")!.clockOffsetS).toBeUndefined();
   });
+
+  it("plays a terminal catching up on the past as offline: its past punches, sent after it reconnects, keep their time unflagged", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "adms-sim-"));
+    const port = await freePort();
+    const gw = await gateway(port, dir);
+    cleanup.push(() => gw.close());
+    const terminal = new AdmsTerminalSimulator({
+      url: `http://127.0.0.1:${port}`,
+      serial: "SIM0000001",
+      tz: "Asia/Shanghai",
+      pins: new Map([
+        ["sup-01", "1"],
+        ["sup-02", "2"],
+      ]),
+      pollMs: 50,
+      offlineBeforeMs: 2 * 60_000,
+      caughtUpAfterMs: 300,
+    });
+    cleanup.push(() => terminal.stop());
+    const started = terminal.start();
+    const signins = () => gw.stored.filter((r) => r.kind === "signin");
+    const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+    // The morning, played back five hours late: kept offline, then the terminal connects and hands it over.
+    const morning = Date.now() - 5 * 3600_000;
+    await terminal.publish("signin", { personId: "sup-01", ts: morning, method: "face", direction: "in" });
+    await started;
+    expect(signins()).toEqual([expect.objectContaining({ personId: "sup-01", ts: second(morning) })]);
+    // It polls (live now: a punch made now would be judged against the gateway's clock) ...
+    const polls = terminal.counts.polls;
+    await until(() => terminal.counts.polls >= polls + 3, "three polls");
+
+    // ... when the player, still catching up, makes the noon punch three hours old: the terminal goes offline with it
+    // and reconnects once the player is quiet; the punch keeps its time and no clock is judged wrong.
+    const noon = Date.now() - 3 * 3600_000;
+    await terminal.publish("signin", { personId: "sup-02", ts: noon, method: "card", direction: "out" });
+    expect(signins()[1]).toMatchObject({ personId: "sup-02", ts: second(noon) });
+    expect(signins().map((r) => r.clockOffsetS)).toEqual([undefined, undefined]);
+    expect(gw.adapter.terminals()[0]).toMatchObject({ clockFlagged: false });
+
+    // Caught up: a punch made now goes at once, unflagged (the clock is right).
+    const now = Date.now();
+    await terminal.publish("signin", { personId: "sup-01", ts: now, method: "face", direction: "out" });
+    expect(signins()[2]).toMatchObject({ personId: "sup-01", ts: second(now) });
+    expect(signins()[2]!.clockOffsetS).toBeUndefined();
+    expect(gw.adapter.terminals()[0]).toMatchObject({ clockFlagged: false });
+  });
 });
