@@ -4,8 +4,17 @@
  */
 
 export const DATASOURCE_UID = "supervision-influxdb";
+/** The central InfluxDB's data source, as the hub provisions it (the region data sources' names start the same way). */
+export const DATASOURCE_NAME = "Supervision InfluxDB";
 export const DATASOURCE = { type: "influxdb", uid: DATASOURCE_UID } as const;
-export type DataSourceRef = typeof DATASOURCE;
+export interface DataSourceRef {
+  type: "influxdb";
+  uid: string;
+}
+/** The data source variable's name: the per-region dashboards query `${datasource}` (withDatasourceVariable). */
+export const DATASOURCE_VARIABLE = "datasource";
+/** What a per-region dashboard's panels, targets and tag variables query: the data source chosen in its variable. */
+export const CHOSEN_DATASOURCE: DataSourceRef = { type: "influxdb", uid: `\${${DATASOURCE_VARIABLE}}` };
 
 /** Card colours, so green/yellow/red mean the same thing on every panel as on the cards themselves. */
 export const COLORS = { green: "green", yellow: "yellow", red: "red", neutral: "blue" } as const;
@@ -109,7 +118,23 @@ export interface CustomVariable {
   current: { text: string; value: string };
 }
 
-export type TemplateVariable = Variable | CustomVariable;
+/**
+ * Grafana's data source variable: the supervision InfluxDB data sources (the central one and each region's, whose
+ * names start with DATASOURCE_NAME), the central one chosen.
+ */
+export interface DatasourceVariable {
+  type: "datasource";
+  name: string;
+  label: string;
+  query: "influxdb";
+  regex: string;
+  refresh: 1;
+  multi: false;
+  includeAll: false;
+  current: { text: string; value: string };
+}
+
+export type TemplateVariable = Variable | CustomVariable | DatasourceVariable;
 
 /**
  * Fixed choices, the first chosen. Grafana splits the query at commas and at " : ", so neither may be in a text or value;
@@ -369,5 +394,32 @@ export function dashboard(spec: DashboardSpec): Dashboard {
     templating: { list: spec.variables },
     annotations: annotations(spec.annotationsName),
     links: spec.links ?? [],
+  };
+}
+
+/**
+ * A dashboard that reads one region's data at a time: a data source variable first (the central InfluxDB chosen, each
+ * region's to choose, hub/README.md "InfluxDB by region"), and every panel, target and tag variable on the chosen one.
+ */
+export function withDatasourceVariable(d: Dashboard, label: string): Dashboard {
+  const variable: DatasourceVariable = {
+    type: "datasource",
+    name: DATASOURCE_VARIABLE,
+    label,
+    query: "influxdb",
+    regex: `/^${DATASOURCE_NAME}/`,
+    refresh: 1,
+    multi: false,
+    includeAll: false,
+    current: { text: DATASOURCE_NAME, value: DATASOURCE_UID },
+  };
+  return {
+    ...d,
+    panels: d.panels.map((p) => ({
+      ...p,
+      datasource: CHOSEN_DATASOURCE,
+      targets: p.targets.map((t) => ({ ...t, datasource: CHOSEN_DATASOURCE })),
+    })),
+    templating: { list: [variable, ...d.templating.list.map((v) => (v.type === "query" ? { ...v, datasource: CHOSEN_DATASOURCE } : v))] },
   };
 }

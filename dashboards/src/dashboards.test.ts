@@ -20,7 +20,7 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile(grafanaCont
 describe("supervision dashboards", () => {
   const dashboards = allDashboards();
 
-  it("are seven, with the fixed uids", () => {
+  it("are eight, with the fixed uids", () => {
     expect(dashboards.map((d) => d.uid)).toEqual(Object.values(UIDS));
   });
 
@@ -38,12 +38,25 @@ describe("supervision dashboards", () => {
     expect(validate(wide)).toBe(false);
   });
 
-  it("every panel target is raw InfluxQL on the supervision data source", () => {
+  it("every panel target is raw InfluxQL on the data source chosen (a region's), the province's on the central one", () => {
     for (const d of dashboards) {
+      const source = d.uid === UIDS.province ? { type: "influxdb", uid: DATASOURCE_UID } : { type: "influxdb", uid: "${datasource}" };
+      if (d.uid !== UIDS.province)
+        expect(d.templating.list[0]).toMatchObject({
+          type: "datasource",
+          name: "datasource",
+          label: "数据源（地区）",
+          query: "influxdb",
+          regex: "/^Supervision InfluxDB/",
+          current: { value: DATASOURCE_UID },
+        });
+      else expect(d.templating.list.map((v) => v.type)).toEqual(["query"]);
+      for (const v of d.templating.list) if (v.type === "query") expect(v.datasource).toEqual(source);
       for (const panel of d.panels) {
         expect(panel.targets.length).toBeGreaterThan(0);
+        expect(panel.datasource).toEqual(source);
         for (const t of panel.targets) {
-          expect(t.datasource).toEqual({ type: "influxdb", uid: DATASOURCE_UID });
+          expect(t.datasource).toEqual(source);
           expect(t.rawQuery).toBe(true);
           expect(t.query).toMatch(/^SELECT /);
         }
@@ -57,8 +70,8 @@ describe("supervision dashboards", () => {
     const centre = dashboards.find((d) => d.uid === UIDS.centre);
     expect(centre?.links.map((l) => l.url)).toContain(`/d/${UIDS.hall}`);
     const hall = dashboards.find((d) => d.uid === UIDS.hall);
-    expect(hall?.templating.list.map((v) => v.name)).toEqual(["region", "town", "site", "window"]);
-    for (const v of hall?.templating.list ?? []) expect(v.query).toMatch(/^SHOW TAG VALUES FROM /);
+    expect(hall?.templating.list.map((v) => v.name)).toEqual(["datasource", "region", "town", "site", "window"]);
+    for (const v of hall?.templating.list ?? []) if (v.type === "query") expect(v.query).toMatch(/^SHOW TAG VALUES FROM /);
   });
 
   /** Problems of a grid layout: panels outside the 24 columns, below `rows`, or covering one another. */

@@ -10,8 +10,10 @@ import {
   tagFilter,
   tagVariable,
   target,
+  type FieldOverride,
   thresholds,
   valueMapping,
+  withDatasourceVariable,
 } from "./builders.ts";
 import { type DashboardMessages, dashboardMessages, type Locale } from "./messages.ts";
 import { labelTagColumns } from "./names.ts";
@@ -28,6 +30,11 @@ const {
   item_event,
   item_state,
   motion,
+  province_attendance,
+  province_card,
+  province_item,
+  province_rating,
+  province_warning,
   rating,
   score_monthly,
   signin,
@@ -46,6 +53,7 @@ export const UIDS = {
   fleet: "sv-fleet",
   assessment: "sv-assessment",
   items: "sv-items",
+  province: "sv-province",
 } as const;
 
 /**
@@ -892,12 +900,148 @@ function items(m: DashboardMessages): Dashboard {
   });
 }
 
+/** A tag column of the province's rollups: its header and the words of its stored values, from the catalogue. */
+function wordsColumn(tag: string, header: string, words: Record<string, string>): FieldOverride {
+  return {
+    matcher: { id: "byName", options: tag },
+    properties: [
+      { id: "displayName", value: header },
+      { id: "mappings", value: [valueMapping(Object.fromEntries(Object.entries(words).map(([k, v]) => [k, [v] as const])))] },
+    ],
+  };
+}
+
+/**
+ * The province: the regions' day and month counts that `hub rollup` gathers into the central database (hub/SCHEMA.md,
+ * "Province rollups"). Always on the central data source (no data source variable): each region's own dashboards
+ * choose theirs. Totals are sums of the day rows within the time range; the trend reads the month rows.
+ */
+function province(m: DashboardMessages): Dashboard {
+  const t = m.province;
+  const c = t.columns;
+  const day = (from: { period: string }) => `${from.period} = 'day' AND ${tagFilter(["region"])} AND $timeFilter`;
+  return dashboard({
+    annotationsName: m.annotations.warningsAndCards,
+    uid: UIDS.province,
+    title: t.title,
+    description: t.description,
+    tags: ["province"],
+    time: { from: "now-6M/M", to: "now" },
+    refresh: "1h",
+    variables: [tagVariable("region", m.variables.region, province_rating.FROM)],
+    panels: [
+      {
+        type: "barchart",
+        ...t.satisfaction,
+        targets: [
+          target(
+            `SELECT sum(${province_rating.positive}) / sum(${province_rating.rated}) * 100 AS "${m.columns.satisfaction}" FROM ${province_rating.FROM} WHERE ${day(province_rating)} GROUP BY ${province_rating.region}`,
+            "table",
+          ),
+        ],
+        unit: "percent",
+        decimals: 1,
+        min: 0,
+        max: 100,
+        thresholds: SATISFACTION,
+        w: 12,
+        h: 9,
+      },
+      {
+        type: "table",
+        ...t.ratings,
+        targets: [
+          target(
+            `SELECT sum(${province_rating.rated}) AS "${c.rated}", sum(${province_rating.positive}) AS "${c.positive}", sum(${province_rating.negative}) AS "${c.negative}" FROM ${province_rating.FROM} WHERE ${day(province_rating)} GROUP BY ${province_rating.region}`,
+            "table",
+          ),
+        ],
+        w: 12,
+        h: 9,
+      },
+      {
+        type: "table",
+        ...t.attendance,
+        targets: [
+          target(
+            `SELECT sum(${province_attendance.count}) AS "${c.count}" FROM ${province_attendance.FROM} WHERE ${day(province_attendance)} GROUP BY ${province_attendance.region}, ${province_attendance.status}`,
+            "table",
+          ),
+        ],
+        overrides: [wordsColumn("status", c.status, t.words.status)],
+        w: 8,
+        h: 10,
+      },
+      {
+        type: "table",
+        ...t.cards,
+        targets: [
+          target(
+            `SELECT sum(${province_card.count}) AS "${c.count}" FROM ${province_card.FROM} WHERE ${day(province_card)} GROUP BY ${province_card.region}, ${province_card.color}`,
+            "table",
+          ),
+        ],
+        overrides: [wordsColumn("color", c.color, t.words.color)],
+        w: 8,
+        h: 10,
+      },
+      {
+        type: "table",
+        ...t.warnings,
+        targets: [
+          target(
+            `SELECT sum(${province_warning.raised}) AS "${c.raised}" FROM ${province_warning.FROM} WHERE ${day(province_warning)} GROUP BY ${province_warning.region}, ${province_warning.category}`,
+            "table",
+          ),
+        ],
+        overrides: [wordsColumn("category", c.category, t.words.category)],
+        w: 8,
+        h: 10,
+      },
+      {
+        type: "table",
+        ...t.items,
+        targets: [
+          target(
+            `SELECT sum(${province_item.count}) AS "${c.count}" FROM ${province_item.FROM} WHERE ${day(province_item)} GROUP BY ${province_item.department}, ${province_item.type}`,
+            "table",
+          ),
+        ],
+        overrides: [wordsColumn("type", c.type, t.words.type)],
+        w: 12,
+        h: 10,
+      },
+      {
+        type: "timeseries",
+        ...t.trend,
+        targets: [
+          target(
+            `SELECT sum(${province_rating.positive}) / sum(${province_rating.rated}) * 100 FROM ${province_rating.FROM} WHERE ${province_rating.period} = 'month' AND ${tagFilter(["region"])} AND $timeFilter GROUP BY time(1d), ${province_rating.region} fill(none)`,
+          ),
+        ],
+        unit: "percent",
+        decimals: 1,
+        min: 0,
+        max: 100,
+        thresholds: SATISFACTION,
+        w: 12,
+        h: 10,
+      },
+    ],
+  });
+}
+
 /** All dashboards the hub provisions, in a stable order, with texts in the given language (Chinese by default). */
 /** `hubUrl`: the hub's HTTP API as the centre's browsers reach it (the hall dashboard links to its live view page). */
 export function allDashboards(locale?: Locale, options: { hubUrl?: string } = {}): Dashboard[] {
   const m = dashboardMessages(locale);
   const hubUrl = (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
-  return [centre(m), centreDetail(m, hubUrl), hall(m, hubUrl), sites(m), fleet(m), assessment(m), items(m)].map((d) => ({
+  // Each dashboard of sites' data reads the data source chosen in its variable (the central one, or a region's); the
+  // province reads the rollups in the central one.
+  const regional = [centre(m), centreDetail(m, hubUrl), hall(m, hubUrl), sites(m), fleet(m), assessment(m), items(m)].map((d) =>
+    withDatasourceVariable(d, m.datasource),
+  );
+  return [...regional, province(m)].map((d) => ({
     ...d,
     panels: d.panels.map((p) => labelTagColumns(p, m)),
   }));

@@ -217,6 +217,38 @@ export interface DashboardMessages {
     item: string;
   };
   subjectKinds: { clerk: string; supervisor: string; window: string; item: string; device: string; gateway: string };
+  /** The data source variable of the per-region dashboards: the central InfluxDB or a region's (influx.regions). */
+  datasource: string;
+  /** The province dashboard: the regions' rollups gathered into the central database (hub rollup). */
+  province: {
+    title: string;
+    description: string;
+    satisfaction: PanelText;
+    ratings: PanelText;
+    attendance: PanelText;
+    cards: PanelText;
+    warnings: PanelText;
+    items: PanelText;
+    trend: PanelText;
+    columns: {
+      rated: string;
+      positive: string;
+      negative: string;
+      count: string;
+      raised: string;
+      status: string;
+      color: string;
+      category: string;
+      type: string;
+    };
+    /** The stored English words of the rollups' tags, read in the dashboard's language. */
+    words: {
+      status: { on_time: string; late: string; early_leave: string; absent: string; left_post: string; review: string };
+      color: { green: string; yellow: string; red: string };
+      category: { people: string; equipment: string; items: string };
+      type: { accepted: string; step: string; suspended: string; resumed: string; completed: string };
+    };
+  };
 }
 
 const zh: DashboardMessages = {
@@ -439,6 +471,36 @@ const zh: DashboardMessages = {
     item: "审批事项",
   },
   subjectKinds: { clerk: "工作人员", supervisor: "监理", window: "窗口", item: "审批事项", device: "设备", gateway: "网关" },
+  datasource: "数据源（地区）",
+  province: {
+    title: "全省汇总",
+    description:
+      "各地区的日、月统计，由 hub rollup 从各地区的 InfluxDB 汇总到中心库：满意率、评价数、考勤、警示牌、预警和审批事项。所选时间范围内的合计。",
+    satisfaction: { title: "各地区满意率", description: "所选时间内满意的评价占全部评价的比例。" },
+    ratings: { title: "各地区评价数" },
+    attendance: { title: "各地区考勤结果", description: "每人每半天一次考勤判定，按结果统计。" },
+    cards: { title: "各地区警示牌", description: "对象每天的警示牌颜色，按颜色统计（人天）。" },
+    warnings: { title: "各地区预警数", description: "所选时间内发出的预警，按类别统计。" },
+    items: { title: "各部门审批事项", description: "审批事项的事件数，按部门和事件统计。" },
+    trend: { title: "各地区每月满意率" },
+    columns: {
+      rated: "评价数",
+      positive: "满意",
+      negative: "不满意",
+      count: "数量",
+      raised: "预警数",
+      status: "考勤结果",
+      color: "警示牌",
+      category: "类别",
+      type: "事件",
+    },
+    words: {
+      status: { on_time: "正常", late: "迟到", early_leave: "早退", absent: "缺勤", left_post: "脱岗", review: "待复核" },
+      color: { green: "绿牌", yellow: "黄牌", red: "红牌" },
+      category: { people: "人员", equipment: "设备", items: "审批事项" },
+      type: { accepted: "受理", step: "办理", suspended: "中止", resumed: "恢复", completed: "办结" },
+    },
+  },
 };
 
 const en: DashboardMessages = {
@@ -704,6 +766,43 @@ const en: DashboardMessages = {
     item: "approval item",
   },
   subjectKinds: { clerk: "clerk", supervisor: "supervisor", window: "window", item: "approval item", device: "device", gateway: "gateway" },
+  datasource: "Data source (region)",
+  province: {
+    title: "Province",
+    description:
+      "Each region's day and month counts, gathered by hub rollup from the regions' InfluxDB into the central one: satisfaction, ratings, attendance, cards, warnings and approval items. Totals over the time range chosen.",
+    satisfaction: { title: "Satisfaction by region", description: "Satisfied ratings of all ratings in the time range." },
+    ratings: { title: "Ratings by region" },
+    attendance: { title: "Attendance by region", description: "One judgement per person and half day, counted by result." },
+    cards: { title: "Cards by region", description: "Each subject's card of the day, counted by colour (subject-days)." },
+    warnings: { title: "Warnings by region", description: "Warnings raised in the time range, by category." },
+    items: { title: "Approval items by department", description: "Approval item events, by department and event." },
+    trend: { title: "Satisfaction by region and month" },
+    columns: {
+      rated: "rated",
+      positive: "satisfied",
+      negative: "dissatisfied",
+      count: "count",
+      raised: "warnings",
+      status: "result",
+      color: "card",
+      category: "category",
+      type: "event",
+    },
+    words: {
+      status: {
+        on_time: "on time",
+        late: "late",
+        early_leave: "left early",
+        absent: "absent",
+        left_post: "left post",
+        review: "to review",
+      },
+      color: { green: "green", yellow: "yellow", red: "red" },
+      category: { people: "people", equipment: "equipment", items: "approval items" },
+      type: { accepted: "accepted", step: "step", suspended: "suspended", resumed: "resumed", completed: "completed" },
+    },
+  },
 };
 
 const CATALOGUE: Record<Locale, DashboardMessages> = { "zh-CN": zh, en };

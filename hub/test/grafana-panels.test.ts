@@ -6,7 +6,11 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { retentionPolicyFor } from "../src/ingest/points.ts";
-import { dayPoints } from "./grafana-day-fixture.ts";
+import { dayPoints, dayRegistry } from "./grafana-day-fixture.ts";
+import { localDate } from "@supervision/firmware-protocols";
+import { connectInflux } from "../src/influx/client.ts";
+import { InfluxRegions } from "../src/influx/regions.ts";
+import { gatherRollups } from "../src/rollup/gather.ts";
 import { asGrafanaSends, panelQueries } from "./grafana-queries.ts";
 
 const DATABASE = "supervision";
@@ -22,6 +26,11 @@ beforeAll(async () => {
     byPolicy.set(policy, [...(byPolicy.get(policy) ?? []), point]);
   }
   for (const [retentionPolicy, points] of byPolicy) await influx.writePoints(points, { retentionPolicy, precision: "n" });
+  // The province dashboard reads the rollups `hub rollup` gathers (here from the one database into itself).
+  const registry = dayRegistry();
+  const regions = new InfluxRegions(connectInflux(influxd.url, DATABASE), new Map(), () => registry);
+  const now = Date.now();
+  await gatherRollups(regions, registry, { from: localDate(now - 86_400_000, "UTC"), to: localDate(now, "UTC"), tz: "UTC" });
 });
 
 afterAll(async () => {

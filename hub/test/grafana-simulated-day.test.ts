@@ -19,6 +19,9 @@ import { loadRegistry } from "../src/registry/loader.ts";
 import { registryFromScenario } from "../src/registry/from-scenario.ts";
 import { panelQueries } from "./grafana-queries.ts";
 import { judge } from "./supervision-fixtures.ts";
+import { connectInflux } from "../src/influx/client.ts";
+import { InfluxRegions } from "../src/influx/regions.ts";
+import { gatherRollups } from "../src/rollup/gather.ts";
 
 const DATABASE = "supervision";
 const now = Date.now();
@@ -119,6 +122,9 @@ beforeAll(async () => {
 
   // The supervision rules judge the day so far, as the hub does every minute.
   await judge({ influx, registry, now, dataDir: dir });
+  // And the province rollup gathers the day, as the hub's scheduled rollup does (one database: into itself).
+  const regions = new InfluxRegions(connectInflux(influxd.url, DATABASE), new Map(), () => registry);
+  await gatherRollups(regions, registry, { from: today, to: today, tz: TZ });
 }, 120_000);
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import type { CardEvent, HubContext, HubExtension, WarningEvent } from "../contr
 import { cardAnnotation, warningAnnotation } from "./annotations.ts";
 import { type Annotation, GrafanaClient, GrafanaHttpError } from "./client.ts";
 import type { Registry } from "../registry/schema.ts";
-import { namedDashboards, type ProvisionReport, provision } from "./provision.ts";
+import { namedDashboards, type ProvisionReport, provision, regionDataSources } from "./provision.ts";
 import { GrafanaSettings, type GrafanaSettingsInput } from "./settings.ts";
 
 export { GrafanaSettings } from "./settings.ts";
@@ -36,6 +36,8 @@ export function createGrafanaExtension(input: GrafanaSettings | GrafanaSettingsI
   let running: Promise<void> | undefined;
   // The registry the dashboards take their names from; a reload provisions them again (a renamed clerk, a new window).
   let registry: (() => Registry) | undefined;
+  // influx.regions: each region's InfluxDB gets a data source of its own.
+  let regions: ReadonlyArray<readonly [string, { url: URL; database: string }]> = [];
   let reprovision = false;
   // A function, not an inline comparison: stop() can change the state while a cycle awaits Grafana.
   const stopped = () => state === "stopped";
@@ -64,7 +66,8 @@ export function createGrafanaExtension(input: GrafanaSettings | GrafanaSettingsI
       if (state !== "ready" || reprovision) {
         state = "provisioning";
         reprovision = false;
-        lastReport = await provision(client, settings, namedDashboards(settings, registry?.()));
+        const current = registry?.();
+        lastReport = await provision(client, settings, namedDashboards(settings, current), regionDataSources(settings, regions, current));
         logger?.info({ report: lastReport }, "grafana provisioned");
       }
       await postPending(client);
@@ -108,6 +111,7 @@ export function createGrafanaExtension(input: GrafanaSettings | GrafanaSettingsI
       ctx.events.on("warning", onWarning);
       ctx.events.on("card", onCard);
       registry = () => ctx.registry.current();
+      regions = ctx.regions?.regions() ?? [];
       const offRegistry = ctx.registry.onChange(() => {
         reprovision = true;
         if (state === "ready" && running === undefined) running = cycle();

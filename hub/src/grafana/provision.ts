@@ -1,24 +1,39 @@
 /** Idempotent provisioning: data source, folder and the supervision dashboards; writes only what differs. */
-import { allDashboards, DATASOURCE_UID, type Dashboard, type RegistryNames, withNames } from "@supervision/dashboards";
+import { allDashboards, DATASOURCE_NAME, DATASOURCE_UID, type Dashboard, type RegistryNames, withNames } from "@supervision/dashboards";
 import type { Registry } from "../registry/schema.ts";
 import type { DataSourceBody, GrafanaClient } from "./client.ts";
 import type { GrafanaSettings } from "./settings.ts";
 
 export const FOLDER_UID = "supervision";
-export const DATASOURCE_NAME = "Supervision InfluxDB";
+export { DATASOURCE_NAME };
+
+/** A region's InfluxDB as Grafana reaches it: its own data source, which the dashboards' data source variable offers. */
+export interface RegionDataSource {
+  region: string;
+  /** The region's name in the registry (the data source's name shows it). */
+  name: string;
+  url: string;
+  database: string;
+}
+
+/** The data source uid of a region (the central one is DATASOURCE_UID). */
+export const regionDataSourceUid = (region: string): string => `${DATASOURCE_UID}-${region}`;
 
 export interface ProvisionReport {
   grafanaVersion: string | undefined;
   datasource: "created" | "updated" | "unchanged";
+  /** Each region's data source, by region id (absent without influx.regions). */
+  regionDatasources?: Record<string, "created" | "updated" | "unchanged">;
   folder: "created" | "unchanged";
   dashboards: Record<string, "created" | "updated" | "unchanged">;
 }
 
-export function dataSourceBody(settings: GrafanaSettings): DataSourceBody {
-  const { url, database, user, password } = settings.datasource;
+export function dataSourceBody(settings: GrafanaSettings, region?: RegionDataSource): DataSourceBody {
+  const { user, password } = settings.datasource;
+  const { url, database } = region ?? settings.datasource;
   return {
-    uid: DATASOURCE_UID,
-    name: DATASOURCE_NAME,
+    uid: region ? regionDataSourceUid(region.region) : DATASOURCE_UID,
+    name: region ? `${DATASOURCE_NAME} · ${region.name}` : DATASOURCE_NAME,
     type: "influxdb",
     access: "proxy",
     url,
@@ -60,28 +75,33 @@ export function sameAs(wanted: unknown, existing: unknown): boolean {
   return Object.entries(wanted).every(([key, value]) => sameAs(value, other[key]));
 }
 
+/** Creates or updates one data source; only the readable fields decide (the password is write-only in Grafana). */
+async function ensureDataSource(client: GrafanaClient, body: DataSourceBody): Promise<"created" | "updated" | "unchanged"> {
+  const existing = await client.getDataSource(body.uid);
+  if (existing === undefined) {
+    await client.createDataSource(body);
+    return "created";
+  }
+  const { secureJsonData: _password, ...readable } = body;
+  if (sameAs(readable, existing)) return "unchanged";
+  await client.updateDataSource(body.uid, body);
+  return "updated";
+}
+
 export async function provision(
   client: GrafanaClient,
   settings: GrafanaSettings,
   dashboards: Dashboard[] = allDashboards(settings.locale, { hubUrl: settings.hubUrl }),
+  regions: readonly RegionDataSource[] = [],
 ): Promise<ProvisionReport> {
   // A 503 here (Grafana's own database failing) throws and is retried like an unreachable Grafana.
   const health = await client.health();
   const report: ProvisionReport = { grafanaVersion: health.version, datasource: "unchanged", folder: "unchanged", dashboards: {} };
 
-  const body = dataSourceBody(settings);
-  const existingSource = await client.getDataSource(DATASOURCE_UID);
-  if (existingSource === undefined) {
-    await client.createDataSource(body);
-    report.datasource = "created";
-  } else {
-    // The password is write-only in Grafana, so only the readable fields decide whether to update.
-    const { secureJsonData: _password, ...readable } = body;
-    if (!sameAs(readable, existingSource)) {
-      await client.updateDataSource(DATASOURCE_UID, body);
-      report.datasource = "updated";
-    }
-  }
+  report.datasource = await ensureDataSource(client, dataSourceBody(settings));
+  // One per region with an InfluxDB of its own; a region dropped from the settings keeps its data source (not ours to delete blindly).
+  if (regions.length > 0) report.regionDatasources = {};
+  for (const region of regions) report.regionDatasources![region.region] = await ensureDataSource(client, dataSourceBody(settings, region));
 
   if ((await client.getFolder(FOLDER_UID)) === undefined) {
     await client.createFolder(FOLDER_UID, settings.folderTitle);
@@ -99,4 +119,21 @@ export async function provision(
     report.dashboards[dashboard.uid] = existing === undefined ? "created" : "updated";
   }
   return report;
+}
+
+/** The region data sources of the hub's influx.regions, at grafana.regions' URLs where given, named from the registry. */
+export function regionDataSources(
+  settings: GrafanaSettings,
+  regions: ReadonlyArray<readonly [string, { url: URL; database: string }]>,
+  registry: Registry | undefined,
+): RegionDataSource[] {
+  return regions.map(([region, connection]) => {
+    const given = settings.regions?.[region];
+    return {
+      region,
+      name: registry?.regions.get(region)?.name ?? region,
+      url: given?.url ?? connection.url.href.replace(/\/$/, ""),
+      database: given?.database ?? connection.database,
+    };
+  });
 }

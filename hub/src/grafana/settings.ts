@@ -1,4 +1,5 @@
 import { DEFAULT_LOCALE, LOCALES } from "@supervision/dashboards";
+import { Id } from "@supervision/firmware-protocols";
 import { z } from "zod";
 
 /** Grafana provisioning settings. Without `url` (or token) the extension stays disabled and says so in status. */
@@ -16,6 +17,11 @@ export const GrafanaSettings = z
       })
       .strict()
       .default({ url: "http://127.0.0.1:8086", database: "supervision", user: "", password: "" }),
+    /**
+     * Each region's InfluxDB as Grafana reaches it (influx.regions; hub/README.md, "InfluxDB by region"), for its data
+     * source. Default: the hub's influx.regions URL and database; user and password are datasource's.
+     */
+    regions: z.record(Id, z.strictObject({ url: z.url(), database: z.string().min(1).max(64).optional() })).optional(),
     folderTitle: z.string().min(1).max(200).default("Supervision"),
     /** The hub's HTTP API as the centre's browsers reach it: the hall dashboard links to its live view page (/live). */
     hubUrl: z.url({ protocol: /^https?$/ }).default("http://127.0.0.1:8080"),

@@ -114,14 +114,22 @@ export function datesBetween(from: string, to: string): string[] {
 export async function gatherRollups(regions: InfluxRegions, registry: Registry, run: RollupRun): Promise<RollupResult> {
   const dates = datesBetween(run.from, run.to);
   const months = [...new Set(dates.map((d) => d.slice(0, 7)))];
-  const periods: Array<{ period: Period; label: string; from: number; to: number }> = [
+  // A month's points are stamped at 00:00 UTC of its first day, or its local start when that is later (zones west of
+  // UTC): within the month either way, and a chart grouping by UTC day draws it on the 1st. A day's at its local midnight.
+  const periods: Array<{ period: Period; label: string; from: number; to: number; stamp: number }> = [
     {
       period: "day",
       label: `${run.from}..${run.to}`,
       from: localTimeToUtc(run.from, "00:00", run.tz),
       to: localTimeToUtc(nextDate(run.to), "00:00", run.tz),
+      stamp: 0,
     },
-    ...months.map((month) => ({ period: "month" as const, label: month, ...monthRange(month, run.tz) })),
+    ...months.map((month) => ({
+      period: "month" as const,
+      label: month,
+      ...monthRange(month, run.tz),
+      stamp: Math.max(monthRange(month, run.tz).from, Date.parse(`${month}-01T00:00:00Z`)),
+    })),
   ];
   const result: RollupResult = { written: {}, days: dates.length, months };
   const central = regions.central.influx;
@@ -153,7 +161,7 @@ export async function gatherRollups(regions: InfluxRegions, registry: Registry, 
             measurement: spec.into,
             tags,
             fields,
-            timestamp: p.period === "day" ? `${row.time.getTime()}000000` : ns(p.from),
+            timestamp: p.period === "day" ? `${row.time.getTime()}000000` : ns(p.stamp),
           });
           n++;
         }
