@@ -48,6 +48,22 @@ describe("batch body JSON parsed in pieces", () => {
     expect(parseBatchJson(Buffer.alloc(MAX + 1, 0x20), MAX)).toMatchObject({ ok: false, error: { code: "oversized" } });
   });
 
+  it("splits v2 rows where one row ends, however they nest, and gives what JSON.parse gives", () => {
+    const rows = Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify(["presence", `kp${i}`, i, 5, 5, "summary", 30, null, 1, 2, 3, 4, [{ fromTs: 1, toTs: 2 }], "online"]),
+    );
+    for (const piece of [1, 7, 64, 1000]) expectSame(body(rows), piece);
+    for (const bytes of [body(['["a","],["]', '[["x"],["y"]]', "[[],[]]", "[]"]), body(['["s","\\"]', '["t","中],[文"]'])])
+      for (const piece of [1, 3, 8, 100]) expectSame(bytes, piece);
+    const rowLike = fc.array(fc.oneof(fc.stringMatching(/^[[\],"a{}]{0,6}$/), fc.jsonValue()), { maxLength: 6 });
+    fc.assert(
+      fc.property(fc.array(rowLike, { maxLength: 20 }), fc.integer({ min: 1, max: 200 }), (list, piece) => {
+        expectSame(body(list.map((r) => JSON.stringify(r))), piece);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("property: random readings (strings with braces, commas and quotes) parse as the whole body does", () => {
     const tricky = fc.stringMatching(/^[{},"\\a-z:[\] 中]{0,12}$/);
     const reading = fc.dictionary(fc.oneof(fc.constantFrom("kind", "txnId", "s", "__proto__"), tricky), fc.oneof(tricky, fc.jsonValue()));

@@ -13,7 +13,9 @@ import { parseJsonObject } from "./validate.ts";
  * is parsed as its head (everything before `,"readings":[`, closed with `}`) and its readings array in pieces of
  * about PIECE_BYTES, split where one reading ends and the next begins (`},{`). When every piece parses, the result
  * is the one JSON.parse gives for the whole body: `[A]` and `[B]` being JSON arrays, `[A,B]` is the array of both's
- * elements; a split inside a string leaves a piece with an unterminated string, which does not parse. Any body off
+ * elements; a split inside a string leaves a piece with an unterminated string, and one inside a nested object or
+ * array a piece whose brackets do not close, neither of which parses. A v2 body's rows are split the same way where
+ * one row ends and the next begins (`],[`). Any body off
  * this path (another layout, a split that does not parse, invalid UTF-8, a BOM) is parsed whole by parseJsonObject,
  * so verdicts and error messages are the same either way.
  */
@@ -29,6 +31,9 @@ export function parseBatchJson(
 const PIECE_BYTES = 64 * 1024;
 const READINGS_KEY = Buffer.from(',"readings":[', "latin1");
 const READING_BOUNDARY = Buffer.from("},{", "latin1");
+/** Between two rows of a v2 body (`"readings":[[…],[…]]`). */
+const ROW_BOUNDARY = Buffer.from("],[", "latin1");
+const OPEN_BRACKET = 0x5b;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
@@ -46,8 +51,9 @@ function parseInPieces(bytes: Buffer, pieceBytes: number): { ok: true; value: Re
     if (Object.keys(head).length === 0 || Object.hasOwn(head, "readings")) return undefined;
     const readings: unknown[] = [];
     let from = keyAt + READINGS_KEY.length;
+    const between = bytes[from] === OPEN_BRACKET ? ROW_BOUNDARY : READING_BOUNDARY;
     while (from < end) {
-      const boundary = end - from > pieceBytes ? bytes.indexOf(READING_BOUNDARY, from + pieceBytes) : -1;
+      const boundary = end - from > pieceBytes ? bytes.indexOf(between, from + pieceBytes) : -1;
       const to = boundary < 0 || boundary >= end ? end : boundary + 1;
       const piece: unknown = JSON.parse(`[${bytes.toString("utf8", from, to)}]`);
       for (const reading of piece as unknown[]) readings.push(reading);

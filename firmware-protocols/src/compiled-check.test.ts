@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compileCheck } from "./compiled-check.ts";
-import { parseReading, parseReadingWithZod, READING_KINDS, READING_SCHEMAS } from "./envelope.ts";
+import { parseBatchReading, parseReading, parseReadingWithZod, READING_KINDS, READING_SCHEMAS } from "./envelope.ts";
+import { readingFromRow, readingRow } from "./envelope-v2.ts";
 import { LEVELS } from "./events.ts";
 
 const T = Date.UTC(2026, 10, 23, 2, 0);
@@ -240,5 +241,68 @@ describe("compiled reading checks", () => {
     Object.assign(proto, { kind: "rating", deviceId: "kp1", seq: 1, ts: T, rxTs: T, outcome: "timeout", scale: "four" });
     for (const r of [proto, Object.assign(Object.create(null), { kind: "motion" }), JSON.parse('{"kind":"heartbeat","__proto__":{"x":1}}')])
       expectSameAsZod(r);
+  });
+});
+
+/** A v2 row checked on the hub's path (row → reading → compiled check, zod on refusal) against zod alone on its reading. */
+function expectRowSameAsZod(row: unknown) {
+  const decoded = readingFromRow(row, 1);
+  expect(parseBatchReading({ v: 2, layout: 1 }, row)).toEqual(decoded.ok ? parseReadingWithZod(decoded.value) : decoded);
+}
+const withoutV = ({ v: _v, ...r }: Record<string, unknown>) => r;
+
+describe("compiled reading checks on v2 rows", () => {
+  it("property: a valid reading sent as a row gets zod's verdict and value, as it does sent as an object", () => {
+    fc.assert(
+      fc.property(validReading, (r) => {
+        const row = readingRow(r);
+        expect(row).toBeDefined();
+        const sent: unknown = JSON.parse(JSON.stringify(row));
+        expectRowSameAsZod(sent);
+        const asRow = parseBatchReading({ v: 2, layout: 1 }, sent);
+        // As it travels (JSON: -0 arrives as 0), minus the `v` a row leaves to its batch.
+        const asObject = parseReadingWithZod(withoutV(JSON.parse(JSON.stringify(r)) as Record<string, unknown>));
+        expect(asRow).toEqual(asObject);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("property: hostile readings as rows, and hostile rows, get zod's verdict and error code, message and path", () => {
+    fc.assert(
+      fc.property(hostileReading, (r) => {
+        const row = readingRow(r);
+        if (row) expectRowSameAsZod(JSON.parse(JSON.stringify(row)));
+      }),
+      { numRuns: 3000 },
+    );
+    // Valid rows with columns replaced, cut or added.
+    const hostileRow = fc
+      .tuple(
+        validReading,
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 18 }), hostileValue, fc.boolean()), { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 0, max: 20 }),
+      )
+      .map(([reading, edits, cut]) => {
+        const row = [...readingRow(reading)!];
+        for (const [at, value, remove] of edits) {
+          if (remove) row.splice(at, 1);
+          else row[at] = value === undefined ? null : value;
+        }
+        for (let i = 0; i < row.length; i++) if (row[i] === undefined) row[i] = null;
+        return cut % 4 === 0 ? row.slice(0, cut) : row;
+      });
+    fc.assert(
+      fc.property(hostileRow, (row) => expectRowSameAsZod(row)),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), (row) => expectRowSameAsZod(row)),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 20 }), (row) => expectRowSameAsZod(["rating", ...row])),
+      { numRuns: 500 },
+    );
   });
 });

@@ -19,9 +19,10 @@ import { GATEWAY_READING_KINDS, PresenceReport, presenceRules } from "./presence
 import { parseBatchJson } from "./batch-json.ts";
 import { compileCheck, type FastCheck } from "./compiled-check.ts";
 import { issueToError } from "./validate.ts";
+import { type LayoutNumber, parseRowReading, READING_LAYOUTS } from "./envelope-v2.ts";
 
 /**
- * The uplink envelope, v1: how a gateway hands readings to the hub.
+ * The uplink envelope, v1 (and v2, whose readings are rows: envelope-v2.ts): how a gateway hands readings to the hub.
  *
  * Wire format of one MQTT message on sv/v1/gw/{gatewayId}/batch:
  *
@@ -128,8 +129,33 @@ export type BatchBody = z.infer<typeof BatchBody>;
  * A body as openBatch checks it: all of it but the readings, which the receiver checks one by one with
  * parseReading, so one bad reading does not cost its batch (and each reading is parsed once, not twice).
  */
-export const ReceivedBody = BatchBody.extend({ readings: z.array(z.unknown()).max(100_000) });
-export type ReceivedBody = z.infer<typeof ReceivedBody>;
+export const ReceivedBodyV1 = BatchBody.extend({ readings: z.array(z.unknown()).max(100_000) });
+
+/** A v2 body (envelope-v2.ts, PROTOCOL.md 4.2): the v1 header, the layout its rows follow, and the rows. */
+export const BatchBodyV2 = z.strictObject({
+  ...BatchBody.shape,
+  v: z.literal(2),
+  layout: z.literal(Object.keys(READING_LAYOUTS).map(Number) as LayoutNumber[]),
+  readings: z.array(z.array(z.unknown())).max(100_000),
+});
+export type BatchBodyV2 = z.infer<typeof BatchBodyV2>;
+export const ReceivedBodyV2 = BatchBodyV2.extend({ readings: z.array(z.unknown()).max(100_000) });
+
+/** A body as openBatch checked it, either version. */
+export type ReceivedBody = z.infer<typeof ReceivedBodyV1> | z.infer<typeof ReceivedBodyV2>;
+/** Kept for v1 callers: the v1 body. */
+export const ReceivedBody = ReceivedBodyV1;
+
+/**
+ * One reading of a received batch checked in full: a v1 reading as it is, a v2 row turned back into its reading
+ * first. Either way parseReading judges it (compiled check, zod for every refusal).
+ */
+export function parseBatchReading(
+  body: Pick<ReceivedBody, "v"> & { layout?: LayoutNumber },
+  reading: unknown,
+): Result<CheckedReading, PayloadError> {
+  return body.v === 2 ? parseRowReading(reading, body.layout ?? 1, parseReading) : parseReading(reading);
+}
 
 /** A batch whose signature and envelope were checked: its readings are still to be checked. */
 export interface OpenedBatch {
@@ -169,8 +195,13 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Serialises, hashes and signs a batch body. */
-export function signBatch(body: BatchBody, privateKey: KeyObject): SignedBatch {
+/** Serialises, hashes and signs a batch body (v2: its rows as given). */
+export function signBatch(body: BatchBody, privateKey: KeyObject): SignedBatch;
+export function signBatch(body: BatchBodyV2, privateKey: KeyObject): Omit<SignedBatch, "body"> & { body: BatchBodyV2 };
+export function signBatch(
+  body: BatchBody | BatchBodyV2,
+  privateKey: KeyObject,
+): Omit<SignedBatch, "body"> & { body: BatchBody | BatchBodyV2 } {
   const bodyBytes = Buffer.from(JSON.stringify(body), "utf8");
   const signature = sign(null, bodyBytes, privateKey);
   const wire = Buffer.concat([bodyBytes, Buffer.from(`\n${signature.toString("base64")}`, "ascii")]);
@@ -183,7 +214,7 @@ export function signBatch(body: BatchBody, privateKey: KeyObject): SignedBatch {
  * batch. `readingsAt` is the byte offset of that JSON in the wire.
  */
 export function signSerializedBatch(
-  header: Omit<BatchBody, "readings">,
+  header: Omit<BatchBody, "readings"> | Omit<BatchBodyV2, "readings">,
   readingsJson: Uint8Array,
   privateKey: KeyObject,
 ): { epoch: string; seq: number; hash: string; wire: Buffer; readingsAt: number } {
@@ -195,6 +226,7 @@ export function signSerializedBatch(
     seq: header.seq,
     prevHash: header.prevHash,
     createdAt: header.createdAt,
+    ...("layout" in header ? { layout: header.layout } : {}),
   });
   const before = Buffer.from(`${head.slice(0, -1)},"readings":[`, "utf8");
   // One buffer for the whole wire, the signature written into its end: a batch is a megabyte, copied once.
@@ -245,7 +277,14 @@ export function openBatch(
     });
   const json = parseBatchJson(bodyBytes, MAX_BATCH_BYTES);
   if (!json.ok) return json;
-  const body = ReceivedBody.safeParse(json.value);
+  const version = json.value.v;
+  if (version !== 1 && version !== 2)
+    return err({
+      code: "unsupported_version",
+      message: `uplink envelope version ${String(JSON.stringify(version)).slice(0, 20)} is not supported; this hub reads versions 1 and 2`,
+      path: "v",
+    });
+  const body = version === 2 ? ReceivedBodyV2.safeParse(json.value) : ReceivedBodyV1.safeParse(json.value);
   if (!body.success) return err(issueToError(body.error.issues, json.value));
   if (body.data.gatewayId !== gatewayId)
     return err({ code: "malformed", message: `body names gateway "${body.data.gatewayId}" but arrived on gateway "${gatewayId}"'s topic` });

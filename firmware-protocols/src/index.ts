@@ -3,6 +3,7 @@ export * from "./config-file.ts";
 export * from "./credentials.ts";
 export * from "./devices/index.ts";
 export * from "./envelope.ts";
+export * from "./envelope-v2.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./presence.ts";

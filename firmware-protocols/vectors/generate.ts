@@ -5,7 +5,15 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type DeviceCommand, type DeviceEvent, parseReading, validateDeviceMessage } from "../src/index.ts";
+import {
+  type DeviceCommand,
+  type DeviceEvent,
+  parseBatchReading,
+  parseReading,
+  readingFromRow,
+  readingRow,
+  validateDeviceMessage,
+} from "../src/index.ts";
 import {
   COMMANDS,
   decodeEventFrame,
@@ -302,6 +310,52 @@ writeFileSync(
   `${JSON.stringify({ description: "Readings of an uplink batch that the gateway makes itself (presence reports): the reading -> accepted, or refused with the error code and path, as the hub checks each reading of a batch.", cases: readingVectors }, null, 2)}\n`,
 );
 
+// Uplink v2 rows (PROTOCOL.md 4.2): a row of layout 1 -> the reading it stands for and the hub's verdict on it.
+const R = { ...rating, kind: "rating", rxTs: TS + 40 };
+const rowOf = (reading: Record<string, unknown>) => {
+  const row = readingRow(reading);
+  if (!row) throw new Error(`layout 1 cannot carry ${JSON.stringify(reading)}`);
+  return row;
+};
+const ratingRow = rowOf(R);
+const rowCases: { name: string; row: unknown }[] = [
+  { name: "rating: every column", row: ratingRow },
+  { name: "rating: trailing absent columns left off", row: rowOf(without(without(R, "txnId"), "clerkId")) },
+  { name: "rating: a null in the middle is an absent field (a rated rating needs its key)", row: rowOf(without(R, "key")) },
+  { name: "timeout rating: key and level null, clerk given", row: rowOf({ ...without(without(R, "key"), "level"), outcome: "timeout" }) },
+  { name: "sign-in", row: rowOf({ ...signin, kind: "signin", rxTs: TS + 3 }) },
+  { name: "motion", row: rowOf({ ...motion, kind: "motion", rxTs: TS + 3 }) },
+  { name: "heartbeat", row: rowOf({ ...heartbeat, kind: "heartbeat", rxTs: TS + 3 }) },
+  { name: "item accepted", row: rowOf({ ...accepted, kind: "item", rxTs: TS + 3 }) },
+  { name: "presence summary (a nested gaps column)", row: rowOf(summary) },
+  { name: "truncated: only kind and device", row: ["rating", "kp-w01"] },
+  { name: "truncated: a required column left off", row: ratingRow.slice(0, 7) },
+  { name: "a required column null", row: ratingRow.map((v, i) => (i === 5 ? null : v)) },
+  { name: "an extra column", row: [...ratingRow, ...Array(11 - (ratingRow.length - 1)).fill(null), "extra"] },
+  { name: "seq as text", row: ratingRow.map((v, i) => (i === 2 ? "101" : v)) },
+  { name: "ts not an integer", row: ratingRow.map((v, i) => (i === 3 ? 1.5 : v)) },
+  { name: "device id too long", row: ratingRow.map((v, i) => (i === 1 ? "k".repeat(65) : v)) },
+  { name: "oversized transaction id", row: ratingRow.map((v, i) => (i === 11 ? "T".repeat(10_000) : v)) },
+  { name: "a level not on the scale", row: ratingRow.map((v, i) => (i === 9 ? "basically_satisfied" : v)) },
+  { name: "unknown kind", row: ["alarm", "kp-w01", 1, TS, TS] },
+  { name: "no kind", row: [null, "kp-w01", 1, TS, TS] },
+  { name: "an empty row", row: [] },
+  { name: "an object instead of a row", row: R },
+  { name: "a text instead of a row", row: "rating" },
+];
+const rowVectors = rowCases.map((c) => {
+  const decoded = readingFromRow(c.row, 1);
+  const r = parseBatchReading({ v: 2, layout: 1 }, c.row);
+  return {
+    ...c,
+    expect: r.ok ? { ok: true, reading: decoded.ok ? decoded.value : undefined } : { ok: false, code: r.error.code, path: r.error.path },
+  };
+});
+writeFileSync(
+  join(dir, "uplink-rows.json"),
+  `${JSON.stringify({ description: "Readings of a v2 uplink batch (layout 1): the row -> the reading it stands for (accepted), or refused with the error code and path, as the hub checks each row of a batch. Device time checks are left out (the rows' ts are of the vectors' time).", layout: 1, cases: rowVectors }, null, 2)}\n`,
+);
+
 // Serial frames
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const ev = (e: Record<string, unknown>) => ({ ...e, v: 1 }) as unknown as DeviceEvent;
@@ -422,4 +476,6 @@ writeFileSync(
   join(dir, "serial-frames.json"),
   `${JSON.stringify({ description: "RS-485 frames: hex chunks pushed into the streaming decoder (end: the line then went quiet) -> the frames or error codes in order; with deviceId, the first frame decoded as that device's event. now in ms.", now: NOW, cases: serialVectors }, null, 2)}\n`,
 );
-console.log(`${mqttVectors.length} MQTT, ${readingVectors.length} uplink reading and ${serialVectors.length} serial vectors written`);
+console.log(
+  `${mqttVectors.length} MQTT, ${readingVectors.length} uplink reading, ${rowVectors.length} uplink row and ${serialVectors.length} serial vectors written`,
+);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseReading, validateDeviceMessage } from "../src/index.ts";
+import { parseBatchReading, parseReading, readingFromRow, validateDeviceMessage } from "../src/index.ts";
 import { decodeEventFrame, FrameDecoder } from "../src/serial/index.ts";
 
 const load = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, file), "utf8"));
@@ -24,6 +24,11 @@ const serial = load("serial-frames.json") as {
 
 const readings = load("uplink-readings.json") as {
   cases: { name: string; reading: unknown; expect: { ok: boolean; code?: string; path?: string } }[];
+};
+
+const rows = load("uplink-rows.json") as {
+  layout: 1;
+  cases: { name: string; row: unknown; expect: { ok: boolean; code?: string; path?: string; reading?: unknown } }[];
 };
 
 describe("test vectors", () => {
@@ -52,6 +57,21 @@ describe("test vectors", () => {
   it.each(readings.cases.map((c) => [c.name, c] as const))("uplink reading: %s", (_name, c) => {
     const result = parseReading(c.reading);
     expect(result.ok ? { ok: true } : { ok: false, code: result.error.code, path: result.error.path }).toEqual(c.expect);
+  });
+
+  it.each(rows.cases.map((c) => [c.name, c] as const))("uplink v2 row: %s", (_name, c) => {
+    const result = parseBatchReading({ v: 2, layout: rows.layout }, c.row);
+    const decoded = readingFromRow(c.row, rows.layout);
+    expect(
+      result.ok
+        ? { ok: true, reading: decoded.ok ? decoded.value : undefined }
+        : { ok: false, code: result.error.code, path: result.error.path },
+    ).toEqual(c.expect);
+  });
+
+  it("v2 row vectors cover every way a row is refused", () => {
+    const codes = new Set(rows.cases.map((c) => c.expect.code));
+    for (const code of ["missing_field", "unknown_field", "invalid_field", "bad_level"]) expect(codes).toContain(code);
   });
 
   it.each(mqtt.cases.map((c) => [c.name, c] as const))("MQTT: %s", (_name, c) => {

@@ -1,4 +1,4 @@
-import { type CheckedReading, checkDeviceTime, parseReading, type ReceivedBody } from "@supervision/firmware-protocols";
+import { type CheckedReading, checkDeviceTime, parseBatchReading, type ReceivedBody } from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { Registry } from "../registry/schema.ts";
 import type { BatchHeader } from "./chain-check.ts";
@@ -61,7 +61,8 @@ export function encodeBatch(
   // Older readings are dead-lettered by the writer (judged by the real clock, as influxd does): no manifest entry.
   const rawCutoffMs = Date.now() - (RETENTION_MS.raw ?? Infinity) + RETENTION_MARGIN_MS;
   for (const reading of readings) {
-    const checked = parseReading(reading);
+    // v1: the reading as parsed; v2: its row turned back into it first (PROTOCOL.md 4.2). The same check either way.
+    const checked = parseBatchReading(body, reading);
     if (!checked.ok) {
       refusals.add("malformed", reading, `${checked.error.code}: ${checked.error.message}`);
       continue;
@@ -175,8 +176,14 @@ class Refusals {
   }
 }
 
-/** kind, device and seq of a reading (maybe hostile), short and printable. */
+/** kind, device and seq of a reading or a v2 row (maybe hostile), short and printable. */
 function describe(reading: unknown): string {
-  const r = (typeof reading === "object" && reading !== null ? reading : {}) as Partial<CheckedReading> & Record<string, unknown>;
+  const r = (
+    Array.isArray(reading)
+      ? { kind: reading[0], deviceId: reading[1], seq: reading[2] }
+      : typeof reading === "object" && reading !== null
+        ? reading
+        : {}
+  ) as Partial<CheckedReading> & Record<string, unknown>;
   return `${String(r.kind).slice(0, 32)} reading ${String(JSON.stringify(r.deviceId)).slice(0, 80)} seq ${String(r.seq).slice(0, 16)}`;
 }
