@@ -89,9 +89,9 @@ export function readingRow(reading: Readonly<Record<string, unknown>>, layout: L
   const row: unknown[] = [kind];
   let last = 0;
   for (let i = 0; i < columns.length; i++) {
-    const value = reading[columns[i]!];
+    const value = Object.hasOwn(reading, columns[i]!) ? reading[columns[i]!] : undefined;
     if (value === null) return undefined;
-    if (value === undefined || !Object.hasOwn(reading, columns[i]!)) {
+    if (value === undefined) {
       row.push(null);
       continue;
     }
@@ -99,7 +99,10 @@ export function readingRow(reading: Readonly<Record<string, unknown>>, layout: L
     carried++;
     last = i + 1;
   }
-  if (Object.keys(reading).length !== carried) return undefined;
+  // Every field it has (a field holding undefined is absent, as in its JSON) is carried: nothing is lost.
+  let fields = 0;
+  for (const key of Object.keys(reading)) if (reading[key] !== undefined) fields++;
+  if (fields !== carried) return undefined;
   row.length = last + 1;
   return row;
 }

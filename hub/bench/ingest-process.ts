@@ -82,11 +82,11 @@ export const WARM_UP_SEQ = 3_000_000_000;
 export const WARM_UP_GATEWAY = "gw-warm";
 
 /** Sends WARM_UP_READINGS in batches of `batch` as WARM_UP_GATEWAY and waits until the hub acknowledged them all. */
-export async function warmUp(brokerUrl: string, privateKeyPem: string, batch: number, t0: number): Promise<void> {
+export async function warmUp(brokerUrl: string, privateKeyPem: string, batch: number, t0: number, envelope: 1 | 2 = 1): Promise<void> {
   const warm = await TestGateway.connect(brokerUrl, WARM_UP_GATEWAY, privateKeyPem);
   for (let i = 0; i < WARM_UP_READINGS; i += batch) {
     const readings = Array.from({ length: batch }, (_, k) => rating(WARM_UP_SEQ + i + k, t0 + i + k));
-    await warm.send(warm.next(readings, t0 + i).wire);
+    await warm.send((envelope === 2 ? warm.nextV2({ readings }, t0 + i) : warm.next(readings, t0 + i)).wire);
   }
   while (warm.acks.length < WARM_UP_READINGS / batch) await new Promise((r) => setTimeout(r, 5));
   await warm.close();

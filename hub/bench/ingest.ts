@@ -9,7 +9,9 @@
  * With --profile FILE, the hub process's CPU profile of the measured ingest run (warm-up left out) is written to FILE
  * (a .cpuprofile for Chrome DevTools) and summarised by stage (profile-summary.ts).
  *
- *   npx tsx hub/bench/ingest.ts [--readings 200000] [--profile FILE] [--help]
+ * With --envelope 1, gateways send v1 batches (one JSON object per reading) instead of v2 (rows, PROTOCOL.md 4.2).
+ *
+ *   npx tsx hub/bench/ingest.ts [--readings 200000] [--envelope 2] [--profile FILE] [--help]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,13 +29,14 @@ import { printProfileSummary } from "./profile-summary.ts";
 const { values: args } = parseArgs({
   options: {
     readings: { type: "string", default: "200000" },
+    envelope: { type: "string", default: "2" },
     profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (args.help) {
   console.log(
-    "usage: npx tsx hub/bench/ingest.ts [--readings N] [--profile FILE.cpuprofile]   (starts its own influxd and mosquitto; under a minute)",
+    "usage: npx tsx hub/bench/ingest.ts [--readings N] [--envelope 1|2] [--profile FILE.cpuprofile]   (starts its own influxd and mosquitto; under a minute)",
   );
   process.exit(0);
 }
@@ -42,6 +45,12 @@ if (!Number.isInteger(TOTAL) || TOTAL < 10_000) {
   console.error("--readings must be an integer of at least 10000");
   process.exit(2);
 }
+if (args.envelope !== "1" && args.envelope !== "2") {
+  console.error("--envelope must be 1 or 2");
+  process.exit(2);
+}
+/** The uplink envelope the gateways send: 2 (rows), as gateways told so by their config do, or 1. */
+const ENVELOPE = Number(args.envelope) as 1 | 2;
 const WRITE_BATCH = 5000;
 /** The hub writer's writes in flight (PointWriter's default). */
 const WRITES_IN_FLIGHT = 2;
@@ -113,12 +122,16 @@ try {
     },
     join(dir, "hub.json"),
   );
-  await warmUp(broker.url, warmKeys.privateKeyPem, GATEWAY_BATCH, T0);
+  await warmUp(broker.url, warmKeys.privateKeyPem, GATEWAY_BATCH, T0, ENVELOPE);
   const gateways = await Promise.all(gatewayKeys.map((k) => TestGateway.connect(broker.url, k.id, k.privateKeyPem)));
   const perGateway = gateways.map((gw, g) => {
     const batches = [];
     for (let i = g * GATEWAY_BATCH; i < TOTAL; i += GATEWAY_BATCH * GATEWAYS)
-      batches.push(gw.next(readings.slice(i, i + GATEWAY_BATCH), T0 + i));
+      batches.push(
+        ENVELOPE === 2
+          ? gw.nextV2({ readings: readings.slice(i, i + GATEWAY_BATCH) }, T0 + i)
+          : gw.next(readings.slice(i, i + GATEWAY_BATCH), T0 + i),
+      );
     return batches;
   });
   if (args.profile) await ingest.startProfile();
@@ -135,6 +148,7 @@ try {
     }),
   );
   const ingestRate = TOTAL / ((performance.now() - started) / 1000);
+  const batchBytes = perGateway[0]?.[0]?.wire.length ?? 0;
   const ingestCpu = cpu.done();
   if (args.profile) await ingest.stopProfile(resolve(args.profile));
   const gateway = gateways[0] as TestGateway;
@@ -157,7 +171,7 @@ try {
     const due = Date.now();
     const batchReadings = Array.from({ length: 100 }, (_, i) => rating(seq + i, due - 100 + i));
     seq += 100;
-    const batch = gateway.next(batchReadings, due);
+    const batch = ENVELOPE === 2 ? gateway.nextV2({ readings: batchReadings }, due) : gateway.next(batchReadings, due);
     sentAt.set(
       batch.body.seq,
       batchReadings.map((r) => r.ts),
@@ -186,7 +200,7 @@ try {
   const hubShare = (ingestMicros.hub ?? NaN) / (ingestMicros.influxd ?? NaN);
   console.log(`hub CPU per reading / influxd CPU per point, ingest run: ${hubShare.toFixed(2)} (target ≤ 0.5)`);
   console.log(
-    `${TOTAL} readings from ${GATEWAYS} gateways, ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each; ${WRITE_BATCH} points per write, ${WRITES_IN_FLIGHT} writes in flight (hub and ceiling)`,
+    `${TOTAL} readings from ${GATEWAYS} gateways in uplink v${ENVELOPE} batches (${batchBytes} bytes each), ${GATEWAY_BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight each; ${WRITE_BATCH} points per write, ${WRITES_IN_FLIGHT} writes in flight (hub and ceiling)`,
   );
   if (args.profile) printProfileSummary(resolve(args.profile), TOTAL);
 } finally {

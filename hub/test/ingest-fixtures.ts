@@ -5,12 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type BatchAck,
+  type BatchBodyV2,
   GENESIS_HASH,
   gatewayTopics,
   generateGatewayKeys,
   hashSecret,
   loadPrivateKey,
   type Reading,
+  readingRow,
   type SignedBatch,
   signBatch,
 } from "@supervision/firmware-protocols";
@@ -114,6 +116,40 @@ export class TestGateway {
       { v: 1, gatewayId: this.gatewayId, epoch: this.epoch, seq: this.seq, prevHash: this.prevHash, createdAt, readings },
       this.key,
     );
+    this.prevHash = batch.hash;
+    return batch;
+  }
+
+  /**
+   * The next batch of the chain as an uplink v2 body (PROTOCOL.md 4.2): `readings` as rows of layout 1 (a reading
+   * layout 1 cannot carry throws), or `rows` given as they are, hostile ones included. `v` and `layout` may be
+   * overridden to send what no gateway would.
+   */
+  nextV2(
+    items: { readings?: Reading[]; rows?: unknown[] },
+    createdAt = Date.now(),
+    override: { v?: unknown; layout?: unknown } = {},
+  ): { body: { seq: number }; hash: string; wire: Buffer } {
+    this.seq++;
+    const rows =
+      items.rows ??
+      (items.readings ?? []).map((r) => {
+        const row = readingRow(r);
+        if (!row) throw new Error(`layout 1 cannot carry ${JSON.stringify(r)}`);
+        return row;
+      });
+    const body = {
+      v: 2 as const,
+      gatewayId: this.gatewayId,
+      epoch: this.epoch,
+      seq: this.seq,
+      prevHash: this.prevHash,
+      createdAt,
+      layout: 1 as const,
+      readings: rows as unknown[][],
+      ...override,
+    } as BatchBodyV2;
+    const batch = signBatch(body, this.key);
     this.prevHash = batch.hash;
     return batch;
   }

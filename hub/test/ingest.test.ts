@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type BatchAck, gatewayTopics } from "@supervision/firmware-protocols";
+import { type BatchAck, gatewayTopics, readingRow } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -200,6 +200,76 @@ describe("ingest: signed batches into InfluxDB", () => {
       /1 of 7 readings refused: rating reading "kp1" seq 6: future_timestamp: device time .* ahead of the receiver/,
     );
     expect(ingest.status()).toMatchObject({ batchesStored: 1, readingsStored: 2, rejected: {} });
+  }, 60_000);
+
+  it("v2 rows (PROTOCOL.md 4.2): one chain with v1 batches, the same points, and each hostile row refused alone with its code", async () => {
+    const { gateway, database, registry, ingest } = await startHub();
+    registry.sites.set("hall2", { id: "hall2", kind: "hall", name: "Hall 2", town: "t1", tz: "Asia/Shanghai", gateway: "gw2" });
+    registry.windows.set("w9", { id: "w9", site: "hall2", name: "Window 9", department: "tax", unattendedAfterMinutes: 30 });
+    registry.devices.set("kp9", { id: "kp9", kind: "keypad", site: "hall2", window: "w9", heartbeatS: 60, scale: "four" });
+    const t = Date.now() - 60_000;
+    const first = [rating(1, t), rating(2, t + 1, { clerkId: undefined, txnId: "T-1" })];
+    const b1 = gateway.next(first);
+    await gateway.send(b1.wire);
+    await gateway.waitForAck(storedAck(b1.body.seq));
+    const ratings = async () => JSON.stringify((await influx.query(`SELECT * FROM "rating"`, database)).results);
+    const afterV1 = await ratings();
+    // The same readings again, as rows: a replay by identity, so InfluxDB holds exactly what it held.
+    const b2 = gateway.nextV2({ readings: first });
+    await gateway.send(b2.wire);
+    expect(await gateway.waitForAck(storedAck(b2.body.seq))).toMatchObject({ status: "stored", hash: b2.hash });
+    expect(await ratings()).toBe(afterV1);
+
+    const row = (seq: number, ts = t, extra: Record<string, unknown> = {}) => readingRow(rating(seq, ts, extra))!;
+    const good = row(3);
+    const b3 = gateway.nextV2({
+      rows: [
+        good,
+        row(4, t, { deviceId: "kp9", windowId: "w9" }), // another hall's keypad
+        good.slice(0, 6), // truncated: outcome and scale left off
+        [...row(6), null, "extra"], // one column more than a rating has
+        row(7).map((v, i) => (i === 2 ? "7" : v)), // seq as text
+        row(8, t, { txnId: "x".repeat(100_000) }), // an oversized string column
+        ["alarm", "kp1", 9, t, t], // an unknown kind
+        { ...rating(10, t) }, // an object where a row belongs
+        row(11, Date.now() + 3_600_000), // an hour ahead of the hub's clock
+        row(12, t + 2),
+      ],
+    });
+    await gateway.send(b3.wire);
+    expect(await gateway.waitForAck(storedAck(b3.body.seq))).toMatchObject({ status: "stored", hash: b3.hash });
+    const stored = await influx.query(`SELECT "seq" FROM "rating"`, database);
+    expect((stored.results[0]?.series?.[0]?.values ?? []).map((v) => v[1]).sort((a, b) => Number(a) - Number(b))).toEqual([1, 2, 3, 12]);
+    const byKind = Object.fromEntries((await alerts(database)).map((a) => [a.kind, String(a.detail)]));
+    expect(Object.keys(byKind).sort()).toEqual(["device_time", "malformed", "outside_slice"]);
+    expect(byKind.outside_slice).toMatch(/^1 of 10 readings refused: rating reading "kp9" seq 4: device kp9 belongs to site hall2/);
+    expect(byKind.malformed).toContain("6 of 10 readings refused");
+    expect(byKind.malformed).toMatch(/rating reading "kp1" seq 3: missing_field: outcome is required/);
+    expect(byKind.malformed).toMatch(
+      /rating reading "kp1" seq 6: unknown_field: a rating row of layout 1 has at most 12 columns; this one has 13/,
+    );
+    expect(byKind.malformed).toMatch(/rating reading "kp1" seq 7: invalid_field: seq: Invalid input: expected number, received string/);
+    expect(byKind.malformed).toMatch(/rating reading "kp1" seq 8: invalid_field: txnId: /);
+    expect(byKind.malformed).toMatch(/alarm reading "kp1" seq 9: invalid_field: unknown reading kind "alarm" in layout 1/);
+    expect(byKind.malformed).toMatch(/rating reading "kp1" seq 10: invalid_field: a v2 reading must be a JSON array/);
+    expect(byKind.device_time).toMatch(/^1 of 10 readings refused: rating reading "kp1" seq 11: future_timestamp: /);
+
+    // An unknown version or layout cannot be read at all: refused whole, with the reason in the ack.
+    const b4 = gateway.nextV2({ readings: [rating(13, t + 3)] }, Date.now(), { v: 3 });
+    await gateway.send(b4.wire);
+    expect(await gateway.waitForAck((a) => a.seq === b4.body.seq)).toMatchObject({
+      status: "rejected",
+      code: "malformed",
+      reason: expect.stringMatching(/^unsupported_version: uplink envelope version 3 is not supported/) as unknown,
+    });
+    const b5 = gateway.nextV2({ readings: [rating(14, t + 4)] }, Date.now(), { layout: 7 });
+    await gateway.send(b5.wire);
+    expect(await gateway.waitForAck((a) => a.seq === b5.body.seq)).toMatchObject({
+      status: "rejected",
+      code: "malformed",
+      reason: expect.stringMatching(/^invalid_field: layout/) as unknown,
+    });
+    expect(ingest.status()).toMatchObject({ batchesStored: 3, rejected: { malformed: 2 } });
   }, 60_000);
 
   it("flags a gap only when the predecessor stays missing, and a new epoch as a chain restart", async () => {
