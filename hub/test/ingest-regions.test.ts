@@ -6,6 +6,8 @@ import type { BatchAck } from "@supervision/firmware-protocols";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { regionSettingsProblems, unlistedRegions } from "../src/influx/regions.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
+import { runAudit } from "../src/audit/audit.ts";
+import { siteDatabases } from "../src/influx/regions.ts";
 import { HubSettings, loadSettings, SettingsError } from "../src/settings/index.ts";
 import { rating, startMosquitto, TestGateway, waitFor } from "./ingest-fixtures.ts";
 import { countPoints, provinceContext, provinceRegistry, type ProvinceInfluxd, startProvinceInfluxd } from "./regions-fixtures.ts";
@@ -139,6 +141,20 @@ describe("ingest: each site's points to its region's InfluxDB", () => {
       expect(await countPoints(influxd.central, database, "batch_chain", "chain")).toBe(5);
       expect(await countPoints(influxd.east, database, "rating")).toBe(5);
       expect(ingest.status()).toMatchObject({ influx: "up", batchesStored: 5, replaysAcknowledged: 1, readingsStored: 9 });
+
+      // The audit reads each region's readings against the manifests stored beside them, and the chains centrally.
+      const audit = () => runAudit({ influx: ctx.influx, database, fromMs: t - 86_400_000, toMs: Date.now(), sites: siteDatabases(ctx) });
+      const clean = await audit();
+      expect(clean).toMatchObject({ readings: 9, stored: 9, findings: [] });
+      expect(clean.chains.map((c) => [c.gateway, c.batches]).sort()).toEqual([
+        ["gw1", 3],
+        ["gw2", 2],
+      ]);
+      await influxd.west.query(
+        `DELETE FROM "rating" WHERE "device" = 'kp2' AND time >= ${t + 1}000000 AND time < ${t + 2}000000`,
+        database,
+      );
+      expect((await audit()).findings).toMatchObject([{ kind: "deleted", device: "kp2", seq: 2 }]);
     } finally {
       await Promise.all([east.close(), west.close()]);
       await ingest.stop();

@@ -8,6 +8,8 @@ import type { WarningEvent } from "../src/controller/extension.ts";
 import { createSupervisionExtension, SupervisionSettings } from "../src/supervision/index.ts";
 import { countPoints, provinceContext, provinceRegistry, type ProvinceInfluxd, startProvinceInfluxd } from "./regions-fixtures.ts";
 import { runNow, type Routes, writeReadings } from "./supervision-fixtures.ts";
+import { checkTrails } from "../src/audit/trail.ts";
+import type { InfluxDB } from "influx";
 
 const TZ = "Asia/Shanghai";
 let influxd: ProvinceInfluxd;
@@ -107,5 +109,98 @@ describe("supervision rules by region", () => {
     expect(await countPoints(influxd.east, database, "duty", "raw", `WHERE "site" = 'hall1' AND "person" = 'p1'`)).toBe(1);
     expect(await countPoints(influxd.west, database, "duty", "raw", `WHERE "site" = 'hall1'`)).toBe(0);
     expect(await countPoints(influxd.central, database, "duty")).toBe(0);
+  }, 120_000);
+
+  it("records the centre's entries, decisions, warning handling and item events in the site's region, the trail centrally", async () => {
+    const { registry } = provinceRegistry();
+    registry.rosters.set("day", {
+      id: "day",
+      shifts: [{ start: "09:00", end: "17:00" }],
+      workingDays: ["mon", "tue", "wed", "thu", "fri"],
+      graceMinutes: 5,
+      absentAfterMinutes: 60,
+      holidays: [],
+      workdays: [],
+      exceptions: [],
+    });
+    registry.items = new Map([
+      [
+        "XK-001",
+        {
+          code: "XK-001",
+          name: "食品经营许可",
+          department: "tax",
+          site: "hall2",
+          calendar: "day",
+          legalLimit: { days: 20, unit: "working" },
+          promisedLimit: { days: 3, unit: "working" },
+          fee: 0,
+          joint: false,
+          handler: { name: "张办", phone: "+8613800000011" },
+          head: { name: "赵科长", phone: "+8613800000019" },
+        },
+      ],
+    ] as never);
+    registry.approvalSystems = new Map([["tax-sys", { id: "tax-sys", name: "税务审批系统", department: "tax" }]]);
+    const database = "province_api";
+    const ctx = await provinceContext(influxd, registry, database);
+    const now = localTimeToUtc("2026-11-16", "17:30", TZ);
+    ctx.now = () => now;
+    const at = (minute: number) => localTimeToUtc("2026-11-16", "10:00", TZ) + minute * 60_000;
+    // West's clerk: 6 of 10 satisfied (a warning to handle), one of the dissatisfied ratings to verify.
+    const westRatings = Array.from({ length: 10 }, (_, i) => rating("kp2", at(i), i < 6 ? "satisfied" : "dissatisfied"));
+    await writeReadings(ctx.regions!.forRegion("west").influx, registry, westRatings);
+    const routes: Routes = new Map();
+    ctx.http = { add: (method, path, handler) => routes.set(`${method} ${path}`, handler) };
+    const extension = createSupervisionExtension(SupervisionSettings.parse({ intervalMs: 3_600_000 }));
+    await extension.start(ctx);
+    const zhou = { name: "zhou", role: "operator" as const };
+    const call = (route: string, body: unknown, params: Record<string, string> = {}, identity = zhou, query = new URLSearchParams()) =>
+      routes.get(route)!({ params, query, body, identity });
+    try {
+      await runNow(routes);
+      expect(await call("POST /api/entries", { person: "p2", rule: "complaint", points: -2, at: at(30) })).toMatchObject({ status: 201 });
+      const verified = westRatings[7]!;
+      expect(await call("POST /api/dissatisfaction/:id/verify", {}, { id: `kp2:${verified.seq}` })).toMatchObject({ status: 200 });
+      const listed = (await call("GET /api/warnings", undefined, {}, zhou, new URLSearchParams({ days: "31" }))) as {
+        status: number;
+        body: { warnings: Array<{ id: string; site: string; rule: string; subject: string }> };
+      };
+      const warning = listed.body.warnings.find((w) => w.site === "hall2" && w.rule === "satisfaction_day" && w.subject === "p2");
+      expect(warning, JSON.stringify(listed.body)).toBeDefined();
+      expect(await call(`POST /api/warnings/:id/acknowledge`, { note: "已联系" }, { id: warning!.id })).toMatchObject({
+        status: 200,
+        body: { state: "acknowledged" },
+      });
+      const record = (await call("GET /api/warnings/:id", undefined, { id: warning!.id })) as {
+        status: number;
+        body: { steps: unknown[] };
+      };
+      expect(record).toMatchObject({ status: 200, body: { steps: [{ action: "acknowledge", by: "zhou" }] } });
+      const event = { type: "accepted", applicationNo: "XK2026-0001", itemCode: "XK-001", ts: at(40), applicantType: "company" };
+      const system = { name: "tax-sys", role: "operator" as const };
+      expect(await call("POST /api/items/events", event, {}, system)).toMatchObject({ status: 201 });
+      expect(await call("POST /api/items/events", event, {}, system)).toMatchObject({ status: 200, body: { status: "duplicate" } });
+    } finally {
+      await extension.stop();
+    }
+    const where = `WHERE "site" = 'hall2'`;
+    for (const [m, which] of [
+      ["deduction", `"rule" = 'complaint'`],
+      ["dissatisfaction", `"state" = 'verified'`],
+      ["warning_action", `"action" = 'acknowledge'`],
+      ["item_event", `"type" = 'accepted'`],
+    ] as const) {
+      expect(await countPoints(influxd.west, database, m, "raw", `${where} AND ${which}`), m).toBe(1);
+      expect(await countPoints(influxd.central, database, m), m).toBe(0);
+      expect(await countPoints(influxd.east, database, m), m).toBe(0);
+    }
+    // Their trail in the central database, four books, and the audit finds each recorded point where its site is.
+    expect(await countPoints(influxd.central, database, "hub_trail")).toBe(4);
+    const trailCheck = (siteDatabase?: (site: string) => { influx: InfluxDB; database: string }) =>
+      checkTrails(ctx.regions!.central.influx, database, undefined, siteDatabase);
+    expect((await trailCheck((site) => ({ influx: ctx.regions!.forSite(site).influx, database }))).flatMap((t) => t.problems)).toEqual([]);
+    // Read where they are not, they would all be missing: the check bites.
+    expect((await trailCheck()).flatMap((t) => t.problems)).toHaveLength(4);
   }, 120_000);
 });

@@ -83,6 +83,13 @@ export interface AuditOptions {
   /** The hub's audit key; the manifests' digests are checked with it. */
   key?: Buffer;
   onDay?(progress: DayProgress): void;
+  /**
+   * The databases holding readings and their manifests (influx.regions: each region's and the central one); default
+   * `influx` alone. The chains and the hub's trail are read from `influx` (the central database).
+   */
+  sites?: Array<{ influx: InfluxDB; database: string }>;
+  /** Where a site's recorded points are (influx.regions); default `influx`. */
+  siteDatabase?: (site: string) => { influx: InfluxDB; database: string };
 }
 
 interface Entry {
@@ -357,10 +364,16 @@ export async function runAudit(opts: AuditOptions): Promise<AuditReport> {
   const days = (endDay - firstDay) / DAY_MS;
   for (let index = 0; index < days; index++) {
     const dayStart = firstDay + index * DAY_MS;
-    const done = await auditDay(opts, dayStart, report);
+    const done = { parts: 0, readings: 0, findings: 0 };
+    for (const source of opts.sites ?? [opts]) {
+      const one = await auditDay({ ...opts, influx: source.influx, database: source.database }, dayStart, report);
+      done.parts += one.parts;
+      done.readings += one.readings;
+      done.findings += one.findings;
+    }
     opts.onDay?.({ day: new Date(dayStart).toISOString().slice(0, 10), index: index + 1, days, ...done });
   }
   report.chains = await chainStates(opts.influx, opts.database);
-  report.trails = await checkTrails(opts.influx, opts.database, opts.key);
+  report.trails = await checkTrails(opts.influx, opts.database, opts.key, opts.siteDatabase);
   return report;
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge } from "prom-client";
+import { siteDatabases, siteInflux } from "../influx/regions.ts";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { LineGroups } from "../ingest/writer.ts";
 import { lineDigest } from "../ingest/manifest.ts";
@@ -34,6 +35,9 @@ export function createAuditExtension(opts: ScheduledAuditOptions): HubExtension 
     const report = await runAudit({
       influx: ctx.influx,
       database: ctx.database,
+      // With influx.regions: each region's readings and manifests, and the recorded points where their sites are.
+      sites: siteDatabases(ctx),
+      siteDatabase: (site) => siteInflux(ctx, site),
       fromMs: Math.floor(now / DAY_MS) * DAY_MS - (opts.days - 1) * DAY_MS,
       toMs: now,
       key: opts.key,

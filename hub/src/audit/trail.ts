@@ -6,6 +6,7 @@ import { readingTimestampNs } from "../ingest/points.ts";
 import { canonicalJson } from "../items/trail.ts";
 import { MEASUREMENTS, type SchemaPoint, schemaPoint } from "../schema/index.ts";
 import { writeDerived } from "../supervision/store.ts";
+import { siteInflux } from "../influx/regions.ts";
 
 /**
  * The hub's own trail of what people record through its API (hub/SCHEMA.md `hub_trail`): manual entries, decisions on
@@ -42,7 +43,8 @@ export function writeRecorded(ctx: HubContext, book: TrailBook, point: SchemaPoi
       const json = canonicalJson({ measurement: point.measurement, tags: point.tags, fields: point.fields, time: point.timestamp });
       const seq = head.seq + 1;
       const hash = entryHash(ctx.auditKey, book, seq, head.hash, json);
-      await writeDerived(ctx, [point]);
+      // The recorded point where its site's points are (its region's InfluxDB), the trail in the central one.
+      await writeDerived(point.tags.site ? siteInflux(ctx, point.tags.site) : ctx, [point]);
       await writeDerived(ctx, [
         schemaPoint("hub_trail", readingTimestampNs(ctx.now(), seq), { book }, { seq, hash, prev_hash: head.hash, point: json, by }),
       ]);
@@ -73,7 +75,13 @@ interface RecordedPoint {
 }
 
 /** Checks every book: consecutive seqs, each entry chained and keyed right, each recorded point still stored as it was. */
-export async function checkTrails(influx: InfluxDB, database: string, key: Buffer | undefined): Promise<TrailState[]> {
+export async function checkTrails(
+  influx: InfluxDB,
+  database: string,
+  key: Buffer | undefined,
+  /** Where a recorded point of a site is (influx.regions): its region's database; default the trail's own. */
+  siteDatabase: (site: string) => { influx: InfluxDB; database: string } = () => ({ influx, database }),
+): Promise<TrailState[]> {
   const rows = await influx.query<Row>(`SELECT "seq", "hash", "prev_hash", "point", "book" FROM "raw"."hub_trail"`, { database });
   const books = new Map<string, Row[]>();
   for (const row of rows) books.set(String(row.book), [...(books.get(String(row.book)) ?? []), row]);
@@ -91,7 +99,7 @@ export async function checkTrails(influx: InfluxDB, database: string, key: Buffe
       if (entryHash(key, book, seq, String(e.prev_hash), json) !== String(e.hash))
         problems.push(`entry ${seq} was altered (its digest does not verify)`);
       else {
-        const missing = await changedPoint(influx, database, json);
+        const missing = await changedPoint(json, (site) => (site ? siteDatabase(site) : { influx, database }));
         if (missing) problems.push(`entry ${seq}: ${missing}`);
       }
       prev = { seq, hash: String(e.hash) };
@@ -102,7 +110,10 @@ export async function checkTrails(influx: InfluxDB, database: string, key: Buffe
 }
 
 /** Why the recorded point is no longer stored as recorded, or undefined. */
-async function changedPoint(influx: InfluxDB, database: string, json: string): Promise<string | undefined> {
+async function changedPoint(
+  json: string,
+  where: (site: string | undefined) => { influx: InfluxDB; database: string },
+): Promise<string | undefined> {
   let p: RecordedPoint;
   try {
     p = JSON.parse(json) as RecordedPoint;
@@ -111,6 +122,7 @@ async function changedPoint(influx: InfluxDB, database: string, json: string): P
   }
   const schema = MEASUREMENTS[p.measurement as keyof typeof MEASUREMENTS];
   if (!schema || !/^\d{1,19}$/.test(p.time)) return `its point names ${JSON.stringify(p.measurement).slice(0, 40)}`;
+  const { influx, database } = where(typeof p.tags?.site === "string" ? p.tags.site : undefined);
   const raw = (await influx.queryRaw(`SELECT * FROM "${schema.policy}"."${p.measurement}" WHERE time = ${p.time} GROUP BY *`, {
     database,
   })) as { results: Array<{ series?: Array<{ tags?: Record<string, string>; columns: string[]; values: unknown[][] }> }> };

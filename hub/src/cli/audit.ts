@@ -4,6 +4,8 @@ import { type AuditReport, runAudit } from "../audit/audit.ts";
 import { AuditKeyError, auditKeyPath, loadAuditKey } from "../audit/key.ts";
 import { auditTexts } from "../audit/messages.ts";
 import { influxClient } from "../influx/client.ts";
+import { influxRegions, type InfluxRegions, siteDatabases } from "../influx/regions.ts";
+import { loadRegistry } from "../registry/loader.ts";
 import { SecretFileError } from "../secrets/file.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
 import type { CliCommand } from "./command.ts";
@@ -88,11 +90,29 @@ export const auditCommand: CliCommand = {
       return 1;
     }
     const { influx, url } = client;
+    // With influx.regions: each region's readings and manifests, and the recorded points where their sites are.
+    let regions: InfluxRegions | undefined;
+    if (settings.influx.regions) {
+      try {
+        const registry = loadRegistry(settings.registry.dir);
+        regions = influxRegions(settings, client, () => registry);
+      } catch (error) {
+        if (!(error instanceof SettingsError)) throw error;
+        console.error(`hub audit: ${error.message}`);
+        return 1;
+      }
+    }
     let report: AuditReport;
     try {
       report = await runAudit({
         influx,
         database: settings.influx.database,
+        ...(regions
+          ? {
+              sites: siteDatabases({ influx, database: settings.influx.database, regions }),
+              siteDatabase: (site: string) => regions.forSite(site),
+            }
+          : {}),
         fromMs,
         toMs,
         key,

@@ -109,3 +109,9 @@ export function siteInflux<T extends SiteInfluxHolder>(ctx: T, siteId: string): 
   if ("database" in ctx) Object.assign(swapped, { database: connection.database });
   return swapped;
 }
+
+/** Every database that holds sites' points: the central one and each region's (one, the central, when not split). */
+export function siteDatabases<T extends SiteInfluxHolder & { database: string }>(ctx: T): Array<{ influx: T["influx"]; database: string }> {
+  if (!ctx.regions?.split) return [{ influx: ctx.influx, database: ctx.database }];
+  return [ctx.regions.central, ...ctx.regions.regions().map(([, c]) => c)].map((c) => ({ influx: c.influx, database: c.database }));
+}

@@ -38,7 +38,14 @@ const fail = (status: number, code: string, message: string, path?: string): Htt
  */
 export async function postItemEvent(
   req: HttpRequest,
-  deps: { registry: () => Registry; now: () => number; influx: InfluxDB; record: (point: SchemaPoint, by: string) => Promise<void> },
+  deps: {
+    registry: () => Registry;
+    now: () => number;
+    influx: InfluxDB;
+    /** The database of a site's points (influx.regions); default `influx`. */
+    influxOf?: (site: string) => InfluxDB;
+    record: (point: SchemaPoint, by: string) => Promise<void>;
+  },
 ): Promise<HttpResponse> {
   const registry = deps.registry();
   const caller = req.identity?.name ?? "";
@@ -82,7 +89,8 @@ export async function postItemEvent(
   if ("error" in point) return fail(400, point.error.code, point.error.message);
   const stored = point as SchemaPoint;
   return oneAtATime(system.id, async () => {
-    const earlier = await storedEvent(deps.influx, system.id, stored, event.seq);
+    const site = stored.tags.site;
+    const earlier = await storedEvent(site && deps.influxOf ? deps.influxOf(site) : deps.influx, system.id, stored, event.seq);
     if (earlier) {
       if (earlier === "same") return { status: 200, body: { status: "duplicate", seq: event.seq } };
       return fail(

@@ -2,6 +2,7 @@ import type { HubContext, HttpRequest, HttpResponse } from "../controller/extens
 import { lit, ns } from "../influx/query.ts";
 import { INFLUXQL, schemaPoint } from "../schema/index.ts";
 import { writeRecorded } from "../audit/trail.ts";
+import { siteInflux } from "../influx/regions.ts";
 
 const { rating } = INFLUXQL;
 
@@ -25,7 +26,9 @@ export async function decide(
   if (!match) return { status: 400, body: { error: 'id is "<device>:<seq>" of a dissatisfied rating' } };
   const fault = body.fault ?? "clerk";
   if (fault !== "clerk" && fault !== "unit") return { status: 400, body: { error: '"fault" is "clerk" or "unit"' } };
-  const rows = await ctx.influx.query<{
+  // The rating is where its device's site keeps its points (influx.regions).
+  const at = siteInflux(ctx, ctx.registry.current().devices.get(match[1]!)?.site ?? "");
+  const rows = await at.influx.query<{
     time: { getTime(): number };
     site: string;
     window: string;

@@ -14,6 +14,7 @@ import {
   warningId,
 } from "./handling.ts";
 import { writeRecorded } from "../audit/trail.ts";
+import { siteDatabases, siteInflux } from "../influx/regions.ts";
 
 const { warning, warning_action } = INFLUXQL;
 const NOTE_MAX = 500;
@@ -63,12 +64,13 @@ export async function actOnWarning(
     return { status: 400, body: { error: `"note" is text of at most ${NOTE_MAX} characters` } };
   if (action === "handle" && note.trim() === "")
     return { status: 400, body: { error: '"note" is required to handle a warning: say what was done' } };
-  const found = await ctx.influx.query<Row>(
+  const db = siteInflux(ctx, key.site); // the warning is where its site's points are (influx.regions)
+  const found = await db.influx.query<Row>(
     `SELECT ${warning.message}, ${warning.region}, ${warning.town}, ${warning.subject_kind} FROM ${warning.FROM} WHERE ${warning.site} = ${lit(key.site)} AND ${warning.rule} = ${lit(key.rule)} AND ${warning.subject} = ${lit(key.subject)} AND time = ${ns(key.ts)}`,
   );
   const w = found[0];
   if (!w) return { status: 404, body: { error: `no warning ${id}` } };
-  const history = await ctx.influx.query<Row>(actionsQuery(historyWhere(key)));
+  const history = await db.influx.query<Row>(actionsQuery(historyWhere(key)));
   const current = handlingOf(key.site, history).get(id)?.state ?? "open";
   const next = nextState(current, action);
   if ("error" in next) return { status: 409, body: { error: next.error, state: current } };
@@ -101,11 +103,12 @@ export async function actOnWarning(
 export async function warningRecord(ctx: HubContext, id: string): Promise<HttpResponse> {
   const key = parseWarningId(id);
   if (!key) return { status: 400, body: { error: 'a warning id is "<site>:<rule>:<subject>:<ms>", as `hub warnings` lists it' } };
+  const at = siteInflux(ctx, key.site);
   const [found, history] = await Promise.all([
-    ctx.influx.query<Row>(
+    at.influx.query<Row>(
       `SELECT * FROM ${warning.FROM} WHERE ${warning.site} = ${lit(key.site)} AND ${warning.rule} = ${lit(key.rule)} AND ${warning.subject} = ${lit(key.subject)} AND time = ${ns(key.ts)}`,
     ),
-    ctx.influx.query<Row>(actionsQuery(historyWhere(key))),
+    at.influx.query<Row>(actionsQuery(historyWhere(key))),
   ]);
   const w = found[0];
   if (!w) return { status: 404, body: { error: `no warning ${id}` } };
@@ -133,10 +136,18 @@ export async function listWarnings(ctx: HubContext, query: URLSearchParams, limi
   const now = ctx.now();
   const since = now - days * 86_400_000;
   const siteWhere = site === null ? "" : ` AND ${warning.site} = ${lit(site)}`;
-  const [rows, actions] = await Promise.all([
-    ctx.influx.query<Row>(`SELECT * FROM ${warning.FROM} WHERE time >= ${ns(since)}${siteWhere}`),
-    ctx.influx.query<Row>(actionsQuery(`time >= ${ns(since)}${siteWhere.replace(warning.site, warning_action.site)}`)),
-  ]);
+  // One site's database, or every one (the central and each region's, influx.regions).
+  const databases = site === null ? siteDatabases(ctx) : [siteInflux(ctx, site)];
+  const answers = await Promise.all(
+    databases.map(({ influx }) =>
+      Promise.all([
+        influx.query<Row>(`SELECT * FROM ${warning.FROM} WHERE time >= ${ns(since)}${siteWhere}`),
+        influx.query<Row>(actionsQuery(`time >= ${ns(since)}${siteWhere.replace(warning.site, warning_action.site)}`)),
+      ]),
+    ),
+  );
+  const rows = answers.flatMap(([r]) => r);
+  const actions = answers.flatMap(([, a]) => a);
   const bySite = new Map<string, Row[]>();
   for (const a of actions) bySite.set(String(a.site), [...(bySite.get(String(a.site)) ?? []), a]);
   const handling = new Map([...bySite].flatMap(([s, list]) => [...handlingOf(s, list)]));

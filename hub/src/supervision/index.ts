@@ -14,6 +14,7 @@ import { SupervisionSettings } from "./settings.ts";
 import { writeDerived } from "./store.ts";
 import { postItemEvent } from "../items/api.ts";
 import { writeRecorded } from "../audit/trail.ts";
+import { siteInflux } from "../influx/regions.ts";
 import type { SchemaPoint } from "../schema/index.ts";
 
 export { SupervisionSettings } from "./settings.ts";
@@ -60,6 +61,7 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
         registry: () => ctx.registry.current(),
         now: ctx.now,
         influx: ctx.influx,
+        influxOf: (site: string) => siteInflux(ctx, site).influx,
         record: (point: SchemaPoint, by: string) => writeRecorded(ctx, "item_event", point, by),
       };
       ctx.http.add("POST", "/api/items/events", (req) => postItemEvent(req, items), operator);
