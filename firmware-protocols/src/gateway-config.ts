@@ -28,6 +28,12 @@ export const GatewayConfig = z.strictObject({
   /** Clerks and supervisors who may sign in at this site, for the keypad display. */
   /** `pin`: the person's number on the site's sign-in terminals (ADMS). */
   people: z.array(Clerk.extend({ windowId: Id.optional(), pin: TerminalPin.optional() })).max(10000),
+  /**
+   * Uplink envelope versions the hub reads from this gateway (PROTOCOL.md 4.2): with 2 listed the gateway seals its
+   * batches as v2 (rows). Absent: v1 only. The hub sends it only to gateways its registry marks (`uplinkVersions`), as a
+   * gateway of an older version refuses a config with a field it does not know.
+   */
+  uplinkVersions: z.array(z.int().min(1).max(99)).min(1).max(8).optional(),
   /** Days the hub keeps readings of each kind: the gateway refuses older ones (`beyond_retention`). Absent: no limit. */
   retentionDays: z
     .strictObject({

@@ -181,6 +181,18 @@ describe("loadRegistry", () => {
     );
   });
 
+  it("tells a gateway the uplink versions its registry entry lists, and no gateway unmarked (PROTOCOL.md 4.2)", () => {
+    const registry = loadRegistry(registryDir());
+    expect(sliceFor(registry, "gw-hall-1")).not.toHaveProperty("uplinkVersions");
+    const gateway = registry.gateways.get("gw-hall-1")!;
+    registry.gateways.set("gw-hall-1", { ...gateway, uplinkVersions: [1, 2] });
+    expect(GatewayConfig.parse(sliceFor(registry, "gw-hall-1")).uplinkVersions).toEqual([1, 2]);
+    const pem = JSON.stringify(gateway.publicKey);
+    expect(
+      errorsOf(registryDir({ "z.yaml": `gateways:\n  - { id: gw-2, site: hall-2, secret: s, publicKey: ${pem}, uplinkVersions: [3] }\n` })),
+    ).toEqual([expect.stringMatching(/^z\.yaml:2: gateways\[0\]\.uplinkVersions/)]);
+  });
+
   it("rejects an oversized file without reading it", () => {
     const errors = errorsOf(registryDir({ "big.yaml": `# ${"x".repeat(MAX_REGISTRY_FILE_BYTES)}\n` }));
     expect(errors).toEqual([expect.stringMatching(/^big\.yaml:1: file is larger than/)]);

@@ -9,6 +9,8 @@ import {
   gatewayTopics,
   parseJsonObject,
   signSerializedBatch,
+  readingRowsJson,
+  CURRENT_LAYOUT,
 } from "@supervision/firmware-protocols";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
@@ -349,13 +351,19 @@ export class Uplink {
 
   private sealNext(): SealedBatch | undefined {
     const { gatewayId, privateKey } = this.opts;
-    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: Buffer, head: ChainHead) =>
-      signSerializedBatch(
-        { v: 1, gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now() },
-        readingsJson,
-        privateKey,
-      ),
-    );
+    const v2 = this.config.current()?.uplinkVersions?.includes(2) === true;
+    return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: Buffer, head: ChainHead) => {
+      const header = { gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now() };
+      // v2 (PROTOCOL.md 4.2) when the hub's config lists it and the layout carries every reading; the buffer then keeps
+      // the whole wire (no readingsAt: its rows are not the stored JSON), so a resend is the same bytes. Otherwise v1,
+      // whose wire the buffer rebuilds from the stored JSON.
+      const rows = v2 ? readingRowsJson(readingsJson) : undefined;
+      if (rows) {
+        const { readingsAt: _at, ...sealed } = signSerializedBatch({ v: 2, ...header, layout: CURRENT_LAYOUT }, rows, privateKey);
+        return sealed;
+      }
+      return signSerializedBatch({ v: 1, ...header }, readingsJson, privateKey);
+    });
   }
 
   private send(batch: SealedBatch): void {

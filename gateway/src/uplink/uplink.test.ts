@@ -227,6 +227,64 @@ describe("uplink", () => {
     expect(uplink.status().rejected).toBe(1);
   });
 
+  it("after an upgrade drains the v1 batches a buffer file holds as they were, then seals v2 once the hub's config lists it", async () => {
+    const { hub, buffer, uplink, dataDir } = await setup();
+    // The buffer file as the code before v2 leaves it: readings sealed into v1 batches (kept as the bytes around the
+    // stored JSON), sent, never acknowledged.
+    hub.setAcking(false);
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    await appendAll(buffer, 0, 150);
+    await waitFor("two v1 batches at the hub", () => hub.batches() === 2);
+    await uplink.stop();
+    const sealed = buffer.sealedBatches();
+    expect(sealed.map((b) => b.wire.subarray(0, 6).toString())).toEqual(['{"v":1', '{"v":1']);
+    buffer.close();
+
+    // Upgraded: the same file opened again, and a hub whose config for this gateway lists v2.
+    hub.setAcking(true);
+    await hub.publishConfig({
+      v: 1,
+      gatewayId: "gw-1",
+      version: 7,
+      site: { id: "hall-1", name: "Hall", kind: "hall", tz: "Asia/Shanghai" },
+      devices: [{ id: "kp-1", kind: "keypad", windowId: "w1", heartbeatS: 60 }],
+      windows: [{ id: "w1", name: "Window 1", departmentId: "tax" }],
+      people: [],
+      uplinkVersions: [1, 2],
+    });
+    const reopened = openBuffer({ path: join(dataDir, "buffer.db"), capacityBytes: 256 * 1024 * 1024 });
+    const { privateKey } = loadOrCreateKeys(dataDir);
+    const upgraded = new Uplink({
+      outbox: reopened,
+      hubUrl: hub.url,
+      gatewayId: "gw-1",
+      privateKey,
+      dataDir,
+      logger,
+      batchMaxReadings: 100,
+      batchMaxWaitMs: 50,
+    });
+    cleanups.push(
+      () => reopened.close(),
+      () => upgraded.stop(),
+    );
+    const applied: GatewayConfig[] = [];
+    upgraded.onConfig((c) => applied.push(c));
+    upgraded.start();
+    await waitFor("the config listing v2", () => applied.length === 1);
+    await appendAll(reopened, 150, 150);
+    await waitFor("300 readings at the hub", () => hub.readings().length === 300);
+    await waitFor("an empty buffer", () => reopened.stats().depth === 0);
+    const versions = [...hub.versions()].sort(([a], [b]) => a - b).map(([, v]) => v);
+    expect(versions.slice(0, 2)).toEqual([1, 1]);
+    expect(versions.slice(2).length).toBeGreaterThanOrEqual(2);
+    expect(new Set(versions.slice(2))).toEqual(new Set([2]));
+    expect(hub.chainBreaks()).toBe(0);
+    expect(hub.duplicates()).toBe(0);
+    expect(hub.readings().map((r) => r.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+
   it("keeps the last good config on disk and ignores older, invalid and foreign ones", async () => {
     const { hub, uplink, dataDir } = await setup();
     const seen: GatewayConfig[] = [];

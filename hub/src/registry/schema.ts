@@ -1,4 +1,13 @@
-import { checkLinksFitKind, deviceCoreFields, Id, ItemCode, linkFields, MqttSecretHash, SecretSource, TerminalPin } from "@supervision/firmware-protocols";
+import {
+  checkLinksFitKind,
+  deviceCoreFields,
+  Id,
+  ItemCode,
+  linkFields,
+  MqttSecretHash,
+  SecretSource,
+  TerminalPin,
+} from "@supervision/firmware-protocols";
 import { z } from "zod";
 
 /**
@@ -116,6 +125,16 @@ export const Gateway = z.strictObject({
   sealingKey: z.string().max(1024).includes("BEGIN PUBLIC KEY", { message: "a PEM public key (-----BEGIN PUBLIC KEY-----)" }).optional(),
   /** MQTT password for the hub's broker: a scrypt hash (`hub hash-secret`), or `secret` in clear for a lab. */
   secretHash: z.string().max(256).optional(),
+  /**
+   * Uplink envelope versions the gateway is told it may send (its config's `uplinkVersions`, PROTOCOL.md 4.2), e.g.
+   * `[1, 2]` once the gateway runs a version that reads it; absent: not told, the gateway sends v1. Every hub reads v1
+   * and v2 whatever this says.
+   */
+  uplinkVersions: z
+    .array(z.literal([1, 2]))
+    .min(1)
+    .max(2)
+    .optional(),
   secret: z.string().max(256).optional(),
   /**
    * The gateway's HTTP API as the hub reaches it (camera live view through the hub): its URL and its `http.token`,
@@ -123,7 +142,9 @@ export const Gateway = z.strictObject({
    */
   api: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/, error: "an http:// or https:// URL of the gateway's HTTP API, e.g. http://gateway-hall-1:8081" }).max(512),
+      url: z
+        .url({ protocol: /^https?$/, error: "an http:// or https:// URL of the gateway's HTTP API, e.g. http://gateway-hall-1:8081" })
+        .max(512),
       token: SecretSource,
     })
     .optional(),
@@ -156,7 +177,10 @@ export const TimeLimit = z.strictObject({
 /** Someone notified about an item: a name, and the phone number SMS channels send to. */
 export const Contact = z.strictObject({
   name: z.string().min(1).max(64),
-  phone: z.string().regex(/^\+?[0-9][0-9 -]{2,19}$/, 'a phone number, e.g. "+8613800000001"').optional(),
+  phone: z
+    .string()
+    .regex(/^\+?[0-9][0-9 -]{2,19}$/, 'a phone number, e.g. "+8613800000001"')
+    .optional(),
   /** The registry person, when the contact is one. */
   person: Id.optional(),
 });

@@ -109,6 +109,7 @@ export function draftSlice(registry: Registry, gatewayId: string, tools: SecretT
     devices,
     windows,
     people,
+    ...(gateway.uplinkVersions ? { uplinkVersions: gateway.uplinkVersions } : {}),
     retentionDays: readingRetentionDays(),
   };
 }

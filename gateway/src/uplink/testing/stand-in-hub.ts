@@ -7,6 +7,7 @@ import {
   loadPublicKey,
   openBatch,
   Reading,
+  readingFromRow,
 } from "@supervision/firmware-protocols";
 import { freePort } from "@supervision/test-support";
 import { Aedes } from "aedes";
@@ -19,6 +20,8 @@ export interface StandInHub {
   /** Readings that arrived again in a batch with a new sequence number: a real duplicate, not a replay. */
   duplicates(): number;
   batches(): number;
+  /** The envelope version of each distinct batch, by seq. */
+  versions(): Map<number, number>;
   /** Chain breaks seen: a batch whose prevHash is not the hash of the batch before it. */
   chainBreaks(): number;
   publishConfig(config: GatewayConfig): Promise<void>;
@@ -38,6 +41,7 @@ export async function startStandInHub(opts: { publicKeyPem: string; gatewayId: s
   const port = await freePort();
   const byIdentity = new Map<string, Reading>();
   const hashes = new Map<number, string>();
+  const versions = new Map<number, number>();
   let duplicates = 0;
   let chainBreaks = 0;
   let acking = true;
@@ -52,9 +56,12 @@ export async function startStandInHub(opts: { publicKeyPem: string; gatewayId: s
       const expected = body.seq === 1 ? GENESIS_HASH : hashes.get(body.seq - 1);
       if (expected !== undefined && expected !== body.prevHash) chainBreaks++;
       hashes.set(body.seq, hash);
-      for (const raw of body.readings) {
+      versions.set(body.seq, body.v);
+      for (const sent of body.readings) {
+        // A v2 row stands for its reading (PROTOCOL.md 4.2).
+        const raw = body.v === 2 ? readingFromRow(sent, body.layout) : { ok: true as const, value: sent };
         // A reading without its identity cannot be counted; the uplink tests send none.
-        const parsed = Reading.safeParse(raw);
+        const parsed = Reading.safeParse(raw.ok ? raw.value : undefined);
         if (!parsed.success) continue;
         const r = parsed.data;
         const id = `${r.deviceId}#${r.seq}#${r.ts}`;
@@ -103,6 +110,7 @@ export async function startStandInHub(opts: { publicKeyPem: string; gatewayId: s
     readings: () => [...byIdentity.values()],
     duplicates: () => duplicates,
     batches: () => hashes.size,
+    versions: () => new Map(versions),
     chainBreaks: () => chainBreaks,
     publishConfig: (config) =>
       new Promise((resolve, reject) =>
