@@ -144,8 +144,17 @@ function centre(m: DashboardMessages): Dashboard {
         type: "stat",
         ...t.unattended,
         noValue: "0",
-        // count - sum, not a count of zeros: it says 0 (not "no data") when every window is attended.
-        targets: [target(`SELECT count("present") - sum("present") FROM (${lastMotion})`)],
+        // count - sum, not a count of zeros: it says 0 (not "no data") when every window is attended. Apart: windows
+        // whose camera is offline now (the unattended rule's camera_offline warning of the episode still going on), which
+        // the rule does not judge and whose last motion state says nothing of now.
+        targets: [
+          target(`SELECT count("present") - sum("present") AS "${b.unattendedNow}" FROM (${lastMotion})`, "time_series", "A"),
+          target(
+            `SELECT count("active") AS "${b.cameraOffline}" FROM (SELECT last(${warning.active}) AS "active" FROM ${warning.NAME} WHERE ${f} AND ${warning.rule} = 'camera_offline' AND $timeFilter GROUP BY ${warning.site}, ${warning.subject}) WHERE "active" = 1`,
+            "time_series",
+            "B",
+          ),
+        ],
         thresholds: BAD_COUNT,
         w: 4,
         h: 5,

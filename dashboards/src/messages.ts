@@ -160,6 +160,9 @@ export interface DashboardMessages {
     gateways: string;
     yellowCards: string;
     redCards: string;
+    /** The unattended block's two numbers: windows nobody is at, and windows whose camera is offline (not judged). */
+    unattendedNow: string;
+    cameraOffline: string;
     /** Values of the state column: offline now, signed in now, not signed in yet. */
     offlineNow: string;
     signedIn: string;
@@ -317,7 +320,8 @@ const zh: DashboardMessages = {
     atPost: { title: "在岗窗口", description: "今天摄像头最后一次状态为“有人”的窗口数。" },
     unattended: {
       title: "当前无人窗口",
-      description: "今天摄像头最后一次状态为“无人”的窗口数，包括早已离开、长时间无人的窗口。",
+      description:
+        "今天摄像头最后一次状态为“无人”的窗口数，包括早已离开、长时间无人的窗口；另计摄像机现在离线的窗口（无画面，不判无人值守，需检修摄像机）。",
     },
     ratings: { title: "今日评价数" },
     satisfaction: { title: "今日满意率" },
@@ -403,6 +407,8 @@ const zh: DashboardMessages = {
     gateways: "网关",
     yellowCards: "黄牌",
     redCards: "红牌",
+    unattendedNow: "无人",
+    cameraOffline: "摄像机离线",
     offlineNow: "离线",
     signedIn: "已签到",
     notYetSignedIn: "未签到",
@@ -571,7 +577,8 @@ const en: DashboardMessages = {
     atPost: { title: "Clerks at their post now", description: "Windows whose camera's last state today is presence." },
     unattended: {
       title: "Unattended windows now",
-      description: "Windows whose camera's last state today is 'nobody there', including the long-empty ones.",
+      description:
+        "Windows whose camera's last state today is 'nobody there', including the long-empty ones; and apart, windows whose camera is offline now (no picture: not judged unattended, the camera needs fixing).",
     },
     ratings: { title: "Ratings today" },
     satisfaction: { title: "Satisfaction rate today" },
@@ -698,6 +705,8 @@ const en: DashboardMessages = {
     gateways: "gateways",
     yellowCards: "yellow",
     redCards: "red",
+    unattendedNow: "unattended",
+    cameraOffline: "camera offline",
     offlineNow: "offline",
     signedIn: "signed in",
     notYetSignedIn: "not signed in",

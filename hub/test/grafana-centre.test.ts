@@ -72,6 +72,22 @@ const duty = (site: string, person: string, role: string, period: number, signed
   fields: { period, signed_in: signedIn },
   timestamp: NOW - minutesAgo * MIN,
 });
+/** A window's camera silent (the unattended rule's camera_offline warning of one episode): active 1 while it goes on. */
+const cameraOffline = (window: string, active: 0 | 1, minutesAgo: number): IPoint => ({
+  measurement: "warning",
+  tags: {
+    ...PLACE,
+    site: "hall-1",
+    category: "equipment",
+    subject_kind: "device",
+    subject: `cam-${window}`,
+    rule: "camera_offline",
+    severity: "warning",
+  },
+  fields: { active, message: `cam-${window} silent`, minutes: 30 },
+  timestamp: NOW - minutesAgo * MIN,
+});
+
 /** An equipment warning as the equipment rule writes it: stamped at the last contact, active 0 once back. */
 const equipment = (site: string, kind: "device" | "gateway", subject: string, rule: string, active: 0 | 1, minutesAgo: number): IPoint => ({
   measurement: "warning",
@@ -95,6 +111,12 @@ function situation(): IPoint[] {
     motion("hall-1", "w4", "start", 240, ++seq),
     motion("hall-1", "w4", "end", 180, ++seq),
     motion("hall-1", "w5", "start", 40, ++seq),
+    // Cameras: w6's silent since 30 minutes ago (its window not judged); w7's was silent this morning and is back (its
+    // second episode closed too); w9's was silent yesterday.
+    cameraOffline("w6", 1, 30),
+    cameraOffline("w7", 0, 200),
+    cameraOffline("w7", 0, 100),
+    cameraOffline("w9", 1, 26 * 60),
     // Attendance today: p1 late in both half days (one person), p2 absent all day (one person), p3 left the post,
     // p4 left early, p5 on time; yesterday p6 was absent (not today's business).
     attendance("p1", "late", 0, 200),
@@ -197,8 +219,8 @@ async function statNumbers(title: string): Promise<Record<string, unknown>> {
 }
 
 describe("the big screen at a scripted moment", () => {
-  it("counts the long-empty windows as unattended and the quiet seated clerk as at post", async () => {
-    expect(Object.values(await statNumbers("Unattended windows now"))).toEqual([3]);
+  it("counts the long-empty windows as unattended, the windows whose camera is offline apart, and the quiet seated clerk as at post", async () => {
+    expect(await statNumbers("Unattended windows now")).toEqual({ unattended: 3, "camera offline": 1 });
     expect(Object.values(await statNumbers("Clerks at their post now"))).toEqual([2]);
   });
 

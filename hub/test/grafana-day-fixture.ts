@@ -219,6 +219,21 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       // Open, and past its handling limit: the big screen counts it as waiting and overdue.
       fields: { active: 1, message: "window 2 unattended", handling: "open", handled_by: "", handling_overdue: 1 },
     },
+    // Window 3's camera silent since 40 minutes ago (the unattended rule's equipment warning, still going on).
+    {
+      measurement: "warning",
+      timestamp: ago(40),
+      tags: {
+        ...place,
+        site: "hall-1",
+        category: "equipment",
+        subject_kind: "device",
+        subject: "cam-w3",
+        rule: "camera_offline",
+        severity: "warning",
+      },
+      fields: { active: 1, message: "camera cam-w3 silent", minutes: 40 },
+    },
     // Approval items as the items rule leaves them: one at its limit, one overdue (the big screen's items panels).
     {
       measurement: "item_state",
