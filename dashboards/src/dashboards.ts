@@ -22,10 +22,10 @@ const {
   attendance,
   card,
   deduction,
+  device_availability,
   dissatisfaction,
   duty,
   gateway_health,
-  heartbeat,
   integrity_alert,
   item_event,
   item_state,
@@ -721,14 +721,16 @@ function fleet(m: DashboardMessages): Dashboard {
       },
       {
         type: "state-timeline",
-        ...t.devicesOnline,
-        // Devices report heartbeats (every 60 s by default): none in a 5-minute slot means the device was silent.
+        ...t.deviceAvailability,
+        // The equipment rule's hourly availability (hub/src/supervision/availability.ts): the same from heartbeats
+        // as from gateways that summarise them, where counting heartbeats would show those devices as silent.
         targets: [
           target(
-            `SELECT count(${heartbeat.seq}) FROM ${heartbeat.FROM} WHERE ${g} AND $timeFilter GROUP BY time(5m), ${heartbeat.device} fill(0)`,
+            `SELECT last(${device_availability.availability}) * 100 FROM ${device_availability.FROM} WHERE ${g} AND $timeFilter GROUP BY time(1h), ${device_availability.device} fill(none)`,
           ),
         ],
-        thresholds: thresholds(COLORS.red, [1, COLORS.green]),
+        unit: "percent",
+        thresholds: thresholds(COLORS.red, [90, COLORS.yellow], [99, COLORS.green]),
         w: 12,
         h: 8,
       },

@@ -123,7 +123,7 @@ export interface DashboardMessages {
     bufferDepth: PanelText;
     oldestUnsent: PanelText;
     roundTrip: PanelText;
-    devicesOnline: PanelText;
+    deviceAvailability: PanelText;
     rejected: PanelText;
   };
   assessment: {
@@ -370,7 +370,10 @@ const zh: DashboardMessages = {
     bufferDepth: { title: "缓存深度" },
     oldestUnsent: { title: "最早未发读数" },
     roundTrip: { title: "上行往返时间" },
-    devicesOnline: { title: "设备在线（每 5 分钟心跳数）" },
+    deviceAvailability: {
+      title: "设备每小时在线率（%）",
+      description: "由设备心跳或网关的在线摘要算出，精确到一个心跳间隔；离线超过 2.5 个心跳间隔即计为离线。",
+    },
     rejected: { title: "按原因统计的拒收", description: "各网关按类型统计的完整性告警（缺号、篡改、签名错误、格式错误等）。" },
   },
   assessment: {
@@ -652,7 +655,11 @@ const en: DashboardMessages = {
     bufferDepth: { title: "Buffer depth" },
     oldestUnsent: { title: "Oldest unsent reading" },
     roundTrip: { title: "Uplink round trip" },
-    devicesOnline: { title: "Devices online (heartbeats per 5 min)" },
+    deviceAvailability: {
+      title: "Device availability per hour (%)",
+      description:
+        "From the devices' heartbeats or their gateways' presence summaries, exact to the heartbeat interval: silent past 2.5 intervals counts as offline.",
+    },
     rejected: {
       title: "Rejected readings by reason",
       description: "Integrity alerts per gateway and kind (gap, altered, bad signature, malformed, ...).",

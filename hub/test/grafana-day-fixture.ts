@@ -296,6 +296,13 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       tags: { ...place, site: "hall-1", window: "w2", department: "permits", clerk: "c2", state: "to_verify" },
       fields: { rating_id: "kp-w2:8", rating_seq: 8, device: "kp-w2", by: "" },
     },
+    // The equipment rule's hourly availability of a keypad: 99.5 % this hour (18 s offline of the hour so far).
+    {
+      measurement: "device_availability",
+      timestamp: new Date(Math.floor(now / 3_600_000) * 3_600_000),
+      tags: { ...place, site: "hall-1", device: "kp-w1", device_kind: "keypad" },
+      fields: { availability: 0.995, offline_s: 18, span_s: 3600 },
+    },
     // The site's gateway and terminal silent for 20 minutes (the equipment rule's warnings, stamped at the last contact).
     ...(
       [

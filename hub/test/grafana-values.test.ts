@@ -156,9 +156,8 @@ describe("the gateway fleet dashboard", () => {
     expect(await values("Uplink round trip")).toEqual([40, 41, 42]);
   });
 
-  it("counts heartbeats per device and rejected readings per gateway and reason", async () => {
-    const beats = await panelRows(UIDS.fleet, "Devices online (heartbeats per 5 min)");
-    expect(beats.filter((r) => Number(r.count) > 0)).toEqual([{ device: "kp-w1", count: 1 }]);
+  it("shows each device's availability per hour and rejected readings per gateway and reason", async () => {
+    expect(await panelRows(UIDS.fleet, "Device availability per hour (%)")).toEqual([{ device: "kp-w1", last: 99.5 }]);
     expect(await panelRows(UIDS.fleet, "Rejected readings by reason")).toEqual([{ gateway: "gw-site-a", kind: "gap", rejected: 1 }]);
   });
 });

@@ -185,6 +185,8 @@ export const MEASUREMENTS = {
       "outcome",
     ],
   },
+  /** Each device's availability per hour (equipment rule, hub/src/supervision/availability.ts), rewritten while the hour runs. */
+  device_availability: { policy: "raw", tags: [...PLACE, "device", "device_kind"], fields: ["availability", "offline_s", "span_s"] },
   notification: { policy: "raw", tags: ["channel", "status"], fields: ["target", "message", "attempt", "error"] },
 
   // Rollups, filled by continuous queries (hub/src/influx/setup.ts).

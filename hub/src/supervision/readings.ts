@@ -3,6 +3,7 @@ import { lit, ns, type Row } from "../influx/query.ts";
 import type { Site } from "../registry/schema.ts";
 import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "../items/read.ts";
 import { INFLUXQL } from "../schema/index.ts";
+import { siteDeviceHistories } from "./availability.ts";
 
 const {
   signin,
@@ -177,11 +178,11 @@ export function siteReadings(influx: InfluxDB, site: Site, now: number) {
         `SELECT ${gateway_health.buffer_depth} AS depth, ${gateway_health.oldest_age_s} AS age FROM ${gateway_health.FROM} WHERE ${gateway_health.gateway} = ${lit(site.gateway)} AND time > ${since}ms ORDER BY time DESC LIMIT 1`,
       ),
     ),
-    lastHeartbeats: once(() =>
-      influx.query<Row>(
-        `SELECT last(${heartbeat.interval_s}) AS interval FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND time > ${since}ms GROUP BY ${heartbeat.device}`,
-      ),
-    ),
+    /**
+     * Each device's availability history since the start of the previous hour (and its state now), from heartbeats
+     * or presence reports alike (availability.ts).
+     */
+    deviceHistories: once(() => siteDeviceHistories(influx, site.id, Math.floor(now / 3_600_000) * 3_600_000 - 3_600_000, now)),
     integrityAlerts: once(() =>
       influx.query<Row>(
         `SELECT ${integrity_alert.detail}, ${integrity_alert.seq} FROM ${integrity_alert.FROM} WHERE ${integrity_alert.gateway} = ${lit(site.gateway)} AND time > ${now - 86_400_000}ms`,

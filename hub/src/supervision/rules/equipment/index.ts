@@ -1,4 +1,7 @@
 import type { WarningEvent } from "../../../controller/extension.ts";
+import { ns } from "../../../influx/query.ts";
+import { schemaPoint, type SchemaPoint } from "../../../schema/index.ts";
+import { availability, offlineMs } from "../../availability.ts";
 import type { SiteRule, WarningFinding } from "../rule.ts";
 
 /** A gateway reports every 10 s; silence this long means it is offline. */
@@ -15,15 +18,15 @@ const BACKLOG_WARN_AGE_S = 15 * 60;
 export const equipment: SiteRule = {
   scope: "site",
   name: "equipment",
-  async judge({ registry, site, now, readings, text }) {
+  async judge({ registry, site, place, now, readings, text }) {
     const warnings: WarningEvent[] = [];
     const add = (subjectKind: "gateway" | "device", subject: string, rule: string, ts: number, message: string) =>
       warnings.push({ ts, site: site.id, category: "equipment", subjectKind, subject, rule, severity: "warning", active: true, message });
 
     const gateway = site.gateway;
-    const [health, heartbeats, alerts, open] = await Promise.all([
+    const [health, histories, alerts, open] = await Promise.all([
       readings.lastGatewayHealth(),
-      readings.lastHeartbeats(),
+      readings.deviceHistories(),
       readings.integrityAlerts(),
       readings.equipmentWarnings(),
     ]);
@@ -38,12 +41,39 @@ export const equipment: SiteRule = {
         last.time.getTime(),
         text.gatewayBacklog({ gateway, depth: Number(last.depth), ageS: Math.round(Number(last.age)) }),
       );
-    for (const hb of heartbeats) {
-      const device = String((hb as { device?: string }).device ?? "");
-      if (!registry.devices.has(device)) continue;
-      const silentMs = now - hb.time.getTime();
-      if (silentMs > 2.5 * Number(hb.interval) * 1000)
-        add("device", device, "offline", hb.time.getTime(), text.deviceSilent({ device, minutes: Math.round(silentMs / 60_000) }));
+    // A device is offline when silent past 2.5 of its heartbeat intervals: judged here from its heartbeats, or reported
+    // by its gateway at that moment (presence); either way the warning is stamped at its last heartbeat.
+    const records: SchemaPoint[] = [];
+    const hour = Math.floor(now / 3_600_000) * 3_600_000;
+    for (const [device, history] of histories) {
+      const known = registry.devices.get(device);
+      if (!known) continue;
+      if (history.state === "offline" && history.lastSeen !== undefined)
+        add(
+          "device",
+          device,
+          "offline",
+          history.lastSeen,
+          text.deviceSilent({ device, minutes: Math.round((now - history.lastSeen) / 60_000) }),
+        );
+      for (const from of [hour - 3_600_000, hour]) {
+        const to = Math.min(from + 3_600_000, now);
+        const share = availability(history, from, to);
+        if (share === undefined) continue;
+        const start = Math.max(from, history.knownFrom ?? from);
+        records.push(
+          schemaPoint(
+            "device_availability",
+            ns(from),
+            { ...place, device, device_kind: known.kind },
+            {
+              availability: share,
+              offline_s: Math.round(offlineMs(history, start, to) / 1000),
+              span_s: Math.round((to - start) / 1000),
+            },
+          ),
+        );
+      }
     }
     for (const a of alerts)
       add(
@@ -76,6 +106,6 @@ export const equipment: SiteRule = {
           active: 0,
         });
     }
-    return { warnings: found };
+    return { warnings: found, records };
   },
 };
