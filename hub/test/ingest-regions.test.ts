@@ -3,7 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BatchAck } from "@supervision/firmware-protocols";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { gatewaysCommand } from "../src/cli/gateways.ts";
 import { regionSettingsProblems, unlistedRegions } from "../src/influx/regions.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
 import { runAudit } from "../src/audit/audit.ts";
@@ -160,4 +161,37 @@ describe("ingest: each site's points to its region's InfluxDB", () => {
       await ingest.stop();
     }
   }, 180_000);
+});
+
+describe("hub gateways with influx.regions", () => {
+  it("lists each gateway from the database of its region", async () => {
+    const { registry } = provinceRegistry();
+    const database = "province_gateways";
+    const ctx = await provinceContext(influxd, registry, database);
+    const now = Date.now();
+    const health = (gateway: string, site: string, depth: number) => ({
+      measurement: "gateway_health",
+      tags: { gateway, site },
+      fields: { online: 1, buffer_depth: depth, oldest_age_s: 0 },
+      timestamp: new Date(now - 1000),
+    });
+    await ctx.regions!.forRegion("east").influx.writePoints([health("gw1", "hall1", 5)], { retentionPolicy: "health" });
+    await ctx.regions!.forRegion("west").influx.writePoints([health("gw2", "hall2", 7)], { retentionPolicy: "health" });
+    const dir = mkdtempSync(join(tmpdir(), "regions-gateways-"));
+    const file = join(dir, "hub.yaml");
+    writeFileSync(
+      file,
+      `influx:\n  url: ${influxd.central.url}\n  database: ${database}\n  regions:\n    east: { url: ${influxd.east.url} }\n    west: { url: ${influxd.west.url} }\n`,
+    );
+    const out: string[] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+    try {
+      expect(await gatewaysCommand.run(["--settings", file])).toBe(0);
+    } finally {
+      log.mockRestore();
+    }
+    expect(out.map((line) => line.split(/\s+/).slice(0, 3).join(" "))).toEqual(["gw1 hall1 online", "gw2 hall2 online"]);
+    expect(out[0]).toContain("backlog 5");
+    expect(out[1]).toContain("backlog 7");
+  });
 });

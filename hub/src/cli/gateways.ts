@@ -1,12 +1,14 @@
 import type { InfluxDB } from "influx";
 import { influxClient } from "../influx/client.ts";
+import { influxRegions } from "../influx/regions.ts";
 import { SecretFileError } from "../secrets/file.ts";
 import { type CliCommand, helpOrSettings } from "./command.ts";
 
 const HELP = `Usage: hub gateways [--settings config/hub.yaml]
 
 One line per gateway from InfluxDB: last contact, online, backlog (buffered readings, oldest age) and
-integrity state (alerts in the last 24 h). Uses the InfluxDB of the settings file (the managed one by default).`;
+integrity state (alerts in the last 24 h). Uses the InfluxDB of the settings file (the managed one by default),
+and each region's of influx.regions.`;
 
 export interface GatewayRow {
   gateway: string;
@@ -48,6 +50,11 @@ export async function gatewayRows(influx: InfluxDB): Promise<GatewayRow[]> {
     .sort((a, b) => a.gateway.localeCompare(b.gateway));
 }
 
+/** Listing every database needs no site's region: the registry is not read. */
+const noSiteLookup = (): never => {
+  throw new Error("hub gateways reads every database and looks up no site");
+};
+
 export const gatewaysCommand: CliCommand = {
   name: "gateways",
   summary: "each gateway's last contact, backlog and integrity state",
@@ -63,14 +70,24 @@ export const gatewaysCommand: CliCommand = {
       console.error(`hub gateways: ${err.message}`);
       return 1;
     }
-    const { influx, url } = client;
-    let rows: GatewayRow[];
-    try {
-      rows = await gatewayRows(influx);
-    } catch (err) {
-      console.error(`hub gateways: cannot query InfluxDB at ${url.origin} (${(err as Error).message}); is the hub running ("hub start")?`);
-      return 1;
-    }
+    // The central InfluxDB, and each region's with influx.regions (a gateway's health is where its site's points are).
+    const databases = [
+      client,
+      ...influxRegions(settings, client, noSiteLookup)
+        .regions()
+        .map(([, c]) => c),
+    ];
+    const rows: GatewayRow[] = [];
+    for (const { influx, url } of databases)
+      try {
+        rows.push(...(await gatewayRows(influx)));
+      } catch (err) {
+        console.error(
+          `hub gateways: cannot query InfluxDB at ${url.origin} (${(err as Error).message}); is the hub running ("hub start")?`,
+        );
+        return 1;
+      }
+    rows.sort((a, b) => a.gateway.localeCompare(b.gateway));
     if (rows.length === 0) console.log("no gateway has reported yet");
     for (const r of rows) {
       console.log(
