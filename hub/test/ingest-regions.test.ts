@@ -116,6 +116,7 @@ describe("ingest: each site's points to its region's InfluxDB", () => {
       const w2 = west.next([kp2Rating(3, t + 10), kp2Rating(4, t + 11)]);
       await west.send(w2.wire);
       await waitFor(() => (ingest.status().influx === "down" ? true : undefined), 20_000, "the west InfluxDB reported down");
+      expect(ingest.status().influxByRegion).toEqual({ central: "up", east: "up", west: "down" });
       const e2 = east.next([rating(4, t + 10)]);
       await east.send(e2.wire);
       await east.waitForAck(stored(2));
@@ -141,6 +142,7 @@ describe("ingest: each site's points to its region's InfluxDB", () => {
       await east.waitForAck(stored(3), 40_000);
       expect(await countPoints(influxd.central, database, "batch_chain", "chain")).toBe(5);
       expect(await countPoints(influxd.east, database, "rating")).toBe(5);
+      expect(ingest.status().influxByRegion).toEqual({ central: "up", east: "up", west: "up" });
       expect(ingest.status()).toMatchObject({ influx: "up", batchesStored: 5, replaysAcknowledged: 1, readingsStored: 9 });
 
       // The audit reads each region's readings against the manifests stored beside them, and the chains centrally.

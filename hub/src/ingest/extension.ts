@@ -175,6 +175,8 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
         rejected: { ...counters.rejectedByCode },
         deadLetters: { ...counters.deadLettersByReason },
         influx: writer?.influxUp === false ? "down" : "up",
+        // With influx.regions: which database is down (the region's gateways wait for it).
+        ...(writer?.databases ? { influxByRegion: writer.databases() } : {}),
         pendingPoints: writer?.pendingPoints ?? 0,
         writes: counters.writes,
         lastWriteMs: Math.round(counters.lastWriteMs * 10) / 10,

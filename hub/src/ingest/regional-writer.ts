@@ -12,6 +12,8 @@ export interface IngestWriter {
   readonly pendingPoints: number;
   /** False while any database the ingest writes to is unavailable. */
   readonly influxUp: boolean;
+  /** Each database's state by region ("central" for the central one), when writing to several. */
+  databases?(): Record<string, "up" | "down">;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export function createIngestWriter(
 export class RegionalWriter implements IngestWriter {
   private readonly writers = new Map<InfluxConnection, PointWriter>();
   private readonly down = new Set<PointWriter>();
+  private readonly names = new Map<PointWriter, string>();
 
   constructor(
     private readonly options: Omit<WriterOptions, "write">,
@@ -67,6 +70,7 @@ export class RegionalWriter implements IngestWriter {
       });
       writer = created;
       this.writers.set(connection, writer);
+      this.names.set(writer, region);
     }
     return writer;
   }
@@ -94,6 +98,10 @@ export class RegionalWriter implements IngestWriter {
 
   get influxUp(): boolean {
     return this.down.size === 0;
+  }
+
+  databases(): Record<string, "up" | "down"> {
+    return Object.fromEntries([...this.names].map(([writer, name]) => [name, this.down.has(writer) ? "down" : "up"]));
   }
 
   async stop(): Promise<void> {
