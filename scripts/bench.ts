@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark one after the other (they share 2 cores, so never in parallel).
  * Each prints its own figures measured side by side with its baseline in the same run, as ratios.
- * Usage: npm run bench [-- name ... [--flag value ...]]   names: gateway, drain, hub, live, cameras; flags after the names go to
+ * Usage: npm run bench [-- name ... [--flag value ...]]   names: gateway, drain, hub, live, cameras, summaries; flags after the names go to
  * each bench named (e.g. `npm run bench -- hub --readings 100000 --profile hub.cpuprofile`).
  */
 import { spawnSync } from "node:child_process";
@@ -11,8 +11,15 @@ const BENCHES: Record<string, { script: string; what: string }> = {
   gateway: { script: "gateway/bench/gateway.ts", what: "gateway durable QoS 1 ingest vs plain Mosquitto; memory with 200 devices" },
   drain: { script: "system/bench/drain.ts", what: "gateway backlog of 1,000,000 readings draining to a hub" },
   hub: { script: "hub/bench/ingest.ts", what: "hub ingest into InfluxDB vs direct writes; publish-to-queryable latency" },
-  live: { script: "gateway/bench/live.ts", what: "one camera live viewer (ffmpeg -c copy + gateway relay) vs ffmpeg merely reading the stream" },
+  live: {
+    script: "gateway/bench/live.ts",
+    what: "one camera live viewer (ffmpeg -c copy + gateway relay) vs ffmpeg merely reading the stream",
+  },
   cameras: { script: "gateway/bench/cameras.ts", what: "gateway idle with 50 ONVIF cameras subscribed vs none: memory and CPU" },
+  summaries: {
+    script: "system/bench/summaries.ts",
+    what: "a hall of 100 devices at 30 s heartbeats for a simulated hour: broker messages, hub verifications, InfluxDB points, every heartbeat vs summaries",
+  },
 };
 
 const argv = process.argv.slice(2);

@@ -11,3 +11,5 @@ export { Uplink } from "./uplink/index.ts";
 export { loadOrCreateKeys } from "./identity/keys.ts";
 export { type HubLoginResult, checkHubLogin } from "./cli/hub-login.ts";
 export { type GatewayProcess, runGateway } from "./run.ts";
+export { PresenceTracker, presenceSink } from "./devices/presence.ts";
+export { isLowPriority, SealPriority } from "./devices/seal-priority.ts";
