@@ -8,6 +8,8 @@ import { gatewaysCommand } from "../src/cli/gateways.ts";
 import { regionSettingsProblems, unlistedRegions } from "../src/influx/regions.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
 import { runAudit } from "../src/audit/audit.ts";
+import { createAuditExtension } from "../src/audit/extension.ts";
+import { randomBytes } from "node:crypto";
 import { siteDatabases } from "../src/influx/regions.ts";
 import { HubSettings, loadSettings, SettingsError } from "../src/settings/index.ts";
 import { rating, startMosquitto, TestGateway, waitFor } from "./ingest-fixtures.ts";
@@ -81,7 +83,8 @@ describe("ingest: each site's points to its region's InfluxDB", () => {
     const { registry, keys } = provinceRegistry();
     const database = "province_ingest";
     const ctx = await provinceContext(influxd, registry, database);
-    const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "" });
+    const auditKey = randomBytes(32);
+    const ingest = createIngestExtension({ brokerUrl: broker.url, shareGroup: "", auditKey });
     await ingest.start(ctx);
     const east = await TestGateway.connect(broker.url, "gw1", keys.gw1);
     const west = await TestGateway.connect(broker.url, "gw2", keys.gw2);
@@ -146,7 +149,8 @@ describe("ingest: each site's points to its region's InfluxDB", () => {
       expect(ingest.status()).toMatchObject({ influx: "up", batchesStored: 5, replaysAcknowledged: 1, readingsStored: 9 });
 
       // The audit reads each region's readings against the manifests stored beside them, and the chains centrally.
-      const audit = () => runAudit({ influx: ctx.influx, database, fromMs: t - 86_400_000, toMs: Date.now(), sites: siteDatabases(ctx) });
+      const audit = () =>
+        runAudit({ influx: ctx.influx, database, fromMs: t - 86_400_000, toMs: Date.now(), key: auditKey, sites: siteDatabases(ctx) });
       const clean = await audit();
       expect(clean).toMatchObject({ readings: 9, stored: 9, findings: [] });
       expect(clean.chains.map((c) => [c.gateway, c.batches]).sort()).toEqual([
@@ -158,6 +162,18 @@ describe("ingest: each site's points to its region's InfluxDB", () => {
         database,
       );
       expect((await audit()).findings).toMatchObject([{ kind: "deleted", device: "kp2", seq: 2 }]);
+      // The scheduled audit raises its alert on the gateway where the gateway's site keeps its points (west).
+      const scheduled = createAuditExtension({ intervalMinutes: 60, days: 2, key: auditKey, locale: "en", intervalMs: 100 });
+      await scheduled.start(ctx);
+      try {
+        const alerts = () => countPoints(influxd.west, database, "integrity_alert", "raw", `WHERE "kind" = 'audit' AND "gateway" = 'gw2'`);
+        await waitFor(async () => ((await alerts()) > 0 ? true : undefined), 20_000, "the audit alert in west");
+        expect(await alerts()).toBe(1);
+      } finally {
+        await scheduled.stop();
+      }
+      expect(await countPoints(influxd.central, database, "integrity_alert", "raw", `WHERE "kind" = 'audit'`)).toBe(0);
+      expect(await countPoints(influxd.east, database, "integrity_alert", "raw", `WHERE "kind" = 'audit'`)).toBe(0);
     } finally {
       await Promise.all([east.close(), west.close()]);
       await ingest.stop();

@@ -1,5 +1,6 @@
 import { Counter, Gauge } from "prom-client";
 import { siteDatabases, siteInflux } from "../influx/regions.ts";
+import type { LineWriter } from "../influx/line-writer.ts";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { LineGroups } from "../ingest/writer.ts";
 import { lineDigest } from "../ingest/manifest.ts";
@@ -55,11 +56,20 @@ export function createAuditExtension(opts: ScheduledAuditOptions): HubExtension 
     const trailProblems = report.trails.filter((t) => t.problems.length > 0);
     if (report.findings.length === 0 && trailProblems.length === 0) return;
     const texts = auditTexts(opts.locale);
-    const groups = new LineGroups({ source: "alert" });
     const registry = ctx.registry.current();
+    // Each alert where its gateway's site keeps its points (influx.regions; the equipment rule reads it there), the
+    // trail's (gateway "hub") in the central database.
+    const byDatabase = new Map<LineWriter, LineGroups>();
+    const groupsOf = (gatewayId: string): LineGroups => {
+      const write = ctx.regions?.split ? ctx.regions.forGateway(gatewayId).writeLines : ctx.writeLines;
+      let groups = byDatabase.get(write);
+      if (!groups) byDatabase.set(write, (groups = new LineGroups({ source: "alert" })));
+      return groups;
+    };
     for (const finding of report.findings) {
+      const gatewayId = finding.gateway ?? gatewayOfDevice(registry, finding) ?? "unknown";
       const point = integrityAlertPoint({
-        gatewayId: finding.gateway ?? gatewayOfDevice(registry, finding) ?? "unknown",
+        gatewayId,
         kind: "audit",
         epoch: finding.epoch ?? "",
         seq: finding.batchSeq ?? 0,
@@ -68,7 +78,7 @@ export function createAuditExtension(opts: ScheduledAuditOptions): HubExtension 
         discriminator:
           Number.parseInt(lineDigest(`${finding.kind}/${finding.measurement}/${finding.device}/${finding.seq}`), 16) % 1_000_000,
       });
-      groups.add(retentionPolicyFor(point.measurement), encodePoint(point));
+      groupsOf(gatewayId).add(retentionPolicyFor(point.measurement), encodePoint(point));
     }
     for (const trail of trailProblems) {
       const point = integrityAlertPoint({
@@ -80,9 +90,12 @@ export function createAuditExtension(opts: ScheduledAuditOptions): HubExtension 
         atMs: Math.floor(ctx.now() / 60_000) * 60_000,
         discriminator: Number.parseInt(lineDigest(trail.book), 16) % 1_000_000,
       });
+      const central = ctx.regions?.split ? ctx.regions.central.writeLines : ctx.writeLines;
+      let groups = byDatabase.get(central);
+      if (!groups) byDatabase.set(central, (groups = new LineGroups({ source: "alert" })));
       groups.add(retentionPolicyFor(point.measurement), encodePoint(point));
     }
-    for (const [policy, pieces] of groups.bodies()) await ctx.writeLines(pieces, policy, 15_000);
+    for (const [write, groups] of byDatabase) for (const [policy, pieces] of groups.bodies()) await write(pieces, policy, 15_000);
   }
 
   return {

@@ -1,3 +1,4 @@
+import { siteInflux } from "../influx/regions.ts";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { PtzRequest } from "@supervision/firmware-protocols";
@@ -59,9 +60,11 @@ export function createCamerasExtension(options: CamerasOptions): HubExtension {
 
   async function recorded(deviceId: string, sha256: string): Promise<boolean> {
     const { motion, camera_snapshot } = INFLUXQL;
+    // Where the camera's site keeps its points (influx.regions).
+    const { influx } = siteInflux(ctx!, ctx!.registry.current().devices.get(deviceId)?.site ?? "");
     const [fromMotion, fromHub] = await Promise.all([
-      ctx!.influx.query(`SELECT count(${motion.seq}) FROM ${motion.FROM} WHERE ${motion.device} = '${deviceId}' AND ${motion.snapshot_sha256} = '${sha256}'`),
-      ctx!.influx.query(
+      influx.query(`SELECT count(${motion.seq}) FROM ${motion.FROM} WHERE ${motion.device} = '${deviceId}' AND ${motion.snapshot_sha256} = '${sha256}'`),
+      influx.query(
         `SELECT count(${camera_snapshot.warning_ts}) FROM ${camera_snapshot.FROM} WHERE ${camera_snapshot.device} = '${deviceId}' AND ${camera_snapshot.sha256} = '${sha256}'`,
       ),
     ]);
@@ -70,7 +73,7 @@ export function createCamerasExtension(options: CamerasOptions): HubExtension {
 
   async function record(registry: Registry, deviceId: string, where: { site: string; window?: string }, sha256: string, ts: number, reason: string, warningTs?: number) {
     const site = registry.sites.get(where.site)!;
-    await ctx!.influx.writePoints([
+    await siteInflux(ctx!, site.id).influx.writePoints([
       schemaPoint("camera_snapshot", String(ts * 1_000_000), { ...placementOf(registry, site), window: where.window, device: deviceId, reason }, { sha256, warning_ts: warningTs }),
     ]);
   }
