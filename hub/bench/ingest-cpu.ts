@@ -3,7 +3,11 @@
  * 1,000-reading rating batches opened, checked and encoded as the ingest does, and beside each stage the way it was
  * done before (README: "Why the hub ratio ...", hub/src/ingest/README.md). No pass/fail; run it to steer.
  *
- *   npx tsx hub/bench/ingest-cpu.ts [--batches 60] [--help]
+ * Uplink v2 (rows, PROTOCOL.md 4.2): openBatch is compared in this process; the whole batch is measured for the
+ * envelope `--envelope` names, so compare two processes (`--envelope 1`, `--envelope 2`): a process that sees both
+ * v1 and v2 readings (whose fields come in another order) runs every reading function on two shapes, slower for both.
+ *
+ *   npx tsx hub/bench/ingest-cpu.ts [--batches 60] [--envelope 1|2] [--help]
  */
 import { parseArgs } from "node:util";
 import {
@@ -15,6 +19,7 @@ import {
   parseReading,
   parseReadingWithZod,
   type Reading,
+  readingRow,
   signBatch,
   splitBatch,
 } from "@supervision/firmware-protocols";
@@ -27,12 +32,21 @@ import { readingLine } from "../src/ingest/reading-lines.ts";
 import { rating, testRegistry } from "../test/ingest-fixtures.ts";
 import pino from "pino";
 
-const { values: args } = parseArgs({ options: { batches: { type: "string", default: "60" }, help: { type: "boolean", default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    batches: { type: "string", default: "60" },
+    envelope: { type: "string", default: "1" },
+    help: { type: "boolean", default: false },
+  },
+});
 if (args.help) {
-  console.log("usage: npx tsx hub/bench/ingest-cpu.ts [--batches N]   (CPU µs per reading of each ingest stage, in this process)");
+  console.log(
+    "usage: npx tsx hub/bench/ingest-cpu.ts [--batches N] [--envelope 1|2]   (CPU µs per reading of each ingest stage, in this process)",
+  );
   process.exit(0);
 }
 const BATCHES = Number(args.batches);
+const ENVELOPE = args.envelope === "2" ? 2 : 1;
 const PER_BATCH = 1000;
 const ROUNDS = 5;
 
@@ -42,33 +56,30 @@ for (let d = 0; d < 50; d++)
 const key = loadPublicKey(registry.gateways.get("gw1")?.publicKey as string);
 const signingKey = loadPrivateKey(privateKeyPem);
 const T0 = Date.now() - 86_400_000;
-const wires: Buffer[] = [];
-for (let b = 0; b < BATCHES; b++) {
+/** The bench's batch number `b` signed as uplink v1 (one object per reading) or v2 (rows). */
+function batchWire(b: number, envelope: 1 | 2): Buffer {
   const readings: Reading[] = Array.from({ length: PER_BATCH }, (_, i) =>
     rating(b * PER_BATCH + i, T0 + b * PER_BATCH + i, { deviceId: `kp${i % 50}` }),
   );
-  const body = {
-    v: 1 as const,
-    gatewayId: "gw1",
-    epoch: "0123456789abcdef",
-    seq: b + 1,
-    prevHash: "0".repeat(64),
-    createdAt: T0,
-    readings,
-  };
-  wires.push(signBatch(body, signingKey).wire);
+  const header = { gatewayId: "gw1", epoch: "0123456789abcdef", seq: b + 1, prevHash: "0".repeat(64), createdAt: T0 };
+  if (envelope === 1) return signBatch({ v: 1, ...header, readings }, signingKey).wire;
+  return signBatch({ v: 2, ...header, layout: 1, readings: readings.map((r) => readingRow(r)!) }, signingKey).wire;
 }
-const opened = wires.map((w) => {
+const wires = Array.from({ length: BATCHES }, (_, b) => batchWire(b, 1));
+const wiresV2 = Array.from({ length: BATCHES }, (_, b) => batchWire(b, 2));
+const open = (w: Buffer) => {
   const o = openBatch("gw1", w, () => key);
   if (!o.ok) throw new Error(o.error.message);
   return o.value.body;
-});
+};
+const opened = wires.map(open);
 const bodyBytes = wires.map((w) => {
   const parts = splitBatch(w);
   if (!parts.ok) throw new Error(parts.error.message);
   return parts.value;
 });
-const checked = opened.map((b) => b.readings.map((r) => (parseReading(r) as { value: CheckedReading }).value));
+// With --envelope 2 no v1 reading meets a reading function before the whole batch (see the head of this file).
+const checked = ENVELOPE === 1 ? opened.map((b) => b.readings.map((r) => (parseReading(r) as { value: CheckedReading }).value)) : [];
 const logger = pino({ level: "silent" });
 const seen = new ReadingMemory(1_000_000);
 
@@ -87,24 +98,9 @@ function measure(fn: (batch: number) => unknown): number {
  * InfluxDB (4 gateways × 10 in flight). As many batches as the other stages run, all different, so the memory fills as
  * in a run.
  */
-function wholeBatches(): number {
+function wholeBatches(envelope: 1 | 2): number {
   const count = ROUNDS * BATCHES;
-  const batches: Buffer[] = [];
-  for (let b = 0; b < count; b++) {
-    const readings: Reading[] = Array.from({ length: PER_BATCH }, (_, i) =>
-      rating(b * PER_BATCH + i, T0 + b * PER_BATCH + i, { deviceId: `kp${i % 50}` }),
-    );
-    const body = {
-      v: 1 as const,
-      gatewayId: "gw1",
-      epoch: "0123456789abcdef",
-      seq: b + 1,
-      prevHash: "0".repeat(64),
-      createdAt: T0,
-      readings,
-    };
-    batches.push(signBatch(body, signingKey).wire);
-  }
+  const batches = Array.from({ length: count }, (_, b) => batchWire(b, envelope));
   const memory = new ReadingMemory(1_000_000);
   const auditKey = Buffer.alloc(32, 7);
   const waiting: unknown[] = [];
@@ -121,7 +117,7 @@ function wholeBatches(): number {
   return Number(((used.user + used.system) / (count * PER_BATCH)).toFixed(2));
 }
 
-const rows = [
+const v1Stages = () => [
   { stage: "signature (Ed25519 over the body)", now: measure((b) => verify(null, bodyBytes[b]!.bodyBytes, key, bodyBytes[b]!.signature)) },
   {
     stage: "body JSON: in pieces (now) | whole (before)",
@@ -154,7 +150,19 @@ const rows = [
     stage: "encodeBatch (checks, slice, time, lines, pieces)",
     now: measure((b) => encodeBatch(opened[b]!, registry, Date.now(), logger, seen)),
   },
-  { stage: "a whole batch: openBatch, encodeBatch, bodies; identities remembered, 40 batches waiting", now: wholeBatches() },
+];
+const rows = [
+  ...(ENVELOPE === 1 ? v1Stages() : []),
+  {
+    stage: "openBatch: uplink v2, rows (now) | v1 (before)",
+    now: measure((b) => openBatch("gw1", wiresV2[b]!, () => key)),
+    before: measure((b) => openBatch("gw1", wires[b]!, () => key)),
+    note: `a batch of ${wiresV2[0]!.length} bytes | ${wires[0]!.length}`,
+  },
+  {
+    stage: `a whole batch (uplink v${ENVELOPE}): openBatch, encodeBatch, bodies; identities remembered, 40 batches waiting`,
+    now: wholeBatches(ENVELOPE),
+  },
 ];
 console.log(`CPU µs per reading, ${BATCHES} batches of ${PER_BATCH} ratings, ${ROUNDS} rounds:`);
 console.table(rows);
