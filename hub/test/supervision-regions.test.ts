@@ -9,6 +9,7 @@ import { createSupervisionExtension, SupervisionSettings } from "../src/supervis
 import { countPoints, provinceContext, provinceRegistry, type ProvinceInfluxd, startProvinceInfluxd } from "./regions-fixtures.ts";
 import { runNow, type Routes, writeReadings } from "./supervision-fixtures.ts";
 import { checkTrails } from "../src/audit/trail.ts";
+import { itemMonth } from "../src/items/counts.ts";
 import type { InfluxDB } from "influx";
 
 const TZ = "Asia/Shanghai";
@@ -202,5 +203,10 @@ describe("supervision rules by region", () => {
     expect((await trailCheck((site) => ({ influx: ctx.regions!.forSite(site).influx, database }))).flatMap((t) => t.problems)).toEqual([]);
     // Read where they are not, they would all be missing: the check bites.
     expect((await trailCheck()).flatMap((t) => t.problems)).toHaveLength(4);
+    // The month's item counts (hub items month, the bulletin) read each hall's region.
+    const month = await itemMonth(ctx.regions!.central.influx, registry, "2026-11", (site) => ctx.regions!.forSite(site).influx);
+    expect(month.counts.map((c) => [c.site, c.department, c.accepted])).toEqual([["hall2", "tax", 1]]);
+    const centralOnly = await itemMonth(ctx.regions!.central.influx, registry, "2026-11");
+    expect(centralOnly.counts.reduce((n, c) => n + c.accepted, 0)).toBe(0);
   }, 120_000);
 });

@@ -2,6 +2,7 @@ import { localDate } from "@supervision/firmware-protocols";
 import { parseArgs } from "node:util";
 import type { CliCommand } from "../cli/command.ts";
 import { influxClient } from "../influx/client.ts";
+import { influxRegions, siteDatabases } from "../influx/regions.ts";
 import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
 import type { Registry } from "../registry/schema.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
@@ -116,11 +117,14 @@ export const itemsCommand: CliCommand = {
       );
       return 2;
     }
-    const { influx, url } = influxClient(settings);
+    const client = influxClient(settings);
+    const { influx, url } = client;
+    // With influx.regions: each hall's region's InfluxDB (the central one for the others).
+    const regions = influxRegions(settings, client, () => registry);
     const now = Date.now();
     try {
       if (sub === "month") {
-        const month = await itemMonth(influx, registry, arg!);
+        const month = await itemMonth(influx, registry, arg!, (site) => regions.forSite(site).influx);
         const pct = (n: number, d: number) => (d === 0 ? "-" : `${((100 * n) / d).toFixed(1)}%`);
         const fixed = (n: number | null) => (n === null ? "-" : n.toFixed(1));
         console.log(
@@ -152,7 +156,13 @@ export const itemsCommand: CliCommand = {
         );
         return 0;
       }
-      const events = await queryItemEvents(influx, { from: now - ITEM_LOOKBACK_DAYS * 86_400_000, to: now });
+      const events = (
+        await Promise.all(
+          siteDatabases({ influx, database: settings.influx.database, regions }).map((db) =>
+            queryItemEvents(db.influx, { from: now - ITEM_LOOKBACK_DAYS * 86_400_000, to: now }),
+          ),
+        )
+      ).flat();
       const { cases } = buildCases(registry, events, now);
       if (sub === "trail") {
         const c = cases.find((x) => x.application === arg);

@@ -53,16 +53,25 @@ export interface ItemMonth {
 
 const mean = (values: number[]): number | null => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
 
-/** Counts the month of every hall in the registry from InfluxDB. */
-export async function itemMonth(influx: InfluxDB, registry: Registry, month: string): Promise<ItemMonth> {
+/**
+ * Counts the month of every hall in the registry from InfluxDB: `influx`, or with influx.regions the database of
+ * each hall's region (`influxOf`).
+ */
+export async function itemMonth(
+  influx: InfluxDB,
+  registry: Registry,
+  month: string,
+  influxOf: (site: string) => InfluxDB = () => influx,
+): Promise<ItemMonth> {
   const out: ItemMonth = { month, counts: [], items: [] };
   for (const site of registry.sites.values()) {
     if (site.kind !== "hall" || ![...(registry.items?.values() ?? [])].some((i) => i.site === site.id)) continue;
     const { from, to } = monthRange(month, site.tz);
+    const db = influxOf(site.id);
     const [events, queue, ratings] = await Promise.all([
-      queryItemEvents(influx, { site: site.id, from: from - ITEM_LOOKBACK_DAYS * 86_400_000, to: to - 1 }),
-      queryQueueEvents(influx, { site: site.id, from, to: to - 1 }),
-      influx.query<Row>(
+      queryItemEvents(db, { site: site.id, from: from - ITEM_LOOKBACK_DAYS * 86_400_000, to: to - 1 }),
+      queryQueueEvents(db, { site: site.id, from, to: to - 1 }),
+      db.query<Row>(
         `SELECT ${rating.txn}, ${rating.rated}, ${rating.positive} FROM ${rating.FROM} WHERE ${rating.site} = ${lit(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} AND ${rating.txn} != ''`,
       ),
     ]);
