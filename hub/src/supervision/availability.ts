@@ -125,6 +125,28 @@ export function availability(history: DeviceHistory, from: number, to: number): 
   return 1 - offlineMs(history, start, to) / (to - start);
 }
 
+/**
+ * When a summarised device was heard, as its heartbeats would have been: one time every interval across the spans it
+ * was online (from its first heartbeat known to its last, less its silences), between `from` and `to`. For the rules that read
+ * heartbeat times (a terminal connected when a late sign-in was made, a camera up while nobody was seen).
+ */
+export function seenTimes(rows: readonly PresenceRow[], intervalS: number, from: number, to: number): number[] {
+  const history = historyFromPresence(rows);
+  if (history.knownFrom === undefined) return [];
+  // Up to its last heartbeat known (device time): a report's own time is the gateway's clock, and a device replaying
+  // its past (the demo catching up) must not seem heard beyond what it has sent. So the last summary period of a
+  // device online now is known only when its summary comes.
+  const until = history.lastSeen ?? history.knownFrom;
+  const step = intervalS * 1000;
+  const times: number[] = [];
+  const start = Math.max(from, history.knownFrom);
+  // On the device's own beat (from its first heartbeat known), as its heartbeats were.
+  let t = history.knownFrom + Math.ceil((start - history.knownFrom) / step) * step;
+  for (; t <= Math.min(until, to); t += step)
+    if (!history.offline.some((s) => t > s.from && (s.to === undefined || t < s.to))) times.push(t);
+  return times;
+}
+
 /** `fromTs-toTs,...` as spans; anything malformed is skipped (the hub wrote it from a checked reading). */
 export function parseGaps(text: string | undefined): { from: number; to: number }[] {
   if (!text) return [];
@@ -161,7 +183,6 @@ export async function siteDeviceHistories(
   const site = lit(siteId);
   const before = `time < ${ns(from)} AND time > ${ns(from - 2 * 86_400_000)}`;
   const within = `time >= ${ns(from)} AND time <= ${ns(now)}`;
-  const presenceColumns = `${presence.type}, ${presence.online}, ${presence.last_seen}, ${presence.first_seen}, ${presence.gaps}`;
   const [beatsBefore, beats, reportsBefore, reports] = await Promise.all([
     influx.query<Row>(
       `SELECT ${heartbeat.interval_s} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${site} AND ${before} GROUP BY ${heartbeat.device} ORDER BY time DESC LIMIT 1`,
@@ -170,38 +191,80 @@ export async function siteDeviceHistories(
       `SELECT ${heartbeat.interval_s} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${site} AND ${within} GROUP BY ${heartbeat.device}`,
     ),
     influx.query<Row>(
-      `SELECT ${presenceColumns} FROM ${presence.FROM} WHERE ${presence.site} = ${site} AND ${presence.type} != 'summary' AND ${before} GROUP BY ${presence.device} ORDER BY time DESC LIMIT 1`,
+      `SELECT ${PRESENCE_COLUMNS} FROM ${presence.FROM} WHERE ${presence.site} = ${site} AND ${presence.type} != 'summary' AND ${before} GROUP BY ${presence.device} ORDER BY time DESC LIMIT 1`,
     ),
     influx.query<Row>(
-      `SELECT ${presenceColumns} FROM ${presence.FROM} WHERE ${presence.site} = ${site} AND ${within} GROUP BY ${presence.device}`,
+      `SELECT ${PRESENCE_COLUMNS} FROM ${presence.FROM} WHERE ${presence.site} = ${site} AND ${within} GROUP BY ${presence.device}`,
     ),
   ]);
+  const reportRows = presenceRowsByDevice([...reportsBefore, ...reports]);
   const beatRows = new Map<string, HeartbeatRow[]>();
   for (const r of [...beatsBefore, ...beats]) {
     const list = beatRows.get(String(r.device)) ?? [];
     list.push({ time: r.time.getTime(), intervalS: Number(r.interval_s) });
     beatRows.set(String(r.device), list);
   }
-  const reportRows = new Map<string, PresenceRow[]>();
-  for (const r of [...reportsBefore, ...reports]) {
-    const list = reportRows.get(String(r.device)) ?? [];
-    list.push({
-      time: r.time.getTime(),
-      type: String(r.type) as PresenceRow["type"],
-      online: Number(r.online),
-      lastSeen: r.last_seen === null || r.last_seen === undefined ? undefined : Number(r.last_seen),
-      firstSeen: r.first_seen === null || r.first_seen === undefined ? undefined : Number(r.first_seen),
-      gaps: r.gaps === null || r.gaps === undefined ? undefined : String(r.gaps),
-    });
-    reportRows.set(String(r.device), list);
-  }
   const histories = new Map<string, DeviceHistory>();
   for (const device of new Set([...beatRows.keys(), ...reportRows.keys()])) {
     const b = beatRows.get(device)?.sort((x, y) => x.time - y.time);
-    const p = reportRows.get(device)?.sort((x, y) => x.time - y.time);
+    const p = reportRows.get(device);
     const fromBeats = b ? historyFromHeartbeats(b, now) : undefined;
     const fromReports = p ? historyFromPresence(p) : undefined;
     histories.set(device, fromBeats && fromReports ? mergeHistories(fromBeats, fromReports) : (fromBeats ?? fromReports)!);
   }
   return histories;
+}
+
+const PRESENCE_COLUMNS = `${presence.type}, ${presence.online}, ${presence.last_seen}, ${presence.first_seen}, ${presence.gaps}, ${presence.interval_s}`;
+
+/** Rows of the presence measurement as PresenceRows by device, oldest first. */
+function presenceRowsByDevice(rows: readonly Row[]): Map<string, PresenceRow[]> {
+  const byDevice = new Map<string, PresenceRow[]>();
+  const optional = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+  for (const r of rows) {
+    const list = byDevice.get(String(r.device)) ?? [];
+    list.push({
+      time: r.time.getTime(),
+      type: String(r.type) as PresenceRow["type"],
+      online: Number(r.online),
+      lastSeen: optional(r.last_seen),
+      firstSeen: optional(r.first_seen),
+      gaps: r.gaps === null || r.gaps === undefined ? undefined : String(r.gaps),
+    });
+    byDevice.set(String(r.device), list);
+  }
+  for (const list of byDevice.values()) list.sort((x, y) => x.time - y.time);
+  return byDevice;
+}
+
+/**
+ * Heartbeat-like rows (`device`, `interval_s`, `time`) for a site's summarised devices of one kind from `from` to `to`:
+ * `seenTimes` of each, so the rules that read heartbeat rows read these beside the heartbeat points of older gateways.
+ */
+export async function presenceHeartbeatRows(
+  influx: InfluxDB,
+  siteId: string,
+  deviceKind: string,
+  from: number,
+  to: number,
+): Promise<Row[]> {
+  const where = `${presence.site} = ${lit(siteId)} AND ${presence.device_kind} = ${lit(deviceKind)}`;
+  const [before, within] = await Promise.all([
+    influx.query<Row>(
+      `SELECT ${PRESENCE_COLUMNS} FROM ${presence.FROM} WHERE ${where} AND ${presence.type} != 'summary' AND time < ${ns(from)} AND time > ${ns(from - 2 * 86_400_000)} GROUP BY ${presence.device} ORDER BY time DESC LIMIT 1`,
+    ),
+    // A silence still going on at `to` is known from its offline report; one that ended by then, from a summary or
+    // its online report.
+    influx.query<Row>(
+      `SELECT ${PRESENCE_COLUMNS} FROM ${presence.FROM} WHERE ${where} AND time >= ${ns(from)} AND time <= ${ns(to)} GROUP BY ${presence.device}`,
+    ),
+  ]);
+  const intervals = new Map<string, number>();
+  for (const r of [...before, ...within]) intervals.set(String(r.device), Number(r.interval_s) || 60);
+  const rows: Row[] = [];
+  for (const [device, list] of presenceRowsByDevice([...before, ...within])) {
+    const intervalS = intervals.get(device) ?? 60;
+    for (const t of seenTimes(list, intervalS, from, to)) rows.push({ time: new Date(t), device, interval_s: intervalS, seq: 0 });
+  }
+  return rows;
 }

@@ -3,11 +3,12 @@ import { lit, ns, type Row } from "../influx/query.ts";
 import type { Site } from "../registry/schema.ts";
 import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "../items/read.ts";
 import { INFLUXQL } from "../schema/index.ts";
-import { siteDeviceHistories } from "./availability.ts";
+import { presenceHeartbeatRows, siteDeviceHistories } from "./availability.ts";
 
 const {
   signin,
   heartbeat,
+  presence,
   motion,
   rating,
   dissatisfaction,
@@ -66,12 +67,16 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
       }
       return answer;
     },
-    /** The terminals' heartbeats: was a late-received sign-in's terminal connected when it was made? */
-    terminalHeartbeats: once(() =>
-      influx.query<Row>(
+    /**
+     * The terminals' heartbeats: was a late-received sign-in's terminal connected when it was made? Terminals behind a
+     * gateway that summarises heartbeats give the times they were heard (availability.ts, presenceHeartbeatRows).
+     */
+    terminalHeartbeats: once(async () => [
+      ...(await influx.query<Row>(
         `SELECT ${heartbeat.device}, ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND ${heartbeat.device_kind} = 'terminal' AND time >= ${ns(span.from)} AND time <= ${ns(span.to)}`,
-      ),
-    ),
+      )),
+      ...(await presenceHeartbeatRows(influx, site.id, "terminal", span.from, span.to)),
+    ]),
     /**
      * Up to when the site's terminals are known to have delivered (ms, device time): their last heartbeat or sign-in
      * since the span began, or undefined when none was heard. A terminal cut off from its gateway (or the demo
@@ -79,11 +84,17 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
      */
     terminalsHeardUntil: once(async () => {
       const since = `${signin.site} = ${lit(site.id)} AND time >= ${ns(span.from)}`;
-      const [beats, punches] = await Promise.all([
+      const [beats, punches, reports] = await Promise.all([
         influx.query<Row>(`SELECT last(${heartbeat.seq}) FROM ${heartbeat.FROM} WHERE ${since} AND ${heartbeat.device_kind} = 'terminal'`),
         influx.query<Row>(`SELECT last(${signin.seq}) FROM ${signin.FROM} WHERE ${since}`),
+        // A summarising gateway's terminals: their last heartbeat reported (device time, as a heartbeat's).
+        influx.query<Row>(
+          `SELECT max(${presence.last_seen}) AS seen FROM ${presence.FROM} WHERE ${since} AND ${presence.device_kind} = 'terminal'`,
+        ),
       ]);
-      const times = [...beats, ...punches].map((r) => r.time.getTime());
+      const times = [...beats, ...punches]
+        .map((r) => r.time.getTime())
+        .concat(reports.flatMap((r) => (typeof r.seen === "number" ? [r.seen] : [])));
       return times.length > 0 ? Math.max(...times) : undefined;
     }),
     motion: once(() =>
@@ -91,12 +102,13 @@ export function dayReadings(influx: InfluxDB, site: Site, span: { from: number; 
         `SELECT ${motion.window}, ${motion.device}, ${motion.active}, ${motion.snapshot_sha256} FROM ${motion.FROM} WHERE ${range}`,
       ),
     ),
-    /** Cameras' heartbeats from an hour before the span: was a window's camera up when nobody was seen? */
-    cameraHeartbeats: once(() =>
-      influx.query<Row>(
+    /** Cameras' heartbeats from an hour before the span (or when summarised cameras were heard): was a window's camera up when nobody was seen? */
+    cameraHeartbeats: once(async () => [
+      ...(await influx.query<Row>(
         `SELECT ${heartbeat.device}, ${heartbeat.interval_s} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} AND ${heartbeat.device_kind} = 'camera' AND time >= ${ns(span.from - 3_600_000)} AND time <= ${ns(span.to)}`,
-      ),
-    ),
+      )),
+      ...(await presenceHeartbeatRows(influx, site.id, "camera", span.from - 3_600_000, span.to)),
+    ]),
     /** Ratings at the windows in the working span: a clerk serving citizens is at the window, moving or not. */
     windowRatings: once(() => influx.query<Row>(`SELECT ${rating.window}, ${rating.seq} FROM ${rating.FROM} WHERE ${range}`)),
     negativeRatings: once(() =>
@@ -158,11 +170,13 @@ export type DayReadings = ReturnType<typeof dayReadings>;
  */
 export async function siteHeardSince(influx: InfluxDB, site: Site, now: number, days = 3): Promise<number | "earlier" | undefined> {
   // The first point of the site's heartbeats and sign-ins: LIMIT 1 reads only the start of each series.
-  const [beats, punches] = await Promise.all([
+  const [beats, punches, reports] = await Promise.all([
     influx.query<Row>(`SELECT ${heartbeat.seq} FROM ${heartbeat.FROM} WHERE ${heartbeat.site} = ${lit(site.id)} LIMIT 1`),
     influx.query<Row>(`SELECT ${signin.seq} FROM ${signin.FROM} WHERE ${signin.site} = ${lit(site.id)} LIMIT 1`),
+    // A summarising gateway's first report (its first online report is at the device's first heartbeat).
+    influx.query<Row>(`SELECT ${presence.seq} FROM ${presence.FROM} WHERE ${presence.site} = ${lit(site.id)} LIMIT 1`),
   ]);
-  const times = [...beats, ...punches].map((r) => r.time.getTime());
+  const times = [...beats, ...punches, ...reports].map((r) => r.time.getTime());
   if (times.length === 0) return undefined;
   const first = Math.min(...times);
   return first < now - days * 86_400_000 ? "earlier" : first;
