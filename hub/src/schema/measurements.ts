@@ -87,6 +87,10 @@ export const MEASUREMENTS = {
     tags: ["site", "device", "device_kind", "type"],
     fields: ["seq", "interval_s", "online", "last_seen", "first_seen", "period_from", "count", "gaps", "offline_s"],
   },
+  /** A hub copy's claim, renewal or release of a site's supervision lease (hub/src/supervision/leases.ts). */
+  site_lease: { policy: "health", tags: ["site", "copy", "kind"], fields: ["term", "expires"] },
+  /** A hub copy alive until `expires` (ms), written every third of a lease: the copies sites are shared among. */
+  hub_copy: { policy: "health", tags: ["copy"], fields: ["expires"] },
   device_status: { policy: "health", tags: ["site", "gateway", "device", "device_kind"], fields: ["online"] },
   gateway_health: {
     policy: "health",
@@ -187,6 +191,8 @@ export const MEASUREMENTS = {
   },
   /** Each device's availability per hour (equipment rule, hub/src/supervision/availability.ts), rewritten while the hour runs. */
   device_availability: { policy: "raw", tags: [...PLACE, "device", "device_kind"], fields: ["availability", "offline_s", "span_s"] },
+  /** A warning a hub copy decided to notify (any copy's; shared de-duplication, hub/src/supervision/notify.ts). */
+  notification_sent: { policy: "raw", tags: ["site"], fields: ["key", "episode", "copy"] },
   notification: { policy: "raw", tags: ["channel", "status"], fields: ["target", "message", "attempt", "error"] },
 
   // Rollups, filled by continuous queries (hub/src/influx/setup.ts).
