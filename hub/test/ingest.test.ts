@@ -269,7 +269,7 @@ describe("ingest: signed batches into InfluxDB", () => {
       code: "malformed",
       reason: expect.stringMatching(/^invalid_field: layout/) as unknown,
     });
-    expect(ingest.status()).toMatchObject({ batchesStored: 3, rejected: { malformed: 2 } });
+    expect(ingest.status()).toMatchObject({ batchesStored: 3, batchesByEnvelope: { v1: 1, v2: 2 }, rejected: { malformed: 2 } });
   }, 60_000);
 
   it("flags a gap only when the predecessor stays missing, and a new epoch as a chain restart", async () => {

@@ -118,6 +118,7 @@ export class BatchIngest {
     if (replay) rt.counters.replays++;
     else {
       rt.counters.batchesStored++;
+      rt.counters.batchesByEnvelope[`v${header.v}`] = (rt.counters.batchesByEnvelope[`v${header.v}`] ?? 0) + 1;
       rt.counters.readingsStored += count;
       rt.metrics.readings.inc(count);
       for (const kind of raised) rt.metrics.alerts.inc({ kind });

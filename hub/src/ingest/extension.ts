@@ -170,6 +170,7 @@ export function createIngestExtension(opts: IngestOptions): HubExtension {
     status() {
       return {
         batchesStored: counters.batchesStored,
+        batchesByEnvelope: { ...counters.batchesByEnvelope },
         readingsStored: counters.readingsStored,
         replaysAcknowledged: counters.replays,
         rejected: { ...counters.rejectedByCode },

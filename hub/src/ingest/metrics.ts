@@ -43,6 +43,8 @@ export type IngestMetrics = ReturnType<typeof registerIngestMetrics>;
 /** What status() reports: counts since start and each gateway's last contact. */
 export class IngestCounters {
   batchesStored = 0;
+  /** Stored batches by uplink envelope version (PROTOCOL.md 4.2): which gateways send rows yet. */
+  readonly batchesByEnvelope: Record<string, number> = {};
   readingsStored = 0;
   replays = 0;
   writes = 0;
