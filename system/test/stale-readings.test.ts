@@ -26,7 +26,8 @@ const DAY = 86_400_000;
 beforeAll(async () => {
   influxd = await startInfluxd();
   dir = mkdtempSync(join(tmpdir(), "stale-e2e-"));
-  gateway = await gatewayProcess({ gatewayId: "gw-stale" });
+  // Heartbeats forwarded one by one, as older gateways send them: each stale or fresh one is counted at the hub.
+  gateway = await gatewayProcess({ gatewayId: "gw-stale", extra: { heartbeats: { summaryS: 0 } } });
   const { publicKeyPem } = loadOrCreateKeys(gateway.dataDir);
   mkdirSync(join(dir, "registry"));
   writeFileSync(

@@ -65,10 +65,9 @@ export const Settings = z
       .prefault({}),
     /**
      * Heartbeats summarised (firmware-protocols PROTOCOL.md 4.1): a presence report when a device goes offline or comes
-     * back, and a summary per device every `summaryS` seconds (600 recommended); 0 forwards every heartbeat (as older
-     * gateways do).
+     * back, and a summary per device every `summaryS` seconds; 0 forwards every heartbeat (as older gateways do).
      */
-    heartbeats: z.strictObject({ summaryS: z.union([z.literal(0), z.int().min(60).max(86_400)]).default(0) }).prefault({}),
+    heartbeats: z.strictObject({ summaryS: z.union([z.literal(0), z.int().min(60).max(86_400)]).default(600) }).prefault({}),
     logLevel: z.enum(LOG_LEVELS).default("info"),
     /** For a gateway that has never reached the hub: the config slice to start with. */
     config: GatewayConfig.optional(),
