@@ -10,6 +10,8 @@ import { countPoints, provinceContext, provinceRegistry, type ProvinceInfluxd, s
 import { runNow, type Routes, writeReadings } from "./supervision-fixtures.ts";
 import { checkTrails } from "../src/audit/trail.ts";
 import { itemMonth } from "../src/items/counts.ts";
+import { siteDatabases } from "../src/influx/regions.ts";
+import { monthlyReport } from "../src/supervision/report.ts";
 import type { InfluxDB } from "influx";
 
 const TZ = "Asia/Shanghai";
@@ -208,5 +210,16 @@ describe("supervision rules by region", () => {
     expect(month.counts.map((c) => [c.site, c.department, c.accepted])).toEqual([["hall2", "tax", 1]]);
     const centralOnly = await itemMonth(ctx.regions!.central.influx, registry, "2026-11");
     expect(centralOnly.counts.reduce((n, c) => n + c.accepted, 0)).toBe(0);
+    // The monthly bulletin (hub report) counts each clerk from the clerk's region.
+    const databases = {
+      all: siteDatabases(ctx).map((d) => d.influx),
+      of: (site: string) => ctx.regions!.forSite(site).influx,
+    };
+    const scoring = SupervisionSettings.parse({}).scoring;
+    const report = await monthlyReport(ctx.regions!.central.influx, registry, "2026-11", scoring, undefined, databases);
+    expect(report.clerks.find((c) => c.id === "p2")).toMatchObject({ site: "hall2", rated: 10, satisfaction: 0.6, dissatisfied: 4 });
+    expect(report.clerks.find((c) => c.id === "p2")!.deductions).toBeLessThanOrEqual(-2);
+    const fromCentral = await monthlyReport(ctx.regions!.central.influx, registry, "2026-11", scoring);
+    expect(fromCentral.clerks.find((c) => c.id === "p2")).toMatchObject({ rated: 0 });
   }, 120_000);
 });

@@ -16,13 +16,23 @@ export interface OverdueRecord {
  * fell in the year of `month`, up to that month's end: what the award exclusion (three overdue items in a year, or
  * one more than three days overdue) is judged by.
  */
-export async function overdueInYear(influx: InfluxDB, registry: Registry, month: string): Promise<Map<string, OverdueRecord>> {
+export async function overdueInYear(
+  influx: InfluxDB,
+  registry: Registry,
+  month: string,
+  /** Each hall's database (influx.regions); default `influx`. */
+  influxOf: (site: string) => InfluxDB = () => influx,
+): Promise<Map<string, OverdueRecord>> {
   const out = new Map<string, OverdueRecord>();
   for (const site of registry.sites.values()) {
     if (![...(registry.items?.values() ?? [])].some((i) => i.site === site.id)) continue;
     const { from: yearFrom } = monthRange(`${month.slice(0, 4)}-01`, site.tz);
     const { to } = monthRange(month, site.tz);
-    const events = await queryItemEvents(influx, { site: site.id, from: yearFrom - ITEM_LOOKBACK_DAYS * 86_400_000, to: to - 1 });
+    const events = await queryItemEvents(influxOf(site.id), {
+      site: site.id,
+      from: yearFrom - ITEM_LOOKBACK_DAYS * 86_400_000,
+      to: to - 1,
+    });
     for (const c of buildCases(registry, events, to - 1).cases) {
       if (c.timeliness !== "overdue" || !c.due || c.due.dueAt < yearFrom) continue;
       const who = answerableFor(registry, c);

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { API_HELP, API_OPTIONS, type ApiOptionValues, callApi, DEFAULT_URL } from "../cli/api.ts";
 import { type CliCommand, DEMO_SETTINGS, defaultSettingsFile } from "../cli/command.ts";
 import { influxClient } from "../influx/client.ts";
+import { influxRegions, siteDatabases } from "../influx/regions.ts";
 import { SecretFileError } from "../secrets/file.ts";
 import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
 import type { Registry } from "../registry/schema.ts";
@@ -317,9 +318,15 @@ const reportCommand: CliCommand = {
       return 1;
     }
     const { influx, url } = client;
+    // With influx.regions: every region's database, and each site's for its items.
+    const regions = influxRegions(settings, client, () => registry);
+    const databases = {
+      all: siteDatabases({ influx, database: settings.influx.database, regions }).map((d) => d.influx),
+      of: (site: string) => regions.forSite(site).influx,
+    };
     let report: MonthlyReport;
     try {
-      report = await monthlyReport(influx, registry, values.month, settings.supervision.scoring, settings.supervision.bulletin);
+      report = await monthlyReport(influx, registry, values.month, settings.supervision.scoring, settings.supervision.bulletin, databases);
     } catch (error) {
       console.error(`hub report: cannot query InfluxDB at ${url.origin} (${(error as Error).message}); is the hub running ("hub start")?`);
       return 1;

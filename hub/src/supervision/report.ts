@@ -126,33 +126,40 @@ export async function monthlyReport(
   month: string,
   scoring: ScoringRules,
   bulletin: BulletinRules = { commendTop: 10, callInBelow: 70, callInBottom: 3 },
+  /**
+   * With influx.regions: every database holding sites' points, and each site's. Each query below groups by (or lists)
+   * a clerk, person, window, subject or site, which lives in one site, so the databases' rows are concatenated.
+   */
+  regions?: { all: readonly InfluxDB[]; of(site: string): InfluxDB },
 ): Promise<MonthlyReport> {
   const tz = [...registry.sites.values()][0]?.tz ?? "UTC";
   const { from, to } = monthRange(month, tz);
   const range = `time >= ${ns(from)} AND time < ${ns(to)}`;
+  const databases = regions?.all ?? [influx];
+  const query = async <T>(text: string): Promise<T[]> => (await Promise.all(databases.map((db) => db.query<T>(text)))).flat();
   const [ratings, byPlace, attendance, deductions, complaints, unattended, presence, overdueItems] = await Promise.all([
-    influx.query<Row>(
+    query<Row>(
       `SELECT sum(${rating.rated}) AS rated, sum(${rating.positive}) AS positive, sum(${rating.negative}) AS negative FROM ${rating.FROM} WHERE ${range} GROUP BY ${rating.clerk}`,
     ),
-    influx.query<Row>(
+    query<Row>(
       `SELECT sum(${rating.rated}) AS rated, sum(${rating.positive}) AS positive FROM ${rating.FROM} WHERE ${range} GROUP BY ${rating.window}, ${rating.department}, ${rating.site}`,
     ),
-    influx.query<Row>(
+    query<Row>(
       `SELECT count(${attendanceSeries.minutes}) AS n FROM ${attendanceSeries.FROM} WHERE ${range} GROUP BY ${attendanceSeries.person}, ${attendanceSeries.status}`,
     ),
-    influx.query<Row>(
+    query<Row>(
       `SELECT ${deduction.subject_kind}, ${deduction.subject}, ${deduction.rule}, ${deduction.points} FROM ${deduction.FROM} WHERE ${range}`,
     ),
-    influx.query<Row & { time: { toISOString(): string } }>(
+    query<Row & { time: { toISOString(): string } }>(
       `SELECT ${deduction.subject}, ${deduction.points} FROM ${deduction.FROM} WHERE time >= ${ns(from - 40 * 86_400_000)} AND time < ${ns(to)} AND ${deduction.rule} = 'complaint' AND ${deduction.subject_kind} != 'window_unit'`,
     ),
-    influx.query<Row>(
+    query<Row>(
       `SELECT count(${warning.minutes}) AS n FROM ${warning.FROM} WHERE ${range} AND ${warning.rule} = 'unattended' GROUP BY ${warning.subject}`,
     ),
-    influx.query<Row>(
+    query<Row>(
       `SELECT sum(${site_presence.count}) AS n FROM ${site_presence.FROM} WHERE ${range} GROUP BY ${site_presence.site}, ${site_presence.finding}`,
     ),
-    overdueInYear(influx, registry, month),
+    overdueInYear(influx, registry, month, regions?.of),
   ]);
   const sumFor = (kind: string, subject: string, sign: 1 | -1) =>
     deductions
@@ -266,7 +273,7 @@ export async function monthlyReport(
     ranking,
     circulation: circulation(ranking, bulletin),
     bulletin,
-    items: await itemMonth(influx, registry, month),
+    items: await itemMonth(influx, registry, month, regions?.of),
   };
 }
 
