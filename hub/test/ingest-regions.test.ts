@@ -57,6 +57,28 @@ describe("settings: influx.regions", () => {
     expect(text).toContain(`${file}:8: influx.regions.west: unknown key(s) "db"`);
   });
 
+  it("refuses a bad rollup zone or interval and a bad Grafana region data source, at its line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "regions-settings-"));
+    const file = join(dir, "hub.yaml");
+    writeFileSync(
+      file,
+      "rollup:\n  tz: Mars/Olympus\n  intervalMinutes: -1\ngrafana:\n  regions:\n    east: { url: 'not a url' }\n    East!: { url: 'http://x:8086' }\n",
+    );
+    let error: unknown;
+    try {
+      loadSettings(file, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SettingsError);
+    const text = (error as SettingsError).problems.join("\n");
+    expect(text).toContain(`${file}:2: rollup.tz: an IANA time zone, e.g. Asia/Shanghai`);
+    expect(text).toContain(`${file}:3: rollup.intervalMinutes`);
+    expect(text).toContain(`${file}:6: grafana.regions.east.url`);
+    expect(text).toMatch(new RegExp(`${file}:7: .*East!`));
+    expect(HubSettings.parse({}).rollup).toEqual({ intervalMinutes: 60, days: 2, tz: "Asia/Shanghai" });
+  });
+
   it("names a region the registry does not know at its settings line; registry regions not listed use the central database", () => {
     const dir = mkdtempSync(join(tmpdir(), "regions-settings-"));
     const file = join(dir, "hub.yaml");
