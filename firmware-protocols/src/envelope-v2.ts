@@ -184,7 +184,7 @@ function rowReader(layout: LayoutNumber, kind: string, row: readonly unknown[]):
     }
     const fields = ["kind: row[0]"];
     for (let i = 1; i <= columns.length; i++) if (present & (1 << (i - 1))) fields.push(`${JSON.stringify(columns[i - 1])}: row[${i}]`);
-    reader = new Function(`return function read(row) { return { ${fields.join(", ")} }; };`)() as RowReader;
+    reader = new Function(`return function readRow(row) { return { ${fields.join(", ")} }; };`)() as RowReader;
     perKind.readers.set(present, reader);
   }
   return reader(row);

@@ -24,7 +24,7 @@ interface Profile {
 const STAGES: Array<[stage: string, match: RegExp]> = [
   ["garbage collection", /^\(garbage collector\)/],
   ["signature and body hash (crypto)", /node:internal\/crypto|^(verifyOneShot|update|digest)\b/],
-  ["body JSON and envelope", /batch-json|envelope\.ts|wire-v2|validate\.ts|^(parse|JSONParse)\b/],
+  ["body JSON and envelope", /batch-json|envelope(-v2)?\.ts|wire-v2|validate\.ts|^(parse|JSONParse|readRow)\b/],
   ["reading checks (schema)", /compiled-check|^compiledCheck|zod/],
   ["slice, clerk and time checks", /slice-check|time\.ts/],
   ["first arrival (identities)", /arrivals\.ts/],
