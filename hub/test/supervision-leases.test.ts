@@ -4,7 +4,11 @@
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB } from "influx";
 import pino from "pino";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSettings } from "../src/settings/index.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { type ClaimPoint, preferredCopy, resolveLease, SiteLeases } from "../src/supervision/leases.ts";
 
@@ -61,6 +65,23 @@ describe("the lease winner rule", () => {
     expect(Math.min(...counts.values())).toBeGreaterThan(60);
     // A copy leaving moves only its own sites.
     expect(sites.filter((s) => preferredCopy(s, ["a", "b", "c"]) === "a").every((s) => preferredCopy(s, ["a", "b"]) === "a")).toBe(true);
+  });
+});
+
+describe("the hub settings file", () => {
+  it("refuses the static partition of old, at its line, naming the lease settings that replaced it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "leases-settings-"));
+    try {
+      const file = join(dir, "hub.yaml");
+      writeFileSync(file, "supervision:\n  intervalMs: 60000\n  partition: { index: 0, count: 2 }\n");
+      expect(() => loadSettings(file, {})).toThrow(
+        `${file}:3: supervision.partition: no longer read: hub copies now share the sites by leases; remove it and set supervision.leases.enabled (true), supervision.leases.seconds and supervision.leases.settleMs if needed (hub/src/supervision/README.md)`,
+      );
+      writeFileSync(file, "supervision:\n  leases: { enabled: true, seconds: 30, settleMs: 2000 }\n");
+      expect(loadSettings(file, {}).supervision.leases).toEqual({ enabled: true, seconds: 30, settleMs: 2000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -17,7 +17,7 @@ describe("supervision settings", () => {
     });
     expect(s).toMatchObject({
       intervalMs: 60_000,
-      partition: { index: 0, count: 1 },
+      leases: { seconds: 120, settleMs: 3000 },
       satisfaction: { warnBelow: 0.9, minRated: 10 },
       cards: { yellowAfter: 1, redAfter: 3 },
     });
@@ -28,8 +28,14 @@ describe("supervision settings", () => {
       const result = SupervisionSettings.safeParse(input);
       return result.success ? "accepted" : result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     };
-    expect(problem({ partition: { index: 2, count: 2 } })).toMatch(/^partition: partition.index is 0 to partition.count - 1/);
-    expect(problem({ partition: { index: -1, count: 2 } })).toMatch(/^partition.index/);
+    // The static partition is gone: its settings name the keys that replaced it.
+    expect(problem({ partition: { index: 0, count: 2 } })).toBe(
+      "partition: no longer read: hub copies now share the sites by leases; remove it and set supervision.leases.enabled (true), supervision.leases.seconds and supervision.leases.settleMs if needed (hub/src/supervision/README.md)",
+    );
+    expect(problem({ leases: { seconds: 1 } })).toMatch(/^leases.seconds/);
+    expect(problem({ leases: { seconds: 6, settleMs: 2000 } })).toMatch(/^leases: leases.settleMs must be under a third of leases.seconds/);
+    expect(problem({ leases: { enabled: "yes" } })).toMatch(/^leases.enabled/);
+    expect(problem({ leases: { owner: "hub-a" } })).toMatch(/owner/);
     expect(problem({ intervalMs: 10 })).toMatch(/^intervalMs/);
     expect(problem({ intervalMs: "60000" })).toMatch(/^intervalMs/);
     expect(problem({ scoring: { late: "-2" } })).toMatch(/^scoring.late/);
@@ -48,6 +54,6 @@ describe("supervision settings", () => {
       redWhenHandlerOverdue: 3,
     });
     expect(problem("supervision")).not.toBe("accepted");
-    expect(problem({ partition: { index: 1, count: 2 } })).toBe("accepted");
+    expect(problem({ leases: { enabled: true, seconds: 10, settleMs: 500 } })).toBe("accepted");
   });
 });

@@ -219,7 +219,10 @@ export class Hub {
       ...this.extra,
       createGrafanaExtension(settings.grafana),
       // After Grafana, which listens for its warnings and cards.
-      createSupervisionExtension(settings.supervision),
+      createSupervisionExtension(settings.supervision, {
+        copyName: "url" in settings.broker ? settings.broker.copyName : undefined,
+        externalBroker: "url" in settings.broker,
+      }),
       // Each region's day and month counts into the central database (province dashboard).
       createRollupExtension(settings.rollup),
     ];

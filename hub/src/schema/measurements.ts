@@ -192,7 +192,7 @@ export const MEASUREMENTS = {
   /** Each device's availability per hour (equipment rule, hub/src/supervision/availability.ts), rewritten while the hour runs. */
   device_availability: { policy: "raw", tags: [...PLACE, "device", "device_kind"], fields: ["availability", "offline_s", "span_s"] },
   /** A warning a hub copy decided to notify (any copy's; shared de-duplication, hub/src/supervision/notify.ts). */
-  notification_sent: { policy: "raw", tags: ["site"], fields: ["key", "episode", "copy"] },
+  notification_sent: { policy: "raw", tags: ["site", "copy"], fields: ["key", "episode", "queued"] },
   notification: { policy: "raw", tags: ["channel", "status"], fields: ["target", "message", "attempt", "error"] },
 
   // Rollups, filled by continuous queries (hub/src/influx/setup.ts).

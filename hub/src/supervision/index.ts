@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { HubContext, HubExtension } from "../controller/extension.ts";
 import { decide } from "./decisions.ts";
@@ -9,6 +10,7 @@ import { computedDeductionRules } from "./evaluate.ts";
 import { registerSupervisionMetrics } from "./metrics.ts";
 import { Notifier } from "./notify.ts";
 import { RULES } from "./rules/index.ts";
+import { SiteLeases } from "./leases.ts";
 import { createRunner } from "./run.ts";
 import { SupervisionSettings } from "./settings.ts";
 import { writeDerived } from "./store.ts";
@@ -18,18 +20,32 @@ import { siteInflux } from "../influx/regions.ts";
 import type { SchemaPoint } from "../schema/index.ts";
 
 export { SupervisionSettings } from "./settings.ts";
-export { ownsSite } from "./partition.ts";
+export { resolveLease, preferredCopy, SiteLeases, type Lease } from "./leases.ts";
 
 /**
  * The supervision rules as a hub extension. Stateless between runs: every run recomputes today's (and
  * yesterday's) outcome for each site this copy owns from the readings in InfluxDB, deletes the derived points of
  * that day and writes the new ones, so a restart, a late sign-in or a second run changes nothing it should not.
  */
-export function createSupervisionExtension(settings: SupervisionSettings = SupervisionSettings.parse({})): HubExtension {
+export function createSupervisionExtension(
+  settings: SupervisionSettings = SupervisionSettings.parse({}),
+  copies: {
+    /** This copy's name in the leases (broker.copyName; default host-pid). */
+    copyName?: string;
+    /** The hub uses an external broker, so other copies may run: leases on unless supervision.leases.enabled says. */
+    externalBroker?: boolean;
+  } = {},
+): HubExtension {
   let ctx: HubContext;
   let timer: NodeJS.Timeout | undefined;
   let notifier: Notifier | undefined;
-  const runner = createRunner(() => ctx, settings, RULES);
+  let leases: SiteLeases | undefined;
+  const useLeases = settings.leases.enabled ?? copies.externalBroker ?? false;
+  const leaseCheck = {
+    holds: (site: string) => leases?.holds(site),
+    confirm: (site: string, term: number) => leases?.confirm(site, term) ?? Promise.resolve(false),
+  };
+  const runner = createRunner(() => ctx, settings, RULES, useLeases ? leaseCheck : undefined);
   const derivedRules = computedDeductionRules(RULES);
 
   return {
@@ -37,12 +53,32 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
     async start(context) {
       ctx = context;
       if (!settings.enabled) return;
+      const copy = copies.copyName ?? `${hostname()}-${process.pid}`;
+      if (useLeases)
+        // In the central InfluxDB: every copy reads and writes the same claims whatever the sites' regions.
+        leases = new SiteLeases({
+          influx: ctx.influx,
+          copy,
+          settings: settings.leases,
+          sites: () => [...ctx.registry.current().sites.keys()],
+          logger: ctx.logger,
+          onGain: () => void runner.tick(),
+        });
+      const l = leases;
       notifier = new Notifier(settings.notifications, {
         dataDir: join(ctx.dataDir, "supervision"),
         logger: ctx.logger,
         now: ctx.now,
         record: (points) => writeDerived(ctx, points),
         tzOf: (site) => ctx.registry.current().sites.get(site)?.tz ?? "UTC",
+        shared: l && {
+          influx: ctx.influx,
+          copy,
+          fence: async (site) => {
+            const lease = l.holds(site);
+            return lease !== undefined && (await l.confirm(site, lease.term));
+          },
+        },
       });
       const n = notifier;
       registerSupervisionMetrics(ctx.metrics, {
@@ -86,11 +122,14 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
         operator,
       );
       timer = setInterval(() => void runner.tick(), settings.intervalMs);
+      leases?.start();
       void runner.tick();
     },
     async stop() {
       clearInterval(timer);
       await runner.running();
+      // A copy stopped in order gives its sites up at once (a killed one's run out after leases.seconds).
+      await leases?.stop(true);
       notifier?.stop();
     },
     status: () => ({
@@ -98,7 +137,19 @@ export function createSupervisionExtension(settings: SupervisionSettings = Super
       lastRunAt: runner.last.runAt || null,
       sites: runner.last.sites,
       error: runner.last.error ?? null,
-      partition: settings.partition,
+      leases: leases
+        ? {
+            copy: leases.copy,
+            copies: leases.table().copies,
+            error: leases.lastError ?? null,
+            sites: leases.table().leases.map((l) => ({
+              site: l.site,
+              owner: l.owner,
+              term: l.term,
+              expires: new Date(l.expires).toISOString(),
+            })),
+          }
+        : null,
       notifications: notifier ? { pending: notifier.pending(), ...notifier.counts } : null,
     }),
   };

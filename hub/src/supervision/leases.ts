@@ -100,7 +100,7 @@ const { site_lease: L } = INFLUXQL;
 export class SiteLeases {
   private leases = new Map<string, Lease>();
   private copies: string[] = [];
-  private seq = 0;
+  private seq = Math.floor(Math.random() * 1_000_000);
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   lastError: string | undefined;
@@ -114,6 +114,8 @@ export class SiteLeases {
       logger: Logger;
       /** Wall clock (never the hub's simulated one): leases are about real time. */
       clock?: () => number;
+      /** Called after a round in which this copy came to hold sites it did not hold before (to run them at once). */
+      onGain?: () => void;
     },
   ) {}
 
@@ -142,8 +144,12 @@ export class SiteLeases {
     if (release) {
       const now = this.now();
       const mine = [...this.leases.values()].filter((l) => l.owner === this.copy && l.expires > now);
-      await this.write(mine.map((l) => this.point(l.site, "release", l.term, now)));
-      await this.write([schemaPoint("hub_copy", this.stamp(now), { copy: this.copy }, { expires: now })]);
+      try {
+        await this.write(mine.map((l) => this.point(l.site, "release", l.term, now)));
+        await this.write([schemaPoint("hub_copy", this.stamp(now), { copy: this.copy }, { expires: now })]);
+      } catch (e) {
+        this.opts.logger.warn({ err: (e as Error).message }, "site leases not released: they run out by themselves");
+      }
     }
   }
 
@@ -216,6 +222,12 @@ export class SiteLeases {
   }
 
   private async round(): Promise<void> {
+    const before = new Set([...this.leases.keys()].filter((site) => this.holds(site)));
+    await this.exchange();
+    if ([...this.leases.keys()].some((site) => this.holds(site) && !before.has(site))) this.opts.onGain?.();
+  }
+
+  private async exchange(): Promise<void> {
     const now = this.now();
     const ms = this.ms;
     await this.write([schemaPoint("hub_copy", this.stamp(now), { copy: this.copy }, { expires: now + ms })]);

@@ -1,12 +1,12 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { localTimeToUtc, localDate } from "@supervision/firmware-protocols";
-import type { IPoint } from "influx";
+import type { InfluxDB, IPoint } from "influx";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { WarningEvent } from "../controller/extension.ts";
-import { ns } from "../influx/query.ts";
-import { schemaPoint } from "../schema/index.ts";
+import { lit, ns, type Row } from "../influx/query.ts";
+import { INFLUXQL, schemaPoint } from "../schema/index.ts";
 
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day "HH:MM"');
 
@@ -74,6 +74,12 @@ export class Notifier {
       now: () => number;
       record: (points: IPoint[]) => Promise<void>;
       tzOf: (site: string) => string;
+      /**
+       * Several hub copies: what was notified is kept in the central InfluxDB (`notification_sent`) instead of this
+       * copy's data folder, so the copy that takes a site over sends nothing already sent; and `fence` (the site's
+       * lease) is asked before a warning is taken: a copy that lost the site's lease sends nothing for it.
+       */
+      shared?: { influx: InfluxDB; copy: string; fence?: (site: string) => Promise<boolean> };
     },
   ) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -128,6 +134,16 @@ export class Notifier {
   /** Queues a warning for every channel, unless it was sent recently; plain warnings wait out a quiet period. */
   notify(warning: WarningEvent): void {
     if (!warning.active || this.settings.channels.length === 0) return;
+    const shared = this.opts.shared;
+    if (shared) {
+      // One at a time, in order: each reads what the one before it recorded.
+      this.deciding = this.deciding
+        .then(() => this.decideShared(warning, shared))
+        .catch((e: Error) =>
+          this.opts.logger.warn({ err: e.message, site: warning.site }, "notification not decided: sent-record unreadable"),
+        );
+      return;
+    }
     const now = this.opts.now();
     const key = `${warning.site}/${warning.subject}/${warning.rule}/${warning.severity}`;
     const episode = `${key}/${warning.ts}`;
@@ -140,6 +156,58 @@ export class Notifier {
     }
     this.sentAt.set(key, now);
     this.saveSent(now);
+    this.queue(warning, key, now);
+  }
+
+  private deciding: Promise<void> = Promise.resolve();
+  /** Distinct timestamps for this copy's records within one millisecond (and, by its random start, a restarted copy's). */
+  private stamp = Math.floor(Math.random() * 1_000_000);
+
+  /** Every warning handed to `notify` so far decided (queued or not): the shared record's way of being waited for. */
+  decided(): Promise<void> {
+    return this.deciding;
+  }
+
+  /**
+   * The shared record (the central InfluxDB, keyed as the file is: site/subject/rule/severity and the episode's
+   * start): an episode any copy recorded is not taken again; one whose key was sent within `dedupMinutes` is recorded
+   * but not sent. Recorded before it is queued, so a copy dying after the record loses at most that notification,
+   * never sends it twice.
+   */
+  private async decideShared(warning: WarningEvent, shared: NonNullable<typeof this.opts.shared>): Promise<void> {
+    if (shared.fence && !(await shared.fence(warning.site))) {
+      this.opts.logger.warn(
+        { site: warning.site, rule: warning.rule },
+        "notification not sent: this copy no longer holds the site's lease",
+      );
+      return;
+    }
+    const now = this.opts.now();
+    const key = `${warning.site}/${warning.subject}/${warning.rule}/${warning.severity}`;
+    const episode = `${key}/${warning.ts}`;
+    const n = INFLUXQL.notification_sent;
+    const rows = await shared.influx.query<Row>(
+      `SELECT ${n.episode}, ${n.queued} FROM ${n.FROM} WHERE ${n.site} = ${lit(warning.site)} AND ${n.key} = ${lit(key)} AND time >= ${ns(now - 7 * 86_400_000)}`,
+    );
+    if (rows.some((r) => r.episode === episode)) return;
+    const lastQueued = Math.max(Number.NEGATIVE_INFINITY, ...rows.filter((r) => Number(r.queued) === 1).map((r) => r.time.getTime()));
+    const queue = !(now - lastQueued < this.settings.dedupMinutes * 60_000);
+    this.stamp = (this.stamp + 1) % 1_000_000;
+    await shared.influx.writePoints(
+      [
+        schemaPoint(
+          "notification_sent",
+          `${now}${String(this.stamp).padStart(6, "0")}`,
+          { site: warning.site, copy: shared.copy },
+          { key, episode, queued: queue ? 1 : 0 },
+        ),
+      ],
+      { retentionPolicy: "raw", precision: "n" },
+    );
+    if (queue) this.queue(warning, key, now);
+  }
+
+  private queue(warning: WarningEvent, key: string, now: number): void {
     const dueAt = warning.severity === "escalation" ? now : this.quietUntil(now, this.opts.tzOf(warning.site));
     const message = `[${warning.severity}] ${warning.site}: ${warning.message}`;
     const body = { ...warning, text: message };
@@ -182,6 +250,7 @@ export class Notifier {
     if (this.busy) return;
     this.busy = true;
     try {
+      await this.deciding;
       const now = this.opts.now();
       for (const job of this.jobs.filter((j) => j.dueAt <= now)) {
         const channel = this.settings.channels.find((c) => c.name === job.channel);

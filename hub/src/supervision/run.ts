@@ -3,13 +3,23 @@ import { createAnnouncer } from "./announce.ts";
 import { datesToJudge } from "./day.ts";
 import { evaluateDay, evaluateSite } from "./evaluate.ts";
 import { siteHeardSince } from "./readings.ts";
-import { ownsSite } from "./partition.ts";
+import type { Lease } from "./leases.ts";
+import type { Site } from "../registry/schema.ts";
 import { siteInflux } from "../influx/regions.ts";
 import { RULES } from "./rules/index.ts";
 import type { Rule } from "./rules/rule.ts";
 import { monthlyScorePoints } from "./scores.ts";
 import type { SupervisionSettings } from "./settings.ts";
 import { replaceDay, replaceMonth, writeDerived } from "./store.ts";
+
+/** The site leases a runner asks before judging a site and before each of its side effects (hub/src/supervision/leases.ts). */
+export interface LeaseCheck {
+  holds(site: string): Lease | undefined;
+  confirm(site: string, term: number): Promise<boolean>;
+}
+
+/** Thrown by the fencing check: this copy no longer holds the site's lease at the term it started with. */
+class LeaseLost extends Error {}
 
 export interface RunStatus {
   runAt: number;
@@ -21,7 +31,12 @@ export interface RunStatus {
  * The periodic run: for each site this copy owns, today's and yesterday's outcome recomputed and replaced, the
  * site rules' warnings written, and the months' scores rewritten. One run at a time.
  */
-export function createRunner(context: () => HubContext, settings: SupervisionSettings, rules: readonly Rule[] = RULES) {
+export function createRunner(
+  context: () => HubContext,
+  settings: SupervisionSettings,
+  rules: readonly Rule[] = RULES,
+  leases?: LeaseCheck,
+) {
   const last: RunStatus = { runAt: 0, sites: 0, error: "" };
   const announce = createAnnouncer(() => context().events);
   // When each site's devices were first heard: asked again each run until it is "earlier" (a terminal's kept punches,
@@ -36,8 +51,24 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
     const now = ctx.now();
     let sites = 0;
     for (const site of registry.sites.values()) {
-      if (!ownsSite(site.id, settings.partition)) continue;
-      sites++;
+      // Several copies: only the one holding the site's lease judges it, and checks again before every side effect.
+      const lease = leases?.holds(site.id);
+      if (leases && !lease) continue;
+      const fence = async () => {
+        if (leases && lease && !(await leases.confirm(site.id, lease.term))) throw new LeaseLost(site.id);
+      };
+      try {
+        await judgeSite(site, fence);
+        sites++;
+      } catch (error) {
+        if (!(error instanceof LeaseLost)) throw error;
+        ctx.logger.warn({ site: site.id, term: lease?.term }, "site lease lost during the run: its results left to the new holder");
+      }
+    }
+    last.runAt = now;
+    last.sites = sites;
+
+    async function judgeSite(site: Site, fence: () => Promise<void>) {
       // The site's region's InfluxDB (influx.regions; the central one by default): what its rules read and write.
       const at = siteInflux(ctx, site.id);
       const dates = datesToJudge(now, site.tz);
@@ -51,21 +82,22 @@ export function createRunner(context: () => HubContext, settings: SupervisionSet
       for (const date of dates) {
         const outcome = await evaluateDay(at.influx, registry, site, date, now, settings, rules, since);
         if (!outcome.span) continue;
+        await fence();
         await replaceDay(at, outcome, rules);
         announce.cards(outcome.date, outcome.cards);
         announce.warnings(outcome.warnings);
       }
       const siteFindings = await evaluateSite(at.influx, registry, site, now, settings, rules);
+      await fence();
       await writeDerived(at, siteFindings.points);
       announce.warnings(siteFindings.warnings);
       announce.cards("site", siteFindings.cards);
       for (const month of new Set(dates.map((d) => d.slice(0, 7)))) {
         const monthly = await monthlyScorePoints(at.influx, registry, site, month, settings.scoring.baseline);
+        await fence();
         await replaceMonth(at, site.id, monthly.from, monthly.points);
       }
     }
-    last.runAt = now;
-    last.sites = sites;
   }
 
   return {

@@ -81,12 +81,29 @@ export const SupervisionSettings = z.strictObject({
   notifications: NotificationSettings.prefault({}),
   /** How soon the centre must acknowledge and handle a warning before it shows as overdue. */
   handling: HandlingSettings.prefault({}),
-  /** Several hub copies: each judges the sites whose hash falls in its partition, so no site is judged twice. */
-  partition: z
-    .strictObject({ index: z.int().min(0), count: z.int().min(1).max(1000) })
-    .refine((p) => p.index < p.count, {
-      message: "partition.index is 0 to partition.count - 1 (a copy with a larger index would judge no site)",
+  /**
+   * Several hub copies: each site's rules run on the one copy holding its lease (hub/src/supervision/README.md,
+   * "Several hub copies: site leases"), kept in the central InfluxDB.
+   */
+  leases: z
+    .strictObject({
+      /** Default: on when the hub uses an external broker (copies may share it), off with the embedded broker (one hub). */
+      enabled: z.boolean().optional(),
+      /** How long a claim or renewal holds a site; a dead copy's sites move after this (and the settle delay). */
+      seconds: z.int().min(2).max(3600).default(120),
+      /** How long a copy waits after claiming before it acts; the bound on InfluxDB's write delay and clock skew. */
+      settleMs: z.int().min(50).max(60_000).default(3000),
     })
-    .default({ index: 0, count: 1 }),
+    .refine((l) => l.settleMs * 3 < l.seconds * 1000, {
+      message: "leases.settleMs must be under a third of leases.seconds (a copy renews every third of a lease)",
+    })
+    .prefault({}),
+  /** Gone (static hash partitions): a clear error naming what replaced it. */
+  partition: z
+    .custom<never>(() => false, {
+      message:
+        "no longer read: hub copies now share the sites by leases; remove it and set supervision.leases.enabled (true), supervision.leases.seconds and supervision.leases.settleMs if needed (hub/src/supervision/README.md)",
+    })
+    .optional(),
 });
 export type SupervisionSettings = z.infer<typeof SupervisionSettings>;
