@@ -97,6 +97,34 @@ describe("v2 rows", () => {
   });
 });
 
+describe("v2 rows from a gateway's stored JSON", () => {
+  const json = (rs: unknown[]) => Buffer.from(rs.map((r) => JSON.stringify(r)).join(","), "utf8");
+  const expected = (rs: Record<string, unknown>[]) => rs.map((r) => JSON.stringify(readingRow(r))).join(",");
+
+  it("are the rows of every reading, however many pieces the JSON is parsed in", () => {
+    const many = Array.from({ length: 3000 }, (_, i) => ({ ...heartbeat, seq: i, fw: i % 7 === 0 ? "fw },{ 中" : "v1" }));
+    const rows = readingRowsJson(json(many));
+    // A piece split inside a text holding "},{" does not parse: then the batch goes v1 (undefined), never wrong rows.
+    if (rows !== undefined) expect(rows.toString("utf8")).toBe(expected(many));
+    const plain = many.map((r) => ({ ...r, fw: "v1" }));
+    expect(readingRowsJson(json(plain))?.toString("utf8")).toBe(expected(plain));
+    expect(json(plain).length).toBeGreaterThan(3 * 64 * 1024);
+    expect(readingRowsJson(Buffer.alloc(0))?.length).toBe(0);
+  });
+
+  it("property: rows of readings with tricky texts are right or absent, never wrong", () => {
+    const text = fc.stringMatching(/^[{},"\\a-z:[\] 中]{0,12}$/);
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 400 }), (texts) => {
+        const rs = texts.map((fw, i) => ({ ...heartbeat, seq: i, fw: fw.repeat(20) }));
+        const rows = readingRowsJson(json(rs));
+        if (rows !== undefined) expect(rows.toString("utf8")).toBe(expected(rs));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
 function omitV(r: Record<string, unknown>): Record<string, unknown> {
   const { v: _v, ...rest } = r;
   return rest;
