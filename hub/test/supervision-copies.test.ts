@@ -9,6 +9,7 @@ import { freePort, startInfluxd, type TestInfluxd } from "@supervision/test-supp
 import { InfluxDB } from "influx";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HubExtension, WarningEvent } from "../src/controller/extension.ts";
+import { leaseTable } from "../src/cli/status.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { createSupervisionExtension, preferredCopy, SupervisionSettings } from "../src/supervision/index.ts";
 import { provinceRegistry } from "./regions-fixtures.ts";
@@ -154,6 +155,7 @@ describe("supervision on two hub copies with site leases", () => {
         .filter((l) => l.owner === "copy-a")
         .map((l) => l.site);
       expect(ofA.length).toBeGreaterThan(0);
+      const termsOfA = new Map(leasesOf(a.extension).map((l) => [l.site, l.term]));
       for (const s of ofA) expect([...judgedBy.get(s)!]).toEqual(["copy-a"]);
 
       // copy-a dies (cut off from InfluxDB: it renews nothing, writes nothing). Its sites move to copy-b.
@@ -167,6 +169,12 @@ describe("supervision on two hub copies with site leases", () => {
       await until("copy-b judged copy-a's sites", () => ofA.every((s) => judgedBy.get(s)?.has("copy-b")));
       const table = leasesOf(b.extension);
       expect(table.map((l) => `${l.site}:${l.owner}`).sort()).toEqual(sites.map((x) => `${x}:copy-b`));
+      // `hub status` prints them as a table: the lease of each hall copy-a had moved to the next term.
+      const printed = leaseTable({ extensions: { supervision: { detail: b.extension.status() } } })!.split("\n");
+      expect(printed[0]).toMatch(/^site leases \(this copy copy-b; live copies copy-b\):$/);
+      expect(printed[1]).toBe("site   owner   term  expires");
+      expect(printed.slice(2)).toEqual(table.map((l) => `${l.site}  copy-b  ${String(l.term).padEnd(4)}  ${l.expires}`));
+      for (const l of table.filter((x) => ofA.includes(x.site))) expect(l.term).toBe(termsOfA.get(l.site)! + 1);
       // copy-a, frozen, sent nothing more; copy-b sent nothing copy-a had sent: each announced warning delivered once.
       await until("copy-b's notifications out", () => allDelivered() && pending(b.extension) === 0);
       await b.extension.stop(); // in order: its run finished, its leases released
