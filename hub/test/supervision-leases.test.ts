@@ -153,4 +153,34 @@ describe("site leases of two hub copies on one influxd", () => {
     await a.stop(true);
     await b2.stop(true);
   }, 120_000);
+
+  it("a copy paused past its lease (its runner stopped without releasing) may act on nothing when it wakes, not even before its next round", async () => {
+    const sites = ["hall-p"];
+    const settings = { seconds: 2, settleMs: 300 };
+    const copy = (name: string) => new SiteLeases({ influx, copy: name, settings, sites: () => sites, logger: pino({ level: "silent" }) });
+    const p = copy("copy-p");
+    p.start();
+    await until("copy-p holds the hall", () => p.holds("hall-p") !== undefined);
+    const term = p.holds("hall-p")!.term;
+    await p.stop(); // paused: no renewal, no release
+    const q = copy("copy-q");
+    q.start();
+    await until("copy-q holds the hall", () => q.holds("hall-p") !== undefined);
+    expect(q.holds("hall-p")!.term).toBe(term + 1);
+    // copy-p wakes up: its own view is stale, yet it neither holds the hall nor confirms its old term.
+    expect(p.holds("hall-p")).toBeUndefined();
+    expect(await p.confirm("hall-p", term)).toBe(false);
+    // Its next rounds leave the hall to copy-q (it is not over its share).
+    p.start();
+    let rounds = 0;
+    await until("three rounds of both", async () => {
+      await p.tick();
+      await q.tick();
+      expect(p.holds("hall-p")).toBeUndefined();
+      return ++rounds >= 3;
+    });
+    expect(q.holds("hall-p")?.term).toBe(term + 1);
+    await p.stop(true);
+    await q.stop(true);
+  }, 60_000);
 });
