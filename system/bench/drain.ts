@@ -5,7 +5,10 @@
  * Gateway and hub each run in a process of their own, as deployed. BENCH_NODE_FLAGS (e.g. "--cpu-prof") is passed
  * to both child processes.
  *
- *   npx tsx system/bench/drain.ts [--readings 1000000] [--help]
+ * With --envelope 2 the gateway is told by its config to send uplink v2 (rows, PROTOCOL.md 4.2), and the baseline's
+ * pre-signed batches and the warm-up are v2 too.
+ *
+ *   npx tsx system/bench/drain.ts [--readings 1000000] [--envelope 1|2] [--help]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +17,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
+import { type GatewayConfig, generateGatewayKeys, type Reading } from "@supervision/firmware-protocols";
 import { benchNodeFlags, cpuMeter, freshInfluxd, microsPerReading, startInfluxd, startMosquitto } from "@supervision/test-support";
 import { openBuffer } from "@supervision/gateway";
 import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from "@supervision/gateway/node-flags";
@@ -23,13 +26,22 @@ import { startIngestProcess, WARM_UP_GATEWAY, WARM_UP_SEQ, warmUp } from "@super
 import { rating, TestGateway, testRegistry } from "@supervision/hub/testing";
 
 const { values: args } = parseArgs({
-  options: { readings: { type: "string", default: "1000000" }, help: { type: "boolean", default: false } },
+  options: {
+    readings: { type: "string", default: "1000000" },
+    envelope: { type: "string", default: "1" },
+    help: { type: "boolean", default: false },
+  },
 });
 if (args.help) {
   console.log("usage: npx tsx system/bench/drain.ts [--readings N]   (starts influxd and mosquitto; about 1-2 minutes)");
   process.exit(0);
 }
 const TOTAL = Number(args.readings);
+if (args.envelope !== "1" && args.envelope !== "2") {
+  console.error("--envelope must be 1 or 2");
+  process.exit(2);
+}
+const ENVELOPE = Number(args.envelope) as 1 | 2;
 if (!Number.isInteger(TOTAL) || TOTAL < 10_000) {
   console.error("--readings must be an integer of at least 10000");
   process.exit(2);
@@ -43,7 +55,10 @@ let influx = await startInfluxd();
 const broker = await startMosquitto();
 const { registry, privateKeyPem } = testRegistry();
 const T0 = Date.now() - 3 * 86_400_000;
-const readings = (from: number, count: number): Reading[] => Array.from({ length: count }, (_, i) => rating(from + i, T0 + from + i));
+// Device times within the three days behind: the phases' seq ranges start at 0, 1e9 and 2e9 (so their identities
+// differ), but a time of T0 + 1e9 ms would be days ahead of the hub's clock, and the hub refuses those (device_time).
+const readings = (from: number, count: number): Reading[] =>
+  Array.from({ length: count }, (_, i) => rating(from + i, T0 + (from % 1_000_000_000) + i));
 const progress = (what: string) => (done: number, total: number, started: number) => {
   const rate = done / ((performance.now() - started) / 1000);
   process.stdout.write(
@@ -98,13 +113,14 @@ try {
       { brokerUrl: broker.url, influxUrl: influx.url, database, writeBatchPoints: BATCH, clientId: `hub-${database}`, gateways },
       join(dir, `${database}.json`),
     );
-    await warmUp(broker.url, warmKeys.privateKeyPem, BATCH, T0);
+    await warmUp(broker.url, warmKeys.privateKeyPem, BATCH, T0, ENVELOPE);
     return ingest;
   };
   const baseIngest = await hub("bench_baseline");
   const gw = await TestGateway.connect(broker.url, "gw1", privateKeyPem);
   const batches = [];
-  for (let i = 0; i < BASELINE; i += BATCH) batches.push(gw.next(readings(i, BATCH), T0 + i));
+  for (let i = 0; i < BASELINE; i += BATCH)
+    batches.push(ENVELOPE === 2 ? gw.nextV2({ readings: readings(i, BATCH) }, T0 + i) : gw.next(readings(i, BATCH), T0 + i));
   let cpu = cpuMeter({ hub: baseIngest.pid, influxd: influx.server.pid, mosquitto: broker.pid, "this process": process.pid });
   let started = performance.now();
   for (let i = 0; i < batches.length; i++) {
@@ -130,6 +146,21 @@ try {
   console.log();
 
   buffer.close();
+  // The config a hub sends a gateway its registry marks for v2: the uplink reads it from the gateway's data directory.
+  if (ENVELOPE === 2)
+    writeFileSync(
+      join(dir, "config.json"),
+      JSON.stringify({
+        v: 1,
+        gatewayId: "gw1",
+        version: 1,
+        site: { id: "hall1", name: "Hall 1", kind: "hall", tz: "Asia/Shanghai" },
+        devices: [],
+        windows: [],
+        people: [],
+        uplinkVersions: [1, 2],
+      } satisfies GatewayConfig),
+    );
 
   // 3. Drain it into a fresh hub ingest, the uplink in a process of its own as on a gateway box.
   influx = await freshInfluxd(influx);
@@ -168,7 +199,7 @@ try {
     "uplink alone": microsPerReading({ gateway: capacity.cpuSeconds }, capacityReadings),
   });
   console.log(
-    `${TOTAL.toLocaleString("en")} buffered readings, ${BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight, mosquitto between gateway and hub; gateway and hub are separate processes sharing this machine's cores with influxd and mosquitto`,
+    `${TOTAL.toLocaleString("en")} buffered readings, uplink v${ENVELOPE}, ${BATCH} per batch, ≤ ${IN_FLIGHT} batches in flight, mosquitto between gateway and hub; gateway and hub are separate processes sharing this machine's cores with influxd and mosquitto`,
   );
 } finally {
   await broker.close();
