@@ -3,7 +3,9 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localTimeToUtc } from "@supervision/firmware-protocols";
-import { freePort } from "@supervision/test-support";
+import { freePort, startInfluxd } from "@supervision/test-support";
+import { InfluxDB } from "influx";
+import { ensureDatabase } from "../src/influx/setup.ts";
 import type { IPoint } from "influx";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -183,4 +185,70 @@ describe("notifications", () => {
     expect(() => NotificationSettings.parse({ channels: [{ name: "x", kind: "sms", url: "http://sms", to: [] }] })).toThrow(/to/);
     expect(() => NotificationSettings.parse({ channels: [{ name: "x", kind: "pager", url: "http://x" }] })).toThrow();
   });
+
+  it("with the record shared in InfluxDB: two copies send a warning once, a copy that lost the lease none, and an unreadable record delays, never doubles", async () => {
+    const influxd = await startInfluxd();
+    cleanups.push(() => influxd.close());
+    const influx = new InfluxDB({ host: "127.0.0.1", port: influxd.port, database: "supervision" });
+    await ensureDatabase(influx, "supervision", pino({ level: "silent" }));
+    const hook = await receiver();
+    cleanups.push(hook.close);
+    const clock = { now: NOON };
+    const down = { yes: false };
+    // The client as the copy sees it: every call refused while `down` (the central InfluxDB unreachable).
+    const link = new Proxy(influx, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) =>
+          down.yes ? Promise.reject(new Error("connect ECONNREFUSED")) : (value as (...a: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    const holds = { a: true, b: true };
+    const copy = (name: "a" | "b") => {
+      const dir = mkdtempSync(join(tmpdir(), "notify-shared-"));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      return new Notifier(NotificationSettings.parse({ channels: [{ name: "centre", kind: "webhook", url: hook.url }], retryBaseMs: 10 }), {
+        dataDir: dir,
+        logger: pino({ level: "silent" }),
+        now: () => clock.now,
+        record: async () => {},
+        tzOf: () => "Asia/Shanghai",
+        shared: { influx: name === "a" ? link : influx, copy: `copy-${name}`, fence: async () => holds[name] },
+      });
+    };
+    const a = copy("a");
+    const b = copy("b");
+    // copy-a sends it; copy-b, taking the site over, announces the same episode again and sends nothing.
+    a.notify(warning());
+    await a.deliver();
+    b.notify(warning());
+    await b.deliver();
+    expect(hook.received.map((r) => r.body.subject)).toEqual(["w1"]);
+    // A copy that no longer holds the site's lease sends nothing for it, even a new episode.
+    holds.b = false;
+    b.notify(warning({ ts: 60_000, subject: "w2" }));
+    await b.deliver();
+    expect(hook.received.length).toBe(1);
+    // copy-a with the central InfluxDB unreachable: the warning waits (pending), then goes once when it answers.
+    down.yes = true;
+    a.notify(warning({ ts: 120_000, subject: "w3" }));
+    await a.deliver();
+    expect(a.pending()).toBe(1);
+    expect(hook.received.length).toBe(1);
+    down.yes = false;
+    clock.now += 10;
+    await a.deliver();
+    await a.deliver();
+    expect(a.pending()).toBe(0);
+    expect(hook.received.map((r) => r.body.subject)).toEqual(["w1", "w3"]);
+    // What every copy reads: one record per episode, with the copy that decided it.
+    const rows = await influx.query<{ episode: string; copy: string; queued: number }>(
+      `SELECT "episode", "copy", "queued" FROM "raw"."notification_sent"`,
+    );
+    expect(rows.map((r) => [r.episode, r.copy, r.queued])).toEqual([
+      ["hall-1/w1/unattended/warning/0", "copy-a", 1],
+      ["hall-1/w3/unattended/warning/120000", "copy-a", 1],
+    ]);
+  }, 90_000);
 });

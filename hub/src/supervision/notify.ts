@@ -119,7 +119,7 @@ export class Notifier {
   }
 
   pending(): number {
-    return this.jobs.length;
+    return this.jobs.length + this.undecided.length;
   }
 
   start(pollMs = 200): void {
@@ -136,12 +136,7 @@ export class Notifier {
     if (!warning.active || this.settings.channels.length === 0) return;
     const shared = this.opts.shared;
     if (shared) {
-      // One at a time, in order: each reads what the one before it recorded.
-      this.deciding = this.deciding
-        .then(() => this.decideShared(warning, shared))
-        .catch((e: Error) =>
-          this.opts.logger.warn({ err: e.message, site: warning.site }, "notification not decided: sent-record unreadable"),
-        );
+      this.decideLater(warning, shared, 0);
       return;
     }
     const now = this.opts.now();
@@ -160,6 +155,30 @@ export class Notifier {
   }
 
   private deciding: Promise<void> = Promise.resolve();
+  /** Warnings whose decision failed (the central InfluxDB did not answer): tried again at the next delivery pass. */
+  private undecided: { warning: WarningEvent; attempts: number; dueAt: number }[] = [];
+
+  private decideLater(warning: WarningEvent, shared: NonNullable<typeof this.opts.shared>, attempts: number): void {
+    // One at a time, in order: each reads what the one before it recorded.
+    this.deciding = this.deciding
+      .then(() => this.decideShared(warning, shared))
+      .catch((e: Error) => {
+        if (attempts + 1 >= this.settings.maxAttempts) {
+          this.counts.gaveUp++;
+          this.opts.logger.error(
+            { err: e.message, site: warning.site, rule: warning.rule },
+            "notification given up: the sent-record stayed unreadable",
+          );
+        } else {
+          if (attempts === 0)
+            this.opts.logger.warn(
+              { err: e.message, site: warning.site },
+              "notification not decided yet: sent-record unreadable; trying again",
+            );
+          this.undecided.push({ warning, attempts: attempts + 1, dueAt: this.opts.now() + this.settings.retryBaseMs * 2 ** attempts });
+        }
+      });
+  }
   /** Distinct timestamps for this copy's records within one millisecond (and, by its random start, a restarted copy's). */
   private stamp = Math.floor(Math.random() * 1_000_000);
 
@@ -250,6 +269,12 @@ export class Notifier {
     if (this.busy) return;
     this.busy = true;
     try {
+      const shared = this.opts.shared;
+      if (shared) {
+        const due = this.undecided.filter((u) => u.dueAt <= this.opts.now());
+        this.undecided = this.undecided.filter((u) => !due.includes(u));
+        for (const u of due) this.decideLater(u.warning, shared, u.attempts);
+      }
       await this.deciding;
       const now = this.opts.now();
       for (const job of this.jobs.filter((j) => j.dueAt <= now)) {
