@@ -56,6 +56,9 @@ describe("the lease winner rule", () => {
       term: 4,
       expires: 1400,
     });
+    // ...even when the loser's claim of that term is still in the window and the winner's is not.
+    const cut = [p("b", "claim", 4, 90, 1090), p("a", "renew", 4, 400, 1400), p("a", "renew", 4, 700, 1700)];
+    expect(resolveLease(cut)).toMatchObject({ owner: "a", term: 4, expires: 1700 });
   });
 
   it("prefers copies evenly and the same way every time", () => {

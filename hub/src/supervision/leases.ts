@@ -66,7 +66,9 @@ export function resolveLease(points: readonly ClaimPoint[]): Lease | undefined {
   for (const term of terms) {
     const all = points.filter((p) => p.term === term).sort(order);
     const claims = all.filter((p) => p.kind === "claim");
-    const first = claims[0] ?? (lease === undefined ? all[0] : undefined);
+    // The lowest term seen may have lost its claims to the window read: its owner is the copy that renews it (only
+    // the owner does), else its earliest claim.
+    const first = lease === undefined ? (all.find((p) => p.kind === "renew") ?? claims[0] ?? all[0]) : claims[0];
     if (!first) continue;
     if (lease) {
       const before = expiryBefore(lease, held, first.at);
@@ -206,7 +208,8 @@ export class SiteLeases {
   }
 
   private async read(site?: string): Promise<ClaimPoint[]> {
-    const since = this.now() - 10 * this.ms;
+    // Three lease times: the holder's claim or its last renewals, and the term before when it changed hands lately.
+    const since = this.now() - 3 * this.ms;
     const where = site === undefined ? "" : ` AND ${L.site} = ${lit(site)}`;
     const rows = await this.opts.influx.query<Row>(
       `SELECT ${L.site}, ${L.copy}, ${L.kind}, ${L.term}, ${L.expires} FROM ${L.FROM} WHERE time >= ${ns(since)}${where}`,
