@@ -87,79 +87,110 @@ describe("supervision up (npm start)", () => {
     }
   });
 
-  it("brings up InfluxDB, the hub, two gateways and the simulators, has data within a minute, and stops cleanly on SIGINT", { timeout: 300_000 }, async () => {
-    const flags = await ports();
-    const flag = (name: string) => flags[flags.indexOf(name) + 1]!;
-    const influxPort = flag("--influx-port");
-    const up = run([...flags, "--speed", "120", "--data-dir", join(dir, "var")]);
-    // Generous: on a busy machine, starting influxd, the hub and two gateways through tsx takes a while.
-    await expect.poll(() => up.output(), { timeout: 150_000, interval: 300 }).toContain("The system is up:");
-    expect(up.output()).toMatch(new RegExp(`InfluxDB +http://127\\.0\\.0\\.1:${influxPort}`));
-    expect(up.output()).toMatch(new RegExp(`hall gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--hall-port")}`));
+  it(
+    "brings up InfluxDB, the hub, two gateways and the simulators, has data within a minute, and stops cleanly on SIGINT",
+    { timeout: 300_000 },
+    async () => {
+      const flags = await ports();
+      const flag = (name: string) => flags[flags.indexOf(name) + 1]!;
+      const influxPort = flag("--influx-port");
+      const up = run([...flags, "--speed", "120", "--data-dir", join(dir, "var")]);
+      // Generous: on a busy machine, starting influxd, the hub and two gateways through tsx takes a while.
+      await expect.poll(() => up.output(), { timeout: 150_000, interval: 300 }).toContain("The system is up:");
+      expect(up.output()).toMatch(new RegExp(`InfluxDB +http://127\\.0\\.0\\.1:${influxPort}`));
+      expect(up.output()).toMatch(new RegExp(`hall gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--hall-port")}`));
 
-    // No password written in the source works: not the hub's old default, not the demo's, not a simulated device's.
-    const refused = (url: string, username: string | undefined, password: string | undefined) =>
-      expect(mqtt.connectAsync(url, { username, password, reconnectPeriod: 0, connectTimeout: 10_000 })).rejects.toThrow(
-        /Bad username or password|Not authorized/,
+      // No password written in the source works: not the hub's old default, not the demo's, not a simulated device's.
+      const refused = (url: string, username: string | undefined, password: string | undefined) =>
+        expect(mqtt.connectAsync(url, { username, password, reconnectPeriod: 0, connectTimeout: 10_000 })).rejects.toThrow(
+          /Bad username or password|Not authorized/,
+        );
+      const hubBroker = `mqtt://127.0.0.1:${flag("--broker-port")}`;
+      await refused(hubBroker, undefined, undefined);
+      await refused(hubBroker, "hub", "change-me-hub-service-secret");
+      await refused(hubBroker, "gw-hall-demo", "demo-secret-gw-hall-demo");
+      await refused(hubBroker, "gw-hall-1", "lab-gateway-secret");
+      const keypad = DEMO_SCENARIOS.hall.devices.find((d) => d.kind === "keypad")!;
+      await refused(`mqtt://127.0.0.1:${flag("--hall-port")}`, keypad.id, keypad.secret);
+      const api = await fetch(`http://127.0.0.1:${flag("--http-port")}/api/status`);
+      expect(api.status).toBe(401);
+      // The managed InfluxDB has authentication: the hub's generated admin password opens it (mode 0600), nothing else.
+      expect((await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).status).toBe(401);
+      const secretFile = join(dir, "var/hub/secrets/influxdb-admin.secret");
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      const headers = {
+        authorization: `Basic ${Buffer.from(`supervision-admin:${readFileSync(secretFile, "utf8").trim()}`).toString("base64")}`,
+      };
+      const count = async () => {
+        const answer = (await (
+          await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.rating")}`, {
+            headers,
+          })
+        ).json()) as {
+          results: { series?: { values: [string, number][] }[] }[];
+        };
+        return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
+      };
+      // Waits for the data, not for a time: the first ratings arrive within the first minute on a quiet machine.
+      await expect.poll(count, { timeout: 120_000, interval: 1000 }).toBeGreaterThan(0);
+      const signins = await (
+        await fetch(
+          `http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.signin GROUP BY site")}`,
+          { headers },
+        )
+      ).text();
+      expect(signins).toContain("hall-demo");
+      // The construction site signs in at its ZKTeco terminal, over ADMS push to the site gateway.
+      expect(up.output()).toMatch(
+        new RegExp(
+          `site gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--site-port")}  ADMS terminals http://127\\.0\\.0\\.1:${flag("--site-adms-port")}`,
+        ),
       );
-    const hubBroker = `mqtt://127.0.0.1:${flag("--broker-port")}`;
-    await refused(hubBroker, undefined, undefined);
-    await refused(hubBroker, "hub", "change-me-hub-service-secret");
-    await refused(hubBroker, "gw-hall-demo", "demo-secret-gw-hall-demo");
-    await refused(hubBroker, "gw-hall-1", "lab-gateway-secret");
-    const keypad = DEMO_SCENARIOS.hall.devices.find((d) => d.kind === "keypad")!;
-    await refused(`mqtt://127.0.0.1:${flag("--hall-port")}`, keypad.id, keypad.secret);
-    const api = await fetch(`http://127.0.0.1:${flag("--http-port")}/api/status`);
-    expect(api.status).toBe(401);
-    // The managed InfluxDB has authentication: the hub's generated admin password opens it (mode 0600), nothing else.
-    expect((await fetch(`http://127.0.0.1:${influxPort}/query?q=SHOW%20DATABASES`)).status).toBe(401);
-    const secretFile = join(dir, "var/hub/secrets/influxdb-admin.secret");
-    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
-    const headers = { authorization: `Basic ${Buffer.from(`supervision-admin:${readFileSync(secretFile, "utf8").trim()}`).toString("base64")}` };
-    const count = async () => {
-      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.rating")}`, { headers })).json()) as {
-        results: { series?: { values: [string, number][] }[] }[];
+      const siteSignins = async () => {
+        const q = encodeURIComponent("SELECT count(seq) FROM raw.signin WHERE device = 'term-site-demo'");
+        const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`, { headers })).json()) as {
+          results: { series?: { values: [string, number][] }[] }[];
+        };
+        return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
       };
-      return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
-    };
-    // Waits for the data, not for a time: the first ratings arrive within the first minute on a quiet machine.
-    await expect.poll(count, { timeout: 120_000, interval: 1000 }).toBeGreaterThan(0);
-    const signins = await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.signin GROUP BY site")}`, { headers })).text();
-    expect(signins).toContain("hall-demo");
-    // The construction site signs in at its ZKTeco terminal, over ADMS push to the site gateway.
-    expect(up.output()).toMatch(new RegExp(`site gateway +devices mqtt://127\\.0\\.0\\.1:${flag("--site-port")}  ADMS terminals http://127\\.0\\.0\\.1:${flag("--site-adms-port")}`));
-    const siteSignins = async () => {
-      const q = encodeURIComponent("SELECT count(seq) FROM raw.signin WHERE device = 'term-site-demo'");
-      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`, { headers })).json()) as { results: { series?: { values: [string, number][] }[] }[] };
-      return answer.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
-    };
-    await expect.poll(siteSignins, { timeout: 120_000, interval: 1000 }).toBeGreaterThan(0);
-    // The site's sign-ins are judged by when they were made, however late the demo started: the terminal replays the
-    // past as a terminal that was offline, so its punches keep their device time and none goes to review.
-    const siteAttendance = async () => {
-      const q = encodeURIComponent(`SELECT "level" FROM raw.attendance WHERE site = 'site-demo' GROUP BY status`);
-      const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`, { headers })).json()) as {
-        results: { series?: { tags: { status: string }; values: unknown[] }[] }[];
+      await expect.poll(siteSignins, { timeout: 120_000, interval: 1000 }).toBeGreaterThan(0);
+      // The site's sign-ins are judged by when they were made, however late the demo started: the terminal replays the
+      // past as a terminal that was offline, so its punches keep their device time and none goes to review.
+      const siteAttendance = async () => {
+        const q = encodeURIComponent(`SELECT "level" FROM raw.attendance WHERE site = 'site-demo' GROUP BY status`);
+        const answer = (await (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${q}`, { headers })).json()) as {
+          results: { series?: { tags: { status: string }; values: unknown[] }[] }[];
+        };
+        return Object.fromEntries((answer.results[0]?.series ?? []).map((s) => [s.tags.status, s.values.length]));
       };
-      return Object.fromEntries((answer.results[0]?.series ?? []).map((s) => [s.tags.status, s.values.length]));
-    };
-    const judgedByDeviceTime = async () => Object.keys(await siteAttendance()).some((status) => status !== "absent" && status !== "review");
-    await expect.poll(judgedByDeviceTime, { timeout: 150_000, interval: 2000 }).toBe(true);
-    expect(await siteAttendance()).not.toHaveProperty("review");
-    const terminals = (await (await fetch(`http://127.0.0.1:${flag("--site-http-port")}/api/adms/terminals`)).json()) as { serial: string; lastContact: number | null }[];
-    expect(terminals).toEqual([expect.objectContaining({ serial: "SITEDEMO0001", lastContact: expect.any(Number) })]);
-    expect((await fetch(`http://127.0.0.1:${flag("--http-port")}/healthz`)).status).toBe(200);
-    for (const port of [flag("--hall-http-port"), flag("--site-http-port")]) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-    await expect.poll(() => up.output(), { timeout: 30_000, interval: 300 }).toMatch(/hall-demo +hall +\d+\/18/);
-    // The departments' approval systems report their applications through the hub's API with their own tokens.
-    const itemEvents = async () =>
-      (await fetch(`http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.item_event GROUP BY device")}`, { headers })).text();
-    await expect.poll(itemEvents, { timeout: 120_000, interval: 1000 }).toMatch(/business-approvals/);
-    // Still none in review after the rest of the catch-up played.
-    expect(await siteAttendance()).not.toHaveProperty("review");
-    up.child.kill("SIGINT");
-    expect(await up.exit).toBe(0);
-    await expect(fetch(`http://127.0.0.1:${influxPort}/ping`)).rejects.toThrow();
-    await expect(fetch(`http://127.0.0.1:${flag("--hall-http-port")}/healthz`)).rejects.toThrow();
-  });
+      const judgedByDeviceTime = async () =>
+        Object.keys(await siteAttendance()).some((status) => status !== "absent" && status !== "review");
+      await expect.poll(judgedByDeviceTime, { timeout: 150_000, interval: 2000 }).toBe(true);
+      expect(await siteAttendance()).not.toHaveProperty("review");
+      const terminals = (await (await fetch(`http://127.0.0.1:${flag("--site-http-port")}/api/adms/terminals`)).json()) as {
+        serial: string;
+        lastContact: number | null;
+      }[];
+      expect(terminals).toEqual([expect.objectContaining({ serial: "SITEDEMO0001", lastContact: expect.any(Number) })]);
+      expect((await fetch(`http://127.0.0.1:${flag("--http-port")}/healthz`)).status).toBe(200);
+      for (const port of [flag("--hall-http-port"), flag("--site-http-port")])
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      await expect.poll(() => up.output(), { timeout: 30_000, interval: 300 }).toMatch(/hall-demo +hall +\d+\/18/);
+      // The departments' approval systems report their applications through the hub's API with their own tokens.
+      const itemEvents = async () =>
+        (
+          await fetch(
+            `http://127.0.0.1:${influxPort}/query?db=supervision&q=${encodeURIComponent("SELECT count(seq) FROM raw.item_event GROUP BY device")}`,
+            { headers },
+          )
+        ).text();
+      await expect.poll(itemEvents, { timeout: 120_000, interval: 1000 }).toMatch(/business-approvals/);
+      // Still none in review after the rest of the catch-up played.
+      expect(await siteAttendance()).not.toHaveProperty("review");
+      up.child.kill("SIGINT");
+      expect(await up.exit).toBe(0);
+      await expect(fetch(`http://127.0.0.1:${influxPort}/ping`)).rejects.toThrow();
+      await expect(fetch(`http://127.0.0.1:${flag("--hall-http-port")}/healthz`)).rejects.toThrow();
+    },
+  );
 });

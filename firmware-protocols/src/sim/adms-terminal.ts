@@ -90,7 +90,10 @@ export class AdmsTerminalSimulator implements PlayedDevice {
       if (!this.#running) return;
     }
     for (;;) {
-      const res = await this.#request("GET", `/iclock/cdata?SN=${this.opts.serial}&options=all&language=${this.opts.gbk ? 83 : 69}&pushver=2.4.0&DeviceType=att&PushOptionsFlag=1`).catch(() => undefined);
+      const res = await this.#request(
+        "GET",
+        `/iclock/cdata?SN=${this.opts.serial}&options=all&language=${this.opts.gbk ? 83 : 69}&pushver=2.4.0&DeviceType=att&PushOptionsFlag=1`,
+      ).catch(() => undefined);
       if (res?.status === 200) break;
       if (res?.status === 403) throw new Error(`the server refused serial ${this.opts.serial}: ${res.text}`);
       if (!this.#running) return;
@@ -167,7 +170,11 @@ export class AdmsTerminalSimulator implements PlayedDevice {
       while (this.#unsent.length > 0 && this.#online) {
         const batch = this.#unsent.slice(0, 500);
         this.#stamp++;
-        const res = await this.#request("POST", `/iclock/cdata?SN=${this.opts.serial}&table=ATTLOG&Stamp=${this.#stamp}`, Buffer.from(batch.map((p) => p.line).join("")));
+        const res = await this.#request(
+          "POST",
+          `/iclock/cdata?SN=${this.opts.serial}&table=ATTLOG&Stamp=${this.#stamp}`,
+          Buffer.from(batch.map((p) => p.line).join("")),
+        );
         if (res.status !== 200 || !res.text.startsWith("OK")) throw new Error(`upload refused: ${res.status} ${res.text}`);
         this.#unsent.splice(0, batch.length);
         this.counts.uploaded += batch.length;
@@ -179,7 +186,10 @@ export class AdmsTerminalSimulator implements PlayedDevice {
 
   async #poll(): Promise<void> {
     this.counts.polls++;
-    const res = await this.#request("GET", `/iclock/getrequest?SN=${this.opts.serial}&INFO=Ver ${this.opts.firmware ?? "2.4.0-sim"},${this.users.size},0,${this.#log.length},127.0.0.1`);
+    const res = await this.#request(
+      "GET",
+      `/iclock/getrequest?SN=${this.opts.serial}&INFO=Ver ${this.opts.firmware ?? "2.4.0-sim"},${this.users.size},0,${this.#log.length},127.0.0.1`,
+    );
     const text = this.opts.gbk ? new TextDecoder("gbk").decode(res.bytes) : res.text;
     const results: string[] = [];
     for (const line of text.split("\n")) {
@@ -199,7 +209,12 @@ export class AdmsTerminalSimulator implements PlayedDevice {
     const refused = this.opts.refuse?.find((r) => command.startsWith(r.prefix));
     if (refused) return `ID=${id}&Return=${refused.returnCode}&CMD=${echo}`;
     if (command.startsWith("DATA UPDATE USERINFO ")) {
-      const fields = new Map(command.slice(21).split("\t").map((f) => [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)]));
+      const fields = new Map(
+        command
+          .slice(21)
+          .split("\t")
+          .map((f) => [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)]),
+      );
       this.users.set(fields.get("PIN") ?? "", fields.get("Name") ?? "");
       return `ID=${id}&Return=0&CMD=DATA`;
     }
@@ -250,7 +265,16 @@ export class AdmsTerminalSimulator implements PlayedDevice {
 /** "YYYY-MM-DD hh:mm:ss" of `t` in `tz`, as a terminal writes its punches. */
 function wallClock(t: number, tz: string): string {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: tz,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    })
       .formatToParts(new Date(t))
       .map((p) => [p.type, p.value]),
   );

@@ -110,7 +110,16 @@ describe("ADMS push adapter, recorded real-terminal traffic", () => {
     expect(res.status).toBe(200);
     const text = res.body.toString();
     expect(text.split("\n")[0]).toBe(`GET OPTION FROM: ${SERIAL}`);
-    for (const option of ["ATTLOGStamp=0", "OPERLOGStamp=0", "ErrorDelay=30", "Delay=5", "TransInterval=1", "Realtime=1", "TimeZone=8", "Encrypt=None"]) {
+    for (const option of [
+      "ATTLOGStamp=0",
+      "OPERLOGStamp=0",
+      "ErrorDelay=30",
+      "Delay=5",
+      "TransInterval=1",
+      "Realtime=1",
+      "TimeZone=8",
+      "Encrypt=None",
+    ]) {
       expect(text).toContain(`\n${option}\n`);
     }
     // Punches, operator log and users; never fingerprint templates or photos.
@@ -129,7 +138,14 @@ describe("ADMS push adapter, recorded real-terminal traffic", () => {
     expect(res.body.toString()).toBe("OK: 3");
     expect(signins(h)).toEqual([
       // 2024-07-28 01:25:24 in Asia/Shanghai (UTC+8) is 2024-07-27 17:25:24 UTC.
-      expect.objectContaining({ deviceId: "term-site-1", personId: "sup-01", ts: Date.UTC(2024, 6, 27, 17, 25, 24), method: "fingerprint", direction: "in", seq: 16 }),
+      expect.objectContaining({
+        deviceId: "term-site-1",
+        personId: "sup-01",
+        ts: Date.UTC(2024, 6, 27, 17, 25, 24),
+        method: "fingerprint",
+        direction: "in",
+        seq: 16,
+      }),
       expect.objectContaining({ personId: "sup-01", ts: Date.UTC(2024, 6, 28, 2, 41, 21), seq: 16 }),
       expect.objectContaining({ personId: "sup-04", ts: Date.UTC(2024, 6, 28, 2, 41, 31), seq: 64 }),
     ]);
@@ -172,7 +188,12 @@ describe("ADMS push adapter, recorded real-terminal traffic", () => {
       ["sup-04", "card", "out"],
     ]);
     expect(h.deadLetters).toEqual([
-      expect.objectContaining({ deviceId: "term-site-1", code: "adms_malformed_line", source: `adms:${SERIAL}`, message: expect.stringMatching(/not a real date and time/) }),
+      expect.objectContaining({
+        deviceId: "term-site-1",
+        code: "adms_malformed_line",
+        source: `adms:${SERIAL}`,
+        message: expect.stringMatching(/not a real date and time/),
+      }),
     ]);
     expect(Buffer.from(h.deadLetters[0]!.payload).toString()).toBe("1\t2024-07-28 25:99:00\t0\t15\t");
   });
@@ -263,12 +284,21 @@ describe("ADMS push adapter, recorded real-terminal traffic", () => {
       "DATA UPDATE USERINFO PIN=4\tName=李四\tPri=0",
     ]);
     const [info, first, second] = lines.map((l) => l.split(":")[1]);
-    const res = await confirm(h, `ID=${info}&Return=0&CMD=INFO\n~DeviceName=SpeedFace-V5L\nFWVersion=ZAM180-NF-Ver1.1.17\nID=${first}&Return=0&CMD=DATA\nID=${second}&Return=-1002&CMD=DATA\n`);
+    const res = await confirm(
+      h,
+      `ID=${info}&Return=0&CMD=INFO\n~DeviceName=SpeedFace-V5L\nFWVersion=ZAM180-NF-Ver1.1.17\nID=${first}&Return=0&CMD=DATA\nID=${second}&Return=-1002&CMD=DATA\n`,
+    );
     expect(res.body.toString()).toBe("OK");
     const report = h.adapter.terminals()[0]!;
     expect(report).toMatchObject({ model: "SpeedFace-V5L", firmware: "ZAM180-NF-Ver1.1.17", pendingCommands: [] });
     expect(report.failedCommands).toEqual([
-      { id: Number(second), command: "DATA UPDATE USERINFO PIN=4 Name=李四 Pri=0", state: "refused", returnCode: -1002, meaning: "command syntax refused by the terminal" },
+      {
+        id: Number(second),
+        command: "DATA UPDATE USERINFO PIN=4 Name=李四 Pri=0",
+        state: "refused",
+        returnCode: -1002,
+        meaning: "command syntax refused by the terminal",
+      },
     ]);
     expect(h.log.join("")).toMatch(/ADMS terminal refused a command/);
     expect(commandsOf((await poll(h)).body.toString())).toEqual([]);
@@ -284,7 +314,9 @@ describe("ADMS push adapter, recorded real-terminal traffic", () => {
     }
     h.now.t += 1_500;
     expect(commandsOf((await poll(h)).body.toString())).toEqual([]);
-    expect(h.adapter.terminals()[0]!.failedCommands).toEqual([expect.objectContaining({ command: "INFO", state: "unconfirmed", meaning: "never confirmed" })]);
+    expect(h.adapter.terminals()[0]!.failedCommands).toEqual([
+      expect.objectContaining({ command: "INFO", state: "unconfirmed", meaning: "never confirmed" }),
+    ]);
   });
 
   it("asks a terminal that comes back after an outage for the punches of the gap", async () => {
@@ -298,11 +330,15 @@ describe("ADMS push adapter, recorded real-terminal traffic", () => {
 
   it("serves push 3.x registration, push options, ping and the time", async () => {
     const h = await start();
-    const reg = await rawRequest(h.port, `POST /iclock/registry?SN=${SERIAL}`, { body: Buffer.from("DeviceType=att,~DeviceName=SpeedFace,FirmVer=1.0\n") });
+    const reg = await rawRequest(h.port, `POST /iclock/registry?SN=${SERIAL}`, {
+      body: Buffer.from("DeviceType=att,~DeviceName=SpeedFace,FirmVer=1.0\n"),
+    });
     expect(reg.body.toString()).toMatch(/^RegistryCode=[0-9a-f]{10}$/);
     expect((await rawRequest(h.port, `POST /iclock/push?SN=${SERIAL}`, { body: Buffer.from("") })).body.toString()).toMatch(/Realtime=1/);
     expect((await rawRequest(h.port, `GET /iclock/ping?SN=${SERIAL}`)).body.toString()).toBe("OK");
-    expect((await rawRequest(h.port, `GET /iclock/rtdata?SN=${SERIAL}&type=time`)).body.toString()).toMatch(/^DateTime=\d+,ServerTZ=\+0800$/);
+    expect((await rawRequest(h.port, `GET /iclock/rtdata?SN=${SERIAL}&type=time`)).body.toString()).toMatch(
+      /^DateTime=\d+,ServerTZ=\+0800$/,
+    );
   });
 });
 
@@ -373,10 +409,14 @@ describe("ADMS push adapter, hostile input", () => {
 describe("ADMS push adapter, crash between commit and answer", () => {
   /** Starts the crash-test server as a process of its own; resolves once it listens. */
   function serve(path: string, port: number, hold: boolean) {
-    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "testing/crash-server.ts"), path, String(port), JSON.stringify(siteConfig())], {
-      stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, CRASH_AFTER_COMMIT: hold ? "1" : "0" },
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "testing/crash-server.ts"), path, String(port), JSON.stringify(siteConfig())],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+        env: { ...process.env, CRASH_AFTER_COMMIT: hold ? "1" : "0" },
+      },
+    );
     const lines: string[] = [];
     let text = "";
     child.stdout.on("data", (c: Buffer) => {

@@ -6,7 +6,10 @@ import { decodeBody, deviceInfo, parseOperlogLine } from "./text.ts";
 
 describe("ATTLOG lines", () => {
   it("parses the recorded line shape: tabs, empty work code, trailing tab", () => {
-    expect(parseAttlogLine("1\t2024-07-28 01:25:24\t0\t1\t\t0\t0\t")).toEqual({ ok: true, punch: { pin: "1", local: "2024-07-28 01:25:24", status: 0, verify: 1 } });
+    expect(parseAttlogLine("1\t2024-07-28 01:25:24\t0\t1\t\t0\t0\t")).toEqual({
+      ok: true,
+      punch: { pin: "1", local: "2024-07-28 01:25:24", status: 0, verify: 1 },
+    });
   });
 
   it("refuses malformed lines with a reason", () => {
@@ -49,7 +52,16 @@ describe("ATTLOG lines", () => {
 
   it("maps status to direction and verify mode to method", () => {
     expect([0, 1, 2, 3, 4, 5, 255].map(punchDirection)).toEqual(["in", "out", "out", "in", "in", "out", "in"]);
-    expect([0, 1, 3, 4, 15, 25, 2, 9].map(punchMethod)).toEqual(["pin", "fingerprint", "pin", "card", "face", "face", "card", "fingerprint"]);
+    expect([0, 1, 3, 4, 15, 25, 2, 9].map(punchMethod)).toEqual([
+      "pin",
+      "fingerprint",
+      "pin",
+      "card",
+      "face",
+      "face",
+      "card",
+      "fingerprint",
+    ]);
   });
 
   it("reads terminal times in the terminal's zone, across a DST change", () => {
@@ -89,7 +101,9 @@ describe("ADMS commands", () => {
       { id: 1, returnCode: 0, cmd: "DATA" },
       { id: 2, returnCode: -1002, cmd: "DATA" },
     ]);
-    expect(parseConfirmations("ID=32\nReturn=0\nCMD=INFO\n~DeviceName=X\n").confirmations).toEqual([{ id: 32, returnCode: 0, cmd: "INFO" }]);
+    expect(parseConfirmations("ID=32\nReturn=0\nCMD=INFO\n~DeviceName=X\n").confirmations).toEqual([
+      { id: 32, returnCode: 0, cmd: "INFO" },
+    ]);
     expect(parseConfirmations("ID=x&Return=&CMD=\n\u0000\u0001&&==\n").confirmations).toEqual([]);
     fc.assert(fc.property(fc.string({ maxLength: 300 }), (body) => Array.isArray(parseConfirmations(body).confirmations)));
   });
@@ -103,14 +117,24 @@ describe("ADMS text", () => {
 
   it("reads operator-log records, recognises templates without reading them", () => {
     expect(parseOperlogLine("USER PIN=12\tName=李四\tPri=0\tPasswd=123")).toEqual({ type: "user", pin: "12", name: "李四" });
-    expect(parseOperlogLine("OPLOG 4\t0\t2024-07-28 08:00:00\t0\t0\t0\t0")).toEqual({ type: "oplog", op: 4, admin: "0", local: "2024-07-28 08:00:00" });
-    for (const head of ["FP PIN=1\tTMP=abc", "FACE PIN=1\tTMP=abc", "BIODATA Pin=1\tTmp=abc", "USERPIC PIN=1\tContent=abc"]) expect(parseOperlogLine(head)).toEqual({ type: "biometric" });
+    expect(parseOperlogLine("OPLOG 4\t0\t2024-07-28 08:00:00\t0\t0\t0\t0")).toEqual({
+      type: "oplog",
+      op: 4,
+      admin: "0",
+      local: "2024-07-28 08:00:00",
+    });
+    for (const head of ["FP PIN=1\tTMP=abc", "FACE PIN=1\tTMP=abc", "BIODATA Pin=1\tTmp=abc", "USERPIC PIN=1\tContent=abc"])
+      expect(parseOperlogLine(head)).toEqual({ type: "biometric" });
     expect(parseOperlogLine("USER Name=x").type).toBe("invalid");
     expect(parseOperlogLine("\u0000garbage").type).toBe("invalid");
   });
 
   it("takes model and firmware from device info in its several spellings", () => {
-    expect(deviceInfo("~DeviceName=SpeedFace-V5L,MAC=00:17,FWVersion=ZAM180-NF-Ver1.1.17,Platform=ZAM180_TFT")).toEqual({ model: "SpeedFace-V5L", firmware: "ZAM180-NF-Ver1.1.17", platform: "ZAM180_TFT" });
+    expect(deviceInfo("~DeviceName=SpeedFace-V5L,MAC=00:17,FWVersion=ZAM180-NF-Ver1.1.17,Platform=ZAM180_TFT")).toEqual({
+      model: "SpeedFace-V5L",
+      firmware: "ZAM180-NF-Ver1.1.17",
+      platform: "ZAM180_TFT",
+    });
     expect(deviceInfo("DeviceType=att\tFirmVer=8.0.4")).toEqual({ model: "att", firmware: "8.0.4" });
   });
 });

@@ -55,7 +55,8 @@ export function parseConfirmations(text: string): { confirmations: Confirmation[
   const extra: string[] = [];
   let current: Partial<Confirmation> = {};
   const flush = () => {
-    if (current.id !== undefined && current.returnCode !== undefined) confirmations.push({ id: current.id, returnCode: current.returnCode, cmd: current.cmd ?? "" });
+    if (current.id !== undefined && current.returnCode !== undefined)
+      confirmations.push({ id: current.id, returnCode: current.returnCode, cmd: current.cmd ?? "" });
     current = {};
   };
   for (const line of text.split(/\r?\n/)) {
@@ -127,7 +128,9 @@ export class CommandQueue {
   /** Queues a command unless the same text is already waiting. */
   enqueue(command: AdmsCommand): CommandRecord {
     const text = commandText(command);
-    const same = this.#open.find((r) => (command.kind === "set-time" ? r.command.kind === "set-time" : r.text === text) && r.state === "pending");
+    const same = this.#open.find(
+      (r) => (command.kind === "set-time" ? r.command.kind === "set-time" : r.text === text) && r.state === "pending",
+    );
     if (same) return same;
     const record: CommandRecord = { id: this.#nextId++, text, command, queuedAt: this.#now(), tries: 0, state: "pending" };
     this.#open.push(record);

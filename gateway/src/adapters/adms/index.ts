@@ -27,7 +27,14 @@ import {
   zoneOffsetMs,
 } from "./attlog.ts";
 import { type AdmsCommand, type CommandRecord, commandText, parseConfirmations, RETURN_CODES } from "./commands.ts";
-import { describeCommand, newTerminal, type PersistedTerminal, type RefusedTerminal, type Terminal, type TerminalReport } from "./terminal.ts";
+import {
+  describeCommand,
+  newTerminal,
+  type PersistedTerminal,
+  type RefusedTerminal,
+  type Terminal,
+  type TerminalReport,
+} from "./terminal.ts";
 import { decodeBody, deviceInfo, parseOperlogLine } from "./text.ts";
 
 export { encodeGbk };
@@ -80,13 +87,44 @@ export class AdmsAdapter implements DeviceAdapter {
   readonly #saved: Record<string, PersistedTerminal>;
   #port = 0;
   readonly #counters = {
-    requests: new Counter({ name: "gateway_adms_requests_total", help: "ADMS requests by endpoint and answer.", labelNames: ["endpoint", "status"], registers: [this.metrics] }),
-    punches: new Counter({ name: "gateway_adms_punches_total", help: "ATTLOG lines by result.", labelNames: ["result"], registers: [this.metrics] }),
-    unknownSerial: new Counter({ name: "gateway_adms_unknown_serial_total", help: "Requests refused because the terminal serial is not in the registry.", registers: [this.metrics] }),
-    unknownPin: new Counter({ name: "gateway_adms_unknown_pin_total", help: "Punches of PINs the registry maps to nobody (kept for review).", registers: [this.metrics] }),
-    commands: new Counter({ name: "gateway_adms_commands_total", help: "Terminal commands finished, by result.", labelNames: ["result"], registers: [this.metrics] }),
-    templates: new Counter({ name: "gateway_adms_templates_dropped_total", help: "Biometric templates and photos received and dropped unread.", registers: [this.metrics] }),
-    clock: new Counter({ name: "gateway_adms_clock_corrections_total", help: "Terminal clocks found off and set.", registers: [this.metrics] }),
+    requests: new Counter({
+      name: "gateway_adms_requests_total",
+      help: "ADMS requests by endpoint and answer.",
+      labelNames: ["endpoint", "status"],
+      registers: [this.metrics],
+    }),
+    punches: new Counter({
+      name: "gateway_adms_punches_total",
+      help: "ATTLOG lines by result.",
+      labelNames: ["result"],
+      registers: [this.metrics],
+    }),
+    unknownSerial: new Counter({
+      name: "gateway_adms_unknown_serial_total",
+      help: "Requests refused because the terminal serial is not in the registry.",
+      registers: [this.metrics],
+    }),
+    unknownPin: new Counter({
+      name: "gateway_adms_unknown_pin_total",
+      help: "Punches of PINs the registry maps to nobody (kept for review).",
+      registers: [this.metrics],
+    }),
+    commands: new Counter({
+      name: "gateway_adms_commands_total",
+      help: "Terminal commands finished, by result.",
+      labelNames: ["result"],
+      registers: [this.metrics],
+    }),
+    templates: new Counter({
+      name: "gateway_adms_templates_dropped_total",
+      help: "Biometric templates and photos received and dropped unread.",
+      registers: [this.metrics],
+    }),
+    clock: new Counter({
+      name: "gateway_adms_clock_corrections_total",
+      help: "Terminal clocks found off and set.",
+      registers: [this.metrics],
+    }),
   };
 
   constructor(private readonly opts: AdmsAdapterOptions) {
@@ -110,7 +148,10 @@ export class AdmsAdapter implements DeviceAdapter {
       });
     };
     const server = this.opts.tls
-      ? createHttpsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key, ...(this.opts.tls.ca ? { ca: this.opts.tls.ca } : {}), maxHeaderSize: 8192 }, handler)
+      ? createHttpsServer(
+          { cert: this.opts.tls.cert, key: this.opts.tls.key, ...(this.opts.tls.ca ? { ca: this.opts.tls.ca } : {}), maxHeaderSize: 8192 },
+          handler,
+        )
       : createHttpServer({ maxHeaderSize: 8192 }, handler);
     server.headersTimeout = 10_000;
     server.requestTimeout = 60_000;
@@ -121,7 +162,9 @@ export class AdmsAdapter implements DeviceAdapter {
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", (error: Error) =>
-        reject(new Error(`cannot serve ADMS on ${this.opts.host}:${this.opts.port}: ${error.message}; change adms.port in the gateway settings`)),
+        reject(
+          new Error(`cannot serve ADMS on ${this.opts.host}:${this.opts.port}: ${error.message}; change adms.port in the gateway settings`),
+        ),
       );
       server.listen(this.opts.port, this.opts.host, () => resolve());
     });
@@ -150,7 +193,14 @@ export class AdmsAdapter implements DeviceAdapter {
       const tz = d.adms.timeZone ?? config!.site.tz;
       // The queue renders clock commands in the terminal's zone, which a later config may change.
       const holder: { terminal?: Terminal } = {};
-      const terminal = old ?? newTerminal({ ...d, adms: d.adms }, config!.site.tz, this.#saved[d.adms.serialNumber], this.#queueOptions(() => holder.terminal?.tz ?? tz));
+      const terminal =
+        old ??
+        newTerminal(
+          { ...d, adms: d.adms },
+          config!.site.tz,
+          this.#saved[d.adms.serialNumber],
+          this.#queueOptions(() => holder.terminal?.tz ?? tz),
+        );
       holder.terminal = terminal;
       terminal.deviceId = d.id;
       terminal.tz = tz;
@@ -177,7 +227,9 @@ export class AdmsAdapter implements DeviceAdapter {
 
   online(): string[] {
     const now = this.#now();
-    return [...this.#terminals.values()].filter((t) => t.lastContact !== null && now - t.lastContact <= ONLINE_WITHIN_MS).map((t) => t.deviceId);
+    return [...this.#terminals.values()]
+      .filter((t) => t.lastContact !== null && now - t.lastContact <= ONLINE_WITHIN_MS)
+      .map((t) => t.deviceId);
   }
 
   /** Queues a command for a terminal (registry people, missed punches, info); the `Shell` command does not exist. */
@@ -261,7 +313,10 @@ export class AdmsAdapter implements DeviceAdapter {
       return this.#reply(res, "bad", 400, "ERROR: unreadable request line");
     }
     const endpoint = url.pathname.replace(/^\/iclock\//, "");
-    if (!url.pathname.startsWith("/iclock/") || !["cdata", "getrequest", "devicecmd", "registry", "push", "ping", "rtdata"].includes(endpoint)) {
+    if (
+      !url.pathname.startsWith("/iclock/") ||
+      !["cdata", "getrequest", "devicecmd", "registry", "push", "ping", "rtdata"].includes(endpoint)
+    ) {
       req.resume();
       return this.#reply(res, "other", 404, "ERROR: not an ADMS path (/iclock/cdata, getrequest, devicecmd, registry, push, ping, rtdata)");
     }
@@ -292,13 +347,23 @@ export class AdmsAdapter implements DeviceAdapter {
       case "POST devicecmd":
         return this.#devicecmd(res, terminal, body);
       case "POST registry":
-        return this.#reply(res, endpoint, 200, `RegistryCode=${createHash("sha256").update(`adms-registry:${sn}`).digest("hex").slice(0, 10)}`);
+        return this.#reply(
+          res,
+          endpoint,
+          200,
+          `RegistryCode=${createHash("sha256").update(`adms-registry:${sn}`).digest("hex").slice(0, 10)}`,
+        );
       case "POST push":
         return this.#reply(res, endpoint, 200, this.#options(terminal, url));
       case "GET ping":
         return this.#reply(res, endpoint, 200, "OK");
       case "GET rtdata":
-        return this.#reply(res, endpoint, 200, `DateTime=${zkEncodedTime(utcToTerminalTime(this.#now(), terminal.tz))},ServerTZ=${zoneLabel(terminal.tz, this.#now())}`);
+        return this.#reply(
+          res,
+          endpoint,
+          200,
+          `DateTime=${zkEncodedTime(utcToTerminalTime(this.#now(), terminal.tz))},ServerTZ=${zoneLabel(terminal.tz, this.#now())}`,
+        );
       default:
         return this.#reply(res, endpoint, 405, `ERROR: ${method} is not served on /iclock/${endpoint}`);
     }
@@ -325,7 +390,10 @@ export class AdmsAdapter implements DeviceAdapter {
     r.requests++;
     if (now - r.loggedAt >= 10 * 60_000) {
       r.loggedAt = now;
-      this.opts.logger.warn({ serial, address: r.address, requests: r.requests }, "ADMS terminal with an unknown serial refused; add it to the registry (devices[].adms.serialNumber) if it belongs here");
+      this.opts.logger.warn(
+        { serial, address: r.address, requests: r.requests },
+        "ADMS terminal with an unknown serial refused; add it to the registry (devices[].adms.serialNumber) if it belongs here",
+      );
     }
   }
 
@@ -342,7 +410,10 @@ export class AdmsAdapter implements DeviceAdapter {
         // Punches made while the terminal could not reach us (or we were down) that it may not upload on its own.
         const from = utcToTerminalTime(previous - 5 * 60_000, t.tz);
         t.commands.enqueue({ kind: "query-attlog", from, to: utcToTerminalTime(now + 60_000, t.tz) });
-        this.opts.logger.info({ deviceId: t.deviceId, silentS: Math.round((now - previous) / 1000) }, "ADMS terminal back; asking for punches since its last contact");
+        this.opts.logger.info(
+          { deviceId: t.deviceId, silentS: Math.round((now - previous) / 1000) },
+          "ADMS terminal back; asking for punches since its last contact",
+        );
       }
       this.#syncUsers(t);
     }
@@ -441,10 +512,20 @@ export class AdmsAdapter implements DeviceAdapter {
       const punch = parsed.punch;
       const ts = terminalTimeToUtc(punch.local, t.tz);
       // Ahead of the gateway is kept and flagged (below), not refused: the person was there, only the clock is wrong.
-      const timeError = checkDeviceTime(ts, { now: rxTs, maxFutureSkewMs: Number.POSITIVE_INFINITY, retentionDays: this.#config?.retentionDays }, "signin");
+      const timeError = checkDeviceTime(
+        ts,
+        { now: rxTs, maxFutureSkewMs: Number.POSITIVE_INFINITY, retentionDays: this.#config?.retentionDays },
+        "signin",
+      );
       if (timeError) {
         const clockUnset = timeError.code === "clock_unset";
-        bad.push({ line, code: timeError.code, reason: clockUnset ? `punch time ${punch.local} is before 2020: the terminal clock was not set; it is being set` : timeError.message });
+        bad.push({
+          line,
+          code: timeError.code,
+          reason: clockUnset
+            ? `punch time ${punch.local} is before 2020: the terminal clock was not set; it is being set`
+            : timeError.message,
+        });
         if (clockUnset) this.#queueClock(t);
         continue;
       }
@@ -456,7 +537,10 @@ export class AdmsAdapter implements DeviceAdapter {
         this.#counters.unknownPin.inc();
         if (!t.unknownPins.has(punch.pin)) {
           t.unknownPins.add(punch.pin);
-          this.opts.logger.warn({ deviceId: t.deviceId, pin: punch.pin }, "ADMS punch of a PIN the registry maps to nobody: kept for review as person pin-<PIN>");
+          this.opts.logger.warn(
+            { deviceId: t.deviceId, pin: punch.pin },
+            "ADMS punch of a PIN the registry maps to nobody: kept for review as person pin-<PIN>",
+          );
         }
       }
       const event = SigninEvent.safeParse({
@@ -478,7 +562,14 @@ export class AdmsAdapter implements DeviceAdapter {
       madeToday.push(localDate(ts, t.tz) === today);
     }
     const letters = bad.slice(0, DEAD_LETTERS_PER_BODY).map((b) =>
-      sink.deadLetter({ rxTs, source, deviceId: t.deviceId, code: b.code, message: `ATTLOG line refused: ${b.reason}`, payload: Buffer.from(b.line, "utf8") }),
+      sink.deadLetter({
+        rxTs,
+        source,
+        deviceId: t.deviceId,
+        code: b.code,
+        message: `ATTLOG line refused: ${b.reason}`,
+        payload: Buffer.from(b.line, "utf8"),
+      }),
     );
     if (bad.length > DEAD_LETTERS_PER_BODY) {
       const rest = bad.slice(DEAD_LETTERS_PER_BODY);
@@ -512,7 +603,11 @@ export class AdmsAdapter implements DeviceAdapter {
     const stamp = url.searchParams.get("Stamp");
     if (stamp && /^\d{1,12}$/.test(stamp)) t.attlogStamp = stamp;
     this.#persist();
-    if (bad.length > 0) this.opts.logger.warn({ deviceId: t.deviceId, refused: bad.length, first: bad[0]!.reason }, "ADMS punches refused; see gateway dead-letters");
+    if (bad.length > 0)
+      this.opts.logger.warn(
+        { deviceId: t.deviceId, refused: bad.length, first: bad[0]!.reason },
+        "ADMS punches refused; see gateway dead-letters",
+      );
     // Every line is answered, refused ones too: a terminal that is not told so would send them for ever.
     return this.#reply(res, "cdata", 200, `OK: ${lines.length}`);
   }
@@ -567,7 +662,8 @@ export class AdmsAdapter implements DeviceAdapter {
         this.#counters.templates.inc();
       } else invalid++;
     }
-    if (invalid > 0) this.opts.logger.info({ deviceId: t.deviceId, invalid }, "ADMS OPERLOG lines not understood; ignored (their content is not logged)");
+    if (invalid > 0)
+      this.opts.logger.info({ deviceId: t.deviceId, invalid }, "ADMS OPERLOG lines not understood; ignored (their content is not logged)");
     const stamp = url.searchParams.get("Stamp");
     if (stamp && /^\d{1,12}$/.test(stamp)) {
       t.operlogStamp = stamp;
@@ -594,7 +690,10 @@ export class AdmsAdapter implements DeviceAdapter {
     for (const c of confirmations) {
       const record = t.commands.confirm(c);
       if (!record) {
-        this.opts.logger.info({ deviceId: t.deviceId, id: c.id, cmd: c.cmd }, "ADMS confirmation of a command this gateway does not hold (sent before a restart?)");
+        this.opts.logger.info(
+          { deviceId: t.deviceId, id: c.id, cmd: c.cmd },
+          "ADMS confirmation of a command this gateway does not hold (sent before a restart?)",
+        );
         continue;
       }
       if (record.command.kind === "info" && extra) Object.assign(t, deviceInfo(extra));
@@ -614,7 +713,10 @@ export class AdmsAdapter implements DeviceAdapter {
     this.#counters.commands.inc({ result: r.state });
     if (r.state === "refused") {
       const meaning = RETURN_CODES[r.returnCode ?? 0] ?? "unknown return code";
-      this.opts.logger.warn({ id: r.id, command: describeCommand(r), returnCode: r.returnCode, meaning }, "ADMS terminal refused a command");
+      this.opts.logger.warn(
+        { id: r.id, command: describeCommand(r), returnCode: r.returnCode, meaning },
+        "ADMS terminal refused a command",
+      );
     } else if (r.state === "unconfirmed") {
       this.opts.logger.warn({ id: r.id, command: describeCommand(r), tries: r.tries }, "ADMS terminal never confirmed a command; given up");
     }
@@ -629,7 +731,12 @@ export class AdmsAdapter implements DeviceAdapter {
 
   #persist(): void {
     for (const t of this.#bySerial.values()) {
-      this.#saved[t.serial] = { attlogStamp: t.attlogStamp, operlogStamp: t.operlogStamp, lastContact: t.lastContact, pushed: Object.fromEntries(t.pushed) };
+      this.#saved[t.serial] = {
+        attlogStamp: t.attlogStamp,
+        operlogStamp: t.operlogStamp,
+        lastContact: t.lastContact,
+        pushed: Object.fromEntries(t.pushed),
+      };
     }
     const path = this.opts.statePath;
     if (path === undefined) return;
@@ -646,7 +753,11 @@ export class AdmsAdapter implements DeviceAdapter {
 }
 
 function answer(res: ServerResponse, status: number, text: string | Buffer): void {
-  res.writeHead(status, { "content-type": "text/plain", date: new Date().toUTCString(), ...(status >= 400 ? { connection: "close" } : {}) });
+  res.writeHead(status, {
+    "content-type": "text/plain",
+    date: new Date().toUTCString(),
+    ...(status >= 400 ? { connection: "close" } : {}),
+  });
   res.end(text);
 }
 
@@ -675,7 +786,8 @@ function loadState(path: string, logger: Logger): Record<string, PersistedTermin
     const parsed: unknown = JSON.parse(readFileSync(path, "utf8"));
     return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, PersistedTerminal>) : {};
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") logger.warn({ err: (error as Error).message, path }, "ADMS terminal state unreadable; starting afresh");
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+      logger.warn({ err: (error as Error).message, path }, "ADMS terminal state unreadable; starting afresh");
     return {};
   }
 }

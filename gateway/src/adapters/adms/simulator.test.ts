@@ -38,7 +38,13 @@ async function until(pred: () => boolean, what: string): Promise<void> {
 async function gateway(port: number, dir: string) {
   const buffer = openBuffer({ path: join(dir, "buffer.db"), capacityBytes: 64 * 1024 * 1024 });
   const stored: Reading[] = [];
-  const adapter = new AdmsAdapter({ config, logger: pino({ level: "silent" }), host: "127.0.0.1", port, statePath: join(dir, "adms.json") });
+  const adapter = new AdmsAdapter({
+    config,
+    logger: pino({ level: "silent" }),
+    host: "127.0.0.1",
+    port,
+    statePath: join(dir, "adms.json"),
+  });
   await adapter.start({
     async append(r) {
       const result = await buffer.append(r);

@@ -21,7 +21,9 @@ export function rawRequest(port: number, requestLine: string, opts: { body?: Buf
       const split = all.indexOf("\r\n\r\n");
       if (split < 0) return reject(new Error(`no HTTP answer: ${JSON.stringify(all.toString("latin1").slice(0, 200))}`));
       const [statusLine, ...headerLines] = all.subarray(0, split).toString("latin1").split("\r\n");
-      const headers = Object.fromEntries(headerLines.map((h) => [h.slice(0, h.indexOf(":")).toLowerCase(), h.slice(h.indexOf(":") + 1).trim()]));
+      const headers = Object.fromEntries(
+        headerLines.map((h) => [h.slice(0, h.indexOf(":")).toLowerCase(), h.slice(h.indexOf(":") + 1).trim()]),
+      );
       let body: Buffer = all.subarray(split + 4);
       if (headers["transfer-encoding"] === "chunked") body = dechunk(body);
       resolve({ status: Number(statusLine!.split(" ")[1]), headers, body });
