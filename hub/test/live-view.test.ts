@@ -100,9 +100,9 @@ describe("registry: a gateway's api for live view", () => {
       {
         deviceId: "cam-w1",
         site: "hall-1",
-        siteName: "Riverside Service Hall",
+        siteName: "滨江政务服务中心",
         window: "w1",
-        windowName: "Window 1",
+        windowName: "1号窗口",
         gateway: "gw-hall-1",
         watchable: false,
         reason: "gateway gw-hall-1 has no api (url, token) in the registry",

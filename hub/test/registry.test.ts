@@ -72,7 +72,7 @@ describe("loadRegistry", () => {
   it("loads a site's location and contacts and a roster's check-ins, and reports bad ones at their lines", () => {
     const registry = loadRegistry(registryDir());
     expect(registry.sites.get("hall-1")?.location).toEqual({ lat: 31.2304, lon: 121.4737, radiusM: 200 });
-    expect(registry.sites.get("hall-1")?.contacts).toEqual([{ name: "Zhang Min", phone: "+86 138 0000 0000" }]);
+    expect(registry.sites.get("hall-1")?.contacts).toEqual([{ name: "张敏", phone: "+86 138 0000 0000" }]);
     expect(registry.rosters.get("chief-weekly")?.checkins).toEqual({ perWeek: 3 });
     const errors = errorsOf(
       registryDir(
@@ -241,10 +241,10 @@ describe("sliceFor", () => {
     const slice = sliceFor(registry, "gw-hall-1");
     expect(GatewayConfig.parse(slice)).toEqual(slice);
     expect(slice.retentionDays).toEqual({ rating: 1095, signin: 1095, motion: 1095, heartbeat: 30, item: 1095, queue: 1095 });
-    expect(slice.site).toEqual({ id: "hall-1", name: "Riverside Service Hall", kind: "hall", tz: "Asia/Shanghai" });
+    expect(slice.site).toEqual({ id: "hall-1", name: "滨江政务服务中心", kind: "hall", tz: "Asia/Shanghai" });
     expect(slice.windows).toEqual([
-      { id: "w1", name: "Window 1", departmentId: "tax" },
-      { id: "w2", name: "Window 2", departmentId: "social" },
+      { id: "w1", name: "1号窗口", departmentId: "tax" },
+      { id: "w2", name: "2号窗口", departmentId: "social" },
     ]);
     expect(slice.people.map((p) => [p.id, p.windowId])).toEqual([
       ["c1", "w1"],

@@ -130,6 +130,18 @@ describe("a simulated month", () => {
     const html = renderReport(report, registry);
     expect(html).toMatch(/<svg[^>]+role="img"/);
     for (const line of report.clerks) expect(html).toContain(line.name);
+    // The demo hall's clerks by their Chinese names, as the bulletin prints them.
+    expect(report.clerks.map((l) => `${l.id} ${l.name}`).sort()).toEqual([
+      "clerk-01 李娜",
+      "clerk-02 王伟",
+      "clerk-03 张敏",
+      "clerk-04 刘洋",
+      "clerk-05 陈静",
+      "clerk-06 杨帆",
+      "clerk-07 赵磊",
+      "clerk-08 黄丽",
+    ]);
+    expect(html).toContain("杨帆");
     expect(html).toContain("窗口单位明细");
     // The ranking follows the scores; every clerk is in it once.
     const scores = report.ranking.clerks.map((r) => r.line.score);
@@ -153,7 +165,9 @@ describe("a simulated month", () => {
     const written = await hub(["--month", MONTH, "--settings", settingsFile, "--out", out]);
     expect(written).toMatchObject({
       code: 0,
-      out: expect.stringMatching(/wrote .*\.html: 8 clerks, 8 window units, \d+ departments, \d+ sites judged by presence; \d+ commended, \d+ called in/),
+      out: expect.stringMatching(
+        /wrote .*\.html: 8 clerks, 8 window units, \d+ departments, \d+ sites judged by presence; \d+ commended, \d+ called in/,
+      ),
     });
     expect(readFileSync(out, "utf8")).toContain("电子监察月度考核通报（2026 年 02 月）");
     const copies = join(dir, "copies");

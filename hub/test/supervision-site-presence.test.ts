@@ -158,15 +158,15 @@ beforeAll(async () => {
   registry = loadRegistry(dir);
   const inside = { ...northBy(40), accuracyM: 10 };
   await writeReadings(influx, registry, [
-    // Zhou Qiang (regular roster) signs in on Wednesday at 07:55, 500 m north of a 200 m site: 300 m outside.
+    // 周强 (regular roster) signs in on Wednesday at 07:55, 500 m north of a 200 m site: 300 m outside.
     signin("s1", at(WED, "07:55"), { ...northBy(500), accuracyM: 0 }),
     signin("s1", at(WED, "17:05"), inside, "out"),
-    // Sun Hao (three days a week): Monday, and twice on Wednesday (one day), and Thursday from 2 km away.
+    // 孙浩 (three days a week): Monday, and twice on Wednesday (one day), and Thursday from 2 km away.
     signin("chief", at(MON, "09:10"), inside),
     signin("chief", at(WED, "08:40"), inside),
     signin("chief", at(WED, "15:00"), inside),
     signin("chief", at(THU, "10:00"), { ...northBy(2000), accuracyM: 15 }),
-    // Wu Tao (three set times a day): on Wednesday in the morning and late afternoon, not at midday.
+    // 吴涛 (three set times a day): on Wednesday in the morning and late afternoon, not at midday.
     signin("chief2", at(WED, "08:10"), inside),
     signin("chief2", at(WED, "16:45"), inside),
   ]);
@@ -294,7 +294,7 @@ describe("the demo construction site", () => {
     const site = { lat: demoSiteScenario.site.lat!, lon: demoSiteScenario.site.lon!, accuracyM: 12 };
     const term = demoSiteScenario.devices[0]!.id;
     const demoSignin = (person: string, hhmm: string): Reading => ({ ...signin(person, at(THU, hhmm), site), deviceId: term });
-    // Thursday: the first and third on time, the second 40 minutes late, the fourth (Xu Ming) not there at all.
+    // Thursday: the first and third on time, the second 40 minutes late, the fourth (徐明) not there at all.
     await writeReadings(influx, demo, [demoSignin(sup1, "07:52"), demoSignin(sup2, "08:40"), demoSignin(sup3, "07:58")]);
     // The site's terminal has reported for a week: its system existed before Thursday, so Thursday is judged.
     const weekAgo = at(THU, "07:00") - 7 * 86_400_000;
@@ -339,7 +339,7 @@ describe("the demo construction site", () => {
           .map((r) => `${String(r.body.subject)}:${String(r.body.rule)}`),
       ).toEqual([`${sup2}:supervisor_late`]);
 
-      // The terminal is heard from at 10:30 and has nothing from Xu Ming: the hub, restarted at 11:00, reports him absent.
+      // The terminal is heard from at 10:30 and has nothing from 徐明: the hub, restarted at 11:00, reports him absent.
       await writeReadings(influx, demo, [
         { kind: "heartbeat", deviceId: term, seq: ++seq, ts: at(THU, "10:30"), rxTs: at(THU, "10:30"), intervalS: 60, uptimeS: 9000 },
       ]);
@@ -354,18 +354,14 @@ describe("the demo construction site", () => {
       expect(hooks.find((h) => h.subject === sup4)).toMatchObject({
         site: "site-demo",
         subjectKind: "supervisor",
-        message: "Riverside Metro Station Site：监理 Xu Ming 缺勤（08:00 开始的班次没有有效签到）",
-        contacts: [{ name: "Zhang Min (project owner)", phone: "+86 138 0000 0000" }],
+        message: "滨江地铁站工地：监理 徐明 缺勤（08:00 开始的班次没有有效签到）",
+        contacts: [{ name: "刘建国（建设单位项目负责人）", phone: "+86 138 0000 0000" }],
       });
-      expect(hooks.find((h) => h.subject === sup2)?.message).toBe(
-        "Riverside Metro Station Site：监理 Zhou Qiang 迟到 40 分钟（应 08:00 到岗，08:40 签到）",
-      );
+      expect(hooks.find((h) => h.subject === sup2)?.message).toBe("滨江地铁站工地：监理 周强 迟到 40 分钟（应 08:00 到岗，08:40 签到）");
       const sms = notices()
         .filter((r) => r.path === "/sms")
         .map((r) => `${String(r.body.to)} ${String(r.body.text)}`);
-      expect(
-        sms.filter((m) => m.startsWith("+86 138 0000 0000 [warning] site-demo: Riverside Metro Station Site：监理 Xu Ming 缺勤")),
-      ).toHaveLength(1);
+      expect(sms.filter((m) => m.startsWith("+86 138 0000 0000 [warning] site-demo: 滨江地铁站工地：监理 徐明 缺勤"))).toHaveLength(1);
       expect(sms.filter((m) => m.startsWith("+8613800000001 "))).toHaveLength(2);
 
       // The hub restarts two hours later (past the de-duplication period) and judges the same day again: nothing new.

@@ -38,9 +38,9 @@ describe("live view in a browser (loopback namespace)", () => {
       v: 1,
       gatewayId: "gw-hall-1",
       version: 1,
-      site: { id: "hall-1", name: "Riverside Service Hall", kind: "hall", tz: "Asia/Shanghai" },
+      site: { id: "hall-1", name: "滨江政务服务中心", kind: "hall", tz: "Asia/Shanghai" },
       devices: [{ id: "cam-w1", kind: "camera", windowId: "w1", heartbeatS: 60, onvif: { url: camera.url } }],
-      windows: [{ id: "w1", name: "Window 1", departmentId: "tax" }],
+      windows: [{ id: "w1", name: "1号窗口", departmentId: "tax" }],
       people: [],
     };
     const gateway = await gatewayProcess({ config });
@@ -87,9 +87,9 @@ describe("live view in a browser (loopback namespace)", () => {
       {
         deviceId: "cam-w1",
         site: "hall-1",
-        siteName: "Riverside Service Hall",
+        siteName: "滨江政务服务中心",
         window: "w1",
-        windowName: "Window 1",
+        windowName: "1号窗口",
         gateway: "gw-hall-1",
         watchable: true,
       },
@@ -114,7 +114,7 @@ describe("live view in a browser (loopback namespace)", () => {
       page.evaluate(() => (window as unknown as { liveStats: Record<string, { inits: number; segments: number }> }).liveStats["cam-w1"]);
     await waitFor("decoded frames in the page", async () => (await frames()) > 15, 60_000);
     expect(page.url()).not.toContain(VIEWER_TOKEN);
-    expect(await page.evaluate(() => document.querySelector(".tile .name")?.textContent)).toBe("Window 1 · cam-w1");
+    expect(await page.evaluate(() => document.querySelector(".tile .name")?.textContent)).toBe("1号窗口 · cam-w1");
 
     // ffmpeg killed by its pid: the gateway starts another, the same page gets the picture back.
     const [first] = await relays();
@@ -141,7 +141,7 @@ describe("live view in a browser (loopback namespace)", () => {
       async () => (await again.evaluate(() => document.querySelector("video")?.getVideoPlaybackQuality().totalVideoFrames ?? 0)) > 5,
       60_000,
     );
-    expect(await again.evaluate(() => document.querySelector("#site")?.textContent)).toBe("· Riverside Service Hall");
+    expect(await again.evaluate(() => document.querySelector("#site")?.textContent)).toBe("· 滨江政务服务中心");
     const third = (await relays())[0]!;
     expect(third.starts).toBe(3);
     await gateway.stop();

@@ -10,6 +10,7 @@ import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
 import { NEGATIVE_LEVELS } from "../events.ts";
+import { encodeGbk } from "../gbk.ts";
 import { localTimeToUtc } from "../time.ts";
 import { validateDeviceMessage, validateDeviceStatus } from "../validate.ts";
 import { deviceTopics } from "../topics.ts";
@@ -22,6 +23,35 @@ import { demoHallScenario, demoSiteScenario } from "./scenario.ts";
 const run = promisify(execFile);
 const DATE = "2026-11-20";
 const validateOpts = { now: Date.UTC(2027, 0, 1) };
+
+describe("the demo scenarios' names", () => {
+  it("are Chinese and survive GBK, as the site's ADMS terminal writes them", () => {
+    expect(demoSiteScenario.people.map((p) => [p.id, p.name, p.post])).toEqual([
+      ["sup-01", "孙浩", "总监理工程师"],
+      ["sup-02", "周强", "安全监理工程师"],
+      ["sup-03", "吴涛", "质量监理工程师"],
+      ["sup-04", "徐明", "现场监理员"],
+    ]);
+    expect(demoHallScenario.windows.map((w) => w.name)).toEqual([
+      "1号窗口",
+      "2号窗口",
+      "3号窗口",
+      "4号窗口",
+      "5号窗口",
+      "6号窗口",
+      "7号窗口",
+      "8号窗口",
+    ]);
+    expect(demoHallScenario.departments.map((d) => d.name)).toEqual(["税务局", "人社局", "不动产登记中心", "市场监管局"]);
+    const names = [...demoSiteScenario.people, ...demoHallScenario.people].map((p) => p.name);
+    for (const name of names) {
+      const bytes = encodeGbk(name);
+      expect(bytes.includes(0x3f), name).toBe(false); // no character GBK lacks
+      expect(bytes.length, name).toBe(name.length * 2);
+      expect(new TextDecoder("gbk").decode(bytes)).toBe(name);
+    }
+  });
+});
 
 describe("generateDay", () => {
   it("is deterministic for a seed and differs between seeds", () => {
