@@ -83,4 +83,6 @@ if (run(command).status !== 0) {
 // Debian's packages start their services; the project runs its own instances on its own ports.
 run("(systemctl disable --now influxdb mosquitto || service influxdb stop || service mosquitto stop) >/dev/null 2>&1 || true");
 // rabbitmq-server also leaves an epmd on 4369; this project's clusters run their own on their own ports.
-run("(systemctl disable --now rabbitmq-server || (service rabbitmq-server stop; update-rc.d rabbitmq-server disable)) >/dev/null 2>&1 || true");
+run(
+  "(systemctl disable --now rabbitmq-server || (service rabbitmq-server stop; update-rc.d rabbitmq-server disable)) >/dev/null 2>&1 || true",
+);

@@ -4,7 +4,10 @@ import { CameraReply, CameraRequest, NEGATIVE_NUMBER_WORDS, ptzFromWords, PtzReq
 describe("PTZ requests", () => {
   it("reads the command line's words into a request", () => {
     expect(ptzFromWords(["preset", "P003"], undefined)).toEqual({ ok: true, value: { action: "preset", preset: "P003" } });
-    expect(ptzFromWords(["move", "-0.5", "0.25"], "2")).toEqual({ ok: true, value: { action: "move", pan: -0.5, tilt: 0.25, zoom: 0, seconds: 2 } });
+    expect(ptzFromWords(["move", "-0.5", "0.25"], "2")).toEqual({
+      ok: true,
+      value: { action: "move", pan: -0.5, tilt: 0.25, zoom: 0, seconds: 2 },
+    });
     expect(ptzFromWords(["move", "0", "0", "1"], undefined)).toEqual({ ok: true, value: { action: "move", pan: 0, tilt: 0, zoom: 1 } });
     expect(ptzFromWords(["stop"], undefined)).toEqual({ ok: true, value: { action: "stop" } });
     expect(ptzFromWords(["home"], undefined)).toEqual({ ok: true, value: { action: "home" } });

@@ -85,7 +85,13 @@ export function ptzFromWords(words: string[], seconds: string | undefined): { ok
     case "move":
       if (params.length < 2 || params.length > 3 || numbers.some((n) => !Number.isFinite(n)))
         return no("move takes pan and tilt speeds and an optional zoom speed, each from -1 to 1, e.g. move 0.5 0");
-      request = { action, pan: numbers[0], tilt: numbers[1], zoom: numbers[2] ?? 0, ...(seconds !== undefined ? { seconds: Number(seconds) } : {}) };
+      request = {
+        action,
+        pan: numbers[0],
+        tilt: numbers[1],
+        zoom: numbers[2] ?? 0,
+        ...(seconds !== undefined ? { seconds: Number(seconds) } : {}),
+      };
       break;
     case "stop":
     case "home":

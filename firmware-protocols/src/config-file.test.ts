@@ -37,7 +37,17 @@ describe("configuration files", () => {
   });
 
   it("lists every problem at once, each with file, line and key", () => {
-    const text = ["name: ''", "http:", "  port: 99999", "  prot: 80", "items:", "  - { id: a, size: -1 }", "  - id: b", "    size: x", "colour: red"].join("\n");
+    const text = [
+      "name: ''",
+      "http:",
+      "  port: 99999",
+      "  prot: 80",
+      "items:",
+      "  - { id: a, size: -1 }",
+      "  - id: b",
+      "    size: x",
+      "colour: red",
+    ].join("\n");
     const error = errorOf(() => parse(text));
     expect(error.problems).toEqual([
       expect.stringMatching(/^cfg\.yaml:1: name: /),
@@ -68,7 +78,9 @@ describe("configuration files", () => {
     expect(problems("\t- tab: indented\n")[0]).toMatch(/^cfg\.yaml:1: invalid YAML/);
     expect(problems("!!binary aGVsbG8=\n")[0]).toMatch(/expected object/);
     // YAML 1.1 tags stay plain data: no Buffer, Set or Date for the schema to take for something else.
-    expect(problems("http: !!set { ? a, ? b }\n")).toEqual(['cfg.yaml:1: http: unknown key(s) "a", "b"; remove or fix the spelling (see the README)']);
+    expect(problems("http: !!set { ? a, ? b }\n")).toEqual([
+      'cfg.yaml:1: http: unknown key(s) "a", "b"; remove or fix the spelling (see the README)',
+    ]);
     expect(parse("name: !!timestamp 2026-01-01\n").name).toBe("2026-01-01");
   });
 
@@ -78,11 +90,18 @@ describe("configuration files", () => {
   });
 
   it("refuses alias bombs and oversized text before expanding or parsing them", () => {
-    const bomb = ["a: &a [x,x,x,x,x,x,x,x,x]", "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]", "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]", "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c]"].join("\n");
+    const bomb = [
+      "a: &a [x,x,x,x,x,x,x,x,x]",
+      "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]",
+      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]",
+      "d: [*c,*c,*c,*c,*c,*c,*c,*c,*c]",
+    ].join("\n");
     expect(problems(bomb)).toEqual([expect.stringMatching(/^cfg\.yaml:1: .*aliases/)]);
     // A few aliases are fine (the schema then judges the keys).
     expect(problems("base: &b { host: h }\nhttp: *b\n")).toEqual([expect.stringMatching(/unknown key\(s\) "base"/)]);
-    expect(problems(`name: a\n# ${"x".repeat(MAX_CONFIG_FILE_BYTES)}\n`)).toEqual([expect.stringMatching(/^cfg\.yaml:1: file is larger than 262144 bytes/)]);
+    expect(problems(`name: a\n# ${"x".repeat(MAX_CONFIG_FILE_BYTES)}\n`)).toEqual([
+      expect.stringMatching(/^cfg\.yaml:1: file is larger than 262144 bytes/),
+    ]);
     expect(problems(`name: ${"[".repeat(3000)}${"]".repeat(3000)}\n`)[0]).toMatch(/^cfg\.yaml:\d+: /);
   });
 

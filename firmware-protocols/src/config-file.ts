@@ -97,7 +97,13 @@ export function parseConfigText(text: string, file: string, problems: ConfigProb
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      problems.push({ code: "yaml", file, line: lineCounter.linePos(e.pos[0]).line, path: "", message: `invalid YAML: ${e.message.split("\n")[0]}` });
+      problems.push({
+        code: "yaml",
+        file,
+        line: lineCounter.linePos(e.pos[0]).line,
+        path: "",
+        message: `invalid YAML: ${e.message.split("\n")[0]}`,
+      });
     }
     return undefined;
   }
@@ -105,7 +111,13 @@ export function parseConfigText(text: string, file: string, problems: ConfigProb
   try {
     data = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
   } catch (err) {
-    problems.push({ code: "yaml", file, line: 1, path: "", message: `${(err as Error).message}; write the values out instead of using aliases` });
+    problems.push({
+      code: "yaml",
+      file,
+      line: 1,
+      path: "",
+      message: `${(err as Error).message}; write the values out instead of using aliases`,
+    });
     return undefined;
   }
   return { file, text, data, lineOf: (path) => lineOf(doc, lineCounter, path) };
@@ -157,7 +169,9 @@ export function checkConfig<S extends z.ZodType>(
   for (const { issue, path } of closestIssues(parsed.error.issues, [], explained)) {
     if (explained(issue, path)) continue;
     if (issue.code === "unrecognized_keys") {
-      const keys = issue.keys.filter((k) => !oldPaths.some((old) => old === formatKeyPath([...path, k]) || old.startsWith(`${formatKeyPath([...path, k])}.`)));
+      const keys = issue.keys.filter(
+        (k) => !oldPaths.some((old) => old === formatKeyPath([...path, k]) || old.startsWith(`${formatKeyPath([...path, k])}.`)),
+      );
       if (keys.length === 0) continue;
       const where = formatKeyPath(path);
       const see = options.docs ? ` (see ${options.docs})` : "";
@@ -171,7 +185,13 @@ export function checkConfig<S extends z.ZodType>(
       continue;
     }
     const where = formatKeyPath(path);
-    problems.push({ code: "schema", file: doc.file, line: doc.lineOf(path), path: where, message: `${where || "(top level)"}: ${issue.message}` });
+    problems.push({
+      code: "schema",
+      file: doc.file,
+      line: doc.lineOf(path),
+      path: where,
+      message: `${where || "(top level)"}: ${issue.message}`,
+    });
   }
   return undefined;
 }
@@ -210,7 +230,8 @@ function closestIssues(
     const path = [...prefix, ...issue.path.filter((p): p is string | number => typeof p !== "symbol")];
     if (issue.code === "invalid_union" && issue.errors.length > 0) {
       const branches = issue.errors.map((branch) => closestIssues(branch, path, explained));
-      const score = (branch: { issue: z.core.$ZodIssue; path: (string | number)[] }[]) => branch.filter((i) => !explained(i.issue, i.path)).length;
+      const score = (branch: { issue: z.core.$ZodIssue; path: (string | number)[] }[]) =>
+        branch.filter((i) => !explained(i.issue, i.path)).length;
       const closest = branches.reduce((best, branch) => (score(branch) < score(best) ? branch : best));
       if (closest.length > 0) return closest;
     }
@@ -233,7 +254,8 @@ function renamedKeys(doc: ConfigDocument, data: unknown, options: ConfigFileOpti
   for (const [old, now] of Object.entries(options.renamed ?? {})) {
     const path = old.split(".");
     let node: unknown = data;
-    for (const key of path) node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
+    for (const key of path)
+      node = node !== null && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined;
     if (node === undefined) continue;
     const example = node !== null && typeof node === "object" ? "..." : JSON.stringify(node);
     problems.push({

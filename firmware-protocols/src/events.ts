@@ -119,7 +119,11 @@ export const SigninEvent = z.strictObject({
    * clock was found off when it sent this sign-in, seconds (terminal minus gateway; negative = behind). `ts` stays
    * the terminal's time; the hub flags the sign-in for review when this is beyond its tolerance.
    */
-  clockOffsetS: z.int().min(-10 * 365 * 86400).max(10 * 365 * 86400).optional(),
+  clockOffsetS: z
+    .int()
+    .min(-10 * 365 * 86400)
+    .max(10 * 365 * 86400)
+    .optional(),
 });
 
 export const MotionEvent = z.strictObject({
@@ -130,7 +134,10 @@ export const MotionEvent = z.strictObject({
   /** onvif: the gateway's ONVIF adapter; vmd: the camera's own motion detection over MQTT; pir: a presence sensor; ai: person detection. */
   source: z.enum(["onvif", "vmd", "pir", "ai"]),
   /** SHA-256 (hex) of the JPEG snapshot the gateway took at this edge and keeps as evidence; it travels in the signed batch. */
-  snapshotSha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits").optional(),
+  snapshotSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits")
+    .optional(),
 });
 
 export const HeartbeatEvent = z.strictObject({
@@ -145,7 +152,9 @@ export const HeartbeatEvent = z.strictObject({
 });
 
 /** An application's number in its department's approval system (the same in the hall and centrally). */
-export const ApplicationNo = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$/, "letters, digits, '_', '.', '-', '/'; 1 to 64 characters");
+export const ApplicationNo = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$/, "letters, digits, '_', '.', '-', '/'; 1 to 64 characters");
 /** An approval item's unique code in the catalogue of powers (the registry's `items[].code`). */
 export const ItemCode = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, '_', '.', '-'; 1 to 64 characters");
 
@@ -167,7 +176,13 @@ export function itemRules(ctx: z.core.ParsePayload<ItemRuleFields>): void {
   const e = ctx.value;
   const need = (field: keyof ItemRuleFields, why: string) => {
     if (e[field] === undefined)
-      ctx.issues.push({ code: "invalid_type", expected: "string", input: undefined, path: [field], message: `${field} is required ${why}` });
+      ctx.issues.push({
+        code: "invalid_type",
+        expected: "string",
+        input: undefined,
+        path: [field],
+        message: `${field} is required ${why}`,
+      });
   };
   const forbid = (field: keyof ItemRuleFields, why: string) => {
     if (e[field] !== undefined) ctx.issues.push({ code: "custom", input: e[field], path: [field], message: `${field} ${why}` });

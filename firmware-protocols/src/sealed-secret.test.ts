@@ -1,7 +1,15 @@
 import { generateKeyPairSync } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { generateSealingKeys, loadSealingPrivateKey, loadSealingPublicKey, MAX_SECRET_BYTES, openSecret, SealedSecret, sealSecret } from "./sealed-secret.ts";
+import {
+  generateSealingKeys,
+  loadSealingPrivateKey,
+  loadSealingPublicKey,
+  MAX_SECRET_BYTES,
+  openSecret,
+  SealedSecret,
+  sealSecret,
+} from "./sealed-secret.ts";
 
 const gateway = generateSealingKeys();
 const privateKey = loadSealingPrivateKey(gateway.privateKeyPem);
@@ -40,15 +48,24 @@ describe("sealed secrets", () => {
       expect(openSecret(value, privateKey, context)).toEqual({ ok: true, value: secret });
     }
     expect(sealSecret("", gateway.publicKeyPem, context)).toMatchObject({ ok: false, error: { code: "too_long" } });
-    expect(sealSecret("k".repeat(MAX_SECRET_BYTES + 1), gateway.publicKeyPem, context)).toMatchObject({ ok: false, error: { code: "too_long" } });
+    expect(sealSecret("k".repeat(MAX_SECRET_BYTES + 1), gateway.publicKeyPem, context)).toMatchObject({
+      ok: false,
+      error: { code: "too_long" },
+    });
   });
 
   it("does not open with another gateway's key or in another context (moved to another device or field)", () => {
     const other = loadSealingPrivateKey(generateSealingKeys().privateKeyPem);
     const value = sealed();
     expect(openSecret(value, other, context)).toMatchObject({ ok: false, error: { code: "wrong_key_or_tampered" } });
-    expect(openSecret(value, privateKey, "gw-hall-1/cam-w02/onvif.password")).toMatchObject({ ok: false, error: { code: "wrong_key_or_tampered" } });
-    expect(openSecret(value, privateKey, "gw-hall-2/cam-w01/onvif.password")).toMatchObject({ ok: false, error: { code: "wrong_key_or_tampered" } });
+    expect(openSecret(value, privateKey, "gw-hall-1/cam-w02/onvif.password")).toMatchObject({
+      ok: false,
+      error: { code: "wrong_key_or_tampered" },
+    });
+    expect(openSecret(value, privateKey, "gw-hall-2/cam-w01/onvif.password")).toMatchObject({
+      ok: false,
+      error: { code: "wrong_key_or_tampered" },
+    });
   });
 
   it("refuses a sealed value with any part altered", () => {
@@ -97,7 +114,10 @@ describe("sealed secrets", () => {
     const signing = generateKeyPairSync("ed25519");
     const signingPem = signing.publicKey.export({ type: "spki", format: "pem" }).toString();
     expect(loadSealingPublicKey(signingPem)).toMatchObject({ ok: false, error: { code: "bad_key" } });
-    expect(loadSealingPublicKey("-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----\n")).toMatchObject({ ok: false, error: { code: "bad_key" } });
+    expect(loadSealingPublicKey("-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----\n")).toMatchObject({
+      ok: false,
+      error: { code: "bad_key" },
+    });
     expect(sealSecret("pw", signingPem, context)).toMatchObject({ ok: false, error: { code: "bad_key" } });
     expect(sealSecret("pw", signing.publicKey, context)).toMatchObject({ ok: false, error: { code: "bad_key" } });
     expect(openSecret(sealed(), signing.privateKey, context)).toMatchObject({ ok: false, error: { code: "bad_key" } });

@@ -55,7 +55,10 @@ export function loadSealingPublicKey(pem: string): Result<KeyObject, SealError> 
     return err({ code: "bad_key", message: `not a PEM public key (${(e as Error).message})` });
   }
   if (key.asymmetricKeyType !== "x25519") {
-    return err({ code: "bad_key", message: `a ${key.asymmetricKeyType ?? "unknown"} key, not the gateway's X25519 sealing key (gateway keys prints it)` });
+    return err({
+      code: "bad_key",
+      message: `a ${key.asymmetricKeyType ?? "unknown"} key, not the gateway's X25519 sealing key (gateway keys prints it)`,
+    });
   }
   return ok(key);
 }

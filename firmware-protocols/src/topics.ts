@@ -81,7 +81,13 @@ export function parseTopic(topic: string): { ok: true; value: ParsedTopic } | { 
   if (
     scope === "gw" &&
     sub === undefined &&
-    (type === "batch" || type === "ack" || type === "status" || type === "config" || type === "cmd" || type === "camera" || type === "camera-reply")
+    (type === "batch" ||
+      type === "ack" ||
+      type === "status" ||
+      type === "config" ||
+      type === "cmd" ||
+      type === "camera" ||
+      type === "camera-reply")
   ) {
     return { ok: true, value: { scope, gatewayId: id, type } };
   }

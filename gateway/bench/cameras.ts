@@ -23,7 +23,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log("usage: npx tsx gateway/bench/cameras.ts [--cameras N] [--seconds S]   (about 5 minutes: two gateways, each idle for S seconds)");
+  console.log(
+    "usage: npx tsx gateway/bench/cameras.ts [--cameras N] [--seconds S]   (about 5 minutes: two gateways, each idle for S seconds)",
+  );
   process.exit(0);
 }
 const CAMERAS = Number(args.cameras);
@@ -98,7 +100,13 @@ withCameras.settings.config = config(
     const id = `cam-w${i + 1}`;
     const sealed = sealSecret("bench-secret", keys.sealingKeyPem, secretContext("gw-bench", id, "onvif", "password"));
     if (!sealed.ok) throw new Error(sealed.error.message);
-    return { id, kind: "camera", windowId: `w${i + 1}`, heartbeatS: 60, onvif: { url: replay.url, username: "admin", password: sealed.value } };
+    return {
+      id,
+      kind: "camera",
+      windowId: `w${i + 1}`,
+      heartbeatS: 60,
+      onvif: { url: replay.url, username: "admin", password: sealed.value },
+    };
   }),
 );
 await withCameras.start();
@@ -109,7 +117,9 @@ await withCameras.cleanup();
 await Promise.all(replays.map((r) => r.stop()));
 
 const row = (what: string, b: number, c: number, unit: string, target: string) =>
-  console.log(`${what.padEnd(34)} ${b.toFixed(unit === "%" ? 2 : 1).padStart(7)} ${unit.padEnd(3)} ${c.toFixed(unit === "%" ? 2 : 1).padStart(7)} ${unit.padEnd(3)} ${(c - b >= 0 ? "+" : "") + (c - b).toFixed(unit === "%" ? 2 : 1)} ${unit}   (${target})`);
+  console.log(
+    `${what.padEnd(34)} ${b.toFixed(unit === "%" ? 2 : 1).padStart(7)} ${unit.padEnd(3)} ${c.toFixed(unit === "%" ? 2 : 1).padStart(7)} ${unit.padEnd(3)} ${(c - b >= 0 ? "+" : "") + (c - b).toFixed(unit === "%" ? 2 : 1)} ${unit}   (${target})`,
+  );
 console.log(`\ngateway idle for ${SECONDS} s: no camera vs ${CAMERAS} ONVIF cameras subscribed (replays, PullMessages held 60 s)`);
 console.log(`${"".padEnd(34)} ${"none".padStart(11)} ${`${CAMERAS} cams`.padStart(11)}   difference`);
 row("resident memory", baseline.rssMb, cameras.rssMb, "MB", "target: at most +30 MB");

@@ -94,7 +94,11 @@ async function closeAll(clients: MqttClient[]) {
 
 async function startGatewayChild(devices: number): Promise<GatewayUnderTest> {
   // No hub listens on the uplink URL: readings stay in the buffer, as they do while a hall is offline.
-  const gateway = await gatewayProcess({ entry: BUNDLE, config: hallConfig(devices, "gw-bench"), hubUrl: `mqtt://127.0.0.1:${await freePort()}` });
+  const gateway = await gatewayProcess({
+    entry: BUNDLE,
+    config: hallConfig(devices, "gw-bench"),
+    hubUrl: `mqtt://127.0.0.1:${await freePort()}`,
+  });
   await gateway.start();
   return gateway;
 }

@@ -73,12 +73,33 @@ beforeAll(async () => {
   const keys = loadOrCreateKeys(gateway.dataDir);
   const sealed = sealSecret("s3cret", keys.sealingKeyPem, secretContext("gw1", "cam1", "onvif", "password"));
   if (!sealed.ok) throw new Error(sealed.error.message);
-  config.devices.push({ id: "cam1", kind: "camera", windowId: "w1", cameraId: "cam1", heartbeatS: 60, onvif: { url: replay.url, username: "admin", password: sealed.value, ptz: true } });
+  config.devices.push({
+    id: "cam1",
+    kind: "camera",
+    windowId: "w1",
+    cameraId: "cam1",
+    heartbeatS: 60,
+    onvif: { url: replay.url, username: "admin", password: sealed.value, ptz: true },
+  });
   const hubPassword = (gateway.settings.hub as { password: string }).password;
   registry.gateways.set("gw1", { id: "gw1", site: "hall1", publicKey: keys.publicKeyPem, secret: hubPassword });
-  registry.devices.set("cam1", { id: "cam1", kind: "camera", site: "hall1", window: "w1", cameraId: "cam1", heartbeatS: 60, scale: "four", onvif: { url: replay.url, username: "admin", ptz: true } });
+  registry.devices.set("cam1", {
+    id: "cam1",
+    kind: "camera",
+    site: "hall1",
+    window: "w1",
+    cameraId: "cam1",
+    heartbeatS: 60,
+    scale: "four",
+    onvif: { url: replay.url, username: "admin", ptz: true },
+  });
 
-  broker = await startHubBroker({ port: brokerPort, registry: staticRegistryView(registry), logger: pino({ level: "silent" }), serviceSecret: SERVICE_SECRET });
+  broker = await startHubBroker({
+    port: brokerPort,
+    registry: staticRegistryView(registry),
+    logger: pino({ level: "silent" }),
+    serviceSecret: SERVICE_SECRET,
+  });
   ctx = { ...testContext(registry, influx.url), http };
   await ensureDatabase(ctx.influx, "supervision", ctx.logger);
   const credentials = { brokerUrl, username: "hub", password: SERVICE_SECRET };
@@ -105,7 +126,10 @@ afterAll(async () => {
 const call = (method: "GET" | "POST", path: string, token: string | undefined, body?: unknown) =>
   fetch(`${api}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 
@@ -132,7 +156,14 @@ describe("PTZ from the hub (API with an operator token, hub camera ptz) down the
     expect(replay.ptzCalls.at(-1)).toEqual({ action: "GotoPreset", profileToken: "main", preset: "P003" });
 
     expect((await hubCli(["ptz", "cam1", "move", "-0.5", "0.25", "--seconds", "3"])).out).toBe("ok   camera cam1: move -0.5 0.25");
-    expect(replay.ptzCalls.at(-1)).toEqual({ action: "ContinuousMove", profileToken: "main", pan: -0.5, tilt: 0.25, zoom: 0, timeout: "PT3S" });
+    expect(replay.ptzCalls.at(-1)).toEqual({
+      action: "ContinuousMove",
+      profileToken: "main",
+      pan: -0.5,
+      tilt: 0.25,
+      zoom: 0,
+      timeout: "PT3S",
+    });
     expect((await hubCli(["ptz", "cam1", "stop"])).code).toBe(0);
     expect((await hubCli(["ptz", "cam1", "home"])).code).toBe(0);
     expect(replay.ptzCalls.slice(-2).map((c) => c.action)).toEqual(["Stop", "GotoHomePosition"]);
@@ -154,7 +185,9 @@ describe("snapshots through the hub, checked against the hash the reading record
   it("motion's snapshot hash reaches InfluxDB in the signed batch; the image comes back through the hub; edited on the gateway, it is tampered", async () => {
     replay.notify({ variant: "cell-ismotion", motion: true });
     const stored = async () =>
-      (await ctx.influx.query(`SELECT "snapshot_sha256" FROM "raw"."motion" WHERE "device" = 'cam1'`)) as unknown as { snapshot_sha256: string }[];
+      (await ctx.influx.query(`SELECT "snapshot_sha256" FROM "raw"."motion" WHERE "device" = 'cam1'`)) as unknown as {
+        snapshot_sha256: string;
+      }[];
     await waitFor("the motion reading in InfluxDB", async () => (await stored()).length > 0, 60_000);
     const sha = (await stored())[0]!.snapshot_sha256;
     expect(sha).toBe(JPEG_SHA);
@@ -183,7 +216,12 @@ describe("snapshots through the hub, checked against the hash the reading record
     for (const f of files) writeFileSync(join(folder, f), edited);
     const tampered = await call("GET", `/api/cameras/cam1/snapshots/${sha}`, VIEWER);
     expect(tampered.status).toBe(409);
-    expect(await tampered.json()).toMatchObject({ status: "tampered", device: "cam1", sha256: sha, actualSha256: createHash("sha256").update(edited).digest("hex") });
+    expect(await tampered.json()).toMatchObject({
+      status: "tampered",
+      device: "cam1",
+      sha256: sha,
+      actualSha256: createHash("sha256").update(edited).digest("hex"),
+    });
     const cli = await hubCli(["fetch", "cam1", sha, "--out", join(dir, "t.jpg")]);
     expect(cli.code).toBe(1);
     expect(cli.err).toMatch(new RegExp(`^TAMPERED camera cam1 snapshot ${sha}`));
@@ -209,7 +247,9 @@ describe("snapshots through the hub, checked against the hash the reading record
     ctx.events.emit("warning", { ...warning, rule: "left_post" });
     ctx.events.emit("warning", { ...warning, ts: Date.now() - 3 * 86_400_000 });
     const recorded = async () =>
-      (await ctx.influx.query(`SELECT "sha256", "warning_ts", "window" FROM "raw"."camera_snapshot" WHERE "device" = 'cam1' AND "reason" = 'unattended'`)) as unknown as {
+      (await ctx.influx.query(
+        `SELECT "sha256", "warning_ts", "window" FROM "raw"."camera_snapshot" WHERE "device" = 'cam1' AND "reason" = 'unattended'`,
+      )) as unknown as {
         sha256: string;
         warning_ts: number;
         window: string;
@@ -221,7 +261,12 @@ describe("snapshots through the hub, checked against the hash the reading record
     const taken = await call("POST", "/api/cameras/cam1/snapshot", OPERATOR);
     expect(taken.status).toBe(200);
     const link = `/cameras/snapshot?device=cam1&sha256=${JPEG_SHA}`;
-    expect(await taken.json()).toMatchObject({ device: "cam1", sha256: JPEG_SHA, url: `/api/cameras/cam1/snapshots/${JPEG_SHA}`, page: link });
+    expect(await taken.json()).toMatchObject({
+      device: "cam1",
+      sha256: JPEG_SHA,
+      url: `/api/cameras/cam1/snapshots/${JPEG_SHA}`,
+      page: link,
+    });
     // The evidence page a warning or dashboard links to: open (it holds no data), it fetches with the viewer's token.
     const page = await call("GET", link, undefined);
     expect(page.status).toBe(200);

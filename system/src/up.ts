@@ -79,7 +79,9 @@ async function waitForConfig(gatewayId: string, httpPort: number, children: Mana
   for (;;) {
     try {
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/status`, { headers })).json()) as { configVersion?: number | null };
+      const status = (await (await fetch(`http://127.0.0.1:${httpPort}/api/status`, { headers })).json()) as {
+        configVersion?: number | null;
+      };
       if (typeof status.configVersion === "number") return;
     } catch {
       // not listening yet
@@ -347,7 +349,11 @@ function viewerToken(tokensFile: string): string | undefined {
   const known = read();
   if (known) return known;
   try {
-    execFileSync(process.execPath, ["--import", "tsx", HUB_CLI, "token", "add", LIVE_VIEW_TOKEN_NAME, "--role", "viewer", "--token-file", tokensFile], { stdio: "ignore" });
+    execFileSync(
+      process.execPath,
+      ["--import", "tsx", HUB_CLI, "token", "add", LIVE_VIEW_TOKEN_NAME, "--role", "viewer", "--token-file", tokensFile],
+      { stdio: "ignore" },
+    );
   } catch {
     return undefined;
   }

@@ -31,10 +31,18 @@ function registry(devices: object[]): string {
     windows: [{ id: "w1", site: "hall-1", name: "Window 1", department: "tax" }],
     rosters: [{ id: "office", shifts: [{ start: "09:00", end: "17:00" }] }],
     people: [{ id: "c1", name: "Li Na", role: "clerk", post: "Tax clerk", site: "hall-1", window: "w1", roster: "office" }],
-    gateways: [{ id: "gw-restart", site: "hall-1", secret: "gateway-secret", publicKey: keys.publicKeyPem, sealingKey: keys.sealingKeyPem }],
+    gateways: [
+      { id: "gw-restart", site: "hall-1", secret: "gateway-secret", publicKey: keys.publicKeyPem, sealingKey: keys.sealingKeyPem },
+    ],
     devices: [
       { id: "kp-w1", kind: "keypad", site: "hall-1", window: "w1", secret: "keypad-secret" },
-      { id: "cam-w1", kind: "camera", site: "hall-1", window: "w1", onvif: { url: "http://cam-w1.example/onvif/device_service", username: "admin", password: CAMERA_PASSWORD } },
+      {
+        id: "cam-w1",
+        kind: "camera",
+        site: "hall-1",
+        window: "w1",
+        onvif: { url: "http://cam-w1.example/onvif/device_service", username: "admin", password: CAMERA_PASSWORD },
+      },
       ...devices,
     ],
   });
@@ -96,7 +104,10 @@ describe("registry edits after a hub restart", () => {
     expect(stored).not.toContain(CAMERA_PASSWORD);
     const sealed = first.stored?.devices.find((d) => d.id === "cam-w1")?.onvif?.password ?? "";
     const key = loadSealingPrivateKey(readFileSync(join(gateway.dataDir, "gateway-sealing-key.pem"), "utf8"));
-    expect(openSecret(sealed, key, secretContext("gw-restart", "cam-w1", "onvif", "password"))).toEqual({ ok: true, value: CAMERA_PASSWORD });
+    expect(openSecret(sealed, key, secretContext("gw-restart", "cam-w1", "onvif", "password"))).toEqual({
+      ok: true,
+      value: CAMERA_PASSWORD,
+    });
 
     // Restart the hub on the same data dir: the same files give the same version, never a lower one.
     await hub?.stop();
@@ -104,7 +115,10 @@ describe("registry edits after a hub restart", () => {
     hub = await startHub();
 
     // Edit the registry after the restart: the gateway applies it (before issue 10 it kept "ignoring an older config").
-    writeFileSync(join(dir, "registry", "hall.yaml"), registry([{ id: "kp-w1b", kind: "keypad", site: "hall-1", window: "w1", secret: "keypad-b" }]));
+    writeFileSync(
+      join(dir, "registry", "hall.yaml"),
+      registry([{ id: "kp-w1b", kind: "keypad", site: "hall-1", window: "w1", secret: "keypad-b" }]),
+    );
     await waitFor("the edited config at the gateway", async () => (await gatewayState()).devices === 3, 60_000);
     const after = await gatewayState();
     expect(after.version).toBeGreaterThan(first.version!);

@@ -66,14 +66,45 @@ afterAll(async () => {
 describe("a rating from a keypad", () => {
   it("is queryable in InfluxDB with its hall, window, clerk and level", async () => {
     const ts = Date.now();
-    const payload = JSON.stringify({ v: 1, deviceId: "kp-w1", seq: 7, ts, windowId: "w1", clerkId: "c1", txnId: "T-1", outcome: "rated", scale: "four", key: 4, level: "dissatisfied" });
+    const payload = JSON.stringify({
+      v: 1,
+      deviceId: "kp-w1",
+      seq: 7,
+      ts,
+      windowId: "w1",
+      clerkId: "c1",
+      txnId: "T-1",
+      outcome: "rated",
+      scale: "four",
+      key: 4,
+      level: "dissatisfied",
+    });
     // The gateway learns kp-w1 from the hub's config; until then the device is refused, so retry the publish.
     await waitFor("the keypad to be accepted", async () => {
       try {
         await new Promise<void>((resolve, reject) =>
           execFile(
             "mosquitto_pub",
-            ["-h", "127.0.0.1", "-p", String(gateway.devicePort), "-i", "kp-w1", "-u", "kp-w1", "-P", "keypad-secret", "-q", "1", "-V", "mqttv311", "-t", deviceTopics.event("kp-w1", "rating"), "-m", payload],
+            [
+              "-h",
+              "127.0.0.1",
+              "-p",
+              String(gateway.devicePort),
+              "-i",
+              "kp-w1",
+              "-u",
+              "kp-w1",
+              "-P",
+              "keypad-secret",
+              "-q",
+              "1",
+              "-V",
+              "mqttv311",
+              "-t",
+              deviceTopics.event("kp-w1", "rating"),
+              "-m",
+              payload,
+            ],
             (error) => (error ? reject(error) : resolve()),
           ),
         );
@@ -90,6 +121,16 @@ describe("a rating from a keypad", () => {
       return rows.length > 0;
     });
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ site: "hall-1", window: "w1", department: "tax", clerk: "c1", level: "dissatisfied", device: "kp-w1", seq: 7, key: 4, negative: 1 });
+    expect(rows[0]).toMatchObject({
+      site: "hall-1",
+      window: "w1",
+      department: "tax",
+      clerk: "c1",
+      level: "dissatisfied",
+      device: "kp-w1",
+      seq: 7,
+      key: 4,
+      negative: 1,
+    });
   });
 });

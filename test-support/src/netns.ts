@@ -20,7 +20,9 @@ export function assertInLoopbackNamespace(): void {
   const names = Object.keys(networkInterfaces());
   const others = names.filter((n) => n !== "lo");
   if (others.length > 0 || !names.includes("lo"))
-    throw new Error(`camera tests must run in a loopback-only network namespace (they see ${names.join(", ") || "no interface"}); run them through npm test, which starts them with unshare --net`);
+    throw new Error(
+      `camera tests must run in a loopback-only network namespace (they see ${names.join(", ") || "no interface"}); run them through npm test, which starts them with unshare --net`,
+    );
 }
 
 /** Records every HTTP request and socket connection attempt to a non-loopback address made while installed. */
@@ -51,8 +53,12 @@ export function installLoopbackGuard(): { violations: string[]; dispose(): void 
  * Runs vitest on the given `*.netns.ts` files inside a new network namespace with only loopback up.
  * Needs root (CI and the project's machines run as root); resolves with the exit code and the output.
  */
-export function runVitestInLoopbackNamespace(files: string[], opts: { cwd: string; timeoutMs?: number }): Promise<{ code: number | null; output: string }> {
-  if (process.getuid?.() !== 0) return Promise.reject(new Error("loopback namespace tests need root (unshare --net); run npm test as root, as CI does"));
+export function runVitestInLoopbackNamespace(
+  files: string[],
+  opts: { cwd: string; timeoutMs?: number },
+): Promise<{ code: number | null; output: string }> {
+  if (process.getuid?.() !== 0)
+    return Promise.reject(new Error("loopback namespace tests need root (unshare --net); run npm test as root, as CI does"));
   return new Promise((resolve, reject) => {
     // Multicast on lo too: WS-Discovery probes (239.255.255.250) reach the test's cameras and never leave the namespace.
     const script =

@@ -33,7 +33,15 @@ const KNOWN = new Set<number>(Object.values(COMMANDS));
 /** Why a NACK was sent (its one payload byte). */
 export const NACK_REASONS = { bad_crc: 0x01, bad_length: 0x02, unknown_command: 0x03, bad_payload: 0x04, busy: 0x05 } as const;
 
-export const SERIAL_ERROR_CODES = ["bad_start", "bad_length", "truncated", "bad_crc", "unknown_command", "bad_payload", "oversized"] as const;
+export const SERIAL_ERROR_CODES = [
+  "bad_start",
+  "bad_length",
+  "truncated",
+  "bad_crc",
+  "unknown_command",
+  "bad_payload",
+  "oversized",
+] as const;
 export type SerialErrorCode = (typeof SERIAL_ERROR_CODES)[number];
 export interface SerialError {
   code: SerialErrorCode;
@@ -59,8 +67,10 @@ export function crc16modbus(bytes: Uint8Array): number {
 }
 
 export function encodeFrame(frame: Frame): Buffer {
-  if (frame.payload.length > MAX_PAYLOAD) throw new RangeError(`payload of ${frame.payload.length} bytes; a frame carries at most ${MAX_PAYLOAD}`);
-  if (!Number.isInteger(frame.address) || frame.address < 0 || frame.address > 247) throw new RangeError(`bus address ${frame.address} is not 0..247`);
+  if (frame.payload.length > MAX_PAYLOAD)
+    throw new RangeError(`payload of ${frame.payload.length} bytes; a frame carries at most ${MAX_PAYLOAD}`);
+  if (!Number.isInteger(frame.address) || frame.address < 0 || frame.address > 247)
+    throw new RangeError(`bus address ${frame.address} is not 0..247`);
   if (!Number.isInteger(frame.seq) || frame.seq < 0 || frame.seq > 255) throw new RangeError(`link seq ${frame.seq} is not 0..255`);
   const out = Buffer.alloc(frame.payload.length + 7);
   out[0] = START_BYTE;
@@ -91,7 +101,8 @@ export class FrameDecoder {
     for (;;) {
       const start = this.buf.indexOf(START_BYTE);
       if (start < 0) {
-        if (this.buf.length > 0) results.push(err({ code: "bad_start", message: `${this.buf.length} bytes of noise before any start byte` }));
+        if (this.buf.length > 0)
+          results.push(err({ code: "bad_start", message: `${this.buf.length} bytes of noise before any start byte` }));
         this.buf = Buffer.alloc(0);
         return results;
       }
@@ -117,9 +128,18 @@ export class FrameDecoder {
         continue;
       }
       const command = this.buf[3]!;
-      const frame = { address: this.buf[2]!, command: command as CommandCode, seq: this.buf[4]!, payload: Uint8Array.from(this.buf.subarray(5, 2 + len)) };
+      const frame = {
+        address: this.buf[2]!,
+        command: command as CommandCode,
+        seq: this.buf[4]!,
+        payload: Uint8Array.from(this.buf.subarray(5, 2 + len)),
+      };
       this.buf = this.buf.subarray(total);
-      results.push(KNOWN.has(command) ? ok(frame) : err({ code: "unknown_command", message: `command 0x${command.toString(16).padStart(2, "0")} is not in protocol v1` }));
+      results.push(
+        KNOWN.has(command)
+          ? ok(frame)
+          : err({ code: "unknown_command", message: `command 0x${command.toString(16).padStart(2, "0")} is not in protocol v1` }),
+      );
     }
   }
 

@@ -18,7 +18,12 @@ const DIRECTIONS = ["in", "out"] as const;
 const MOTION_STATES = ["end", "start"] as const;
 const SOURCES = ["onvif", "vmd", "pir", "ai"] as const;
 /** Queue systems and approval items are networked systems: they have no serial frames. */
-const EVENT_COMMAND: Partial<Record<EventKind, number>> = { rating: COMMANDS.rating, signin: COMMANDS.signin, motion: COMMANDS.motion, heartbeat: COMMANDS.heartbeat };
+const EVENT_COMMAND: Partial<Record<EventKind, number>> = {
+  rating: COMMANDS.rating,
+  signin: COMMANDS.signin,
+  motion: COMMANDS.motion,
+  heartbeat: COMMANDS.heartbeat,
+};
 const COMMAND_EVENT = new Map(Object.entries(EVENT_COMMAND).map(([kind, code]) => [code, kind as EventKind]));
 
 class Writer {
@@ -49,7 +54,8 @@ class Writer {
     for (const x of b) this.u8(x);
   }
   done(): Uint8Array {
-    if (this.bytes.length > MAX_PAYLOAD) throw new RangeError(`payload of ${this.bytes.length} bytes; a frame carries at most ${MAX_PAYLOAD}`);
+    if (this.bytes.length > MAX_PAYLOAD)
+      throw new RangeError(`payload of ${this.bytes.length} bytes; a frame carries at most ${MAX_PAYLOAD}`);
     return Uint8Array.from(this.bytes);
   }
 }
@@ -173,7 +179,13 @@ export function decodeEventFrame(frame: Frame, deviceId: string, opts: ValidateO
       const rssi = r.u8();
       const pending = r.u16();
       const fw = optional(r.str());
-      Object.assign(json, { intervalS, uptimeS, ...(rssi === 0x7f ? {} : { rssi: (rssi << 24) >> 24 }), ...(pending === 0xffff ? {} : { pending }), ...(fw ? { fw } : {}) });
+      Object.assign(json, {
+        intervalS,
+        uptimeS,
+        ...(rssi === 0x7f ? {} : { rssi: (rssi << 24) >> 24 }),
+        ...(pending === 0xffff ? {} : { pending }),
+        ...(fw ? { fw } : {}),
+      });
     }
     r.end();
   } catch (error) {

@@ -29,9 +29,32 @@ describe("frames", () => {
   });
 
   const events: DeviceEvent[] = [
-    { kind: "rating", v: 1, deviceId: "kp-1", seq: 4_000_000_000, ts: TS, windowId: "w1", clerkId: "c1", txnId: "T-1", outcome: "rated", scale: "four", key: 2, level: "satisfied" },
+    {
+      kind: "rating",
+      v: 1,
+      deviceId: "kp-1",
+      seq: 4_000_000_000,
+      ts: TS,
+      windowId: "w1",
+      clerkId: "c1",
+      txnId: "T-1",
+      outcome: "rated",
+      scale: "four",
+      key: 2,
+      level: "satisfied",
+    },
     { kind: "rating", v: 1, deviceId: "kp-1", seq: 1, ts: TS, windowId: "w1", outcome: "timeout", scale: "five" },
-    { kind: "signin", v: 1, deviceId: "kp-1", seq: 2, ts: TS, personId: "p-1", method: "pin", direction: "out", location: { lat: -33.8688, lon: 151.2093, accuracyM: 12 } },
+    {
+      kind: "signin",
+      v: 1,
+      deviceId: "kp-1",
+      seq: 2,
+      ts: TS,
+      personId: "p-1",
+      method: "pin",
+      direction: "out",
+      location: { lat: -33.8688, lon: 151.2093, accuracyM: 12 },
+    },
     { kind: "motion", v: 1, deviceId: "kp-1", seq: 3, ts: TS, cameraId: "cam-1", state: "end", source: "ai" },
     { kind: "heartbeat", v: 1, deviceId: "kp-1", seq: 4, ts: TS, intervalS: 30, uptimeS: 12, fw: "1.0", rssi: -90, pending: 0 },
   ];
@@ -43,7 +66,10 @@ describe("frames", () => {
   });
 
   const commands: DeviceCommand[] = [
-    { name: "display", payload: { v: 1, cmdId: "c", ts: NOW, windowId: "w1", clerk: { id: "c1", name: "李娜", post: "税务", photoUrl: "https://x/y.jpg" } } },
+    {
+      name: "display",
+      payload: { v: 1, cmdId: "c", ts: NOW, windowId: "w1", clerk: { id: "c1", name: "李娜", post: "税务", photoUrl: "https://x/y.jpg" } },
+    },
     { name: "prompt", payload: { v: 1, cmdId: "c", ts: NOW, windowId: "w1", txnId: "T-1", timeoutS: 30 } },
     { name: "time", payload: { v: 1, cmdId: "c", ts: NOW, tz: "Asia/Shanghai" } },
     { name: "config", payload: { v: 1, cmdId: "c", ts: NOW, heartbeatS: 60 } },
@@ -56,7 +82,22 @@ describe("frames", () => {
 });
 
 describe("decoders never throw", () => {
-  const good = encodeEventFrame({ kind: "rating", v: 1, deviceId: "kp-1", seq: 1, ts: TS, windowId: "w1", outcome: "rated", scale: "four", key: 1, level: "very_satisfied" }, 3, 1);
+  const good = encodeEventFrame(
+    {
+      kind: "rating",
+      v: 1,
+      deviceId: "kp-1",
+      seq: 1,
+      ts: TS,
+      windowId: "w1",
+      outcome: "rated",
+      scale: "four",
+      key: 1,
+      level: "very_satisfied",
+    },
+    3,
+    1,
+  );
 
   it("on random bytes: every result is a frame or a typed error", () => {
     fc.assert(
@@ -85,7 +126,11 @@ describe("decoders never throw", () => {
         const frames = results.filter((r) => r.ok);
         // Noise may swallow at most the first copy (a false start whose length spans into it); the second always survives.
         expect(frames.length).toBeGreaterThanOrEqual(1);
-        expect(Buffer.from((frames[frames.length - 1] as { value: { payload: Uint8Array } }).value.payload).equals(good.subarray(5, good.length - 2))).toBe(true);
+        expect(
+          Buffer.from((frames[frames.length - 1] as { value: { payload: Uint8Array } }).value.payload).equals(
+            good.subarray(5, good.length - 2),
+          ),
+        ).toBe(true);
       }),
       { numRuns: 1000 },
     );
@@ -105,14 +150,18 @@ describe("decoders never throw", () => {
 
   it("on frames with valid CRCs around random payloads", () => {
     fc.assert(
-      fc.property(fc.constantFrom(0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x22, 0x23), fc.uint8Array({ maxLength: MAX_PAYLOAD }), (command, payload) => {
-        const frame = decodeFrame(encodeFrame({ address: 1, command: command as 0x10, seq: 0, payload }));
-        expect(frame.ok).toBe(true);
-        if (!frame.ok) return;
-        const event = decodeEventFrame(frame.value, "kp-1", { now: NOW });
-        const cmd = decodeCommandFrame(frame.value);
-        for (const r of [event, cmd]) if (!r.ok) expect(typeof r.error.code).toBe("string");
-      }),
+      fc.property(
+        fc.constantFrom(0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x22, 0x23),
+        fc.uint8Array({ maxLength: MAX_PAYLOAD }),
+        (command, payload) => {
+          const frame = decodeFrame(encodeFrame({ address: 1, command: command as 0x10, seq: 0, payload }));
+          expect(frame.ok).toBe(true);
+          if (!frame.ok) return;
+          const event = decodeEventFrame(frame.value, "kp-1", { now: NOW });
+          const cmd = decodeCommandFrame(frame.value);
+          for (const r of [event, cmd]) if (!r.ok) expect(typeof r.error.code).toBe("string");
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -123,7 +172,12 @@ describe("PROTOCOL.md", () => {
     const { readFileSync } = await import("node:fs");
     const doc = readFileSync(new URL("../../PROTOCOL.md", import.meta.url), "utf8");
     const poll = encodeFrame({ address: 3, command: 0x01, seq: 0x11, payload: new Uint8Array() });
-    expect(doc).toContain(`On the wire: \`${poll.toString("hex").toUpperCase().replace(/(..)(?!$)/g, "$1 ")}\``);
+    expect(doc).toContain(
+      `On the wire: \`${poll
+        .toString("hex")
+        .toUpperCase()
+        .replace(/(..)(?!$)/g, "$1 ")}\``,
+    );
     const block = doc.slice(doc.indexOf("A5 2E 03 10 12"), doc.indexOf("CRC 0x7BF5"));
     const bytes = block
       .split("\n")
@@ -132,7 +186,20 @@ describe("PROTOCOL.md", () => {
       .split(/\s+/)
       .filter((b) => /^[0-9A-F]{2}$/.test(b));
     const rating = encodeEventFrame(
-      { kind: "rating", v: 1, deviceId: "kp-w01", seq: 101, ts: 1795399140000, windowId: "w01", clerkId: "clerk-01", txnId: "T-20261123-0042", outcome: "rated", scale: "four", key: 1, level: "very_satisfied" },
+      {
+        kind: "rating",
+        v: 1,
+        deviceId: "kp-w01",
+        seq: 101,
+        ts: 1795399140000,
+        windowId: "w01",
+        clerkId: "clerk-01",
+        txnId: "T-20261123-0042",
+        outcome: "rated",
+        scale: "four",
+        key: 1,
+        level: "very_satisfied",
+      },
       3,
       0x12,
     );

@@ -15,10 +15,18 @@ const config = (version: number, devices: GatewayDevice[]): GatewayConfig => ({
   windows: [],
   people: [],
 });
-const keypad = (id: string, port?: string): GatewayDevice => ({ id, kind: "keypad", heartbeatS: 60, ...(port ? { serial: { port, address: 1 } } : {}) });
+const keypad = (id: string, port?: string): GatewayDevice => ({
+  id,
+  kind: "keypad",
+  heartbeatS: 60,
+  ...(port ? { serial: { port, address: 1 } } : {}),
+});
 
 /** A link over fake adapters that record what happens to them (unit test of the restart logic; no devices). */
-function recordingLink(name: string, opts: { essential?: boolean; failStart?: boolean; devices: (c: GatewayConfig | undefined) => GatewayDevice[] }) {
+function recordingLink(
+  name: string,
+  opts: { essential?: boolean; failStart?: boolean; devices: (c: GatewayConfig | undefined) => GatewayDevice[] },
+) {
   const log: string[] = [];
   let started = 0;
   const link: DeviceLink<{ greeting: string }> = {

@@ -155,7 +155,9 @@ export class RunningLinks {
       logger: logger.child({ component: link.name }),
       signals,
       ...(this.#opts.dataDir !== undefined ? { dataDir: this.#opts.dataDir } : {}),
-      ...(this.#opts.openSecret ? { openSecret: (deviceId: string, field: string, sealed: string) => this.#opts.openSecret!(deviceId, link.name, field, sealed) } : {}),
+      ...(this.#opts.openSecret
+        ? { openSecret: (deviceId: string, field: string, sealed: string) => this.#opts.openSecret!(deviceId, link.name, field, sealed) }
+        : {}),
     });
     state.adapter = adapter;
     if (!adapter) return;

@@ -1,5 +1,12 @@
 import { parseArgs } from "node:util";
-import { type GatewayDevice, NEGATIVE_NUMBER_WORDS, openSecret, type PtzRequest, ptzFromWords, secretContext } from "@supervision/firmware-protocols";
+import {
+  type GatewayDevice,
+  NEGATIVE_NUMBER_WORDS,
+  openSecret,
+  type PtzRequest,
+  ptzFromWords,
+  secretContext,
+} from "@supervision/firmware-protocols";
 import { connectCamera, describeError } from "../adapters/onvif/cam-client.ts";
 import { checkCamera, formatCheck } from "../adapters/onvif/check.ts";
 import { discoverCameras, formatDiscovered } from "../adapters/onvif/discovery.ts";
@@ -35,9 +42,18 @@ class CameraCliError extends Error {}
 /** `gateway cameras discover|check` and `gateway camera ptz`: resolves to the exit code. */
 export async function camerasCli(argv: string[]): Promise<number> {
   const [group, sub, ...rest] = argv;
-  const help = group === "camera" ? (sub === "ptz" ? CAMERAS_HELP.ptz : undefined) : sub === "discover" || sub === "check" ? CAMERAS_HELP[sub] : undefined;
+  const help =
+    group === "camera"
+      ? sub === "ptz"
+        ? CAMERAS_HELP.ptz
+        : undefined
+      : sub === "discover" || sub === "check"
+        ? CAMERAS_HELP[sub]
+        : undefined;
   if (!help) {
-    console.error(`unknown command "gateway ${[group, sub].filter(Boolean).join(" ")}"; the camera commands are:\n\n${CAMERAS_HELP.discover}\n\n${CAMERAS_HELP.check}\n\n${CAMERAS_HELP.ptz}`);
+    console.error(
+      `unknown command "gateway ${[group, sub].filter(Boolean).join(" ")}"; the camera commands are:\n\n${CAMERAS_HELP.discover}\n\n${CAMERAS_HELP.check}\n\n${CAMERAS_HELP.ptz}`,
+    );
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
@@ -58,11 +74,16 @@ export async function camerasCli(argv: string[]): Promise<number> {
 }
 
 async function discover(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { timeout: { type: "string", default: "3" }, interface: { type: "string" }, username: { type: "string" } } });
+  const { values } = parseArgs({
+    args,
+    options: { timeout: { type: "string", default: "3" }, interface: { type: "string" }, username: { type: "string" } },
+  });
   const timeoutS = Number(values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 60) throw new CameraCliError(`--timeout ${values.timeout}: give seconds, more than 0 and at most 60`);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 60)
+    throw new CameraCliError(`--timeout ${values.timeout}: give seconds, more than 0 and at most 60`);
   const password = process.env.CAMERA_PASSWORD;
-  if (values.username !== undefined && password === undefined) throw new CameraCliError("--username needs the password in the environment variable CAMERA_PASSWORD");
+  if (values.username !== undefined && password === undefined)
+    throw new CameraCliError("--username needs the password in the environment variable CAMERA_PASSWORD");
   const cameras = await discoverCameras({
     timeoutMs: timeoutS * 1000,
     ...(values.interface ? { networkInterface: values.interface } : {}),
@@ -84,18 +105,35 @@ function configuredCamera(args: string[]) {
   if (!deviceId) throw new CameraCliError("name the camera: its device id in the registry");
   const settings = loadSettings(values.settings);
   const config = loadLastConfig(settings.dataDir) ?? settings.config;
-  if (!config) throw new CameraCliError(`this gateway has no config yet (${settings.dataDir}/config.json): start it once connected to the hub`);
+  if (!config)
+    throw new CameraCliError(`this gateway has no config yet (${settings.dataDir}/config.json): start it once connected to the hub`);
   const device = config.devices.find((d) => d.id === deviceId);
   if (!device) throw new CameraCliError(`${deviceId} is not in this gateway's config; its cameras: ${cameraIds(config.devices) || "none"}`);
-  if (!device.onvif) throw new CameraCliError(`${deviceId} is not an ONVIF camera (no onvif block in the registry); ONVIF cameras here: ${cameraIds(config.devices) || "none"}`);
+  if (!device.onvif)
+    throw new CameraCliError(
+      `${deviceId} is not an ONVIF camera (no onvif block in the registry); ONVIF cameras here: ${cameraIds(config.devices) || "none"}`,
+    );
   let password: string | undefined;
   if (device.onvif.password !== undefined) {
     const keys = loadOrCreateKeys(settings.dataDir, settings.keyFile);
-    const opened = openSecret(device.onvif.password, keys.sealingPrivateKey, secretContext(settings.gatewayId, device.id, "onvif", "password"));
-    if (!opened.ok) throw new CameraCliError(`the password of ${deviceId} does not open with this gateway's key (${opened.error.message}); the hub seals it to the key \`gateway keys\` prints`);
+    const opened = openSecret(
+      device.onvif.password,
+      keys.sealingPrivateKey,
+      secretContext(settings.gatewayId, device.id, "onvif", "password"),
+    );
+    if (!opened.ok)
+      throw new CameraCliError(
+        `the password of ${deviceId} does not open with this gateway's key (${opened.error.message}); the hub seals it to the key \`gateway keys\` prints`,
+      );
     password = opened.value;
   }
-  return { device: device as GatewayDevice & { onvif: NonNullable<GatewayDevice["onvif"]> }, password, more, values, timeoutMs: settings.onvif.requestTimeoutMs };
+  return {
+    device: device as GatewayDevice & { onvif: NonNullable<GatewayDevice["onvif"]> },
+    password,
+    more,
+    values,
+    timeoutMs: settings.onvif.requestTimeoutMs,
+  };
 }
 
 function cameraIds(devices: GatewayDevice[]): string {
@@ -109,7 +147,14 @@ async function check(args: string[]): Promise<number> {
   const { device, password, more, values, timeoutMs } = configuredCamera(args);
   if (values.seconds !== undefined) throw new CameraCliError("--seconds goes with camera ptz move only");
   if (more.length > 0) throw new CameraCliError(`unexpected arguments ${more.join(" ")}`);
-  const lines = await checkCamera({ deviceId: device.id, url: device.onvif.url, username: device.onvif.username, password, ptz: device.onvif.ptz, timeoutMs });
+  const lines = await checkCamera({
+    deviceId: device.id,
+    url: device.onvif.url,
+    username: device.onvif.username,
+    password,
+    ptz: device.onvif.ptz,
+    timeoutMs,
+  });
   console.log(formatCheck(device.id, lines));
   return lines.some((l) => l.status === "FIX") ? 1 : 0;
 }

@@ -93,7 +93,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "status":
       console.log(
-        formatStatus((await fetchJson(settings, "/api/status")) as Partial<GatewayState>, (await fetchJson(settings, "/healthz")) as Record<string, boolean>),
+        formatStatus(
+          (await fetchJson(settings, "/api/status")) as Partial<GatewayState>,
+          (await fetchJson(settings, "/healthz")) as Record<string, boolean>,
+        ),
       );
       return 0;
     case "devices":
@@ -151,14 +154,21 @@ function formatStatus(status: Partial<GatewayState>, health: Record<string, bool
   if (b) {
     const fill = b.capacityBytes > 0 ? Math.round((b.bytes / b.capacityBytes) * 100) : 0;
     const age = b.oldestTs === null ? "" : `, oldest unsent ${formatAge(Date.now() - b.oldestTs)} old`;
-    lines.push(`buffer    ${b.depth} readings waiting, ${fill}% of ${Math.round(b.capacityBytes / 1048576)} MiB${age}${b.fillAlarm !== "ok" ? ` (${b.fillAlarm.toUpperCase()})` : ""}`);
+    lines.push(
+      `buffer    ${b.depth} readings waiting, ${fill}% of ${Math.round(b.capacityBytes / 1048576)} MiB${age}${b.fillAlarm !== "ok" ? ` (${b.fillAlarm.toUpperCase()})` : ""}`,
+    );
     lines.push(`refused   ${b.deadLetters} dead letters (gateway dead-letters), ${b.thinned} heartbeats thinned`);
   }
   const u = status.uplink;
   if (u) {
     const rtt = u.rttMs === null ? "" : `, round trip ${Math.round(u.rttMs)} ms`;
-    lines.push(`uplink    ${u.state}, ${u.inFlight} batches in flight${rtt}${u.lastAckAt ? `, last ack ${formatAge(Date.now() - u.lastAckAt)} ago` : ""}`);
-    if (u.drain) lines.push(`draining  ${u.drain.remaining} left at ${u.drain.ratePerS}/s${u.drain.etaS === null ? "" : `, about ${formatAge(u.drain.etaS * 1000)} to go`}`);
+    lines.push(
+      `uplink    ${u.state}, ${u.inFlight} batches in flight${rtt}${u.lastAckAt ? `, last ack ${formatAge(Date.now() - u.lastAckAt)} ago` : ""}`,
+    );
+    if (u.drain)
+      lines.push(
+        `draining  ${u.drain.remaining} left at ${u.drain.ratePerS}/s${u.drain.etaS === null ? "" : `, about ${formatAge(u.drain.etaS * 1000)} to go`}`,
+      );
     if (u.rejected > 0) lines.push(`rejected  ${u.rejected} batches refused by the hub: see the gateway log`);
   }
   return lines.join("\n");
@@ -172,7 +182,14 @@ function formatAge(ms: number): string {
 }
 
 function formatDevices(devices: unknown): string {
-  const rows = devices as { deviceId: string; online: boolean; connected: boolean; lastSeen: number | null; refused?: string; requests?: number }[];
+  const rows = devices as {
+    deviceId: string;
+    online: boolean;
+    connected: boolean;
+    lastSeen: number | null;
+    refused?: string;
+    requests?: number;
+  }[];
   if (rows.length === 0) return "no devices configured";
   return rows
     .map((d) =>
@@ -201,11 +218,14 @@ interface TerminalRow {
 /** One block per terminal: what a field engineer checks when sign-ins do not arrive. */
 function formatTerminals(rows: unknown, now = Date.now()): string {
   // No ADMS link running: the gateway answers this path with its 404.
-  if (!Array.isArray(rows) || rows.length === 0) return "no ADMS terminals on this gateway: the registry names none (devices[].adms.serialNumber)";
+  if (!Array.isArray(rows) || rows.length === 0)
+    return "no ADMS terminals on this gateway: the registry names none (devices[].adms.serialNumber)";
   return (rows as TerminalRow[])
     .map((t) => {
       const clock =
-        t.clockOffsetS === null ? "not measured yet" : `${t.clockOffsetS >= 0 ? "+" : ""}${t.clockOffsetS} s${t.clockFlagged ? " FLAGGED: being set, its punches go to review" : ""}`;
+        t.clockOffsetS === null
+          ? "not measured yet"
+          : `${t.clockOffsetS >= 0 ? "+" : ""}${t.clockOffsetS} s${t.clockFlagged ? " FLAGGED: being set, its punches go to review" : ""}`;
       const lines = [
         `${t.serial.padEnd(16)} ${t.deviceId.padEnd(20)} ${t.online ? "online " : "offline"} last contact ${t.lastContact ? `${formatAge(now - t.lastContact)} ago` : "never"}`,
         `  model ${t.model ?? "?"}, firmware ${t.firmware ?? "?"}; punches today ${t.punchesToday}; clock ${clock}`,
@@ -314,8 +334,13 @@ async function doctor(settings: Settings, file: string): Promise<number> {
         `the hub at ${settings.hub.url} refuses gateway "${username}": ${login.detail}; set hub.password to this gateway's secret, whose scrypt hash is the registry's gateways[${settings.gatewayId}].secretHash (hub hash-secret <secret>)${settings.hub.certFile ? `; and check that hub.certFile's common name is "${username}"` : ""}`,
       );
     else if (login.reason === "tls" || login.reason === "tls-file")
-      problems.push(`TLS to the hub at ${settings.hub.url} failed: ${login.detail}; set hub.caFile to the PEM of the CA that signed the hub's certificate, and hub.certFile/keyFile to this gateway's client certificate (common name "${username}", signed by the CA the hub's broker.tls.clientCaFile names) when the hub requires one`);
-    else problems.push(`the hub at ${settings.hub.url} answers but not as an MQTT broker: ${login.detail}; check hub.url (mqtt:// or mqtts://, and the port)`);
+      problems.push(
+        `TLS to the hub at ${settings.hub.url} failed: ${login.detail}; set hub.caFile to the PEM of the CA that signed the hub's certificate, and hub.certFile/keyFile to this gateway's client certificate (common name "${username}", signed by the CA the hub's broker.tls.clientCaFile names) when the hub requires one`,
+      );
+    else
+      problems.push(
+        `the hub at ${settings.hub.url} answers but not as an MQTT broker: ${login.detail}; check hub.url (mqtt:// or mqtts://, and the port)`,
+      );
   }
   for (const p of problems) console.log(`FIX  ${p}`);
   return problems.length === 0 ? 0 : 1;

@@ -134,7 +134,8 @@ export class ConfigStore {
         for (const field of DEVICE_LINKS[link].secretNames as readonly string[]) {
           const sealed = fields[field];
           if (typeof sealed !== "string") continue;
-          if (!this.opts.sealingKey) return { applied: false, reason: `device ${device.id}: ${link}.${field} is sealed and this gateway has no sealing key` };
+          if (!this.opts.sealingKey)
+            return { applied: false, reason: `device ${device.id}: ${link}.${field} is sealed and this gateway has no sealing key` };
           const opened = openSecret(sealed, this.opts.sealingKey, secretContext(config.gatewayId, device.id, link, field));
           if (!opened.ok) return { applied: false, reason: `device ${device.id}: ${link}.${field}: ${opened.error.message}` };
         }

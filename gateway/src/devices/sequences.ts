@@ -19,11 +19,16 @@ export class SequenceStore {
     try {
       saved = JSON.parse(readFileSync(file, "utf8"));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`sequence file ${file} is unreadable (${(error as Error).message}); move it away only if you accept that numbering restarts`);
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new Error(
+          `sequence file ${file} is unreadable (${(error as Error).message}); move it away only if you accept that numbering restarts`,
+        );
     }
-    if (typeof saved !== "object" || saved === null || Array.isArray(saved)) throw new Error(`sequence file ${file} does not hold an object`);
+    if (typeof saved !== "object" || saved === null || Array.isArray(saved))
+      throw new Error(`sequence file ${file} does not hold an object`);
     for (const [id, value] of Object.entries(saved)) {
-      if (!Number.isSafeInteger(value) || (value as number) < 0) throw new Error(`sequence file ${file}: ${id} has ${JSON.stringify(value)}, not a sequence number`);
+      if (!Number.isSafeInteger(value) || (value as number) < 0)
+        throw new Error(`sequence file ${file}: ${id} has ${JSON.stringify(value)}, not a sequence number`);
       this.reserved.set(id, value as number);
       this.next.set(id, (value as number) + 1);
     }

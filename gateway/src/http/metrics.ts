@@ -21,7 +21,11 @@ export function createGatewayMetrics(read: {
         this.set(value());
       },
     });
-  gauge("gateway_devices_connected", "Devices a device link hears from now (an open MQTT connection, answering serial polls).", read.devicesConnected);
+  gauge(
+    "gateway_devices_connected",
+    "Devices a device link hears from now (an open MQTT connection, answering serial polls).",
+    read.devicesConnected,
+  );
   gauge("gateway_devices_online", "Devices online by connection, status or heartbeat.", read.devicesOnline);
   gauge("gateway_buffer_depth", "Readings waiting to reach the hub.", () => read.buffer()?.depth ?? 0);
   gauge("gateway_buffer_bytes", "Bytes held by the buffer.", () => read.buffer()?.bytes ?? 0);
@@ -32,7 +36,11 @@ export function createGatewayMetrics(read: {
   gauge("gateway_dead_letters", "Refused device messages kept for inspection.", () => read.buffer()?.deadLetters ?? 0);
   gauge("gateway_thinned_readings", "Low-value readings dropped to stay under the buffer bound.", () => read.buffer()?.thinned ?? 0);
   gauge("gateway_uplink_connected", "1 when the uplink to the hub is connected.", () => (read.uplinkConnected() ? 1 : 0));
-  gauge("gateway_batch_rtt_seconds", "Average round trip of the last batches, publish to the hub's stored ack.", () => (read.uplink?.()?.rttMs ?? 0) / 1000);
+  gauge(
+    "gateway_batch_rtt_seconds",
+    "Average round trip of the last batches, publish to the hub's stored ack.",
+    () => (read.uplink?.()?.rttMs ?? 0) / 1000,
+  );
   gauge("gateway_batches_in_flight", "Batches sent to the hub and not yet acknowledged.", () => read.uplink?.()?.inFlight ?? 0);
   return {
     registry,

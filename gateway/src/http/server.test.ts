@@ -57,7 +57,9 @@ describe("http api", () => {
     expect(await (await get("/api/devices")).json()).toEqual([{ deviceId: "kp-1", online: true, connected: true, lastSeen: 1 }]);
     expect((await get("/nope/../../etc/passwd")).status).toBe(404);
     expect(await (await get("/api/dead-letters?limit=3")).json()).toEqual([{ id: 1, code: "malformed_json", limit: 3, offset: 0 }]);
-    expect(await (await get("/api/dead-letters?limit=3&offset=6")).json()).toEqual([{ id: 1, code: "malformed_json", limit: 3, offset: 6 }]);
+    expect(await (await get("/api/dead-letters?limit=3&offset=6")).json()).toEqual([
+      { id: 1, code: "malformed_json", limit: 3, offset: 6 },
+    ]);
     for (const bad of ["0", "-1", "abc", "1e9", "99999"]) expect((await get(`/api/dead-letters?limit=${bad}`)).status).toBe(400);
     for (const bad of ["-1", "abc", "1.5"]) expect((await get(`/api/dead-letters?limit=3&offset=${bad}`)).status).toBe(400);
     expect((await get("/healthz", { method: "POST", body: "x".repeat(100_000) })).status).toBe(405);
@@ -78,11 +80,13 @@ describe("http api with a token", () => {
         devices: () => [],
         details: () => ({}),
         deadLetters: () => [],
-        adapterRoute: (path) => (path === "/api/cameras/x" ? { status: 200, body: Buffer.from("jpeg"), headers: { "content-type": "image/jpeg" } } : undefined),
+        adapterRoute: (path) =>
+          path === "/api/cameras/x" ? { status: 200, body: Buffer.from("jpeg"), headers: { "content-type": "image/jpeg" } } : undefined,
       },
     });
     try {
-      const at = (path: string, auth?: string) => fetch(`http://127.0.0.1:${tokenApi.port}${path}`, auth ? { headers: { authorization: auth } } : {});
+      const at = (path: string, auth?: string) =>
+        fetch(`http://127.0.0.1:${tokenApi.port}${path}`, auth ? { headers: { authorization: auth } } : {});
       expect((await at("/healthz")).status).toBe(200);
       expect((await at("/api/status")).status).toBe(401);
       expect((await at("/api/status", `Bearer ${token}x`)).status).toBe(401);

@@ -53,12 +53,12 @@ export async function startHttpApi(opts: {
       Promise.all([registry, ...(opts.moreMetrics?.() ?? [])].map((r) => r.metrics()))
         .then((texts) => texts.join("\n"))
         .then(
-        (text) => {
-          res.writeHead(200, { "content-type": registry.contentType });
-          res.end(text);
-        },
-        (error: Error) => send(500, { error: error.message }),
-      );
+          (text) => {
+            res.writeHead(200, { "content-type": registry.contentType });
+            res.end(text);
+          },
+          (error: Error) => send(500, { error: error.message }),
+        );
       return;
     }
     if (path.startsWith("/api/") && !tokenOk(req.headers.authorization, opts.token)) {
@@ -86,7 +86,11 @@ export async function startHttpApi(opts: {
         return;
       }
       if (Buffer.isBuffer(answer.body)) {
-        res.writeHead(answer.status, { "content-type": "application/octet-stream", ...answer.headers, "content-length": answer.body.length });
+        res.writeHead(answer.status, {
+          "content-type": "application/octet-stream",
+          ...answer.headers,
+          "content-length": answer.body.length,
+        });
         res.end(answer.body);
         return;
       }

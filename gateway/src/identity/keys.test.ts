@@ -28,14 +28,19 @@ describe("gateway sealing key", () => {
     const again = loadOrCreateKeys(dir);
     expect(again.sealingKeyPem).toBe(first.sealingKeyPem);
     const sealed = sealSecret("onvif-pass", first.sealingKeyPem, "gw-1/cam-1/onvif.password");
-    expect(sealed.ok && openSecret(sealed.value, again.sealingPrivateKey, "gw-1/cam-1/onvif.password")).toEqual({ ok: true, value: "onvif-pass" });
+    expect(sealed.ok && openSecret(sealed.value, again.sealingPrivateKey, "gw-1/cam-1/onvif.password")).toEqual({
+      ok: true,
+      value: "onvif-pass",
+    });
   });
 
   it("names the file and the fix when the sealing key is damaged or of the wrong type", () => {
     const dir = dataDir();
     loadOrCreateKeys(dir);
     writeFileSync(join(dir, SEALING_KEY_FILE), "garbage");
-    expect(() => loadOrCreateKeys(dir)).toThrow(/gateway-sealing-key\.pem is not a readable X25519 sealing key.*delete it to make a new one/);
+    expect(() => loadOrCreateKeys(dir)).toThrow(
+      /gateway-sealing-key\.pem is not a readable X25519 sealing key.*delete it to make a new one/,
+    );
     writeFileSync(join(dir, SEALING_KEY_FILE), readFileSync(join(dir, "gateway-key.pem")));
     expect(() => loadOrCreateKeys(dir)).toThrow(/gateway-sealing-key\.pem .*not an X25519 sealing key/);
   });

@@ -69,9 +69,13 @@ describe("settings", () => {
   });
 
   it("takes the uplink's client certificate and key together, and refuses one without the other at its line", () => {
-    const both = parseSettings("gatewayId: gw-2\nhub:\n  url: mqtts://hub.example:8883\n  certFile: /etc/gw/c.pem\n  keyFile: /etc/gw/c.key\n");
+    const both = parseSettings(
+      "gatewayId: gw-2\nhub:\n  url: mqtts://hub.example:8883\n  certFile: /etc/gw/c.pem\n  keyFile: /etc/gw/c.key\n",
+    );
     expect(both.hub).toMatchObject({ certFile: "/etc/gw/c.pem", keyFile: "/etc/gw/c.key" });
-    const alone = errorOf(() => parseSettings("gatewayId: gw-2\nhub:\n  url: mqtts://hub.example:8883\n  certFile: /etc/gw/c.pem\n", "gw.yaml"));
+    const alone = errorOf(() =>
+      parseSettings("gatewayId: gw-2\nhub:\n  url: mqtts://hub.example:8883\n  certFile: /etc/gw/c.pem\n", "gw.yaml"),
+    );
     expect(alone.message).toMatch(/gw\.yaml:\d+: hub\.certFile: hub\.certFile and hub\.keyFile go together/);
   });
 

@@ -50,7 +50,9 @@ const HUB_READS = ["batch", "status", "camera-reply"] as const;
 export function mayPublish(who: Principal, topic: string): boolean {
   if (who.role === "hub") return gatewayTopicOf(topic, HUB_PUBLISHES);
   return (
-    topic === gatewayTopics.batch(who.gatewayId) || topic === gatewayTopics.status(who.gatewayId) || topic === gatewayTopics.cameraReply(who.gatewayId)
+    topic === gatewayTopics.batch(who.gatewayId) ||
+    topic === gatewayTopics.status(who.gatewayId) ||
+    topic === gatewayTopics.cameraReply(who.gatewayId)
   );
 }
 
@@ -69,6 +71,9 @@ export function maySubscribe(who: Principal, filter: string): boolean {
     );
   const id = who.gatewayId;
   return (
-    filter === gatewayTopics.ack(id) || filter === gatewayTopics.config(id) || filter === gatewayTopics.command(id) || filter === gatewayTopics.camera(id)
+    filter === gatewayTopics.ack(id) ||
+    filter === gatewayTopics.config(id) ||
+    filter === gatewayTopics.command(id) ||
+    filter === gatewayTopics.camera(id)
   );
 }

@@ -58,7 +58,9 @@ export const cameraCommand: CliCommand = {
       case "snapshot": {
         const result = await callApi(api, "POST", `${path}/snapshot`);
         if (!result.ok) return fail(`camera ${device}: ${result.error}`);
-        console.log(`ok   camera ${device}: snapshot ${String(result.answer.sha256)} taken ${new Date(Number(result.answer.ts)).toISOString()}, kept on its gateway\n     hub camera fetch ${device} ${String(result.answer.sha256)}`);
+        console.log(
+          `ok   camera ${device}: snapshot ${String(result.answer.sha256)} taken ${new Date(Number(result.answer.ts)).toISOString()}, kept on its gateway\n     hub camera fetch ${device} ${String(result.answer.sha256)}`,
+        );
         return 0;
       }
       case "fetch":
@@ -93,7 +95,9 @@ async function fetchSnapshot(api: ApiOptionValues, device: string, sha256: strin
   }
   if (res.status === 409) {
     const answer = (await res.json().catch(() => ({}))) as { actualSha256?: string; error?: string };
-    return fail(`TAMPERED camera ${device} snapshot ${sha256}: ${answer.error ?? "does not match"}${answer.actualSha256 ? ` (the image hashes to ${answer.actualSha256})` : ""}`);
+    return fail(
+      `TAMPERED camera ${device} snapshot ${sha256}: ${answer.error ?? "does not match"}${answer.actualSha256 ? ` (the image hashes to ${answer.actualSha256})` : ""}`,
+    );
   }
   if (!res.ok) {
     const answer = (await res.json().catch(() => ({}))) as { error?: string };

@@ -69,7 +69,11 @@ export class CameraRequester {
       const timer = setTimeout(() => {
         this.pending.delete(reqId);
         this.timedOut++;
-        reject(new CameraTimeout(`gateway ${gatewayId} did not answer within ${Math.round(timeoutMs / 1000)} s: it may be offline (hub gateways)`));
+        reject(
+          new CameraTimeout(
+            `gateway ${gatewayId} did not answer within ${Math.round(timeoutMs / 1000)} s: it may be offline (hub gateways)`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(reqId, { gatewayId, resolve, timer });
       this.sent++;
@@ -88,7 +92,10 @@ export class CameraRequester {
     const json = parseJsonObject(payload, MAX_CAMERA_REPLY_BYTES + 4096);
     const reply = json.ok ? CameraReply.safeParse(json.value) : undefined;
     if (!reply?.success) {
-      this.opts.logger.warn({ gatewayId, error: json.ok ? reply?.error.issues[0]?.message : json.error.message }, "ignoring an invalid camera reply");
+      this.opts.logger.warn(
+        { gatewayId, error: json.ok ? reply?.error.issues[0]?.message : json.error.message },
+        "ignoring an invalid camera reply",
+      );
       return;
     }
     const waiting = this.pending.get(reply.data.reqId);

@@ -9,7 +9,10 @@ export const frigateLink = defineLink({
   fields: {
     camera: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a Frigate camera name (letters, digits, _ and -, up to 64)"),
     /** The Frigate zone over the window's counter: only a person inside it is this window's motion (absent: anywhere on the camera). */
-    zone: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a Frigate zone name (letters, digits, _ and -, up to 64)").optional(),
+    zone: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "a Frigate zone name (letters, digits, _ and -, up to 64)")
+      .optional(),
   },
   secrets: {},
 });

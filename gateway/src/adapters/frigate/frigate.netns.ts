@@ -21,7 +21,9 @@ const guard = installLoopbackGuard();
 
 const JPEG = readFileSync(new URL("../onvif/testing/fixtures/snapshot.jpg", import.meta.url));
 const JPEG_SHA = createHash("sha256").update(JPEG).digest("hex");
-const EVENTS = readFileSync(new URL("./testing/events.jsonl", import.meta.url), "utf8").trim().split("\n");
+const EVENTS = readFileSync(new URL("./testing/events.jsonl", import.meta.url), "utf8")
+  .trim()
+  .split("\n");
 const devices: GatewayDevice[] = [
   { id: "cam-w1", kind: "camera", windowId: "w1", heartbeatS: 60, frigate: { camera: "hall_cam", zone: "w1_counter" } },
   { id: "cam-w2", kind: "camera", windowId: "w2", heartbeatS: 60, frigate: { camera: "hall_cam", zone: "w2_counter" } },
@@ -55,7 +57,11 @@ afterAll(async () => {
 /** Frigate's messages, published by mosquitto_pub (one message per line, in order, QoS 1 like `mqtt.qos: 1`). */
 function publish(topic: string, messages: string[], retain = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn("mosquitto_pub", ["-h", "127.0.0.1", "-p", String(mosquitto.port), "-q", "1", "-t", topic, "-l", ...(retain ? ["-r"] : [])], { stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn(
+      "mosquitto_pub",
+      ["-h", "127.0.0.1", "-p", String(mosquitto.port), "-q", "1", "-t", topic, "-l", ...(retain ? ["-r"] : [])],
+      { stdio: ["pipe", "ignore", "pipe"] },
+    );
     let err = "";
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`mosquitto_pub exited ${code}: ${err}`))));
@@ -77,7 +83,8 @@ function adapter() {
 }
 
 type Motion = Reading & { state: string; source: string; snapshotSha256?: string; cameraId: string };
-const motion = (sink: MemorySink, id?: string) => sink.readings.filter((r) => r.kind === "motion" && (id === undefined || r.deviceId === id)) as Motion[];
+const motion = (sink: MemorySink, id?: string) =>
+  sink.readings.filter((r) => r.kind === "motion" && (id === undefined || r.deviceId === id)) as Motion[];
 
 describe("Frigate as a motion source (real Mosquitto, mosquitto_pub as Frigate)", () => {
   it("a person in a window's zone and a camera's motion become that window's readings exactly once; availability is health", async () => {
@@ -86,7 +93,10 @@ describe("Frigate as a motion source (real Mosquitto, mosquitto_pub as Frigate)"
     await link.start(sink);
     try {
       await publish("frigate/available", ["online"], true);
-      await waitFor("a heartbeat per camera", () => new Set(sink.readings.filter((r) => r.kind === "heartbeat").map((r) => r.deviceId)).size === 3);
+      await waitFor(
+        "a heartbeat per camera",
+        () => new Set(sink.readings.filter((r) => r.kind === "heartbeat").map((r) => r.deviceId)).size === 3,
+      );
       expect(link.online().sort()).toEqual(["cam-w1", "cam-w2", "cam-w3"]);
       expect(link.health()).toEqual({ ok: true });
 
@@ -96,7 +106,13 @@ describe("Frigate as a motion source (real Mosquitto, mosquitto_pub as Frigate)"
       await publish("frigate/events", EVENTS);
       await waitFor("window 1's start and end", () => motion(sink, "cam-w1").length === 2);
       const [start, end] = motion(sink, "cam-w1");
-      expect([start!.state, start!.ts, start!.source, start!.cameraId, start!.snapshotSha256]).toEqual(["start", 1733130003500, "ai", "cam-w1", JPEG_SHA]);
+      expect([start!.state, start!.ts, start!.source, start!.cameraId, start!.snapshotSha256]).toEqual([
+        "start",
+        1733130003500,
+        "ai",
+        "cam-w1",
+        JPEG_SHA,
+      ]);
       expect([end!.state, end!.ts, end!.source, end!.snapshotSha256]).toEqual(["end", 1733130600250, "vmd", undefined]);
       expect(end!.seq).toBe(start!.seq + 1);
       expect(snapshotRequests).toEqual(["/api/events/1733130000.123456-k3v9q1/snapshot.jpg"]);

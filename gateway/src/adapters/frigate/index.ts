@@ -1,5 +1,12 @@
 import { join } from "node:path";
-import { type CameraReply, type CameraRequest, type DeviceCommand, EVENT_SCHEMAS, type GatewayDevice, type Reading } from "@supervision/firmware-protocols";
+import {
+  type CameraReply,
+  type CameraRequest,
+  type DeviceCommand,
+  EVENT_SCHEMAS,
+  type GatewayDevice,
+  type Reading,
+} from "@supervision/firmware-protocols";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { ReadingSink } from "../../buffer/types.ts";
@@ -74,7 +81,11 @@ export class FrigateAdapter implements DeviceAdapter {
     this.running = true;
     this.sequences = new SequenceStore(join(this.opts.dataDir, "frigate", "sequences.json"));
     const s = this.opts.settings;
-    if (s.httpUrl) this.evidence = new EvidenceStore(join(this.opts.dataDir, "frigate", "snapshots"), { maxBytes: s.snapshots.maxBytes, retentionMs: s.snapshots.retentionDays * 86_400_000 });
+    if (s.httpUrl)
+      this.evidence = new EvidenceStore(join(this.opts.dataDir, "frigate", "snapshots"), {
+        maxBytes: s.snapshots.maxBytes,
+        retentionMs: s.snapshots.retentionDays * 86_400_000,
+      });
     const prefix = s.topicPrefix;
     const client = mqtt.connect(s.url, {
       ...(s.username ? { username: s.username } : {}),
@@ -145,7 +156,14 @@ export class FrigateAdapter implements DeviceAdapter {
         frigate: this.frigateState,
         connected: this.client?.connected ?? false,
         refused: this.refused,
-        cameras: [...this.windows.values()].map((w) => ({ deviceId: w.device.id, camera: w.device.frigate.camera, zone: w.device.frigate.zone ?? null, active: w.active, events: w.events.size, motion: w.motionOn })),
+        cameras: [...this.windows.values()].map((w) => ({
+          deviceId: w.device.id,
+          camera: w.device.frigate.camera,
+          zone: w.device.frigate.zone ?? null,
+          active: w.active,
+          events: w.events.size,
+          motion: w.motionOn,
+        })),
       },
     };
   }
@@ -156,7 +174,14 @@ export class FrigateAdapter implements DeviceAdapter {
     const found = this.evidence?.get(request.sha256);
     if (!found) return undefined;
     const facts = { v: 1 as const, reqId: request.reqId, deviceId: found.deviceId, sha256: request.sha256, ts: found.ts };
-    if (found.tampered) return { ...facts, ok: false, code: "tampered", actualSha256: found.actualSha256, error: "the kept file does not match the hash recorded in its reading" };
+    if (found.tampered)
+      return {
+        ...facts,
+        ok: false,
+        code: "tampered",
+        actualSha256: found.actualSha256,
+        error: "the kept file does not match the hash recorded in its reading",
+      };
     return { ...facts, ok: true, jpegBase64: found.data.toString("base64") };
   }
 
@@ -187,7 +212,11 @@ export class FrigateAdapter implements DeviceAdapter {
     const now = Date.now();
     for (const w of this.byCamera.get(event.camera) ?? []) {
       const zone = w.device.frigate.zone;
-      const counts = event.type !== "end" && !event.falsePositive && this.opts.settings.labels.includes(event.label) && (zone === undefined || event.zones.includes(zone));
+      const counts =
+        event.type !== "end" &&
+        !event.falsePositive &&
+        this.opts.settings.labels.includes(event.label) &&
+        (zone === undefined || event.zones.includes(zone));
       if (counts) w.events.add(event.id);
       else w.events.delete(event.id);
       // Frigate's own times (epoch seconds): the frame in which the person was first (or no longer) in the zone, the
@@ -212,7 +241,14 @@ export class FrigateAdapter implements DeviceAdapter {
         continue;
       }
       const beat = () =>
-        this.enqueue(w.device.id, "heartbeat", async () => ({ v: 1 as const, deviceId: w.device.id, seq: this.sequences!.take(w.device.id), ts: Date.now(), intervalS: w.device.heartbeatS, uptimeS: 0 }));
+        this.enqueue(w.device.id, "heartbeat", async () => ({
+          v: 1 as const,
+          deviceId: w.device.id,
+          seq: this.sequences!.take(w.device.id),
+          ts: Date.now(),
+          intervalS: w.device.heartbeatS,
+          uptimeS: 0,
+        }));
       beat();
       const timer = setInterval(beat, w.device.heartbeatS * 1000);
       timer.unref();
@@ -230,7 +266,16 @@ export class FrigateAdapter implements DeviceAdapter {
     const source = w.events.size > 0 ? ("ai" as const) : ("vmd" as const);
     this.enqueue(device.id, "motion", async () => {
       const sha256 = active && cause ? await this.snapshot(device.id, cause.id) : undefined;
-      return { v: 1 as const, deviceId: device.id, seq, ts: at, cameraId: device.cameraId ?? device.id, state: active ? "start" : "end", source, ...(sha256 ? { snapshotSha256: sha256 } : {}) };
+      return {
+        v: 1 as const,
+        deviceId: device.id,
+        seq,
+        ts: at,
+        cameraId: device.cameraId ?? device.id,
+        state: active ? "start" : "end",
+        source,
+        ...(sha256 ? { snapshotSha256: sha256 } : {}),
+      };
     });
   }
 
@@ -244,7 +289,10 @@ export class FrigateAdapter implements DeviceAdapter {
       // Kept under the time it was taken here: retention counts from then, whatever the event's own time says.
       return this.evidence.put(deviceId, Date.now(), jpeg);
     } catch (error) {
-      this.opts.logger.warn({ deviceId, eventId, err: (error as Error).message }, "Frigate snapshot not fetched; motion reading goes without evidence");
+      this.opts.logger.warn(
+        { deviceId, eventId, err: (error as Error).message },
+        "Frigate snapshot not fetched; motion reading goes without evidence",
+      );
       return undefined;
     }
   }
@@ -255,7 +303,14 @@ export class FrigateAdapter implements DeviceAdapter {
       const event = await make();
       const checked = EVENT_SCHEMAS[kind].safeParse(event);
       if (!checked.success) {
-        await this.sink!.deadLetter({ rxTs: Date.now(), source: `frigate:${deviceId}`, deviceId, code: "invalid_field", message: checked.error.message, payload: Buffer.from(JSON.stringify(event)) });
+        await this.sink!.deadLetter({
+          rxTs: Date.now(),
+          source: `frigate:${deviceId}`,
+          deviceId,
+          code: "invalid_field",
+          message: checked.error.message,
+          payload: Buffer.from(JSON.stringify(event)),
+        });
         return;
       }
       const { v: _v, ...fields } = checked.data;
@@ -272,6 +327,9 @@ export class FrigateAdapter implements DeviceAdapter {
         }
       }
     });
-    this.queues.set(deviceId, next.catch((error: Error) => this.opts.logger.error({ deviceId, err: error.message }, "Frigate reading lost")));
+    this.queues.set(
+      deviceId,
+      next.catch((error: Error) => this.opts.logger.error({ deviceId, err: error.message }, "Frigate reading lost")),
+    );
   }
 }

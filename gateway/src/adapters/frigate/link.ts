@@ -8,7 +8,8 @@ export const frigateLink = {
   name: "frigate",
   section: "frigate" as const,
   settings: FrigateSettings,
-  slice: (config: GatewayConfig | undefined) => FrigateAdapter.cameras(config?.devices ?? []).map((d) => [d.id, d.frigate, d.cameraId, d.heartbeatS]),
+  slice: (config: GatewayConfig | undefined) =>
+    FrigateAdapter.cameras(config?.devices ?? []).map((d) => [d.id, d.frigate, d.cameraId, d.heartbeatS]),
   create: ({ settings, config, logger, dataDir }) => {
     const cameras = FrigateAdapter.cameras(config?.devices ?? []);
     if (cameras.length === 0) return undefined;

@@ -2,8 +2,11 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { MAX_FRIGATE_MESSAGE_BYTES, parseFrigateMessage } from "./messages.ts";
 
-const parse = (topic: string, payload: string | Buffer) => parseFrigateMessage("frigate", topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload));
-const EVENTS = readFileSync(new URL("./testing/events.jsonl", import.meta.url), "utf8").trim().split("\n");
+const parse = (topic: string, payload: string | Buffer) =>
+  parseFrigateMessage("frigate", topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload));
+const EVENTS = readFileSync(new URL("./testing/events.jsonl", import.meta.url), "utf8")
+  .trim()
+  .split("\n");
 
 describe("Frigate messages", () => {
   it("reads motion, availability and the recorded-format events", () => {
@@ -47,10 +50,18 @@ describe("Frigate messages", () => {
     expect(refused("frigate/events", '{"type":"delete","after":{}}')).toMatch(/is not new, update or end/);
     expect(refused("frigate/events", '{"type":"new"}')).toMatch(/no `after` object/);
     expect(refused("frigate/events", '{"type":"new","after":{"id":"1","camera":"a b","label":"person"}}')).toMatch(/after.camera/);
-    expect(refused("frigate/events", '{"type":"new","after":{"id":"1","camera":"c","label":"person","current_zones":"w1"}}')).toMatch(/current_zones/);
-    expect(refused("frigate/events", '{"type":"new","after":{"id":"1","camera":"c","label":"person","start_time":"yesterday"}}')).toMatch(/start_time is not epoch seconds/);
-    expect(refused("frigate/events", '{"type":"new","after":{"id":"1","camera":"c","label":"person","start_time":1e300}}')).toMatch(/start_time/);
-    expect(refused("frigate/events", '{"type":"new","__proto__":{"x":1},"after":{"id":"","camera":"c","label":"person"}}')).toMatch(/after.id/);
+    expect(refused("frigate/events", '{"type":"new","after":{"id":"1","camera":"c","label":"person","current_zones":"w1"}}')).toMatch(
+      /current_zones/,
+    );
+    expect(refused("frigate/events", '{"type":"new","after":{"id":"1","camera":"c","label":"person","start_time":"yesterday"}}')).toMatch(
+      /start_time is not epoch seconds/,
+    );
+    expect(refused("frigate/events", '{"type":"new","after":{"id":"1","camera":"c","label":"person","start_time":1e300}}')).toMatch(
+      /start_time/,
+    );
+    expect(refused("frigate/events", '{"type":"new","__proto__":{"x":1},"after":{"id":"","camera":"c","label":"person"}}')).toMatch(
+      /after.id/,
+    );
     expect(refused("frigate/events", Buffer.alloc(MAX_FRIGATE_MESSAGE_BYTES + 1, 0x20))).toMatch(/more than a Frigate message/);
     for (const bytes of [Buffer.from([0xff, 0xfe, 0x00]), Buffer.alloc(0)]) expect(() => parse("frigate/events", bytes)).not.toThrow();
   });

@@ -141,7 +141,25 @@ describe("device broker listeners", () => {
     const { join } = await import("node:path");
     const { tmpdir } = await import("node:os");
     const dir = mkdtempSync(join(tmpdir(), "broker-tls-"));
-    await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]);
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ]);
     const [tlsPort, wsPort] = [await freePort(), await freePort()];
     const tlsSink = new MemorySink();
     const secured = await startDeviceBroker({
@@ -155,14 +173,20 @@ describe("device broker listeners", () => {
     });
     try {
       const options = { clientId: "kp-1", username: "kp-1", password: "kp1-secret", protocolVersion: 4 as const, reconnectPeriod: 0 };
-      const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...options, ca: readFileSync(join(dir, "cert.pem")), rejectUnauthorized: true });
+      const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, {
+        ...options,
+        ca: readFileSync(join(dir, "cert.pem")),
+        rejectUnauthorized: true,
+      });
       await overTls.publishAsync("sv/v1/dev/kp-1/evt/rating", rating(100), { qos: 1 });
       await overTls.endAsync();
       const overWs = await mqtt.connectAsync(`ws://127.0.0.1:${wsPort}`, options);
       await overWs.publishAsync("sv/v1/dev/kp-1/evt/rating", rating(101), { qos: 1 });
       await overWs.endAsync();
       expect(tlsSink.readings.map((r) => r.seq)).toEqual([100, 101]);
-      await expect(mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...options, password: "wrong", rejectUnauthorized: false })).rejects.toThrow();
+      await expect(
+        mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { ...options, password: "wrong", rejectUnauthorized: false }),
+      ).rejects.toThrow();
     } finally {
       await secured.close();
       rmSync(dir, { recursive: true, force: true });

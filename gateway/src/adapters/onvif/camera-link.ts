@@ -154,7 +154,8 @@ export class CameraLink {
       } catch (error) {
         if (!this.running) break;
         const message = describe(error);
-        if (this.health.lastError !== message) this.opts.logger.warn({ deviceId: this.deviceId, err: message, retryInMs: backoff }, "camera motion subscription down");
+        if (this.health.lastError !== message)
+          this.opts.logger.warn({ deviceId: this.deviceId, err: message, retryInMs: backoff }, "camera motion subscription down");
         this.health.lastError = message;
         this.health.subscribed = false;
         this.updateHealth();
@@ -203,7 +204,12 @@ export class CameraLink {
       const rxTs = Date.now();
       this.health.lastPullAt = rxTs;
       this.updateHealth();
-      const messages = data?.notificationMessage === undefined ? [] : Array.isArray(data.notificationMessage) ? data.notificationMessage : [data.notificationMessage];
+      const messages =
+        data?.notificationMessage === undefined
+          ? []
+          : Array.isArray(data.notificationMessage)
+            ? data.notificationMessage
+            : [data.notificationMessage];
       for (const message of messages) this.onNotification(message, rxTs);
       const left = remainingMs(data?.currentTime, data?.terminationTime);
       // The next PullMessages may be held a minute (PT1M): renew now if the subscription could lapse during it.
@@ -241,7 +247,10 @@ export class CameraLink {
     const healthy = this.health.subscribed && pulledRecently && this.health.streamReachable === true;
     if (healthy === this.healthy) return;
     this.healthy = healthy;
-    this.opts.logger[healthy ? "info" : "warn"]({ deviceId: this.deviceId, health: this.health }, healthy ? "camera healthy" : "camera unhealthy");
+    this.opts.logger[healthy ? "info" : "warn"](
+      { deviceId: this.deviceId, health: this.health },
+      healthy ? "camera healthy" : "camera unhealthy",
+    );
     this.opts.onHealth(healthy);
   }
 
@@ -258,7 +267,8 @@ export class CameraLink {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof Error) return (error as NodeJS.ErrnoException).code ? `${(error as NodeJS.ErrnoException).code}: ${error.message}` : error.message;
+  if (error instanceof Error)
+    return (error as NodeJS.ErrnoException).code ? `${(error as NodeJS.ErrnoException).code}: ${error.message}` : error.message;
   return String(error);
 }
 

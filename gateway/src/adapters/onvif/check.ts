@@ -39,7 +39,9 @@ export async function checkCamera(camera: CameraUnderCheck): Promise<CheckLine[]
     if (t instanceof Date) skewMs = t.getTime() - Date.now();
   } catch (error) {
     if (!isAuthError(error)) {
-      fix(`camera ${camera.deviceId} does not answer at ${camera.url} (${describeError(error)}): check the address in the registry (onvif.url), that the camera is on, and that ONVIF is enabled on it`);
+      fix(
+        `camera ${camera.deviceId} does not answer at ${camera.url} (${describeError(error)}): check the address in the registry (onvif.url), that the camera is on, and that ONVIF is enabled on it`,
+      );
       return lines;
     }
   }
@@ -61,8 +63,12 @@ export async function checkCamera(camera: CameraUnderCheck): Promise<CheckLine[]
     return lines;
   }
   if (skewMs !== undefined) clockLine(skewMs, ok, note, fix);
-  const info = await call<{ manufacturer?: string; model?: string; firmwareVersion?: string }>((cb) => cam.getDeviceInformation(cb)).catch(() => undefined);
-  ok(`credentials accepted${camera.username ? ` for user "${camera.username}"` : " (no credentials needed)"}${info ? `: ${info.manufacturer ?? "?"} ${info.model ?? "?"}, firmware ${info.firmwareVersion ?? "?"}` : ""}`);
+  const info = await call<{ manufacturer?: string; model?: string; firmwareVersion?: string }>((cb) => cam.getDeviceInformation(cb)).catch(
+    () => undefined,
+  );
+  ok(
+    `credentials accepted${camera.username ? ` for user "${camera.username}"` : " (no credentials needed)"}${info ? `: ${info.manufacturer ?? "?"} ${info.model ?? "?"}, firmware ${info.firmwareVersion ?? "?"}` : ""}`,
+  );
 
   // 3. Event service: a PullPoint subscription is how motion arrives.
   try {
@@ -82,7 +88,10 @@ export async function checkCamera(camera: CameraUnderCheck): Promise<CheckLine[]
   } else {
     const uri = onConfiguredHost((stream as { uri: string }).uri, host);
     if (await rtspOptions(uri, camera.timeoutMs)) ok(`stream ${withoutCredentials(uri)} answers RTSP`);
-    else fix(`stream ${withoutCredentials(uri)} does not answer RTSP OPTIONS: check the camera's RTSP port and that a firewall lets the gateway reach it`);
+    else
+      fix(
+        `stream ${withoutCredentials(uri)} does not answer RTSP OPTIONS: check the camera's RTSP port and that a firewall lets the gateway reach it`,
+      );
   }
 
   // 5. Snapshot: the evidence at each motion edge.
@@ -92,7 +101,11 @@ export async function checkCamera(camera: CameraUnderCheck): Promise<CheckLine[]
   } else {
     const uri = onConfiguredHost((snapshot as { uri: string }).uri, host);
     try {
-      const jpeg = await fetchSnapshot(uri, { username: camera.username, password: camera.password }, { timeoutMs: camera.timeoutMs, maxBytes: 8 << 20 });
+      const jpeg = await fetchSnapshot(
+        uri,
+        { username: camera.username, password: camera.password },
+        { timeoutMs: camera.timeoutMs, maxBytes: 8 << 20 },
+      );
       ok(`snapshot: ${jpeg.length} bytes of JPEG from ${withoutCredentials(uri)}`);
     } catch (error) {
       fix(`snapshot: ${describeError(error)}`);

@@ -57,7 +57,11 @@ function probe(opts: DiscoverOptions): Promise<{ endpoint: string; url: string; 
         onvif.Discovery.removeListener("error", ignore);
         // Per-answer parse errors come as an array; a socket error (no route for multicast) as one Error.
         if (err && !Array.isArray(err)) {
-          reject(new Error(`WS-Discovery probe failed (${describeError(err)}); check that this machine has a route for multicast on the hall's LAN (--interface)`));
+          reject(
+            new Error(
+              `WS-Discovery probe failed (${describeError(err)}); check that this machine has a route for multicast on the hall's LAN (--interface)`,
+            ),
+          );
           return;
         }
         const found: { endpoint: string; url: string; scopes: string }[] = [];
@@ -84,16 +88,30 @@ async function describeCamera(match: { endpoint: string; url: string; scopes: st
   if (name) camera.scopeName = name;
   if (hardware) camera.scopeHardware = hardware;
   try {
-    const cam = await connectCamera({ url: match.url, username: opts.username, password: opts.password, timeoutMs: opts.requestTimeoutMs ?? 5000 });
-    const info = await call<{ manufacturer?: string; model?: string; firmwareVersion?: string; serialNumber?: string }>((cb) => cam.getDeviceInformation(cb));
+    const cam = await connectCamera({
+      url: match.url,
+      username: opts.username,
+      password: opts.password,
+      timeoutMs: opts.requestTimeoutMs ?? 5000,
+    });
+    const info = await call<{ manufacturer?: string; model?: string; firmwareVersion?: string; serialNumber?: string }>((cb) =>
+      cam.getDeviceInformation(cb),
+    );
     if (info.manufacturer) camera.manufacturer = String(info.manufacturer);
     if (info.model) camera.model = String(info.model);
     if (info.firmwareVersion) camera.firmware = String(info.firmwareVersion);
     if (info.serialNumber) camera.serial = String(info.serialNumber);
     for (const p of (cam.profiles ?? []) as RawProfile[]) {
       const encoder = p.videoEncoderConfiguration;
-      const video = encoder?.encoding ? `${encoder.encoding}${encoder.resolution ? ` ${encoder.resolution.width}x${encoder.resolution.height}` : ""}` : undefined;
-      camera.profiles.push({ token: String(p.$?.token ?? ""), name: String(p.name ?? ""), ...(video ? { video } : {}), ptz: p.PTZConfiguration !== undefined });
+      const video = encoder?.encoding
+        ? `${encoder.encoding}${encoder.resolution ? ` ${encoder.resolution.width}x${encoder.resolution.height}` : ""}`
+        : undefined;
+      camera.profiles.push({
+        token: String(p.$?.token ?? ""),
+        name: String(p.name ?? ""),
+        ...(video ? { video } : {}),
+        ptz: p.PTZConfiguration !== undefined,
+      });
     }
   } catch (error) {
     camera.problem = isAuthError(error)
@@ -112,7 +130,10 @@ interface RawProfile {
 
 /** A device id proposal from what the camera says about itself: lowercase, safe in topics. */
 function proposedId(camera: DiscoveredCamera, index: number): string {
-  const base = (camera.scopeName ?? camera.model ?? `camera-${index + 1}`).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  const base = (camera.scopeName ?? camera.model ?? `camera-${index + 1}`)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return `cam-${base || index + 1}`.slice(0, 64);
 }
 
@@ -123,10 +144,15 @@ export function formatDiscovered(cameras: DiscoveredCamera[], username = "superv
   const lines: string[] = [`${cameras.length} ONVIF camera${cameras.length === 1 ? "" : "s"} answered:`, ""];
   cameras.forEach((c) => {
     lines.push(`${c.url}`);
-    lines.push(`  maker ${c.manufacturer ?? "?"}, model ${c.model ?? c.scopeHardware ?? "?"}${c.firmware ? `, firmware ${c.firmware}` : ""}${c.serial ? `, serial ${c.serial}` : ""}`);
+    lines.push(
+      `  maker ${c.manufacturer ?? "?"}, model ${c.model ?? c.scopeHardware ?? "?"}${c.firmware ? `, firmware ${c.firmware}` : ""}${c.serial ? `, serial ${c.serial}` : ""}`,
+    );
     if (c.scopeName) lines.push(`  name ${c.scopeName}`);
     lines.push(`  endpoint ${c.endpoint}`);
-    if (c.profiles.length > 0) lines.push(`  profiles ${c.profiles.map((p) => `${p.token} (${[p.name, p.video, p.ptz ? "PTZ" : undefined].filter(Boolean).join(", ")})`).join("; ")}`);
+    if (c.profiles.length > 0)
+      lines.push(
+        `  profiles ${c.profiles.map((p) => `${p.token} (${[p.name, p.video, p.ptz ? "PTZ" : undefined].filter(Boolean).join(", ")})`).join("; ")}`,
+      );
     if (c.problem) lines.push(`  NOTE ${c.problem}`);
   });
   lines.push("", "# registry snippet: paste under devices: in the hub's registry, then set site, window and the password", "devices:");

@@ -94,7 +94,15 @@ export class EvidenceStore {
       return undefined;
     }
     const actualSha256 = sha256Hex(data);
-    return { deviceId: e.deviceId, ts: e.ts, sha256: e.sha256, bytes: data.length, data, actualSha256, tampered: actualSha256 !== e.sha256 };
+    return {
+      deviceId: e.deviceId,
+      ts: e.ts,
+      sha256: e.sha256,
+      bytes: data.length,
+      data,
+      actualSha256,
+      tampered: actualSha256 !== e.sha256,
+    };
   }
 
   /** Drops what is past retention, then the oldest while over the bound. */

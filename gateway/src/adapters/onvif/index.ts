@@ -1,5 +1,12 @@
 import { join } from "node:path";
-import { type CameraReply, type CameraRequest, type DeviceCommand, EVENT_SCHEMAS, type GatewayDevice, type Reading } from "@supervision/firmware-protocols";
+import {
+  type CameraReply,
+  type CameraRequest,
+  type DeviceCommand,
+  EVENT_SCHEMAS,
+  type GatewayDevice,
+  type Reading,
+} from "@supervision/firmware-protocols";
 import type { Logger } from "pino";
 import type { ReadingSink } from "../../buffer/types.ts";
 import { SequenceStore } from "../../devices/sequences.ts";
@@ -93,7 +100,10 @@ export class OnvifAdapter implements DeviceAdapter {
     this.sequences = new SequenceStore(join(this.opts.dataDir, "cameras", "sequences.json"));
     if (this.opts.snapshots !== false) {
       const s = this.opts.snapshots ?? {};
-      this.evidence = new EvidenceStore(join(this.opts.dataDir, "cameras", "snapshots"), { maxBytes: s.maxBytes ?? 1 << 30, retentionMs: s.retentionMs ?? THIRTY_DAYS_MS });
+      this.evidence = new EvidenceStore(join(this.opts.dataDir, "cameras", "snapshots"), {
+        maxBytes: s.maxBytes ?? 1 << 30,
+        retentionMs: s.retentionMs ?? THIRTY_DAYS_MS,
+      });
       this.retentionTimer = setInterval(() => this.evidence?.enforce(), 3_600_000);
       this.retentionTimer.unref();
     }
@@ -162,7 +172,12 @@ export class OnvifAdapter implements DeviceAdapter {
     const sick = [...this.links.values()].filter((l) => !l.isHealthy());
     if (sick.length === 0) return { ok: true };
     const why = (l: CameraLink) =>
-      l.health.lastError ?? (!l.health.subscribed ? "no motion subscription yet" : l.health.streamReachable === false ? "RTSP stream does not answer" : "no answer to PullMessages lately");
+      l.health.lastError ??
+      (!l.health.subscribed
+        ? "no motion subscription yet"
+        : l.health.streamReachable === false
+          ? "RTSP stream does not answer"
+          : "no answer to PullMessages lately");
     return { ok: false, problem: sick.map((l) => `${l.deviceId}: ${why(l)}`).join("; ") };
   }
 
@@ -201,8 +216,16 @@ export class OnvifAdapter implements DeviceAdapter {
     const found = this.evidence?.get(sha);
     if (!found) return { status: 404, body: { error: `no snapshot ${sha} on this gateway (never taken, or past its retention)` } };
     const { data, ...facts } = found;
-    if (found.tampered) return { status: 409, body: { status: "tampered", ...facts, error: "the kept file does not match the hash recorded in its reading" } };
-    return { status: 200, body: data, headers: { "content-type": "image/jpeg", "x-snapshot-sha256": sha, "x-snapshot-check": "ok", "x-snapshot-device": found.deviceId } };
+    if (found.tampered)
+      return {
+        status: 409,
+        body: { status: "tampered", ...facts, error: "the kept file does not match the hash recorded in its reading" },
+      };
+    return {
+      status: 200,
+      body: data,
+      headers: { "content-type": "image/jpeg", "x-snapshot-sha256": sha, "x-snapshot-check": "ok", "x-snapshot-device": found.deviceId },
+    };
   }
 
   /** Each watched camera's live relay: viewers, ffmpeg's pid, starts, last exit. */
@@ -218,7 +241,8 @@ export class OnvifAdapter implements DeviceAdapter {
     const link = this.links.get(deviceId);
     if (!link) return { status: 404, body: { error: `${deviceId} is not an ONVIF camera of this gateway (GET /api/cameras lists them)` } };
     const settings = this.opts.live;
-    if (settings === false || !this.running) return { status: 503, body: { error: "live view is off on this gateway (onvif.live.enabled)" } };
+    if (settings === false || !this.running)
+      return { status: 503, body: { error: "live view is off on this gateway (onvif.live.enabled)" } };
     let relay = this.relays.get(deviceId);
     if (!relay) {
       relay = new LiveRelay({
@@ -237,8 +261,10 @@ export class OnvifAdapter implements DeviceAdapter {
       this.relays.set(deviceId, relay);
     }
     const max = settings?.maxViewers ?? 8;
-    if (relay.status().viewers >= max) return { status: 503, body: { error: `${deviceId} already has ${max} viewers (onvif.live.maxViewers)` } };
-    if (!link.rtspUrl()) return { status: 503, body: { error: `${deviceId} has not told its RTSP stream URI yet (GET /api/cameras: lastError)` } };
+    if (relay.status().viewers >= max)
+      return { status: 503, body: { error: `${deviceId} already has ${max} viewers (onvif.live.maxViewers)` } };
+    if (!link.rtspUrl())
+      return { status: 503, body: { error: `${deviceId} has not told its RTSP stream URI yet (GET /api/cameras: lastError)` } };
     return { status: 200, body: relay.addViewer(), headers: { "content-type": "video/mp4", "cache-control": "no-store" } };
   }
 
@@ -248,12 +274,26 @@ export class OnvifAdapter implements DeviceAdapter {
    */
   async cameraRequest(request: CameraRequest): Promise<CameraReply | undefined> {
     const { reqId } = request;
-    const fail = (code: "not_found" | "camera_error", error: string, deviceId?: string): CameraReply => ({ v: 1, reqId, ok: false, code, error, ...(deviceId ? { deviceId } : {}) });
+    const fail = (code: "not_found" | "camera_error", error: string, deviceId?: string): CameraReply => ({
+      v: 1,
+      reqId,
+      ok: false,
+      code,
+      error,
+      ...(deviceId ? { deviceId } : {}),
+    });
     if (request.op === "fetch") {
       const found = this.evidence?.get(request.sha256);
       if (!found) return undefined;
       const facts = { v: 1 as const, reqId, deviceId: found.deviceId, sha256: request.sha256, ts: found.ts };
-      if (found.tampered) return { ...facts, ok: false, code: "tampered", actualSha256: found.actualSha256, error: "the kept file does not match the hash recorded in its reading" };
+      if (found.tampered)
+        return {
+          ...facts,
+          ok: false,
+          code: "tampered",
+          actualSha256: found.actualSha256,
+          error: "the kept file does not match the hash recorded in its reading",
+        };
       return { ...facts, ok: true, jpegBase64: found.data.toString("base64") };
     }
     const link = this.links.get(request.deviceId);
@@ -288,23 +328,30 @@ export class OnvifAdapter implements DeviceAdapter {
 
   private onEdge(device: OnvifCamera, edge: EpisodeEdge): void {
     const seq = this.sequences!.take(device.id);
-    this.enqueue(device.id, async () => {
-      const sha256 = await this.snapshot(device.id).catch((error: Error) => {
-        this.opts.logger.warn({ deviceId: device.id, err: error.message }, "camera snapshot failed; motion reading goes without evidence");
-        return undefined;
-      });
-      const event = {
-        v: 1 as const,
-        deviceId: device.id,
-        seq,
-        ts: edge.at,
-        cameraId: device.cameraId ?? device.id,
-        state: edge.state,
-        source: "onvif" as const,
-        ...(sha256 ? { snapshotSha256: sha256 } : {}),
-      };
-      return event;
-    }, "motion");
+    this.enqueue(
+      device.id,
+      async () => {
+        const sha256 = await this.snapshot(device.id).catch((error: Error) => {
+          this.opts.logger.warn(
+            { deviceId: device.id, err: error.message },
+            "camera snapshot failed; motion reading goes without evidence",
+          );
+          return undefined;
+        });
+        const event = {
+          v: 1 as const,
+          deviceId: device.id,
+          seq,
+          ts: edge.at,
+          cameraId: device.cameraId ?? device.id,
+          state: edge.state,
+          source: "onvif" as const,
+          ...(sha256 ? { snapshotSha256: sha256 } : {}),
+        };
+        return event;
+      },
+      "motion",
+    );
   }
 
   private onHealth(device: OnvifCamera, link: CameraLink, healthy: boolean): void {
@@ -314,7 +361,14 @@ export class OnvifAdapter implements DeviceAdapter {
     const beat = () =>
       this.enqueue(
         device.id,
-        async () => ({ v: 1 as const, deviceId: device.id, seq: this.sequences!.take(device.id), ts: Date.now(), intervalS: device.heartbeatS, uptimeS: link.uptimeS() }),
+        async () => ({
+          v: 1 as const,
+          deviceId: device.id,
+          seq: this.sequences!.take(device.id),
+          ts: Date.now(),
+          intervalS: device.heartbeatS,
+          uptimeS: link.uptimeS(),
+        }),
         "heartbeat",
       );
     beat();
@@ -330,7 +384,14 @@ export class OnvifAdapter implements DeviceAdapter {
       const checked = EVENT_SCHEMAS[kind].safeParse(event);
       if (!checked.success) {
         this.opts.logger.error({ deviceId, kind, issues: checked.error.issues }, "camera reading failed its own schema; dead-lettered");
-        await this.sink!.deadLetter({ rxTs: Date.now(), source: `onvif:${deviceId}`, deviceId, code: "invalid_field", message: checked.error.message, payload: Buffer.from(JSON.stringify(event)) });
+        await this.sink!.deadLetter({
+          rxTs: Date.now(),
+          source: `onvif:${deviceId}`,
+          deviceId,
+          code: "invalid_field",
+          message: checked.error.message,
+          payload: Buffer.from(JSON.stringify(event)),
+        });
         return;
       }
       const { v: _v, ...fields } = checked.data;
@@ -342,7 +403,10 @@ export class OnvifAdapter implements DeviceAdapter {
         } catch (error) {
           // Motion is never dropped: the buffer refuses only when full or failing; try again while running.
           if (!this.running) {
-            this.opts.logger.error({ deviceId, kind, seq: reading.seq, err: (error as Error).message }, "camera reading not committed before stop");
+            this.opts.logger.error(
+              { deviceId, kind, seq: reading.seq, err: (error as Error).message },
+              "camera reading not committed before stop",
+            );
             return;
           }
           this.opts.logger.warn({ deviceId, kind, err: (error as Error).message }, "camera reading not committed yet; retrying");
@@ -356,5 +420,7 @@ export class OnvifAdapter implements DeviceAdapter {
 }
 
 function snapshotsOff(enabled: boolean): string {
-  return enabled ? "the camera has no snapshot URI (GetSnapshotUri gave none)" : "snapshots are off on this gateway (onvif.snapshots.enabled)";
+  return enabled
+    ? "the camera has no snapshot URI (GetSnapshotUri gave none)"
+    : "snapshots are off on this gateway (onvif.snapshots.enabled)";
 }

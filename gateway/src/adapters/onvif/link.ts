@@ -8,7 +8,8 @@ export const onvifLink = {
   name: "onvif",
   section: "onvif" as const,
   settings: OnvifSettings,
-  slice: (config: GatewayConfig | undefined) => OnvifAdapter.cameras(config?.devices ?? []).map((d) => [d.id, d.onvif, d.cameraId, d.heartbeatS]),
+  slice: (config: GatewayConfig | undefined) =>
+    OnvifAdapter.cameras(config?.devices ?? []).map((d) => [d.id, d.onvif, d.cameraId, d.heartbeatS]),
   create: ({ settings, config, logger, dataDir, openSecret }) => {
     const cameras = OnvifAdapter.cameras(config?.devices ?? []);
     if (cameras.length === 0) return undefined;

@@ -52,7 +52,8 @@ function booleanOf(value: unknown): boolean | undefined {
 export function parseMotionNotification(raw: unknown): ParsedNotification {
   if (!isObject(raw)) return { ok: false, error: "notification is not an object" };
   const topicNode = raw.topic;
-  const topicText = typeof topicNode === "string" ? topicNode : isObject(topicNode) && typeof topicNode._ === "string" ? topicNode._ : undefined;
+  const topicText =
+    typeof topicNode === "string" ? topicNode : isObject(topicNode) && typeof topicNode._ === "string" ? topicNode._ : undefined;
   if (topicText === undefined) return { ok: false, error: "notification has no topic" };
   if (topicText.length > 512) return { ok: false, error: "notification topic longer than 512 characters" };
   const topic = plainTopic(topicText);
@@ -70,7 +71,8 @@ export function parseMotionNotification(raw: unknown): ParsedNotification {
   const item = simpleItems.find((i) => typeof i.Name === "string" && items.includes(i.Name));
   if (!item) return { ok: false, error: `${topic}: no ${items.join(" or ")} data item` };
   const motion = booleanOf(item.Value);
-  if (motion === undefined) return { ok: false, error: `${topic}: ${String(item.Name)} is ${JSON.stringify(item.Value)}, not true or false` };
+  if (motion === undefined)
+    return { ok: false, error: `${topic}: ${String(item.Name)} is ${JSON.stringify(item.Value)}, not true or false` };
 
   const op = attrs.PropertyOperation;
   const operation = op === "Initialized" || op === "Changed" || op === "Deleted" ? op : undefined;

@@ -68,13 +68,23 @@ async function setup(replayOpts: ReplayOptions = {}, adapterOpts: Partial<OnvifA
   };
   const sink = new MemorySink();
   const start = async () => {
-    const adapter = new OnvifAdapter({ devices: [device], logger, dataDir: dir, openSecret: sealing.open, backoffMs: 100, maxBackoffMs: 400, quietMs: 60_000, ...adapterOpts });
+    const adapter = new OnvifAdapter({
+      devices: [device],
+      logger,
+      dataDir: dir,
+      openSecret: sealing.open,
+      backoffMs: 100,
+      maxBackoffMs: 400,
+      quietMs: 60_000,
+      ...adapterOpts,
+    });
     await adapter.start(sink);
     cleanups.push(() => adapter.stop());
     return adapter;
   };
   const adapter = await start();
-  const motion = () => sink.readings.filter((r) => r.kind === "motion") as (Reading & { state: string; cameraId: string; source: string })[];
+  const motion = () =>
+    sink.readings.filter((r) => r.kind === "motion") as (Reading & { state: string; cameraId: string; source: string })[];
   return { replay, adapter, sink, motion, dir, start };
 }
 
@@ -83,7 +93,10 @@ describe("ONVIF adapter against a replayed camera (loopback namespace)", () => {
 
   it("turns each motion variant into start/end readings with the camera's identity and persistent sequence numbers", async () => {
     const { replay, adapter, sink, motion, start } = await setup();
-    await waitFor("the subscription", () => replay.count("events.CreatePullPointSubscription") === 1 && adapter.online().includes("cam-w01"));
+    await waitFor(
+      "the subscription",
+      () => replay.count("events.CreatePullPointSubscription") === 1 && adapter.online().includes("cam-w01"),
+    );
     // The camera's current state on subscribe, then changes in each variant cameras send.
     const script: Parameters<OnvifReplay["notify"]>[0][] = [
       { variant: "cell-ismotion", motion: true, operation: "Changed" },
@@ -182,8 +195,18 @@ describe("ONVIF adapter against a replayed camera (loopback namespace)", () => {
     const other = testSealing("gw-other");
     const adapter = new OnvifAdapter({
       devices: [
-        { id: "cam-w03", kind: "camera", onvif: { url: replay.url, username: "admin", password: other.seal("cam-w03", "s3cret") }, heartbeatS: 60 },
-        { id: "cam-w04", kind: "camera", onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w03", "s3cret") }, heartbeatS: 60 },
+        {
+          id: "cam-w03",
+          kind: "camera",
+          onvif: { url: replay.url, username: "admin", password: other.seal("cam-w03", "s3cret") },
+          heartbeatS: 60,
+        },
+        {
+          id: "cam-w04",
+          kind: "camera",
+          onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w03", "s3cret") },
+          heartbeatS: 60,
+        },
       ],
       logger,
       dataDir: dir,
@@ -209,7 +232,14 @@ describe("ONVIF adapter against a replayed camera (loopback namespace)", () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const sink = new MemorySink();
     const adapter = new OnvifAdapter({
-      devices: [{ id: "cam-w02", kind: "camera", onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w02", "wrong") }, heartbeatS: 60 }],
+      devices: [
+        {
+          id: "cam-w02",
+          kind: "camera",
+          onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w02", "wrong") },
+          heartbeatS: 60,
+        },
+      ],
       logger,
       openSecret: sealing.open,
       dataDir: dir,

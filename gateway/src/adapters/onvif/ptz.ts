@@ -21,7 +21,13 @@ export async function sendPtz(cam: Cam, request: PtzRequest): Promise<void> {
     case "move":
       await call((cb) =>
         cam.continuousMove(
-          { profileToken, x: request.pan, y: request.tilt, zoom: request.zoom, ...(request.seconds ? { timeout: Math.round(request.seconds * 1000) } : {}) },
+          {
+            profileToken,
+            x: request.pan,
+            y: request.tilt,
+            zoom: request.zoom,
+            ...(request.seconds ? { timeout: Math.round(request.seconds * 1000) } : {}),
+          },
           cb,
         ),
       );

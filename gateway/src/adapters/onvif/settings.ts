@@ -16,7 +16,10 @@ export const OnvifSettings = z
         /** Take a JPEG snapshot at each motion start and end, its SHA-256 in the reading. */
         enabled: z.boolean().default(true),
         /** Bound of dataDir/cameras/snapshots; the oldest go first. */
-        maxBytes: z.int().min(1 << 20).default(1 << 30),
+        maxBytes: z
+          .int()
+          .min(1 << 20)
+          .default(1 << 30),
         retentionDays: z.int().min(1).max(3650).default(30),
         /** How long a camera has to hand over a snapshot before the reading goes without one. */
         timeoutMs: z.int().min(500).max(60_000).default(5000),

@@ -46,9 +46,22 @@ async function setup(replayOpts: ReplayOptions, password = "s3cret") {
   cleanups.push(() => replay.stop());
   const dir = mkdtempSync(join(tmpdir(), "onvif-snap-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const device: GatewayDevice = { id: "cam-w01", kind: "camera", windowId: "w01", onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w01", password) }, heartbeatS: 60 };
+  const device: GatewayDevice = {
+    id: "cam-w01",
+    kind: "camera",
+    windowId: "w01",
+    onvif: { url: replay.url, username: "admin", password: sealing.seal("cam-w01", password) },
+    heartbeatS: 60,
+  };
   const sink = new MemorySink();
-  const adapter = new OnvifAdapter({ devices: [device], logger, dataDir: dir, openSecret: sealing.open, backoffMs: 100, maxBackoffMs: 400 });
+  const adapter = new OnvifAdapter({
+    devices: [device],
+    logger,
+    dataDir: dir,
+    openSecret: sealing.open,
+    backoffMs: 100,
+    maxBackoffMs: 400,
+  });
   await adapter.start(sink);
   cleanups.push(() => adapter.stop());
   const http = await startHttpApi({
@@ -56,7 +69,14 @@ async function setup(replayOpts: ReplayOptions, password = "s3cret") {
     port: 0,
     registry: new Registry(),
     token: TOKEN,
-    probe: { brokerListening: () => true, bufferWritable: () => true, devices: () => [], details: () => ({}), deadLetters: () => [], adapterRoute: (p) => adapter.route(p) },
+    probe: {
+      brokerListening: () => true,
+      bufferWritable: () => true,
+      devices: () => [],
+      details: () => ({}),
+      deadLetters: () => [],
+      adapterRoute: (p) => adapter.route(p),
+    },
   });
   cleanups.push(() => http.close());
   const motion = () => sink.readings.filter((r) => r.kind === "motion") as (Reading & { state: string; snapshotSha256?: string })[];
@@ -94,7 +114,8 @@ describe("snapshots as evidence (loopback namespace)", () => {
 
     // Someone edits the kept image: the API refuses it as tampered, with both hashes.
     const snapDir = join(dir, "cameras", "snapshots");
-    for (const f of readdirSync(snapDir)) writeFileSync(join(snapDir, f), Buffer.concat([JPEG.subarray(0, -2), Buffer.from("edit"), JPEG.subarray(-2)]));
+    for (const f of readdirSync(snapDir))
+      writeFileSync(join(snapDir, f), Buffer.concat([JPEG.subarray(0, -2), Buffer.from("edit"), JPEG.subarray(-2)]));
     const tampered = await fetch(`${api}/api/cameras/snapshots/${sha}`, auth);
     expect(tampered.status).toBe(409);
     expect(await tampered.json()).toMatchObject({ status: "tampered", sha256: sha, deviceId: "cam-w01" });

@@ -41,8 +41,12 @@ describe("Digest and Basic authorization", () => {
   });
 
   it("Basic, and a clear error for an algorithm it does not speak", () => {
-    expect(authorization('Basic realm="cam"', "GET", "/", { username: "admin", password: "pw" })).toBe(`Basic ${Buffer.from("admin:pw").toString("base64")}`);
-    expect(() => authorization('Digest realm="x", nonce="n", algorithm=SHA-512-256', "GET", "/", { username: "a" })).toThrow(/SHA-512-256.*MD5, SHA-256/);
+    expect(authorization('Basic realm="cam"', "GET", "/", { username: "admin", password: "pw" })).toBe(
+      `Basic ${Buffer.from("admin:pw").toString("base64")}`,
+    );
+    expect(() => authorization('Digest realm="x", nonce="n", algorithm=SHA-512-256', "GET", "/", { username: "a" })).toThrow(
+      /SHA-512-256.*MD5, SHA-256/,
+    );
   });
 });
 
@@ -54,7 +58,13 @@ describe("EvidenceStore", () => {
     const sha = store.put("cam-w01", ts, jpeg(1));
     expect(sha).toBe(sha256Hex(jpeg(1)));
     expect(store.get(sha)).toMatchObject({ deviceId: "cam-w01", ts, tampered: false, actualSha256: sha });
-    writeFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith(".jpg"))!), jpeg(2));
+    writeFileSync(
+      join(
+        dir,
+        readdirSync(dir).find((f) => f.endsWith(".jpg"))!,
+      ),
+      jpeg(2),
+    );
     const reopened = new EvidenceStore(dir, { maxBytes: 10_000 });
     expect(reopened.get(sha)).toMatchObject({ tampered: true, sha256: sha, actualSha256: sha256Hex(jpeg(2)) });
     expect(reopened.get("0".repeat(64))).toBeUndefined();

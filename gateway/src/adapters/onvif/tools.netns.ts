@@ -82,7 +82,15 @@ function gatewayWith(replay: OnvifReplay, password: string, extra: { ptz?: boole
     gatewayId: "gw-test",
     version: 1,
     site: { id: "hall-1", name: "Hall 1", kind: "hall", tz: "Asia/Shanghai" },
-    devices: [{ id: "cam-w01", kind: "camera", windowId: "w01", heartbeatS: 60, onvif: { url: replay.url, username: "admin", password: sealed.value, ...extra } }],
+    devices: [
+      {
+        id: "cam-w01",
+        kind: "camera",
+        windowId: "w01",
+        heartbeatS: 60,
+        onvif: { url: replay.url, username: "admin", password: sealed.value, ...extra },
+      },
+    ],
     windows: [{ id: "w01", name: "Window 1", departmentId: "d1" }],
     people: [],
   };
@@ -100,9 +108,18 @@ describe("cameras discover (WS-Discovery on loopback multicast)", () => {
     await b.startDiscovery();
     const found = await discoverCameras({ timeoutMs: 1500, username: "admin", password: "s3cret" });
     expect(found.map((c) => c.url).sort()).toEqual([a.url, b.url].sort());
-    expect(found.map((c) => c.endpoint).sort()).toEqual(["urn:uuid:11111111-1111-4111-8111-111111111111", "urn:uuid:22222222-2222-4222-8222-222222222222"]);
+    expect(found.map((c) => c.endpoint).sort()).toEqual([
+      "urn:uuid:11111111-1111-4111-8111-111111111111",
+      "urn:uuid:22222222-2222-4222-8222-222222222222",
+    ]);
     for (const c of found) {
-      expect(c).toMatchObject({ manufacturer: "Mockup Manufacturer", model: "Mockup Model", firmware: "Mockup_15_14_13", scopeHardware: "HD_PREDATOR", scopeName: "PREDATOR" });
+      expect(c).toMatchObject({
+        manufacturer: "Mockup Manufacturer",
+        model: "Mockup Model",
+        firmware: "Mockup_15_14_13",
+        scopeHardware: "HD_PREDATOR",
+        scopeName: "PREDATOR",
+      });
       expect(c.profiles).toEqual([{ token: "main", name: "main", video: "H264 1920x1080", ptz: true }]);
       expect(c.problem).toBeUndefined();
     }
@@ -110,7 +127,9 @@ describe("cameras discover (WS-Discovery on loopback multicast)", () => {
     expect(text).toContain("2 ONVIF cameras answered:");
     expect(text).toContain("maker Mockup Manufacturer, model Mockup Model, firmware Mockup_15_14_13, serial 00000000");
     expect(text).toContain("profiles main (main, H264 1920x1080, PTZ)");
-    expect(text).toContain(`      url: ${a.url}\n      username: admin\n      password: { env: CAM_PREDATOR_PASSWORD }\n      snapshot: true\n      ptz: true`);
+    expect(text).toContain(
+      `      url: ${a.url}\n      username: admin\n      password: { env: CAM_PREDATOR_PASSWORD }\n      snapshot: true\n      ptz: true`,
+    );
   });
 
   it("without credentials shows what the probe told and says what to give; none answering is said plainly", async () => {
@@ -163,17 +182,31 @@ describe("cameras check", () => {
 
   it("wrong credentials, a skewed clock, no event service, an unreachable camera: each says what to fix", async () => {
     const wrong = await check(await camera(), "nope");
-    expect(wrong.at(-1)).toEqual({ status: "FIX", text: expect.stringMatching(/refuses user "admin" and its password: check onvif.username and onvif.password/) });
+    expect(wrong.at(-1)).toEqual({
+      status: "FIX",
+      text: expect.stringMatching(/refuses user "admin" and its password: check onvif.username and onvif.password/),
+    });
 
     const skewed = await check(await camera({ clock: 20 * 60_000 }));
-    expect(skewed.find((l) => l.text.startsWith("camera clock"))).toEqual({ status: "FIX", text: expect.stringMatching(/^camera clock \+(1199|1200) s from this gateway's: set the camera's clock/) });
+    expect(skewed.find((l) => l.text.startsWith("camera clock"))).toEqual({
+      status: "FIX",
+      text: expect.stringMatching(/^camera clock \+(1199|1200) s from this gateway's: set the camera's clock/),
+    });
 
     const noEvents = await check(await camera({ without: ["events"] }));
-    expect(noEvents.find((l) => l.text.startsWith("event service"))).toEqual({ status: "FIX", text: expect.stringMatching(/^event service: no PullPoint subscription .*enable ONVIF events/) });
+    expect(noEvents.find((l) => l.text.startsWith("event service"))).toEqual({
+      status: "FIX",
+      text: expect.stringMatching(/^event service: no PullPoint subscription .*enable ONVIF events/),
+    });
 
     const gone = await camera();
     await gone.stop();
-    expect(await check(gone)).toEqual([{ status: "FIX", text: expect.stringMatching(/^camera cam-w01 does not answer at http:\/\/127\.0\.0\.1:\d+\/onvif\/device_service \(ECONNREFUSED/) }]);
+    expect(await check(gone)).toEqual([
+      {
+        status: "FIX",
+        text: expect.stringMatching(/^camera cam-w01 does not answer at http:\/\/127\.0\.0\.1:\d+\/onvif\/device_service \(ECONNREFUSED/),
+      },
+    ]);
   });
 
   it("the CLI checks a camera of the gateway's config with its sealed password; exit 1 when something needs fixing", async () => {
@@ -223,7 +256,18 @@ describe("PTZ", () => {
     expect(tooFast.err).toMatch(/pan: a speed from -1 to 1/);
     expect(help.out).toMatch(/^gateway camera ptz <device-id> <action>/);
     expect(replay.ptzCalls.map((c) => c.action).sort()).toEqual(["ContinuousMove", "GotoPreset"]);
-    expect(replay.ptzCalls.find((c) => c.action === "GotoPreset")).toEqual({ action: "GotoPreset", profileToken: "main", preset: "window-3" });
-    expect(replay.ptzCalls.find((c) => c.action === "ContinuousMove")).toEqual({ action: "ContinuousMove", profileToken: "main", pan: -0.5, tilt: 0.2, zoom: 0, timeout: "PT1.5S" });
+    expect(replay.ptzCalls.find((c) => c.action === "GotoPreset")).toEqual({
+      action: "GotoPreset",
+      profileToken: "main",
+      preset: "window-3",
+    });
+    expect(replay.ptzCalls.find((c) => c.action === "ContinuousMove")).toEqual({
+      action: "ContinuousMove",
+      profileToken: "main",
+      pan: -0.5,
+      tilt: 0.2,
+      zoom: 0,
+      timeout: "PT1.5S",
+    });
   });
 });

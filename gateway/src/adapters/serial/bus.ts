@@ -66,7 +66,13 @@ export class Bus {
   async open(): Promise<void> {
     await new Promise<void>((resolve, reject) =>
       this.port.open((error) =>
-        error ? reject(new Error(`cannot open serial port ${this.path}: ${error.message}; check the device path in the registry and that the gateway's user is in group dialout`)) : resolve(),
+        error
+          ? reject(
+              new Error(
+                `cannot open serial port ${this.path}: ${error.message}; check the device path in the registry and that the gateway's user is in group dialout`,
+              ),
+            )
+          : resolve(),
       ),
     );
     this.running = true;
@@ -129,18 +135,29 @@ export class Bus {
 
   private noteAnswer(device: BusDevice, answered: boolean): void {
     if (answered) {
-      if (device.misses >= OFFLINE_AFTER_MISSES) this.opts.logger.info({ deviceId: device.id, port: this.path }, "serial device back online");
+      if (device.misses >= OFFLINE_AFTER_MISSES)
+        this.opts.logger.info({ deviceId: device.id, port: this.path }, "serial device back online");
       device.misses = 0;
-    } else if (++device.misses === OFFLINE_AFTER_MISSES) this.opts.logger.warn({ deviceId: device.id, port: this.path }, "serial device not answering polls: offline");
+    } else if (++device.misses === OFFLINE_AFTER_MISSES)
+      this.opts.logger.warn({ deviceId: device.id, port: this.path }, "serial device not answering polls: offline");
   }
 
   private async poll(device: BusDevice): Promise<void> {
-    const reply = await this.write(encodeFrame({ address: device.address, command: COMMANDS.poll, seq: this.nextSeq(), payload: new Uint8Array() }));
+    const reply = await this.write(
+      encodeFrame({ address: device.address, command: COMMANDS.poll, seq: this.nextSeq(), payload: new Uint8Array() }),
+    );
     if (reply === "timeout") return this.noteAnswer(device, false);
     this.noteAnswer(device, true);
     if (!reply.ok) {
       // A damaged reply: NACK it, and the device sends the same event again.
-      this.port.write(encodeFrame({ address: device.address, command: COMMANDS.nack, seq: 0, payload: Uint8Array.of(NACK_REASONS[reply.error.code === "bad_crc" ? "bad_crc" : "unknown_command"]) }));
+      this.port.write(
+        encodeFrame({
+          address: device.address,
+          command: COMMANDS.nack,
+          seq: 0,
+          payload: Uint8Array.of(NACK_REASONS[reply.error.code === "bad_crc" ? "bad_crc" : "unknown_command"]),
+        }),
+      );
       return;
     }
     const frame = reply.value;
@@ -157,8 +174,18 @@ export class Bus {
         const { v: _v, ...event } = decoded.value;
         await this.sink.append({ ...event, rxTs });
       } else {
-        this.opts.logger.info({ deviceId: device.id, code: decoded.error.code, reason: decoded.error.message }, "serial event dead-lettered");
-        await this.sink.deadLetter({ rxTs, source, deviceId: device.id, code: decoded.error.code, message: decoded.error.message, payload: frame.payload });
+        this.opts.logger.info(
+          { deviceId: device.id, code: decoded.error.code, reason: decoded.error.message },
+          "serial event dead-lettered",
+        );
+        await this.sink.deadLetter({
+          rxTs,
+          source,
+          deviceId: device.id,
+          code: decoded.error.code,
+          message: decoded.error.message,
+          payload: frame.payload,
+        });
       }
     } catch (error) {
       // Not committed (buffer full or disk failure): no ACK, the device keeps the event.

@@ -14,6 +14,15 @@ export const serialLink = {
   slice: (config) => serialDevices(config).map((d) => [d.id, d.serial]),
   create: ({ settings, config, logger }) => {
     const devices = serialDevices(config);
-    return devices.length > 0 ? new SerialAdapter({ devices, logger, retentionDays: config?.retentionDays, baudRate: settings.baudRate, replyTimeoutMs: settings.replyTimeoutMs, portBaudRates: settings.ports }) : undefined;
+    return devices.length > 0
+      ? new SerialAdapter({
+          devices,
+          logger,
+          retentionDays: config?.retentionDays,
+          baudRate: settings.baudRate,
+          replyTimeoutMs: settings.replyTimeoutMs,
+          portBaudRates: settings.ports,
+        })
+      : undefined;
   },
 } satisfies DeviceLink<SerialSettings>;

@@ -359,7 +359,9 @@ export class OnvifReplay {
     if (this.opts.username !== undefined && !this.httpAuthOk(req)) {
       this.snapshotChallenges++;
       const challenge =
-        this.opts.snapshotAuth === "basic" ? 'Basic realm="replay"' : `Digest realm="replay", qop="auth", nonce="${this.newNonce()}", algorithm=MD5`;
+        this.opts.snapshotAuth === "basic"
+          ? 'Basic realm="replay"'
+          : `Digest realm="replay", qop="auth", nonce="${this.newNonce()}", algorithm=MD5`;
       res.writeHead(401, { "www-authenticate": challenge }).end();
       return;
     }
