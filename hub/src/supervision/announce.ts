@@ -19,11 +19,15 @@ export function createAnnouncer(events: () => EventEmitter<HubEvents>) {
     },
     warnings(warnings: WarningEvent[]): void {
       for (const warning of warnings) {
-        const key = `${warning.subject}/${warning.rule}/${warning.ts}`;
+        const key = `${warning.site}/${warning.subject}/${warning.rule}/${warning.ts}`;
         if (lastWarnings.has(key)) continue;
         lastWarnings.add(key);
         events().emit("warning", warning);
       }
+    },
+    /** Forgets a site's warnings (a site this copy does not hold, or whose notification it was fenced from): announced again. */
+    forgetWarnings(site: string): void {
+      for (const key of lastWarnings) if (key.startsWith(`${site}/`)) lastWarnings.delete(key);
     },
   };
 }

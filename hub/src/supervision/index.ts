@@ -76,7 +76,10 @@ export function createSupervisionExtension(
           copy,
           fence: async (site) => {
             const lease = l.holds(site);
-            return lease !== undefined && (await l.confirm(site, lease.term));
+            const held = lease !== undefined && (await l.confirm(site, lease.term));
+            // Fenced off (the lease lost, or about to run out): whoever holds the site next announces it again.
+            if (!held) runner.forgetWarnings(site);
+            return held;
           },
         },
       });

@@ -53,7 +53,11 @@ export function createRunner(
     for (const site of registry.sites.values()) {
       // Several copies: only the one holding the site's lease judges it, and checks again before every side effect.
       const lease = leases?.holds(site.id);
-      if (leases && !lease) continue;
+      if (leases && !lease) {
+        // Not ours now: when it is again, its warnings are announced again (the shared record keeps them from going twice).
+        announce.forgetWarnings(site.id);
+        continue;
+      }
       const fence = async () => {
         if (leases && lease && !(await leases.confirm(site.id, lease.term))) throw new LeaseLost(site.id);
       };
@@ -117,6 +121,8 @@ export function createRunner(
         });
       return running;
     },
+    /** A site's warnings to be announced again at its next run (its notification was fenced off). */
+    forgetWarnings: (site: string) => announce.forgetWarnings(site),
     /** The run in progress, if any (to wait for on stop). */
     running: () => running,
   };
