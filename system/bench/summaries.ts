@@ -14,23 +14,13 @@
  * readings: schema and slice), InfluxDB points (every point the ingest wrote, per hub_ingest_points_written_total,
  * checked against the points found in influxd).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  BatchAck,
-  generateGatewayKeys,
-  gatewayTopics,
-  loadPrivateKey,
-  type Reading,
-  signSerializedBatch,
-} from "@supervision/firmware-protocols";
-import { openBuffer, PresenceTracker, SealPriority } from "@supervision/gateway";
+import { BatchAck, generateGatewayKeys, gatewayTopics } from "@supervision/firmware-protocols";
 import { createIngestExtension, ensureDatabase } from "@supervision/hub";
 import { testContext, testRegistry } from "@supervision/hub/testing";
 import { startInfluxd, startMosquitto, type TestInfluxd } from "@supervision/test-support";
 import mqtt from "mqtt";
+import { simulateHall } from "./hall-sim.ts";
 
 const { values } = parseArgs({
   options: {
@@ -53,8 +43,6 @@ const INTERVAL_S = Number(values.interval);
 const MINUTES = Number(values.minutes);
 const SUMMARY_S = Number(values.summary);
 const OUTAGES = Math.min(Number(values.outages), DEVICES);
-const MAX_WAIT_MS = 200;
-const LOW_PRIORITY_WAIT_MS = 5000;
 const GATEWAY = "gw1";
 
 interface Counts {
@@ -69,20 +57,6 @@ interface Counts {
   reports: { online: number; offline: number; summary: number } | undefined;
 }
 
-/** A deterministic spread of heartbeat phases and outages (the same in both modes). */
-function script(t0: number) {
-  const events: { t: number; device: number }[] = [];
-  const end = t0 + MINUTES * 60_000;
-  for (let d = 0; d < DEVICES; d++) {
-    const phase = Math.floor(((d * 7919) % 1000) * INTERVAL_S);
-    // Devices 0..OUTAGES-1 are off for 7 minutes, each starting at another moment of the hour.
-    const off = d < OUTAGES ? { from: t0 + ((d + 1) * MINUTES * 60_000) / (OUTAGES + 2), ms: 7 * 60_000 } : undefined;
-    for (let t = t0 + phase; t < end; t += INTERVAL_S * 1000)
-      if (!off || t < off.from || t >= off.from + off.ms) events.push({ t, device: d });
-  }
-  return events.sort((a, b) => a.t - b.t || a.device - b.device);
-}
-
 async function run(mode: "every heartbeat" | "summaries", influxd: TestInfluxd, brokerUrl: string): Promise<Counts> {
   const database = mode === "summaries" ? "after" : "before";
   const { registry } = testRegistry();
@@ -95,89 +69,22 @@ async function run(mode: "every heartbeat" | "summaries", influxd: TestInfluxd, 
   const ingest = createIngestExtension({ brokerUrl, shareGroup: "", writeBatchPoints: 5000, clientId: `hub-${database}` });
   await ingest.start(ctx);
 
-  const dir = mkdtempSync(join(tmpdir(), "bench-summaries-"));
-  const buffer = openBuffer({ path: join(dir, "buffer.db"), capacityBytes: 256 * 1024 * 1024 });
-  const priority = new SealPriority();
-  const sink = priority.sink(buffer);
-  const now = Date.now();
   // The simulated hour ends a minute ago (device times the hub accepts), on a summary boundary.
-  const t0 = Math.floor((now - MINUTES * 60_000 - 60_000) / (SUMMARY_S * 1000)) * SUMMARY_S * 1000;
-  const clock = { t: t0 };
-  const tracker =
-    mode === "summaries" ? new PresenceTracker({ sink, dataDir: dir, summaryMs: SUMMARY_S * 1000, now: () => clock.t }) : undefined;
-  tracker?.setDevices(
-    [...registry.devices.values()]
-      .filter((d) => d.id.startsWith("kp-"))
-      .map((d) => ({ id: d.id, kind: "keypad" as const, heartbeatS: INTERVAL_S })),
-  );
-
-  const key = loadPrivateKey(keys.privateKeyPem);
-  const batches: Buffer[] = [];
-  let readings = 0;
-  const sealAll = () => {
-    for (;;) {
-      const sealed = buffer.sealNext(500, 4 * 1024 * 1024, (json: Buffer, head: { epoch: string; seq: number; hash: string }) =>
-        signSerializedBatch(
-          { v: 1, gatewayId: GATEWAY, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: clock.t },
-          json,
-          key,
-        ),
-      );
-      if (!sealed) break;
-      readings += sealed.count;
-      batches.push(sealed.wire);
-    }
-    if (buffer.unbatchedCount() === 0) priority.sealed();
-  };
-  // The uplink's sealing timer on the virtual clock.
-  let sealAt: number | undefined;
-  let sealLow = false;
-  const armSeal = () => {
-    if (buffer.unbatchedCount() === 0) return;
-    const urgent = mode === "summaries" ? priority.urgentWaiting() : true;
-    if (sealAt !== undefined && urgent && sealLow) sealAt = Math.min(sealAt, clock.t + MAX_WAIT_MS);
-    if (sealAt === undefined) {
-      sealLow = !urgent;
-      sealAt = clock.t + (urgent ? MAX_WAIT_MS : LOW_PRIORITY_WAIT_MS);
-    }
-  };
-  const advanceTo = async (t: number) => {
-    // Every second of gateway time the tracker's timer ticks; the seal timer fires when due.
-    for (;;) {
-      const nextTick = tracker ? (Math.floor(clock.t / 1000) + 1) * 1000 : Infinity;
-      const next = Math.min(nextTick, sealAt ?? Infinity);
-      if (next > t) break;
-      clock.t = next;
-      if (sealAt !== undefined && sealAt <= next) {
-        sealAt = undefined;
-        sealAll();
-      }
-      if (tracker && next === nextTick) {
-        await tracker.tick();
-        armSeal();
-      }
-    }
-    clock.t = t;
-  };
-  const seqs = new Array<number>(DEVICES).fill(0);
-  for (const e of script(t0)) {
-    await advanceTo(e.t);
-    const hb = {
-      kind: "heartbeat",
-      deviceId: `kp-${e.device}`,
-      seq: ++seqs[e.device]!,
-      ts: e.t,
-      rxTs: e.t,
-      intervalS: INTERVAL_S,
-      uptimeS: seqs[e.device]! * INTERVAL_S,
-    } as Reading;
-    if (tracker) await tracker.heartbeat(hb as Reading & { intervalS: number });
-    else await sink.append(hb);
-    armSeal();
-  }
-  // The hour's end: its last summaries, and whatever waits.
-  await advanceTo(t0 + MINUTES * 60_000 + 1000);
-  sealAll();
+  const t0 = Math.floor((Date.now() - MINUTES * 60_000 - 60_000) / (SUMMARY_S * 1000)) * SUMMARY_S * 1000;
+  const hall = await simulateHall({
+    mode,
+    gatewayId: GATEWAY,
+    privateKeyPem: keys.privateKeyPem,
+    t0,
+    devices: DEVICES,
+    intervalS: INTERVAL_S,
+    minutes: MINUTES,
+    summaryS: SUMMARY_S,
+    outages: OUTAGES,
+    deviceId: (d) => `kp-${d}`,
+  });
+  const batches = hall.batches.map((b) => b.wire);
+  const readings = hall.readings;
 
   // The batches to the hub, several in flight, each deleted from the buffer on its ack.
   const client = await mqtt.connectAsync(brokerUrl, { clientId: `gw-${database}`, reconnectPeriod: 0 });
@@ -185,7 +92,6 @@ async function run(mode: "every heartbeat" | "summaries", influxd: TestInfluxd, 
   client.on("message", (_topic, payload) => {
     const ack = BatchAck.parse(JSON.parse(payload.toString()));
     if (ack.status !== "stored") throw new Error(`batch ${ack.seq} refused: ${JSON.stringify(ack)}`);
-    buffer.acknowledge(ack.epoch, ack.seq);
     acks++;
   });
   await client.subscribeAsync(gatewayTopics.ack(GATEWAY), { qos: 1 });
@@ -211,10 +117,7 @@ async function run(mode: "every heartbeat" | "summaries", influxd: TestInfluxd, 
     const answer = await influxd.query(`SELECT count(*) FROM "${policy}"./.*/`, database);
     for (const s of answer.results[0]?.series ?? []) pointsFound += Math.max(...(s.values[0]?.slice(1).map(Number) ?? [0]));
   }
-  await tracker?.close();
   await ingest.stop();
-  buffer.close();
-  rmSync(dir, { recursive: true, force: true });
   return {
     mode,
     readings,
@@ -224,7 +127,7 @@ async function run(mode: "every heartbeat" | "summaries", influxd: TestInfluxd, 
     readingsVerified,
     points,
     pointsFound,
-    reports: tracker ? { ...tracker.made } : undefined,
+    reports: hall.reports,
   };
 }
 
