@@ -145,9 +145,10 @@ describe("supervision on two hub copies with site leases", () => {
     try {
       const a = await copy("copy-a");
       const b = await copy("copy-b");
-      // Every site judged, by one copy; every warning announced delivered once.
+      // Every site judged; every warning announced delivered once.
       await until("every site judged and its warnings delivered", () => sites.every((x) => judgedBy.has(x)) && allDelivered());
-      expect(sites.map((x) => judgedBy.get(x)?.size)).toEqual([1, 1, 1, 1]);
+      // (Each site by one copy at a time: a copy that started alone may judge all four before handing two over, so
+      // a site may have been judged by both; that two never hold one site at once is supervision-leases.test.ts's.)
       expect(announced.size).toBeGreaterThanOrEqual(8); // 2 satisfaction_day per site, besides others
       expect(keys().sort()).toEqual([...announced].sort());
       await until("both copies holding sites", () => new Set(leasesOf(a.extension).map((l) => l.owner)).size === 2);
@@ -156,7 +157,6 @@ describe("supervision on two hub copies with site leases", () => {
         .map((l) => l.site);
       expect(ofA.length).toBeGreaterThan(0);
       const termsOfA = new Map(leasesOf(a.extension).map((l) => [l.site, l.term]));
-      for (const s of ofA) expect([...judgedBy.get(s)!]).toEqual(["copy-a"]);
 
       // copy-a dies (cut off from InfluxDB: it renews nothing, writes nothing). Its sites move to copy-b.
       a.link.state.cut = true;
@@ -191,7 +191,14 @@ describe("supervision on two hub copies with site leases", () => {
         const owners = leasesOf(a2.extension).map((l) => `${l.site}:${l.owner}`);
         return owners.sort().join() === preferred.join();
       });
-      expect(leasesOf(b2.extension).map((l) => `${l.site}:${l.owner}`)).toEqual(preferred);
+      // copy-b's table agrees once its own round has read the same claims.
+      await until(
+        "copy-b agreeing",
+        () =>
+          leasesOf(b2.extension)
+            .map((l) => `${l.site}:${l.owner}`)
+            .join() === preferred.join(),
+      );
       // They judge again (their announcers start empty): the shared record keeps every warning at one delivery.
       await until("both fresh copies ran", () =>
         [a2, b2].every((c) => (c.extension.status() as { lastRunAt: number | null }).lastRunAt !== null),
