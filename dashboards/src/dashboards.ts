@@ -35,6 +35,7 @@ const {
   province_item,
   province_rating,
   province_warning,
+  queue_event,
   rating,
   score_monthly,
   signin,
@@ -514,6 +515,19 @@ function hall(m: DashboardMessages, hubUrl: string): Dashboard {
         ],
         w: 12,
         h: 9,
+      },
+      {
+        type: "barchart",
+        ...t.transactionsPerWindow,
+        targets: [
+          // Each finished service at a window (the queue system's `finished` event) is one transaction.
+          target(
+            `SELECT count(${queue_event.seq}) AS "${c.transactions}" FROM ${queue_event.NAME} WHERE ${f} AND ${queue_event.type} = 'finished' AND $timeFilter GROUP BY ${queue_event.window}`,
+            "table",
+          ),
+        ],
+        w: 24,
+        h: 8,
       },
       {
         type: "state-timeline",

@@ -43,6 +43,7 @@ export interface DashboardMessages {
     positive: string;
     negative: string;
     neutral: string;
+    transactions: string;
     halfDays: string;
     absences: string;
     online: string;
@@ -102,6 +103,7 @@ export interface DashboardMessages {
     description: string;
     whoIsThere: PanelText;
     ratingsPerWindow: PanelText;
+    transactionsPerWindow: PanelText;
     attendanceTimeline: PanelText;
     motionPerCamera: PanelText;
     cards: PanelText;
@@ -280,6 +282,7 @@ const zh: DashboardMessages = {
     positive: "满意",
     negative: "不满意",
     neutral: "一般",
+    transactions: "办件数",
     halfDays: "半天数",
     absences: "缺勤次数",
     online: "在线",
@@ -346,6 +349,10 @@ const zh: DashboardMessages = {
       description: "每个窗口现在已签到的工作人员（今天最后一次打卡是签到，不是签退）及签到时间。",
     },
     ratingsPerWindow: { title: "各窗口和工作人员的评价" },
+    transactionsPerWindow: {
+      title: "各窗口办件数",
+      description: "所选时段（默认今天）内各窗口办结的业务笔数，以排队叫号系统的“办结”记录计。",
+    },
     attendanceTimeline: { title: "考勤时间线" },
     motionPerCamera: { title: "各摄像头动态" },
     cards: { title: "警示牌及原因" },
@@ -540,6 +547,7 @@ const en: DashboardMessages = {
     positive: "positive",
     negative: "negative",
     neutral: "neutral",
+    transactions: "transactions",
     halfDays: "half days",
     absences: "absences",
     online: "online",
@@ -618,6 +626,11 @@ const en: DashboardMessages = {
       description: "The clerks signed in now at each window (their last punch today is a sign-in, not a sign-out), since when.",
     },
     ratingsPerWindow: { title: "Ratings per window and clerk" },
+    transactionsPerWindow: {
+      title: "Transactions per window",
+      description:
+        "Transactions finished at each window in the chosen range (today by default), counted from the queue system's finished events.",
+    },
     attendanceTimeline: { title: "Attendance timeline" },
     motionPerCamera: { title: "Motion per camera" },
     cards: { title: "Cards and reasons" },
