@@ -282,6 +282,13 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       tags: { ...place, site: "hall-1", department: "permits", item: "XK-001", device: "permits-sys", type: "step" },
       fields: { seq: 2, application: "A-1", step: "review", handler: "Clerk One", result: "materials complete" },
     },
+    // A-1's transaction finished at w1 (the hall dashboard's transactions per window).
+    {
+      measurement: "queue_event",
+      timestamp: ago(118),
+      tags: { ...place, site: "hall-1", window: "w1", device: "queue-1", type: "finished" },
+      fields: { seq: 3, ticket: "A001", txn: "T-1", clerk: "c1", application: "A-1", item: "XK-001" },
+    },
     // Who is on duty in a shift begun: s1 signed in, s2 not (the big screen's supervisors not signed in).
     ...(["s1", "s2"] as const).map((person) => ({
       measurement: "duty",
