@@ -40,6 +40,7 @@ const {
   score_monthly,
   signin,
   site_presence,
+  transaction,
   warning,
 } = INFLUXQL;
 
@@ -526,7 +527,21 @@ function hall(m: DashboardMessages, hubUrl: string): Dashboard {
             "table",
           ),
         ],
-        w: 24,
+        w: 12,
+        h: 8,
+      },
+      {
+        type: "table",
+        ...t.serviceTimesPerWindow,
+        targets: [
+          // The items rule's transaction points: one per transaction finished, with its waiting and service seconds.
+          target(
+            `SELECT mean(${transaction.waiting_s}) / 60 AS "${c.waitingMinutes}", mean(${transaction.service_s}) / 60 AS "${c.serviceMinutes}" FROM ${transaction.NAME} WHERE ${f} AND $timeFilter GROUP BY ${transaction.window}`,
+            "table",
+          ),
+        ],
+        decimals: 1,
+        w: 12,
         h: 8,
       },
       {

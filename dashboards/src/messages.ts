@@ -44,6 +44,8 @@ export interface DashboardMessages {
     negative: string;
     neutral: string;
     transactions: string;
+    waitingMinutes: string;
+    serviceMinutes: string;
     halfDays: string;
     absences: string;
     online: string;
@@ -104,6 +106,7 @@ export interface DashboardMessages {
     whoIsThere: PanelText;
     ratingsPerWindow: PanelText;
     transactionsPerWindow: PanelText;
+    serviceTimesPerWindow: PanelText;
     attendanceTimeline: PanelText;
     motionPerCamera: PanelText;
     cards: PanelText;
@@ -283,6 +286,8 @@ const zh: DashboardMessages = {
     negative: "不满意",
     neutral: "一般",
     transactions: "办件数",
+    waitingMinutes: "平均等候（分钟）",
+    serviceMinutes: "平均办理（分钟）",
     halfDays: "半天数",
     absences: "缺勤次数",
     online: "在线",
@@ -352,6 +357,10 @@ const zh: DashboardMessages = {
     transactionsPerWindow: {
       title: "各窗口办件数",
       description: "所选时段（默认今天）内各窗口办结的业务笔数，以排队叫号系统的“办结”记录计。",
+    },
+    serviceTimesPerWindow: {
+      title: "各窗口等候与办理时长",
+      description: "所选时段内各窗口办结业务的平均等候时长（取号到首次叫号）和平均办理时长（开始办理到办结），单位分钟。",
     },
     attendanceTimeline: { title: "考勤时间线" },
     motionPerCamera: { title: "各摄像头动态" },
@@ -548,6 +557,8 @@ const en: DashboardMessages = {
     negative: "negative",
     neutral: "neutral",
     transactions: "transactions",
+    waitingMinutes: "mean waiting min",
+    serviceMinutes: "mean service min",
     halfDays: "half days",
     absences: "absences",
     online: "online",
@@ -630,6 +641,11 @@ const en: DashboardMessages = {
       title: "Transactions per window",
       description:
         "Transactions finished at each window in the chosen range (today by default), counted from the queue system's finished events.",
+    },
+    serviceTimesPerWindow: {
+      title: "Waiting and service time per window",
+      description:
+        "Mean waiting (ticket taken to first call) and mean service time (service started to finished) of the transactions finished at each window in the chosen range, in minutes.",
     },
     attendanceTimeline: { title: "Attendance timeline" },
     motionPerCamera: { title: "Motion per camera" },

@@ -289,6 +289,13 @@ export function derivedSupervisionFixture(now: number): IPoint[] {
       tags: { ...place, site: "hall-1", window: "w1", device: "queue-1", type: "finished" },
       fields: { seq: 3, ticket: "A001", txn: "T-1", clerk: "c1", application: "A-1", item: "XK-001" },
     },
+    // ... and its waiting and service time, as the items rule derives them (the hall's waiting and service panel).
+    {
+      measurement: "transaction",
+      timestamp: ago(118),
+      tags: { ...place, site: "hall-1", department: "permits", window: "w1" },
+      fields: { txn: "T-1", clerk: "c1", item: "XK-001", application: "A-1", waiting_s: 420, service_s: 660 },
+    },
     // Who is on duty in a shift begun: s1 signed in, s2 not (the big screen's supervisors not signed in).
     ...(["s1", "s2"] as const).map((person) => ({
       measurement: "duty",

@@ -47,7 +47,10 @@ export async function overdueInYear(
 }
 
 /** Out of the year's awards for overdue items: `items` or more overdue (0: never for this), or one past `days`. */
-export function noAwardForItems(record: OverdueRecord | undefined, rules: { noAwardOverdueItems: number; noAwardOverdueDays: number }): boolean {
+export function noAwardForItems(
+  record: OverdueRecord | undefined,
+  rules: { noAwardOverdueItems: number; noAwardOverdueDays: number },
+): boolean {
   if (!record) return false;
   return (rules.noAwardOverdueItems > 0 && record.overdue >= rules.noAwardOverdueItems) || record.longestDays > rules.noAwardOverdueDays;
 }

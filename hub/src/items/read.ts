@@ -41,12 +41,14 @@ export interface StoredQueueEvent {
   txn: string;
   window: string | undefined;
   application: string | undefined;
+  clerk: string | undefined;
+  item: string | undefined;
 }
 
 /** The queue system's events of a site from `from` to `to`. */
 export async function queryQueueEvents(influx: InfluxDB, where: { site: string; from: number; to: number }): Promise<StoredQueueEvent[]> {
   const rows = await influx.query<Row>(
-    `SELECT ${queue_event.type}, ${queue_event.txn}, ${queue_event.window}, ${queue_event.application} FROM ${queue_event.FROM} ` +
+    `SELECT ${queue_event.type}, ${queue_event.txn}, ${queue_event.window}, ${queue_event.application}, ${queue_event.clerk}, ${queue_event.item} FROM ${queue_event.FROM} ` +
       `WHERE time >= ${ns(where.from)} AND time <= ${ns(where.to)} AND ${queue_event.site} = ${lit(where.site)}`,
   );
   return rows.map((r) => ({
@@ -55,5 +57,7 @@ export async function queryQueueEvents(influx: InfluxDB, where: { site: string; 
     txn: String(r.txn),
     window: text(r.window),
     application: text(r.application),
+    clerk: text(r.clerk),
+    item: text(r.item),
   }));
 }

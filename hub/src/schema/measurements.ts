@@ -189,6 +189,12 @@ export const MEASUREMENTS = {
       "outcome",
     ],
   },
+  /** A transaction served at a window (items rule, from the queue system's events): its waiting and service time. */
+  transaction: {
+    policy: "raw",
+    tags: [...PLACE, "department", "window"],
+    fields: ["txn", "clerk", "item", "application", "waiting_s", "service_s"],
+  },
   /** Each device's availability per hour (equipment rule, hub/src/supervision/availability.ts), rewritten while the hour runs. */
   device_availability: { policy: "raw", tags: [...PLACE, "device", "device_kind"], fields: ["availability", "offline_s", "span_s"] },
   /** A warning a hub copy decided to notify (any copy's; shared de-duplication, hub/src/supervision/notify.ts). */

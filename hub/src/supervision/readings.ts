@@ -1,7 +1,7 @@
 import type { InfluxDB } from "influx";
 import { lit, ns, type Row } from "../influx/query.ts";
 import type { Site } from "../registry/schema.ts";
-import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "../items/read.ts";
+import { ITEM_LOOKBACK_DAYS, queryItemEvents, queryQueueEvents } from "../items/read.ts";
 import { INFLUXQL } from "../schema/index.ts";
 import { presenceHeartbeatRows, siteDeviceHistories } from "./availability.ts";
 
@@ -206,6 +206,8 @@ export function siteReadings(influx: InfluxDB, site: Site, now: number) {
     warningActions: once(() => warningActions(influx, site, since)),
     /** The approval items' events of the site since the oldest application still followed. */
     itemEvents: once(() => queryItemEvents(influx, { site: site.id, from: now - ITEM_LOOKBACK_DAYS * 86_400_000, to: now })),
+    /** The queue system's events of the last two days: the transactions served at the site's windows. */
+    queueEvents: once(() => queryQueueEvents(influx, { site: site.id, from: now - 2 * 86_400_000, to: now })),
     /** Equipment warnings written by earlier runs, to close the ones that no longer hold. */
     equipmentWarnings: once(() =>
       influx.query<Row>(

@@ -1,5 +1,6 @@
 import type { CardEvent, WarningEvent } from "../../../controller/extension.ts";
 import { answerableFor, buildCases, type ItemCase } from "../../../items/cases.ts";
+import { servedTransactions } from "../../../items/transactions.ts";
 import { ns } from "../../../influx/query.ts";
 import { readingTimestampNs } from "../../../ingest/points.ts";
 import { schemaPoint, type SchemaPoint } from "../../../schema/index.ts";
@@ -32,7 +33,7 @@ export function overdueByHandler(cases: readonly ItemCase[]): Map<string, number
   return counts;
 }
 
-/** An application's identity in the nanoseconds of its points: many are accepted in the same millisecond. */
+/** An application's (or a transaction's) identity in the nanoseconds of its points: many fall in the same millisecond. */
 function applicationHash(application: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < application.length; i++) h = Math.imul(h ^ application.charCodeAt(i), 0x01000193) >>> 0;
@@ -143,6 +144,16 @@ export const items: SiteRule = {
         card("red", stage.handlerMany ? [red, text.handlerOverdue({ handler: c.handler, count: byHandler.get(c.handler) ?? 0 })] : [red]);
       }
     }
+    // Each transaction finished at a window, with its waiting and service time (the hall dashboard averages them).
+    for (const t of servedTransactions(await readings.queueEvents()))
+      records.push(
+        schemaPoint(
+          "transaction",
+          readingTimestampNs(t.finishedAt, applicationHash(t.txn)),
+          { ...place, department: registry.windows.get(t.window)?.department, window: t.window },
+          { txn: t.txn, clerk: t.clerk, item: t.item, application: t.application, waiting_s: t.waitingS, service_s: t.serviceS },
+        ),
+      );
     return { records, warnings, cards, deductions };
   },
 };
