@@ -199,6 +199,7 @@ describe("a month of approval items on a real influxd", () => {
       const got = month.items.find((i) => i.item === code)!;
       expect(got.rated).toBe(rated.length);
       expect(got.positive).toBe(rated.filter((r) => f(r).level === "very_satisfied").length);
+      expect(got.negative).toBe(rated.filter((r) => f(r).level === "dissatisfied").length);
     }
     expect(TZ).toBe("Asia/Shanghai");
   });
@@ -215,5 +216,34 @@ describe("a month of approval items on a real influxd", () => {
     const itemsTable = /<table id="items">[\s\S]*?<\/table>/.exec(socialCopy)![0];
     expect(itemsTable).toContain("<td>人社局</td>");
     expect(itemsTable).not.toContain("<td>市场监管局</td>");
+  });
+
+  it("ranks the items by complaints in the report, each row recounted from the raw ratings", async () => {
+    const report = await monthlyReport(influx, registry, "2026-04", ScoringRules.parse({}));
+    const html = renderReport(report, registry);
+    expect(html).toContain("<h2>各审批事项满意度（不满意多者在前）</h2>");
+    const table = /<table id="item-satisfaction">[\s\S]*?<\/table>/.exec(html)![0];
+    const f = (r: Reading) => r as unknown as Record<string, string | number>;
+    const from = at("2026-04-01", "00:00");
+    const to = at("2026-05-01", "00:00");
+    const codeOf = new Map(readings.filter((r) => r.kind === "item").map((r) => [f(r).txnId, f(r).itemCode]));
+    const expected = [...registry.items!.values()]
+      .map((item) => {
+        const rated = readings.filter((r) => r.kind === "rating" && r.ts >= from && r.ts < to && codeOf.get(f(r).txnId!) === item.code);
+        const positive = rated.filter((r) => f(r).level === "very_satisfied").length;
+        const negative = rated.filter((r) => f(r).level === "dissatisfied").length;
+        return { item, rated: rated.length, positive, negative };
+      })
+      .filter((x) => x.rated > 0)
+      .sort((a, b) => b.negative - a.negative || a.positive / a.rated - b.positive / b.rated);
+    expect(expected.length).toBeGreaterThan(1);
+    expect(expected.some((x) => x.negative > 0)).toBe(true);
+    const rows = [...table.matchAll(/<tr><td>.*?<\/tr>/g)].map((m) => m[0]);
+    expect(rows).toEqual(
+      expected.map(
+        (x) =>
+          `<tr><td>市民中心</td><td>${registry.departments.get(x.item.department)!.name}</td><td>${x.item.name}</td><td>${x.rated}</td><td>${x.positive}</td><td>${x.negative}</td><td>${((x.positive / x.rated) * 100).toFixed(1)}%</td></tr>`,
+      ),
+    );
   });
 });

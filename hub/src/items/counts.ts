@@ -43,6 +43,8 @@ export interface ItemSatisfaction {
   name: string;
   rated: number;
   positive: number;
+  /** Dissatisfied ratings: what the item was complained about. */
+  negative: number;
 }
 
 export interface ItemMonth {
@@ -72,7 +74,7 @@ export async function itemMonth(
       queryItemEvents(db, { site: site.id, from: from - ITEM_LOOKBACK_DAYS * 86_400_000, to: to - 1 }),
       queryQueueEvents(db, { site: site.id, from, to: to - 1 }),
       db.query<Row>(
-        `SELECT ${rating.txn}, ${rating.rated}, ${rating.positive} FROM ${rating.FROM} WHERE ${rating.site} = ${lit(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} AND ${rating.txn} != ''`,
+        `SELECT ${rating.txn}, ${rating.rated}, ${rating.positive}, ${rating.negative} FROM ${rating.FROM} WHERE ${rating.site} = ${lit(site.id)} AND time >= ${ns(from)} AND time < ${ns(to)} AND ${rating.txn} != ''`,
       ),
     ]);
     const { cases } = buildCases(registry, events, to - 1);
@@ -81,7 +83,7 @@ export async function itemMonth(
       site.id,
       cases,
       queue,
-      ratings.map((r) => ({ txn: String(r.txn), rated: Number(r.rated), positive: Number(r.positive) })),
+      ratings.map((r) => ({ txn: String(r.txn), rated: Number(r.rated), positive: Number(r.positive), negative: Number(r.negative ?? 0) })),
       from,
       to,
     );
@@ -97,7 +99,7 @@ export function countMonth(
   site: string,
   cases: readonly ItemCase[],
   queue: readonly StoredQueueEvent[],
-  ratings: readonly { txn: string; rated: number; positive: number }[],
+  ratings: readonly { txn: string; rated: number; positive: number; negative: number }[],
   from: number,
   to: number,
 ): { counts: ItemCounts[]; items: ItemSatisfaction[] } {
@@ -175,9 +177,18 @@ export function countMonth(
     const d = row(c.item.department);
     d.rated += r.rated;
     d.positive += r.positive;
-    const s = items.get(c.code) ?? { site, department: c.item.department, item: c.code, name: c.item.name, rated: 0, positive: 0 };
+    const s = items.get(c.code) ?? {
+      site,
+      department: c.item.department,
+      item: c.code,
+      name: c.item.name,
+      rated: 0,
+      positive: 0,
+      negative: 0,
+    };
     s.rated += r.rated;
     s.positive += r.positive;
+    s.negative += r.negative;
     items.set(c.code, s);
   }
   return { counts: [...byDepartment.values()], items: [...items.values()] };

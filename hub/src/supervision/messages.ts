@@ -180,6 +180,8 @@ export interface ReportTexts {
   lang: string;
   /** The approval items table: its title and columns (department, the counts of hub/src/items/counts.ts, satisfaction). */
   items: { title: string; columns: readonly string[] };
+  /** Satisfaction with each approval item, most complained about first. */
+  itemSatisfaction: { title: string; columns: readonly string[] };
   title(month: string): string;
   intro: string;
   departmentOnly(name: string): string;
@@ -257,6 +259,10 @@ const ZH_REPORT: ReportTexts = {
       "平均等候分钟",
       "满意率",
     ],
+  },
+  itemSatisfaction: {
+    title: "各审批事项满意度（不满意多者在前）",
+    columns: ["大厅", "部门", "事项", "评价", "满意", "不满意", "满意率"],
   },
   title: (month) => `电子监察月度考核通报（${month.replace("-", " 年 ")} 月）`,
   intro: "得分以基准分为起点，按扣分和加分规则增减；不满意评价经核实后方计扣分。本通报发至各部门。",
@@ -347,6 +353,10 @@ const EN_REPORT: ReportTexts = {
       "Mean wait (min)",
       "Satisfaction",
     ],
+  },
+  itemSatisfaction: {
+    title: "Satisfaction per approval item (most complained about first)",
+    columns: ["Hall", "Department", "Item", "Ratings", "Satisfied", "Dissatisfied", "Satisfaction"],
   },
   title: (month) => `Electronic supervision: monthly assessment bulletin, ${month}`,
   intro:

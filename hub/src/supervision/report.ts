@@ -520,6 +520,19 @@ ${table(
     : ""
 }
 ${
+  report.items && report.items.items.some((x) => !only || x.department === only)
+    ? `<h2>${t.itemSatisfaction.title}</h2>
+${table(
+  "item-satisfaction",
+  [...t.itemSatisfaction.columns],
+  report.items.items
+    .filter((x) => !only || x.department === only)
+    .sort((a, b) => b.negative - a.negative || a.positive / a.rated - b.positive / b.rated || a.item.localeCompare(b.item))
+    .map((x) => row([site(x.site), dept(x.department), esc(x.name), x.rated, x.positive, x.negative, pct(x.positive / x.rated)])),
+)}`
+    : ""
+}
+${
   report.sites.length > 0
     ? `<h2>${t.sections.sitePresence}</h2>
 ${table(
