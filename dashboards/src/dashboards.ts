@@ -319,7 +319,7 @@ function centre(m: DashboardMessages): Dashboard {
         noValue: "0",
         targets: [
           target(
-            `SELECT sum(${item_state.open}) AS "${c.inProgress}", sum(${item_state.near}) AS "${c.nearLimit}", sum(${item_state.overdue}) AS "${c.itemsOverdue}" FROM ${openItems} AND time > now() - 400d GROUP BY ${item_state.department}`,
+            `SELECT sum(${item_state.open}) AS "${c.inProgress}", sum(${item_state.near}) AS "${c.nearLimit}", sum(${item_state.overdue}) AS "${c.itemsOverdue}", sum(${item_state.complaints}) AS "${c.complained}" FROM ${openItems} AND time > now() - 400d GROUP BY ${item_state.department}`,
             "table",
           ),
         ],

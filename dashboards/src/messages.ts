@@ -77,6 +77,7 @@ export interface DashboardMessages {
     inProgress: string;
     nearLimit: string;
     itemsOverdue: string;
+    complained: string;
     application: string;
     handler: string;
     due: string;
@@ -317,6 +318,7 @@ const zh: DashboardMessages = {
     inProgress: "在办",
     nearLimit: "临近时限",
     itemsOverdue: "超期",
+    complained: "被投诉",
     application: "申请号",
     handler: "承办人",
     due: "办理时限",
@@ -339,7 +341,10 @@ const zh: DashboardMessages = {
     warningsWaiting: { title: "今日待处置预警", description: "尚未处置的预警条数，以及超过处置时限的条数。" },
     warnings: { title: "今日预警及处置", description: "今天的预警：内容、处置状态、处置人；已办结的不再显示。" },
     satisfactionByHall: { title: "今日各大厅满意率" },
-    itemsByDepartment: { title: "各部门审批事项", description: "在办事项数、临近承诺时限（催办中）和已超期的件数，按部门。" },
+    itemsByDepartment: {
+      title: "各部门审批事项",
+      description: "在办事项数、临近承诺时限（催办中）和已超期的件数，以及在办事项被投诉（与其关联的不满意评价）的次数，按部门。",
+    },
     itemsNearLimit: { title: "临近时限与超期的事项", description: "在办事项中剩余天数最少的，含承办人与办理时限；剩余 0 天即已超期。" },
   },
   centreDetail: {
@@ -588,6 +593,7 @@ const en: DashboardMessages = {
     inProgress: "in progress",
     nearLimit: "at the limit",
     itemsOverdue: "overdue",
+    complained: "complained about",
     application: "application",
     handler: "handler",
     due: "due",
@@ -618,7 +624,8 @@ const en: DashboardMessages = {
     satisfactionByHall: { title: "Satisfaction by hall today" },
     itemsByDepartment: {
       title: "Approval items by department",
-      description: "Open applications, those at their promised limit and those overdue, per department.",
+      description:
+        "Open applications, those at their promised limit and those overdue, and the dissatisfied ratings tied to open applications (complained about), per department.",
     },
     itemsNearLimit: {
       title: "Items at or past their limit",

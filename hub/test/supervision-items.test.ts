@@ -6,6 +6,7 @@
 import { EventEmitter } from "node:events";
 import { createServer, type Server } from "node:http";
 import { freePort, startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import type { Reading } from "@supervision/firmware-protocols";
 import { InfluxDB } from "influx";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,7 +55,21 @@ describe("items rule on a real influxd", () => {
     const sms = await smsGateway();
     const readings = [
       // Accepted on the Friday before Qingming (Monday 6 April off): due Thursday 9 April.
-      itemReading("accepted", "XK2026-0001", at("2026-04-03", "10:30"), { windowId: "w1", clerkId: "c1" }),
+      itemReading("accepted", "XK2026-0001", at("2026-04-03", "10:30"), { windowId: "w1", clerkId: "c1", txnId: "T-0001" }),
+      // The applicant of XK2026-0001 rated the transaction dissatisfied: the application was complained about.
+      {
+        kind: "rating",
+        deviceId: "kp-w1",
+        seq: 900,
+        ts: at("2026-04-03", "10:32"),
+        rxTs: at("2026-04-03", "10:32"),
+        windowId: "w1",
+        txnId: "T-0001",
+        outcome: "rated",
+        scale: "four",
+        key: 4,
+        level: "dissatisfied",
+      } as Reading,
       itemReading("step", "XK2026-0001", at("2026-04-07", "15:00"), { handler: "张办" }),
       // Accepted the same day, suspended Tuesday to Thursday (2 working days): due Monday 13 April.
       itemReading("accepted", "XK2026-0002", at("2026-04-03", "11:00")),
@@ -127,7 +142,7 @@ describe("items rule on a real influxd", () => {
       // The counts on the board (sv-centre), the list on its detail dashboard (sv-centre-detail).
       const panel = (title: string, uid = "sv-centre") => panelQueries().find(([name]) => name === `${uid} / ${title} / A`)![1];
       const byDepartment = await influx.query<Record<string, unknown>>(panel("各部门审批事项"));
-      expect(byDepartment.map((r) => [r.department, r["在办"], r["临近时限"], r["超期"]])).toEqual([["market", 2, 1, 1]]);
+      expect(byDepartment.map((r) => [r.department, r["在办"], r["临近时限"], r["超期"], r["被投诉"]])).toEqual([["market", 2, 1, 1, 1]]);
       const near = await influx.query<Record<string, unknown>>(panel("临近时限与超期的事项", "sv-centre-detail"));
       expect(near.map((r) => [r["申请号"], r["承办人"], r["办理时限"], r["剩余天数"], r["超期"]]).sort()).toEqual([
         ["XK2026-0001", "张办", "2026-04-09", 0, 2],

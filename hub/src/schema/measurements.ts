@@ -187,6 +187,7 @@ export const MEASUREMENTS = {
       "completed_at",
       "timeliness",
       "outcome",
+      "complaints",
     ],
   },
   /** A transaction served at a window (items rule, from the queue system's events): its waiting and service time. */

@@ -206,6 +206,14 @@ export function siteReadings(influx: InfluxDB, site: Site, now: number) {
     warningActions: once(() => warningActions(influx, site, since)),
     /** The approval items' events of the site since the oldest application still followed. */
     itemEvents: once(() => queryItemEvents(influx, { site: site.id, from: now - ITEM_LOOKBACK_DAYS * 86_400_000, to: now })),
+    /** The transaction ids of the site's dissatisfied ratings over the items' lookback: what applications were complained about. */
+    complainedTxns: once(async () =>
+      (
+        await influx.query<Row>(
+          `SELECT ${rating.txn} FROM ${rating.FROM} WHERE ${rating.site} = ${lit(site.id)} AND ${rating.negative} = 1 AND ${rating.txn} != '' AND time >= ${ns(now - ITEM_LOOKBACK_DAYS * 86_400_000)}`,
+        )
+      ).map((r) => String(r.txn)),
+    ),
     /** The queue system's events of the last two days: the transactions served at the site's windows. */
     queueEvents: once(() => queryQueueEvents(influx, { site: site.id, from: now - 2 * 86_400_000, to: now })),
     /** Equipment warnings written by earlier runs, to close the ones that no longer hold. */

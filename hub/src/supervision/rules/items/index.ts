@@ -41,7 +41,13 @@ function applicationHash(application: string): number {
 }
 
 /** The `item_state` point of a case: one per application, at its acceptance, rewritten each run. */
-export function itemStatePoint(place: Placement, c: ItemCase, stage: ItemStage, settings: ItemRuleSettings): SchemaPoint<"item_state"> {
+export function itemStatePoint(
+  place: Placement,
+  c: ItemCase,
+  stage: ItemStage,
+  settings: ItemRuleSettings,
+  complaints = 0,
+): SchemaPoint<"item_state"> {
   const open = c.state !== "completed";
   return schemaPoint(
     "item_state",
@@ -62,6 +68,7 @@ export function itemStatePoint(place: Placement, c: ItemCase, stage: ItemStage, 
       completed_at: c.completedAt,
       timeliness: c.timeliness,
       outcome: c.outcome,
+      complaints,
     },
   );
 }
@@ -79,13 +86,21 @@ export const items: SiteRule = {
   async judge({ registry, site, place, now, settings, text, readings }): Promise<Findings> {
     const { cases } = buildCases(registry, await readings.itemEvents(), now);
     const byHandler = overdueByHandler(cases);
+    // Dissatisfied ratings tied to an application by its transactions (the item events' and the queue system's).
+    const queue = await readings.queueEvents();
+    const complained = new Map<string, number>();
+    for (const txn of await readings.complainedTxns()) complained.set(txn, (complained.get(txn) ?? 0) + 1);
+    const complaintsOf = (c: ItemCase) => {
+      const txns = new Set([...c.txns, ...queue.filter((q) => q.application === c.application).map((q) => q.txn)]);
+      return [...txns].reduce((n, t) => n + (complained.get(t) ?? 0), 0);
+    };
     const warnings: WarningFinding[] = [];
     const cards: NonNullable<Findings["cards"]> = [];
     const records: SchemaPoint[] = [];
     const deductions: Deduction[] = [];
     for (const c of cases) {
       const stage = stageOf(c, settings.items, byHandler);
-      records.push(itemStatePoint(place, c, stage, settings.items));
+      records.push(itemStatePoint(place, c, stage, settings.items, complained.size === 0 ? 0 : complaintsOf(c)));
       if (!c.due) continue; // suspended: the clock stands still, nothing is reminded
       const open = c.state !== "completed";
       const unit = c.item.promisedLimit.unit;
@@ -145,7 +160,7 @@ export const items: SiteRule = {
       }
     }
     // Each transaction finished at a window, with its waiting and service time (the hall dashboard averages them).
-    for (const t of servedTransactions(await readings.queueEvents()))
+    for (const t of servedTransactions(queue))
       records.push(
         schemaPoint(
           "transaction",
