@@ -157,6 +157,26 @@ describe("site leases of two hub copies on one influxd", () => {
     await b2.stop(true);
   }, 120_000);
 
+  it("end at the fair share when the hashes split the sites unevenly (4 and 2 of 6 for these names)", async () => {
+    const sites = Array.from({ length: 6 }, (_, i) => `hall-${i + 1}`);
+    expect(sites.filter((x) => preferredCopy(x, ["first", "second"]) === "first").length).toBe(4);
+    const settings = { seconds: 1, settleMs: 200 };
+    const copy = (name: string) => new SiteLeases({ influx, copy: name, settings, sites: () => sites, logger: pino({ level: "silent" }) });
+    const [first, second] = [copy("first"), copy("second")];
+    first.start();
+    second.start();
+    const holders = (site: string) => [first, second].filter((c) => c.holds(site)).map((c) => c.copy);
+    await until("three sites each", () => {
+      for (const x of sites) expect(holders(x).length).toBeLessThanOrEqual(1);
+      const held = sites.map(holders);
+      return held.every((h) => h.length === 1) && held.filter((h) => h[0] === "first").length === 3;
+    });
+    // The second copy holds both sites it prefers: the first gave those up before its own.
+    expect(sites.filter((x) => preferredCopy(x, ["first", "second"]) === "second").every((x) => second.holds(x))).toBe(true);
+    await first.stop(true);
+    await second.stop(true);
+  }, 120_000);
+
   it("a copy paused past its lease (its runner stopped without releasing) may act on nothing when it wakes, not even before its next round", async () => {
     const sites = ["hall-p"];
     const settings = { seconds: 2, settleMs: 300 };

@@ -96,8 +96,8 @@ const { site_lease: L } = INFLUXQL;
 
 /**
  * This copy's side of the leases: every `tick` it announces itself alive, renews what it holds, releases sites
- * beyond its fair share that another live copy prefers, and claims free sites (at once those it prefers, the others
- * once they have been free for a whole lease, so the preferred copy gets them without a race).
+ * beyond its fair share (those another live copy prefers first), and claims free sites up to its share (at once those
+ * it prefers, the others once they have been free for a whole lease, so the preferred copy gets them without a race).
  */
 export class SiteLeases {
   private leases = new Map<string, Lease>();
@@ -255,10 +255,15 @@ export class SiteLeases {
     const out: IPoint[] = [];
     const mine = [...this.leases.values()].filter((l) => l.owner === this.copy && l.expires > now + this.opts.settings.settleMs);
     const share = Math.ceil(sites.length / this.copies.length);
-    // Over the fair share: give up sites another live copy prefers (it claims them at once), the excess only.
+    // Over the fair share: give up the excess only, first the sites another live copy prefers (it claims them at
+    // once), then others (a copy under its share claims them after a whole lease), so the hashes' uneven split (5 and
+    // 1 of 6 sites happens) still ends at the fair share.
     let excess = mine.length - share;
-    for (const lease of mine) {
-      if (excess > 0 && preferredCopy(lease.site, this.copies) !== this.copy && now >= lease.since + this.opts.settings.settleMs) {
+    const othersFirst = [...mine].sort(
+      (x, y) => Number(preferredCopy(y.site, this.copies) !== this.copy) - Number(preferredCopy(x.site, this.copies) !== this.copy),
+    );
+    for (const lease of othersFirst) {
+      if (excess > 0 && now >= lease.since + this.opts.settings.settleMs) {
         out.push(this.point(lease.site, "release", lease.term, now));
         excess--;
         continue;
@@ -271,8 +276,11 @@ export class SiteLeases {
       // Held (or claimed and settling) until it expires; a claim made before would be void.
       const freeSince = lease ? lease.expires : Number.NEGATIVE_INFINITY;
       if (freeSince > now) continue;
+      // Never beyond the fair share (what this copy just released stays released); a preferred site at once, another
+      // once it has been free for a whole lease (its preferred copy had the chance).
+      if (mine.length + claimed >= share) continue;
       const preferred = preferredCopy(site, this.copies) === this.copy;
-      if (!preferred && (now < freeSince + ms || mine.length + claimed >= share)) continue;
+      if (!preferred && now < freeSince + ms) continue;
       out.push(this.point(site, "claim", (lease?.term ?? 0) + 1, now, now + ms));
       claimed++;
     }
