@@ -78,5 +78,14 @@ describe("hub items", () => {
     const down = join(dir, "..", `${dir.split("/").pop()}-down.yaml`);
     writeFileSync(down, `influx: { url: "http://127.0.0.1:9", database: supervision }\nregistry: { dir: "${dir}" }\n`);
     expect((await run("--settings", down)).err).toMatch(/cannot query InfluxDB at http:\/\/127\.0\.0\.1:9/);
+    // A managed InfluxDB whose hub never started here: no password yet. Said plainly, exit 1, no stack trace.
+    const managed = join(dir, "..", `${dir.split("/").pop()}-managed.yaml`);
+    const dataDir = join(dir, "..", `${dir.split("/").pop()}-data`);
+    writeFileSync(managed, `influx: { managedPort: 9 }\nregistry: { dir: "${dir}" }\ndataDir: "${dataDir}"\n`);
+    const fresh = await run("--settings", managed);
+    expect([fresh.code, fresh.err]).toEqual([
+      1,
+      expect.stringMatching(/^hub items: .*influxdb-admin\.secret is missing: .*run "hub start" once$/),
+    ]);
   });
 });

@@ -1,20 +1,22 @@
 import { localDate } from "@supervision/firmware-protocols";
 import { parseArgs } from "node:util";
-import type { CliCommand } from "../cli/command.ts";
+import { type CliCommand, defaultSettingsFile } from "../cli/command.ts";
 import { influxClient } from "../influx/client.ts";
 import { influxRegions, siteDatabases } from "../influx/regions.ts";
 import { loadRegistry, RegistryLoadError } from "../registry/loader.ts";
+import { SecretFileError } from "../secrets/file.ts";
 import type { Registry } from "../registry/schema.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
 import { buildCases, type ItemCase } from "./cases.ts";
 import { itemMonth } from "./counts.ts";
 import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "./read.ts";
 
-const HELP = `Usage: hub items [--near | --overdue] [--department ID] [--settings config/hub.yaml]
+const HELP = `Usage: hub items [--near | --overdue] [--department ID] [--settings FILE]
        hub items trail <application number> [--settings ...]
        hub items month YYYY-MM [--settings ...]
 
-Approval items from the InfluxDB and registry of the settings file (the running hub's by default):
+Approval items from the InfluxDB and registry of the settings file (by default the demo's, var/demo/hub/hub.yaml,
+written by npm start, when it exists here, else config/hub.yaml; give the running hub's with --settings FILE):
   (no subcommand)  open applications at their limit (days left within supervision.items.remindDaysLeft, at least
                    1) and overdue ones, with item, department, handler, deadline and days left or overdue;
                    --near or --overdue shows one list, --department ID one department's
@@ -79,7 +81,7 @@ export const itemsCommand: CliCommand = {
           near: { type: "boolean" },
           overdue: { type: "boolean" },
           department: { type: "string" },
-          settings: { type: "string", default: "config/hub.yaml" },
+          settings: { type: "string" },
           help: { type: "boolean", short: "h" },
         },
       });
@@ -105,7 +107,7 @@ export const itemsCommand: CliCommand = {
       console.error(`hub items month: "${arg}" is not a month; write YYYY-MM (e.g. 2026-04).`);
       return 2;
     }
-    const loaded = load(values.settings);
+    const loaded = load(values.settings ?? defaultSettingsFile("items"));
     if (typeof loaded === "string") {
       console.error(`hub items: ${loaded}`);
       return 1;
@@ -117,7 +119,14 @@ export const itemsCommand: CliCommand = {
       );
       return 2;
     }
-    const client = influxClient(settings);
+    let client: ReturnType<typeof influxClient>;
+    try {
+      client = influxClient(settings);
+    } catch (error) {
+      if (!(error instanceof SecretFileError)) throw error;
+      console.error(`hub items: ${error.message}`);
+      return 1;
+    }
     const { influx, url } = client;
     // With influx.regions: each hall's region's InfluxDB (the central one for the others).
     const regions = influxRegions(settings, client, () => registry);
