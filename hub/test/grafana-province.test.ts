@@ -30,8 +30,8 @@ describe("grafana: a data source per region", () => {
     const regions = new InfluxRegions(
       connectInflux("http://127.0.0.1:8086", "supervision"),
       new Map([
-        ["east", connectInflux("http://10.1.1.1:8086", "supervision")],
-        ["west", connectInflux("http://10.2.2.2:8086", "west_db")],
+        ["east", connectInflux("http://127.0.0.1:8186", "supervision")],
+        ["west", connectInflux("http://127.0.0.1:8286", "west_db")],
       ]),
       () => registry,
     );
@@ -70,7 +70,7 @@ describe("grafana: a data source per region", () => {
       ]);
       expect(sources).toEqual([
         [DATASOURCE_UID, "Supervision InfluxDB", "http://influx-central:8086", "supervision", "grafana"],
-        [`${DATASOURCE_UID}-east`, "Supervision InfluxDB · 东区", "http://10.1.1.1:8086", "supervision", "grafana"],
+        [`${DATASOURCE_UID}-east`, "Supervision InfluxDB · 东区", "http://127.0.0.1:8186", "supervision", "grafana"],
         [`${DATASOURCE_UID}-west`, "Supervision InfluxDB · 西区", "http://influx-west:8086", "west_db", "grafana"],
       ]);
       // The data source variable offers exactly these (its regex), the central one chosen.

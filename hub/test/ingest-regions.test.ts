@@ -32,9 +32,9 @@ describe("settings: influx.regions", () => {
   it("is absent by default (one InfluxDB) and takes a URL, database and credentials per region", () => {
     expect(HubSettings.parse({}).influx.regions).toBeUndefined();
     const settings = HubSettings.parse({
-      influx: { regions: { east: { url: "http://10.0.0.5:8086", database: "east", username: "hub", password: "pw" } } },
+      influx: { regions: { east: { url: "http://127.0.0.1:8186", database: "east", username: "hub", password: "pw" } } },
     });
-    expect(settings.influx.regions).toEqual({ east: { url: "http://10.0.0.5:8086", database: "east", username: "hub", password: "pw" } });
+    expect(settings.influx.regions).toEqual({ east: { url: "http://127.0.0.1:8186", database: "east", username: "hub", password: "pw" } });
   });
 
   it("refuses a bad URL, an unknown key or a region id that is not one, at its line", () => {

@@ -8,6 +8,7 @@ import { localTimeToUtc, type Reading } from "@supervision/firmware-protocols";
 import { freePort, startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import { InfluxDB } from "influx";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./ingest-fixtures.ts";
 import type { HubExtension, WarningEvent } from "../src/controller/extension.ts";
 import { leaseTable } from "../src/cli/status.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
@@ -41,13 +42,9 @@ async function webhook() {
   return { url: `http://127.0.0.1:${port}/hook`, received, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The hub tests' waitFor, with a condition that says yes or no. */
+const until = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000) =>
+  waitFor(async () => (await condition()) || undefined, timeoutMs, what);
 
 /** The client, or (once cut) one whose every call fails, as for a copy whose process froze or lost its network. */
 function cuttable(client: InfluxDB) {

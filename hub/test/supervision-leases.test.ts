@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./ingest-fixtures.ts";
 import { loadSettings } from "../src/settings/index.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { type ClaimPoint, preferredCopy, resolveLease, SiteLeases } from "../src/supervision/leases.ts";
@@ -97,13 +98,9 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(() => influxd?.close());
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The hub tests' waitFor, with a condition that says yes or no. */
+const until = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000) =>
+  waitFor(async () => (await condition()) || undefined, timeoutMs, what);
 
 describe("site leases of two hub copies on one influxd", () => {
   it("share the sites, one holder each; a copy that stops renewing loses its sites to the other, and gets its share back", async () => {

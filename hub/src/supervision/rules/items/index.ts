@@ -90,10 +90,10 @@ export const items: SiteRule = {
     const queue = await readings.queueEvents();
     const complained = new Map<string, number>();
     for (const txn of await readings.complainedTxns()) complained.set(txn, (complained.get(txn) ?? 0) + 1);
-    const complaintsOf = (c: ItemCase) => {
-      const txns = new Set([...c.txns, ...queue.filter((q) => q.application === c.application).map((q) => q.txn)]);
-      return [...txns].reduce((n, t) => n + (complained.get(t) ?? 0), 0);
-    };
+    const queueTxns = new Map<string, string[]>();
+    for (const q of queue) if (q.application !== undefined) queueTxns.set(q.application, [...(queueTxns.get(q.application) ?? []), q.txn]);
+    const complaintsOf = (c: ItemCase) =>
+      [...new Set([...c.txns, ...(queueTxns.get(c.application) ?? [])])].reduce((n, t) => n + (complained.get(t) ?? 0), 0);
     const warnings: WarningFinding[] = [];
     const cards: NonNullable<Findings["cards"]> = [];
     const records: SchemaPoint[] = [];
