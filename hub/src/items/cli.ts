@@ -12,19 +12,25 @@ import { itemMonth } from "./counts.ts";
 import { ITEM_LOOKBACK_DAYS, queryItemEvents } from "./read.ts";
 
 const HELP = `Usage: hub items [--near | --overdue] [--department ID] [--settings FILE]
-       hub items trail <application number> [--settings ...]
-       hub items month YYYY-MM [--settings ...]
+       hub items trail <application number> [--settings FILE]
+       hub items month YYYY-MM [--settings FILE]
 
-Approval items from the InfluxDB and registry of the settings file (by default the demo's, var/demo/hub/hub.yaml,
-written by npm start, when it exists here, else config/hub.yaml; give the running hub's with --settings FILE):
-  (no subcommand)  open applications at their limit (days left within supervision.items.remindDaysLeft, at least
-                   1) and overdue ones, with item, department, handler, deadline and days left or overdue;
-                   --near or --overdue shows one list, --department ID one department's
-  trail APP        every event of one application: when, what, step, who, result, from which system or device
-  month YYYY-MM    the month's counts per department (accepted, completed, early, on time, late, in progress,
-                   overdue, refused, mean processing days and waiting minutes, satisfaction)
+Approval items from the InfluxDB and registry of the settings file: by default
+the demo's (var/demo/hub/hub.yaml, written by npm start) when it exists here,
+else config/hub.yaml; give the running hub's with --settings FILE.
+  (no subcommand)  open applications at their limit (days left within
+                   supervision.items.remindDaysLeft, at least 1) and overdue
+                   ones: item, department, handler, deadline, days left or
+                   overdue; --near or --overdue shows one list,
+                   --department ID one department's
+  trail APP        every event of one application: when, what, step, who,
+                   result, from which system or device
+  month YYYY-MM    the month's counts per department (accepted, completed,
+                   early, on time, late, in progress, overdue, refused, mean
+                   processing days and waiting minutes, satisfaction)
 
-The events approval systems post to the API are in the hub's trail (book item_event): "hub audit" checks it.`;
+The events approval systems post to the API are in the hub's trail (book
+item_event): "hub audit" checks it.`;
 
 interface Loaded {
   settings: HubSettings;
