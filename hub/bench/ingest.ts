@@ -73,6 +73,12 @@ for (let g = 2; g <= GATEWAYS; g++) {
 }
 const T0 = Date.now() - 86_400_000;
 const readings: Reading[] = Array.from({ length: TOTAL }, (_, i) => rating(i, T0 + i, { deviceId: `kp${i % 50}` }));
+/** influxd's own count of write requests, points and bytes it took (its /debug/vars), to compare what each run asked of it. */
+async function influxWrites(url: string): Promise<{ requests: number; points: number; bytes: number }> {
+  const vars = (await (await fetch(`${url}/debug/vars`)).json()) as Record<string, { name?: string; values?: Record<string, number> }>;
+  const httpd = Object.values(vars).find((v) => v.name === "httpd")?.values ?? {};
+  return { requests: httpd.writeReq ?? 0, points: httpd.pointsWrittenOK ?? 0, bytes: httpd.writeReqBytes ?? 0 };
+}
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 try {
@@ -98,6 +104,7 @@ try {
   );
   const ceilingRate = TOTAL / ((performance.now() - started) / 1000);
   const ceilingCpu = cpu.done();
+  const ceilingWrites = await influxWrites(influx.url);
 
   // For reference: the influx package's writePoints, one write at a time (what the hub used before).
   influx = await freshInfluxd(influx);
@@ -150,6 +157,7 @@ try {
   const ingestRate = TOTAL / ((performance.now() - started) / 1000);
   const batchBytes = perGateway[0]?.[0]?.wire.length ?? 0;
   const ingestCpu = cpu.done();
+  const ingestWrites = await influxWrites(influx.url);
   if (args.profile) await ingest.stopProfile(resolve(args.profile));
   const gateway = gateways[0] as TestGateway;
   const stored = await influx.query(`SELECT count("seq") FROM "rating" WHERE "seq" < ${WARM_UP_SEQ}`, "bench_ingest");
@@ -197,6 +205,20 @@ try {
   console.log("CPU µs per reading, by process (in the ingest run, this process plays the gateways):");
   const ingestMicros = microsPerReading(ingestCpu, TOTAL);
   console.table({ ceiling: microsPerReading(ceilingCpu, TOTAL), ingest: ingestMicros });
+  console.log("What influxd was asked to do (its /debug/vars; the ingest run includes the warm-up):");
+  console.table(
+    Object.fromEntries(
+      Object.entries({ ceiling: ceilingWrites, ingest: ingestWrites }).map(([run, w]) => [
+        run,
+        {
+          "write requests": w.requests,
+          points: w.points,
+          "points per request": Math.round(w.points / w.requests),
+          "bytes per point": Math.round(w.bytes / w.points),
+        },
+      ]),
+    ),
+  );
   const hubShare = (ingestMicros.hub ?? NaN) / (ingestMicros.influxd ?? NaN);
   console.log(`hub CPU per reading / influxd CPU per point, ingest run: ${hubShare.toFixed(2)} (target ≤ 0.5)`);
   console.log(

@@ -58,33 +58,43 @@ const EMPTY = 0;
  * forgotten first. Exact: an identity is found only when all four parts are equal, so a reading never seen is never
  * taken for one seen (it would lose its receive time).
  *
- * Why not a Map of `kind/device/timestamp` texts (what it was): at a hundred thousand readings a second the text per
- * reading, its hash and the Map's growth in the old generation cost about 2.5 µs of CPU per reading in the hub, a
- * sixth of all it spent (hub/src/ingest/README.md). Here a device id is a small number (interned once), and an
- * identity is three numbers in typed arrays: a ring in arrival order (which is also what eviction follows) and an
- * open-addressing table of ring positions (linear probing, deletion by backward shift), both grown by doubling.
+ * Why not a Map of `kind/device/timestamp` texts (what it was first): at a hundred thousand readings a second the
+ * text per reading, its hash and the Map's growth in the old generation cost about 2.5 µs of CPU per reading in the
+ * hub, a sixth of all it spent (hub/src/ingest/README.md). Here a device id is a small number (interned once), and
+ * an identity is 16 bytes (device and kind, seq's last six digits, device time): a ring in arrival order (which is
+ * also what eviction follows) and an open-addressing table holding the identities themselves (linear probing,
+ * deletion by backward shift), so a lookup reads one cache line, not one per array. Both are allocated at capacity
+ * (48 MB for the hub's million: no growth while ingesting; pages are touched as they fill).
  * Device ids are forgotten with everything else when more than `maxDevices` were seen, so a gateway sending endless
  * made-up ids cannot grow the hub: forgetting only means a reading arriving again gets a new receive time.
  */
 export class ReadingMemory {
   private readonly devices = new Map<string, number>();
   private generation = 0;
-  /** The ring, in arrival order: `count` identities from `head`. */
-  private words = new Uint32Array(0);
-  private times = new Float64Array(0);
-  private subs = new Uint32Array(0);
+  /** The ring, in arrival order: `count` identities from `head`, 16 bytes each (word, sub, time). */
+  private readonly ringWords: Uint32Array;
+  private readonly ringTimes: Float64Array;
   private head = 0;
   private count = 0;
-  /** Ring position + 1 of the identity in each slot, EMPTY for none; its length is a power of two, at least twice the ring's. */
-  private slots = new Uint32Array(0);
-  private mask = 0;
+  /** The table, 16 bytes a slot: word + 1 (0: empty), sub, time; its slot count is a power of two, at least twice capacity. */
+  private readonly tableWords: Uint32Array;
+  private readonly tableTimes: Float64Array;
+  private readonly mask: number;
 
   constructor(
     readonly capacity: number,
     private readonly maxDevices = 1 << 20,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, not ${capacity}`);
-    this.resize(Math.min(capacity, 1024));
+    const ring = new ArrayBuffer(capacity * 16);
+    this.ringWords = new Uint32Array(ring);
+    this.ringTimes = new Float64Array(ring);
+    let slots = 2;
+    while (slots < capacity * 2) slots *= 2;
+    const table = new ArrayBuffer(slots * 16);
+    this.tableWords = new Uint32Array(table);
+    this.tableTimes = new Float64Array(table);
+    this.mask = slots - 1;
   }
 
   get size(): number {
@@ -123,66 +133,62 @@ export class ReadingMemory {
   }
 
   private add(word: number, ts: number, sub: number): void {
-    if (this.find(word, ts, sub) >= 0) return;
-    if (this.count === this.capacity) this.evictOldest();
-    else if (this.count === this.words.length) this.resize(Math.min(this.capacity, this.words.length * 2));
-    const at = (this.head + this.count) % this.words.length;
-    this.words[at] = word;
-    this.times[at] = ts;
-    this.subs[at] = sub;
-    this.count++;
+    // One probe both looks for the identity and finds where it goes (unless an eviction moves entries first).
+    const words = this.tableWords;
+    const held = word + 1;
     let slot = this.hash(word, ts, sub);
-    while (this.slots[slot] !== EMPTY) slot = (slot + 1) & this.mask;
-    this.slots[slot] = at + 1;
+    for (; words[4 * slot] !== EMPTY; slot = (slot + 1) & this.mask)
+      if (words[4 * slot] === held && words[4 * slot + 1] === sub && this.tableTimes[2 * slot + 1] === ts) return;
+    if (this.count === this.capacity) {
+      this.evictOldest();
+      slot = this.hash(word, ts, sub);
+      while (words[4 * slot] !== EMPTY) slot = (slot + 1) & this.mask;
+    }
+    let at = this.head + this.count;
+    if (at >= this.capacity) at -= this.capacity;
+    this.ringWords[4 * at] = word;
+    this.ringWords[4 * at + 1] = sub;
+    this.ringTimes[2 * at + 1] = ts;
+    this.count++;
+    this.put(slot, word, sub, ts);
+  }
+
+  private put(slot: number, word: number, sub: number, ts: number): void {
+    this.tableWords[4 * slot] = word + 1;
+    this.tableWords[4 * slot + 1] = sub;
+    this.tableTimes[2 * slot + 1] = ts;
   }
 
   /** The slot holding this identity, or -1. */
   private find(word: number, ts: number, sub: number): number {
+    const words = this.tableWords;
+    const held = word + 1;
     for (let slot = this.hash(word, ts, sub); ; slot = (slot + 1) & this.mask) {
-      const held = this.slots[slot] as number;
-      if (held === EMPTY) return -1;
-      const at = held - 1;
-      if (this.words[at] === word && this.times[at] === ts && this.subs[at] === sub) return slot;
+      const w = words[4 * slot] as number;
+      if (w === EMPTY) return -1;
+      if (w === held && words[4 * slot + 1] === sub && this.tableTimes[2 * slot + 1] === ts) return slot;
     }
   }
 
   private evictOldest(): void {
     const at = this.head;
-    let slot = this.find(this.words[at] as number, this.times[at] as number, this.subs[at] as number);
-    this.head = (this.head + 1) % this.words.length;
+    const words = this.tableWords;
+    let slot = this.find(this.ringWords[4 * at] as number, this.ringTimes[2 * at + 1] as number, this.ringWords[4 * at + 1] as number);
+    this.head = at + 1 === this.capacity ? 0 : at + 1;
     this.count--;
     // Backward-shift deletion: later entries of the probe run move into the hole if their home slot allows it.
-    this.slots[slot] = EMPTY;
-    for (let next = (slot + 1) & this.mask; this.slots[next] !== EMPTY; next = (next + 1) & this.mask) {
-      const held = (this.slots[next] as number) - 1;
-      const home = this.hash(this.words[held] as number, this.times[held] as number, this.subs[held] as number);
+    words[4 * slot] = EMPTY;
+    for (let next = (slot + 1) & this.mask; words[4 * next] !== EMPTY; next = (next + 1) & this.mask) {
+      const word = (words[4 * next] as number) - 1;
+      const sub = words[4 * next + 1] as number;
+      const ts = this.tableTimes[2 * next + 1] as number;
+      const home = this.hash(word, ts, sub);
       // Move when the hole lies (cyclically) between the entry's home slot and where it sits.
       if (((next - home) & this.mask) >= ((next - slot) & this.mask)) {
-        this.slots[slot] = held + 1;
-        this.slots[next] = EMPTY;
+        this.put(slot, word, sub, ts);
+        words[4 * next] = EMPTY;
         slot = next;
       }
-    }
-  }
-
-  /** A ring of `length` with the identities in order from position 0, and a table twice its size rebuilt. */
-  private resize(length: number): void {
-    const [words, times, subs] = [new Uint32Array(length), new Float64Array(length), new Uint32Array(length)];
-    for (let i = 0; i < this.count; i++) {
-      const from = (this.head + i) % this.words.length;
-      words[i] = this.words[from] as number;
-      times[i] = this.times[from] as number;
-      subs[i] = this.subs[from] as number;
-    }
-    [this.words, this.times, this.subs, this.head] = [words, times, subs, 0];
-    let slots = 1;
-    while (slots < length * 2) slots *= 2;
-    this.slots = new Uint32Array(slots);
-    this.mask = slots - 1;
-    for (let at = 0; at < this.count; at++) {
-      let slot = this.hash(words[at] as number, times[at] as number, subs[at] as number);
-      while (this.slots[slot] !== EMPTY) slot = (slot + 1) & this.mask;
-      this.slots[slot] = at + 1;
     }
   }
 
@@ -191,7 +197,7 @@ export class ReadingMemory {
     this.devices.clear();
     this.count = 0;
     this.head = 0;
-    this.slots.fill(EMPTY);
+    this.tableWords.fill(EMPTY);
   }
 
   private hash(word: number, ts: number, sub: number): number {

@@ -6,7 +6,7 @@ import { encodePoint, type Point } from "../influx/line-protocol.ts";
 import { ARRIVAL_FIELDS, type Arrivals, type ReadingMemory } from "./arrivals.ts";
 import type { DeadLetter, WriteContext } from "../influx/dead-letters.ts";
 import { type IntegrityKind, readingToPoint, retentionPolicyFor } from "./points.ts";
-import { readingLine } from "./reading-lines.ts";
+import { readingLine, writeReadingLine } from "./reading-lines.ts";
 import { ManifestBuilder } from "./manifest.ts";
 import { clerkMismatch, outsideSlice } from "./slice-check.ts";
 import { LineGroups, RETENTION_MARGIN_MS } from "./writer.ts";
@@ -90,9 +90,10 @@ export function encodeBatch(
       // Health readings (heartbeats, presence reports) have no arrival fields and are not in the manifest (raw only).
       const health = r.kind === "heartbeat" || r.kind === "presence";
       const first = health || seen.isNew(r.kind, r.deviceId, r.ts, r.seq, arrivals);
-      const line = first ? readingLine(r, registry) : lineWithoutArrival(r, registry);
-      groups.add(policy, line, r.ts);
-      if (!health) manifest.add(r.kind, r.deviceId, r.seq, r.ts, line.length, !first, r.ts < rawCutoffMs);
+      const written = first
+        ? groups.addEncoded(policy, r.ts, writeReadingLine, r, registry)
+        : groups.add(policy, lineWithoutArrival(r, registry), r.ts);
+      if (!health) manifest.add(r.kind, r.deviceId, r.seq, r.ts, written, !first, r.ts < rawCutoffMs);
     } catch (e) {
       refusals.add("malformed", r, `unwritable: ${(e as Error).message}`);
       continue;
@@ -104,8 +105,7 @@ export function encodeBatch(
   const alerts = refusals.alerts();
   if (unknownDevices.size > 0)
     alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
-  const raw = groups.compact().get("raw");
-  const manifestPoints = manifest.points({ ...header, hash: audit.hash }, raw?.texts ?? [], audit.key, raw?.bytes);
+  const manifestPoints = manifest.points({ ...header, hash: audit.hash }, audit.key);
   return { header, groups, refused: refusals.count, alerts, arrivals, manifest: manifestPoints, kept };
 }
 

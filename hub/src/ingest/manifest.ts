@@ -1,6 +1,7 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import type { Point } from "../influx/line-protocol.ts";
 import { MEASUREMENT } from "../schema/index.ts";
+import { fnv1aText, type LastLine, LineBytes } from "./line-bytes.ts";
 
 /**
  * What the hub verified of a stored batch, kept beside it for `hub audit` (hub/SCHEMA.md, `batch_manifest`): the
@@ -32,12 +33,10 @@ export const MEASUREMENT_OF: Readonly<Record<AuditedKind, string>> = {
 
 /**
  * FNV-1a (32 bits) of a line, as 8 hex digits: cheap enough for every reading (it says which reading changed); the
- * part digest is the strong one. ManifestBuilder computes the same over the pieces.
+ * part digest is the strong one. LineBytes computes the same while it writes a line.
  */
 export function lineDigest(line: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, "0");
+  return hex8(fnv1aText(line));
 }
 
 /** The digest of one part: keyed when the hub has an audit key (always, in a running hub). */
@@ -63,112 +62,61 @@ interface Part {
 
 /**
  * Collects the manifest of one batch while its readings are encoded: `add` for every line written to the raw policy,
- * in write order (only what it needs: kind, device, seq, day, the line's length); `points` once the lines are joined
- * into pieces, before anything is awaited (no reading outlives the tick). Each line's digest is computed over the
- * pieces, which are flat strings: hashing the lines as they were built (concatenated strings) cost more than building
- * them. A batch whose readings fall in one day and one part (nearly every batch) is digested straight from its pieces.
+ * in write order, with where LineGroups put its bytes and their digest (line-bytes.ts reads both while it writes the
+ * line); `points` once the readings are added, before anything is awaited. A part's digest covers its lines' bytes
+ * as written, read in runs of consecutive lines (one run for nearly every batch).
  */
 export class ManifestBuilder {
   private readonly kinds: AuditedKind[] = [];
   private readonly devices: string[] = [];
   private readonly seqs: number[] = [];
-  private readonly lengths: number[] = [];
   private readonly partial: boolean[] = [];
+  private readonly chunks: Buffer[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly spaces: number[] = [];
+  private readonly digests: number[] = [];
   private readonly parts: Part[] = [];
   private readonly byDay = new Map<number, Part>();
 
-  /** Raw lines the writer will dead-letter as beyond retention: in the pieces, in no part. */
-  private stale = false;
-
   /**
-   * One raw line; `partial` when it was written without its arrival fields (hub/SCHEMA.md, "First arrival wins");
-   * `stale` when it is older than the raw policy keeps points (the writer keeps it as a dead letter instead).
+   * One raw line, as LineGroups.add left it in `line`; `partial` when it was written without its arrival fields
+   * (hub/SCHEMA.md, "First arrival wins"); `stale` when it is older than the raw policy keeps points (the writer
+   * keeps it as a dead letter instead: it is in no part).
    */
-  add(kind: AuditedKind, deviceId: string, seq: number, ts: number, lineLength: number, partial: boolean, stale = false): void {
-    if (stale) {
-      this.stale = true;
-      this.lengths.push(lineLength);
-      this.kinds.push(kind);
-      this.devices.push(deviceId);
-      this.seqs.push(seq);
-      this.partial.push(partial);
-      return;
+  add(kind: AuditedKind, deviceId: string, seq: number, ts: number, line: LastLine, partial: boolean, stale = false): void {
+    if (!stale) {
+      const day = Math.floor(ts / DAY_MS);
+      let part = this.byDay.get(day);
+      if (part === undefined || part.lines.length >= ENTRIES_PER_PART) {
+        part = { day, lines: [] };
+        this.byDay.set(day, part);
+        this.parts.push(part);
+      }
+      part.lines.push(this.kinds.length);
     }
-    const day = Math.floor(ts / DAY_MS);
-    let part = this.byDay.get(day);
-    if (part === undefined || part.lines.length >= ENTRIES_PER_PART) {
-      part = { day, lines: [] };
-      this.byDay.set(day, part);
-      this.parts.push(part);
-    }
-    part.lines.push(this.kinds.length);
     this.kinds.push(kind);
     this.devices.push(deviceId);
     this.seqs.push(seq);
-    this.lengths.push(lineLength);
     this.partial.push(partial);
+    this.chunks.push(line.chunk);
+    this.starts.push(line.start);
+    this.ends.push(line.end);
+    this.spaces.push(line.space);
+    this.digests.push(line.digest);
   }
 
   get size(): number {
     return this.kinds.length;
   }
 
-  /**
-   * The batch_manifest points, given the raw pieces (the batch's raw lines joined by newlines, nothing else) and,
-   * when it has them, the same pieces as UTF-8 bytes (digested as they are, instead of encoding the text again).
-   */
-  points(
-    batch: { gatewayId: string; epoch: string; seq: number; hash: string },
-    rawPieces: readonly string[],
-    key: Buffer | undefined,
-    rawBytes?: readonly Uint8Array[],
-  ): Point[] {
-    if (this.parts.length === 0) return [];
-    // Each line's place in the pieces, its digest and its timestamp (the text after its last space).
-    const n = this.kinds.length;
-    const digests: string[] = new Array<string>(n);
-    const stamps: string[] = new Array<string>(n);
-    const where: Array<[number, number, number]> | undefined = this.parts.length > 1 || this.stale ? new Array(n) : undefined;
-    let p = 0;
-    let pos = 0;
-    for (let i = 0; i < n; i++) {
-      let piece = rawPieces[p] as string;
-      if (pos >= piece.length) {
-        piece = rawPieces[++p] as string;
-        pos = 0;
-      }
-      const end = pos + (this.lengths[i] as number);
-      let h = 0x811c9dc5;
-      let space = pos;
-      for (let c = pos; c < end; c++) {
-        const code = piece.charCodeAt(c);
-        if (code === 32) space = c;
-        h = Math.imul(h ^ code, 0x01000193);
-      }
-      digests[i] = (h >>> 0).toString(16).padStart(8, "0");
-      stamps[i] = piece.slice(space + 1, end);
-      if (where) where[i] = [p, pos, end];
-      pos = end + 1;
-    }
+  /** The batch_manifest points. */
+  points(batch: { gatewayId: string; epoch: string; seq: number; hash: string }, key: Buffer | undefined): Point[] {
     const inDay = new Map<number, number>();
     return this.parts.map((part, index) => {
-      const entries = part.lines
-        .map(
-          (i) =>
-            `${KIND_LETTER[this.kinds[i] as AuditedKind]}${this.partial[i] ? "p" : ""} ${this.devices[i]} ${stamps[i]} ${this.seqs[i]} ${digests[i]}`,
-        )
-        .join(";");
+      const entries = this.entries(part.lines);
       const hasher = partHasher(key).update(partPreamble({ ...batch, part: index, entries }));
-      if (where === undefined)
-        (rawBytes ?? rawPieces).forEach((piece, i) => {
-          if (i > 0) hasher.update(NEWLINE);
-          hasher.update(piece);
-        });
-      else
-        part.lines.forEach((i, k) => {
-          const [piece, from, to] = where[i] as [number, number, number];
-          hasher.update(`${k === 0 ? "" : "\n"}${(rawPieces[piece] as string).slice(from, to)}`);
-        });
+      this.digestLines(hasher, part.lines);
       const partInDay = inDay.get(part.day) ?? 0;
       inDay.set(part.day, partInDay + 1);
       return {
@@ -187,4 +135,51 @@ export class ManifestBuilder {
       };
     });
   }
+
+  /**
+   * A part's `entries` field: `kind device timestamp seq digest` per line, `;`-separated (hub/SCHEMA.md), written as
+   * bytes (the timestamp copied from the line) and read back as one string.
+   */
+  private entries(lines: readonly number[]): string {
+    const out = ENTRIES;
+    out.clear();
+    out.begin();
+    lines.forEach((i, k) => {
+      if (k > 0) out.text(";");
+      out.text(KIND_LETTER[this.kinds[i] as AuditedKind]);
+      out.text(this.partial[i] ? "p " : " ");
+      out.text(this.devices[i] as string);
+      out.text(" ");
+      out.copy(this.chunks[i] as Buffer, (this.spaces[i] as number) + 1, this.ends[i] as number);
+      out.text(" ");
+      out.number(this.seqs[i] as number);
+      out.text(" ");
+      out.hex8(this.digests[i] as number);
+    });
+    out.end();
+    return out.lastText();
+  }
+
+  /** The lines' bytes joined by newlines, fed in runs: lines next to each other in one chunk are one update. */
+  private digestLines(hasher: Hash | Hmac, lines: readonly number[]): void {
+    let chunk: Buffer | undefined;
+    let from = 0;
+    let to = 0;
+    for (const i of lines) {
+      const start = this.starts[i] as number;
+      if (chunk === this.chunks[i] && start === to + 1) {
+        to = this.ends[i] as number;
+        continue;
+      }
+      if (chunk !== undefined) hasher.update(chunk.subarray(from, to)).update(NEWLINE);
+      chunk = this.chunks[i] as Buffer;
+      from = start;
+      to = this.ends[i] as number;
+    }
+    if (chunk !== undefined) hasher.update(chunk.subarray(from, to));
+  }
 }
+
+const hex8 = (n: number): string => n.toString(16).padStart(8, "0");
+/** A scratch writer for entries (one part at a time, never across an await). */
+const ENTRIES = new LineBytes();

@@ -9,23 +9,17 @@ import {
   nsBefore,
   type WriteContext,
 } from "../influx/dead-letters.ts";
+import { type LastLine, LineBytes } from "./line-bytes.ts";
 
 /**
- * The encoded points (line protocol) of one unit of work (a gateway batch, a status), by retention policy.
- * `compact()` joins what was added into pieces of up to PIECE_CHARS and encodes them as UTF-8 at once: callers do it
- * before they await anything, so a batch's thousand small strings never outlive the tick that made them (kept across
- * a chain lookup, they were promoted to the old generation and cost more to collect than to make), and what waits for
- * InfluxDB is bytes outside the JavaScript heap, which the young generation's collections never copy (text pieces
- * waiting were copied at every scavenge), encoded once for the write and the batch manifest's digest. Never one
- * string per batch or per write: a string over 128 KiB is a large object to V8, and making one cost more than
- * encoding the thousand points in it (hub/src/ingest/README.md). A body is its pieces, newline-separated, written one
- * after the other.
+ * The encoded points (line protocol) of one unit of work (a gateway batch, a status), by retention policy, as UTF-8
+ * bytes from the moment they are added (line-bytes.ts): what waits for InfluxDB is bytes outside the JavaScript
+ * heap, which the young generation's collections never copy, in chunks of whole lines, never one string per batch
+ * or per write (a string over 128 KiB is a large object to V8, and making one cost more than encoding the thousand
+ * points in it: hub/src/ingest/README.md). A body is its chunks, newline-separated, written one after the other.
  */
 export class LineGroups {
-  /** Lines added since the last compact(). */
-  private readonly lines = new Map<string, string[]>();
-  /** What compact() made of them, as UTF-8 bytes, in the order added. */
-  private readonly pieces = new Map<string, Buffer[]>();
+  private readonly policies = new Map<string, LineBytes>();
   /** Each policy's oldest timestamp (ns text): the writer splits a body only when this is beyond retention. */
   private readonly oldest = new Map<string, string>();
   /** Each policy's lowest reading time (ms) given to add: a line of a later millisecond is not the oldest. */
@@ -39,44 +33,52 @@ export class LineGroups {
   /**
    * A line of `policy`; `readingMs`, a reading's device time, spares reading the line's timestamp (its last word)
    * when the reading is a later millisecond than one added before (a reading's point is timestamped in its ms).
+   * Returns where the line's bytes went and their digest (for the batch manifest), valid until the next add.
    */
-  add(policy: string, line: string, readingMs?: number): void {
-    const list = this.lines.get(policy);
-    if (list) list.push(line);
-    else this.lines.set(policy, [line]);
-    this.points++;
-    if (readingMs !== undefined) {
-      const lowest = this.lowestMs.get(policy);
-      if (lowest !== undefined && readingMs > lowest) return;
-      this.lowestMs.set(policy, readingMs);
-    }
-    const ts = lineTimestamp(line);
-    const oldest = this.oldest.get(policy);
-    if (oldest === undefined || nsBefore(ts, oldest)) this.oldest.set(policy, ts);
+  add(policy: string, line: string, readingMs?: number): LastLine {
+    return this.counted(policy, this.bytesOf(policy).line(line), readingMs);
   }
 
   /**
-   * Joins the lines added since the last call into pieces and encodes them; returns, by policy, the pieces it just
-   * made, as text and as the bytes the body now ends with (the batch manifest digests both).
+   * A line `encode` writes straight into the policy's bytes (a reading's line: reading-lines.ts); when it throws,
+   * nothing of the line stays and the error is the caller's.
    */
-  compact(): Map<string, { texts: string[]; bytes: Buffer[] }> {
-    const made = new Map<string, { texts: string[]; bytes: Buffer[] }>();
-    for (const [policy, list] of this.lines) {
-      const texts = joinInPieces(list);
-      const bytes = texts.map((text) => Buffer.from(text, "utf8"));
-      const into = this.pieces.get(policy);
-      if (into) into.push(...bytes);
-      else this.pieces.set(policy, bytes);
-      made.set(policy, { texts, bytes });
+  addEncoded<A, B>(policy: string, readingMs: number, encode: (out: LineBytes, a: A, b: B) => void, a: A, b: B): LastLine {
+    const bytes = this.bytesOf(policy);
+    bytes.begin();
+    try {
+      encode(bytes, a, b);
+    } catch (e) {
+      bytes.abort();
+      throw e;
     }
-    this.lines.clear();
-    return made;
+    return this.counted(policy, bytes.end(), readingMs);
+  }
+
+  private bytesOf(policy: string): LineBytes {
+    let bytes = this.policies.get(policy);
+    if (!bytes) this.policies.set(policy, (bytes = new LineBytes()));
+    return bytes;
+  }
+
+  private counted(policy: string, last: LastLine, readingMs: number | undefined): LastLine {
+    this.points++;
+    if (readingMs !== undefined) {
+      const lowest = this.lowestMs.get(policy);
+      if (lowest !== undefined && readingMs > lowest) return last;
+      this.lowestMs.set(policy, readingMs);
+    }
+    const ts = last.chunk.toString("latin1", last.space + 1, last.end);
+    const oldest = this.oldest.get(policy);
+    if (oldest === undefined || nsBefore(ts, oldest)) this.oldest.set(policy, ts);
+    return last;
   }
 
   /** Each policy's lines, in pieces of whole lines (newline-separated within a piece and between pieces). */
   bodies(): Map<string, Buffer[]> {
-    this.compact();
-    return new Map([...this.pieces].map(([policy, pieces]) => [policy, [...pieces]]));
+    const bodies = new Map<string, Buffer[]>();
+    for (const [policy, bytes] of this.policies) if (!bytes.empty) bodies.set(policy, bytes.chunks());
+    return bodies;
   }
 
   oldestTimestamp(policy: string): string | undefined {
@@ -88,18 +90,18 @@ export class LineGroups {
    * to the central database when its readings go to their region's: `regional-writer.ts`); undefined when there are none.
    */
   take(policy: string): LineGroups | undefined {
-    this.compact();
-    const pieces = this.pieces.get(policy);
-    if (!pieces) return undefined;
+    const bytes = this.policies.get(policy);
+    if (!bytes || bytes.empty) return undefined;
     const taken = new LineGroups(this.context);
-    taken.pieces.set(policy, pieces);
+    taken.policies.set(policy, bytes);
     const oldest = this.oldest.get(policy);
     if (oldest !== undefined) taken.oldest.set(policy, oldest);
+    const chunks = bytes.chunks();
     let lines = 0;
-    for (const piece of pieces) for (let i = piece.indexOf(10); i !== -1; i = piece.indexOf(10, i + 1)) lines++;
-    taken.points = lines + pieces.length;
+    for (const piece of chunks) for (let i = piece.indexOf(10); i !== -1; i = piece.indexOf(10, i + 1)) lines++;
+    taken.points = lines + chunks.length;
     this.points -= taken.points;
-    this.pieces.delete(policy);
+    this.policies.delete(policy);
     this.oldest.delete(policy);
     this.lowestMs.delete(policy);
     return taken;
