@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark one after the other (they share 2 cores, so never in parallel).
  * Each prints its own figures measured side by side with its baseline in the same run, as ratios.
- * Usage: npm run bench [-- name ... [--flag value ...]]   names: gateway, drain, hub, live, cameras, summaries; flags after the names go to
+ * Usage: npm run bench [-- name ... [--flag value ...]]   names: gateway, drain, hub, live, cameras, summaries, scale; flags after the names go to
  * each bench named (e.g. `npm run bench -- hub --readings 100000 --profile hub.cpuprofile`).
  */
 import { spawnSync } from "node:child_process";
@@ -19,6 +19,10 @@ const BENCHES: Record<string, { script: string; what: string }> = {
   summaries: {
     script: "system/bench/summaries.ts",
     what: "a hall of 100 devices at 30 s heartbeats for a simulated hour: broker messages, hub verifications, InfluxDB points, every heartbeat vs summaries",
+  },
+  scale: {
+    script: "system/bench/scale.ts",
+    what: "1,000 simulated halls' gateways into one hub on Mosquitto and two hub copies on a three-node RabbitMQ cluster, every heartbeat vs summaries: readings/s, hub CPU and broker messages per reading, p99 device to queryable, each copy's share",
   },
 };
 

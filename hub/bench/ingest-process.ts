@@ -12,8 +12,10 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { benchNodeFlags } from "@supervision/test-support";
 import { HUB_NODE_FLAGS } from "../bin/node-flags.mjs";
+import { AmqpLink } from "../src/broker/amqp.ts";
 import { ensureDatabase } from "../src/influx/setup.ts";
 import { createIngestExtension } from "../src/ingest/index.ts";
+import type { Device, Gateway, Person, Site, Window } from "../src/registry/schema.ts";
 import { rating, TestGateway, testContext, testRegistry } from "../test/ingest-fixtures.ts";
 
 export interface IngestProcessOptions {
@@ -24,6 +26,10 @@ export interface IngestProcessOptions {
   clientId: string;
   /** Gateways the child's registry knows (the test registry's devices, windows and people otherwise). */
   gateways: Array<{ id: string; publicKey: string }>;
+  /** More of the registry (e.g. many halls, for the scale bench): added after `gateways`, these keep their own sites. */
+  registry?: { sites?: Site[]; windows?: Window[]; people?: Person[]; devices?: Device[]; gateways?: Gateway[] };
+  /** Consume the RabbitMQ quorum queue over AMQP (a hub copy of a cluster) instead of subscribing over MQTT. */
+  amqp?: { urls: string[]; username: string; password: string; copyName: string; queue?: string; prefetch?: number };
 }
 
 export interface IngestProcess {
@@ -32,6 +38,8 @@ export interface IngestProcess {
   startProfile(): Promise<void>;
   /** Stops it and writes the profile (Chrome DevTools .cpuprofile) to `path`. */
   stopProfile(path: string): Promise<void>;
+  /** The child's ingest status (`hub status`'s ingest detail: batches and readings stored, AMQP deliveries, ...). */
+  status(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -45,13 +53,13 @@ export async function startIngestProcess(opts: IngestProcessOptions, configPath:
     },
   );
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  // The child answers each command on stdin with one line: "ready", "profiling", "profiled".
+  // The child answers each command on stdin with one line: "ready", "profiling", "profiled", "status {json}".
   const answers: Array<(line: string) => void> = [];
   const answer = () => new Promise<string>((resolve) => answers.push(resolve));
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on("line", (line) => {
       if (line === "ready") resolve();
-      else if (line === "profiling" || line === "profiled") answers.shift()?.(line);
+      else if (line === "profiling" || line === "profiled" || line.startsWith("status ")) answers.shift()?.(line);
       else console.error(line);
     });
     void exited.then((code) => reject(new Error(`the hub ingest process exited (${code}) before it was ready`)));
@@ -66,6 +74,10 @@ export async function startIngestProcess(opts: IngestProcessOptions, configPath:
     async stopProfile(path: string) {
       child.stdin.write(`profile stop ${path}\n`);
       await answer();
+    },
+    async status() {
+      child.stdin.write("status\n");
+      return JSON.parse((await answer()).slice("status ".length)) as Record<string, unknown>;
     },
     async stop() {
       child.stdin.end();
@@ -82,8 +94,15 @@ export const WARM_UP_SEQ = 3_000_000_000;
 export const WARM_UP_GATEWAY = "gw-warm";
 
 /** Sends WARM_UP_READINGS in batches of `batch` as WARM_UP_GATEWAY and waits until the hub acknowledged them all. */
-export async function warmUp(brokerUrl: string, privateKeyPem: string, batch: number, t0: number, envelope: 1 | 2 = 1): Promise<void> {
-  const warm = await TestGateway.connect(brokerUrl, WARM_UP_GATEWAY, privateKeyPem);
+export async function warmUp(
+  brokerUrl: string,
+  privateKeyPem: string,
+  batch: number,
+  t0: number,
+  envelope: 1 | 2 = 1,
+  auth: { username?: string; password?: string } = {},
+): Promise<void> {
+  const warm = await TestGateway.connect(brokerUrl, WARM_UP_GATEWAY, privateKeyPem, auth);
   for (let i = 0; i < WARM_UP_READINGS; i += batch) {
     const readings = Array.from({ length: batch }, (_, k) => rating(WARM_UP_SEQ + i + k, t0 + i + k));
     await warm.send((envelope === 2 ? warm.nextV2({ readings }, t0 + i) : warm.next(readings, t0 + i)).wire);
@@ -97,6 +116,11 @@ async function runChild(configPath: string): Promise<void> {
   const { registry } = testRegistry();
   registry.gateways.clear();
   for (const g of opts.gateways) registry.gateways.set(g.id, { id: g.id, site: "hall1", publicKey: g.publicKey });
+  for (const s of opts.registry?.sites ?? []) registry.sites.set(s.id, s);
+  for (const w of opts.registry?.windows ?? []) registry.windows.set(w.id, w);
+  for (const p of opts.registry?.people ?? []) registry.people.set(p.id, p);
+  for (const d of opts.registry?.devices ?? []) registry.devices.set(d.id, d);
+  for (const g of opts.registry?.gateways ?? []) registry.gateways.set(g.id, g);
   const ctx = testContext(registry, opts.influxUrl, opts.database);
   await ensureDatabase(ctx.influx, opts.database, ctx.logger);
   const ingest = createIngestExtension({
@@ -104,6 +128,19 @@ async function runChild(configPath: string): Promise<void> {
     shareGroup: "",
     writeBatchPoints: opts.writeBatchPoints,
     clientId: opts.clientId,
+    ...(opts.amqp
+      ? {
+          amqp: new AmqpLink({
+            urls: opts.amqp.urls,
+            username: opts.amqp.username,
+            password: opts.amqp.password,
+            queue: opts.amqp.queue ?? "sv.hub.ingest",
+            prefetch: opts.amqp.prefetch ?? 32,
+            copyName: opts.amqp.copyName,
+            logger: ctx.logger,
+          }),
+        }
+      : {}),
   });
   await ingest.start(ctx);
   console.log("ready");
@@ -111,6 +148,7 @@ async function runChild(configPath: string): Promise<void> {
   createInterface({ input: process.stdin }).on("line", (line) => {
     void (async () => {
       const [command, what, path] = line.split(" ");
+      if (command === "status") console.log(`status ${JSON.stringify(ingest.status())}`);
       if (command !== "profile") return;
       if (what === "start") {
         session.connect();

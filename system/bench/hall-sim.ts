@@ -26,6 +26,11 @@ export interface HallOptions {
   summaryS: number;
   outages: number;
   deviceId: (d: number) => string;
+  /**
+   * Other readings of the hall's devices (ratings, sign-ins, motion: e.g. generateDay's events that are not
+   * heartbeats), appended at their time as the gateway appends them; each device's seq counts its heartbeats and these.
+   */
+  others?: { at: number; deviceId: string; kind: string; fields: Record<string, unknown> }[];
 }
 
 export interface HallHour {
@@ -107,10 +112,34 @@ export async function simulateHall(o: HallOptions): Promise<HallHour> {
     }
     clock.t = t;
   };
-  const seqs = new Array<number>(o.devices).fill(0);
+  const seqs = new Map<string, number>();
+  const nextSeq = (deviceId: string) => {
+    const seq = (seqs.get(deviceId) ?? 0) + 1;
+    seqs.set(deviceId, seq);
+    return seq;
+  };
+  const others = (o.others ?? []).filter((e) => e.at >= o.t0 && e.at < o.t0 + o.minutes * 60_000).sort((a, b) => a.at - b.at);
+  let other = 0;
+  const appendOthersUntil = async (t: number) => {
+    for (; other < others.length && others[other]!.at <= t; other++) {
+      const e = others[other]!;
+      await advanceTo(e.at);
+      await sink.append({
+        v: 1,
+        kind: e.kind,
+        deviceId: e.deviceId,
+        seq: nextSeq(e.deviceId),
+        ts: e.at,
+        rxTs: e.at,
+        ...e.fields,
+      } as Reading);
+      noteAppends();
+    }
+  };
   for (const e of script(o)) {
+    await appendOthersUntil(e.t);
     await advanceTo(e.t);
-    const seq = ++seqs[e.device]!;
+    const seq = nextSeq(o.deviceId(e.device));
     const hb = {
       kind: "heartbeat",
       deviceId: o.deviceId(e.device),
@@ -124,6 +153,7 @@ export async function simulateHall(o: HallOptions): Promise<HallHour> {
     else await sink.append(hb);
     noteAppends();
   }
+  await appendOthersUntil(Infinity);
   // The hour's end: its last summaries, and whatever waits.
   await advanceTo(o.t0 + o.minutes * 60_000 + 1000);
   sealAll();
