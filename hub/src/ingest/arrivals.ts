@@ -35,15 +35,39 @@ export const ARRIVAL_FIELDS = ["rx_ts", "delay_s", "time_suspect"] as const;
 
 /**
  * Identities of readings to remember once their batch is stored: three numbers per reading (device and kind, device
- * time, seq's last six digits), filled by `ReadingMemory.isNew`. `generation` tells identities collected before the
- * memory forgot its device numbers.
+ * time, seq's last six digits), filled by `ReadingMemory.isNew`, in a typed array outside the JavaScript heap (a
+ * batch waits for InfluxDB with it; a plain array was copied at every young-generation collection meanwhile).
+ * `generation` tells identities collected before the memory forgot its device numbers.
  */
 export class Arrivals {
-  readonly ids: number[] = [];
-  constructor(readonly generation: number) {}
+  private ids: Float64Array;
+  private used = 0;
+
+  constructor(
+    readonly generation: number,
+    readings = 16,
+  ) {
+    this.ids = new Float64Array(Math.max(1, readings) * 3);
+  }
 
   get size(): number {
-    return this.ids.length / 3;
+    return this.used / 3;
+  }
+
+  push(word: number, ts: number, sub: number): void {
+    if (this.used + 3 > this.ids.length) {
+      const grown = new Float64Array(this.ids.length * 2);
+      grown.set(this.ids);
+      this.ids = grown;
+    }
+    this.ids[this.used++] = word;
+    this.ids[this.used++] = ts;
+    this.ids[this.used++] = sub;
+  }
+
+  /** Calls `each` with every identity, in the order pushed. */
+  forEach(each: (word: number, ts: number, sub: number) => void): void {
+    for (let i = 0; i < this.used; i += 3) each(this.ids[i] as number, this.ids[i + 1] as number, this.ids[i + 2] as number);
   }
 }
 
@@ -101,9 +125,9 @@ export class ReadingMemory {
     return this.count;
   }
 
-  /** Where a batch collects the identities of its new readings. */
-  arrivals(): Arrivals {
-    return new Arrivals(this.generation);
+  /** Where a batch of about `readings` readings collects the identities of its new ones. */
+  arrivals(readings?: number): Arrivals {
+    return new Arrivals(this.generation, readings);
   }
 
   /**
@@ -120,7 +144,7 @@ export class ReadingMemory {
     const word = device * KIND_SLOTS + KIND_INDEX[kind];
     const sub = seq % 1_000_000;
     if (this.find(word, ts, sub) >= 0) return false;
-    arrivals.ids.push(word, ts, sub);
+    arrivals.push(word, ts, sub);
     return true;
   }
 
@@ -128,8 +152,7 @@ export class ReadingMemory {
   remember(arrivals: Arrivals): void {
     // Collected before forgetAll: their device numbers may now name other devices.
     if (arrivals.generation !== this.generation) return;
-    const ids = arrivals.ids;
-    for (let i = 0; i + 2 < ids.length; i += 3) this.add(ids[i] as number, ids[i + 1] as number, ids[i + 2] as number);
+    arrivals.forEach((word, ts, sub) => this.add(word, ts, sub));
   }
 
   private add(word: number, ts: number, sub: number): void {

@@ -23,8 +23,6 @@ export interface EncodedBatch {
   alerts: Array<[IntegrityKind, string]>;
   /** Identities of the readings written with their arrival fields: remembered once the batch is stored. */
   arrivals: Arrivals;
-  /** The batch_manifest points: what was verified and written, for `hub audit`. */
-  manifest: Point[];
   /** Readings refused as outside the gateway's slice or crediting another window's clerk, kept as dead letters. */
   kept: DeadLetter[];
 }
@@ -55,7 +53,7 @@ export function encodeBatch(
   const site = registry.gateways.get(header.gatewayId)?.site;
   const refusals = new Refusals(readings.length);
   const unknownDevices = new Set<string>();
-  const arrivals = seen.arrivals();
+  const arrivals = seen.arrivals(readings.length);
   const manifest = new ManifestBuilder();
   const kept: DeadLetter[] = [];
   // Older readings are dead-lettered by the writer (judged by the real clock, as influxd does): no manifest entry.
@@ -106,7 +104,10 @@ export function encodeBatch(
   if (unknownDevices.size > 0)
     alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
   const manifestPoints = manifest.points({ ...header, hash: audit.hash }, audit.key);
-  return { header, groups, refused: refusals.count, alerts, arrivals, manifest: manifestPoints, kept };
+  // The batch_manifest points (what was verified and written, for `hub audit`) go with the readings' lines at once,
+  // so their text is never held while the batch waits.
+  for (const point of manifestPoints) groups.add(retentionPolicyFor(point.measurement), encodePoint(point));
+  return { header, groups, refused: refusals.count, alerts, arrivals, kept };
 }
 
 /**

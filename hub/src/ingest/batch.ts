@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { loadPublicKey, openBatch } from "@supervision/firmware-protocols";
 import { type DeadLetter, deadLetterLine, lineMeasurement, summariseReasons } from "../influx/dead-letters.ts";
 import type { Registry } from "../registry/schema.ts";
-import { encodeBatch } from "./batch-readings.ts";
+import { encodeBatch, type EncodedBatch } from "./batch-readings.ts";
 import { batchChainPoint } from "./chain.ts";
 import { type BatchHeader, checkChain, type GapWatch } from "./chain-check.ts";
 import { type IntegrityKind, integrityAlertPoint, uplinkBatchPoint } from "./points.ts";
@@ -39,15 +39,20 @@ export class BatchIngest {
     };
   }
 
-  async handle(gatewayId: string, wire: Buffer): Promise<void> {
+  /**
+   * The batch opened and its readings encoded, the Rejection of a batch refused whole, or undefined for a replay of
+   * a batch this process stored (acknowledged again here). Synchronous, and a function of its own, so the parsed body is garbage before
+   * handle() awaits anything: held across the awaits (an async function keeps its locals), the thousand parsed
+   * readings of every batch in flight were copied at every young-generation collection and then promoted, which cost
+   * more than parsing them (hub/src/ingest/README.md).
+   */
+  private open(gatewayId: string, wire: Buffer, registry: Registry): { hash: string; encoded: EncodedBatch } | Rejection | undefined {
     const { rt } = this;
-    const registry = rt.ctx.registry.current();
     const opened = openBatch(gatewayId, wire, this.keyFor(registry));
     if (!opened.ok) {
       const code = opened.error.code;
-      if (code === "bad_signature" || code === "unknown_gateway")
-        return rejectBatch(rt, gatewayId, wire, new Rejection(code, code, opened.error.message));
-      return rejectBatch(rt, gatewayId, wire, new Rejection("malformed", "malformed", `${code}: ${opened.error.message}`));
+      if (code === "bad_signature" || code === "unknown_gateway") return new Rejection(code, code, opened.error.message);
+      return new Rejection("malformed", "malformed", `${code}: ${opened.error.message}`);
     }
     const { hash } = opened.value;
     rt.counters.lastContact.set(gatewayId, rt.ctx.now());
@@ -58,19 +63,23 @@ export class BatchIngest {
       rt.counters.replays++;
       const { epoch, seq } = opened.value.body;
       rt.publishAck({ v: 1, gatewayId, epoch, seq, hash, status: "stored" });
-      return;
+      return undefined;
     }
-    // The readings become lines before anything is awaited, so thousands of parsed readings never outlive this
-    // tick (kept across the chain lookup, they survived into the old generation and cost more collecting than
-    // parsing). A replay rewrites identical points (same keys and fields), which also repairs a half-finished write.
-    const { header, groups, refused, alerts, arrivals, manifest, kept } = encodeBatch(
-      opened.value.body,
-      registry,
-      rt.ctx.now(),
-      rt.ctx.logger,
-      rt.seenReadings,
-      { hash, key: rt.auditKey },
-    );
+    // The readings become lines before anything is awaited (kept across the chain lookup, thousands of parsed
+    // readings survived into the old generation and cost more collecting than parsing). A replay rewrites identical
+    // points (same keys and fields), which also repairs a half-finished write.
+    const encoded = encodeBatch(opened.value.body, registry, rt.ctx.now(), rt.ctx.logger, rt.seenReadings, { hash, key: rt.auditKey });
+    return { hash, encoded };
+  }
+
+  async handle(gatewayId: string, wire: Buffer): Promise<void> {
+    const { rt } = this;
+    const registry = rt.ctx.registry.current();
+    const opened = this.open(gatewayId, wire, registry);
+    if (opened === undefined) return;
+    if (opened instanceof Rejection) return rejectBatch(rt, gatewayId, wire, opened);
+    const { hash, encoded } = opened;
+    const { header, groups, refused, alerts, arrivals, kept } = encoded;
     const raised: IntegrityKind[] = [];
     for (const [kind, detail] of alerts) {
       addAlert(groups, header, kind, detail);
@@ -102,7 +111,6 @@ export class BatchIngest {
         raised.push("chain_restart");
       }
     }
-    for (const point of manifest) addPoint(groups, point);
     // Refused readings kept for review; written with the batch, so a replay rewrites the same points.
     for (const letter of kept) groups.add("raw", deadLetterLine(letter, rt.ctx.now()));
     addPoint(groups, uplinkBatchPoint(header, hash));
@@ -110,7 +118,7 @@ export class BatchIngest {
 
     const { deadLetters } = await rt.writer.write(groups);
     rt.chain.remember(gatewayId, header.epoch, header.seq, { hash, prevHash: header.prevHash });
-    rt.storedBatches.set(batchKey, hash);
+    rt.storedBatches.set(`${gatewayId}/${header.epoch}/${header.seq}`, hash);
     rt.seenReadings.remember(arrivals);
     const deadReadings = deadLetters.filter((l) => READING_MEASUREMENTS.has(lineMeasurement(l.line))).length;
     const count = header.readings - refused - deadReadings;
