@@ -6,7 +6,7 @@ import { InfluxDB } from "influx";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureDatabase } from "../src/influx/setup.ts";
-import { itemsCommand } from "../src/items/cli.ts";
+import { displayWidth, itemsCommand, pad } from "../src/items/cli.ts";
 import { at, itemReading, itemsRegistry } from "./items-fixtures.ts";
 import { writeReadings } from "./supervision-fixtures.ts";
 
@@ -87,5 +87,27 @@ describe("hub items", () => {
       1,
       expect.stringMatching(/^hub items: .*influxdb-admin\.secret is missing: .*run "hub start" once$/),
     ]);
+  });
+});
+
+describe("hub items tables line up in a terminal", () => {
+  it("counts a Chinese character as two columns", () => {
+    expect(displayWidth("税务局")).toBe(6);
+    expect(displayWidth("w1 窗口一")).toBe(9);
+    expect(displayWidth("ＡＢ")).toBe(4);
+    expect(displayWidth("abc")).toBe(3);
+  });
+
+  it("pads mixed Chinese and ASCII cells so the next column starts at the same place on every row", () => {
+    const text = pad([
+      ["办件编号", "事项", "剩余"],
+      ["A-1", "不动产登记", "2 天"],
+      ["B-22222", "x", "超期"],
+    ]);
+    const starts = text.split("\n").map((line) => {
+      const cells = line.split(/ {2,}/);
+      return displayWidth(line.slice(0, line.lastIndexOf(cells[cells.length - 1]!)));
+    });
+    expect(new Set(starts).size).toBe(1);
   });
 });

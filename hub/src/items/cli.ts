@@ -47,12 +47,39 @@ function load(settingsFile: string): Loaded | string {
   }
 }
 
-const pad = (rows: string[][]): string => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? "")].length)));
+/**
+ * Columns a terminal gives a text: Chinese, Japanese and Korean characters and full-width forms take two (East Asian
+ * Wide and Fullwidth), so a table of Chinese names lines up.
+ */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) {
+    const c = char.codePointAt(0) as number;
+    const wide =
+      (c >= 0x1100 && c <= 0x115f) ||
+      (c >= 0x2e80 && c <= 0x303e) ||
+      (c >= 0x3041 && c <= 0x33ff) ||
+      (c >= 0x3400 && c <= 0x4dbf) ||
+      (c >= 0x4e00 && c <= 0x9fff) ||
+      (c >= 0xa000 && c <= 0xa4cf) ||
+      (c >= 0xac00 && c <= 0xd7a3) ||
+      (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) ||
+      (c >= 0xff00 && c <= 0xff60) ||
+      (c >= 0xffe0 && c <= 0xffe6) ||
+      (c >= 0x20000 && c <= 0x3fffd);
+    width += wide ? 2 : 1;
+  }
+  return width;
+}
+
+/** Rows as columns padded to their display width, two spaces apart. */
+export const pad = (rows: string[][]): string => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i] ?? ""))));
   return rows
     .map((r) =>
       r
-        .map((c, i) => c + " ".repeat(widths[i]! - [...c].length))
+        .map((c, i) => c + " ".repeat(widths[i]! - displayWidth(c)))
         .join("  ")
         .trimEnd(),
     )
