@@ -199,9 +199,17 @@ describe("cameras check", () => {
       text: expect.stringMatching(/^event service: no PullPoint subscription .*enable ONVIF events/),
     });
 
-    const gone = await camera();
-    await gone.stop();
-    expect(await check(gone)).toEqual([
+    // Port 9 (discard): nothing serves it in this loopback-only namespace, and the kernel never hands it out
+    // as an ephemeral port, so no other camera of a parallel test can take it (a stopped replay's port could be).
+    const gone = await checkCamera({
+      deviceId: "cam-w01",
+      url: "http://127.0.0.1:9/onvif/device_service",
+      username: "admin",
+      password: "s3cret",
+      ptz: true,
+      timeoutMs: 3000,
+    });
+    expect(gone).toEqual([
       {
         status: "FIX",
         text: expect.stringMatching(/^camera cam-w01 does not answer at http:\/\/127\.0\.0\.1:\d+\/onvif\/device_service \(ECONNREFUSED/),
