@@ -146,6 +146,40 @@ describe("the hash chain by (epoch, seq), across hub restarts", () => {
   }, 90_000);
 });
 
+describe("the chain while another hub copy is still writing it", () => {
+  it("a chain point seen half written (its seq without its hash) is not stored yet: its neighbour and the batch itself are stored, not refused as altered", async () => {
+    const fixture = testRegistry();
+    const database = `chain_${++dbCounter}`;
+    await startIngest(fixture, database);
+    const gateway = await TestGateway.connect(broker.url, "gw1", fixture.privateKeyPem);
+    cleanups.push(() => gateway.close());
+    const t = Date.now() - 60_000;
+    const b1 = gateway.next([rating(1, t)], t);
+    const b2 = gateway.next([rating(2, t + 1000)], t + 1000);
+    // What a query sees while another copy's write of b1's chain point is half done: influxd stores a point's
+    // fields one by one, so seq and prev_hash can be visible before hash.
+    const line = `batch_chain,epoch=${gateway.epoch},gateway=gw1 seq=1,prev_hash="${b1.body.prevHash}" 1`;
+    const written = await fetch(`${influx.url}/write?db=${database}&rp=chain&precision=ns`, { method: "POST", body: line });
+    expect(written.status).toBe(204);
+    expect(await values(database, `SELECT "seq", "hash" FROM "chain"."batch_chain"`)).toEqual([[0, 1, null]]);
+
+    await gateway.send(b2.wire);
+    await gateway.waitForAck((a) => a.seq === 2);
+    await gateway.send(b1.wire);
+    await gateway.waitForAck((a) => a.seq === 1);
+    expect(gateway.acks.map((a) => [a.seq, a.status]).sort()).toEqual([
+      [1, "stored"],
+      [2, "stored"],
+    ]);
+    expect(await values(database, `SELECT "seq", "hash", "prev_hash" FROM "chain"."batch_chain"`)).toEqual([
+      [0, 1, b1.hash, b1.body.prevHash],
+      [0, 2, b2.hash, b1.hash],
+    ]);
+    expect((await values(database, `SELECT "seq" FROM "rating"`)).map((v) => v[1])).toEqual([1, 2]);
+    expect(await alertKinds(database)).toEqual([]);
+  }, 90_000);
+});
+
 describe("a gateway speaks only for its own devices, windows and clerks", () => {
   it("refuses another hall's device, another window's clerk and a keypad speaking for another window, each with an alert", async () => {
     const fixture = testRegistry();

@@ -98,7 +98,16 @@ export class ChainStore {
           for (const lookup of group) {
             const mine = new Map<number, ChainLink>();
             for (const row of rows)
-              if (row.gateway === lookup.gatewayId && row.epoch === lookup.epoch && lookup.seqs.includes(row.seq))
+              if (
+                row.gateway === lookup.gatewayId &&
+                row.epoch === lookup.epoch &&
+                lookup.seqs.includes(row.seq) &&
+                // influxd stores a point's fields one by one: while another hub copy's write of this point is under
+                // way, a query can see its seq without its hash. Not stored yet (that copy has not acked it);
+                // read as a link, its null hash made a good neighbour look altered.
+                typeof row.hash === "string" &&
+                typeof row.prev_hash === "string"
+              )
                 mine.set(row.seq, { hash: row.hash, prevHash: row.prev_hash });
             lookup.resolve(mine);
           }
@@ -111,7 +120,9 @@ export class ChainStore {
     }
   }
 
-  private query(group: Lookup[]): Promise<Array<{ gateway: string; epoch: string; seq: number; hash: string; prev_hash: string }>> {
+  private query(
+    group: Lookup[],
+  ): Promise<Array<{ gateway: string; epoch: string; seq: number; hash: string | null; prev_hash: string | null }>> {
     const lit = influxEscape.stringLit;
     // InfluxQL allows time only at the top level (not inside OR): each lookup names its seqs as a field condition.
     const conditions = group.map(
