@@ -41,7 +41,14 @@ const NEEDS = {
     // the RabbitMQ cluster of system/cluster (hub copies sharing a quorum queue)
     "/usr/lib/rabbitmq/bin/rabbitmq-server": "rabbitmq-server",
   },
-  bench: { influxd: "influxdb", mosquitto_pub: "mosquitto-clients", mosquitto: "mosquitto", ffmpeg: "ffmpeg" },
+  // the scale bench's two-copies phase runs on a three-node RabbitMQ cluster
+  bench: {
+    influxd: "influxdb",
+    mosquitto_pub: "mosquitto-clients",
+    mosquitto: "mosquitto",
+    ffmpeg: "ffmpeg",
+    "/usr/lib/rabbitmq/bin/rabbitmq-server": "rabbitmq-server",
+  },
   // npm run cluster: a RabbitMQ cluster on loopback (system/cluster)
   cluster: { "/usr/lib/rabbitmq/bin/rabbitmq-server": "rabbitmq-server" },
   // npm run faults / soak: libfaketime steps the gateway's clock (the faketime package pulls in libfaketime).

@@ -7,7 +7,7 @@ export { AvailabilityTracker } from "./devices/availability.ts";
 export { CommandPlanner } from "./devices/commands.ts";
 export { loadSettings, parseSettings, Settings, SettingsError } from "./settings/settings.ts";
 export { openBuffer } from "./buffer/index.ts";
-export { Uplink } from "./uplink/index.ts";
+export { nextAckWaitMs, Uplink } from "./uplink/index.ts";
 export { loadOrCreateKeys } from "./identity/keys.ts";
 export { type HubLoginResult, checkHubLogin } from "./cli/hub-login.ts";
 export { type GatewayProcess, runGateway } from "./run.ts";

@@ -8,7 +8,8 @@
  * real gateway code on a virtual clock (a few template halls), then signed by each simulated gateway with its own key
  * and chain; the hub verifies them as in production (every gateway is in its registry with its site, windows, clerks
  * and devices). Each gateway has its own MQTT connection, at most 4 batches in flight (the uplink's default) and
- * resends a batch left unacknowledged for 30 s (the uplink's ackTimeoutMs).
+ * resends a batch left unacknowledged for 30 s, then after waits that double up to 5 minutes, as the uplink does
+ * (nextAckWaitMs).
  *
  * Time: the summaries phase plays one summary period (10 simulated minutes) of every hall; the every-heartbeat phase
  * plays one minute of each hall (halls take the ten minutes' slices in turn, so the phase's mix of readings is the
@@ -29,6 +30,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BatchAck, generateGatewayKeys, gatewayTopics, loadPrivateKey, localTimeToUtc } from "@supervision/firmware-protocols";
+import { nextAckWaitMs } from "@supervision/gateway";
 import { type IngestProcess, startIngestProcess, WARM_UP_GATEWAY, warmUp } from "@supervision/hub/bench";
 import { cpuMeter, freePort, microsPerReading, startInfluxd, startMosquitto, type TestInfluxd } from "@supervision/test-support";
 import mqtt, { type MqttClient } from "mqtt";
@@ -99,7 +101,8 @@ if (CONFIGS.includes("two") && !rabbitInstalled()) {
 type Mode = "every heartbeat" | "summaries";
 const MODES: Mode[] = ["every heartbeat", "summaries"];
 const IN_FLIGHT = 4;
-const RESEND_MS = 30_000;
+/** The uplink's default ackTimeoutMs. */
+const ACK_TIMEOUT_MS = 30_000;
 /** Halls are spread over one heartbeat interval. */
 const SPREAD_MS = 30_000;
 const WRITE_BATCH = 5000;
@@ -225,9 +228,9 @@ interface PhaseResult {
   load: string;
 }
 
-/** One gateway's connection: publishes its batches, at most IN_FLIGHT unacknowledged, and resends after RESEND_MS. */
+/** One gateway's connection: publishes its batches, at most IN_FLIGHT unacknowledged, and resends as the uplink does. */
 class SimGateway {
-  readonly inFlight = new Map<number, { sentAt: number; due: number; batch: GatewayBatch }>();
+  readonly inFlight = new Map<number, { sentAt: number; waitMs: number; due: number; batch: GatewayBatch }>();
   readonly waiting: { due: number; batch: GatewayBatch }[] = [];
   acked = 0;
   resends = 0;
@@ -271,15 +274,21 @@ class SimGateway {
   pump(): void {
     while (this.inFlight.size < IN_FLIGHT && this.waiting.length > 0) {
       const next = this.waiting.shift()!;
-      this.inFlight.set(next.batch.seq, { sentAt: Date.now(), due: next.due, batch: next.batch });
+      this.inFlight.set(next.batch.seq, {
+        sentAt: Date.now(),
+        waitMs: nextAckWaitMs(undefined, ACK_TIMEOUT_MS),
+        due: next.due,
+        batch: next.batch,
+      });
       this.client.publish(gatewayTopics.batch(this.id), next.batch.wire, { qos: 1 });
     }
   }
 
   resendOverdue(now: number): void {
     for (const entry of this.inFlight.values())
-      if (now - entry.sentAt > RESEND_MS) {
+      if (now - entry.sentAt > entry.waitMs) {
         entry.sentAt = now;
+        entry.waitMs = nextAckWaitMs(entry.waitMs, ACK_TIMEOUT_MS);
         this.resends++;
         this.client.publish(gatewayTopics.batch(this.id), entry.batch.wire, { qos: 1 });
       }

@@ -80,9 +80,24 @@ const BACKOFF_CAP_MS = 30_000;
 const REJECTED_RETRY_MS = 60_000;
 const PROGRESS_EVERY_MS = 5000;
 
+/** The longest a batch waits for its ack before it is sent again, however many times it was sent. */
+const MAX_ACK_WAIT_MS = 300_000;
+
+/**
+ * How long a sending of a batch waits for its ack: `ackTimeoutMs` the first time, then twice the last wait up to
+ * 5 minutes (as TCP's retransmission timer): an ack that is late because the hub has a backlog would otherwise
+ * have every gateway add a copy of every waiting batch to that backlog every 30 s.
+ */
+export function nextAckWaitMs(previousWaitMs: number | undefined, ackTimeoutMs: number): number {
+  return previousWaitMs === undefined ? ackTimeoutMs : Math.min(previousWaitMs * 2, Math.max(MAX_ACK_WAIT_MS, ackTimeoutMs));
+}
+
 interface InFlight {
   batch: SealedBatch;
   sentAt: number;
+  /** How long this sending waits for the ack: ackTimeoutMs, doubled at each resend up to MAX_ACK_WAIT_MS. */
+  waitMs: number;
+  resent: boolean;
 }
 
 /**
@@ -366,8 +381,9 @@ export class Uplink {
     });
   }
 
-  private send(batch: SealedBatch): void {
-    this.inFlight.set(batch.seq, { batch, sentAt: Date.now() });
+  private send(batch: SealedBatch, previous?: InFlight): void {
+    const waitMs = nextAckWaitMs(previous?.waitMs, this.opts.ackTimeoutMs);
+    this.inFlight.set(batch.seq, { batch, sentAt: Date.now(), waitMs, resent: previous !== undefined });
     this.client?.publish(gatewayTopics.batch(this.opts.gatewayId), batch.wire, { qos: 1 }, (error) => {
       if (error) this.opts.logger.debug({ err: error.message, seq: batch.seq }, "batch publish interrupted; it will be re-sent");
     });
@@ -405,8 +421,8 @@ export class Uplink {
       return;
     }
     const ack = parsed.data;
-    const sent = this.inFlight.get(ack.seq) ?? { batch: this.queue.find((b) => b.seq === ack.seq), sentAt: undefined };
-    const batch = sent.batch;
+    const sent = this.inFlight.get(ack.seq);
+    const batch = sent?.batch ?? this.queue.find((b) => b.seq === ack.seq);
     if (!batch || batch.epoch !== ack.epoch || batch.hash !== ack.hash) {
       logger.debug({ seq: ack.seq }, "ack for a batch this gateway is not waiting for (already acknowledged, or another epoch)");
       return;
@@ -426,7 +442,8 @@ export class Uplink {
       this.acked += batch.count;
       this.lastAckAt = Date.now();
       this.attempt = 0;
-      if (sent.sentAt !== undefined) {
+      // A resent batch's ack may answer any of its sendings: no round-trip sample (Karn's rule).
+      if (sent !== undefined && !sent.resent) {
         this.rtts.push(Date.now() - sent.sentAt);
         if (this.rtts.length > 20) this.rtts.shift();
       }
@@ -460,9 +477,9 @@ export class Uplink {
   private tick(): void {
     const now = Date.now();
     for (const [seq, entry] of this.inFlight) {
-      if (now - entry.sentAt > this.opts.ackTimeoutMs) {
-        this.opts.logger.warn({ seq }, "no ack from the hub; sending the batch again");
-        this.send(entry.batch);
+      if (now - entry.sentAt > entry.waitMs) {
+        this.opts.logger.warn({ seq, waitedMs: entry.waitMs }, "no ack from the hub; sending the batch again");
+        this.send(entry.batch, entry);
       }
     }
     if (this.drain && this.state === "online") {

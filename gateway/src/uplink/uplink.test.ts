@@ -188,6 +188,25 @@ describe("uplink", () => {
     expect(hub.chainBreaks()).toBe(0);
   });
 
+  it("sends an unanswered batch again, waiting twice as long each time, and stores it once when the hub answers", async () => {
+    const { hub, buffer, uplink } = await setup({ ackTimeoutMs: 500 });
+    hub.setAcking(false);
+    uplink.start();
+    await waitFor("online", () => uplink.connected());
+    await appendAll(buffer, 0, 10);
+    await waitFor("batch 1 sent four times", () => hub.arrivals(1).length >= 4, 30_000);
+    const sendings = hub.arrivals(1);
+    const gaps = sendings.slice(1, 4).map((at, i) => at - sendings[i]!);
+    // At least 0.5, 1 and 2 s (a busy machine only makes them longer); without the doubling each would be ~0.5-1 s.
+    expect(gaps[0]).toBeGreaterThanOrEqual(500);
+    expect(gaps[1]).toBeGreaterThanOrEqual(1000);
+    expect(gaps[2]).toBeGreaterThanOrEqual(2000);
+    hub.setAcking(true);
+    await waitFor("an empty buffer", () => buffer.stats().depth === 0, 30_000);
+    expect(hub.readings()).toHaveLength(10);
+    expect(hub.duplicates()).toBe(0);
+  });
+
   it("ignores hostile acks and commands without deleting anything, and dead-letters a batch the hub calls malformed", async () => {
     const { hub, buffer, uplink } = await setup({ ackTimeoutMs: 60_000 });
     hub.setAcking(false);

@@ -20,6 +20,8 @@ export interface StandInHub {
   /** Readings that arrived again in a batch with a new sequence number: a real duplicate, not a replay. */
   duplicates(): number;
   batches(): number;
+  /** When each sending of batch `seq` arrived (ms since the epoch), resends included. */
+  arrivals(seq: number): number[];
   /** The envelope version of each distinct batch, by seq. */
   versions(): Map<number, number>;
   /** Chain breaks seen: a batch whose prevHash is not the hash of the batch before it. */
@@ -42,6 +44,7 @@ export async function startStandInHub(opts: { publicKeyPem: string; gatewayId: s
   const byIdentity = new Map<string, Reading>();
   const hashes = new Map<number, string>();
   const versions = new Map<number, number>();
+  const arrivals = new Map<number, number[]>();
   let duplicates = 0;
   let chainBreaks = 0;
   let acking = true;
@@ -52,6 +55,7 @@ export async function startStandInHub(opts: { publicKeyPem: string; gatewayId: s
     const opened = openBatch(opts.gatewayId, wire, () => key);
     if (!opened.ok) return;
     const { body, hash } = opened.value;
+    arrivals.set(body.seq, [...(arrivals.get(body.seq) ?? []), Date.now()]);
     if (!hashes.has(body.seq)) {
       const expected = body.seq === 1 ? GENESIS_HASH : hashes.get(body.seq - 1);
       if (expected !== undefined && expected !== body.prevHash) chainBreaks++;
@@ -110,6 +114,7 @@ export async function startStandInHub(opts: { publicKeyPem: string; gatewayId: s
     readings: () => [...byIdentity.values()],
     duplicates: () => duplicates,
     batches: () => hashes.size,
+    arrivals: (seq) => [...(arrivals.get(seq) ?? [])],
     versions: () => new Map(versions),
     chainBreaks: () => chainBreaks,
     publishConfig: (config) =>
