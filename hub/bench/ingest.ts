@@ -148,10 +148,10 @@ try {
     gateways.map(async (gw, g) => {
       const batches = perGateway[g] ?? [];
       for (let i = 0; i < batches.length; i++) {
-        while (i - gw.acks.length >= IN_FLIGHT) await new Promise((r) => setTimeout(r, 1));
+        await gw.untilAcks(i - IN_FLIGHT + 1);
         await gw.send((batches[i] as (typeof batches)[number]).wire);
       }
-      while (gw.acks.length < batches.length) await new Promise((r) => setTimeout(r, 1));
+      await gw.untilAcks(batches.length);
     }),
   );
   const ingestRate = TOTAL / ((performance.now() - started) / 1000);

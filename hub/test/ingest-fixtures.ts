@@ -90,6 +90,8 @@ export { startMosquitto } from "@supervision/test-support";
 /** A stand-in gateway: signs batches of a chain, publishes them, and waits for the hub's acks. */
 export class TestGateway {
   readonly acks: BatchAck[] = [];
+  /** untilAcks() callers: each wakes when that many acks arrived. */
+  private ackWaiters: Array<{ count: number; wake(): void }> = [];
   private prevHash = GENESIS_HASH;
   private seq = 0;
   readonly epoch: string;
@@ -100,7 +102,13 @@ export class TestGateway {
     private readonly key: KeyObject,
   ) {
     this.epoch = randomBytes(8).toString("hex");
-    client.on("message", (_t, payload) => this.acks.push(JSON.parse(payload.toString()) as BatchAck));
+    client.on("message", (_t, payload) => {
+      this.acks.push(JSON.parse(payload.toString()) as BatchAck);
+      if (this.ackWaiters.length === 0) return;
+      const due = this.ackWaiters.filter((w) => w.count <= this.acks.length);
+      this.ackWaiters = this.ackWaiters.filter((w) => w.count > this.acks.length);
+      for (const w of due) w.wake();
+    });
   }
 
   static async connect(url: string, gatewayId: string, privateKeyPem: string, auth: { username?: string; password?: string } = {}) {
@@ -156,6 +164,15 @@ export class TestGateway {
 
   async send(wire: Buffer, topicGateway = this.gatewayId): Promise<void> {
     await this.client.publishAsync(gatewayTopics.batch(topicGateway), wire, { qos: 1 });
+  }
+
+  /**
+   * Resolves once `count` acks arrived in all, woken by the ack itself: a load generator polling on a timer spends
+   * CPU the bench then counts against the machine it shares with the hub.
+   */
+  untilAcks(count: number): Promise<void> {
+    if (this.acks.length >= count) return Promise.resolve();
+    return new Promise((wake) => this.ackWaiters.push({ count, wake }));
   }
 
   async waitForAck(match: (ack: BatchAck) => boolean, timeoutMs = 20_000): Promise<BatchAck> {

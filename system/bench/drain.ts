@@ -124,10 +124,10 @@ try {
   let cpu = cpuMeter({ hub: baseIngest.pid, influxd: influx.server.pid, mosquitto: broker.pid, "this process": process.pid });
   let started = performance.now();
   for (let i = 0; i < batches.length; i++) {
-    while (i - gw.acks.length >= IN_FLIGHT) await new Promise((r) => setTimeout(r, 1));
+    await gw.untilAcks(i - IN_FLIGHT + 1);
     await gw.send(batches[i]!.wire);
   }
-  while (gw.acks.length < batches.length) await new Promise((r) => setTimeout(r, 1));
+  await gw.untilAcks(batches.length);
   const ingestRate = BASELINE / ((performance.now() - started) / 1000);
   const baselineCpu = cpu.done();
   await gw.close();
