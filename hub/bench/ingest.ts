@@ -74,10 +74,15 @@ for (let g = 2; g <= GATEWAYS; g++) {
 const T0 = Date.now() - 86_400_000;
 const readings: Reading[] = Array.from({ length: TOTAL }, (_, i) => rating(i, T0 + i, { deviceId: `kp${i % 50}` }));
 /** influxd's own count of write requests, points and bytes it took (its /debug/vars), to compare what each run asked of it. */
-async function influxWrites(url: string): Promise<{ requests: number; points: number; bytes: number }> {
+async function influxWrites(url: string): Promise<{ requests: number; points: number; bytes: number; queries: number }> {
   const vars = (await (await fetch(`${url}/debug/vars`)).json()) as Record<string, { name?: string; values?: Record<string, number> }>;
   const httpd = Object.values(vars).find((v) => v.name === "httpd")?.values ?? {};
-  return { requests: httpd.writeReq ?? 0, points: httpd.pointsWrittenOK ?? 0, bytes: httpd.writeReqBytes ?? 0 };
+  return {
+    requests: httpd.writeReq ?? 0,
+    points: httpd.pointsWrittenOK ?? 0,
+    bytes: httpd.writeReqBytes ?? 0,
+    queries: httpd.queryReq ?? 0,
+  };
 }
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
@@ -215,6 +220,7 @@ try {
           points: w.points,
           "points per request": Math.round(w.points / w.requests),
           "bytes per point": Math.round(w.bytes / w.points),
+          queries: w.queries,
         },
       ]),
     ),
