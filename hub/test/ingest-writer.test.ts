@@ -93,3 +93,43 @@ describe("PointWriter: unavailable or unwritable", () => {
     expect(classifyRefusal(400, "something new")).toBe("refused");
   });
 });
+
+describe("PointWriter: the chain lane", () => {
+  it("writes a batch's chain point after its other points, without holding a write slot; chain points that wait share one write", async () => {
+    const log: string[] = [];
+    let releaseChain: (() => void) | undefined;
+    const chainHeld = new Promise<void>((r) => (releaseChain = r));
+    const write: LineWriter = async (body, policy) => {
+      const text = typeof body === "string" ? body : body.join("\n");
+      log.push(`${policy}: ${text.replace(/\n/g, " | ")}`);
+      // The first chain write hangs until released, as a slow request to the central InfluxDB would.
+      if (policy === "chain" && log.filter((l) => l.startsWith("chain")).length === 1) await chainHeld;
+    };
+    const writer = new PointWriter({ write, logger: pino({ level: "silent" }), batchPoints: 1, concurrency: 1, lingerMs: 0 });
+    const batch = (seq: number) => {
+      const g = new LineGroups({ source: "batch", gatewayId: "gw1", epoch: "e", seq });
+      g.add("raw", `rating f=${seq} ${seq}000000`);
+      g.add("chain", `batch_chain seq=${seq} ${seq}`);
+      return g;
+    };
+    const settled: number[] = [];
+    try {
+      const done = [1, 2, 3].map((seq) => writer.write(batch(seq)).then(() => settled.push(seq)));
+      // With one write slot, batches 2 and 3 get their readings stored while batch 1's chain write is out.
+      await expect.poll(() => log.filter((l) => l.startsWith("raw")).length).toBe(3);
+      expect(settled).toEqual([]); // nothing is acknowledged before its chain point is stored
+      releaseChain!();
+      await Promise.all(done);
+      expect(settled).toEqual([1, 2, 3]);
+      expect(log).toEqual([
+        "raw: rating f=1 1000000",
+        "chain: batch_chain seq=1 1",
+        "raw: rating f=2 2000000",
+        "raw: rating f=3 3000000",
+        "chain: batch_chain seq=2 2 | batch_chain seq=3 3",
+      ]);
+    } finally {
+      await writer.stop();
+    }
+  });
+});

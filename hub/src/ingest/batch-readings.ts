@@ -11,6 +11,7 @@ import { ManifestBuilder } from "./manifest.ts";
 import { clerkMismatch, outsideSlice } from "./slice-check.ts";
 import { LineGroups, RETENTION_MARGIN_MS } from "./writer.ts";
 import { RETENTION_MS } from "../influx/setup.ts";
+import { MEASUREMENT } from "../schema/index.ts";
 
 export interface EncodedBatch {
   /** All that is kept of the body. */
@@ -103,10 +104,8 @@ export function encodeBatch(
   const alerts = refusals.alerts();
   if (unknownDevices.size > 0)
     alerts.unshift(["unknown_device", `readings of devices not in the registry: ${[...unknownDevices].join(", ")}`]);
-  const manifestPoints = manifest.points({ ...header, hash: audit.hash }, audit.key);
-  // The batch_manifest points (what was verified and written, for `hub audit`) go with the readings' lines at once,
-  // so their text is never held while the batch waits.
-  for (const point of manifestPoints) groups.add(retentionPolicyFor(point.measurement), encodePoint(point));
+  // The batch_manifest points (what was verified and written, for `hub audit`) go with the readings' lines at once.
+  manifest.write(groups, retentionPolicyFor(MEASUREMENT.batch_manifest), { ...header, hash: audit.hash }, audit.key);
   return { header, groups, refused: refusals.count, alerts, arrivals, kept };
 }
 

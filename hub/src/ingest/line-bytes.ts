@@ -260,6 +260,16 @@ export class LineBytes {
     this.used += 8;
   }
 
+  /** Bytes written of the line begun so far. */
+  get lineLength(): number {
+    return this.used - this.lineStart;
+  }
+
+  /** Bytes `from`..`to` (offsets in the line begun) of the line begun: a view, valid until the next write. */
+  lineBytes(from: number, to: number): Buffer {
+    return this.chunk.subarray(this.lineStart + from, this.lineStart + to);
+  }
+
   /** The lines so far, as chunks (a view of the current chunk, which later lines extend beyond). */
   chunks(): Buffer[] {
     return this.started ? [...this.sealed, this.chunk.subarray(0, this.used)] : [...this.sealed];
