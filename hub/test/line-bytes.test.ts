@@ -57,6 +57,26 @@ function write(out: LineBytes, parts: readonly Part[]): void {
 const joined = (out: LineBytes) => Buffer.concat(out.chunks().flatMap((c, i) => (i === 0 ? [c] : [Buffer.from("\n"), c])));
 
 describe("LineBytes", () => {
+  it("writes integers below 2^31 with their digits (every count of digits, padded to a width) as String() does", () => {
+    const edges = Array.from({ length: 10 }, (_, k) => [10 ** k - 1, 10 ** k, 10 ** k + 1]).flat();
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constantFrom(0, ...edges)),
+        fc.integer({ min: 0, max: 12 }),
+        (n, width) => {
+          const out = new LineBytes();
+          out.begin();
+          out.digits(n, width);
+          out.text(" ");
+          out.number(n * 1e4 + 7);
+          out.end();
+          expect(out.lastText()).toBe(`${String(n).padStart(width, "0")} ${n * 1e4 + 7}`);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it("writes the bytes the string functions give, refuses what they refuse, and keeps every line whole", () => {
     fc.assert(
       fc.property(fc.array(fc.array(part, { maxLength: 12 }), { minLength: 1, maxLength: 30 }), (lines) => {
