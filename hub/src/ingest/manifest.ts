@@ -47,7 +47,12 @@ export function partHasher(key: Buffer | undefined): Hash | Hmac {
 
 /** What a part's digest covers before its lines: the batch and the part, then the entries. */
 export function partPreamble(p: { gatewayId: string; epoch: string; seq: number; hash: string; part: number; entries: string }): string {
-  return `${p.gatewayId}\n${p.epoch}\n${p.seq}\n${p.hash}\n${p.part}\n${p.entries}\n`;
+  return `${partPreambleHead(p)}${p.entries}\n`;
+}
+
+/** What a part's digest covers before its entries (ManifestBuilder.write feeds the entries from the line's bytes). */
+function partPreambleHead(p: { gatewayId: string; epoch: string; seq: number; hash: string; part: number }): string {
+  return `${p.gatewayId}\n${p.epoch}\n${p.seq}\n${p.hash}\n${p.part}\n`;
 }
 
 /** A manifest part's timestamp: in the day of its readings, unique per (gateway, epoch, seq, part). */
@@ -193,9 +198,9 @@ export class ManifestBuilder {
     this.writeEntries(out, part.lines);
     const entries = out.lineBytes(from, out.lineLength);
     if (entries.includes(QUOTE) || entries.includes(BACKSLASH)) throw new NeedsEscaping();
-    // partPreamble's text, with the entries read from the line.
+    // partPreamble, with the entries read from the line.
     const hasher = partHasher(key)
-      .update(`${batch.gatewayId}\n${batch.epoch}\n${batch.seq}\n${batch.hash}\n${index}\n`)
+      .update(partPreambleHead({ ...batch, part: index }))
       .update(entries)
       .update(NEWLINE);
     this.digestLines(hasher, part.lines);
