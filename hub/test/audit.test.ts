@@ -226,6 +226,34 @@ describe("hub audit: tamper evidence at rest", () => {
     expect(() => loadAuditKey(join(dir, "bad.key"), { create: false })).toThrow(/is not 64 hex digits/);
   }, 60_000);
 
+  it("an item event an approval system posted (recorded in the hub's trail) is not 'added'; one written by hand still is", async () => {
+    const key = loadAuditKey(keyFile, { create: true });
+    const { registry } = testRegistry();
+    const database = "audit_items";
+    const ctx = { ...testContext(registry, influx.url, database), auditKey: key };
+    await ensureDatabase(ctx.influx, database, ctx.logger);
+    const at = Date.now() - 3_600_000;
+    const event = (seq: number, app: string) =>
+      schemaPoint(
+        "item_event",
+        readingTimestampNs(at + seq, seq),
+        { site: "hall1", department: "tax", item: "tax-01", device: "tax-approvals", type: "accepted" },
+        { seq, rx_ts: at + seq, application: app },
+      );
+    await writeRecorded(ctx, "item_event", event(11, "A-1"), "tax-approvals");
+    await writeRecorded(ctx, "item_event", event(12, "A-2"), "tax-approvals");
+    await write(
+      database,
+      `item_event,device=tax-approvals,site=hall1,type=accepted seq=13,rx_ts=${at + 13},application="A-3" ${readingTimestampNs(at + 13, 13)}`,
+    );
+    const report = await runAudit({ influx: ctx.influx, database, fromMs: at, toMs: at, key });
+    expect(report.trails).toEqual([{ book: "item_event", entries: 2, problems: [] }]);
+    expect(report.stored).toBe(3);
+    expect(report.findings).toEqual([
+      { kind: "added", measurement: "item", device: "tax-approvals", seq: 13, time: new Date(at + 13).toISOString() },
+    ]);
+  }, 60_000);
+
   it("chains manual entries, decisions and warning handling: a record changed, deleted or re-chained by hand is reported", async () => {
     const key = loadAuditKey(keyFile, { create: true });
     const { registry } = testRegistry();

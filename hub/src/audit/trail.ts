@@ -67,7 +67,8 @@ export interface TrailState {
   problems: string[];
 }
 
-interface RecordedPoint {
+/** A point the trail recorded (what `onVerified` of checkTrails is told). */
+export interface RecordedPoint {
   measurement: string;
   tags: Record<string, string>;
   fields: Record<string, unknown>;
@@ -81,6 +82,8 @@ export async function checkTrails(
   key: Buffer | undefined,
   /** Where a recorded point of a site is (influx.regions): its region's database; default the trail's own. */
   siteDatabase: (site: string) => { influx: InfluxDB; database: string } = () => ({ influx, database }),
+  /** Told of each recorded point whose entry verifies and which is still stored as recorded. */
+  onVerified?: (point: RecordedPoint) => void,
 ): Promise<TrailState[]> {
   const rows = await influx.query<Row>(`SELECT "seq", "hash", "prev_hash", "point", "book" FROM "raw"."hub_trail"`, { database });
   const books = new Map<string, Row[]>();
@@ -101,6 +104,7 @@ export async function checkTrails(
       else {
         const missing = await changedPoint(json, (site) => (site ? siteDatabase(site) : { influx, database }));
         if (missing) problems.push(`entry ${seq}: ${missing}`);
+        else onVerified?.(JSON.parse(json) as RecordedPoint);
       }
       prev = { seq, hash: String(e.hash) };
     }
