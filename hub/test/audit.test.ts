@@ -252,6 +252,11 @@ describe("hub audit: tamper evidence at rest", () => {
     expect(report.findings).toEqual([
       { kind: "added", measurement: "item", device: "tax-approvals", seq: 13, time: new Date(at + 13).toISOString() },
     ]);
+    // What the supervision office reads.
+    const cli = await hubAudit(database, ["--from", new Date(at).toISOString().slice(0, 10), "--lang", "zh-CN"]);
+    expect(cli.code).toBe(3);
+    expect(cli.stdout).toContain("审批办件（审批系统报送）：2 条记录，链完整");
+    expect(cli.stdout.match(/来历不明（新增）/g)).toHaveLength(1);
   }, 60_000);
 
   it("chains manual entries, decisions and warning handling: a record changed, deleted or re-chained by hand is reported", async () => {

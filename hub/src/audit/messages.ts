@@ -1,6 +1,6 @@
 import type { Locale } from "@supervision/dashboards";
 import type { ChainState, DayProgress, Finding, FindingKind } from "./audit.ts";
-import type { TrailState } from "./trail.ts";
+import type { TrailBook, TrailState } from "./trail.ts";
 
 /**
  * What `hub audit` and the scheduled audit write for the supervision centre: simplified Chinese by default, English
@@ -17,7 +17,12 @@ export interface AuditTexts {
   trailsHeading: string;
 }
 
-const zhBook: Record<string, string> = { entry: "人工录入", decision: "不满意评价核实", warning_handling: "预警处置" };
+const zhBook: Readonly<Record<TrailBook, string>> = {
+  entry: "人工录入",
+  decision: "不满意评价核实",
+  warning_handling: "预警处置",
+  item_event: "审批办件（审批系统报送）",
+};
 const batchOf = (f: Finding) => (f.gateway ? `${f.gateway}/${f.epoch}/${f.batchSeq}` : "");
 
 const zhKind: Record<FindingKind, string> = { deleted: "已删除", altered: "已篡改", added: "来历不明（新增）", unverified: "校验失败" };
@@ -43,8 +48,8 @@ const zhCN: AuditTexts = {
   chainsHeading: "各网关数据链：",
   noChains: "（尚无已存批次）",
   trail: (t) =>
-    `${zhBook[t.book] ?? t.book}：${t.entries} 条记录，${t.problems.length === 0 ? "链完整" : `问题：${t.problems.join("；")}`}`,
-  trailsHeading: "中心操作记录链（人工录入、核实、预警处置）：",
+    `${zhBook[t.book as TrailBook] ?? t.book}：${t.entries} 条记录，${t.problems.length === 0 ? "链完整" : `问题：${t.problems.join("；")}`}`,
+  trailsHeading: "中心操作记录链（人工录入、核实、预警处置、审批办件）：",
 };
 
 const en: AuditTexts = {
@@ -59,7 +64,7 @@ const en: AuditTexts = {
   chainsHeading: "Chains per gateway:",
   noChains: "(no stored batches yet)",
   trail: (t) => `${t.book}: ${t.entries} records, ${t.problems.length === 0 ? "chain intact" : `problems: ${t.problems.join("; ")}`}`,
-  trailsHeading: "The hub's trail (manual entries, decisions, warning handling):",
+  trailsHeading: "The hub's trail (manual entries, decisions, warning handling, approval item events):",
 };
 
 export function auditTexts(locale: Locale): AuditTexts {
