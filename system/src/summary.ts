@@ -69,7 +69,8 @@ export async function summarize(influx: InfluxDB, registry: Registry, now: numbe
 }
 
 export function formatSummary(rows: SiteSummary[], now: number): string {
-  const header = ["site", "kind", "devices online", "day", "ratings", "satisfied", "signed in", "backlog"];
+  // Fits an 80-column terminal for site ids up to 13 characters ("online": devices online of the site's devices).
+  const header = ["site", "kind", "online", "day", "ratings", "satisfied", "signed in", "backlog"];
   const cells = rows.map((r) => [
     r.site,
     r.kind,
@@ -81,7 +82,11 @@ export function formatSummary(rows: SiteSummary[], now: number): string {
     r.backlog === null ? "?" : String(r.backlog),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i]!)).join("  ");
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [`Live summary at ${new Date(now).toISOString()} (every 5 s; Ctrl-C stops everything)`, line(header), ...cells.map(line)].join(
     "\n",
   );

@@ -55,6 +55,30 @@ describe("formatSummary", () => {
     expect(text).toMatch(/hall-1\s+hall\s+3\/4\s+2026-11-23\s+8\s+87\.5%\s+2\/2\s+0/);
     expect(text).toMatch(/site-1\s+site\s+\?\/1\s+2026-11-23\s+0\s+-\s+0\/4\s+\?/);
   });
+
+  it("fits an 80-column terminal, with no trailing spaces to wrap", () => {
+    const row = {
+      kind: "hall" as const,
+      devicesOnline: 118,
+      devicesTotal: 120,
+      day: "2026-11-23",
+      ratingsToday: 12345,
+      satisfaction: 0.9876,
+    };
+    const text = formatSummary(
+      [
+        { ...row, site: "hall-demo", signedIn: 48, people: 50, backlog: 123456 },
+        { ...row, site: "county-hall-1", signedIn: 0, people: 4, backlog: null },
+      ],
+      Date.UTC(2026, 10, 23),
+    );
+    const lines = text.split("\n");
+    expect(lines[1]).toMatch(/^site\s+kind\s+online\s+day\s+ratings\s+satisfied\s+signed in\s+backlog$/);
+    for (const l of lines) {
+      expect(l.length).toBeLessThanOrEqual(80);
+      expect(l).toBe(l.trimEnd());
+    }
+  });
 });
 
 describe("summarize against a real influxd", () => {
