@@ -1,9 +1,20 @@
 import { escape as influxEscape, type InfluxDB } from "influx";
 import { encodePoint, type FieldValue } from "../influx/line-protocol.ts";
 import { ARRIVAL_FIELDS } from "../ingest/arrivals.ts";
-import { type AuditedKind, KIND_OF_LETTER, KIND_LETTER, lineDigest, MEASUREMENT_OF, partHasher, partPreamble } from "../ingest/manifest.ts";
+import {
+  type AuditedKind,
+  type ManifestEntry as Entry,
+  KIND_LETTER,
+  lineDigest,
+  MEASUREMENT_OF,
+  parseEntries,
+  partHasher,
+  partPreamble,
+} from "../ingest/manifest.ts";
 import { MEASUREMENTS } from "../schema/index.ts";
 import { checkTrails, type TrailState } from "./trail.ts";
+
+export { parseEntries };
 
 /**
  * The audit of what sits in InfluxDB against what the hub verified when it stored it (the `batch_manifest` points,
@@ -92,15 +103,6 @@ export interface AuditOptions {
   siteDatabase?: (site: string) => { influx: InfluxDB; database: string };
 }
 
-interface Entry {
-  kind: AuditedKind;
-  partial: boolean;
-  device: string;
-  ns: string;
-  seq: number;
-  digest: string;
-}
-
 interface Part {
   gateway: string;
   epoch: string;
@@ -131,17 +133,6 @@ const KIND_OF_MEASUREMENT: ReadonlyMap<string, AuditedKind> = new Map(
   Object.entries(MEASUREMENT_OF).map(([kind, measurement]) => [measurement, kind as AuditedKind]),
 );
 const nsToIso = (ns: string) => new Date(Number(ns.length > 6 ? ns.slice(0, -6) : "0")).toISOString();
-
-/** Parses a manifest's entries ("r kp1 <ns> <seq> <digest>", "rp ..." for a line written without arrival fields). */
-export function parseEntries(text: string): Entry[] {
-  if (text === "") return [];
-  return text.split(";").map((line) => {
-    const [tag = "", device = "", ns = "", seq = "", digest = ""] = line.split(" ");
-    const kind = KIND_OF_LETTER[tag[0] ?? ""];
-    if (!kind || !/^\d+$/.test(ns)) throw new Error(`manifest entry ${JSON.stringify(line.slice(0, 120))} cannot be read`);
-    return { kind, partial: tag[1] === "p", device, ns, seq: Number(seq), digest };
-  });
-}
 
 /** A stored point as the line the ingest wrote: tags sorted, fields in write order (unknown ones after, sorted). */
 export function storedLine(
