@@ -42,20 +42,27 @@ export function createLineWriter(target: InfluxWriteTarget): LineWriter {
   const prefix = base.pathname.replace(/\/$/, "");
   const auth = target.username === undefined ? undefined : `${target.username}:${target.password ?? ""}`;
 
+  // Made once per policy (a URLSearchParams per write was about 1 % of the hub's CPU in the ingest bench).
+  const paths = new Map<string, string>();
+  const pathFor = (rp: string): string => {
+    let path = paths.get(rp);
+    if (path === undefined) paths.set(rp, (path = `${prefix}/write?${new URLSearchParams({ db: target.database, rp, precision: "n" })}`));
+    return path;
+  };
+
   return (body, retentionPolicy, timeoutMs) =>
     new Promise<void>((resolve, reject) => {
       const pieces = typeof body === "string" ? [body] : body;
       let length = 0;
       for (const piece of pieces) length += typeof piece === "string" ? Buffer.byteLength(piece) : piece.byteLength;
       length += Math.max(0, pieces.length - 1);
-      const query = new URLSearchParams({ db: target.database, rp: retentionPolicy, precision: "n" });
       const request = transport.request(
         {
           agent,
           protocol: base.protocol,
           hostname: base.hostname,
           port: base.port,
-          path: `${prefix}/write?${query}`,
+          path: pathFor(retentionPolicy),
           method: "POST",
           auth,
           headers: { "content-type": "text/plain; charset=utf-8", "content-length": length },
