@@ -1,6 +1,7 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { encodePoint, type Point } from "../influx/line-protocol.ts";
 import { MEASUREMENT } from "../schema/index.ts";
+import { readingTimestampNs } from "./points.ts";
 import { fnv1aText, type LastLine, LineBytes } from "./line-bytes.ts";
 import type { LineGroups } from "./writer.ts";
 
@@ -369,7 +370,7 @@ export function parseEntries(text: string): ManifestEntry[] {
     seq += Number(m[5]);
     const sub = m[7] === undefined ? seq % 1_000_000 : Number(m[7]);
     if (!Number.isSafeInteger(ms) || ms < 0 || !Number.isSafeInteger(seq) || sub < 0) throw unreadable(entry);
-    const ns = ms === 0 ? String(sub) : `${ms}${String(sub).padStart(6, "0")}`;
+    const ns = readingTimestampNs(ms, sub); // sub < 1,000,000: ms × 1,000,000 + sub
     return { kind, partial: m[2] === "p", device, ns, seq, digest: m[6] as string };
   });
 }
