@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { Reading } from "@supervision/firmware-protocols";
 import { startInfluxd, type TestInfluxd } from "@supervision/test-support";
@@ -47,12 +47,18 @@ async function write(database: string, line: string): Promise<void> {
   if (res.status !== 204) throw new Error(`write failed: ${res.status} ${await res.text()}`);
 }
 
-/** `hub audit` as a user runs it, against the test influxd and key. */
-async function hubAudit(database: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const settings = join(dir, `${database}.yaml`);
+/**
+ * `hub audit` as a user runs it, against the test influxd and key; with `inDemoFolder`, without --settings in a folder
+ * where npm start left its settings (var/demo/hub/hub.yaml).
+ */
+async function hubAudit(database: string, args: string[], inDemoFolder = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  const folder = join(dir, `demo-${database}`);
+  const settings = inDemoFolder ? join(folder, "var/demo/hub/hub.yaml") : join(dir, `${database}.yaml`);
+  mkdirSync(dirname(settings), { recursive: true });
   writeFileSync(settings, [`influx: { url: "${influx.url}", database: ${database} }`, `audit: { keyFile: "${keyFile}" }`].join("\n"));
+  const where = inDemoFolder ? { argv: [], cwd: folder } : { argv: ["--settings", settings], cwd: ROOT };
   try {
-    const { stdout, stderr } = await run(TSX, [join(ROOT, "hub/src/cli/main.ts"), "audit", "--settings", settings, ...args], { cwd: ROOT });
+    const { stdout, stderr } = await run(TSX, [join(ROOT, "hub/src/cli/main.ts"), "audit", ...where.argv, ...args], { cwd: where.cwd });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -128,6 +134,10 @@ describe("hub audit: tamper evidence at rest", () => {
     const chinese = await hubAudit(database, ["--from", new Date(t).toISOString().slice(0, 10)]);
     expect(chinese.stdout).toContain("已删除：评价 设备 kp1 序号 1");
     expect(chinese.stdout).toContain("已篡改：评价 设备 kp1 序号 2");
+    // Beside `npm start`'s data, without --settings, it reads the demo's settings (as hub report does) and says so.
+    const beside = await hubAudit(database, ["--from", new Date(t).toISOString().slice(0, 10)], true);
+    expect(beside.stderr).toContain("hub audit: reading the demo's settings var/demo/hub/hub.yaml (npm start)");
+    expect([beside.code, beside.stdout]).toEqual([chinese.code, chinese.stdout]);
 
     // A forger without the key who alters a reading and rewrites its manifest entry to match is still found out.
     const manifest = await influx.query(`SELECT "entries", "hash" FROM "batch_manifest" WHERE "seq" = 3`, database);

@@ -8,9 +8,9 @@ import { influxRegions, type InfluxRegions, siteDatabases } from "../influx/regi
 import { loadRegistry } from "../registry/loader.ts";
 import { SecretFileError } from "../secrets/file.ts";
 import { type HubSettings, loadSettings, SettingsError } from "../settings/index.ts";
-import type { CliCommand } from "./command.ts";
+import { type CliCommand, DEMO_SETTINGS, defaultSettingsFile } from "./command.ts";
 
-const HELP = `Usage: hub audit --from <day|time> [--to <day|time>] [--settings config/hub.yaml] [--lang zh-CN|en] [--json]
+const HELP = `Usage: hub audit --from <day|time> [--to <day|time>] [--settings FILE] [--lang zh-CN|en] [--json]
 
 Tamper evidence at rest: re-reads the ratings, sign-ins and motion points of whole UTC days from InfluxDB and
 compares them with what the hub verified when it stored each gateway batch (its batch manifests, digested with the
@@ -20,7 +20,8 @@ trail of manual entries, decisions on dissatisfied ratings and warning handling 
 
   --from, --to   YYYY-MM-DD or an ISO time (UTC unless it names a zone); --to defaults to now. Whole UTC days from
                  the day of --from through the day of --to are audited.
-  --settings     the hub's settings file: its InfluxDB and its audit key (audit.keyFile, default dataDir/audit.key)
+  --settings     the hub's settings file: its InfluxDB and its audit key (audit.keyFile, default dataDir/audit.key);
+                 default ${DEMO_SETTINGS} when npm start ran here, else config/hub.yaml
   --lang         the report's language (default: supervision.locale of the settings, else zh-CN)
   --json         the report as JSON on stdout (progress still on stderr)
 
@@ -36,14 +37,14 @@ export const auditCommand: CliCommand = {
   name: "audit",
   summary: "report readings deleted, altered or added in InfluxDB since they were stored (hub audit --from 2026-12-01)",
   async run(args) {
-    let values: { from?: string; to?: string; settings: string; lang?: string; json?: boolean; help?: boolean };
+    let values: { from?: string; to?: string; settings?: string; lang?: string; json?: boolean; help?: boolean };
     try {
       values = parseArgs({
         args,
         options: {
           from: { type: "string" },
           to: { type: "string" },
-          settings: { type: "string", default: "config/hub.yaml" },
+          settings: { type: "string" },
           lang: { type: "string" },
           json: { type: "boolean" },
           help: { type: "boolean", short: "h" },
@@ -73,7 +74,7 @@ export const auditCommand: CliCommand = {
     let settings: HubSettings;
     let key: Buffer;
     try {
-      settings = loadSettings(values.settings);
+      settings = loadSettings(values.settings ?? defaultSettingsFile("audit"));
       key = loadAuditKey(auditKeyPath(settings), { create: false });
     } catch (error) {
       if (!(error instanceof SettingsError) && !(error instanceof AuditKeyError)) throw error;
