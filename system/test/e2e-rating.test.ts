@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deviceTopics } from "@supervision/firmware-protocols";
-import { freePort, startInfluxd, type TestInfluxd } from "@supervision/test-support";
+import { completeRows, freePort, startInfluxd, type TestInfluxd } from "@supervision/test-support";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -113,15 +113,7 @@ describe("a rating from a keypad", () => {
         return false;
       }
     });
-    let rows: Record<string, unknown>[] = [];
-    await waitFor("the rating in InfluxDB", async () => {
-      const answer = await influxd.query("SELECT * FROM raw.rating", "supervision");
-      const series = answer.results[0]?.series?.[0];
-      rows = (series?.values ?? []).map((v) => Object.fromEntries(series!.columns.map((c, i) => [c, v[i]])));
-      return rows.length > 0;
-    });
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({
+    const expected = {
       site: "hall-1",
       window: "w1",
       department: "tax",
@@ -131,6 +123,13 @@ describe("a rating from a keypad", () => {
       seq: 7,
       key: 4,
       negative: 1,
+    };
+    let rows: Record<string, unknown>[] = [];
+    await waitFor("the rating in InfluxDB with all its fields", async () => {
+      rows = await completeRows(influxd, "SELECT * FROM raw.rating", "supervision", Object.keys(expected));
+      return rows.length > 0;
     });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject(expected);
   });
 });

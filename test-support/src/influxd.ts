@@ -69,3 +69,19 @@ export async function freshInfluxd(previous: TestInfluxd): Promise<TestInfluxd> 
   await previous.close();
   return startInfluxd();
 }
+
+/**
+ * The rows of a query's first series, each as column → value, once every row holds a value in each of `complete`;
+ * before that, none. influxd stores a point's fields one by one, so a query can see a point whose other fields are not
+ * there yet (a test waiting for a row then read nulls).
+ */
+export async function completeRows(
+  influxd: TestInfluxd,
+  q: string,
+  db: string,
+  complete: readonly string[],
+): Promise<Record<string, unknown>[]> {
+  const series = (await influxd.query(q, db)).results[0]?.series?.[0];
+  const rows = (series?.values ?? []).map((v) => Object.fromEntries(series!.columns.map((c, i) => [c, v[i]])));
+  return rows.every((row) => complete.every((name) => row[name] !== null && row[name] !== undefined)) ? rows : [];
+}
