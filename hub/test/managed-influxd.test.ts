@@ -42,6 +42,13 @@ function influxdsOf(root: string): number[] {
   return pids;
 }
 
+/** The GOMAXPROCS a running process was started with (its /proc environ). */
+const goMaxProcsOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/environ`, "utf8")
+    .split("\0")
+    .find((e) => e.startsWith("GOMAXPROCS="))
+    ?.slice("GOMAXPROCS=".length);
+
 const pidIn = (file: string) => Number(readFileSync(file, "utf8").trim());
 const alive = (pid: number) => {
   try {
@@ -75,7 +82,8 @@ async function registry(name: string) {
 
 async function settingsFor(name: string, registryDir: string) {
   return {
-    influx: { managedPort: await freePort(), managedRpcPort: await freePort() },
+    // One thread whatever the machine has: the restart test checks the setting reaches each influxd started.
+    influx: { managedPort: await freePort(), managedRpcPort: await freePort(), managedGoMaxProcs: 1 },
     broker: { port: await freePort(), host: "127.0.0.1" },
     http: { port: await freePort() },
     registry: { dir: registryDir },
@@ -108,6 +116,7 @@ describe("the managed influxd", () => {
       expect((await health(hub.httpPort))?.status).toBe(200);
 
       const first = hub.status().influx?.pid as number;
+      expect(goMaxProcsOf(first)).toBe("1");
       process.kill(first, "SIGKILL");
       const killedAt = Date.now();
       await waitFor(async () => ((await health(hub.httpPort))?.status === 503 ? true : undefined), 15_000, "healthz 503");
@@ -122,6 +131,7 @@ describe("the managed influxd", () => {
       const status = hub.status().influx;
       expect(status).toMatchObject({ managed: true, state: "running", reachable: true, restarts: 1 });
       expect(status?.pid).not.toBe(first);
+      expect(goMaxProcsOf(status?.pid as number)).toBe("1");
       const metrics = await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text();
       expect(metrics).toMatch(/^hub_influxd_restarts_total 1$/m);
       expect(metrics).toMatch(/^hub_influxd_running 1$/m);

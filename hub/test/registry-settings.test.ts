@@ -107,6 +107,16 @@ describe("loadSettings", () => {
     expect(problemsOf(file)).toEqual([`${file}:2: broker: unknown key(s) "prot"; remove or fix the spelling (see hub/README.md)`]);
   });
 
+  it("takes the managed influxd's thread count as a whole number from 1 to 1024 and refuses anything else at its line", () => {
+    expect(loadSettings(settingsFile("influx:\n  managedGoMaxProcs: 3\n")).influx.managedGoMaxProcs).toBe(3);
+    for (const bad of ["0", "1.5", "two", "100000", "-1", "[1]"]) {
+      const file = settingsFile(`dataDir: var\ninflux:\n  managedGoMaxProcs: ${bad}\n`);
+      const problems = problemsOf(file);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3: influx\\.managedGoMaxProcs: `));
+    }
+  });
+
   it("lists every problem at once and throws the one configuration error type", async () => {
     const { ConfigError } = await import("@supervision/firmware-protocols");
     const file = settingsFile("http:\n  port: 0\ninflux:\n  managedPort: x\ndataDir: ''\n");

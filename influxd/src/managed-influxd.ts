@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
 /**
@@ -34,6 +35,22 @@ export interface ManagedInfluxdOptions {
    * yet) this admin user is created; on later starts the credentials are checked, and a mismatch stops the start.
    */
   auth?: { username: string; password: string };
+  /**
+   * How many threads run influxd's Go code at once (its GOMAXPROCS). Default: `defaultGoMaxProcs()`, one core fewer
+   * than the machine has, so an influxd beside the hub leaves the hub a core (README.md, "Benchmarks").
+   */
+  goMaxProcs?: number;
+}
+
+/**
+ * influxd's default GOMAXPROCS beside the hub: the machine's cores less one, at least one. Why: with every core its
+ * own, influxd's Go scheduler kept threads looking for work on the core the hub's event loop was using. On the bench's
+ * 2-core machine (npm run bench -- hub) that cost influxd 1-2 µs of CPU per point more while the hub fed it than while
+ * a client doing nothing else did, and the hub too ran slower; with one core it costs about 0.5 µs more (the batch
+ * manifest and chain points), and the direct writes got cheaper as well (hub/src/ingest/README.md, "Sixth pass").
+ */
+export function defaultGoMaxProcs(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1);
 }
 
 /** stopped: not started or stopped on purpose; restarting: exited unasked, a restart is due. */
@@ -92,6 +109,8 @@ export class ManagedInfluxd {
   private startedAt = 0;
   private ownsDir = false;
   state: InfluxdState = "stopped";
+  /** The GOMAXPROCS influxd runs with. */
+  readonly goMaxProcs: number;
   /** Restarts after influxd exited unasked, since this object was made. */
   restarts = 0;
   /** What start() found in the data directory: an orphaned influxd it stopped, if any. */
@@ -99,6 +118,10 @@ export class ManagedInfluxd {
 
   constructor(private readonly opts: ManagedInfluxdOptions) {
     this.backoffMs = opts.restartBackoffMs?.initial ?? 500;
+    const procs = opts.goMaxProcs ?? defaultGoMaxProcs();
+    if (!Number.isSafeInteger(procs) || procs < 1)
+      throw new RangeError(`goMaxProcs must be a whole number of threads, at least 1 (got ${procs})`);
+    this.goMaxProcs = procs;
   }
 
   get url(): string {
@@ -200,7 +223,10 @@ export class ManagedInfluxd {
   /** Spawns influxd and waits for /ping; watches for an exit nobody asked for. */
   private async launch(): Promise<void> {
     this.setState("starting", `starting influxd on ${this.url}`);
-    const child = spawn(this.opts.binary ?? "influxd", ["-config", this.configPath], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(this.opts.binary ?? "influxd", ["-config", this.configPath], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, GOMAXPROCS: String(this.goMaxProcs) },
+    });
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     if (child.pid !== undefined) writeFileSync(join(this.opts.dataDir, INFLUXD_PID_FILE), `${child.pid}\n`);

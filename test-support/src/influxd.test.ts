@@ -1,5 +1,15 @@
+import { readFileSync } from "node:fs";
+import { defaultGoMaxProcs, ManagedInfluxd } from "@supervision/influxd";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInfluxd, type TestInfluxd } from "./influxd.ts";
+
+/** A variable of a running process's environment (Linux /proc), as it was started with. */
+function environOf(pid: number, name: string): string | undefined {
+  const entry = readFileSync(`/proc/${pid}/environ`, "utf8")
+    .split("\0")
+    .find((e) => e.startsWith(`${name}=`));
+  return entry?.slice(name.length + 1);
+}
 
 describe("throw-away influxd", () => {
   let influx: TestInfluxd;
@@ -17,5 +27,22 @@ describe("throw-away influxd", () => {
     expect(res.status).toBe(204);
     const out = await influx.query("SELECT sum(v) FROM m", "t");
     expect(out.results[0]?.series?.[0]?.values[0]?.[1]).toBe(3);
+  });
+
+  it("runs with the hub's default GOMAXPROCS (a core left for the hub)", () => {
+    expect(environOf(influx.server.pid as number, "GOMAXPROCS")).toBe(String(defaultGoMaxProcs()));
+  });
+});
+
+describe("influxd's GOMAXPROCS", () => {
+  it("defaults to the machine's cores less one, at least one", () => {
+    expect([1, 2, 4, 8].map((cores) => defaultGoMaxProcs(cores))).toEqual([1, 1, 3, 7]);
+  });
+
+  it("refuses a count that is not a whole number of threads, with what it got", () => {
+    for (const goMaxProcs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => new ManagedInfluxd({ dataDir: "/nonexistent", httpPort: 1, rpcPort: 2, goMaxProcs })).toThrow(
+        new RangeError(`goMaxProcs must be a whole number of threads, at least 1 (got ${goMaxProcs})`),
+      );
   });
 });

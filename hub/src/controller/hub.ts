@@ -92,6 +92,7 @@ export class Hub {
         dataDir: influxdDir,
         httpPort: settings.influx.managedPort,
         rpcPort: settings.influx.managedRpcPort,
+        goMaxProcs: settings.influx.managedGoMaxProcs,
         supervise: true,
         // Authentication on: the hub's admin user is made at first start with the generated password.
         auth: { username: influxAuth.username!, password: influxAuth.password ?? "" },
@@ -106,7 +107,7 @@ export class Hub {
           "an influxd of this data directory was left running by a hub that died; stopped it and started one this hub owns",
         );
       logger.info(
-        { url: influxUrl, pid: influxd.pid, dataDir: influxdDir },
+        { url: influxUrl, pid: influxd.pid, dataDir: influxdDir, goMaxProcs: influxd.goMaxProcs },
         "managed influxd started (owned: owner.pid and influxd.pid in its data directory)",
       );
     }

@@ -51,6 +51,11 @@ export const HubSettings = z.strictObject({
       managedPort: Port.default(8086),
       /** influxd always binds a backup RPC port as well. */
       managedRpcPort: Port.default(8088),
+      /**
+       * Threads that run the managed influxd's Go code at once (its GOMAXPROCS). Absent: the machine's cores less one
+       * (at least one), leaving the hub a core of its own (README.md, "Benchmarks").
+       */
+      managedGoMaxProcs: z.int().min(1).max(1024).optional(),
       database: z.string().min(1).max(64).default("supervision"),
       username: z.string().optional(),
       password: z.string().optional(),
