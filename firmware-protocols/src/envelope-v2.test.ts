@@ -1,9 +1,11 @@
+import { createHash, sign, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type BatchBodyV2,
+  type BatchBodyV3,
   GENESIS_HASH,
   generateGatewayKeys,
   loadPrivateKey,
@@ -159,7 +161,7 @@ describe("v2 batches", () => {
   it("refuse a whole body of an unknown version or layout, or a v1 body with a layout, each with its reason", () => {
     const sign = (body: object) => signBatch(body as BatchBodyV2, privateKey).wire;
     const rows = rowsOf(rating);
-    expect(openBatch("gw-1", sign({ v: 3, ...header, layout: 1, readings: rows }), () => publicKey)).toMatchObject({
+    expect(openBatch("gw-1", sign({ v: 4, ...header, layout: 1, readings: rows }), () => publicKey)).toMatchObject({
       ok: false,
       error: { code: "unsupported_version", path: "v" },
     });
@@ -190,6 +192,60 @@ describe("v2 batches", () => {
         for (const row of opened.value.body.readings) expect(typeof parseBatchReading(opened.value.body, row).ok).toBe("boolean");
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("v3 batches (PROTOCOL.md 4.3)", () => {
+  const body: BatchBodyV3 = { v: 3, ...header, layout: 1, readings: rowsOf(rating, heartbeat) };
+  const signed = signBatch(body, privateKey);
+  const bodyBytes = signed.wire.subarray(0, signed.wire.lastIndexOf(0x0a));
+  const digest = createHash("sha256").update(bodyBytes).digest();
+  const context = Buffer.from("supervision uplink v3 sha256\n", "ascii");
+  /** A wire of these body bytes and a signature over `message`. */
+  const wireOf = (bytes: Buffer, message: Uint8Array) =>
+    Buffer.concat([bytes, Buffer.from(`\n${sign(null, message, privateKey).toString("base64")}`, "ascii")]);
+
+  it("are v2's rows signed over the context and the body's SHA-256, opened, hashed and read as v2", () => {
+    const signature = Buffer.from(signed.wire.subarray(bodyBytes.length + 1).toString("ascii"), "base64");
+    expect(verify(null, Buffer.concat([context, digest]), publicKey, signature)).toBe(true);
+    expect(verify(null, bodyBytes, publicKey, signature)).toBe(false);
+    expect(signed.hash).toBe(digest.toString("hex"));
+    const opened = openBatch("gw-1", signed.wire, () => publicKey);
+    expect(opened).toEqual({ ok: true, value: { body, hash: signed.hash } });
+    if (!opened.ok) return;
+    expect(opened.value.body.readings.map((r) => parseBatchReading(opened.value.body, r))).toEqual([
+      { ok: true, value: omitV(rating) },
+      { ok: true, value: heartbeat },
+    ]);
+    const rowsJson = readingRowsJson(Buffer.from(`${JSON.stringify(rating)},${JSON.stringify(heartbeat)}`))!;
+    const serialized = signSerializedBatch({ v: 3, ...header, layout: 1 }, rowsJson, privateKey);
+    expect(serialized.wire.equals(signed.wire)).toBe(true);
+    expect(serialized.hash).toBe(signed.hash);
+  });
+
+  it("refuse a signature over anything else, and a version that does not match what was signed", () => {
+    const open = (wire: Buffer) => openBatch("gw-1", wire, () => publicKey);
+    // A v3 body signed over its bytes (as v2 is), or over its bare digest: not what a v3 signature covers.
+    expect(open(wireOf(bodyBytes, bodyBytes))).toMatchObject({ ok: false, error: { code: "bad_signature" } });
+    expect(open(wireOf(bodyBytes, digest))).toMatchObject({ ok: false, error: { code: "bad_signature" } });
+    // One byte of the body changed after signing.
+    const altered = Buffer.from(signed.wire);
+    altered[bodyBytes.indexOf("kp-1")] = 0x4b;
+    expect(open(altered)).toMatchObject({ ok: false, error: { code: "bad_signature" } });
+    // A v2 body signed over its digest: the hub verifies a body not starting {"v":3, over its bytes.
+    const v2Bytes = Buffer.from(JSON.stringify({ ...body, v: 2 }));
+    const v2Digest = createHash("sha256").update(v2Bytes).digest();
+    expect(open(wireOf(v2Bytes, Buffer.concat([context, v2Digest])))).toMatchObject({ ok: false, error: { code: "bad_signature" } });
+    // Validly signed, but what the signature says and what the body says disagree: refused, with the reason.
+    const spaced = Buffer.from(`{ "v":3,${bodyBytes.subarray(7).toString()}`);
+    expect(open(wireOf(spaced, spaced))).toMatchObject({ ok: false, error: { code: "invalid_field", path: "v" } });
+    const twice = Buffer.from(`{"v":3,"v":2,${bodyBytes.subarray(7).toString()}`);
+    const twiceDigest = createHash("sha256").update(twice).digest();
+    const answer = open(wireOf(twice, Buffer.concat([context, twiceDigest])));
+    expect(answer).toMatchObject({ ok: false, error: { code: "invalid_field", path: "v" } });
+    expect(answer.ok ? "" : answer.error.message).toBe(
+      'a v3 body starts with {"v":3, and is signed over its SHA-256; this one is v2 and signed over its SHA-256',
     );
   });
 });

@@ -17,10 +17,13 @@ import type { CheckedReading, ReadingKind } from "./envelope.ts";
  * A layout never changes once published: a new field in a reading schema needs a new layout number (the test that
  * compares each layout with its schema fails until then). A gateway that holds a reading its layout cannot carry
  * seals that batch as v1 (`readingRowsJson` answers undefined).
+ *
+ * v3 (PROTOCOL.md 4.3) is v2's body with `"v":3`, signed over its SHA-256 instead of its bytes (envelope.ts,
+ * `signedMessage`): the rows are the same.
  */
 
 /** Uplink envelope versions a hub of this code accepts. */
-export const UPLINK_VERSIONS = [1, 2] as const;
+export const UPLINK_VERSIONS = [1, 2, 3] as const;
 export type UplinkVersion = (typeof UPLINK_VERSIONS)[number];
 
 /** Layout 1's columns for each kind, after the kind itself (column 0). Frozen: never edit, add a layout. */

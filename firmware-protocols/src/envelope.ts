@@ -141,8 +141,16 @@ export const BatchBodyV2 = z.strictObject({
 export type BatchBodyV2 = z.infer<typeof BatchBodyV2>;
 export const ReceivedBodyV2 = BatchBodyV2.extend({ readings: z.array(z.unknown()).max(100_000) });
 
-/** A body as openBatch checked it, either version. */
-export type ReceivedBody = z.infer<typeof ReceivedBodyV1> | z.infer<typeof ReceivedBodyV2>;
+/**
+ * A v3 body (PROTOCOL.md 4.3): a v2 body with `"v":3`, whose signature is over its SHA-256 (`signedMessage`) instead
+ * of over its bytes.
+ */
+export const BatchBodyV3 = z.strictObject({ ...BatchBodyV2.shape, v: z.literal(3) });
+export type BatchBodyV3 = z.infer<typeof BatchBodyV3>;
+export const ReceivedBodyV3 = BatchBodyV3.extend({ readings: z.array(z.unknown()).max(100_000) });
+
+/** A body as openBatch checked it, any version. */
+export type ReceivedBody = z.infer<typeof ReceivedBodyV1> | z.infer<typeof ReceivedBodyV2> | z.infer<typeof ReceivedBodyV3>;
 /** Kept for v1 callers: the v1 body. */
 export const ReceivedBody = ReceivedBodyV1;
 
@@ -154,7 +162,7 @@ export function parseBatchReading(
   body: Pick<ReceivedBody, "v"> & { layout?: LayoutNumber },
   reading: unknown,
 ): Result<CheckedReading, PayloadError> {
-  return body.v === 2 ? parseRowReading(reading, body.layout ?? 1, parseReading) : parseReading(reading);
+  return body.v === 1 ? parseReading(reading) : parseRowReading(reading, body.layout ?? 1, parseReading);
 }
 
 /** A batch whose signature and envelope were checked: its readings are still to be checked. */
@@ -195,17 +203,33 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Serialises, hashes and signs a batch body (v2: its rows as given). */
+/**
+ * What a gateway's Ed25519 key signs for a body: v1 and v2, the body's bytes; v3, a fixed context and the 32 bytes of
+ * the body's SHA-256 (PROTOCOL.md 4.3). Ed25519 hashes what it signs twice over with SHA-512, so a signature over a
+ * 90 KB body cost the hub more than the SHA-256 it computes for the chain anyway; the context keeps a v3 signature
+ * from standing for anything else the key might sign.
+ */
+export function signedMessage(version: number, bodyBytes: Uint8Array, digest: Buffer): Uint8Array {
+  return version === 3 ? Buffer.concat([V3_CONTEXT, digest]) : bodyBytes;
+}
+const V3_CONTEXT = Buffer.from("supervision uplink v3 sha256\n", "ascii");
+/** How a body that is signed over its digest starts (gateways write `v` first); openBatch reads nothing else before verifying. */
+const V3_START = Buffer.from('{"v":3,', "ascii");
+
+const sha256 = (bytes: Uint8Array): Buffer => createHash("sha256").update(bytes).digest();
+
+/** Serialises, hashes and signs a batch body (v2 and v3: its rows as given). */
 export function signBatch(body: BatchBody, privateKey: KeyObject): SignedBatch;
-export function signBatch(body: BatchBodyV2, privateKey: KeyObject): Omit<SignedBatch, "body"> & { body: BatchBodyV2 };
+export function signBatch<B extends BatchBodyV2 | BatchBodyV3>(body: B, privateKey: KeyObject): Omit<SignedBatch, "body"> & { body: B };
 export function signBatch(
-  body: BatchBody | BatchBodyV2,
+  body: BatchBody | BatchBodyV2 | BatchBodyV3,
   privateKey: KeyObject,
-): Omit<SignedBatch, "body"> & { body: BatchBody | BatchBodyV2 } {
+): Omit<SignedBatch, "body"> & { body: BatchBody | BatchBodyV2 | BatchBodyV3 } {
   const bodyBytes = Buffer.from(JSON.stringify(body), "utf8");
-  const signature = sign(null, bodyBytes, privateKey);
+  const digest = sha256(bodyBytes);
+  const signature = sign(null, signedMessage(body.v, bodyBytes, digest), privateKey);
   const wire = Buffer.concat([bodyBytes, Buffer.from(`\n${signature.toString("base64")}`, "ascii")]);
-  return { body, hash: sha256Hex(bodyBytes), wire };
+  return { body, hash: digest.toString("hex"), wire };
 }
 
 /**
@@ -214,7 +238,7 @@ export function signBatch(
  * batch. `readingsAt` is the byte offset of that JSON in the wire.
  */
 export function signSerializedBatch(
-  header: Omit<BatchBody, "readings"> | Omit<BatchBodyV2, "readings">,
+  header: Omit<BatchBody, "readings"> | Omit<BatchBodyV2, "readings"> | Omit<BatchBodyV3, "readings">,
   readingsJson: Uint8Array,
   privateKey: KeyObject,
 ): { epoch: string; seq: number; hash: string; wire: Buffer; readingsAt: number } {
@@ -236,8 +260,9 @@ export function signSerializedBatch(
   wire.set(readingsJson, before.length);
   wire.write("]}\n", bodyLength - 2, "ascii");
   const body = wire.subarray(0, bodyLength);
-  wire.write(sign(null, body, privateKey).toString("base64"), bodyLength + 1, "ascii");
-  return { epoch: header.epoch, seq: header.seq, hash: sha256Hex(body), wire, readingsAt: before.length };
+  const digest = sha256(body);
+  wire.write(sign(null, signedMessage(header.v, body, digest), privateKey).toString("base64"), bodyLength + 1, "ascii");
+  return { epoch: header.epoch, seq: header.seq, hash: digest.toString("hex"), wire, readingsAt: before.length };
 }
 
 /** Splits a wire message without trusting it. */
@@ -270,7 +295,11 @@ export function openBatch(
   const { bodyBytes, signature } = parts.value;
   const key = keyFor(gatewayId);
   if (!key) return err({ code: "unknown_gateway", message: `gateway "${gatewayId}" is not in the registry (or has no public key)` });
-  if (!verify(null, bodyBytes, key, signature))
+  // Which message the signature is over is told by the body's first bytes alone; what it says is believed only once
+  // verified, and then the parsed version must agree (below).
+  const signedOverDigest = bodyBytes.subarray(0, V3_START.length).equals(V3_START);
+  const digest = sha256(bodyBytes);
+  if (!verify(null, signedMessage(signedOverDigest ? 3 : 1, bodyBytes, digest), key, signature))
     return err({
       code: "bad_signature",
       message: `signature does not match gateway "${gatewayId}"'s key: altered in transit or signed by another key`,
@@ -278,17 +307,24 @@ export function openBatch(
   const json = parseBatchJson(bodyBytes, MAX_BATCH_BYTES);
   if (!json.ok) return json;
   const version = json.value.v;
-  if (version !== 1 && version !== 2)
+  if (version !== 1 && version !== 2 && version !== 3)
     return err({
       code: "unsupported_version",
-      message: `uplink envelope version ${String(JSON.stringify(version)).slice(0, 20)} is not supported; this hub reads versions 1 and 2`,
+      message: `uplink envelope version ${String(JSON.stringify(version)).slice(0, 20)} is not supported; this hub reads versions 1, 2 and 3`,
       path: "v",
     });
-  const body = version === 2 ? ReceivedBodyV2.safeParse(json.value) : ReceivedBodyV1.safeParse(json.value);
+  if ((version === 3) !== signedOverDigest)
+    return err({
+      code: "invalid_field",
+      message: `a v3 body starts with {"v":3, and is signed over its SHA-256; this one is v${version} and signed over ${signedOverDigest ? "its SHA-256" : "its bytes"}`,
+      path: "v",
+    });
+  const schema = version === 3 ? ReceivedBodyV3 : version === 2 ? ReceivedBodyV2 : ReceivedBodyV1;
+  const body = schema.safeParse(json.value);
   if (!body.success) return err(issueToError(body.error.issues, json.value));
   if (body.data.gatewayId !== gatewayId)
     return err({ code: "malformed", message: `body names gateway "${body.data.gatewayId}" but arrived on gateway "${gatewayId}"'s topic` });
-  return ok({ body: body.data, hash: sha256Hex(bodyBytes) });
+  return ok({ body: body.data, hash: digest.toString("hex") });
 }
 
 /** A fresh Ed25519 key pair in PEM. */

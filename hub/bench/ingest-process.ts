@@ -99,13 +99,13 @@ export async function warmUp(
   privateKeyPem: string,
   batch: number,
   t0: number,
-  envelope: 1 | 2 = 1,
+  envelope: 1 | 2 | 3 = 1,
   auth: { username?: string; password?: string } = {},
 ): Promise<void> {
   const warm = await TestGateway.connect(brokerUrl, WARM_UP_GATEWAY, privateKeyPem, auth);
   for (let i = 0; i < WARM_UP_READINGS; i += batch) {
     const readings = Array.from({ length: batch }, (_, k) => rating(WARM_UP_SEQ + i + k, t0 + i + k));
-    await warm.send((envelope === 2 ? warm.nextV2({ readings }, t0 + i) : warm.next(readings, t0 + i)).wire);
+    await warm.send((envelope === 1 ? warm.next(readings, t0 + i) : warm.nextV2({ readings }, t0 + i, { v: envelope })).wire);
   }
   while (warm.acks.length < WARM_UP_READINGS / batch) await new Promise((r) => setTimeout(r, 5));
   await warm.close();

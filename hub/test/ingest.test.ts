@@ -202,7 +202,7 @@ describe("ingest: signed batches into InfluxDB", () => {
     expect(ingest.status()).toMatchObject({ batchesStored: 1, readingsStored: 2, rejected: {} });
   }, 60_000);
 
-  it("v2 rows (PROTOCOL.md 4.2): one chain with v1 batches, the same points, and each hostile row refused alone with its code", async () => {
+  it("v2 and v3 rows (PROTOCOL.md 4.2, 4.3): one chain with v1 batches, the same points, and each hostile row refused alone with its code", async () => {
     const { gateway, database, registry, ingest } = await startHub();
     registry.sites.set("hall2", { id: "hall2", kind: "hall", name: "Hall 2", town: "t1", tz: "Asia/Shanghai", gateway: "gw2" });
     registry.windows.set("w9", { id: "w9", site: "hall2", name: "Window 9", department: "tax", unattendedAfterMinutes: 30 });
@@ -254,13 +254,20 @@ describe("ingest: signed batches into InfluxDB", () => {
     expect(byKind.malformed).toMatch(/rating reading "kp1" seq 10: invalid_field: a v2 reading must be a JSON array/);
     expect(byKind.device_time).toMatch(/^1 of 10 readings refused: rating reading "kp1" seq 11: future_timestamp: /);
 
+    // v3 (4.3): the same rows, signed over the body's SHA-256 instead of its bytes, on the same chain.
+    const bv3 = gateway.nextV2({ readings: [rating(15, t + 5)] }, Date.now(), { v: 3 });
+    await gateway.send(bv3.wire);
+    expect(await gateway.waitForAck(storedAck(bv3.body.seq))).toMatchObject({ status: "stored", hash: bv3.hash });
+    const v3Row = await influx.query(`SELECT "seq", "clerk", "window", "level" FROM "rating" WHERE "seq" = 15`, database);
+    expect(v3Row.results[0]?.series?.[0]?.values?.map((v) => v.slice(1))).toEqual([[15, "p1", "w1", "very_satisfied"]]);
+
     // An unknown version or layout cannot be read at all: refused whole, with the reason in the ack.
-    const b4 = gateway.nextV2({ readings: [rating(13, t + 3)] }, Date.now(), { v: 3 });
+    const b4 = gateway.nextV2({ readings: [rating(13, t + 3)] }, Date.now(), { v: 4 });
     await gateway.send(b4.wire);
     expect(await gateway.waitForAck((a) => a.seq === b4.body.seq)).toMatchObject({
       status: "rejected",
       code: "malformed",
-      reason: expect.stringMatching(/^unsupported_version: uplink envelope version 3 is not supported/) as unknown,
+      reason: expect.stringMatching(/^unsupported_version: uplink envelope version 4 is not supported/) as unknown,
     });
     const b5 = gateway.nextV2({ readings: [rating(14, t + 4)] }, Date.now(), { layout: 7 });
     await gateway.send(b5.wire);
@@ -269,7 +276,7 @@ describe("ingest: signed batches into InfluxDB", () => {
       code: "malformed",
       reason: expect.stringMatching(/^invalid_field: layout/) as unknown,
     });
-    expect(ingest.status()).toMatchObject({ batchesStored: 3, batchesByEnvelope: { v1: 1, v2: 2 }, rejected: { malformed: 2 } });
+    expect(ingest.status()).toMatchObject({ batchesStored: 4, batchesByEnvelope: { v1: 1, v2: 2, v3: 1 }, rejected: { malformed: 2 } });
   }, 60_000);
 
   it("flags a gap only when the predecessor stays missing, and a new epoch as a chain restart", async () => {

@@ -181,15 +181,17 @@ describe("loadRegistry", () => {
     );
   });
 
-  it("tells a gateway the uplink versions its registry entry lists, and no gateway unmarked (PROTOCOL.md 4.2)", () => {
+  it("tells a gateway the uplink versions its registry entry lists, and no gateway unmarked (PROTOCOL.md 4.2, 4.3)", () => {
     const registry = loadRegistry(registryDir());
     expect(sliceFor(registry, "gw-hall-1")).not.toHaveProperty("uplinkVersions");
     const gateway = registry.gateways.get("gw-hall-1")!;
     registry.gateways.set("gw-hall-1", { ...gateway, uplinkVersions: [1, 2] });
     expect(GatewayConfig.parse(sliceFor(registry, "gw-hall-1")).uplinkVersions).toEqual([1, 2]);
+    registry.gateways.set("gw-hall-1", { ...gateway, uplinkVersions: [1, 2, 3] });
+    expect(GatewayConfig.parse(sliceFor(registry, "gw-hall-1")).uplinkVersions).toEqual([1, 2, 3]);
     const pem = JSON.stringify(gateway.publicKey);
     expect(
-      errorsOf(registryDir({ "z.yaml": `gateways:\n  - { id: gw-2, site: hall-2, secret: s, publicKey: ${pem}, uplinkVersions: [3] }\n` })),
+      errorsOf(registryDir({ "z.yaml": `gateways:\n  - { id: gw-2, site: hall-2, secret: s, publicKey: ${pem}, uplinkVersions: [4] }\n` })),
     ).toEqual([expect.stringMatching(/^z\.yaml:2: gateways\[0\]\.uplinkVersions/)]);
   });
 

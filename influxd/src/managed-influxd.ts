@@ -40,6 +40,11 @@ export interface ManagedInfluxdOptions {
    * than the machine has, so an influxd beside the hub leaves the hub a core (README.md, "Benchmarks").
    */
   goMaxProcs?: number;
+  /**
+   * influxd's `cache-snapshot-memory-size`: once its in-memory cache holds this many bytes it writes them to a TSM
+   * file. Default: influxd's own (25 MB).
+   */
+  cacheSnapshotBytes?: number;
 }
 
 /**
@@ -203,6 +208,7 @@ export class ManagedInfluxd {
         `  wal-dir = "${join(dir, "wal")}"`,
         '  index-version = "tsi1"',
         "  query-log-enabled = false",
+        ...(this.opts.cacheSnapshotBytes === undefined ? [] : [`  cache-snapshot-memory-size = ${Math.trunc(this.opts.cacheSnapshotBytes)}`]),
         "[http]",
         `  bind-address = "${host}:${this.opts.httpPort}"`,
         `  auth-enabled = ${this.opts.auth ? "true" : "false"}`,

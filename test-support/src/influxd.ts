@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManagedInfluxd } from "@supervision/influxd";
+import { ManagedInfluxd, type ManagedInfluxdOptions } from "@supervision/influxd";
 import { freePort } from "./ports.ts";
 
 export interface TestInfluxd {
@@ -22,8 +22,11 @@ export interface InfluxQueryResult {
   }>;
 }
 
+/** What a throw-away influxd may be started with (ManagedInfluxdOptions). */
+export type TestInfluxdOptions = Pick<ManagedInfluxdOptions, "cacheSnapshotBytes">;
+
 /** Starts a throw-away influxd on free loopback ports with its own data directory. */
-export async function startInfluxd(): Promise<TestInfluxd> {
+export async function startInfluxd(options: TestInfluxdOptions = {}): Promise<TestInfluxd> {
   const dataDir = mkdtempSync(join(tmpdir(), "influxd-test-"));
   let httpPort = 0;
   let server: ManagedInfluxd;
@@ -32,7 +35,7 @@ export async function startInfluxd(): Promise<TestInfluxd> {
   for (let attempt = 1; ; attempt++) {
     const rpcPort = await freePort();
     httpPort = await freePort();
-    server = new ManagedInfluxd({ dataDir, httpPort, rpcPort });
+    server = new ManagedInfluxd({ dataDir, httpPort, rpcPort, ...options });
     try {
       await server.start();
       break;
@@ -65,9 +68,9 @@ export async function startInfluxd(): Promise<TestInfluxd> {
  * Closes `previous` and starts another influxd: for benchmark phases, as an influxd still compacting an earlier
  * phase's points would charge that work to the next one.
  */
-export async function freshInfluxd(previous: TestInfluxd): Promise<TestInfluxd> {
+export async function freshInfluxd(previous: TestInfluxd, options: TestInfluxdOptions = {}): Promise<TestInfluxd> {
   await previous.close();
-  return startInfluxd();
+  return startInfluxd(options);
 }
 
 /**

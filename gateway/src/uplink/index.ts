@@ -366,15 +366,21 @@ export class Uplink {
 
   private sealNext(): SealedBatch | undefined {
     const { gatewayId, privateKey } = this.opts;
-    const v2 = this.config.current()?.uplinkVersions?.includes(2) === true;
+    const versions = this.config.current()?.uplinkVersions ?? [];
+    // The newest rows envelope the hub's config lists: v3 (4.3, signed over the body's SHA-256), else v2 (4.2).
+    const rowsVersion = versions.includes(3) ? 3 : versions.includes(2) ? 2 : undefined;
     return this.opts.outbox.sealNext(this.opts.batchMaxReadings, BATCH_MAX_BYTES, (readingsJson: Buffer, head: ChainHead) => {
       const header = { gatewayId, epoch: head.epoch, seq: head.seq + 1, prevHash: head.hash, createdAt: Date.now() };
-      // v2 (PROTOCOL.md 4.2) when the hub's config lists it and the layout carries every reading; the buffer then keeps
-      // the whole wire (no readingsAt: its rows are not the stored JSON), so a resend is the same bytes. Otherwise v1,
-      // whose wire the buffer rebuilds from the stored JSON.
-      const rows = v2 ? readingRowsJson(readingsJson) : undefined;
-      if (rows) {
-        const { readingsAt: _at, ...sealed } = signSerializedBatch({ v: 2, ...header, layout: CURRENT_LAYOUT }, rows, privateKey);
+      // Rows (PROTOCOL.md 4.2) when the hub's config lists v2 or v3 and the layout carries every reading; the buffer then
+      // keeps the whole wire (no readingsAt: its rows are not the stored JSON), so a resend is the same bytes. Otherwise
+      // v1, whose wire the buffer rebuilds from the stored JSON.
+      const rows = rowsVersion ? readingRowsJson(readingsJson) : undefined;
+      if (rows && rowsVersion) {
+        const { readingsAt: _at, ...sealed } = signSerializedBatch(
+          { v: rowsVersion, ...header, layout: CURRENT_LAYOUT },
+          rows,
+          privateKey,
+        );
         return sealed;
       }
       return signSerializedBatch({ v: 1, ...header }, readingsJson, privateKey);

@@ -246,7 +246,7 @@ describe("uplink", () => {
     expect(uplink.status().rejected).toBe(1);
   });
 
-  it("after an upgrade drains the v1 batches a buffer file holds as they were, then seals v2 once the hub's config lists it", async () => {
+  it("after an upgrade drains the v1 batches a buffer file holds as they were, then seals v2, then v3, as the hub's config lists them", async () => {
     const { hub, buffer, uplink, dataDir } = await setup();
     // The buffer file as the code before v2 leaves it: readings sealed into v1 batches (kept as the bytes around the
     // stored JSON), sent, never acknowledged.
@@ -262,7 +262,7 @@ describe("uplink", () => {
 
     // Upgraded: the same file opened again, and a hub whose config for this gateway lists v2.
     hub.setAcking(true);
-    await hub.publishConfig({
+    const config: GatewayConfig = {
       v: 1,
       gatewayId: "gw-1",
       version: 7,
@@ -271,7 +271,8 @@ describe("uplink", () => {
       windows: [{ id: "w1", name: "Window 1", departmentId: "tax" }],
       people: [],
       uplinkVersions: [1, 2],
-    });
+    };
+    await hub.publishConfig(config);
     const reopened = openBuffer({ path: join(dataDir, "buffer.db"), capacityBytes: 256 * 1024 * 1024 });
     const { privateKey } = loadOrCreateKeys(dataDir);
     const upgraded = new Uplink({
@@ -302,6 +303,20 @@ describe("uplink", () => {
     expect(hub.chainBreaks()).toBe(0);
     expect(hub.duplicates()).toBe(0);
     expect(hub.readings().map((r) => r.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+
+    // Told v3 as well (PROTOCOL.md 4.3): the next batches are v3, signed over their SHA-256, on the same chain.
+    await hub.publishConfig({ ...config, version: 8, uplinkVersions: [1, 2, 3] });
+    await waitFor("the config listing v3", () => applied.length === 2);
+    await appendAll(reopened, 300, 150);
+    await waitFor("450 readings at the hub", () => hub.readings().length === 450);
+    await waitFor("an empty buffer again", () => reopened.stats().depth === 0);
+    const later = [...hub.versions()].sort(([a], [b]) => a - b).map(([, v]) => v);
+    expect(later.slice(0, versions.length)).toEqual(versions);
+    expect(later.length - versions.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(later.slice(versions.length))).toEqual(new Set([3]));
+    expect(hub.chainBreaks()).toBe(0);
+    expect(hub.duplicates()).toBe(0);
+    expect(hub.readings().map((r) => r.seq)).toEqual(Array.from({ length: 450 }, (_, i) => i));
   });
 
   it("keeps the last good config on disk and ignores older, invalid and foreign ones", async () => {

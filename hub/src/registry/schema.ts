@@ -126,14 +126,14 @@ export const Gateway = z.strictObject({
   /** MQTT password for the hub's broker: a scrypt hash (`hub hash-secret`), or `secret` in clear for a lab. */
   secretHash: z.string().max(256).optional(),
   /**
-   * Uplink envelope versions the gateway is told it may send (its config's `uplinkVersions`, PROTOCOL.md 4.2), e.g.
-   * `[1, 2]` once the gateway runs a version that reads it; absent: not told, the gateway sends v1. Every hub reads v1
-   * and v2 whatever this says.
+   * Uplink envelope versions the gateway is told it may send (its config's `uplinkVersions`, PROTOCOL.md 4.2 and
+   * 4.3), e.g. `[1, 2, 3]` once the gateway runs a version that reads it; absent: not told, the gateway sends v1. Every
+   * hub reads v1, v2 and v3 whatever this says.
    */
   uplinkVersions: z
-    .array(z.literal([1, 2]))
+    .array(z.literal([1, 2, 3]))
     .min(1)
-    .max(2)
+    .max(3)
     .optional(),
   secret: z.string().max(256).optional(),
   /**

@@ -63,7 +63,7 @@ export async function startStandInHub(opts: { publicKeyPem: string; gatewayId: s
       versions.set(body.seq, body.v);
       for (const sent of body.readings) {
         // A v2 row stands for its reading (PROTOCOL.md 4.2).
-        const raw = body.v === 2 ? readingFromRow(sent, body.layout) : { ok: true as const, value: sent };
+        const raw = body.v === 1 ? { ok: true as const, value: sent } : readingFromRow(sent, body.layout);
         // A reading without its identity cannot be counted; the uplink tests send none.
         const parsed = Reading.safeParse(raw.ok ? raw.value : undefined);
         if (!parsed.success) continue;
