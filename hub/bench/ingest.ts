@@ -84,7 +84,16 @@ for (let g = 2; g <= GATEWAYS; g++) {
   gatewayKeys.push({ id: `gw${g}`, privateKeyPem: keys.privateKeyPem });
 }
 const T0 = Date.now() - 86_400_000;
-const readings: Reading[] = Array.from({ length: TOTAL }, (_, i) => rating(i, T0 + i, { deviceId: `kp${i % 50}` }));
+/** Keypads per gateway: each gateway's readings are its own keypads', as in a hall (a device is wired to one gateway). */
+const KEYPADS = 12;
+/**
+ * Reading i is in batch i / GATEWAY_BATCH, which gateway (batch mod GATEWAYS) sends; its keypad is one of that
+ * gateway's. Until 2026-12-04 all four gateways sent readings of the same 50 keypads, so each keypad's readings reached
+ * the hub and influxd from four gateways out of time order, which no hall does (hub/src/ingest/README.md, "Sixth pass").
+ */
+const readings: Reading[] = Array.from({ length: TOTAL }, (_, i) =>
+  rating(i, T0 + i, { deviceId: `kp${(Math.floor(i / GATEWAY_BATCH) % GATEWAYS) * KEYPADS + (i % KEYPADS)}` }),
+);
 /** influxd's own count of write requests, points and bytes it took (its /debug/vars), to compare what each run asked of it. */
 async function influxWrites(
   url: string,

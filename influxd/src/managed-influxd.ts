@@ -208,7 +208,9 @@ export class ManagedInfluxd {
         `  wal-dir = "${join(dir, "wal")}"`,
         '  index-version = "tsi1"',
         "  query-log-enabled = false",
-        ...(this.opts.cacheSnapshotBytes === undefined ? [] : [`  cache-snapshot-memory-size = ${Math.trunc(this.opts.cacheSnapshotBytes)}`]),
+        ...(this.opts.cacheSnapshotBytes === undefined
+          ? []
+          : [`  cache-snapshot-memory-size = ${Math.trunc(this.opts.cacheSnapshotBytes)}`]),
         "[http]",
         `  bind-address = "${host}:${this.opts.httpPort}"`,
         `  auth-enabled = ${this.opts.auth ? "true" : "false"}`,
