@@ -36,9 +36,7 @@ describe("loadSettings", () => {
     const file = settingsFile("serviceSecret: from-the-file-0123456789\n");
     expect(loadSettings(file, {}).serviceSecret).toBe("from-the-file-0123456789");
     expect(loadSettings(file, { HUB_SERVICE_SECRET: "from-the-environment-0123" }).serviceSecret).toBe("from-the-environment-0123");
-    expect(() => loadSettings(file, { HUB_SERVICE_SECRET: "short" })).toThrow(
-      /HUB_SERVICE_SECRET must have at least 16 characters/,
-    );
+    expect(() => loadSettings(file, { HUB_SERVICE_SECRET: "short" })).toThrow(/HUB_SERVICE_SECRET must have at least 16 characters/);
     expect(loadSettings(file, { GRAFANA_SERVICE_ACCOUNT_TOKEN: "glsa_x" }).grafana.serviceAccountToken).toBe("glsa_x");
   });
 
@@ -67,13 +65,13 @@ describe("loadSettings", () => {
     expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n")).join("\n")).toMatch(
       /broker\.amqp: transport amqp needs broker\.amqp\.urls/,
     );
-    expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n  amqp: { urls: [http://x] }\n")).join("\n")).toMatch(
-      /amqp:\/\/ or amqps:\/\//,
-    );
+    expect(
+      problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n  amqp: { urls: [http://x] }\n")).join("\n"),
+    ).toMatch(/amqp:\/\/ or amqps:\/\//);
     expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: kafka\n")).length).toBeGreaterThan(0);
-    expect(problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n  amqp: { urls: [] }\n")).join("\n")).toMatch(
-      /broker\.amqp: transport amqp needs broker\.amqp\.urls/,
-    );
+    expect(
+      problemsOf(settingsFile("broker:\n  url: mqtt://127.0.0.1:41800\n  transport: amqp\n  amqp: { urls: [] }\n")).join("\n"),
+    ).toMatch(/broker\.amqp: transport amqp needs broker\.amqp\.urls/);
   });
 
   it("names the file, line and key of a wrong value", () => {

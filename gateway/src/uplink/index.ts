@@ -376,11 +376,7 @@ export class Uplink {
       // v1, whose wire the buffer rebuilds from the stored JSON.
       const rows = rowsVersion ? readingRowsJson(readingsJson) : undefined;
       if (rows && rowsVersion) {
-        const { readingsAt: _at, ...sealed } = signSerializedBatch(
-          { v: rowsVersion, ...header, layout: CURRENT_LAYOUT },
-          rows,
-          privateKey,
-        );
+        const { readingsAt: _at, ...sealed } = signSerializedBatch({ v: rowsVersion, ...header, layout: CURRENT_LAYOUT }, rows, privateKey);
         return sealed;
       }
       return signSerializedBatch({ v: 1, ...header }, readingsJson, privateKey);
