@@ -23,7 +23,8 @@ interface Profile {
 /** A stage and how to recognise its functions: by file (url) or, for V8's own entries, by name. */
 const STAGES: Array<[stage: string, match: RegExp]> = [
   ["garbage collection", /^\(garbage collector\)/],
-  ["signature and body hash (crypto)", /node:internal\/crypto|^(verifyOneShot|update|digest)\b/],
+  // `run` with no file is OpenSSL's Ed25519 check under verifyOneShot (the only such entry in the hub's profiles).
+  ["signature and body hash (crypto)", /node:internal\/crypto|^(verifyOneShot|update|digest|run)$/],
   ["body JSON and envelope", /batch-json|envelope(-v2)?\.ts|wire-v2|validate\.ts|^(parse|JSONParse|readRow)\b/],
   ["reading checks (schema)", /compiled-check|^compiledCheck|zod/],
   ["slice, clerk and time checks", /slice-check|time\.ts/],
@@ -34,6 +35,8 @@ const STAGES: Array<[stage: string, match: RegExp]> = [
   ["text → bytes (UTF-8)", /node:buffer|internal\/buffer|^(utf8Write|writeUtf8String|writeLatin1String)$/],
   ["HTTP to influxd", /line-writer|_http|node:http|node:net|stream_base|^writev/],
   ["MQTT (packets, acks)", /mqtt|bl\/|readable-stream|^onStreamRead/],
+  // What taking the profile cost: not the hub's work.
+  ["the profiler itself (inspector)", /node:inspector|^dispatch$/],
 ];
 
 export interface StageRow {
