@@ -29,8 +29,8 @@ export const GatewayConfig = z.strictObject({
   /** `pin`: the person's number on the site's sign-in terminals (ADMS). */
   people: z.array(Clerk.extend({ windowId: Id.optional(), pin: TerminalPin.optional() })).max(10000),
   /**
-   * Uplink envelope versions the hub reads from this gateway (PROTOCOL.md 4.2): with 2 listed the gateway seals its
-   * batches as v2 (rows). Absent: v1 only. The hub sends it only to gateways its registry marks (`uplinkVersions`), as a
+   * Uplink envelope versions the hub reads from this gateway (PROTOCOL.md 4.2, 4.3): with 3 listed the gateway seals
+   * its batches as v3 (rows signed over the body's SHA-256), else with 2 as v2 (rows). Absent: v1 only. The hub sends it only to gateways its registry marks (`uplinkVersions`), as a
    * gateway of an older version refuses a config with a field it does not know.
    */
   uplinkVersions: z.array(z.int().min(1).max(99)).min(1).max(8).optional(),
