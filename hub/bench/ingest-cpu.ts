@@ -7,7 +7,7 @@
  * envelope `--envelope` names, so compare two processes (`--envelope 1`, `--envelope 2`): a process that sees both
  * v1 and v2 readings (whose fields come in another order) runs every reading function on two shapes, slower for both.
  *
- *   npx tsx hub/bench/ingest-cpu.ts [--batches 60] [--envelope 1|2] [--help]
+ *   npx tsx hub/bench/ingest-cpu.ts [--batches 60] [--envelope 1|2|3] [--help]
  */
 import { parseArgs } from "node:util";
 import {
@@ -41,12 +41,12 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    "usage: npx tsx hub/bench/ingest-cpu.ts [--batches N] [--envelope 1|2]   (CPU µs per reading of each ingest stage, in this process)",
+    "usage: npx tsx hub/bench/ingest-cpu.ts [--batches N] [--envelope 1|2|3]   (CPU µs per reading of each ingest stage, in this process)",
   );
   process.exit(0);
 }
 const BATCHES = Number(args.batches);
-const ENVELOPE = args.envelope === "2" ? 2 : 1;
+const ENVELOPE = args.envelope === "3" ? 3 : args.envelope === "2" ? 2 : 1;
 const PER_BATCH = 1000;
 const ROUNDS = 5;
 
@@ -56,14 +56,14 @@ for (let d = 0; d < 50; d++)
 const key = loadPublicKey(registry.gateways.get("gw1")?.publicKey as string);
 const signingKey = loadPrivateKey(privateKeyPem);
 const T0 = Date.now() - 86_400_000;
-/** The bench's batch number `b` signed as uplink v1 (one object per reading) or v2 (rows). */
-function batchWire(b: number, envelope: 1 | 2): Buffer {
+/** The bench's batch number `b` signed as uplink v1 (one object per reading), v2 (rows) or v3 (rows signed over their digest). */
+function batchWire(b: number, envelope: 1 | 2 | 3): Buffer {
   const readings: Reading[] = Array.from({ length: PER_BATCH }, (_, i) =>
     rating(b * PER_BATCH + i, T0 + b * PER_BATCH + i, { deviceId: `kp${i % 50}` }),
   );
   const header = { gatewayId: "gw1", epoch: "0123456789abcdef", seq: b + 1, prevHash: "0".repeat(64), createdAt: T0 };
   if (envelope === 1) return signBatch({ v: 1, ...header, readings }, signingKey).wire;
-  return signBatch({ v: 2, ...header, layout: 1, readings: readings.map((r) => readingRow(r)!) }, signingKey).wire;
+  return signBatch({ v: envelope, ...header, layout: 1, readings: readings.map((r) => readingRow(r)!) }, signingKey).wire;
 }
 const wires = Array.from({ length: BATCHES }, (_, b) => batchWire(b, 1));
 const wiresV2 = Array.from({ length: BATCHES }, (_, b) => batchWire(b, 2));
@@ -98,7 +98,7 @@ function measure(fn: (batch: number) => unknown): number {
  * InfluxDB (4 gateways × 10 in flight). As many batches as the other stages run, all different, so the memory fills as
  * in a run.
  */
-function wholeBatches(envelope: 1 | 2): number {
+function wholeBatches(envelope: 1 | 2 | 3): number {
   const count = ROUNDS * BATCHES;
   const batches = Array.from({ length: count }, (_, b) => batchWire(b, envelope));
   const memory = new ReadingMemory(1_000_000);
