@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateGatewayKeys } from "@supervision/firmware-protocols";
-import { freePort } from "@supervision/test-support";
+import { environOf, freePort } from "@supervision/test-support";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -41,13 +41,6 @@ function influxdsOf(root: string): number[] {
   }
   return pids;
 }
-
-/** The GOMAXPROCS a running process was started with (its /proc environ). */
-const goMaxProcsOf = (pid: number) =>
-  readFileSync(`/proc/${pid}/environ`, "utf8")
-    .split("\0")
-    .find((e) => e.startsWith("GOMAXPROCS="))
-    ?.slice("GOMAXPROCS=".length);
 
 const pidIn = (file: string) => Number(readFileSync(file, "utf8").trim());
 const alive = (pid: number) => {
@@ -116,7 +109,7 @@ describe("the managed influxd", () => {
       expect((await health(hub.httpPort))?.status).toBe(200);
 
       const first = hub.status().influx?.pid as number;
-      expect(goMaxProcsOf(first)).toBe("1");
+      expect(environOf(first, "GOMAXPROCS")).toBe("1");
       process.kill(first, "SIGKILL");
       const killedAt = Date.now();
       await waitFor(async () => ((await health(hub.httpPort))?.status === 503 ? true : undefined), 15_000, "healthz 503");
@@ -131,7 +124,7 @@ describe("the managed influxd", () => {
       const status = hub.status().influx;
       expect(status).toMatchObject({ managed: true, state: "running", reachable: true, restarts: 1 });
       expect(status?.pid).not.toBe(first);
-      expect(goMaxProcsOf(status?.pid as number)).toBe("1");
+      expect(environOf(status?.pid as number, "GOMAXPROCS")).toBe("1");
       const metrics = await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text();
       expect(metrics).toMatch(/^hub_influxd_restarts_total 1$/m);
       expect(metrics).toMatch(/^hub_influxd_running 1$/m);

@@ -6,3 +6,4 @@ export * from "./cpu.ts";
 export * from "./contracts.ts";
 export * from "./netns.ts";
 export * from "./certs.ts";
+export * from "./proc.ts";

@@ -1,15 +1,7 @@
-import { readFileSync } from "node:fs";
 import { defaultGoMaxProcs, ManagedInfluxd } from "@supervision/influxd";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInfluxd, type TestInfluxd } from "./influxd.ts";
-
-/** A variable of a running process's environment (Linux /proc), as it was started with. */
-function environOf(pid: number, name: string): string | undefined {
-  const entry = readFileSync(`/proc/${pid}/environ`, "utf8")
-    .split("\0")
-    .find((e) => e.startsWith(`${name}=`));
-  return entry?.slice(name.length + 1);
-}
+import { environOf } from "./proc.ts";
 
 describe("throw-away influxd", () => {
   let influx: TestInfluxd;
