@@ -1,17 +1,25 @@
 /**
- * Writes the test vectors (mqtt-payloads.json, serial-frames.json, uplink-readings.json) from the cases below, with the answers of
+ * Writes the test vectors (mqtt-payloads.json, serial-frames.json, uplink-readings.json, uplink-rows.json,
+ * uplink-batches.json) from the cases below, with the answers of
  * the TypeScript codec at the time of writing. Review the diff of a regeneration by hand: a changed answer is a
  * protocol change. Run: npx tsx firmware-protocols/vectors/generate.ts
  */
+import { createHash, sign } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type DeviceCommand,
   type DeviceEvent,
+  GENESIS_HASH,
+  loadPrivateKey,
+  loadPublicKey,
+  openBatch,
   parseBatchReading,
   parseReading,
   readingFromRow,
   readingRow,
+  signBatch,
+  signedMessage,
   validateDeviceMessage,
 } from "../src/index.ts";
 import {
@@ -356,6 +364,73 @@ writeFileSync(
   `${JSON.stringify({ description: "Readings of a v2 uplink batch (layout 1): the row -> the reading it stands for (accepted), or refused with the error code and path, as the hub checks each row of a batch. Device time checks are left out (the rows' ts are of the vectors' time).", layout: 1, cases: rowVectors }, null, 2)}\n`,
 );
 
+// Uplink batches: whole wires (body, LF, signature) of each envelope version, and the ways a signature or version is refused.
+/** The vectors' gateway key, published here for the vectors only (Ed25519 signatures are deterministic). */
+const VECTOR_KEY = {
+  privateKeyPem:
+    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBrD4cauou0PmHYwr7bWj7XHL6a8lHWZJttZuLU9c92p\n-----END PRIVATE KEY-----\n",
+  publicKeyPem: "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAe8EAjdKpBuGcuu1lsdEsXeZjHCQWQKfVLAAM8KEDG1A=\n-----END PUBLIC KEY-----\n",
+};
+const vectorKey = loadPrivateKey(VECTOR_KEY.privateKeyPem);
+const batchHeader = { gatewayId: "gw-hall-1", epoch: "9f2c4e1a7b3d5c60", seq: 1, prevHash: GENESIS_HASH, createdAt: NOW };
+const batchRating = { kind: "rating", ...rating, rxTs: TS + 40 } as Record<string, unknown>;
+const batchRows = [readingRow(batchRating as never)!];
+/** A wire of `body` (text) and an Ed25519 signature over `message`. */
+const wireOver = (body: string, message: Uint8Array) => `${body}\n${sign(null, message, vectorKey).toString("base64")}`;
+const digestOf = (body: string) => createHash("sha256").update(body).digest();
+const v3Body = JSON.stringify({ v: 3, ...batchHeader, seq: 3, layout: 1, readings: batchRows });
+const twiceBody = `{"v":3,"v":2,${v3Body.slice(7)}`;
+const v2Body = JSON.stringify({ v: 2, ...batchHeader, seq: 2, layout: 1, readings: batchRows });
+const batchCases: Array<{ name: string; wire: string }> = [
+  {
+    name: "v1: readings as objects, signed over the body",
+    wire: signBatch({ v: 1, ...batchHeader, readings: [batchRating as never] }, vectorKey).wire.toString(),
+  },
+  {
+    name: "v2: readings as rows, signed over the body",
+    wire: signBatch({ v: 2, ...batchHeader, seq: 2, layout: 1, readings: batchRows }, vectorKey).wire.toString(),
+  },
+  {
+    name: "v3: rows, signed over the context and the body's SHA-256",
+    wire: signBatch({ v: 3, ...batchHeader, seq: 3, layout: 1, readings: batchRows }, vectorKey).wire.toString(),
+  },
+  { name: "v3 body signed over its bytes", wire: wireOver(v3Body, Buffer.from(v3Body)) },
+  { name: "v3 body signed over its bare SHA-256 (no context)", wire: wireOver(v3Body, digestOf(v3Body)) },
+  {
+    name: "v2 body signed over the v3 context and its SHA-256",
+    wire: wireOver(v2Body, signedMessage(3, Buffer.from(v2Body), digestOf(v2Body))),
+  },
+  {
+    name: "starts as v3, says v 2 as well (the last wins), signed over its SHA-256",
+    wire: wireOver(twiceBody, signedMessage(3, Buffer.from(twiceBody), digestOf(twiceBody))),
+  },
+  {
+    name: "v3 with a space before v, signed over its bytes",
+    wire: wireOver(`{ "v":3,${v3Body.slice(7)}`, Buffer.from(`{ "v":3,${v3Body.slice(7)}`)),
+  },
+  {
+    name: "version 4",
+    wire: wireOver(
+      JSON.stringify({ v: 4, ...batchHeader, layout: 1, readings: batchRows }),
+      Buffer.from(JSON.stringify({ v: 4, ...batchHeader, layout: 1, readings: batchRows })),
+    ),
+  },
+];
+const vectorPublicKey = loadPublicKey(VECTOR_KEY.publicKeyPem);
+const batchVectors = batchCases.map((c) => {
+  const opened = openBatch("gw-hall-1", Buffer.from(c.wire), () => vectorPublicKey);
+  return {
+    ...c,
+    expect: opened.ok
+      ? { ok: true, v: opened.value.body.v, hash: opened.value.hash, readings: opened.value.body.readings.length }
+      : { ok: false, code: opened.error.code, ...("path" in opened.error && opened.error.path ? { path: opened.error.path } : {}) },
+  };
+});
+writeFileSync(
+  join(dir, "uplink-batches.json"),
+  `${JSON.stringify({ description: "Uplink batch wires (PROTOCOL.md 4, 4.2, 4.3) as the gateway gw-hall-1 with the vectors' key sends them -> opened (the body's version, its hash, how many readings) or refused with the code and path. The key is published for these vectors only; Ed25519 signatures are deterministic, so a gateway of another language signing the same bodies must write the same wires.", gatewayId: "gw-hall-1", ...VECTOR_KEY, v3Context: "supervision uplink v3 sha256\n", cases: batchVectors }, null, 2)}\n`,
+);
+
 // Serial frames
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const ev = (e: Record<string, unknown>) => ({ ...e, v: 1 }) as unknown as DeviceEvent;
@@ -477,5 +552,5 @@ writeFileSync(
   `${JSON.stringify({ description: "RS-485 frames: hex chunks pushed into the streaming decoder (end: the line then went quiet) -> the frames or error codes in order; with deviceId, the first frame decoded as that device's event. now in ms.", now: NOW, cases: serialVectors }, null, 2)}\n`,
 );
 console.log(
-  `${mqttVectors.length} MQTT, ${readingVectors.length} uplink reading, ${rowVectors.length} uplink row and ${serialVectors.length} serial vectors written`,
+  `${mqttVectors.length} MQTT, ${readingVectors.length} uplink reading, ${rowVectors.length} uplink row, ${batchVectors.length} uplink batch and ${serialVectors.length} serial vectors written`,
 );

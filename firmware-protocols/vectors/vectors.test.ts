@@ -1,7 +1,8 @@
+import { createHash, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseBatchReading, parseReading, readingFromRow, validateDeviceMessage } from "../src/index.ts";
+import { loadPublicKey, openBatch, parseBatchReading, parseReading, readingFromRow, validateDeviceMessage } from "../src/index.ts";
 import { decodeEventFrame, FrameDecoder } from "../src/serial/index.ts";
 
 const load = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, file), "utf8"));
@@ -29,6 +30,17 @@ const readings = load("uplink-readings.json") as {
 const rows = load("uplink-rows.json") as {
   layout: 1;
   cases: { name: string; row: unknown; expect: { ok: boolean; code?: string; path?: string; reading?: unknown } }[];
+};
+
+const batches = load("uplink-batches.json") as {
+  gatewayId: string;
+  publicKeyPem: string;
+  v3Context: string;
+  cases: {
+    name: string;
+    wire: string;
+    expect: { ok: boolean; v?: number; hash?: string; readings?: number; code?: string; path?: string };
+  }[];
 };
 
 describe("test vectors", () => {
@@ -103,5 +115,25 @@ describe("test vectors", () => {
       const decoded = decodeEventFrame(frame.value, c.deviceId, { now: serial.now });
       expect(decoded.ok ? { ok: true, event: decoded.value } : { ok: false, code: decoded.error.code }).toEqual(c.event);
     }
+  });
+
+  it.each(batches.cases.map((c) => [c.name, c] as const))("uplink batch: %s", (_name, c) => {
+    const key = loadPublicKey(batches.publicKeyPem);
+    const opened = openBatch(batches.gatewayId, Buffer.from(c.wire), () => key);
+    expect(
+      opened.ok
+        ? { ok: true, v: opened.value.body.v, hash: opened.value.hash, readings: opened.value.body.readings.length }
+        : { ok: false, code: opened.error.code, ...("path" in opened.error && opened.error.path ? { path: opened.error.path } : {}) },
+    ).toEqual(c.expect);
+  });
+
+  it("uplink batch v3: the signature is over the context text and the body's SHA-256, as PROTOCOL.md 4.3 says", () => {
+    const v3 = batches.cases.find((c) => c.expect.ok && c.expect.v === 3)!;
+    const lf = v3.wire.lastIndexOf("\n");
+    const digest = createHash("sha256").update(v3.wire.slice(0, lf)).digest();
+    expect(digest.toString("hex")).toBe(v3.expect.hash);
+    const message = Buffer.concat([Buffer.from(batches.v3Context, "ascii"), digest]);
+    expect(message).toHaveLength(61);
+    expect(verify(null, message, loadPublicKey(batches.publicKeyPem), Buffer.from(v3.wire.slice(lf + 1), "base64"))).toBe(true);
   });
 });
