@@ -1,7 +1,8 @@
 /**
- * Uplink v2 as deployed (PROTOCOL.md 4.2): the hub's registry marks the gateway (`uplinkVersions: [1, 2]`), so the
- * config it sends tells the real gateway process to seal rows; mosquitto_pub at the gateway → a v2 batch → the hub's
- * embedded broker → InfluxDB, the same point as a v1 batch gives (e2e-rating.test.ts).
+ * Uplink v2 and v3 as deployed (PROTOCOL.md 4.2, 4.3): the hub's registry marks the gateway (`uplinkVersions: [1, 2]`,
+ * then `[1, 2, 3]`), so the config it sends tells the real gateway process to seal rows (v3: signed over the body's
+ * SHA-256); mosquitto_pub at the gateway → a v2 or v3 batch → the hub's embedded broker → InfluxDB, the same point as
+ * a v1 batch gives (e2e-rating.test.ts).
  */
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,56 +17,61 @@ import { loadOrCreateKeys } from "@supervision/gateway";
 import { type GatewayUnderTest, gatewayProcess, waitFor } from "@supervision/gateway/testing";
 import { Hub, HubSettings } from "@supervision/hub";
 
-let influxd: TestInfluxd;
-let hub: Hub;
-let gateway: GatewayUnderTest;
-let dir: string;
+describe.each([
+  { version: 2, uplinkVersions: [1, 2] },
+  { version: 3, uplinkVersions: [1, 2, 3] },
+])("a rating from a keypad, through a gateway told to send uplink v$version", ({ version, uplinkVersions }) => {
+  let influxd: TestInfluxd;
+  let hub: Hub;
+  let gateway: GatewayUnderTest;
+  let dir: string;
 
-beforeAll(async () => {
-  influxd = await startInfluxd();
-  dir = mkdtempSync(join(tmpdir(), "hub-e2e-v2-"));
-  gateway = await gatewayProcess({ gatewayId: "gw-e2e-v2" });
-  const { publicKeyPem } = loadOrCreateKeys(gateway.dataDir);
-  mkdirSync(join(dir, "registry"));
-  writeFileSync(
-    join(dir, "registry", "hall.yaml"),
-    stringify({
-      regions: [{ id: "east", name: "East" }],
-      towns: [{ id: "riverside", name: "Riverside", region: "east" }],
-      departments: [{ id: "tax", name: "Taxation" }],
-      sites: [{ id: "hall-1", kind: "hall", name: "Riverside Hall", town: "riverside", tz: "Asia/Shanghai", gateway: "gw-e2e-v2" }],
-      windows: [{ id: "w1", site: "hall-1", name: "Window 1", department: "tax" }],
-      rosters: [{ id: "office", shifts: [{ start: "09:00", end: "17:00" }] }],
-      people: [{ id: "c1", name: "Li Na", role: "clerk", post: "Tax clerk", site: "hall-1", window: "w1", roster: "office" }],
-      gateways: [{ id: "gw-e2e-v2", site: "hall-1", secret: "gateway-secret", publicKey: publicKeyPem, uplinkVersions: [1, 2] }],
-      devices: [{ id: "kp-w1", kind: "keypad", site: "hall-1", window: "w1", secret: "keypad-secret" }],
-    }),
-  );
-  const brokerPort = await freePort();
-  hub = new Hub(
-    HubSettings.parse({
-      influx: { url: influxd.url },
-      broker: { port: brokerPort, host: "127.0.0.1" },
-      http: { port: await freePort() },
-      registry: { dir: join(dir, "registry") },
-      dataDir: join(dir, "hub"),
-    }),
-    pino({ level: "warn" }),
-  );
-  await hub.start();
-  gateway.settings.hub = { url: `mqtt://127.0.0.1:${brokerPort}`, password: "gateway-secret" };
-  await gateway.start();
-});
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    dir = mkdtempSync(join(tmpdir(), `hub-e2e-v${version}-`));
+    gateway = await gatewayProcess({ gatewayId: `gw-e2e-v${version}` });
+    const { publicKeyPem } = loadOrCreateKeys(gateway.dataDir);
+    mkdirSync(join(dir, "registry"));
+    writeFileSync(
+      join(dir, "registry", "hall.yaml"),
+      stringify({
+        regions: [{ id: "east", name: "East" }],
+        towns: [{ id: "riverside", name: "Riverside", region: "east" }],
+        departments: [{ id: "tax", name: "Taxation" }],
+        sites: [
+          { id: "hall-1", kind: "hall", name: "Riverside Hall", town: "riverside", tz: "Asia/Shanghai", gateway: `gw-e2e-v${version}` },
+        ],
+        windows: [{ id: "w1", site: "hall-1", name: "Window 1", department: "tax" }],
+        rosters: [{ id: "office", shifts: [{ start: "09:00", end: "17:00" }] }],
+        people: [{ id: "c1", name: "Li Na", role: "clerk", post: "Tax clerk", site: "hall-1", window: "w1", roster: "office" }],
+        gateways: [{ id: `gw-e2e-v${version}`, site: "hall-1", secret: "gateway-secret", publicKey: publicKeyPem, uplinkVersions }],
+        devices: [{ id: "kp-w1", kind: "keypad", site: "hall-1", window: "w1", secret: "keypad-secret" }],
+      }),
+    );
+    const brokerPort = await freePort();
+    hub = new Hub(
+      HubSettings.parse({
+        influx: { url: influxd.url },
+        broker: { port: brokerPort, host: "127.0.0.1" },
+        http: { port: await freePort() },
+        registry: { dir: join(dir, "registry") },
+        dataDir: join(dir, "hub"),
+      }),
+      pino({ level: "warn" }),
+    );
+    await hub.start();
+    gateway.settings.hub = { url: `mqtt://127.0.0.1:${brokerPort}`, password: "gateway-secret" };
+    await gateway.start();
+  });
 
-afterAll(async () => {
-  await gateway?.cleanup();
-  await hub?.stop();
-  await influxd?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await gateway?.cleanup();
+    await hub?.stop();
+    await influxd?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-describe("a rating from a keypad, through a gateway told to send uplink v2", () => {
-  it("arrives in a v2 batch and is queryable in InfluxDB with its hall, window, clerk and level", async () => {
+  it("arrives in a batch of that version and is queryable in InfluxDB with its hall, window, clerk and level", async () => {
     const ts = Date.now();
     const payload = JSON.stringify({
       v: 1,
@@ -133,11 +139,11 @@ describe("a rating from a keypad, through a gateway told to send uplink v2", () 
     });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject(expected);
-    // Every batch the gateway sent was a v2 batch: the keypad was accepted only once the config (listing v2) arrived.
+    // Every batch the gateway sent was of that version: the keypad was accepted only once the config (listing it) arrived.
     const byEnvelope = () =>
       (hub.status().extensions.ingest as { detail: { batchesByEnvelope: Record<string, number> } }).detail.batchesByEnvelope;
     // Counted once the write has returned (the point may be queryable a moment before).
     await waitFor("the batch counted", async () => Object.keys(byEnvelope()).length > 0);
-    expect(byEnvelope()).toEqual({ v2: 1 });
+    expect(byEnvelope()).toEqual({ [`v${version}`]: 1 });
   });
 });
