@@ -134,9 +134,9 @@ function omitV(r: Record<string, unknown>): Record<string, unknown> {
 
 const rowsOf = (...readings: Record<string, unknown>[]) => readings.map((r) => readingRow(r)!);
 
-describe("v2 batches", () => {
-  it("are signed, opened and chained as v1; the serialised seal writes the same bytes", () => {
-    const body: BatchBodyV2 = { v: 2, ...header, layout: 1, readings: rowsOf(rating, heartbeat) };
+describe("v2 (and v3) batches", () => {
+  it.each([2, 3] as const)("(v%i) are signed, opened and chained as v1; the serialised seal writes the same bytes", (v) => {
+    const body: BatchBodyV2 | BatchBodyV3 = { v, ...header, layout: 1, readings: rowsOf(rating, heartbeat) };
     const signed = signBatch(body, privateKey);
     const opened = openBatch("gw-1", signed.wire, () => publicKey);
     expect(opened).toEqual({ ok: true, value: { body, hash: signed.hash } });
@@ -146,7 +146,7 @@ describe("v2 batches", () => {
       { ok: true, value: heartbeat },
     ]);
     const rowsJson = readingRowsJson(Buffer.from(`${JSON.stringify(rating)},${JSON.stringify(heartbeat)}`))!;
-    const serialized = signSerializedBatch({ v: 2, ...header, layout: 1 }, rowsJson, privateKey);
+    const serialized = signSerializedBatch({ v, ...header, layout: 1 }, rowsJson, privateKey);
     expect(serialized.wire.equals(signed.wire)).toBe(true);
     expect(serialized.hash).toBe(signed.hash);
   });
@@ -206,22 +206,11 @@ describe("v3 batches (PROTOCOL.md 4.3)", () => {
   const wireOf = (bytes: Buffer, message: Uint8Array) =>
     Buffer.concat([bytes, Buffer.from(`\n${sign(null, message, privateKey).toString("base64")}`, "ascii")]);
 
-  it("are v2's rows signed over the context and the body's SHA-256, opened, hashed and read as v2", () => {
+  it("are signed over the context and the body's SHA-256, not the body (opened and read as v2's: the describe above)", () => {
     const signature = Buffer.from(signed.wire.subarray(bodyBytes.length + 1).toString("ascii"), "base64");
     expect(verify(null, Buffer.concat([context, digest]), publicKey, signature)).toBe(true);
     expect(verify(null, bodyBytes, publicKey, signature)).toBe(false);
     expect(signed.hash).toBe(digest.toString("hex"));
-    const opened = openBatch("gw-1", signed.wire, () => publicKey);
-    expect(opened).toEqual({ ok: true, value: { body, hash: signed.hash } });
-    if (!opened.ok) return;
-    expect(opened.value.body.readings.map((r) => parseBatchReading(opened.value.body, r))).toEqual([
-      { ok: true, value: omitV(rating) },
-      { ok: true, value: heartbeat },
-    ]);
-    const rowsJson = readingRowsJson(Buffer.from(`${JSON.stringify(rating)},${JSON.stringify(heartbeat)}`))!;
-    const serialized = signSerializedBatch({ v: 3, ...header, layout: 1 }, rowsJson, privateKey);
-    expect(serialized.wire.equals(signed.wire)).toBe(true);
-    expect(serialized.hash).toBe(signed.hash);
   });
 
   it("refuse a signature over anything else, and a version that does not match what was signed", () => {
